@@ -1,0 +1,58 @@
+using System.CommandLine;
+using PlaybookRunner.Cli.Commands;
+
+namespace PlaybookRunner.Cli;
+
+/// <summary>Builds the command line and runs it; the same entry point serves Main and in-process tests.</summary>
+internal static class CliApp
+{
+    /// <summary>Exit code for success.</summary>
+    public const int Success = 0;
+
+    /// <summary>Exit code when errors were found.</summary>
+    public const int Errors = 1;
+
+    /// <summary>Exit code for bad usage (and for pending actions under --detailed-exitcode).</summary>
+    public const int Usage = 2;
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time)
+    {
+        var root = new RootCommand("PlaybookRunner: customer retention playbooks as code.")
+        {
+            ValidateCommand.Create(stdout),
+            PlanCommand.Create(stdout, stderr, time),
+        };
+
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var error in parsed.Errors)
+            {
+                stderr.WriteLine($"playbook: error PB1024: {error.Message}");
+            }
+
+            stderr.WriteLine("Run 'playbook --help' for usage.");
+            return Usage;
+        }
+
+        try
+        {
+            return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Bad input never gets here (the engine reports diagnostics); this is a bug, reported without a stack trace.
+            stderr.WriteLine($"playbook: error PB0001: internal error: {ex.GetType().Name}: {ex.Message}");
+            return Errors;
+        }
+    }
+
+    /// <summary>The PATH argument shared by the verbs: files or folders, default <c>playbooks/</c>.</summary>
+    public static Argument<string[]> PathsArgument() => new("PATH")
+    {
+        Description = "Playbook files or folders (default: playbooks/)",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
+    public static IReadOnlyList<string> PathsOrDefault(string[]? paths) => paths is { Length: > 0 } ? paths : ["playbooks/"];
+}

@@ -1,0 +1,80 @@
+using System.CommandLine;
+using System.Globalization;
+using PlaybookRunner.Core;
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Planning;
+
+namespace PlaybookRunner.Cli.Commands;
+
+/// <summary><c>playbook plan</c>: read data, evaluate, render actions and print what would happen. No side effects.</summary>
+internal static class PlanCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr, TimeProvider time)
+    {
+        var paths = CliApp.PathsArgument();
+        var format = new Option<string>("--format") { Description = "Output format", DefaultValueFactory = _ => "text" };
+        format.AcceptOnlyFromAmong("text", "json");
+        var asOf = new Option<string?>("--as-of") { Description = "Evaluate as of this instant (ISO 8601; no offset means UTC). Default: now" };
+        var output = new Option<string?>("--out") { Description = "Write the plan to this file instead of standard output" };
+        var detailed = new Option<bool>("--detailed-exitcode") { Description = "Exit 0 when nothing is to be done, 2 when actions are pending, 1 on errors" };
+        var command = new Command("plan", "Preview findings and rendered actions without side effects.") { paths, format, asOf, output, detailed };
+        command.SetAction(result =>
+        {
+            var instant = time.GetUtcNow();
+            if (result.GetValue(asOf) is { } text)
+            {
+                if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AllowWhiteSpaces, out instant))
+                {
+                    stderr.WriteLine($"playbook: error PB1024: --as-of '{text}' is not an ISO 8601 date or time, e.g. 2026-03-02T09:00:00Z");
+                    return CliApp.Usage;
+                }
+            }
+
+            var cwd = Directory.GetCurrentDirectory();
+            var planned = PlaybookEngine.Plan(CliApp.PathsOrDefault(result.GetValue(paths)), instant);
+            if (planned.Plan is not { } plan)
+            {
+                stderr.Write(DiagnosticFormatter.WriteText(planned.Diagnostics, cwd));
+                stderr.WriteLine("Plan failed: fix the errors above.");
+                return CliApp.Errors;
+            }
+
+            var rendered = result.GetValue(format) == "json" ? PlanWriter.WriteJson(plan, cwd) : PlanWriter.WriteText(plan, cwd);
+            if (result.GetValue(output) is { } file)
+            {
+                try
+                {
+                    var full = Path.GetFullPath(file);
+                    Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+                    File.WriteAllText(full, rendered);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    stderr.WriteLine($"playbook: error PB1018: Cannot write {file}: {ex.Message}");
+                    return CliApp.Errors;
+                }
+            }
+            else
+            {
+                stdout.Write(rendered);
+            }
+
+            if (result.GetValue(format) == "json" || result.GetValue(output) is not null)
+            {
+                stderr.Write(DiagnosticFormatter.WriteText(plan.Diagnostics, cwd));
+                foreach (var error in plan.Errors)
+                {
+                    stderr.WriteLine($"playbook: error {error.Id}: {error.Playbook}: {error.Message}");
+                }
+            }
+
+            if (plan.Errors.Count > 0)
+            {
+                return CliApp.Errors;
+            }
+
+            return result.GetValue(detailed) && plan.Summary.Actions > 0 ? CliApp.Usage : CliApp.Success;
+        });
+        return command;
+    }
+}

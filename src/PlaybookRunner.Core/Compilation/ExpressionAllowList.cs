@@ -1,0 +1,241 @@
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Text;
+
+namespace PlaybookRunner.Core.Compilation;
+
+/// <summary>
+/// Decides what playbook expressions may touch. Everything not listed is rejected at the token that
+/// names it: files, network, processes, reflection, threading, environment, dynamic and unsafe code
+/// never compile, so they never run.
+/// </summary>
+internal static class ExpressionAllowList
+{
+    private static readonly HashSet<string> AllowedTypes = new(StringComparer.Ordinal)
+    {
+        "System.Object", "System.String", "System.Char", "System.Boolean", "System.Byte", "System.SByte",
+        "System.Int16", "System.UInt16", "System.Int32", "System.UInt32", "System.Int64", "System.UInt64",
+        "System.Single", "System.Double", "System.Decimal", "System.DateTime", "System.DateTimeOffset",
+        "System.DateOnly", "System.TimeOnly", "System.TimeSpan", "System.DayOfWeek", "System.DateTimeKind",
+        "System.Math", "System.Nullable`1", "System.Nullable", "System.StringComparison", "System.StringComparer",
+        "System.StringSplitOptions", "System.MidpointRounding", "System.Array", "System.Index", "System.Range",
+        "System.Func`1", "System.Func`2", "System.Func`3", "System.Func`4", "System.Func`5",
+        "System.Predicate`1", "System.Comparison`1", "System.IComparable`1", "System.IEquatable`1", "System.IFormattable",
+        "System.ValueTuple", "System.ValueTuple`1", "System.ValueTuple`2", "System.ValueTuple`3", "System.ValueTuple`4",
+        "System.ValueTuple`5", "System.ValueTuple`6", "System.ValueTuple`7", "System.ValueTuple`8",
+        "System.Globalization.CultureInfo", "System.Globalization.NumberStyles", "System.Globalization.DateTimeStyles",
+        "System.Linq.Enumerable", "System.Linq.IGrouping`2", "System.Linq.ILookup`2", "System.Linq.IOrderedEnumerable`1",
+        "System.Collections.Generic.IEnumerable`1", "System.Collections.Generic.IReadOnlyList`1",
+        "System.Collections.Generic.IReadOnlyCollection`1", "System.Collections.Generic.IList`1",
+        "System.Collections.Generic.ICollection`1", "System.Collections.Generic.List`1", "System.Collections.Generic.Dictionary`2",
+        "System.Collections.Generic.IReadOnlyDictionary`2", "System.Collections.Generic.IDictionary`2",
+        "System.Collections.Generic.HashSet`1", "System.Collections.Generic.ISet`1", "System.Collections.Generic.IReadOnlySet`1",
+        "System.Collections.Generic.KeyValuePair`2", "System.Collections.Generic.IEqualityComparer`1", "System.Collections.Generic.IComparer`1",
+        "System.Collections.IEnumerable",
+        "System.Text.RegularExpressions.Regex", "System.Text.RegularExpressions.RegexOptions", "System.Text.RegularExpressions.Match",
+        "System.Text.RegularExpressions.Group", "System.Text.RegularExpressions.Capture", "System.Text.RegularExpressions.GroupCollection",
+        "System.Text.RegularExpressions.MatchCollection",
+        "PlaybookRunner.Core.Evaluation.CompiledPlaybook`1", "PlaybookRunner.Core.Evaluation.GeneratedRecord",
+    };
+
+    private static readonly HashSet<string> AllowedNamespaces = new(StringComparer.Ordinal)
+    {
+        "System", "System.Linq", "System.Collections", "System.Collections.Generic", "System.Text",
+        "System.Text.RegularExpressions", "System.Globalization",
+    };
+
+    private static readonly HashSet<string> ForbiddenMembers = new(StringComparer.Ordinal)
+    {
+        "GetType", "MemberwiseClone", "Finalize", "Method", "Target", "DynamicInvoke", "GetInvocationList",
+        "BeginInvoke", "EndInvoke", "CreateInstance", "CreateInstanceFromArrayType", "CompileToAssembly",
+    };
+
+    /// <summary>Finds every forbidden use inside <paramref name="span"/>, innermost only.</summary>
+    public static IEnumerable<(Location Location, string What, string Why)> Check(SemanticModel model, SyntaxNode root, TextSpan span, bool allowAggregates)
+    {
+        var found = new List<(TextSpan Span, Location Location, string What, string Why)>();
+        foreach (var node in root.DescendantNodes(span).Where(n => span.Contains(n.Span)))
+        {
+            if (Inspect(model, node, allowAggregates) is { } problem)
+            {
+                var target = node switch
+                {
+                    MemberAccessExpressionSyntax m => m.Name,
+                    QualifiedNameSyntax q => q.Right,
+                    InvocationExpressionSyntax { Expression: MemberAccessExpressionSyntax m } => m.Name,
+                    _ => node,
+                };
+                found.Add((node.Span, target.GetLocation(), problem.What, problem.Why));
+            }
+        }
+
+        return found
+            .Where(f => !found.Any(o => o.Span != f.Span && f.Span.Contains(o.Span)))
+            .GroupBy(f => f.Span)
+            .Select(g => (g.First().Location, g.First().What, g.First().Why));
+    }
+
+    private static (string What, string Why)? Inspect(SemanticModel model, SyntaxNode node, bool allowAggregates)
+    {
+        switch (node)
+        {
+            case AliasQualifiedNameSyntax alias:
+                return (alias.ToString(), "");
+            case AttributeSyntax attribute:
+                return ($"[{attribute}]", ": attributes are not allowed");
+            case StackAllocArrayCreationExpressionSyntax or ImplicitStackAllocArrayCreationExpressionSyntax:
+                return ("stackalloc", "");
+            case RefTypeExpressionSyntax or RefValueExpressionSyntax or MakeRefExpressionSyntax:
+                return (node.GetFirstToken().Text, "");
+            case SizeOfExpressionSyntax:
+                return ("sizeof", "");
+            case TypeOfExpressionSyntax:
+                return ("typeof", ": reflection is not available");
+            case PointerTypeSyntax or FunctionPointerTypeSyntax:
+                return (node.ToString(), ": unsafe code is not allowed");
+            case PrefixUnaryExpressionSyntax p when p.IsKind(SyntaxKind.AddressOfExpression) || p.IsKind(SyntaxKind.PointerIndirectionExpression):
+                return (p.OperatorToken.Text, ": unsafe code is not allowed");
+            case ArgumentSyntax { RefKindKeyword.RawKind: not 0 } arg:
+                return (arg.RefKindKeyword.Text, ": ref and out arguments are not allowed");
+            case IdentifierNameSyntax { Identifier.ValueText: var name } when name.StartsWith("__", StringComparison.Ordinal):
+                return (name, ": names starting with '__' are reserved");
+        }
+
+        if (node is ExpressionSyntax or TypeSyntax)
+        {
+            var info = model.GetSymbolInfo(node);
+            var symbol = info.Symbol ?? (info.CandidateSymbols.Length == 1 ? info.CandidateSymbols[0] : null);
+            if (symbol is not null && CheckSymbol(symbol, allowAggregates) is { } bad)
+            {
+                return bad;
+            }
+
+            var type = model.GetTypeInfo(node).Type;
+            if (type is not null && !IsAllowed(type))
+            {
+                return (type.ToDisplayString(), Why(type));
+            }
+        }
+
+        if (node is ParameterSyntax or VariableDeclaratorSyntax or SingleVariableDesignationSyntax)
+        {
+            var declared = model.GetDeclaredSymbol(node);
+            var type = declared switch
+            {
+                IParameterSymbol p => p.Type,
+                ILocalSymbol l => l.Type,
+                _ => null,
+            };
+            if (type is not null && !IsAllowed(type))
+            {
+                return (type.ToDisplayString(), Why(type));
+            }
+        }
+
+        return null;
+    }
+
+    private static string Why(ITypeSymbol type) => type switch
+    {
+        IDynamicTypeSymbol => ": dynamic is not allowed",
+        IPointerTypeSymbol or IFunctionPointerTypeSymbol => ": unsafe code is not allowed",
+        _ => "",
+    };
+
+    private static (string What, string Why)? CheckSymbol(ISymbol symbol, bool allowAggregates)
+    {
+        switch (symbol)
+        {
+            case INamespaceSymbol ns:
+                return ns.IsGlobalNamespace || AllowedNamespaces.Contains(ns.ToDisplayString()) ? null : (ns.ToDisplayString(), "");
+            case ITypeSymbol type:
+                return IsAllowed(type) ? null : (type.ToDisplayString(), Why(type));
+            case IAliasSymbol alias:
+                return (alias.Name + "::", "");
+            case ILocalSymbol or IParameterSymbol or IRangeVariableSymbol or IDiscardSymbol or ILabelSymbol:
+                return null;
+        }
+
+        if (symbol is IMethodSymbol { ReducedFrom: { } reduced })
+        {
+            symbol = reduced;
+        }
+
+        var containing = symbol.ContainingType;
+        var display = containing is null ? symbol.Name : $"{containing.OriginalDefinition.ToDisplayString()}.{symbol.Name}";
+        if (symbol.Name.StartsWith("__", StringComparison.Ordinal))
+        {
+            return (symbol.Name, ": names starting with '__' are reserved");
+        }
+
+        if (containing is not null && !IsAllowed(containing))
+        {
+            return (display, Why(containing));
+        }
+
+        if (ForbiddenMembers.Contains(symbol.Name))
+        {
+            return (display, "");
+        }
+
+        if (!allowAggregates && symbol is IMethodSymbol aggregate
+            && aggregate.GetAttributes().Any(a => a.AttributeClass?.Name == "PopulationAggregateAttribute"))
+        {
+            return (symbol.Name, ": population aggregates are allowed in let values only; compute it in let and use the name here");
+        }
+
+        if (symbol is IMethodSymbol method)
+        {
+            foreach (var t in method.TypeArguments.Append(method.ReturnType))
+            {
+                if (!IsAllowed(t))
+                {
+                    return (t.ToDisplayString(), Why(t));
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static bool IsGenerated(INamedTypeSymbol? type) =>
+        type?.ContainingNamespace?.ToDisplayString() == CSharpSourceBuilder.Namespace;
+
+    /// <summary>True when values of this type may appear in an expression.</summary>
+    public static bool IsAllowed(ITypeSymbol type)
+    {
+        switch (type)
+        {
+            case IErrorTypeSymbol or ITypeParameterSymbol:
+                return true;
+            case IArrayTypeSymbol array:
+                return IsAllowed(array.ElementType);
+            case IPointerTypeSymbol or IFunctionPointerTypeSymbol or IDynamicTypeSymbol:
+                return false;
+            case INamedTypeSymbol named:
+                if (named.IsAnonymousType || IsGenerated(named))
+                {
+                    return true;
+                }
+
+                if (named.IsTupleType)
+                {
+                    return named.TupleElements.All(e => IsAllowed(e.Type));
+                }
+
+                var definition = named.OriginalDefinition;
+                var name = definition.ContainingNamespace is { IsGlobalNamespace: false } ns
+                    ? $"{ns.ToDisplayString()}.{definition.MetadataName}"
+                    : definition.MetadataName;
+                if (definition.ContainingType is not null)
+                {
+                    return false;
+                }
+
+                return AllowedTypes.Contains(name) && named.TypeArguments.All(IsAllowed);
+            default:
+                return false;
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.CodeAnalysis.Text;
+using PlaybookRunner.Core.Model;
+
+namespace PlaybookRunner.Core.Compilation;
+
+/// <summary>What an expression is for: it decides what is in scope and what type it must have.</summary>
+internal enum ExpressionKind
+{
+    Let,
+    Segment,
+    When,
+}
+
+/// <summary>One user expression placed in the generated source, with where it sits there.</summary>
+internal sealed record ExpressionSite(
+    PlaybookDefinition Playbook,
+    ExpressionKind Kind,
+    string Name,
+    SpannedText Text,
+    TextSpan GeneratedSpan)
+{
+    public string Describe() => Kind switch
+    {
+        ExpressionKind.Let => $"let '{Name}'",
+        ExpressionKind.Segment => $"segment '{Name}'",
+        _ => $"'when' of rule '{Name}'",
+    };
+}

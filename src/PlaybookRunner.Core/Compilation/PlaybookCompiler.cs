@@ -1,0 +1,189 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Reflection;
+using System.Runtime.Loader;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Evaluation;
+using PlaybookRunner.Core.Model;
+
+namespace PlaybookRunner.Core.Compilation;
+
+/// <summary>
+/// Compiles every let, segment and when of every playbook in ONE Roslyn compilation, checks the
+/// allow-list on the bound trees, parses every template, and (for plan) loads the result into a
+/// collectible load context.
+/// </summary>
+internal static class PlaybookCompiler
+{
+    /// <summary>The assembly name the generated code is compiled as (Core grants it internals access).</summary>
+    public const string AssemblyName = "PlaybookRunner.Generated";
+
+    private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(LoadReferences);
+
+    public static CompiledWorkspace? Compile(WorkspaceDefinition workspace, DiagnosticBag diagnostics, bool load)
+    {
+        var playbooks = workspace.Playbooks;
+        var sources = playbooks.Select(p => p.Source).Distinct().ToList();
+        var builder = new CSharpSourceBuilder(diagnostics);
+        var code = builder.Build(sources, playbooks);
+        var before = diagnostics.Items.Count;
+
+        var tree = CSharpSyntaxTree.ParseText(code, new CSharpParseOptions(LanguageVersion.Latest), path: "PlaybookRunner.Generated.cs");
+        var compilation = CSharpCompilation.Create(
+            AssemblyName,
+            [tree],
+            References.Value,
+            new CSharpCompilationOptions(
+                OutputKind.DynamicallyLinkedLibrary,
+                optimizationLevel: OptimizationLevel.Release,
+                nullableContextOptions: NullableContextOptions.Enable,
+                allowUnsafe: false,
+                concurrentBuild: false,
+                deterministic: true)
+            .WithMetadataImportOptions(MetadataImportOptions.Internal));
+
+        var model = compilation.GetSemanticModel(tree);
+        var root = tree.GetRoot();
+        ReportCompilerDiagnostics(compilation, builder.Sites, diagnostics);
+        foreach (var site in builder.Sites)
+        {
+            CheckSite(model, root, site, diagnostics);
+        }
+
+        var templates = playbooks.ToDictionary(p => p, p => TemplateCompiler.Compile(p, diagnostics));
+        if (diagnostics.Items.Skip(before).Any(d => d.IsError) || diagnostics.HasErrors)
+        {
+            return null;
+        }
+
+        if (!load)
+        {
+            return new CompiledWorkspace(workspace, sources, new Dictionary<SourceDefinition, Func<object?[], GeneratedRecord>>(), []);
+        }
+
+        using var stream = new MemoryStream();
+        var result = compilation.Emit(stream);
+        if (!result.Success)
+        {
+            foreach (var error in result.Diagnostics.Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error))
+            {
+                diagnostics.Add(DiagnosticDescriptors.InternalCompile, SourceLocation.None, error.ToString());
+            }
+
+            return null;
+        }
+
+        stream.Position = 0;
+        var context = new AssemblyLoadContext("playbooks", isCollectible: true);
+        var assembly = context.LoadFromStream(stream);
+        var factories = new Dictionary<SourceDefinition, Func<object?[], GeneratedRecord>>();
+        for (var i = 0; i < sources.Count; i++)
+        {
+            var type = assembly.GetType($"{CSharpSourceBuilder.Namespace}.{CSharpSourceBuilder.RecordClassName(i)}")!;
+            factories[sources[i]] = type.GetMethod("Create")!.CreateDelegate<Func<object?[], GeneratedRecord>>();
+        }
+
+        var units = new List<CompiledPlaybookUnit>();
+        for (var i = 0; i < playbooks.Count; i++)
+        {
+            var type = assembly.GetType($"{CSharpSourceBuilder.Namespace}.{CSharpSourceBuilder.PlaybookClassName(i)}")!;
+            var instanceFactory = () => Activator.CreateInstance(type)!;
+            var run = type.GetMethod("__RunAny", BindingFlags.Public | BindingFlags.Instance)!;
+            var definition = playbooks[i];
+            units.Add(new CompiledPlaybookUnit(
+                definition,
+                (records, now, history, budget) => (EvaluationSink)run.Invoke(instanceFactory(), [records, now, definition, history, budget])!,
+                templates[definition]));
+        }
+
+        return new CompiledWorkspace(workspace, sources, factories, units);
+    }
+
+    private static void ReportCompilerDiagnostics(CSharpCompilation compilation, IReadOnlyList<ExpressionSite> sites, DiagnosticBag diagnostics)
+    {
+        foreach (var error in compilation.GetDiagnostics().Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error))
+        {
+            var span = error.Location.SourceSpan;
+            var site = sites.FirstOrDefault(s => s.GeneratedSpan.IntersectsWith(span) || s.GeneratedSpan.Contains(span.Start));
+            if (site is null)
+            {
+                diagnostics.Add(DiagnosticDescriptors.InternalCompile, SourceLocation.None, error.ToString());
+                continue;
+            }
+
+            var message = error.GetMessage(CultureInfo.InvariantCulture);
+            if (error.Id is "CS0029" or "CS0266" && site.Kind != ExpressionKind.Let && message.Contains("to 'bool'", StringComparison.Ordinal))
+            {
+                var type = message.Split('\'')[1];
+                diagnostics.Add(DiagnosticDescriptors.NotBool, Map(error.Location, site), site.Describe(), type);
+                continue;
+            }
+
+            if (error.Id == "CS0103" && site.Kind == ExpressionKind.Let && site.Playbook.Source.Fields.Any(f => message.Contains($"'{f.Name}'", StringComparison.Ordinal)))
+            {
+                message += "; a let value sees the whole population: use an aggregate such as Sum(c => c.field)";
+            }
+
+            diagnostics.Add(DiagnosticDescriptors.CSharpError, Map(error.Location, site), $"{error.Id}: {message}");
+        }
+    }
+
+    private static void CheckSite(SemanticModel model, SyntaxNode root, ExpressionSite site, DiagnosticBag diagnostics)
+    {
+        foreach (var (location, what, why) in ExpressionAllowList.Check(model, root, site.GeneratedSpan, site.Kind == ExpressionKind.Let))
+        {
+            diagnostics.Add(DiagnosticDescriptors.Forbidden, Map(location, site), what, why);
+        }
+
+        foreach (var invocation in root.DescendantNodes(site.GeneratedSpan).OfType<Microsoft.CodeAnalysis.CSharp.Syntax.InvocationExpressionSyntax>())
+        {
+            if (invocation.Expression is not Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax { Identifier.ValueText: "LastFired" })
+            {
+                continue;
+            }
+
+            var argument = invocation.ArgumentList.Arguments.FirstOrDefault()?.Expression;
+            if (argument is Microsoft.CodeAnalysis.CSharp.Syntax.LiteralExpressionSyntax literal && literal.Token.Value is string rule)
+            {
+                if (!site.Playbook.Rules.Any(r => r.Id == rule))
+                {
+                    diagnostics.Add(DiagnosticDescriptors.UnknownRuleRef, Map(literal.GetLocation(), site), rule, site.Playbook.Id);
+                }
+            }
+            else if (argument is not null)
+            {
+                diagnostics.Add(DiagnosticDescriptors.UnknownRuleRef, Map(argument.GetLocation(), site), argument.ToString(), site.Playbook.Id);
+            }
+        }
+    }
+
+    private static SourceLocation Map(Location location, ExpressionSite site)
+    {
+        var mapped = location.GetMappedLineSpan();
+        if (!mapped.HasMappedPath)
+        {
+            return site.Text.Location;
+        }
+
+        return new SourceLocation(
+            mapped.Path,
+            mapped.StartLinePosition.Line + 1,
+            mapped.StartLinePosition.Character + 1,
+            mapped.EndLinePosition.Line + 1,
+            mapped.EndLinePosition.Character + 1);
+    }
+
+    private static ImmutableArray<MetadataReference> LoadReferences()
+    {
+        string[] wanted = ["System.Private.CoreLib", "System.Runtime", "System.Linq", "System.Collections", "System.Text.RegularExpressions", "netstandard"];
+        var trusted = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
+        var references = trusted
+            .Where(p => wanted.Contains(Path.GetFileNameWithoutExtension(p), StringComparer.Ordinal))
+            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
+            .ToList();
+        references.Add(MetadataReference.CreateFromFile(typeof(CompiledPlaybook<>).Assembly.Location));
+        return [.. references];
+    }
+}

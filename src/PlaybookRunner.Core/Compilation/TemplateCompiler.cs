@@ -1,0 +1,148 @@
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Model;
+using Scriban;
+using Scriban.Parsing;
+using Scriban.Runtime;
+using Scriban.Syntax;
+
+namespace PlaybookRunner.Core.Compilation;
+
+/// <summary>A parsed template with the text it came from.</summary>
+internal sealed record CompiledTemplate(Template Template, SpannedText Source);
+
+/// <summary>A parsed action field: a template, a boolean, or nested templates (headers).</summary>
+internal sealed record CompiledActionField(string Name, CompiledTemplate? Template, bool? Flag, IReadOnlyList<CompiledActionField>? Children);
+
+/// <summary>The parsed templates of one action.</summary>
+internal sealed record CompiledAction(ActionDefinition Definition, IReadOnlyList<CompiledActionField> Fields)
+{
+    public bool IsHtml => Fields.Any(f => f.Name == "html" && f.Flag == true);
+}
+
+/// <summary>The parsed message and action templates of one rule.</summary>
+internal sealed record RuleTemplates(CompiledTemplate? Message, IReadOnlyList<CompiledAction> Actions);
+
+/// <summary>
+/// Parses every template of a playbook at validate time and checks every name it uses, so that an
+/// unknown variable or function is reported with its line and column, not at 3 a.m. in the daemon.
+/// </summary>
+internal static class TemplateCompiler
+{
+    /// <summary>Helpers PlaybookRunner adds to Scriban's built-ins.</summary>
+    public static readonly IReadOnlyList<string> Helpers = ["days_since", "months_since", "money", "json_escape", "html_escape"];
+
+    /// <summary>Scriban built-in objects that templates may use (include is not: templates cannot read files).</summary>
+    public static readonly IReadOnlyList<string> BuiltIns = ["array", "date", "html", "math", "object", "regex", "string", "timespan", "empty", "blank"];
+
+    /// <summary>Members of <c>rule</c> and <c>playbook</c>.</summary>
+    public static readonly IReadOnlyDictionary<string, string[]> ObjectMembers = new Dictionary<string, string[]>(StringComparer.Ordinal)
+    {
+        ["rule"] = ["id", "title", "severity"],
+        ["playbook"] = ["id", "title"],
+    };
+
+    private static readonly ScriptObject BuiltinObject = TemplateContext.GetDefaultBuiltinObject();
+
+    public static RuleTemplates[] Compile(PlaybookDefinition playbook, DiagnosticBag diagnostics)
+    {
+        var known = new HashSet<string>(StringComparer.Ordinal) { "rule", "playbook", "now" };
+        known.UnionWith(playbook.Source.Fields.Select(f => f.Name));
+        known.UnionWith(playbook.Lets.Select(l => l.Name));
+        known.UnionWith(playbook.Segments.Select(s => s.Name));
+        known.UnionWith(Helpers);
+        known.UnionWith(BuiltIns);
+
+        return
+        [
+            .. playbook.Rules.Select(rule => new RuleTemplates(
+                rule.Message is null ? null : Parse(rule.Message, known, diagnostics),
+                [.. rule.Actions.Select(a => new CompiledAction(a, [.. a.Fields.Select(f => CompileField(f, known, diagnostics))]))])),
+        ];
+    }
+
+    private static CompiledActionField CompileField(ActionField field, HashSet<string> known, DiagnosticBag diagnostics) => new(
+        field.Name,
+        field.Template is null ? null : Parse(field.Template, known, diagnostics),
+        field.Flag,
+        field.Children?.Select(c => CompileField(c, known, diagnostics)).ToList());
+
+    private static CompiledTemplate Parse(SpannedText text, HashSet<string> known, DiagnosticBag diagnostics)
+    {
+        var template = Template.Parse(text.Value, text.Location.Path);
+        if (template.HasErrors)
+        {
+            foreach (var message in template.Messages.Where(m => m.Type == ParserMessageType.Error))
+            {
+                diagnostics.Add(DiagnosticDescriptors.TemplateSyntax, Map(text, message.Span), message.Message.TrimEnd('.'));
+            }
+
+            return new CompiledTemplate(template, text);
+        }
+
+        var declared = new HashSet<string>(StringComparer.Ordinal);
+        CollectDeclared(template.Page!, declared);
+        CheckNames(template.Page!, text, known, declared, diagnostics);
+        return new CompiledTemplate(template, text);
+    }
+
+    private static SourceLocation Map(SpannedText text, SourceSpan span)
+    {
+        var length = span.Start.Line == span.End.Line ? Math.Max(1, span.End.Column - span.Start.Column + 1) : 1;
+        return text.Map(span.Start.Line, span.Start.Column, length);
+    }
+
+    private static void CollectDeclared(ScriptNode node, HashSet<string> declared)
+    {
+        switch (node)
+        {
+            case ScriptForStatement { Variable: ScriptVariable loop }:
+                declared.Add(loop.Name);
+                break;
+            case ScriptAssignExpression { Target: ScriptVariable target }:
+                declared.Add(target.Name);
+                break;
+            case ScriptCaptureStatement { Target: ScriptVariable capture }:
+                declared.Add(capture.Name);
+                break;
+        }
+
+        foreach (var child in node.Children)
+        {
+            if (child is not null)
+            {
+                CollectDeclared(child, declared);
+            }
+        }
+    }
+
+    private static void CheckNames(ScriptNode node, SpannedText text, HashSet<string> known, HashSet<string> declared, DiagnosticBag diagnostics)
+    {
+        switch (node)
+        {
+            case ScriptMemberExpression { Target: ScriptVariableGlobal target, Member: ScriptVariable member }:
+                CheckNames(target, text, known, declared, diagnostics);
+                if (ObjectMembers.TryGetValue(target.Name, out var members) && !members.Contains(member.Name, StringComparer.Ordinal)
+                    || BuiltIns.Contains(target.Name) && BuiltinObject.TryGetValue(target.Name, out var builtin) && builtin is ScriptObject o && !o.ContainsKey(member.Name))
+                {
+                    diagnostics.Add(DiagnosticDescriptors.TemplateUnknownMember, Map(text, member.Span), target.Name, member.Name);
+                }
+
+                return;
+            case ScriptMemberExpression { Target: { } memberTarget }:
+                CheckNames(memberTarget, text, known, declared, diagnostics);
+                return;
+            case ScriptVariableGlobal variable when !known.Contains(variable.Name) && !declared.Contains(variable.Name):
+                var hint = Yaml.YamlSchemaValidator.Suggest(variable.Name, known);
+                diagnostics.Add(DiagnosticDescriptors.TemplateUnknownName, Map(text, variable.Span), variable.Name, hint);
+                return;
+        }
+
+        foreach (var child in node.Children)
+        {
+            if (child is not null)
+            {
+                CheckNames(child, text, known, declared, diagnostics);
+            }
+        }
+    }
+}

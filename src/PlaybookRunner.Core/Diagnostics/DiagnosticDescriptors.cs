@@ -1,0 +1,132 @@
+namespace PlaybookRunner.Core.Diagnostics;
+
+/// <summary>
+/// The catalogue of every diagnostic PlaybookRunner reports. IDs are stable and never reused;
+/// <c>docs/diagnostics.md</c> lists the same entries (a test keeps the two in step).
+/// </summary>
+public static class DiagnosticDescriptors
+{
+    private const string Yaml = "Playbook";
+    private const string Condition = "Condition";
+    private const string Template = "Template";
+    private const string Source = "Source";
+    private const string Evaluation = "Evaluation";
+    private const string Usage = "Usage";
+
+    private static DiagnosticDescriptor Error(string id, string title, string format, string category, string help) =>
+        new(id, title, format, category, DiagnosticSeverity.Error, help);
+
+    private static DiagnosticDescriptor Warning(string id, string title, string format, string category, string help) =>
+        new(id, title, format, category, DiagnosticSeverity.Warning, help);
+
+    // PB1xxx: files, YAML and the schema.
+    public static readonly DiagnosticDescriptor YamlSyntax = Error("PB1001", "YAML syntax error", "{0}", Yaml,
+        "The file is not well-formed YAML. Fix the syntax at the reported position.");
+    public static readonly DiagnosticDescriptor UnknownKey = Error("PB1002", "Unknown key", "Unknown key '{0}' in {1}{2}", Yaml,
+        "Unknown keys are errors so that a typo cannot silently disable a rule.");
+    public static readonly DiagnosticDescriptor MissingKey = Error("PB1003", "Missing required key", "Missing required key '{0}' in {1}", Yaml,
+        "Add the key; see the schema in schema/ for what each object requires.");
+    public static readonly DiagnosticDescriptor WrongType = Error("PB1004", "Value has the wrong type", "Expected {0} for {1} but found {2}", Yaml,
+        "The value's YAML type does not match the schema (for example a list where a mapping is expected).");
+    public static readonly DiagnosticDescriptor PatternMismatch = Error("PB1005", "Value has the wrong form", "'{0}' is not a valid {1}: {2}", Yaml,
+        "Ids are lowercase letters, digits and '-'; names are C# identifiers; types are the field types of spec section 4.");
+    public static readonly DiagnosticDescriptor NotInEnum = Error("PB1006", "Value is not one of the allowed values", "'{0}' is not allowed for {1}; expected one of: {2}", Yaml,
+        "Use one of the listed values.");
+    public static readonly DiagnosticDescriptor DuplicateKey = Error("PB1007", "Duplicate key", "Duplicate key '{0}' (first defined at line {1})", Yaml,
+        "A mapping may define each key once.");
+    public static readonly DiagnosticDescriptor InputLimit = Error("PB1008", "Input exceeds a limit", "{0}", Yaml,
+        "Playbook files are limited in size, nesting depth and alias use to keep the loader safe on hostile input.");
+    public static readonly DiagnosticDescriptor DuplicatePlaybook = Error("PB1009", "Duplicate playbook id", "Playbook id '{0}' is already used by {1}", Yaml,
+        "Playbook ids are unique in the workspace.");
+    public static readonly DiagnosticDescriptor DuplicateRule = Error("PB1010", "Duplicate rule id", "Rule id '{0}' is already used in this playbook (line {1})", Yaml,
+        "Rule ids are unique within a playbook.");
+    public static readonly DiagnosticDescriptor BadDuration = Error("PB1011", "Invalid duration", "'{0}' is not a valid duration: use a number with h, d, w, mo or y (30d, 6mo) or ISO 8601 (P6M)", Yaml,
+        "Durations are 12h, 30d, 2w, 6mo, 1y or ISO 8601 such as P6M or PT12H.");
+    public static readonly DiagnosticDescriptor BadCron = Error("PB1012", "Invalid cron expression", "'{0}' is not a valid cron expression: {1}", Yaml,
+        "Schedules are cron expressions with 5 fields (minute hour day month weekday) or 6 (seconds first).");
+    public static readonly DiagnosticDescriptor BadTimeZone = Error("PB1013", "Unknown time zone", "'{0}' is not a known IANA time zone", Yaml,
+        "Use an IANA zone id such as Europe/London or America/New_York.");
+    public static readonly DiagnosticDescriptor EmptyDocument = Error("PB1014", "Empty or multi-document file", "{0}", Yaml,
+        "Each playbook file holds exactly one YAML document.");
+    public static readonly DiagnosticDescriptor TooShort = Error("PB1015", "Value is empty", "{0} must not be empty", Yaml,
+        "Give the key a value.");
+    public static readonly DiagnosticDescriptor TooFewItems = Error("PB1016", "Too few items", "{0} needs at least {1} item(s)", Yaml,
+        "A playbook needs at least one rule.");
+    public static readonly DiagnosticDescriptor NameClash = Error("PB1017", "Name clash", "'{0}' is already defined as {1}", Yaml,
+        "Fields, let values and segments share one namespace in conditions and templates; names starting with '__' are reserved.");
+    public static readonly DiagnosticDescriptor FileRead = Error("PB1018", "Cannot read file", "Cannot read {0}: {1}", Yaml,
+        "Check that the path exists and is readable.");
+    public static readonly DiagnosticDescriptor NoPlaybooks = Error("PB1019", "No playbooks found", "No playbooks found in {0}", Usage,
+        "Point the command at a playbook file or a folder holding *.yaml playbooks.");
+    public static readonly DiagnosticDescriptor UnknownChannel = Error("PB1020", "Unknown channel", "Channel '{0}' is not defined in runner.yaml{1}", Yaml,
+        "Email and webhook actions name a channel from runner.yaml's channels:.");
+    public static readonly DiagnosticDescriptor ChannelKind = Error("PB1021", "Channel of the wrong kind", "Channel '{0}' is a {1} channel; a {2} action needs a {3} channel", Yaml,
+        "Email actions use smtp channels; webhook actions use webhook channels.");
+    public static readonly DiagnosticDescriptor WebhookTarget = Error("PB1022", "Webhook needs one target", "A webhook action needs exactly one of 'channel' or 'url'", Yaml,
+        "Name a channel from runner.yaml, or give a url.");
+    public static readonly DiagnosticDescriptor MissingEnv = Error("PB1023", "Environment variable not set", "Environment variable '{0}' is not set", Yaml,
+        "Secrets are read from the environment through ${env:NAME}; set the variable before running.");
+    public static readonly DiagnosticDescriptor BadInvocation = Error("PB1024", "Bad command-line value", "{0}", Usage,
+        "See 'playbook --help'.");
+
+    // PB2xxx: C# conditions.
+    public static readonly DiagnosticDescriptor CSharpError = Error("PB2001", "C# error in an expression", "{0}", Condition,
+        "The expression does not compile. Fields, segments and let values are in scope by name; see docs/language.md.");
+    public static readonly DiagnosticDescriptor Forbidden = Error("PB2002", "API not allowed in expressions", "'{0}' is not allowed in playbook expressions{1}", Condition,
+        "Expressions see only the record and a safe allow-list (strings, maths, dates, LINQ, regular expressions). Files, network, processes, reflection, threading, environment, dynamic and unsafe code are rejected.");
+    public static readonly DiagnosticDescriptor NotAnExpression = Error("PB2003", "Not a single expression", "{0}", Condition,
+        "when, segments and let values are single C# expressions: no statements, directives or trailing code.");
+    public static readonly DiagnosticDescriptor NotBool = Error("PB2004", "Condition is not bool", "{0} must be a bool expression, but this is '{1}'", Condition,
+        "A when or segment expression must evaluate to true or false.");
+    public static readonly DiagnosticDescriptor UnknownRuleRef = Error("PB2005", "Unknown rule in LastFired", "LastFired names '{0}', which is not a rule of playbook '{1}'", Condition,
+        "LastFired(\"rule-id\") takes the id of a rule of the same playbook, as a string literal.");
+    public static readonly DiagnosticDescriptor InternalCompile = Error("PB2006", "Internal compiler error", "Internal error while compiling playbooks: {0}", Condition,
+        "This is a PlaybookRunner bug; please report it with the playbook that caused it.");
+
+    // PB3xxx: Scriban templates.
+    public static readonly DiagnosticDescriptor TemplateSyntax = Error("PB3001", "Template syntax error", "{0}", Template,
+        "The Scriban template does not parse.");
+    public static readonly DiagnosticDescriptor TemplateUnknownName = Error("PB3002", "Unknown name in template", "Unknown variable or function '{0}' in template{1}", Template,
+        "Templates see the record's fields, segments, let values, rule, playbook, now and the helpers days_since, months_since, money, json_escape, html_escape.");
+    public static readonly DiagnosticDescriptor TemplateUnknownMember = Error("PB3003", "Unknown member in template", "'{0}' has no member '{1}'", Template,
+        "rule has id, title and severity; playbook has id and title.");
+
+    // PB4xxx: sources and data.
+    public static readonly DiagnosticDescriptor UnknownSource = Error("PB4001", "Unknown source", "Source '{0}' is not defined{1}", Source,
+        "Name a source from runner.yaml's sources:, or define the source inline.");
+    public static readonly DiagnosticDescriptor UnknownSourceKind = Error("PB4002", "Source kind not available", "Source kind '{0}' is not available; built-in kinds here: {1}", Source,
+        "Use a built-in kind, or install the plugin that provides this kind.");
+    public static readonly DiagnosticDescriptor BadKeyField = Error("PB4003", "Key is not a field", "Key '{0}' is not a declared field of source '{1}'", Source,
+        "The key names one of the declared fields.");
+    public static readonly DiagnosticDescriptor DataFileMissing = Error("PB4004", "Data file not found", "Data file '{0}' of source '{1}' was not found", Source,
+        "Paths are relative to the YAML file that declares the source.");
+    public static readonly DiagnosticDescriptor MissingColumn = Error("PB4005", "Column not in data", "Column '{0}' for field '{1}' is not in the header of {2}", Source,
+        "Each declared field reads the column of the same name, or the one named by column:.");
+    public static readonly DiagnosticDescriptor BadRow = Error("PB4006", "Bad row", "Row {0}, column {1} ({2}): field '{3}' ({4}) {5}", Source,
+        "A missing value in a field without '?', or a value that does not parse. Fix the data, declare the field with '?', or set on_bad_row: skip.");
+    public static readonly DiagnosticDescriptor SkippedRow = Warning("PB4007", "Row skipped", "Skipped row {0}, column {1} ({2}): field '{3}' ({4}) {5}", Source,
+        "on_bad_row: skip reports every row it skips.");
+    public static readonly DiagnosticDescriptor DuplicateRecordKey = Error("PB4008", "Duplicate key in data", "Row {0}: key '{1}' already appeared at row {2}", Source,
+        "The key field identifies a record and must be unique.");
+    public static readonly DiagnosticDescriptor DataRead = Error("PB4009", "Cannot read data", "Cannot read data of source '{0}': {1}", Source,
+        "The data file could not be read or is not valid for its kind.");
+    public static readonly DiagnosticDescriptor NoSourcesFile = Error("PB4010", "No runner.yaml", "Source '{0}' is referenced by name but there is no runner.yaml beside the playbooks", Source,
+        "Create playbooks/runner.yaml with a sources: section, or define the source inline.");
+
+    // PB5xxx: evaluation and rendering (reported per finding in plan output).
+    public static readonly DiagnosticDescriptor ConditionThrew = Error("PB5001", "Expression threw", "{0} threw for key '{1}': {2}", Evaluation,
+        "The expression failed for one record; other rules and records still ran.");
+    public static readonly DiagnosticDescriptor TemplateFailed = Error("PB5002", "Template failed to render", "Template of {0} failed for key '{1}': {2}", Evaluation,
+        "Rendering failed for one finding (a null value, a limit, invalid JSON); other findings still rendered.");
+    public static readonly DiagnosticDescriptor BudgetExceeded = Error("PB5003", "Evaluation budget exceeded", "Evaluation of playbook '{0}' exceeded its time budget of {1} ms at key '{2}'", Evaluation,
+        "Conditions must be cheap; a playbook that runs past the budget is stopped and reported.");
+
+    /// <summary>Every descriptor, in ID order.</summary>
+    public static IReadOnlyList<DiagnosticDescriptor> All { get; } =
+    [
+        .. typeof(DiagnosticDescriptors).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Where(f => f.FieldType == typeof(DiagnosticDescriptor))
+            .Select(f => (DiagnosticDescriptor)f.GetValue(null)!)
+            .OrderBy(d => d.Id, StringComparer.Ordinal),
+    ];
+}

@@ -1,0 +1,317 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using PlaybookRunner.Core.Model;
+
+namespace PlaybookRunner.Core.Evaluation;
+
+/// <summary>Marks a helper that aggregates the whole population: allowed in <c>let</c> only.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+internal sealed class PopulationAggregateAttribute : Attribute;
+
+/// <summary>Looks up when a rule last fired for a customer (the state store; empty until one is configured).</summary>
+internal interface IFiringHistory
+{
+    DateTimeOffset? LastFired(string playbook, string rule, string key);
+}
+
+/// <summary>A history with no firings.</summary>
+internal sealed class EmptyHistory : IFiringHistory
+{
+    public static readonly EmptyHistory Instance = new();
+
+    public DateTimeOffset? LastFired(string playbook, string rule, string key) => null;
+}
+
+/// <summary>Thrown by a generated playbook when a <c>let</c> expression fails.</summary>
+internal sealed class LetFailedException(int index, Exception inner) : Exception(inner.Message, inner)
+{
+    public int Index { get; } = index;
+}
+
+/// <summary>
+/// Base of each generated playbook class. The generated <c>Evaluate</c> computes the <c>let</c> values
+/// once, then runs every segment and rule for each record in one loop. Public members here
+/// (other than those starting with <c>__</c>) are the helpers of spec section 5, visible in expressions.
+/// </summary>
+[SuppressMessage("Naming", "CA1707", Justification = "__ marks members hidden from playbook expressions.")]
+[SuppressMessage("Style", "IDE1006", Justification = "__ marks members hidden from playbook expressions.")]
+internal abstract class CompiledPlaybook<TRecord>
+    where TRecord : GeneratedRecord
+{
+    private IReadOnlyList<TRecord> _population = [];
+    private EvaluationSink _sink = new();
+    private IFiringHistory _history = EmptyHistory.Instance;
+    private TimeZoneInfo _zone = TimeZoneInfo.Utc;
+    private string _playbookId = "";
+    private string[] _ruleIds = [];
+    private string[] _letNames = [];
+    private string[] _segmentNames = [];
+    private TRecord? _current;
+    private long _deadline;
+    private int _sinceCheck;
+
+    /// <summary>The evaluation instant (<c>plan --as-of</c>).</summary>
+    public DateTimeOffset Now { get; private set; }
+
+    /// <summary>Today's date in the playbook's time zone.</summary>
+    public DateOnly Today { get; private set; }
+
+    /// <summary>Runs the playbook over a population and returns what fired.</summary>
+    public EvaluationSink __Run(
+        IReadOnlyList<TRecord> population,
+        DateTimeOffset now,
+        PlaybookDefinition playbook,
+        IFiringHistory history,
+        TimeSpan budget)
+    {
+        _population = population;
+        _sink = new EvaluationSink();
+        _history = history;
+        _zone = playbook.TimeZone;
+        _playbookId = playbook.Id;
+        _ruleIds = [.. playbook.Rules.Select(r => r.Id)];
+        _letNames = [.. playbook.Lets.Select(l => l.Name)];
+        _segmentNames = [.. playbook.Segments.Select(s => s.Name)];
+        _sink.Lets = new object?[_letNames.Length];
+        Now = now;
+        Today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(now, _zone).DateTime);
+        _deadline = Stopwatch.GetTimestamp() + (long)(budget.TotalSeconds * Stopwatch.Frequency);
+        try
+        {
+            __Evaluate(population);
+        }
+        catch (LetFailedException ex)
+        {
+            _sink.Errors.Add(new RawError($"let '{_letNames[ex.Index]}'", "", ex.InnerException!));
+        }
+        catch (BudgetExceededException)
+        {
+            _sink.BudgetExceeded = true;
+            _sink.BudgetKey = _current?.Key ?? "";
+        }
+
+        return _sink;
+    }
+
+    /// <summary>The untyped entry point the engine calls.</summary>
+    public EvaluationSink __RunAny(IReadOnlyList<GeneratedRecord> records, DateTimeOffset now, PlaybookDefinition playbook, IFiringHistory history, TimeSpan budget)
+    {
+        var typed = new List<TRecord>(records.Count);
+        foreach (var record in records)
+        {
+            typed.Add((TRecord)record);
+        }
+
+        return __Run(typed, now, playbook, history, budget);
+    }
+
+    protected abstract void __Evaluate(IReadOnlyList<TRecord> records);
+
+    protected void __Begin(TRecord record)
+    {
+        _current = record;
+        if (++_sinceCheck >= 64)
+        {
+            _sinceCheck = 0;
+            if (Stopwatch.GetTimestamp() > _deadline)
+            {
+                throw new BudgetExceededException();
+            }
+        }
+    }
+
+    protected T __Let<T>(int index, Func<T> compute)
+    {
+        try
+        {
+            var value = compute();
+            _sink.Lets[index] = value;
+            return value;
+        }
+        catch (Exception ex) when (ex is not BudgetExceededException)
+        {
+            throw new LetFailedException(index, ex);
+        }
+    }
+
+    protected void __Fire(int rule, TRecord record, bool[] segments) => _sink.Findings.Add(new RawFinding(rule, record, segments));
+
+    protected void __RuleFailed(int rule, TRecord record, Exception exception)
+    {
+        if (exception is BudgetExceededException)
+        {
+            throw exception;
+        }
+
+        _sink.Errors.Add(new RawError($"rule '{_ruleIds[rule]}'", record.Key, exception));
+    }
+
+    protected void __SegmentFailed(int segment, TRecord record, Exception exception)
+    {
+        if (exception is BudgetExceededException)
+        {
+            throw exception;
+        }
+
+        _sink.Errors.Add(new RawError($"segment '{_segmentNames[segment]}'", record.Key, exception));
+    }
+
+    /// <summary>When <paramref name="ruleId"/> of this playbook last fired for the current customer.</summary>
+    public DateTimeOffset? LastFired(string ruleId) =>
+        _current is null ? null : _history.LastFired(_playbookId, ruleId, _current.Key);
+
+    // ----- elapsed time (spec section 5): whole units to Now; missing = infinitely long ago -----
+
+    /// <summary>Whole days from <paramref name="value"/> to <see cref="Now"/>; <see cref="int.MaxValue"/> when missing.</summary>
+    public int DaysSince(DateTime? value) => value is { } v ? ClampDays((Now - ToInstant(v)).TotalDays) : int.MaxValue;
+
+    /// <inheritdoc cref="DaysSince(DateTime?)"/>
+    public int DaysSince(DateTimeOffset? value) => value is { } v ? ClampDays((Now - v).TotalDays) : int.MaxValue;
+
+    /// <summary>Whole calendar days from <paramref name="value"/> to <see cref="Today"/>.</summary>
+    public int DaysSince(DateOnly? value) => value is { } v ? Today.DayNumber - v.DayNumber : int.MaxValue;
+
+    /// <summary>Whole calendar months elapsed to <see cref="Now"/>, in the playbook's time zone.</summary>
+    public int MonthsSince(DateTime? value) => value is { } v ? Months(LocalDate(ToInstant(v)), LocalTime(ToInstant(v)), Today, LocalTime(Now)) : int.MaxValue;
+
+    /// <inheritdoc cref="MonthsSince(DateTime?)"/>
+    public int MonthsSince(DateTimeOffset? value) => value is { } v ? Months(LocalDate(v), LocalTime(v), Today, LocalTime(Now)) : int.MaxValue;
+
+    /// <inheritdoc cref="MonthsSince(DateTime?)"/>
+    public int MonthsSince(DateOnly? value) => value is { } v ? Months(v, TimeOnly.MinValue, Today, TimeOnly.MinValue) : int.MaxValue;
+
+    /// <summary>Whole years elapsed to <see cref="Now"/>.</summary>
+    public int YearsSince(DateTime? value) => value is null ? int.MaxValue : MonthsSince(value) / 12;
+
+    /// <inheritdoc cref="YearsSince(DateTime?)"/>
+    public int YearsSince(DateTimeOffset? value) => value is null ? int.MaxValue : MonthsSince(value) / 12;
+
+    /// <inheritdoc cref="YearsSince(DateTime?)"/>
+    public int YearsSince(DateOnly? value) => value is null ? int.MaxValue : MonthsSince(value) / 12;
+
+    /// <summary>Whole calendar days from <see cref="Today"/> until <paramref name="value"/>; <see cref="int.MaxValue"/> when missing.</summary>
+    public int DaysUntil(DateOnly? value) => value is { } v ? v.DayNumber - Today.DayNumber : int.MaxValue;
+
+    /// <inheritdoc cref="DaysUntil(DateOnly?)"/>
+    public int DaysUntil(DateTime? value) => value is { } v ? LocalDate(ToInstant(v)).DayNumber - Today.DayNumber : int.MaxValue;
+
+    /// <inheritdoc cref="DaysUntil(DateOnly?)"/>
+    public int DaysUntil(DateTimeOffset? value) => value is { } v ? LocalDate(v).DayNumber - Today.DayNumber : int.MaxValue;
+
+    private static DateTimeOffset ToInstant(DateTime value) =>
+        value.Kind == DateTimeKind.Local ? new DateTimeOffset(value.ToUniversalTime(), TimeSpan.Zero) : new DateTimeOffset(DateTime.SpecifyKind(value, DateTimeKind.Utc), TimeSpan.Zero);
+
+    private static int ClampDays(double days) => (int)Math.Clamp(Math.Floor(days), int.MinValue, int.MaxValue - 1);
+
+    private DateOnly LocalDate(DateTimeOffset instant) => DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(instant, _zone).DateTime);
+
+    private TimeOnly LocalTime(DateTimeOffset instant) => TimeOnly.FromDateTime(TimeZoneInfo.ConvertTime(instant, _zone).DateTime);
+
+    private static int Months(DateOnly fromDate, TimeOnly fromTime, DateOnly toDate, TimeOnly toTime)
+    {
+        var months = ((toDate.Year - fromDate.Year) * 12) + toDate.Month - fromDate.Month;
+        if (months > 0 && (toDate.Day < fromDate.Day && toDate.Day != DateTime.DaysInMonth(toDate.Year, toDate.Month)
+            || toDate.Day == fromDate.Day && toTime < fromTime))
+        {
+            months--;
+        }
+        else if (months < 0 && (toDate.Day > fromDate.Day || toDate.Day == fromDate.Day && toTime > fromTime))
+        {
+            months++;
+        }
+
+        return months;
+    }
+
+    // ----- population aggregates (let only) -----
+
+    /// <summary>How many records satisfy <paramref name="predicate"/>.</summary>
+    [PopulationAggregate]
+    public int Count(Func<TRecord, bool> predicate) => _population.Count(predicate);
+
+    /// <summary>How many records there are.</summary>
+    [PopulationAggregate]
+    public int Count() => _population.Count;
+
+    [PopulationAggregate] public long Sum(Func<TRecord, int> s) => Values(s).Sum(v => (long)v);
+    [PopulationAggregate] public long Sum(Func<TRecord, int?> s) => Values(s).Sum(v => (long)v);
+    [PopulationAggregate] public long Sum(Func<TRecord, long> s) => Values(s).Sum();
+    [PopulationAggregate] public long Sum(Func<TRecord, long?> s) => Values(s).Sum();
+    [PopulationAggregate] public decimal Sum(Func<TRecord, decimal> s) => Values(s).Sum();
+    [PopulationAggregate] public decimal Sum(Func<TRecord, decimal?> s) => Values(s).Sum();
+    [PopulationAggregate] public double Sum(Func<TRecord, double> s) => Values(s).Sum();
+    [PopulationAggregate] public double Sum(Func<TRecord, double?> s) => Values(s).Sum();
+
+    [PopulationAggregate] public double? Average(Func<TRecord, int> s) => AverageOf(Values(s).Select(v => (double)v));
+    [PopulationAggregate] public double? Average(Func<TRecord, int?> s) => AverageOf(Values(s).Select(v => (double)v));
+    [PopulationAggregate] public double? Average(Func<TRecord, long> s) => AverageOf(Values(s).Select(v => (double)v));
+    [PopulationAggregate] public double? Average(Func<TRecord, long?> s) => AverageOf(Values(s).Select(v => (double)v));
+    [PopulationAggregate] public decimal? Average(Func<TRecord, decimal> s) => Values(s).DefaultIfEmptyAverage();
+    [PopulationAggregate] public decimal? Average(Func<TRecord, decimal?> s) => Values(s).DefaultIfEmptyAverage();
+    [PopulationAggregate] public double? Average(Func<TRecord, double> s) => AverageOf(Values(s));
+    [PopulationAggregate] public double? Average(Func<TRecord, double?> s) => AverageOf(Values(s));
+
+    [PopulationAggregate] public int? Min(Func<TRecord, int> s) => MinOf(Values(s));
+    [PopulationAggregate] public int? Min(Func<TRecord, int?> s) => MinOf(Values(s));
+    [PopulationAggregate] public long? Min(Func<TRecord, long> s) => MinOf(Values(s));
+    [PopulationAggregate] public long? Min(Func<TRecord, long?> s) => MinOf(Values(s));
+    [PopulationAggregate] public decimal? Min(Func<TRecord, decimal> s) => MinOf(Values(s));
+    [PopulationAggregate] public decimal? Min(Func<TRecord, decimal?> s) => MinOf(Values(s));
+    [PopulationAggregate] public double? Min(Func<TRecord, double> s) => MinOf(Values(s));
+    [PopulationAggregate] public double? Min(Func<TRecord, double?> s) => MinOf(Values(s));
+    [PopulationAggregate] public DateTime? Min(Func<TRecord, DateTime?> s) => MinOf(Values(s));
+    [PopulationAggregate] public DateOnly? Min(Func<TRecord, DateOnly?> s) => MinOf(Values(s));
+
+    [PopulationAggregate] public int? Max(Func<TRecord, int> s) => MaxOf(Values(s));
+    [PopulationAggregate] public int? Max(Func<TRecord, int?> s) => MaxOf(Values(s));
+    [PopulationAggregate] public long? Max(Func<TRecord, long> s) => MaxOf(Values(s));
+    [PopulationAggregate] public long? Max(Func<TRecord, long?> s) => MaxOf(Values(s));
+    [PopulationAggregate] public decimal? Max(Func<TRecord, decimal> s) => MaxOf(Values(s));
+    [PopulationAggregate] public decimal? Max(Func<TRecord, decimal?> s) => MaxOf(Values(s));
+    [PopulationAggregate] public double? Max(Func<TRecord, double> s) => MaxOf(Values(s));
+    [PopulationAggregate] public double? Max(Func<TRecord, double?> s) => MaxOf(Values(s));
+    [PopulationAggregate] public DateTime? Max(Func<TRecord, DateTime?> s) => MaxOf(Values(s));
+    [PopulationAggregate] public DateOnly? Max(Func<TRecord, DateOnly?> s) => MaxOf(Values(s));
+
+    /// <summary>
+    /// The p-th percentile (0..1) by linear interpolation between closest ranks (Excel PERCENTILE.INC,
+    /// numpy's default); null when there are no values.
+    /// </summary>
+    [PopulationAggregate] public double? Percentile(Func<TRecord, int> s, double p) => Aggregates.Percentile(Values(s).Select(v => (double)v), p);
+    [PopulationAggregate] public double? Percentile(Func<TRecord, int?> s, double p) => Aggregates.Percentile(Values(s).Select(v => (double)v), p);
+    [PopulationAggregate] public double? Percentile(Func<TRecord, long> s, double p) => Aggregates.Percentile(Values(s).Select(v => (double)v), p);
+    [PopulationAggregate] public double? Percentile(Func<TRecord, long?> s, double p) => Aggregates.Percentile(Values(s).Select(v => (double)v), p);
+    [PopulationAggregate] public double? Percentile(Func<TRecord, double> s, double p) => Aggregates.Percentile(Values(s), p);
+    [PopulationAggregate] public double? Percentile(Func<TRecord, double?> s, double p) => Aggregates.Percentile(Values(s), p);
+    [PopulationAggregate] public decimal? Percentile(Func<TRecord, decimal> s, double p) => Aggregates.Percentile(Values(s), p);
+    [PopulationAggregate] public decimal? Percentile(Func<TRecord, decimal?> s, double p) => Aggregates.Percentile(Values(s), p);
+
+    /// <summary>
+    /// The largest value t such that records with a value of at least t hold at least
+    /// <paramref name="share"/> of the total (the 80/20 rule). With no positive total, the type's
+    /// maximum, so that <c>x &gt;= t</c> holds for nobody.
+    /// </summary>
+    [PopulationAggregate] public decimal ParetoThreshold(Func<TRecord, decimal> s, double share) => Aggregates.Pareto(Values(s), share, decimal.MaxValue);
+    [PopulationAggregate] public decimal ParetoThreshold(Func<TRecord, decimal?> s, double share) => Aggregates.Pareto(Values(s), share, decimal.MaxValue);
+    [PopulationAggregate] public double ParetoThreshold(Func<TRecord, double> s, double share) => Aggregates.Pareto(Values(s), share, double.MaxValue);
+    [PopulationAggregate] public double ParetoThreshold(Func<TRecord, double?> s, double share) => Aggregates.Pareto(Values(s), share, double.MaxValue);
+    [PopulationAggregate] public long ParetoThreshold(Func<TRecord, long> s, double share) => Aggregates.Pareto(Values(s), share, long.MaxValue);
+    [PopulationAggregate] public long ParetoThreshold(Func<TRecord, long?> s, double share) => Aggregates.Pareto(Values(s), share, long.MaxValue);
+    [PopulationAggregate] public int ParetoThreshold(Func<TRecord, int> s, double share) => (int)Aggregates.Pareto(Values(s).Select(v => (long)v), share, int.MaxValue);
+    [PopulationAggregate] public int ParetoThreshold(Func<TRecord, int?> s, double share) => (int)Aggregates.Pareto(Values(s).Select(v => (long)v), share, int.MaxValue);
+
+    private IEnumerable<T> Values<T>(Func<TRecord, T> selector) => _population.Select(selector);
+
+    private IEnumerable<T> Values<T>(Func<TRecord, T?> selector)
+        where T : struct => _population.Select(selector).Where(v => v.HasValue).Select(v => v!.Value);
+
+    private static double? AverageOf(IEnumerable<double> values) => values.Any() ? values.Average() : null;
+
+    private static T? MinOf<T>(IEnumerable<T> values)
+        where T : struct, IComparable<T> => values.Any() ? values.Min() : null;
+
+    private static T? MaxOf<T>(IEnumerable<T> values)
+        where T : struct, IComparable<T> => values.Any() ? values.Max() : null;
+
+    private sealed class BudgetExceededException : Exception;
+}

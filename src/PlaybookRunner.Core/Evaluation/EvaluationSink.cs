@@ -1,0 +1,21 @@
+namespace PlaybookRunner.Core.Evaluation;
+
+/// <summary>A rule that held for a record, with the segment values at that moment (for templates).</summary>
+internal sealed record RawFinding(int RuleIndex, GeneratedRecord Record, bool[] Segments);
+
+/// <summary>An expression that threw for one record (or a let value that threw for the population).</summary>
+internal sealed record RawError(string Where, string Key, Exception Exception);
+
+/// <summary>What one evaluation of a playbook produced.</summary>
+internal sealed class EvaluationSink
+{
+    public List<RawFinding> Findings { get; } = [];
+
+    public List<RawError> Errors { get; } = [];
+
+    public object?[] Lets { get; set; } = [];
+
+    public bool BudgetExceeded { get; set; }
+
+    public string? BudgetKey { get; set; }
+}

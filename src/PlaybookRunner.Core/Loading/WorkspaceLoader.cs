@@ -1,0 +1,470 @@
+using PlaybookRunner.Abstractions;
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Model;
+using PlaybookRunner.Core.Yaml;
+
+namespace PlaybookRunner.Core.Loading;
+
+/// <summary>
+/// Loads a workspace (runner.yaml and playbooks) into the model. Shape is checked against the
+/// embedded JSON Schemas; meaning (time zones, cron, durations, ids, references) here.
+/// Returns null only when nothing could be loaded; otherwise every problem is a diagnostic.
+/// </summary>
+public static class WorkspaceLoader
+{
+    /// <summary>The file name of the workspace file.</summary>
+    public const string RunnerFileName = "runner.yaml";
+
+    /// <summary>Source kinds built into the engine.</summary>
+    public static readonly IReadOnlyList<string> BuiltInSourceKinds = ["csv"];
+
+    private static readonly string[] ReservedFileNames = [RunnerFileName, "runner.yml", "suppressions.yaml", "suppressions.yml"];
+
+    /// <summary>Loads the playbooks named by <paramref name="paths"/> (files or folders).</summary>
+    public static WorkspaceDefinition? Load(IReadOnlyList<string> paths, DiagnosticBag diagnostics)
+    {
+        var files = new List<string>();
+        string? runner = null;
+        foreach (var raw in paths)
+        {
+            var path = Path.GetFullPath(raw);
+            if (Directory.Exists(path))
+            {
+                runner ??= FindRunner(path);
+                files.AddRange(Directory.EnumerateFiles(path, "*.*", SearchOption.AllDirectories).Where(IsPlaybookFile));
+            }
+            else if (File.Exists(path))
+            {
+                runner ??= FindRunner(Path.GetDirectoryName(path)!);
+                if (!IsReserved(path))
+                {
+                    files.Add(path);
+                }
+            }
+            else
+            {
+                diagnostics.Add(DiagnosticDescriptors.FileRead, SourceLocation.None, raw, "no such file or folder");
+            }
+        }
+
+        files = [.. files.Distinct(StringComparer.Ordinal).OrderBy(f => f, StringComparer.Ordinal)];
+        if (files.Count == 0)
+        {
+            if (!diagnostics.HasErrors)
+            {
+                diagnostics.Add(DiagnosticDescriptors.NoPlaybooks, SourceLocation.None, string.Join(", ", paths));
+            }
+
+            return null;
+        }
+
+        var root = runner is not null ? Path.GetDirectoryName(runner)! : Path.GetDirectoryName(files[0])!;
+        var workspace = runner is not null ? LoadRunner(runner, diagnostics) : EmptyWorkspace(root);
+        var playbooks = new List<PlaybookDefinition>();
+        var ids = new Dictionary<string, PlaybookDefinition>(StringComparer.Ordinal);
+        foreach (var file in files)
+        {
+            var playbook = LoadPlaybook(file, workspace, diagnostics);
+            if (playbook is null)
+            {
+                continue;
+            }
+
+            if (ids.TryGetValue(playbook.Id, out var first))
+            {
+                diagnostics.Add(DiagnosticDescriptors.DuplicatePlaybook, playbook.Location, playbook.Id, first.Path);
+                continue;
+            }
+
+            ids[playbook.Id] = playbook;
+            playbooks.Add(playbook);
+        }
+
+        return workspace with { Playbooks = playbooks };
+    }
+
+    private static bool IsReserved(string path) =>
+        ReservedFileNames.Contains(Path.GetFileName(path), StringComparer.Ordinal)
+        || path.EndsWith(".test.yaml", StringComparison.Ordinal) || path.EndsWith(".test.yml", StringComparison.Ordinal);
+
+    private static bool IsPlaybookFile(string path) =>
+        (path.EndsWith(".yaml", StringComparison.Ordinal) || path.EndsWith(".yml", StringComparison.Ordinal)) && !IsReserved(path);
+
+    private static string? FindRunner(string directory)
+    {
+        for (var dir = new DirectoryInfo(directory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, RunnerFileName);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+
+            if (Directory.Exists(Path.Combine(dir.FullName, ".git")))
+            {
+                break;
+            }
+        }
+
+        return null;
+    }
+
+    private static WorkspaceDefinition EmptyWorkspace(string root) => new(
+        root, null, new Dictionary<string, SourceDefinition>(), new Dictionary<string, ChannelDefinition>(),
+        DefaultState(root), [], new Dictionary<string, string>(), []);
+
+    private static StateDefinition DefaultState(string root) =>
+        new("sqlite", new Dictionary<string, string> { ["path"] = "playbook-state.db" }, root);
+
+    private static WorkspaceDefinition LoadRunner(string path, DiagnosticBag diagnostics)
+    {
+        var root = Path.GetDirectoryName(path)!;
+        var empty = EmptyWorkspace(root) with { RunnerPath = path };
+        if (YamlTreeReader.ReadFile(path, diagnostics) is not { } node
+            || !YamlSchemaValidator.ForEmbedded("runner.schema.json").Validate(node, diagnostics)
+            || node is not YamlMapping map)
+        {
+            return empty;
+        }
+
+        var defaultZone = ReadZone(map, "timezone", "UTC", diagnostics);
+        var sources = new Dictionary<string, SourceDefinition>(StringComparer.Ordinal);
+        if (map["sources"] is YamlMapping sourceMap)
+        {
+            foreach (var (key, value) in sourceMap.Entries)
+            {
+                if (ReadSource(key.Value, (YamlMapping)value, root, defaultZone, diagnostics) is { } source)
+                {
+                    sources[key.Value] = source;
+                }
+            }
+        }
+
+        var channels = new Dictionary<string, ChannelDefinition>(StringComparer.Ordinal);
+        if (map["channels"] is YamlMapping channelMap)
+        {
+            foreach (var (key, value) in channelMap.Entries)
+            {
+                var channel = (YamlMapping)value;
+                channels[key.Value] = new ChannelDefinition(key.Value, channel.Text("kind")!, Settings(channel, "kind"), key.Location);
+            }
+        }
+
+        var state = map["state"] is YamlMapping stateMap
+            ? new StateDefinition(stateMap.Text("kind")!, Settings(stateMap, "kind"), root)
+            : DefaultState(root);
+        var plugins = map["plugins"] is YamlSequence pluginList
+            ? pluginList.Items.OfType<YamlScalar>().Select(s => Path.GetFullPath(Path.Combine(root, s.Value))).ToList()
+            : [];
+        var overrides = map["severity_overrides"] is YamlMapping overrideMap
+            ? overrideMap.Entries.ToDictionary(e => e.Key.Value, e => ((YamlScalar)e.Value).Value, StringComparer.Ordinal)
+            : new Dictionary<string, string>(StringComparer.Ordinal);
+        return new WorkspaceDefinition(root, path, sources, channels, state, plugins, overrides, []);
+    }
+
+    private static Dictionary<string, string> Settings(YamlMapping map, params string[] except) =>
+        map.Entries.Where(e => !except.Contains(e.Key.Value) && e.Value is YamlScalar)
+            .ToDictionary(e => e.Key.Value, e => ((YamlScalar)e.Value).Value, StringComparer.Ordinal);
+
+    private static string ReadZone(YamlMapping map, string key, string fallback, DiagnosticBag diagnostics)
+    {
+        if (map[key] is not YamlScalar zone)
+        {
+            return fallback;
+        }
+
+        if (TimeZoneInfo.TryFindSystemTimeZoneById(zone.Value, out var found) && found.HasIanaId)
+        {
+            return zone.Value;
+        }
+
+        diagnostics.Add(DiagnosticDescriptors.BadTimeZone, zone.Location, zone.Value);
+        return fallback;
+    }
+
+    private static CronSchedule? ReadCron(YamlMapping map, DiagnosticBag diagnostics)
+    {
+        if (map["schedule"] is not YamlScalar text)
+        {
+            return null;
+        }
+
+        var fields = text.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+        try
+        {
+            if (fields is not (5 or 6))
+            {
+                throw new Cronos.CronFormatException($"expected 5 or 6 fields but found {fields}");
+            }
+
+            var expression = Cronos.CronExpression.Parse(text.Value, fields == 6 ? Cronos.CronFormat.IncludeSeconds : Cronos.CronFormat.Standard);
+            return new CronSchedule(text.Value, expression, text.Location);
+        }
+        catch (Cronos.CronFormatException ex)
+        {
+            diagnostics.Add(DiagnosticDescriptors.BadCron, text.Location, text.Value, ex.Message.TrimEnd('.'));
+            return null;
+        }
+    }
+
+    private static SpannedText Spanned(YamlScalar scalar) => new(scalar.Value, scalar.Location, scalar.ContentLines);
+
+    private static SourceDefinition? ReadSource(string name, YamlMapping map, string baseDirectory, string defaultZone, DiagnosticBag diagnostics)
+    {
+        var kind = map.Text("kind")!;
+        var fields = new List<FieldDefinition>();
+        foreach (var (key, value) in ((YamlMapping)map["fields"]!).Entries)
+        {
+            var (typeText, column, location) = value switch
+            {
+                YamlScalar s => (s.Value, key.Value, s.Location),
+                YamlMapping m => (m.Text("type")!, m.Text("column") ?? key.Value, m["type"]!.Location),
+                _ => ("", key.Value, value.Location),
+            };
+            if (FieldType.TryParse(typeText, out var type))
+            {
+                fields.Add(new FieldDefinition(key.Value, type.Value, column, key.Location));
+            }
+
+            if (key.Value.StartsWith("__", StringComparison.Ordinal))
+            {
+                diagnostics.Add(DiagnosticDescriptors.NameClash, key.Location, key.Value, "a reserved name");
+            }
+        }
+
+        var keyNode = (YamlScalar)map["key"]!;
+        if (!fields.Exists(f => f.Name == keyNode.Value))
+        {
+            diagnostics.Add(DiagnosticDescriptors.BadKeyField, keyNode.Location, keyNode.Value, name);
+        }
+        else if (fields.Find(f => f.Name == keyNode.Value)!.Type.IsNullable)
+        {
+            diagnostics.Add(DiagnosticDescriptors.BadKeyField, keyNode.Location, keyNode.Value + "' must not be nullable; key '" + keyNode.Value, name);
+        }
+
+        var kindNode = map["kind"]!;
+        if (!BuiltInSourceKinds.Contains(kind))
+        {
+            diagnostics.Add(DiagnosticDescriptors.UnknownSourceKind, kindNode.Location, kind, string.Join(", ", BuiltInSourceKinds));
+        }
+
+        var related = map["related"] is YamlMapping relatedMap
+            ? relatedMap.Entries.Select(e => new RelatedDefinition(e.Key.Value, ((YamlMapping)e.Value).Text("source")!, ((YamlMapping)e.Value).Text("key")!, e.Key.Location)).ToList()
+            : [];
+        var options = Settings(map, "kind", "key", "fields", "timezone", "on_bad_row", "related");
+        return new SourceDefinition(
+            name,
+            kind,
+            keyNode.Value,
+            fields,
+            ReadZone(map, "timezone", defaultZone, diagnostics),
+            map.Text("on_bad_row") == "skip" ? BadRowPolicy.Skip : BadRowPolicy.Fail,
+            options,
+            related,
+            baseDirectory,
+            map.Location);
+    }
+
+    private static PlaybookDefinition? LoadPlaybook(string path, WorkspaceDefinition workspace, DiagnosticBag diagnostics)
+    {
+        if (YamlTreeReader.ReadFile(path, diagnostics) is not { } node
+            || !YamlSchemaValidator.ForEmbedded("playbook.schema.json").Validate(node, diagnostics)
+            || node is not YamlMapping map)
+        {
+            return null;
+        }
+
+        var before = diagnostics.Items.Count;
+        var id = map.Text("playbook")!;
+        var zone = ReadZone(map, "timezone", "UTC", diagnostics);
+        var schedule = ReadCron(map, diagnostics);
+        var source = ResolveSource(map["source"]!, workspace, path, diagnostics);
+
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var field in source?.Fields ?? [])
+        {
+            names[field.Name] = $"a field of source '{source!.Name}'";
+        }
+
+        var lets = ReadNamed(map["let"], "a let value", names, diagnostics);
+        var segments = ReadNamed(map["segments"], "a segment", names, diagnostics);
+        var rules = new List<RuleDefinition>();
+        var ruleLines = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var item in ((YamlSequence)map["rules"]!).Items.Cast<YamlMapping>())
+        {
+            var rule = ReadRule(item, workspace, diagnostics);
+            var idNode = item.KeyNode("id")!;
+            if (ruleLines.TryGetValue(rule.Id, out var line))
+            {
+                diagnostics.Add(DiagnosticDescriptors.DuplicateRule, item["id"]!.Location, rule.Id, line);
+                continue;
+            }
+
+            ruleLines[rule.Id] = idNode.Location.Line;
+            rules.Add(rule);
+        }
+
+        if (source is null || diagnostics.Items.Count > before && diagnostics.Items.Skip(before).Any(d => d.IsError))
+        {
+            return null;
+        }
+
+        return new PlaybookDefinition(id, path, map.Text("title"), map.Text("description"), zone, schedule, source,
+            lets, segments, rules, map["playbook"]!.Location);
+    }
+
+    private static SourceDefinition? ResolveSource(YamlNode node, WorkspaceDefinition workspace, string path, DiagnosticBag diagnostics)
+    {
+        if (node is YamlMapping inline)
+        {
+            return ReadSource($"{Path.GetFileNameWithoutExtension(path)} (inline)", inline, Path.GetDirectoryName(path)!, "UTC", diagnostics);
+        }
+
+        var name = ((YamlScalar)node).Value;
+        if (workspace.Sources.TryGetValue(name, out var source))
+        {
+            return source;
+        }
+
+        if (workspace.RunnerPath is null)
+        {
+            diagnostics.Add(DiagnosticDescriptors.NoSourcesFile, node.Location, name);
+        }
+        else
+        {
+            var known = workspace.Sources.Keys.Order(StringComparer.Ordinal).ToList();
+            diagnostics.Add(DiagnosticDescriptors.UnknownSource, node.Location, name,
+                known.Count == 0 ? " in runner.yaml" : $" in runner.yaml (known: {string.Join(", ", known)})");
+        }
+
+        return null;
+    }
+
+    private static List<NamedExpression> ReadNamed(YamlNode? node, string what, Dictionary<string, string> names, DiagnosticBag diagnostics)
+    {
+        var result = new List<NamedExpression>();
+        if (node is not YamlMapping map)
+        {
+            return result;
+        }
+
+        foreach (var (key, value) in map.Entries)
+        {
+            if (key.Value.StartsWith("__", StringComparison.Ordinal))
+            {
+                diagnostics.Add(DiagnosticDescriptors.NameClash, key.Location, key.Value, "a reserved name");
+                continue;
+            }
+
+            if (names.TryGetValue(key.Value, out var existing))
+            {
+                diagnostics.Add(DiagnosticDescriptors.NameClash, key.Location, key.Value, existing);
+                continue;
+            }
+
+            names[key.Value] = what;
+            result.Add(new NamedExpression(key.Value, Spanned((YamlScalar)value), key.Location));
+        }
+
+        return result;
+    }
+
+    private static RuleDefinition ReadRule(YamlMapping map, WorkspaceDefinition workspace, DiagnosticBag diagnostics)
+    {
+        Duration? cooldown = null;
+        if (map["cooldown"] is YamlScalar cooldownText)
+        {
+            if (Duration.TryParse(cooldownText.Value, out var parsed))
+            {
+                cooldown = parsed;
+            }
+            else
+            {
+                diagnostics.Add(DiagnosticDescriptors.BadDuration, cooldownText.Location, cooldownText.Value);
+            }
+        }
+
+        var severity = map.Text("severity") switch
+        {
+            "info" => Severity.Info,
+            "critical" => Severity.Critical,
+            _ => Severity.Warning,
+        };
+        var actions = map["actions"] is YamlSequence list
+            ? list.Items.Cast<YamlMapping>().Select(a => ReadAction(a, workspace, diagnostics)).ToList()
+            : [];
+        return new RuleDefinition(
+            map.Text("id")!,
+            map.Text("title"),
+            map.Text("description"),
+            severity,
+            Spanned((YamlScalar)map["when"]!),
+            cooldown,
+            ReadCron(map, diagnostics),
+            map["message"] is YamlScalar message ? Spanned(message) : null,
+            actions,
+            map.Location);
+    }
+
+    private static ActionDefinition ReadAction(YamlMapping map, WorkspaceDefinition workspace, DiagnosticBag diagnostics)
+    {
+        var type = map.Text("type")!;
+        var fields = new List<ActionField>();
+        foreach (var (key, value) in map.Entries)
+        {
+            if (key.Value == "type")
+            {
+                continue;
+            }
+
+            fields.Add(value switch
+            {
+                YamlMapping children => new ActionField(key.Value, null, null,
+                    children.Entries.Select(c => new ActionField(c.Key.Value, Spanned((YamlScalar)c.Value), null, null, c.Key.Location)).ToList(), key.Location),
+                YamlScalar { IsBool: true } flag when key.Value == "html" => new ActionField(key.Value, null, flag.AsBool, null, key.Location),
+                YamlScalar scalar => new ActionField(key.Value, Spanned(scalar), null, null, key.Location),
+                _ => new ActionField(key.Value, null, null, null, key.Location),
+            });
+        }
+
+        var action = new ActionDefinition(type, fields, map.Location);
+        switch (type)
+        {
+            case "email":
+                CheckChannel(action.Field("channel")?.Template?.Value ?? "default", action.Field("channel")?.Template?.Location ?? map.Location, "email", "smtp", workspace, diagnostics);
+                break;
+            case "webhook":
+                var channel = action.Field("channel");
+                if ((channel is null) == (action.Field("url") is null))
+                {
+                    diagnostics.Add(DiagnosticDescriptors.WebhookTarget, map.Location with { EndLine = map.Location.Line, EndColumn = map.Location.Column + 1 });
+                }
+                else if (channel?.Template is { } name)
+                {
+                    CheckChannel(name.Value, name.Location, "webhook", "webhook", workspace, diagnostics);
+                }
+
+                break;
+            case "file":
+                break;
+            default:
+                diagnostics.Add(DiagnosticDescriptors.NotInEnum, map["type"]!.Location, type, "action type", "email, webhook, file");
+                break;
+        }
+
+        return action;
+    }
+
+    private static void CheckChannel(string name, SourceLocation location, string action, string kind, WorkspaceDefinition workspace, DiagnosticBag diagnostics)
+    {
+        if (!workspace.Channels.TryGetValue(name, out var channel))
+        {
+            var known = workspace.Channels.Values.Where(c => c.Kind == kind).Select(c => c.Name).Order(StringComparer.Ordinal).ToList();
+            diagnostics.Add(DiagnosticDescriptors.UnknownChannel, location, name, known.Count == 0 ? "" : $" (known {kind} channels: {string.Join(", ", known)})");
+        }
+        else if (channel.Kind != kind)
+        {
+            diagnostics.Add(DiagnosticDescriptors.ChannelKind, location, name, channel.Kind, action, kind);
+        }
+    }
+}

@@ -1,0 +1,106 @@
+using PlaybookRunner.Abstractions;
+using PlaybookRunner.Core.Diagnostics;
+
+namespace PlaybookRunner.Core.Model;
+
+/// <summary>What a source does with a row it cannot read.</summary>
+public enum BadRowPolicy
+{
+    /// <summary>Stop with a located error (the default).</summary>
+    Fail,
+    /// <summary>Report the row as a warning and go on.</summary>
+    Skip,
+}
+
+/// <summary>One declared field of a source.</summary>
+public sealed record FieldDefinition(string Name, FieldType Type, string Column, SourceLocation Location);
+
+/// <summary>A related source attached to each record as a read-only list (spec section 4).</summary>
+public sealed record RelatedDefinition(string Name, string Source, string Key, SourceLocation Location);
+
+/// <summary>A data source: where records come from and what fields they have.</summary>
+public sealed record SourceDefinition(
+    string Name,
+    string Kind,
+    string Key,
+    IReadOnlyList<FieldDefinition> Fields,
+    string TimeZoneId,
+    BadRowPolicy OnBadRow,
+    IReadOnlyDictionary<string, string> Options,
+    IReadOnlyList<RelatedDefinition> Related,
+    string BaseDirectory,
+    SourceLocation Location)
+{
+    /// <summary>The source's time zone, for datetime values written without an offset.</summary>
+    public TimeZoneInfo TimeZone => TimeZoneInfo.FindSystemTimeZoneById(TimeZoneId);
+
+    /// <summary>An option resolved against the declaring file's folder when it is a path.</summary>
+    public string? Option(string name) => Options.TryGetValue(name, out var v) ? v : null;
+
+    /// <summary>The <c>path:</c> option as a full path.</summary>
+    public string? FullPath => Option("path") is { } p ? System.IO.Path.GetFullPath(System.IO.Path.Combine(BaseDirectory, p)) : null;
+}
+
+/// <summary>A named expression: a <c>let</c> value or a segment.</summary>
+public sealed record NamedExpression(string Name, SpannedText Expression, SourceLocation NameLocation);
+
+/// <summary>One field of an action: a template, a boolean, or a nested map of templates (headers).</summary>
+public sealed record ActionField(string Name, SpannedText? Template, bool? Flag, IReadOnlyList<ActionField>? Children, SourceLocation Location);
+
+/// <summary>An action of a rule: its type and fields in file order.</summary>
+public sealed record ActionDefinition(string Type, IReadOnlyList<ActionField> Fields, SourceLocation Location)
+{
+    /// <summary>The field with this name, if present.</summary>
+    public ActionField? Field(string name) => Fields.FirstOrDefault(f => f.Name == name);
+}
+
+/// <summary>A cron schedule with its text.</summary>
+public sealed record CronSchedule(string Text, Cronos.CronExpression Expression, SourceLocation Location);
+
+/// <summary>One rule of a playbook.</summary>
+public sealed record RuleDefinition(
+    string Id,
+    string? Title,
+    string? Description,
+    Severity Severity,
+    SpannedText When,
+    Duration? Cooldown,
+    CronSchedule? Schedule,
+    SpannedText? Message,
+    IReadOnlyList<ActionDefinition> Actions,
+    SourceLocation Location);
+
+/// <summary>One playbook file.</summary>
+public sealed record PlaybookDefinition(
+    string Id,
+    string Path,
+    string? Title,
+    string? Description,
+    string TimeZoneId,
+    CronSchedule? Schedule,
+    SourceDefinition Source,
+    IReadOnlyList<NamedExpression> Lets,
+    IReadOnlyList<NamedExpression> Segments,
+    IReadOnlyList<RuleDefinition> Rules,
+    SourceLocation Location)
+{
+    /// <summary>The playbook's time zone.</summary>
+    public TimeZoneInfo TimeZone => TimeZoneInfo.FindSystemTimeZoneById(TimeZoneId);
+}
+
+/// <summary>An action channel from runner.yaml (smtp or webhook).</summary>
+public sealed record ChannelDefinition(string Name, string Kind, IReadOnlyDictionary<string, string> Settings, SourceLocation Location);
+
+/// <summary>Where firings and actions are recorded.</summary>
+public sealed record StateDefinition(string Kind, IReadOnlyDictionary<string, string> Settings, string BaseDirectory);
+
+/// <summary>Everything the loader read: runner.yaml and the playbooks.</summary>
+public sealed record WorkspaceDefinition(
+    string Root,
+    string? RunnerPath,
+    IReadOnlyDictionary<string, SourceDefinition> Sources,
+    IReadOnlyDictionary<string, ChannelDefinition> Channels,
+    StateDefinition State,
+    IReadOnlyList<string> PluginFolders,
+    IReadOnlyDictionary<string, string> SeverityOverrides,
+    IReadOnlyList<PlaybookDefinition> Playbooks);

@@ -1,0 +1,62 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace PlaybookRunner.Core.Model;
+
+/// <summary>
+/// A cooldown length: calendar months (applied in the playbook's time zone) plus exact time.
+/// Written <c>12h</c>, <c>30d</c>, <c>2w</c>, <c>6mo</c>, <c>1y</c> or ISO 8601 (<c>P6M</c>, <c>P1Y2M</c>, <c>PT12H</c>).
+/// </summary>
+public readonly partial record struct Duration(int Months, TimeSpan Time)
+{
+    [GeneratedRegex(@"^(?<n>[0-9]{1,6})(?<u>h|d|w|mo|y)$", RegexOptions.CultureInvariant)]
+    private static partial Regex Short();
+
+    [GeneratedRegex(@"^P(?!$)(?:(?<y>[0-9]{1,4})Y)?(?:(?<mo>[0-9]{1,5})M)?(?:(?<w>[0-9]{1,5})W)?(?:(?<d>[0-9]{1,6})D)?(?:T(?=[0-9])(?:(?<h>[0-9]{1,6})H)?(?:(?<mi>[0-9]{1,7})M)?(?:(?<s>[0-9]{1,9})S)?)?$", RegexOptions.CultureInvariant)]
+    private static partial Regex Iso();
+
+    /// <summary>Parses a duration; false for anything else, including zero-length durations.</summary>
+    public static bool TryParse(string text, out Duration duration)
+    {
+        duration = default;
+        var m = Short().Match(text);
+        if (m.Success)
+        {
+            var n = int.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture);
+            duration = m.Groups["u"].Value switch
+            {
+                "h" => new Duration(0, TimeSpan.FromHours(n)),
+                "d" => new Duration(0, TimeSpan.FromDays(n)),
+                "w" => new Duration(0, TimeSpan.FromDays(7L * n)),
+                "mo" => new Duration(n, TimeSpan.Zero),
+                _ => new Duration(12 * n, TimeSpan.Zero),
+            };
+            return n > 0;
+        }
+
+        m = Iso().Match(text);
+        if (!m.Success)
+        {
+            return false;
+        }
+
+        int Get(string g) => m.Groups[g].Success ? int.Parse(m.Groups[g].Value, CultureInfo.InvariantCulture) : 0;
+        duration = new Duration(
+            (12 * Get("y")) + Get("mo"),
+            TimeSpan.FromDays((7L * Get("w")) + Get("d")) + TimeSpan.FromHours(Get("h")) + TimeSpan.FromMinutes(Get("mi")) + TimeSpan.FromSeconds(Get("s")));
+        return duration.Months > 0 || duration.Time > TimeSpan.Zero;
+    }
+
+    /// <summary>Adds this duration to an instant; months are calendar months in <paramref name="zone"/>.</summary>
+    public DateTimeOffset AddTo(DateTimeOffset instant, TimeZoneInfo zone)
+    {
+        if (Months != 0)
+        {
+            var local = TimeZoneInfo.ConvertTime(instant, zone);
+            var shifted = local.DateTime.AddMonths(Months);
+            instant = new DateTimeOffset(shifted, zone.IsInvalidTime(shifted) ? zone.BaseUtcOffset : zone.GetUtcOffset(shifted));
+        }
+
+        return instant + Time;
+    }
+}

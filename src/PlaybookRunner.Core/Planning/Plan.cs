@@ -1,0 +1,35 @@
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Model;
+
+namespace PlaybookRunner.Core.Planning;
+
+/// <summary>One field of a rendered action: text, a flag, or a map of texts (headers).</summary>
+public sealed record PlannedActionField(string Name, string? Text, bool? Flag, IReadOnlyList<PlannedActionField>? Children);
+
+/// <summary>An action as it would be executed, every template rendered.</summary>
+public sealed record PlannedAction(string Type, IReadOnlyList<PlannedActionField> Fields);
+
+/// <summary>A rule that holds for one customer.</summary>
+public sealed record PlannedFinding(
+    string Playbook,
+    string Rule,
+    int RuleIndex,
+    string Key,
+    Severity Severity,
+    string? Message,
+    bool Suppressed,
+    IReadOnlyList<PlannedAction> Actions);
+
+/// <summary>A failure while evaluating or rendering for one finding; other findings still ran.</summary>
+public sealed record PlanError(string Id, string Playbook, string? Rule, string? Key, string Message);
+
+/// <summary>Counts for the plan's summary.</summary>
+public sealed record PlanSummary(int Records, int Findings, int Actions, int Suppressed, int Errors);
+
+/// <summary>What <c>plan</c> computed: the contract of <c>plan --format json</c> (spec section 10).</summary>
+public sealed record Plan(
+    DateTimeOffset AsOf,
+    IReadOnlyList<PlannedFinding> Findings,
+    IReadOnlyList<PlanError> Errors,
+    IReadOnlyList<Diagnostic> Diagnostics,
+    PlanSummary Summary);

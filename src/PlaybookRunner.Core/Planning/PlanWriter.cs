@@ -1,0 +1,164 @@
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using PlaybookRunner.Core.Diagnostics;
+
+namespace PlaybookRunner.Core.Planning;
+
+/// <summary>Writes a plan as JSON (the stable contract of spec section 10) or as text for people.</summary>
+public static class PlanWriter
+{
+    private static readonly JsonWriterOptions JsonOptions = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>The JSON plan. Byte-identical for identical inputs.</summary>
+    public static string WriteJson(Plan plan, string baseDirectory)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, JsonOptions))
+        {
+            json.WriteStartObject();
+            json.WriteString("asOf", Planner.FormatInstant(plan.AsOf));
+            json.WriteStartArray("findings");
+            foreach (var f in plan.Findings)
+            {
+                json.WriteStartObject();
+                json.WriteString("playbook", f.Playbook);
+                json.WriteString("rule", f.Rule);
+                json.WriteString("key", f.Key);
+                json.WriteString("severity", Planner.SeverityName(f.Severity));
+                json.WriteString("message", f.Message);
+                json.WriteBoolean("suppressed", f.Suppressed);
+                json.WriteStartArray("actions");
+                foreach (var action in f.Actions)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("type", action.Type);
+                    foreach (var field in action.Fields)
+                    {
+                        WriteField(json, field);
+                    }
+
+                    json.WriteEndObject();
+                }
+
+                json.WriteEndArray();
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteStartArray("errors");
+            foreach (var e in plan.Errors)
+            {
+                json.WriteStartObject();
+                json.WriteString("id", e.Id);
+                json.WriteString("playbook", e.Playbook);
+                json.WriteString("rule", e.Rule);
+                json.WriteString("key", e.Key);
+                json.WriteString("message", e.Message);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteStartArray("diagnostics");
+            foreach (var d in plan.Diagnostics)
+            {
+                DiagnosticFormatter.WriteJsonDiagnostic(json, d, baseDirectory);
+            }
+
+            json.WriteEndArray();
+            json.WriteStartObject("summary");
+            json.WriteNumber("records", plan.Summary.Records);
+            json.WriteNumber("findings", plan.Summary.Findings);
+            json.WriteNumber("actions", plan.Summary.Actions);
+            json.WriteNumber("suppressed", plan.Summary.Suppressed);
+            json.WriteNumber("errors", plan.Summary.Errors);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
+    private static void WriteField(Utf8JsonWriter json, PlannedActionField field)
+    {
+        if (field.Children is { } children)
+        {
+            json.WriteStartObject(field.Name);
+            foreach (var child in children)
+            {
+                WriteField(json, child);
+            }
+
+            json.WriteEndObject();
+        }
+        else if (field.Flag is { } flag)
+        {
+            json.WriteBoolean(field.Name, flag);
+        }
+        else
+        {
+            json.WriteString(field.Name, field.Text);
+        }
+    }
+
+    /// <summary>A readable plan: findings grouped by playbook and rule, each action summarised.</summary>
+    public static string WriteText(Plan plan, string baseDirectory)
+    {
+        var text = new StringBuilder();
+        text.Append("Plan as of ").Append(Planner.FormatInstant(plan.AsOf)).Append("\n\n");
+        foreach (var group in plan.Findings.GroupBy(f => (f.Playbook, f.Rule)))
+        {
+            var first = group.First();
+            text.Append(group.Key.Playbook).Append('/').Append(group.Key.Rule)
+                .Append(" (").Append(Planner.SeverityName(first.Severity)).Append("): ")
+                .Append(group.Count()).Append(group.Count() == 1 ? " finding\n" : " findings\n");
+            foreach (var finding in group)
+            {
+                text.Append("  ").Append(finding.Suppressed ? "~ " : "+ ").Append(finding.Key).Append("  ").Append(OneLine(finding.Message)).Append('\n');
+                foreach (var action in finding.Actions)
+                {
+                    text.Append("      ").Append(finding.Suppressed ? "(suppressed) " : "").Append(Summarise(action)).Append('\n');
+                }
+            }
+
+            text.Append('\n');
+        }
+
+        foreach (var error in plan.Errors)
+        {
+            text.Append("error ").Append(error.Id).Append(": ").Append(error.Playbook).Append(": ").Append(error.Message).Append('\n');
+        }
+
+        foreach (var d in plan.Diagnostics)
+        {
+            text.Append(DiagnosticFormatter.FormatText(d, baseDirectory)).Append('\n');
+        }
+
+        if (plan.Errors.Count > 0 || plan.Diagnostics.Count > 0)
+        {
+            text.Append('\n');
+        }
+
+        var s = plan.Summary;
+        text.Append("Summary: ").Append(s.Records).Append(" records, ").Append(s.Findings).Append(" findings, ")
+            .Append(s.Actions).Append(" actions pending, ").Append(s.Suppressed).Append(" suppressed, ")
+            .Append(s.Errors).Append(" errors\n");
+        return text.ToString();
+    }
+
+    private static string Summarise(PlannedAction action)
+    {
+        string? Field(string name) => action.Fields.FirstOrDefault(f => f.Name == name)?.Text;
+        return action.Type switch
+        {
+            "email" => $"email to {Field("to")}: \"{OneLine(Field("subject"))}\"",
+            "webhook" => $"webhook {(Field("channel") is { } c ? $"channel {c}" : Field("url"))}: {Truncate(OneLine(Field("body")), 100)}",
+            "file" => $"append to {Field("path")}: {Truncate(OneLine(Field("body")), 100)}",
+            _ => action.Type,
+        };
+    }
+
+    private static string OneLine(string? text) => (text ?? "").ReplaceLineEndings(" ").Trim();
+
+    private static string Truncate(string text, int max) => text.Length <= max ? text : string.Concat(text.AsSpan(0, max - 3), "...");
+}

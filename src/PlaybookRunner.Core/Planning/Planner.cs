@@ -1,0 +1,229 @@
+using System.Globalization;
+using System.Text.Json;
+using PlaybookRunner.Core.Compilation;
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Evaluation;
+using PlaybookRunner.Core.Model;
+using PlaybookRunner.Core.Sources;
+using Scriban.Runtime;
+
+namespace PlaybookRunner.Core.Planning;
+
+/// <summary>
+/// Reads each source once, evaluates every playbook over its records, applies severity overrides and
+/// cooldowns, and renders messages and actions. No side effects: nothing is sent or written.
+/// </summary>
+internal static class Planner
+{
+    /// <summary>How long one playbook's evaluation may run before it is stopped and reported.</summary>
+    public static readonly TimeSpan DefaultBudget = TimeSpan.FromSeconds(60);
+
+    public static Plan? Plan(CompiledWorkspace workspace, DateTimeOffset asOf, IFiringHistory history, DiagnosticBag diagnostics, CancellationToken cancellationToken)
+    {
+        var records = new Dictionary<SourceDefinition, List<GeneratedRecord>>();
+        var planDiagnostics = new List<Diagnostic>();
+        var recordCount = 0;
+        foreach (var source in workspace.Sources)
+        {
+            var result = CsvSource.Read(source, cancellationToken);
+            diagnostics.AddRange(result.Diagnostics);
+            planDiagnostics.AddRange(result.Diagnostics.Where(d => !d.IsError));
+            if (result.Failed)
+            {
+                continue;
+            }
+
+            var factory = workspace.RecordFactories[source];
+            records[source] = [.. result.Rows.Select(r => factory(r.Values))];
+            recordCount += result.Rows.Count;
+        }
+
+        if (diagnostics.HasErrors)
+        {
+            return null;
+        }
+
+        var findings = new List<PlannedFinding>();
+        var errors = new List<PlanError>();
+        foreach (var unit in workspace.Playbooks)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var playbook = unit.Definition;
+            var sink = unit.Run(records[playbook.Source], asOf, history, DefaultBudget);
+            foreach (var error in sink.Errors)
+            {
+                errors.Add(new PlanError(DiagnosticDescriptors.ConditionThrew.Id, playbook.Id, RuleOf(error.Where), error.Key.Length == 0 ? null : error.Key,
+                    DiagnosticDescriptors.ConditionThrew.Format([error.Where, error.Key, Describe(error.Exception)])));
+            }
+
+            if (sink.BudgetExceeded)
+            {
+                errors.Add(new PlanError(DiagnosticDescriptors.BudgetExceeded.Id, playbook.Id, null, sink.BudgetKey,
+                    DiagnosticDescriptors.BudgetExceeded.Format([playbook.Id, DefaultBudget.TotalMilliseconds, sink.BudgetKey])));
+            }
+
+            var helpers = new TemplateHelpers(asOf, playbook.TimeZone);
+            foreach (var raw in sink.Findings)
+            {
+                var rule = playbook.Rules[raw.RuleIndex];
+                if (EffectiveSeverity(workspace.Definition, playbook, rule) is not { } severity)
+                {
+                    continue;
+                }
+
+                var key = raw.Record.Key;
+                if (rule.Cooldown is { } cooldown && history.LastFired(playbook.Id, rule.Id, key) is { } last
+                    && cooldown.AddTo(last, playbook.TimeZone) > asOf)
+                {
+                    continue;
+                }
+
+                var globals = Globals(playbook, rule, severity, raw, sink.Lets, asOf, helpers);
+                var templates = unit.Templates[raw.RuleIndex];
+                try
+                {
+                    var message = templates.Message is null ? rule.Title : TemplateRenderer.Render(templates.Message, globals, html: false);
+                    var actions = templates.Actions.Select(a => RenderAction(a, globals)).ToList();
+                    findings.Add(new PlannedFinding(playbook.Id, rule.Id, raw.RuleIndex, key, severity, message, false, actions));
+                }
+                catch (Exception ex) when (ex is Scriban.Syntax.ScriptRuntimeException or InvalidOperationException or JsonException or FormatException or InvalidCastException or OverflowException)
+                {
+                    errors.Add(new PlanError(DiagnosticDescriptors.TemplateFailed.Id, playbook.Id, rule.Id, key,
+                        DiagnosticDescriptors.TemplateFailed.Format([$"rule '{rule.Id}'", key, Describe(ex)])));
+                }
+            }
+        }
+
+        findings.Sort((a, b) =>
+        {
+            var c = string.CompareOrdinal(a.Playbook, b.Playbook);
+            c = c != 0 ? c : a.RuleIndex.CompareTo(b.RuleIndex);
+            return c != 0 ? c : string.CompareOrdinal(a.Key, b.Key);
+        });
+        errors.Sort((a, b) =>
+        {
+            var c = string.CompareOrdinal(a.Playbook, b.Playbook);
+            c = c != 0 ? c : string.CompareOrdinal(a.Rule, b.Rule);
+            c = c != 0 ? c : string.CompareOrdinal(a.Key, b.Key);
+            return c != 0 ? c : string.CompareOrdinal(a.Message, b.Message);
+        });
+        var summary = new PlanSummary(
+            recordCount,
+            findings.Count,
+            findings.Where(f => !f.Suppressed).Sum(f => f.Actions.Count),
+            findings.Count(f => f.Suppressed),
+            errors.Count);
+        return new Plan(asOf, findings, errors, DiagnosticBag.Sort(planDiagnostics), summary);
+    }
+
+    private static string? RuleOf(string where) =>
+        where.StartsWith("rule '", StringComparison.Ordinal) ? where[6..^1] : null;
+
+    private static string Describe(Exception exception)
+    {
+        var inner = exception is System.Reflection.TargetInvocationException { InnerException: { } e } ? e : exception;
+        var message = inner is Scriban.Syntax.ScriptRuntimeException script ? script.OriginalMessage : inner.Message;
+        return $"{inner.GetType().Name}: {message.TrimEnd('.')}";
+    }
+
+    /// <summary>The rule's severity after runner.yaml's severity_overrides; null when overridden to none.</summary>
+    internal static Severity? EffectiveSeverity(WorkspaceDefinition workspace, PlaybookDefinition playbook, RuleDefinition rule)
+    {
+        var text = workspace.SeverityOverrides.TryGetValue($"{playbook.Id}/{rule.Id}", out var exact) ? exact
+            : workspace.SeverityOverrides.TryGetValue($"{playbook.Id}/*", out var all) ? all : null;
+        return text switch
+        {
+            null => rule.Severity,
+            "none" => null,
+            "info" => Severity.Info,
+            "critical" => Severity.Critical,
+            _ => Severity.Warning,
+        };
+    }
+
+    private static ScriptObject Globals(PlaybookDefinition playbook, RuleDefinition rule, Severity severity, RawFinding raw, object?[] lets, DateTimeOffset now, TemplateHelpers helpers)
+    {
+        var zone = playbook.TimeZone;
+        var globals = new ScriptObject();
+        var fields = playbook.Source.Fields;
+        for (var i = 0; i < fields.Count; i++)
+        {
+            globals.SetValue(fields[i].Name, ForTemplate(raw.Record.GetField(i), zone), false);
+        }
+
+        for (var i = 0; i < playbook.Lets.Count; i++)
+        {
+            globals.SetValue(playbook.Lets[i].Name, ForTemplate(lets[i], zone), false);
+        }
+
+        for (var i = 0; i < playbook.Segments.Count; i++)
+        {
+            globals.SetValue(playbook.Segments[i].Name, raw.Segments[i], false);
+        }
+
+        globals.SetValue("rule", new ScriptObject
+        {
+            ["id"] = rule.Id,
+            ["title"] = rule.Title ?? rule.Id,
+            ["severity"] = SeverityName(severity),
+        }, true);
+        globals.SetValue("playbook", new ScriptObject { ["id"] = playbook.Id, ["title"] = playbook.Title ?? playbook.Id }, true);
+        globals.SetValue("now", TimeZoneInfo.ConvertTime(now, zone).DateTime, true);
+        helpers.AddTo(globals);
+        return globals;
+    }
+
+    /// <summary>Values as templates see them: datetimes in the playbook's zone, dates as midnight, lists as arrays.</summary>
+    private static object? ForTemplate(object? value, TimeZoneInfo zone) => value switch
+    {
+        DateTime utc => TimeZoneInfo.ConvertTime(new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)), zone).DateTime,
+        DateTimeOffset instant => TimeZoneInfo.ConvertTime(instant, zone).DateTime,
+        DateOnly date => date.ToDateTime(TimeOnly.MinValue),
+        string[] list => new ScriptArray(list),
+        _ => value,
+    };
+
+    public static string SeverityName(Severity severity) => severity switch
+    {
+        Severity.Info => "info",
+        Severity.Critical => "critical",
+        _ => "warning",
+    };
+
+    private static PlannedAction RenderAction(CompiledAction action, ScriptObject globals)
+    {
+        var html = action.IsHtml;
+        var fields = action.Fields.Select(f => RenderField(f, globals, html && f.Name == "body")).ToList();
+        if (action.Definition.Type == "webhook" && fields.FirstOrDefault(f => f.Name == "body")?.Text is { } body)
+        {
+            try
+            {
+                using var _ = JsonDocument.Parse(body);
+            }
+            catch (JsonException ex)
+            {
+                throw new InvalidOperationException($"webhook body is not valid JSON after rendering: {ex.Message}", ex);
+            }
+        }
+
+        return new PlannedAction(action.Definition.Type, fields);
+    }
+
+    private static PlannedActionField RenderField(CompiledActionField field, ScriptObject globals, bool html)
+    {
+        if (field.Children is { } children)
+        {
+            return new PlannedActionField(field.Name, null, null, [.. children.Select(c => RenderField(c, globals, false))]);
+        }
+
+        if (field.Template is { } template)
+        {
+            return new PlannedActionField(field.Name, TemplateRenderer.Render(template, globals, html), null, null);
+        }
+
+        return new PlannedActionField(field.Name, null, field.Flag, null);
+    }
+
+    /// <summary>Formats an instant the way plan output does: ISO 8601 with offset.</summary>
+    public static string FormatInstant(DateTimeOffset instant) => instant.ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,64 @@
+using PlaybookRunner.Core.Compilation;
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Evaluation;
+using PlaybookRunner.Core.Loading;
+using PlaybookRunner.Core.Planning;
+
+namespace PlaybookRunner.Core;
+
+/// <summary>The outcome of <see cref="PlaybookEngine.Validate"/>.</summary>
+public sealed record ValidationResult(IReadOnlyList<Diagnostic> Diagnostics, int Playbooks, int Rules)
+{
+    /// <summary>True when nothing is an error.</summary>
+    public bool Success => !Diagnostics.Any(d => d.IsError);
+}
+
+/// <summary>The outcome of <see cref="PlaybookEngine.Plan"/>: a plan, or diagnostics saying why there is none.</summary>
+public sealed record PlanResult(Plan? Plan, IReadOnlyList<Diagnostic> Diagnostics)
+{
+    /// <summary>True when a plan was made and nothing is an error.</summary>
+    public bool Success => Plan is not null && !Diagnostics.Any(d => d.IsError);
+}
+
+/// <summary>The engine's small public facade: validate and plan a workspace. Never throws on bad input.</summary>
+public static class PlaybookEngine
+{
+    static PlaybookEngine()
+    {
+        // Regular expressions in conditions cannot run away: every match has a default timeout.
+        AppContext.SetData("REGEX_DEFAULT_MATCH_TIMEOUT", TimeSpan.FromMilliseconds(250));
+    }
+
+    /// <summary>Parses, schema-checks and compiles; reads no data.</summary>
+    public static ValidationResult Validate(IReadOnlyList<string> paths)
+    {
+        var diagnostics = new DiagnosticBag();
+        var workspace = WorkspaceLoader.Load(paths, diagnostics);
+        if (workspace is not null && workspace.Playbooks.Count > 0)
+        {
+            PlaybookCompiler.Compile(workspace, diagnostics, load: false);
+        }
+
+        return new ValidationResult(diagnostics.Sorted(), workspace?.Playbooks.Count ?? 0, workspace?.Playbooks.Sum(p => p.Rules.Count) ?? 0);
+    }
+
+    /// <summary>Validates, reads the data and evaluates as of <paramref name="asOf"/>; no side effects.</summary>
+    public static PlanResult Plan(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default)
+    {
+        var diagnostics = new DiagnosticBag();
+        var workspace = WorkspaceLoader.Load(paths, diagnostics);
+        if (workspace is null || diagnostics.HasErrors || workspace.Playbooks.Count == 0)
+        {
+            return new PlanResult(null, diagnostics.Sorted());
+        }
+
+        var compiled = PlaybookCompiler.Compile(workspace, diagnostics, load: true);
+        if (compiled is null)
+        {
+            return new PlanResult(null, diagnostics.Sorted());
+        }
+
+        var plan = Planner.Plan(compiled, asOf, EmptyHistory.Instance, diagnostics, cancellationToken);
+        return new PlanResult(plan, diagnostics.Sorted());
+    }
+}

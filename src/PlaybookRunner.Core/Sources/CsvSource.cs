@@ -1,0 +1,130 @@
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Model;
+using Sylvan.Data.Csv;
+
+namespace PlaybookRunner.Core.Sources;
+
+/// <summary>
+/// The built-in csv source (Sylvan.Data.Csv): a header row, declared fields read by name (or
+/// <c>column:</c>), typed by <see cref="FieldParser"/>. Rows stream; a bad row stops the read with its
+/// location, or with <c>on_bad_row: skip</c> is reported and skipped.
+/// </summary>
+internal static class CsvSource
+{
+    public static SourceReadResult Read(SourceDefinition source, CancellationToken cancellationToken)
+    {
+        var diagnostics = new List<Diagnostic>();
+        var rows = new List<SourceRow>();
+        var path = source.FullPath!;
+        if (!File.Exists(path))
+        {
+            diagnostics.Add(Diagnostic.Create(DiagnosticDescriptors.DataFileMissing, source.Location, source.Option("path"), source.Name));
+            return new SourceReadResult(rows, diagnostics, true);
+        }
+
+        var delimiter = source.Option("delimiter") is { Length: > 0 } d ? d[0] : ',';
+        var zone = source.TimeZone;
+        var display = DisplayPath(path);
+        try
+        {
+            using var reader = File.OpenText(path);
+            using var csv = CsvDataReader.Create(reader, new CsvDataReaderOptions
+            {
+                HasHeaders = true,
+                Delimiter = delimiter,
+                BufferSize = 64 * 1024,
+                MaxBufferSize = 16 * 1024 * 1024,
+            });
+            var ordinals = new int[source.Fields.Count];
+            for (var i = 0; i < source.Fields.Count; i++)
+            {
+                var field = source.Fields[i];
+                ordinals[i] = FindColumn(csv, field.Column);
+                if (ordinals[i] < 0)
+                {
+                    diagnostics.Add(Diagnostic.Create(DiagnosticDescriptors.MissingColumn, field.Location, field.Column, field.Name, display));
+                }
+            }
+
+            if (diagnostics.Count > 0)
+            {
+                return new SourceReadResult(rows, diagnostics, true);
+            }
+
+            var keyIndex = source.Fields.ToList().FindIndex(f => f.Name == source.Key);
+            var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+            var row = 1;
+            var line = 2;
+            while (csv.Read())
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                row++;
+                var rowLine = line;
+                line += 1 + csv.GetRawRecordSpan().Count('\n');
+                var values = new object?[source.Fields.Count];
+                var bad = false;
+                for (var i = 0; i < source.Fields.Count && !bad; i++)
+                {
+                    var ordinal = ordinals[i];
+                    var cell = ordinal < csv.RowFieldCount ? csv.GetString(ordinal) : null;
+                    if (FieldParser.TryParse(cell, source.Fields[i].Type, zone, out var value, out var problem))
+                    {
+                        values[i] = value;
+                        continue;
+                    }
+
+                    bad = true;
+                    var field = source.Fields[i];
+                    var location = SourceLocation.At(path, rowLine, ordinal + 1);
+                    var descriptor = source.OnBadRow == BadRowPolicy.Skip ? DiagnosticDescriptors.SkippedRow : DiagnosticDescriptors.BadRow;
+                    diagnostics.Add(Diagnostic.Create(descriptor, location, row, ordinal + 1, field.Column, field.Name, field.Type, problem));
+                    if (source.OnBadRow == BadRowPolicy.Fail)
+                    {
+                        return new SourceReadResult(rows, diagnostics, true);
+                    }
+                }
+
+                if (bad)
+                {
+                    continue;
+                }
+
+                var key = values[keyIndex] is { } k ? Evaluation.RecordKeys.Format(k.ToString()!) : "";
+                if (seen.TryGetValue(key, out var firstRow))
+                {
+                    diagnostics.Add(Diagnostic.Create(DiagnosticDescriptors.DuplicateRecordKey, SourceLocation.At(path, rowLine, ordinals[keyIndex] + 1), row, key, firstRow));
+                    return new SourceReadResult(rows, diagnostics, true);
+                }
+
+                seen[key] = row;
+                rows.Add(new SourceRow(values, row, rowLine));
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CsvFormatException or System.Text.DecoderFallbackException)
+        {
+            diagnostics.Add(Diagnostic.Create(DiagnosticDescriptors.DataRead, source.Location, source.Name, ex.Message.TrimEnd('.')));
+            return new SourceReadResult(rows, diagnostics, true);
+        }
+
+        return new SourceReadResult(rows, diagnostics, false);
+    }
+
+    private static int FindColumn(CsvDataReader csv, string name)
+    {
+        for (var i = 0; i < csv.FieldCount; i++)
+        {
+            if (string.Equals(csv.GetName(i).Trim(), name, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    internal static string DisplayPath(string path)
+    {
+        var relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), path);
+        return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative.Replace('\\', '/');
+    }
+}

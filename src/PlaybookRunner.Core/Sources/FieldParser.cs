@@ -1,0 +1,118 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using PlaybookRunner.Abstractions;
+
+namespace PlaybookRunner.Core.Sources;
+
+/// <summary>
+/// Turns text cells into typed values by the rules of spec section 4: blank is missing, nothing is
+/// silently coerced, datetime without an offset is read in the source's time zone.
+/// </summary>
+internal static partial class FieldParser
+{
+    private static readonly string[] DateTimeFormats =
+    [
+        "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm",
+        "yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm", "yyyy-MM-dd",
+    ];
+
+    [GeneratedRegex(@"(Z|[+-][0-9]{2}:?[0-9]{2})$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
+    private static partial Regex Offset();
+
+    /// <summary>Parses one cell. Returns false with a reason ("is missing", "'x' is not a valid int").</summary>
+    public static bool TryParse(string? cell, FieldType type, TimeZoneInfo zone, out object? value, out string problem)
+    {
+        value = null;
+        problem = "";
+        if (string.IsNullOrWhiteSpace(cell))
+        {
+            if (type.IsNullable)
+            {
+                return true;
+            }
+
+            problem = "is missing";
+            return false;
+        }
+
+        var text = type.Kind == FieldKind.String ? cell : cell.Trim();
+        var ok = type.Kind switch
+        {
+            FieldKind.String => Set(text, out value),
+            FieldKind.Int => Try(int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var i), i, out value),
+            FieldKind.Long => Try(long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l), l, out value),
+            FieldKind.Decimal => Try(decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var m), m, out value),
+            FieldKind.Double => Try(double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d), d, out value),
+            FieldKind.Bool => TryBool(text, out value),
+            FieldKind.Date => Try(DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date), date, out value),
+            FieldKind.DateTime => TryDateTime(text, zone, out value),
+            FieldKind.StringArray => Set(text.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), out value),
+            _ => false,
+        };
+        if (!ok)
+        {
+            problem = $"'{Shorten(cell)}' is not a valid {FieldType.KindName(type.Kind)}{Hint(type.Kind)}";
+        }
+
+        return ok;
+    }
+
+    private static string Hint(FieldKind kind) => kind switch
+    {
+        FieldKind.Date => " (expected yyyy-MM-dd)",
+        FieldKind.DateTime => " (expected ISO 8601, e.g. 2026-03-02T09:00:00 or 2026-03-02T09:00:00Z)",
+        FieldKind.Bool => " (expected true/false, yes/no or 1/0)",
+        FieldKind.Decimal or FieldKind.Double => " (expected a number with '.' as decimal point)",
+        _ => "",
+    };
+
+    private static string Shorten(string text) => text.Length <= 60 ? text : string.Concat(text.AsSpan(0, 57), "...");
+
+    private static bool Set(object v, out object? value)
+    {
+        value = v;
+        return true;
+    }
+
+    private static bool Try<T>(bool ok, T parsed, out object? value)
+    {
+        value = ok ? parsed : null;
+        return ok;
+    }
+
+    private static bool TryBool(string text, out object? value)
+    {
+        value = text.ToLowerInvariant() switch
+        {
+            "true" or "yes" or "1" => true,
+            "false" or "no" or "0" => false,
+            _ => null,
+        };
+        return value is not null;
+    }
+
+    private static bool TryDateTime(string text, TimeZoneInfo zone, out object? value)
+    {
+        value = null;
+        if (Offset().IsMatch(text))
+        {
+            if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var withOffset))
+            {
+                value = withOffset.UtcDateTime;
+                return true;
+            }
+
+            return false;
+        }
+
+        if (!DateTime.TryParseExact(text, DateTimeFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
+        {
+            return false;
+        }
+
+        // A local time in a spring-forward gap does not exist; read it with the zone's standard offset.
+        var offset = zone.IsInvalidTime(local) ? zone.BaseUtcOffset : zone.GetUtcOffset(local);
+        value = new DateTimeOffset(local, offset).UtcDateTime;
+        return true;
+    }
+}
