@@ -48,11 +48,22 @@ internal static class CliApp
     }
 
     /// <summary>The PATH argument shared by the verbs: files or folders, default <c>playbooks/</c>.</summary>
-    public static Argument<string[]> PathsArgument() => new("PATH")
+    public static Argument<string[]> PathsArgument()
     {
-        Description = "Playbook files or folders (default: playbooks/)",
-        Arity = ArgumentArity.ZeroOrMore,
-    };
+        var argument = new Argument<string[]>("PATH")
+        {
+            Description = "Playbook files or folders (default: playbooks/)",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        argument.Validators.Add(result =>
+        {
+            foreach (var token in result.Tokens.Where(t => t.Value.StartsWith('-')))
+            {
+                result.AddError($"Unrecognized option '{token.Value}'");
+            }
+        });
+        return argument;
+    }
 
     public static IReadOnlyList<string> PathsOrDefault(string[]? paths) => paths is { Length: > 0 } ? paths : ["playbooks/"];
 }

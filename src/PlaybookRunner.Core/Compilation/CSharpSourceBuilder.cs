@@ -183,7 +183,13 @@ internal sealed class CSharpSourceBuilder
             Report(DiagnosticDescriptors.NotAnExpression, text, directive.Span, "Preprocessor directives such as '#r', '#load' or '#line' are not allowed in expressions");
         }
 
-        foreach (var error in syntax.GetDiagnostics().Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error))
+        else if (syntax.DescendantTrivia(descendIntoTrivia: true).FirstOrDefault(t => t.IsKind(SyntaxKind.SkippedTokensTrivia)) is { RawKind: not 0 } skipped
+            && syntax.Span.End <= skipped.SpanStart)
+        {
+            Report(DiagnosticDescriptors.NotAnExpression, text, skipped.Span, $"Unexpected '{skipped.ToString().Trim()}' after the end of the expression");
+        }
+
+        foreach (var error in _diagnostics.Items.Count > before ? [] : syntax.GetDiagnostics().Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error))
         {
             Report(DiagnosticDescriptors.CSharpError, text, error.Location.SourceSpan, $"{error.Id}: {error.GetMessage(CultureInfo.InvariantCulture)}");
         }

@@ -14,4 +14,5 @@ internal sealed record CompiledWorkspace(
     WorkspaceDefinition Definition,
     IReadOnlyList<SourceDefinition> Sources,
     IReadOnlyDictionary<SourceDefinition, Func<object?[], GeneratedRecord>> RecordFactories,
-    IReadOnlyList<CompiledPlaybookUnit> Playbooks);
+    IReadOnlyList<CompiledPlaybookUnit> Playbooks,
+    System.Reflection.Assembly? Assembly = null);

@@ -57,6 +57,13 @@ internal static class ExpressionAllowList
         var found = new List<(TextSpan Span, Location Location, string What, string Why)>();
         foreach (var node in root.DescendantNodes(span).Where(n => span.Contains(n.Span)))
         {
+            // The right-hand name of a.b is judged with a.b itself, so a dotted chain is reported once.
+            if (node.Parent is MemberAccessExpressionSyntax access && access.Name == node
+                || node.Parent is QualifiedNameSyntax qualified && qualified.Right == node)
+            {
+                continue;
+            }
+
             if (Inspect(model, node, allowAggregates) is { } problem)
             {
                 var target = node switch

@@ -46,8 +46,8 @@ internal static class PlaybookCompiler
 
         var model = compilation.GetSemanticModel(tree);
         var root = tree.GetRoot();
-        ReportCompilerDiagnostics(compilation, builder.Sites, diagnostics);
-        foreach (var site in builder.Sites)
+        var forbidden = ReportCompilerDiagnostics(compilation, builder.Sites, diagnostics);
+        foreach (var site in builder.Sites.Where(s => !forbidden.Contains(s)))
         {
             CheckSite(model, root, site, diagnostics);
         }
@@ -98,11 +98,13 @@ internal static class PlaybookCompiler
                 templates[definition]));
         }
 
-        return new CompiledWorkspace(workspace, sources, factories, units);
+        return new CompiledWorkspace(workspace, sources, factories, units, assembly);
     }
 
-    private static void ReportCompilerDiagnostics(CSharpCompilation compilation, IReadOnlyList<ExpressionSite> sites, DiagnosticBag diagnostics)
+    /// <summary>Reports compiler errors mapped into the YAML; returns the sites already rejected as forbidden.</summary>
+    private static HashSet<ExpressionSite> ReportCompilerDiagnostics(CSharpCompilation compilation, IReadOnlyList<ExpressionSite> sites, DiagnosticBag diagnostics)
     {
+        var forbidden = new HashSet<ExpressionSite>();
         foreach (var error in compilation.GetDiagnostics().Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error))
         {
             var span = error.Location.SourceSpan;
@@ -114,6 +116,15 @@ internal static class PlaybookCompiler
             }
 
             var message = error.GetMessage(CultureInfo.InvariantCulture);
+            if (error.Id == "CS1069")
+            {
+                // A type forwarded to an assembly the compilation does not reference: outside the allow-list by construction.
+                var parts = message.Split('\'');
+                diagnostics.Add(DiagnosticDescriptors.Forbidden, Map(error.Location, site), $"{parts[3]}.{parts[1]}", "");
+                forbidden.Add(site);
+                continue;
+            }
+
             if (error.Id is "CS0029" or "CS0266" && site.Kind != ExpressionKind.Let && message.Contains("to 'bool'", StringComparison.Ordinal))
             {
                 var type = message.Split('\'')[1];
@@ -128,6 +139,8 @@ internal static class PlaybookCompiler
 
             diagnostics.Add(DiagnosticDescriptors.CSharpError, Map(error.Location, site), $"{error.Id}: {message}");
         }
+
+        return forbidden;
     }
 
     private static void CheckSite(SemanticModel model, SyntaxNode root, ExpressionSite site, DiagnosticBag diagnostics)

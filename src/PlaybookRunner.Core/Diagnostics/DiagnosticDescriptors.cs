@@ -52,7 +52,7 @@ public static class DiagnosticDescriptors
         "Give the key a value.");
     public static readonly DiagnosticDescriptor TooFewItems = Error("PB1016", "Too few items", "{0} needs at least {1} item(s)", Yaml,
         "A playbook needs at least one rule.");
-    public static readonly DiagnosticDescriptor NameClash = Error("PB1017", "Name clash", "'{0}' is already defined as {1}", Yaml,
+    public static readonly DiagnosticDescriptor NameClash = Error("PB1017", "Name clash", "'{0}' clashes with {1}", Yaml,
         "Fields, let values and segments share one namespace in conditions and templates; names starting with '__' are reserved.");
     public static readonly DiagnosticDescriptor FileRead = Error("PB1018", "Cannot read file", "Cannot read {0}: {1}", Yaml,
         "Check that the path exists and is readable.");
@@ -60,7 +60,7 @@ public static class DiagnosticDescriptors
         "Point the command at a playbook file or a folder holding *.yaml playbooks.");
     public static readonly DiagnosticDescriptor UnknownChannel = Error("PB1020", "Unknown channel", "Channel '{0}' is not defined in runner.yaml{1}", Yaml,
         "Email and webhook actions name a channel from runner.yaml's channels:.");
-    public static readonly DiagnosticDescriptor ChannelKind = Error("PB1021", "Channel of the wrong kind", "Channel '{0}' is a {1} channel; a {2} action needs a {3} channel", Yaml,
+    public static readonly DiagnosticDescriptor ChannelKind = Error("PB1021", "Channel of the wrong kind", "Channel '{0}' has kind {1}; {2} actions need a channel of kind {3}", Yaml,
         "Email actions use smtp channels; webhook actions use webhook channels.");
     public static readonly DiagnosticDescriptor WebhookTarget = Error("PB1022", "Webhook needs one target", "A webhook action needs exactly one of 'channel' or 'url'", Yaml,
         "Name a channel from runner.yaml, or give a url.");

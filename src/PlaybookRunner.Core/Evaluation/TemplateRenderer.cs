@@ -30,14 +30,15 @@ internal static class TemplateRenderer
         context.MemberFilter = _ => false;
         context.EnableRelaxedMemberAccess = false;
         context.PushCulture(CultureInfo.InvariantCulture);
-        var scope = new ScriptObject();
-        scope.Import(globals);
+        context.PushGlobal(globals);
         if (html)
         {
-            scope.SetValue("html_escape", new Func<object?, HtmlRaw>(v => new HtmlRaw(WebUtility.HtmlEncode(Convert.ToString(v, CultureInfo.InvariantCulture) ?? ""))), true);
+            // In an HTML body every value is escaped on output; html_escape marks text as already safe.
+            var overrides = new ScriptObject();
+            overrides.Import("html_escape", new Func<object?, HtmlRaw>(v => new HtmlRaw(WebUtility.HtmlEncode(Convert.ToString(v, CultureInfo.InvariantCulture) ?? ""))));
+            context.PushGlobal(overrides);
         }
 
-        context.PushGlobal(scope);
         return template.Template.Render(context);
     }
 

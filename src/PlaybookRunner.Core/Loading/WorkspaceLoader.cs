@@ -202,7 +202,8 @@ public static class WorkspaceLoader
         }
         catch (Cronos.CronFormatException ex)
         {
-            diagnostics.Add(DiagnosticDescriptors.BadCron, text.Location, text.Value, ex.Message.TrimEnd('.'));
+            diagnostics.Add(DiagnosticDescriptors.BadCron, text.Location, text.Value,
+                ex.Message.Replace("The given cron expression has an invalid format. ", "", StringComparison.Ordinal).TrimEnd('.'));
             return null;
         }
     }
@@ -228,7 +229,7 @@ public static class WorkspaceLoader
 
             if (key.Value.StartsWith("__", StringComparison.Ordinal))
             {
-                diagnostics.Add(DiagnosticDescriptors.NameClash, key.Location, key.Value, "a reserved name");
+                diagnostics.Add(DiagnosticDescriptors.NameClash, key.Location, key.Value, "the reserved names starting with '__'");
             }
         }
 
@@ -352,7 +353,7 @@ public static class WorkspaceLoader
         {
             if (key.Value.StartsWith("__", StringComparison.Ordinal))
             {
-                diagnostics.Add(DiagnosticDescriptors.NameClash, key.Location, key.Value, "a reserved name");
+                diagnostics.Add(DiagnosticDescriptors.NameClash, key.Location, key.Value, "the reserved names starting with '__'");
                 continue;
             }
 

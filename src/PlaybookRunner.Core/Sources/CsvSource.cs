@@ -60,7 +60,7 @@ internal static class CsvSource
                 cancellationToken.ThrowIfCancellationRequested();
                 row++;
                 var rowLine = line;
-                line += 1 + csv.GetRawRecordSpan().Count('\n');
+                line += 1 + csv.GetRawRecordSpan().TrimEnd("\r\n").Count('\n');
                 var values = new object?[source.Fields.Count];
                 var bad = false;
                 for (var i = 0; i < source.Fields.Count && !bad; i++)

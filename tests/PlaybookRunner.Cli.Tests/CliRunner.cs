@@ -1,0 +1,37 @@
+namespace PlaybookRunner.Cli.Tests;
+
+/// <summary>Runs the CLI in process, the way spectre.console.cli's CommandAppTester does, capturing output and exit code.</summary>
+internal static class CliRunner
+{
+    public static (int ExitCode, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var time = new FixedTimeProvider(new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero));
+        var code = CliApp.Run(args, stdout, stderr, time);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    public static string RepoRoot { get; } = FindRoot();
+
+    public static string Playbooks => Path.Combine(RepoRoot, "playbooks");
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "PlaybookRunner.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("PlaybookRunner.sln not found");
+    }
+}
+
+/// <summary>A clock stopped at one instant.</summary>
+internal sealed class FixedTimeProvider(DateTimeOffset now) : TimeProvider
+{
+    public override DateTimeOffset GetUtcNow() => now;
+}

@@ -1,0 +1,89 @@
+using System.Text.Json;
+
+namespace PlaybookRunner.Cli.Tests.Commands;
+
+public sealed class ValidateCommandTests
+{
+    [Fact]
+    public void Examples_validate_with_exit_code_zero()
+    {
+        var (code, stdout, stderr) = CliRunner.Run("validate", CliRunner.Playbooks);
+        Assert.Equal(0, code);
+        Assert.Equal("Validated 3 playbook(s), 7 rule(s): 0 error(s), 0 warning(s)\n", stdout.ReplaceLineEndings("\n"));
+        Assert.Empty(stderr);
+    }
+
+    private static string Broken(TempDir dir) => dir.Write("broken.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string } }\nrules:\n  - id: r\n    wen: id == \"x\"\n");
+
+    [Fact]
+    public void Broken_playbook_exits_one_with_located_text_diagnostics()
+    {
+        using var dir = new TempDir();
+        var file = Broken(dir);
+        var (code, stdout, _) = CliRunner.Run("validate", file);
+        Assert.Equal(1, code);
+        var lines = stdout.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal($"{Display(file)}(4,5): error PB1003: Missing required key 'when' in rules[0]", lines[0]);
+        Assert.Equal($"{Display(file)}(5,5): error PB1002: Unknown key 'wen' in rules[0]; did you mean 'when'?", lines[1]);
+        Assert.Equal("Validation failed: 2 error(s), 0 warning(s)", lines[2]);
+    }
+
+    [Fact]
+    public void Json_and_sarif_formats_carry_the_same_diagnostics()
+    {
+        using var dir = new TempDir();
+        var file = Broken(dir);
+        var (code, json, _) = CliRunner.Run("validate", file, "--format", "json");
+        Assert.Equal(1, code);
+        var root = JsonDocument.Parse(json).RootElement;
+        Assert.Equal(2, root.GetProperty("errors").GetInt32());
+        Assert.Equal(["PB1003", "PB1002"], root.GetProperty("diagnostics").EnumerateArray().Select(d => d.GetProperty("id").GetString()));
+        Assert.Equal(5, root.GetProperty("diagnostics")[1].GetProperty("line").GetInt32());
+
+        var (sarifCode, sarif, _) = CliRunner.Run("validate", file, "--format", "sarif");
+        Assert.Equal(1, sarifCode);
+        var results = JsonDocument.Parse(sarif).RootElement.GetProperty("runs")[0].GetProperty("results");
+        Assert.Equal(["PB1003", "PB1002"], results.EnumerateArray().Select(r => r.GetProperty("ruleId").GetString()));
+    }
+
+    [Fact]
+    public void Bad_usage_exits_two()
+    {
+        Assert.Equal(2, CliRunner.Run("validate", "--format", "yaml").ExitCode);
+        Assert.Equal(2, CliRunner.Run("frobnicate").ExitCode);
+        var (code, _, stderr) = CliRunner.Run("validate", "--no-such-option");
+        Assert.Equal(2, code);
+        Assert.Contains("error PB1024", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Missing_path_is_a_diagnostic_not_a_crash()
+    {
+        var (code, stdout, _) = CliRunner.Run("validate", "/no/such/folder");
+        Assert.Equal(1, code);
+        Assert.StartsWith("playbook: error PB1018: Cannot read /no/such/folder: no such file or folder", stdout, StringComparison.Ordinal);
+    }
+
+    internal static string Display(string path) =>
+        Path.GetRelativePath(Directory.GetCurrentDirectory(), path) is var r && !r.StartsWith("..", StringComparison.Ordinal) ? r : path;
+}
+
+internal sealed class TempDir : IDisposable
+{
+    public TempDir()
+    {
+        Root = Path.Combine(Path.GetTempPath(), "pbcli-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Root);
+    }
+
+    public string Root { get; }
+
+    public string Write(string name, string content)
+    {
+        var path = Path.Combine(Root, name);
+        File.WriteAllText(path, content);
+        return path;
+    }
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
+}

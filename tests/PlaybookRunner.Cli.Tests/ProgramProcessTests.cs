@@ -1,0 +1,48 @@
+using System.Diagnostics;
+
+namespace PlaybookRunner.Cli.Tests;
+
+/// <summary>End to end: the real built program, started as a process.</summary>
+public sealed class ProgramProcessTests
+{
+    private static (int Code, string Out, string Err) Start(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = CliRunner.RepoRoot,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "playbook.dll"));
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(120_000), "playbook did not exit within 2 minutes");
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    [Fact]
+    public void Validate_and_plan_the_examples_from_the_repository_root()
+    {
+        var validate = Start("validate");
+        Assert.Equal((0, ""), (validate.Code, validate.Err));
+        Assert.Equal("Validated 3 playbook(s), 7 rule(s): 0 error(s), 0 warning(s)\n", validate.Out);
+
+        var plan = Start("plan", "--format", "json", "--as-of", "2026-03-02T09:00:00Z");
+        Assert.Equal(0, plan.Code);
+        Assert.Equal(File.ReadAllText(Path.Combine(CliRunner.RepoRoot, "tests", "PlaybookRunner.Core.Tests", "Goldens", "examples.plan.json")), plan.Out);
+    }
+
+    [Fact]
+    public void Version_prints_and_exits_zero()
+    {
+        var (code, stdout, _) = Start("--version");
+        Assert.Equal(0, code);
+        Assert.StartsWith("0.1.0", stdout, StringComparison.Ordinal);
+    }
+}
