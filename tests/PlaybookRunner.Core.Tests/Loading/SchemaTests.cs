@@ -100,3 +100,46 @@ public sealed class SchemaTests
         Assert.Equal("webhook", loaded.Channels["hook"].Kind);
     }
 }
+
+/// <summary>Invalid samples fail both the schema on its own and the loader.</summary>
+public sealed class SchemaRejectionTests
+{
+    // Shape errors only: durations of zero, action types (plugins may add them) and references are the loader's.
+    private static readonly string[] ShapeIds = ["PB1002", "PB1003", "PB1004", "PB1005", "PB1006", "PB1015", "PB1016"];
+
+    public static TheoryData<string> ShapeCases()
+    {
+        var data = new TheoryData<string>();
+        foreach (var golden in Directory.EnumerateFiles(TestPaths.Cases, "*.diagnostics.txt", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            var lines = File.ReadAllLines(golden);
+            var ids = lines.Select(l => l.Split(": ")[1].Split(' ')[1]).ToList();
+            if (lines.Any(l => l.Contains("for action type;", StringComparison.Ordinal)))
+            {
+                continue;
+            }
+
+            if (ids.Count > 0 && ids.All(ShapeIds.Contains) && !golden.Contains("merge-key", StringComparison.Ordinal))
+            {
+                data.Add(Path.GetRelativePath(TestPaths.Cases, golden).Replace(".diagnostics.txt", ".yaml", StringComparison.Ordinal));
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(ShapeCases))]
+    public void Shape_errors_fail_the_schema_alone_and_the_loader(string relativePath)
+    {
+        var file = Path.Combine(TestPaths.Cases, relativePath);
+        var diagnostics = new DiagnosticBag();
+        var node = YamlTreeReader.ReadFile(file, diagnostics);
+        Assert.NotNull(node);
+        Assert.False(YamlSchemaValidator.ForEmbedded("playbook.schema.json").Validate(node, diagnostics));
+        Assert.False(PlaybookEngine.Validate([file]).Success);
+    }
+
+    [Fact]
+    public void There_are_at_least_twelve_shape_cases() => Assert.InRange(ShapeCases().Cast<object[]>().Count(), 12, 1000);
+}
