@@ -172,13 +172,13 @@ internal abstract class CompiledPlaybook<TRecord>
     public int DaysSince(DateOnly? value) => value is { } v ? Today.DayNumber - v.DayNumber : int.MaxValue;
 
     /// <summary>Whole calendar months elapsed to <see cref="Now"/>, in the playbook's time zone.</summary>
-    public int MonthsSince(DateTime? value) => value is { } v ? Months(LocalDate(ToInstant(v)), LocalTime(ToInstant(v)), Today, LocalTime(Now)) : int.MaxValue;
+    public int MonthsSince(DateTime? value) => value is { } v ? CalendarMath.MonthsBetween(Local(ToInstant(v)), Local(Now)) : int.MaxValue;
 
     /// <inheritdoc cref="MonthsSince(DateTime?)"/>
-    public int MonthsSince(DateTimeOffset? value) => value is { } v ? Months(LocalDate(v), LocalTime(v), Today, LocalTime(Now)) : int.MaxValue;
+    public int MonthsSince(DateTimeOffset? value) => value is { } v ? CalendarMath.MonthsBetween(Local(v), Local(Now)) : int.MaxValue;
 
     /// <inheritdoc cref="MonthsSince(DateTime?)"/>
-    public int MonthsSince(DateOnly? value) => value is { } v ? Months(v, TimeOnly.MinValue, Today, TimeOnly.MinValue) : int.MaxValue;
+    public int MonthsSince(DateOnly? value) => value is { } v ? CalendarMath.MonthsBetween(v.ToDateTime(TimeOnly.MinValue), Today.ToDateTime(TimeOnly.MinValue)) : int.MaxValue;
 
     /// <summary>Whole years elapsed to <see cref="Now"/>.</summary>
     public int YearsSince(DateTime? value) => value is null ? int.MaxValue : MonthsSince(value) / 12;
@@ -205,23 +205,7 @@ internal abstract class CompiledPlaybook<TRecord>
 
     private DateOnly LocalDate(DateTimeOffset instant) => DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(instant, _zone).DateTime);
 
-    private TimeOnly LocalTime(DateTimeOffset instant) => TimeOnly.FromDateTime(TimeZoneInfo.ConvertTime(instant, _zone).DateTime);
-
-    private static int Months(DateOnly fromDate, TimeOnly fromTime, DateOnly toDate, TimeOnly toTime)
-    {
-        var months = ((toDate.Year - fromDate.Year) * 12) + toDate.Month - fromDate.Month;
-        if (months > 0 && (toDate.Day < fromDate.Day && toDate.Day != DateTime.DaysInMonth(toDate.Year, toDate.Month)
-            || toDate.Day == fromDate.Day && toTime < fromTime))
-        {
-            months--;
-        }
-        else if (months < 0 && (toDate.Day > fromDate.Day || toDate.Day == fromDate.Day && toTime > fromTime))
-        {
-            months++;
-        }
-
-        return months;
-    }
+    private DateTime Local(DateTimeOffset instant) => TimeZoneInfo.ConvertTime(instant, _zone).DateTime;
 
     // ----- population aggregates (let only) -----
 

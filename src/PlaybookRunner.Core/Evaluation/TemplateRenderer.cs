@@ -88,10 +88,7 @@ internal sealed class TemplateHelpers(DateTimeOffset now, TimeZoneInfo zone)
             return null;
         }
 
-        var from = TimeZoneInfo.ConvertTime(instant, zone).DateTime;
-        var to = TimeZoneInfo.ConvertTime(now, zone).DateTime;
-        var months = ((to.Year - from.Year) * 12) + to.Month - from.Month;
-        return to.Day < from.Day || (to.Day == from.Day && to.TimeOfDay < from.TimeOfDay) ? months - 1 : months;
+        return CalendarMath.MonthsBetween(TimeZoneInfo.ConvertTime(instant, zone).DateTime, TimeZoneInfo.ConvertTime(now, zone).DateTime);
     }
 
     /// <summary>A number as money: thousands separators, two decimals, an optional symbol or code before it.</summary>
