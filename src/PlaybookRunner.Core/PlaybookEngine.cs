@@ -3,6 +3,8 @@ using PlaybookRunner.Core.Diagnostics;
 using PlaybookRunner.Core.Evaluation;
 using PlaybookRunner.Core.Loading;
 using PlaybookRunner.Core.Planning;
+using PlaybookRunner.Core.Plugins;
+using PlaybookRunner.Core.Sources;
 
 namespace PlaybookRunner.Core;
 
@@ -36,6 +38,7 @@ public static class PlaybookEngine
         var workspace = WorkspaceLoader.Load(paths, diagnostics);
         if (workspace is not null && workspace.Playbooks.Count > 0)
         {
+            SourceBinder.Check(workspace, PluginCatalog.Load(workspace.PluginFolders), diagnostics);
             PlaybookCompiler.Compile(workspace, diagnostics, load: false);
         }
 
@@ -43,11 +46,22 @@ public static class PlaybookEngine
     }
 
     /// <summary>Validates, reads the data and evaluates as of <paramref name="asOf"/>; no side effects.</summary>
-    public static PlanResult Plan(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default)
+    public static PlanResult Plan(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default) =>
+        PlanAsync(paths, asOf, cancellationToken).GetAwaiter().GetResult();
+
+    /// <summary>Validates, reads the data and evaluates as of <paramref name="asOf"/>; no side effects.</summary>
+    public static async Task<PlanResult> PlanAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default)
     {
         var diagnostics = new DiagnosticBag();
         var workspace = WorkspaceLoader.Load(paths, diagnostics);
         if (workspace is null || diagnostics.HasErrors || workspace.Playbooks.Count == 0)
+        {
+            return new PlanResult(null, diagnostics.Sorted());
+        }
+
+        var catalog = PluginCatalog.Load(workspace.PluginFolders);
+        SourceBinder.Check(workspace, catalog, diagnostics);
+        if (diagnostics.HasErrors)
         {
             return new PlanResult(null, diagnostics.Sorted());
         }
@@ -58,7 +72,7 @@ public static class PlaybookEngine
             return new PlanResult(null, diagnostics.Sorted());
         }
 
-        var plan = Planner.Plan(compiled, asOf, EmptyHistory.Instance, diagnostics, cancellationToken);
+        var plan = await Planner.PlanAsync(compiled, asOf, EmptyHistory.Instance, catalog, new Secrets(), diagnostics, cancellationToken);
         return new PlanResult(plan, diagnostics.Sorted());
     }
 }

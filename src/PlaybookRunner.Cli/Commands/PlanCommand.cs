@@ -18,7 +18,7 @@ internal static class PlanCommand
         var output = new Option<string?>("--out") { Description = "Write the plan to this file instead of standard output" };
         var detailed = new Option<bool>("--detailed-exitcode") { Description = "Exit 0 when nothing is to be done, 2 when actions are pending, 1 on errors" };
         var command = new Command("plan", "Preview findings and rendered actions without side effects.") { paths, format, asOf, output, detailed };
-        command.SetAction(result =>
+        command.SetAction(async (result, cancellationToken) =>
         {
             var instant = time.GetUtcNow();
             if (result.GetValue(asOf) is { } text)
@@ -31,7 +31,7 @@ internal static class PlanCommand
             }
 
             var cwd = Directory.GetCurrentDirectory();
-            var planned = PlaybookEngine.Plan(CliApp.PathsOrDefault(result.GetValue(paths)), instant);
+            var planned = await PlaybookEngine.PlanAsync(CliApp.PathsOrDefault(result.GetValue(paths)), instant, cancellationToken);
             if (planned.Plan is not { } plan)
             {
                 stderr.Write(DiagnosticFormatter.WriteText(planned.Diagnostics, cwd));

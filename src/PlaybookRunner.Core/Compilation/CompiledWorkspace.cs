@@ -9,10 +9,13 @@ internal sealed record CompiledPlaybookUnit(
     Func<IReadOnlyList<GeneratedRecord>, DateTimeOffset, IFiringHistory, TimeSpan, EvaluationSink> Run,
     RuleTemplates[] Templates);
 
+/// <summary>Makes records of one source's generated class, and typed arrays of them for related lists.</summary>
+internal sealed record RecordFactory(Func<object?[], GeneratedRecord> Create, Func<IEnumerable<GeneratedRecord>, object> MakeArray);
+
 /// <summary>Everything <c>validate</c> produced that <c>plan</c> needs.</summary>
 internal sealed record CompiledWorkspace(
     WorkspaceDefinition Definition,
     IReadOnlyList<SourceDefinition> Sources,
-    IReadOnlyDictionary<SourceDefinition, Func<object?[], GeneratedRecord>> RecordFactories,
+    IReadOnlyDictionary<SourceDefinition, RecordFactory> RecordFactories,
     IReadOnlyList<CompiledPlaybookUnit> Playbooks,
     System.Reflection.Assembly? Assembly = null);

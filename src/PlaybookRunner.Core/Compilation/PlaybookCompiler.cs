@@ -25,9 +25,9 @@ internal static class PlaybookCompiler
     public static CompiledWorkspace? Compile(WorkspaceDefinition workspace, DiagnosticBag diagnostics, bool load)
     {
         var playbooks = workspace.Playbooks;
-        var sources = playbooks.Select(p => p.Source).Distinct().ToList();
+        var sources = Sources.SourceBinder.SourcesToRead(workspace);
         var builder = new CSharpSourceBuilder(diagnostics);
-        var code = builder.Build(sources, playbooks);
+        var code = builder.Build(sources, playbooks, r => workspace.Sources[r.Source]);
         var before = diagnostics.Items.Count;
 
         var tree = CSharpSyntaxTree.ParseText(code, new CSharpParseOptions(LanguageVersion.Latest), path: "PlaybookRunner.Generated.cs");
@@ -60,7 +60,7 @@ internal static class PlaybookCompiler
 
         if (!load)
         {
-            return new CompiledWorkspace(workspace, sources, new Dictionary<SourceDefinition, Func<object?[], GeneratedRecord>>(), []);
+            return new CompiledWorkspace(workspace, sources, new Dictionary<SourceDefinition, RecordFactory>(), []);
         }
 
         using var stream = new MemoryStream();
@@ -78,11 +78,13 @@ internal static class PlaybookCompiler
         stream.Position = 0;
         var context = new AssemblyLoadContext("playbooks", isCollectible: true);
         var assembly = context.LoadFromStream(stream);
-        var factories = new Dictionary<SourceDefinition, Func<object?[], GeneratedRecord>>();
+        var factories = new Dictionary<SourceDefinition, RecordFactory>();
         for (var i = 0; i < sources.Count; i++)
         {
             var type = assembly.GetType($"{CSharpSourceBuilder.Namespace}.{CSharpSourceBuilder.RecordClassName(i)}")!;
-            factories[sources[i]] = type.GetMethod("Create")!.CreateDelegate<Func<object?[], GeneratedRecord>>();
+            factories[sources[i]] = new RecordFactory(
+                type.GetMethod("Create")!.CreateDelegate<Func<object?[], GeneratedRecord>>(),
+                type.GetMethod("MakeArray")!.CreateDelegate<Func<IEnumerable<GeneratedRecord>, object>>());
         }
 
         var units = new List<CompiledPlaybookUnit>();

@@ -47,6 +47,7 @@ internal static class TemplateCompiler
     {
         var known = new HashSet<string>(StringComparer.Ordinal) { "rule", "playbook", "now" };
         known.UnionWith(playbook.Source.Fields.Select(f => f.Name));
+        known.UnionWith(playbook.Source.Related.Select(r => r.Name));
         known.UnionWith(playbook.Lets.Select(l => l.Name));
         known.UnionWith(playbook.Segments.Select(s => s.Name));
         known.UnionWith(Helpers);

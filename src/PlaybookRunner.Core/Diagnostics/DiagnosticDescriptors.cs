@@ -106,12 +106,25 @@ public static class DiagnosticDescriptors
         "A missing value in a field without '?', or a value that does not parse. Fix the data, declare the field with '?', or set on_bad_row: skip.");
     public static readonly DiagnosticDescriptor SkippedRow = Warning("PB4007", "Row skipped", "Skipped row {0}, column {1} ({2}): field '{3}' ({4}) {5}", Source,
         "on_bad_row: skip reports every row it skips.");
-    public static readonly DiagnosticDescriptor DuplicateRecordKey = Error("PB4008", "Duplicate key in data", "Row {0}: key '{1}' already appeared at row {2}", Source,
+    public static readonly DiagnosticDescriptor DuplicateRecordKey = Error("PB4008", "Duplicate key in data", "{0}: key '{1}' already appeared at {2}", Source,
         "The key field identifies a record and must be unique.");
     public static readonly DiagnosticDescriptor DataRead = Error("PB4009", "Cannot read data", "Cannot read data of source '{0}': {1}", Source,
         "The data file could not be read or is not valid for its kind.");
     public static readonly DiagnosticDescriptor NoSourcesFile = Error("PB4010", "No runner.yaml", "Source '{0}' is referenced by name but there is no runner.yaml beside the playbooks", Source,
         "Create playbooks/runner.yaml with a sources: section, or define the source inline.");
+
+    public static readonly DiagnosticDescriptor PluginLoad = Error("PB4011", "Plugin failed to load", "Plugin '{0}' could not be loaded: {1}", Source,
+        "A plugin folder holds NAME/NAME.dll built against PlaybookRunner.Abstractions, with its own dependencies beside it.");
+    public static readonly DiagnosticDescriptor BadOption = Error("PB4012", "Bad source option", "Source '{0}' ({1}): {2}", Source,
+        "The source's kind does not accept this option value; see the kind's documentation.");
+    public static readonly DiagnosticDescriptor PluginRead = Error("PB4013", "Source failed while reading", "Source '{0}' (kind {1}, {2}) failed while reading: {3}", Source,
+        "The source or its plugin reported an error, or threw; the message says why.");
+    public static readonly DiagnosticDescriptor BadRecord = Error("PB4014", "Bad record", "{0}: field '{1}' ({2}) {3}", Source,
+        "A record from a non-CSV source has a missing or unreadable value in a declared field.");
+    public static readonly DiagnosticDescriptor SkippedRecord = Warning("PB4015", "Record skipped", "Skipped {0}: field '{1}' ({2}) {3}", Source,
+        "on_bad_row: skip reports every record it skips.");
+    public static readonly DiagnosticDescriptor BadRelated = Error("PB4016", "Bad related source", "Related '{0}': {1}", Source,
+        "related: attaches records of another named source whose key field matches this record's key.");
 
     // PB5xxx: evaluation and rendering (reported per finding in plan output).
     public static readonly DiagnosticDescriptor ConditionThrew = Error("PB5001", "Expression threw", "{0} threw for key '{1}': {2}", Evaluation,

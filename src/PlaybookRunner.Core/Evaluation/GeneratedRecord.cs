@@ -8,4 +8,12 @@ internal abstract class GeneratedRecord
 
     /// <summary>The value of field <paramref name="index"/> in declaration order, for templates and explain.</summary>
     public abstract object? GetField(int index);
+
+    /// <summary>Attaches the records of related source <paramref name="index"/> (a typed array made by the related record class).</summary>
+    public virtual void SetRelated(int index, object records)
+    {
+    }
+
+    /// <summary>The records of related source <paramref name="index"/>.</summary>
+    public virtual IReadOnlyList<GeneratedRecord> GetRelated(int index) => [];
 }

@@ -15,4 +15,16 @@ internal static class RecordKeys
     public static string Format(bool value) => value ? "true" : "false";
 
     public static string Format(string[] value) => string.Join(";", value);
+
+    /// <summary>Any typed field value as key text.</summary>
+    public static string FormatAny(object? value) => value switch
+    {
+        null => "",
+        string s => s,
+        DateOnly d => Format(d),
+        bool b => Format(b),
+        string[] a => Format(a),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
 }

@@ -15,9 +15,6 @@ public static class WorkspaceLoader
     /// <summary>The file name of the workspace file.</summary>
     public const string RunnerFileName = "runner.yaml";
 
-    /// <summary>Source kinds built into the engine.</summary>
-    public static readonly IReadOnlyList<string> BuiltInSourceKinds = ["csv"];
-
     private static readonly string[] ReservedFileNames = [RunnerFileName, "runner.yml", "suppressions.yaml", "suppressions.yml"];
 
     /// <summary>Loads the playbooks named by <paramref name="paths"/> (files or folders).</summary>
@@ -243,12 +240,6 @@ public static class WorkspaceLoader
             diagnostics.Add(DiagnosticDescriptors.BadKeyField, keyNode.Location, keyNode.Value + "' must not be nullable; key '" + keyNode.Value, name);
         }
 
-        var kindNode = map["kind"]!;
-        if (!BuiltInSourceKinds.Contains(kind))
-        {
-            diagnostics.Add(DiagnosticDescriptors.UnknownSourceKind, kindNode.Location, kind, string.Join(", ", BuiltInSourceKinds));
-        }
-
         var related = map["related"] is YamlMapping relatedMap
             ? relatedMap.Entries.Select(e => new RelatedDefinition(e.Key.Value, ((YamlMapping)e.Value).Text("source")!, ((YamlMapping)e.Value).Text("key")!, e.Key.Location)).ToList()
             : [];
@@ -263,7 +254,8 @@ public static class WorkspaceLoader
             options,
             related,
             baseDirectory,
-            map.Location);
+            map.Location,
+            map.Entries.ToDictionary(e => e.Key.Value, e => e.Value.Location, StringComparer.Ordinal));
     }
 
     private static PlaybookDefinition? LoadPlaybook(string path, WorkspaceDefinition workspace, DiagnosticBag diagnostics)

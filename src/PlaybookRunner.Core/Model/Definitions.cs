@@ -29,8 +29,15 @@ public sealed record SourceDefinition(
     IReadOnlyDictionary<string, string> Options,
     IReadOnlyList<RelatedDefinition> Related,
     string BaseDirectory,
-    SourceLocation Location)
+    SourceLocation Location,
+    IReadOnlyDictionary<string, SourceLocation> OptionLocations)
 {
+    /// <summary>Where an option is written, or the source itself when the option is absent.</summary>
+    public SourceLocation LocationOf(string option) => OptionLocations.TryGetValue(option, out var at) ? at : Location;
+
+    /// <summary>The columns the declared fields read.</summary>
+    public IReadOnlyList<string> Columns => [.. Fields.Select(f => f.Column)];
+
     /// <summary>The source's time zone, for datetime values written without an offset.</summary>
     public TimeZoneInfo TimeZone => TimeZoneInfo.FindSystemTimeZoneById(TimeZoneId);
 

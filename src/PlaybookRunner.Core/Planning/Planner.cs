@@ -18,14 +18,21 @@ internal static class Planner
     /// <summary>How long one playbook's evaluation may run before it is stopped and reported.</summary>
     public static readonly TimeSpan DefaultBudget = TimeSpan.FromSeconds(60);
 
-    public static Plan? Plan(CompiledWorkspace workspace, DateTimeOffset asOf, IFiringHistory history, DiagnosticBag diagnostics, CancellationToken cancellationToken)
+    public static async Task<Plan?> PlanAsync(
+        CompiledWorkspace workspace,
+        DateTimeOffset asOf,
+        IFiringHistory history,
+        Plugins.PluginCatalog catalog,
+        Secrets secrets,
+        DiagnosticBag diagnostics,
+        CancellationToken cancellationToken)
     {
         var records = new Dictionary<SourceDefinition, List<GeneratedRecord>>();
         var planDiagnostics = new List<Diagnostic>();
         var recordCount = 0;
         foreach (var source in workspace.Sources)
         {
-            var result = CsvSource.Read(source, cancellationToken);
+            var result = await SourceReader.ReadAsync(source, catalog, secrets, cancellationToken);
             diagnostics.AddRange(result.Diagnostics);
             planDiagnostics.AddRange(result.Diagnostics.Where(d => !d.IsError));
             if (result.Failed)
@@ -33,7 +40,7 @@ internal static class Planner
                 continue;
             }
 
-            var factory = workspace.RecordFactories[source];
+            var factory = workspace.RecordFactories[source].Create;
             records[source] = [.. result.Rows.Select(r => factory(r.Values))];
             recordCount += result.Rows.Count;
         }
@@ -43,6 +50,7 @@ internal static class Planner
             return null;
         }
 
+        AttachRelated(workspace, records);
         var findings = new List<PlannedFinding>();
         var errors = new List<PlanError>();
         foreach (var unit in workspace.Playbooks)
@@ -63,6 +71,7 @@ internal static class Planner
             }
 
             var helpers = new TemplateHelpers(asOf, playbook.TimeZone);
+            var relatedSources = playbook.Source.Related.Select(r => workspace.Definition.Sources[r.Source]).ToList();
             foreach (var raw in sink.Findings)
             {
                 var rule = playbook.Rules[raw.RuleIndex];
@@ -78,7 +87,7 @@ internal static class Planner
                     continue;
                 }
 
-                var globals = Globals(playbook, rule, severity, raw, sink.Lets, asOf, helpers);
+                var globals = Globals(playbook, relatedSources, rule, severity, raw, sink.Lets, asOf, helpers);
                 var templates = unit.Templates[raw.RuleIndex];
                 try
                 {
@@ -116,6 +125,26 @@ internal static class Planner
         return new Plan(asOf, findings, errors, DiagnosticBag.Sort(planDiagnostics), summary);
     }
 
+    /// <summary>Gives each record the read-only lists of its related records (spec section 4), matched by key.</summary>
+    private static void AttachRelated(CompiledWorkspace workspace, Dictionary<SourceDefinition, List<GeneratedRecord>> records)
+    {
+        foreach (var (source, list) in records)
+        {
+            for (var r = 0; r < source.Related.Count; r++)
+            {
+                var related = source.Related[r];
+                var target = workspace.Definition.Sources[related.Source];
+                var keyIndex = target.Fields.ToList().FindIndex(f => f.Name == related.Key);
+                var byKey = records[target].ToLookup(x => RecordKeys.FormatAny(x.GetField(keyIndex)), StringComparer.Ordinal);
+                var makeArray = workspace.RecordFactories[target].MakeArray;
+                foreach (var record in list)
+                {
+                    record.SetRelated(r, makeArray(byKey[record.Key]));
+                }
+            }
+        }
+    }
+
     private static string? RuleOf(string where) =>
         where.StartsWith("rule '", StringComparison.Ordinal) ? where[6..^1] : null;
 
@@ -141,7 +170,7 @@ internal static class Planner
         };
     }
 
-    private static ScriptObject Globals(PlaybookDefinition playbook, RuleDefinition rule, Severity severity, RawFinding raw, object?[] lets, DateTimeOffset now, TemplateHelpers helpers)
+    private static ScriptObject Globals(PlaybookDefinition playbook, IReadOnlyList<SourceDefinition> relatedSources, RuleDefinition rule, Severity severity, RawFinding raw, object?[] lets, DateTimeOffset now, TemplateHelpers helpers)
     {
         var zone = playbook.TimeZone;
         var globals = new ScriptObject();
@@ -149,6 +178,25 @@ internal static class Planner
         for (var i = 0; i < fields.Count; i++)
         {
             globals.SetValue(fields[i].Name, ForTemplate(raw.Record.GetField(i), zone), false);
+        }
+
+        var related = playbook.Source.Related;
+        for (var i = 0; i < related.Count; i++)
+        {
+            var target = relatedSources[i];
+            var items = new ScriptArray();
+            foreach (var item in raw.Record.GetRelated(i))
+            {
+                var row = new ScriptObject();
+                for (var f = 0; f < target.Fields.Count; f++)
+                {
+                    row.SetValue(target.Fields[f].Name, ForTemplate(item.GetField(f), zone), true);
+                }
+
+                items.Add(row);
+            }
+
+            globals.SetValue(related[i].Name, items, true);
         }
 
         for (var i = 0; i < playbook.Lets.Count; i++)

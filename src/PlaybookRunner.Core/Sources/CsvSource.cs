@@ -89,10 +89,10 @@ internal static class CsvSource
                     continue;
                 }
 
-                var key = values[keyIndex] is { } k ? Evaluation.RecordKeys.Format(k.ToString()!) : "";
+                var key = Evaluation.RecordKeys.FormatAny(values[keyIndex]);
                 if (seen.TryGetValue(key, out var firstRow))
                 {
-                    diagnostics.Add(Diagnostic.Create(DiagnosticDescriptors.DuplicateRecordKey, SourceLocation.At(path, rowLine, ordinals[keyIndex] + 1), row, key, firstRow));
+                    diagnostics.Add(Diagnostic.Create(DiagnosticDescriptors.DuplicateRecordKey, SourceLocation.At(path, rowLine, ordinals[keyIndex] + 1), $"Row {row}", key, $"row {firstRow}"));
                     return new SourceReadResult(rows, diagnostics, true);
                 }
 
