@@ -39,7 +39,11 @@ public static class PlaybookEngine
         if (workspace is not null && workspace.Playbooks.Count > 0)
         {
             SourceBinder.Check(workspace, PluginCatalog.Load(workspace.PluginFolders), diagnostics);
-            PlaybookCompiler.Compile(workspace, diagnostics, load: false);
+            if (!diagnostics.HasErrors)
+            {
+                // Conditions are typed by the sources' records: compile once the sources bind.
+                PlaybookCompiler.Compile(workspace, diagnostics, load: false);
+            }
         }
 
         return new ValidationResult(diagnostics.Sorted(), workspace?.Playbooks.Count ?? 0, workspace?.Playbooks.Sum(p => p.Rules.Count) ?? 0);

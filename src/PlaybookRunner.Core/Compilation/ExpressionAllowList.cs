@@ -32,7 +32,7 @@ internal static class ExpressionAllowList
         "System.Collections.Generic.IReadOnlyDictionary`2", "System.Collections.Generic.IDictionary`2",
         "System.Collections.Generic.HashSet`1", "System.Collections.Generic.ISet`1", "System.Collections.Generic.IReadOnlySet`1",
         "System.Collections.Generic.KeyValuePair`2", "System.Collections.Generic.IEqualityComparer`1", "System.Collections.Generic.IComparer`1",
-        "System.Collections.IEnumerable",
+        "System.Collections.IEnumerable", "System.MemoryExtensions", "System.Span`1", "System.ReadOnlySpan`1",
         "System.Text.RegularExpressions.Regex", "System.Text.RegularExpressions.RegexOptions", "System.Text.RegularExpressions.Match",
         "System.Text.RegularExpressions.Group", "System.Text.RegularExpressions.Capture", "System.Text.RegularExpressions.GroupCollection",
         "System.Text.RegularExpressions.MatchCollection",

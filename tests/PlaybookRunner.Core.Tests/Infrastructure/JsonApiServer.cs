@@ -1,0 +1,85 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text;
+
+namespace PlaybookRunner.Core.Tests.Infrastructure;
+
+/// <summary>
+/// A real HTTP server on 127.0.0.1 for tests (System.Net.HttpListener). Each request is answered by
+/// the handler; every request is recorded.
+/// </summary>
+internal sealed class JsonApiServer : IDisposable
+{
+    private readonly HttpListener _listener = new();
+    private readonly Func<HttpListenerRequest, (int Status, string Body, IReadOnlyDictionary<string, string>? Headers)> _handler;
+    private readonly Task _loop;
+
+    public JsonApiServer(Func<HttpListenerRequest, (int Status, string Body, IReadOnlyDictionary<string, string>? Headers)> handler)
+    {
+        _handler = handler;
+        for (var attempt = 0; ; attempt++)
+        {
+            Port = PostgresServer.FreePort();
+            _listener.Prefixes.Clear();
+            _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
+            try
+            {
+                _listener.Start();
+                break;
+            }
+            catch (HttpListenerException) when (attempt < 5)
+            {
+            }
+        }
+
+        _loop = Task.Run(ServeAsync);
+    }
+
+    public int Port { get; }
+
+    public string Url(string path) => $"http://127.0.0.1:{Port}{path}";
+
+    public ConcurrentQueue<(string Method, string Url, string? Authorization)> Requests { get; } = new();
+
+    private async Task ServeAsync()
+    {
+        while (_listener.IsListening)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync();
+            }
+            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
+            }
+
+            Requests.Enqueue((context.Request.HttpMethod, context.Request.Url!.PathAndQuery, context.Request.Headers["Authorization"]));
+            var (status, body, headers) = _handler(context.Request);
+            context.Response.StatusCode = status;
+            context.Response.ContentType = "application/json";
+            foreach (var (name, value) in headers ?? new Dictionary<string, string>())
+            {
+                context.Response.Headers[name] = value;
+            }
+
+            var bytes = Encoding.UTF8.GetBytes(body);
+            await context.Response.OutputStream.WriteAsync(bytes);
+            context.Response.Close();
+        }
+    }
+
+    public void Dispose()
+    {
+        _listener.Stop();
+        _listener.Close();
+        try
+        {
+            _loop.Wait(TimeSpan.FromSeconds(5));
+        }
+        catch (AggregateException)
+        {
+        }
+    }
+}

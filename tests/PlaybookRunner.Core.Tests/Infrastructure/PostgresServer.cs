@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace PlaybookRunner.Core.Tests.Infrastructure;
+
+/// <summary>
+/// A real PostgreSQL server on 127.0.0.1: the one named by PLAYBOOK_TEST_PG (set by .ci/run), or a
+/// throw-away cluster this fixture starts with tests/scripts/start-postgres.sh and stops afterwards.
+/// </summary>
+public sealed class PostgresServer : IDisposable
+{
+    private readonly string? _directory;
+
+    public PostgresServer()
+    {
+        if (Environment.GetEnvironmentVariable("PLAYBOOK_TEST_PG") is { Length: > 0 } existing)
+        {
+            ConnectionString = existing;
+            return;
+        }
+
+        _directory = Path.Combine(Path.GetTempPath(), "pbpg-" + Guid.NewGuid().ToString("N")[..8]);
+        var (code, output, error) = Run("start-postgres.sh", _directory, FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"Could not start PostgreSQL (exit {code}): {error}");
+        }
+
+        ConnectionString = output.Trim();
+    }
+
+    public string ConnectionString { get; }
+
+    public void Dispose()
+    {
+        if (_directory is not null)
+        {
+            Run("stop-postgres.sh", _directory);
+        }
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static (int Code, string Out, string Err) Run(string script, params string[] args)
+    {
+        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(Path.Combine(TestPaths.RepoRoot, "tests", "scripts", script));
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit(300_000);
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class PostgresCollection : ICollectionFixture<PostgresServer>
+{
+    public const string Name = "postgres";
+}
