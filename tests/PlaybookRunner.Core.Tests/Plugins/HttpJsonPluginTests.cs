@@ -1,0 +1,161 @@
+using PlaybookRunner.Core.Tests.Infrastructure;
+
+namespace PlaybookRunner.Core.Tests.Plugins;
+
+/// <summary>The real http-json plugin, built into artifacts/plugins and loaded through the real loader, against a real HTTP server on 127.0.0.1.</summary>
+public sealed class HttpJsonPluginTests
+{
+    private static readonly string PluginFolder = Path.Combine(TestPaths.RepoRoot, "artifacts", "plugins");
+
+    private static string Workspace(TempWorkspace workspace, string sourceOptions)
+    {
+        workspace.Write("runner.yaml", $$$"""
+            plugins: [ "{{{PluginFolder}}}" ]
+            sources:
+              api:
+                kind: http-json
+            {{{sourceOptions}}}
+                key: id
+                fields: { id: string, name: string, revenue: decimal, owner_email: { type: string, column: owner.email } }
+            """);
+        return workspace.Write("p.yaml", """
+            playbook: p
+            source: api
+            rules:
+              - id: big
+                when: revenue > 100
+                message: "{{ id }} {{ name }} {{ owner_email }}"
+            """);
+    }
+
+    private static string Page(string items, string? next) =>
+        "{\"data\": [" + items + "], \"links\": {\"next\": " + (next is null ? "null" : $"\"{next}\"") + "}}";
+
+    [Fact]
+    public async Task Follows_next_links_sends_the_token_and_retries_429_and_503()
+    {
+        var failures = 0;
+        using var server = new JsonApiServer(request =>
+        {
+            if (request.Url!.AbsolutePath == "/customers" && Interlocked.Increment(ref failures) <= 2)
+            {
+                return failures == 1 ? (429, "{}", new Dictionary<string, string> { ["Retry-After"] = "0" }) : (503, "{}", null);
+            }
+
+            return request.Url.AbsolutePath switch
+            {
+                "/customers" => (200, Page("""{"id": "A", "name": "Acme", "revenue": 500, "owner": {"email": "ann@example.com"}}""", "/customers/page2"), null),
+                "/customers/page2" => (200, Page("""{"id": "B", "name": "Bolt", "revenue": 50, "owner": {"email": "bob@example.com"}}, {"id": "C", "name": "Cask", "revenue": 700.25, "owner": {"email": "cat@example.com"}}""", null), null),
+                _ => (404, "{}", null),
+            };
+        });
+        var variable = "PB_TEST_TOKEN_" + Guid.NewGuid().ToString("N")[..8].ToUpperInvariant();
+        Environment.SetEnvironmentVariable(variable, "t0ken-canary");
+        try
+        {
+            using var workspace = new TempWorkspace();
+            var file = Workspace(workspace, $$"""
+                    url: {{server.Url("/customers")}}
+                    items: data
+                    next: links.next
+                    token: "${env:{{variable}}}"
+                    backoff_ms: 10
+                """);
+            var result = await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch);
+            Assert.True(result.Success, string.Join("\n", result.Diagnostics.Select(d => d.Message)));
+            Assert.Equal(["A Acme ann@example.com", "C Cask cat@example.com"], result.Plan!.Findings.Select(f => f.Message));
+            var requests = server.Requests.ToList();
+            Assert.Equal(["/customers", "/customers", "/customers", "/customers/page2"], requests.Select(r => r.Url));
+            Assert.All(requests, r => Assert.Equal("Bearer t0ken-canary", r.Authorization));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
+    [Fact]
+    public async Task Pages_by_number_until_an_empty_page()
+    {
+        using var server = new JsonApiServer(request => request.QueryString["page"] switch
+        {
+            "1" => (200, """[{"id": "A", "name": "Acme", "revenue": 500, "owner": {"email": "a@x"}}]""", null),
+            "2" => (200, """[{"id": "B", "name": "Bolt", "revenue": 600, "owner": {"email": "b@x"}}]""", null),
+            _ => (200, "[]", null),
+        });
+        using var workspace = new TempWorkspace();
+        var file = Workspace(workspace, $"""
+                url: {server.Url("/c?size=1")}
+                page_param: page
+            """);
+        var result = await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch);
+        Assert.True(result.Success, string.Join("\n", result.Diagnostics.Select(d => d.Message)));
+        Assert.Equal(["A", "B"], result.Plan!.Findings.Select(f => f.Key));
+        Assert.Equal(["/c?size=1&page=1", "/c?size=1&page=2", "/c?size=1&page=3"], server.Requests.Select(r => r.Url));
+    }
+
+    [Fact]
+    public async Task Permanent_http_errors_are_diagnostics_naming_source_and_plugin()
+    {
+        using var server = new JsonApiServer(_ => (404, "{}", null));
+        using var workspace = new TempWorkspace();
+        var file = Workspace(workspace, $"    url: {server.Url("/gone?secret=abc")}\n    backoff_ms: 10");
+        var error = Assert.Single((await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch)).Diagnostics);
+        Assert.Equal("PB4013", error.Id);
+        Assert.Equal($"Source 'api' (kind http-json, plugin PlaybookRunner.Plugins.HttpJson) failed while reading: {server.Url("/gone")}: HTTP 404 Not Found", error.Message);
+        Assert.Single(server.Requests);
+    }
+
+    [Fact]
+    public async Task Retries_give_up_after_the_configured_attempts()
+    {
+        using var server = new JsonApiServer(_ => (500, "{}", null));
+        using var workspace = new TempWorkspace();
+        var file = Workspace(workspace, $"    url: {server.Url("/c")}\n    retries: 2\n    backoff_ms: 1");
+        var error = Assert.Single((await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch)).Diagnostics);
+        Assert.EndsWith("HTTP 500 Internal Server Error", error.Message, StringComparison.Ordinal);
+        Assert.Equal(3, server.Requests.Count);
+    }
+
+    [Fact]
+    public void Bad_options_are_reported_by_the_plugin_at_validate()
+    {
+        using var workspace = new TempWorkspace();
+        var file = Workspace(workspace, "    url: ftp://example/x\n    next: a\n    page_param: p\n    colour: blue");
+        var diagnostics = PlaybookEngine.Validate([file]).Diagnostics;
+        Assert.Equal(
+            [("PB4012", 5, 10, "Source 'api' (url): 'ftp://example/x' is not an absolute http or https URL"),
+             ("PB4012", 6, 11, "Source 'api' (next): use either next (a next-link path) or page_param (a page number parameter), not both"),
+             ("PB4012", 8, 13, "Source 'api' (colour): unknown option 'colour'; known: url, items, next, page_param, first_page, page_size_param, page_size, token, max_pages, retries, backoff_ms, timeout_seconds")],
+            diagnostics.Select(d => (d.Id, d.Location.Line, d.Location.Column, d.Message)));
+    }
+}
+
+public sealed class PluginCatalogTests
+{
+    [Fact]
+    public void Unknown_kind_lists_what_is_available()
+    {
+        using var workspace = new TempWorkspace();
+        var file = workspace.Write("p.yaml", "playbook: p\nsource: { kind: salesforce, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: \"true\" }\n");
+        var error = Assert.Single(PlaybookEngine.Validate([file]).Diagnostics);
+        Assert.Equal(("PB4002", 2, 17), (error.Id, error.Location.Line, error.Location.Column));
+        Assert.Equal("Source kind 'salesforce' is not available; built-in kinds here: csv, jsonl, postgres, sqlite", error.Message);
+    }
+
+    [Fact]
+    public void Broken_plugins_are_diagnostics_not_crashes()
+    {
+        using var workspace = new TempWorkspace();
+        var plugins = Path.Combine(workspace.Root, "plugins");
+        Directory.CreateDirectory(Path.Combine(plugins, "Empty"));
+        workspace.Write("plugins/Garbage/Garbage.dll", "this is not an assembly");
+        workspace.Write("runner.yaml", "plugins: [ plugins ]\n");
+        workspace.Write("d.csv", "id\nA\n");
+        workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: \"true\" }\n");
+        var diagnostics = PlaybookEngine.Validate([workspace.Root]).Diagnostics;
+        Assert.Equal(["PB4011", "PB4011"], diagnostics.Select(d => d.Id));
+        Assert.Equal($"Plugin 'Empty' could not be loaded: Empty.dll not found in {Path.Combine(plugins, "Empty")}", diagnostics[0].Message);
+        Assert.StartsWith("Plugin 'Garbage' could not be loaded: BadImageFormatException:", diagnostics[1].Message, StringComparison.Ordinal);
+    }
+}
