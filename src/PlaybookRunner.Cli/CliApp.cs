@@ -21,6 +21,7 @@ internal static class CliApp
         {
             ValidateCommand.Create(stdout),
             PlanCommand.Create(stdout, stderr, time),
+            SourcesCommand.Create(stdout, stderr),
         };
 
         var parsed = root.Parse(args);

@@ -49,6 +49,29 @@ public static class PlaybookEngine
         return new ValidationResult(diagnostics.Sorted(), workspace?.Playbooks.Count ?? 0, workspace?.Playbooks.Sum(p => p.Rules.Count) ?? 0);
     }
 
+    /// <summary>
+    /// Describes a source named in runner.yaml: its declared fields and, for csv and jsonl, fields
+    /// inferred from a sample of the data. Null text with diagnostics when the source is not found.
+    /// </summary>
+    public static (string? Text, IReadOnlyList<Diagnostic> Diagnostics) DescribeSource(IReadOnlyList<string> paths, string name)
+    {
+        var diagnostics = new DiagnosticBag();
+        var workspace = WorkspaceLoader.Load(paths, diagnostics, requirePlaybooks: false);
+        if (workspace is null || !workspace.Sources.TryGetValue(name, out var source))
+        {
+            if (workspace is not null)
+            {
+                var known = string.Join(", ", workspace.Sources.Keys.Order(StringComparer.Ordinal));
+                diagnostics.Add(DiagnosticDescriptors.UnknownSource, workspace.RunnerPath is null ? SourceLocation.None : SourceLocation.At(workspace.RunnerPath, 1, 1),
+                    name, workspace.RunnerPath is null ? " (no runner.yaml)" : $" in runner.yaml (known: {known})");
+            }
+
+            return (null, diagnostics.Sorted());
+        }
+
+        return (SourceDescriber.Describe(source), diagnostics.Sorted());
+    }
+
     /// <summary>Validates, reads the data and evaluates as of <paramref name="asOf"/>; no side effects.</summary>
     public static PlanResult Plan(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default) =>
         PlanAsync(paths, asOf, cancellationToken).GetAwaiter().GetResult();

@@ -18,7 +18,10 @@ public static class WorkspaceLoader
     private static readonly string[] ReservedFileNames = [RunnerFileName, "runner.yml", "suppressions.yaml", "suppressions.yml"];
 
     /// <summary>Loads the playbooks named by <paramref name="paths"/> (files or folders).</summary>
-    public static WorkspaceDefinition? Load(IReadOnlyList<string> paths, DiagnosticBag diagnostics)
+    public static WorkspaceDefinition? Load(IReadOnlyList<string> paths, DiagnosticBag diagnostics) => Load(paths, diagnostics, requirePlaybooks: true);
+
+    /// <summary>Loads the workspace; with <paramref name="requirePlaybooks"/> false, runner.yaml alone is enough.</summary>
+    public static WorkspaceDefinition? Load(IReadOnlyList<string> paths, DiagnosticBag diagnostics, bool requirePlaybooks)
     {
         var files = new List<string>();
         string? runner = null;
@@ -45,6 +48,11 @@ public static class WorkspaceLoader
         }
 
         files = [.. files.Distinct(StringComparer.Ordinal).OrderBy(f => f, StringComparer.Ordinal)];
+        if (files.Count == 0 && !requirePlaybooks && runner is not null)
+        {
+            return LoadRunner(runner, diagnostics);
+        }
+
         if (files.Count == 0)
         {
             if (!diagnostics.HasErrors)

@@ -87,3 +87,23 @@ internal sealed class TempDir : IDisposable
 
     public void Dispose() => Directory.Delete(Root, recursive: true);
 }
+
+public sealed class SourcesCommandTests
+{
+    [Fact]
+    public void Describe_prints_declared_and_inferred_fields()
+    {
+        var (code, stdout, stderr) = CliRunner.Run("sources", "describe", "crm", CliRunner.Playbooks);
+        Assert.Equal((0, ""), (code, stderr));
+        Assert.StartsWith("Source crm: kind csv, key id, path data/customers.csv\n\nDeclared fields:\n", stdout.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.Contains("\n  tags: string[]?\n", stdout.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Describe_of_an_unknown_source_exits_one()
+    {
+        var (code, stdout, stderr) = CliRunner.Run("sources", "describe", "nope", CliRunner.Playbooks);
+        Assert.Equal((1, ""), (code, stdout));
+        Assert.Contains("error PB4001: Source 'nope' is not defined in runner.yaml (known: crm)", stderr, StringComparison.Ordinal);
+    }
+}
