@@ -19,8 +19,10 @@ internal static class CliApp
     {
         var root = new RootCommand("PlaybookRunner: customer retention playbooks as code.")
         {
-            ValidateCommand.Create(stdout),
+            ValidateCommand.Create(stdout, time),
             PlanCommand.Create(stdout, stderr, time),
+            RunCommand.Create(stdout, stderr, time),
+            HistoryCommand.Create(stdout, stderr),
             SourcesCommand.Create(stdout, stderr),
         };
 

@@ -1,6 +1,8 @@
 using PlaybookRunner.Core.Compilation;
 using PlaybookRunner.Core.Diagnostics;
 using PlaybookRunner.Core.Evaluation;
+using PlaybookRunner.Core.Execution;
+using PlaybookRunner.Core.Model;
 using PlaybookRunner.Core.Loading;
 using PlaybookRunner.Core.Planning;
 using PlaybookRunner.Core.Plugins;
@@ -22,7 +24,17 @@ public sealed record PlanResult(Plan? Plan, IReadOnlyList<Diagnostic> Diagnostic
     public bool Success => Plan is not null && !Diagnostics.Any(d => d.IsError);
 }
 
-/// <summary>The engine's small public facade: validate and plan a workspace. Never throws on bad input.</summary>
+/// <summary>The outcome of <see cref="PlaybookEngine.RunAsync"/>: the plan it executed and every action's outcome.</summary>
+public sealed record RunResult(Plan? Plan, IReadOnlyList<ExecutedAction> Actions, IReadOnlyList<Diagnostic> Diagnostics)
+{
+    /// <summary>True when the plan was made, nothing is an error and every action succeeded.</summary>
+    public bool Success => Plan is not null && !Diagnostics.Any(d => d.IsError) && Plan.Errors.Count == 0 && Actions.All(a => a.Succeeded);
+}
+
+/// <summary>One row of <c>playbook history</c>.</summary>
+public sealed record HistoryEntry(DateTimeOffset FiredAt, string Playbook, string Rule, string Key, int ActionIndex, string Type, string State, int Attempts, string? LastError, string IdempotencyKey);
+
+/// <summary>The engine's small public facade: validate, plan, run and history. Never throws on bad input.</summary>
 public static class PlaybookEngine
 {
     static PlaybookEngine()
@@ -31,21 +43,57 @@ public static class PlaybookEngine
         AppContext.SetData("REGEX_DEFAULT_MATCH_TIMEOUT", TimeSpan.FromMilliseconds(250));
     }
 
-    /// <summary>Parses, schema-checks and compiles; reads no data.</summary>
-    public static ValidationResult Validate(IReadOnlyList<string> paths)
+    private sealed record Prepared(WorkspaceDefinition Workspace, PluginCatalog Catalog, CompiledWorkspace? Compiled);
+
+    /// <summary>Load, bind sources and compile; null (with diagnostics) when anything is an error.</summary>
+    private static Prepared? Prepare(IReadOnlyList<string> paths, DiagnosticBag diagnostics, DateTimeOffset now, bool load)
     {
-        var diagnostics = new DiagnosticBag();
         var workspace = WorkspaceLoader.Load(paths, diagnostics);
-        if (workspace is not null && workspace.Playbooks.Count > 0)
+        if (workspace is null || workspace.Playbooks.Count == 0)
         {
-            SourceBinder.Check(workspace, PluginCatalog.Load(workspace.PluginFolders), diagnostics);
-            if (!diagnostics.HasErrors)
-            {
-                // Conditions are typed by the sources' records: compile once the sources bind.
-                PlaybookCompiler.Compile(workspace, diagnostics, load: false);
-            }
+            return null;
         }
 
+        CheckSuppressions(workspace, now, diagnostics);
+        var catalog = PluginCatalog.Load(workspace.PluginFolders);
+        SourceBinder.Check(workspace, catalog, diagnostics);
+        if (diagnostics.HasErrors)
+        {
+            // Conditions are typed by the sources' records: compile once the sources bind.
+            return null;
+        }
+
+        var compiled = PlaybookCompiler.Compile(workspace, diagnostics, load);
+        return compiled is null || diagnostics.HasErrors ? null : new Prepared(workspace, catalog, compiled);
+    }
+
+    private static void CheckSuppressions(WorkspaceDefinition workspace, DateTimeOffset now, DiagnosticBag diagnostics)
+    {
+        foreach (var suppression in workspace.Suppressions)
+        {
+            var parts = suppression.Rule.Split('/');
+            var playbook = workspace.Playbooks.FirstOrDefault(p => p.Id == parts[0]);
+            if (playbook is null || (parts[1] != "*" && !playbook.Rules.Any(r => r.Id == parts[1])))
+            {
+                diagnostics.Add(DiagnosticDescriptors.DanglingSuppression, suppression.Location, suppression.Rule);
+                continue;
+            }
+
+            var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(now, playbook.TimeZone).DateTime);
+            if (suppression.Until is { } until && until < today)
+            {
+                diagnostics.Add(DiagnosticDescriptors.ExpiredSuppression, suppression.Location, suppression.Rule,
+                    suppression.Key is null ? "" : $" for key '{suppression.Key}'", until.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+    }
+
+    /// <summary>Parses, schema-checks and compiles; reads no data.</summary>
+    public static ValidationResult Validate(IReadOnlyList<string> paths, TimeProvider? time = null)
+    {
+        var diagnostics = new DiagnosticBag();
+        Prepare(paths, diagnostics, (time ?? TimeProvider.System).GetUtcNow(), load: false);
+        var workspace = WorkspaceLoader.Load(paths, new DiagnosticBag());
         return new ValidationResult(diagnostics.Sorted(), workspace?.Playbooks.Count ?? 0, workspace?.Playbooks.Sum(p => p.Rules.Count) ?? 0);
     }
 
@@ -76,30 +124,93 @@ public static class PlaybookEngine
     public static PlanResult Plan(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default) =>
         PlanAsync(paths, asOf, cancellationToken).GetAwaiter().GetResult();
 
-    /// <summary>Validates, reads the data and evaluates as of <paramref name="asOf"/>; no side effects.</summary>
+    /// <summary>Validates, reads the data and evaluates as of <paramref name="asOf"/>. Reads the state store, never writes it.</summary>
     public static async Task<PlanResult> PlanAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default)
     {
         var diagnostics = new DiagnosticBag();
-        var workspace = WorkspaceLoader.Load(paths, diagnostics);
-        if (workspace is null || diagnostics.HasErrors || workspace.Playbooks.Count == 0)
+        if (Prepare(paths, diagnostics, asOf, load: true) is not { } prepared)
         {
             return new PlanResult(null, diagnostics.Sorted());
         }
 
-        var catalog = PluginCatalog.Load(workspace.PluginFolders);
-        SourceBinder.Check(workspace, catalog, diagnostics);
-        if (diagnostics.HasErrors)
+        using var store = OpenStore(prepared.Workspace, write: false, diagnostics);
+        if (store is null)
         {
             return new PlanResult(null, diagnostics.Sorted());
         }
 
-        var compiled = PlaybookCompiler.Compile(workspace, diagnostics, load: true);
-        if (compiled is null)
-        {
-            return new PlanResult(null, diagnostics.Sorted());
-        }
-
-        var plan = await Planner.PlanAsync(compiled, asOf, EmptyHistory.Instance, catalog, new Secrets(), diagnostics, cancellationToken);
+        var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, new Secrets(), diagnostics, cancellationToken);
         return new PlanResult(plan, diagnostics.Sorted());
+    }
+
+    /// <summary>What <c>plan</c> shows, executed once: pending actions of an earlier crashed run first, each action recorded.</summary>
+    public static async Task<RunResult> RunAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, TimeProvider time, CancellationToken cancellationToken = default)
+    {
+        var diagnostics = new DiagnosticBag();
+        if (Prepare(paths, diagnostics, asOf, load: true) is not { } prepared)
+        {
+            return new RunResult(null, [], diagnostics.Sorted());
+        }
+
+        using var store = OpenStore(prepared.Workspace, write: true, diagnostics);
+        if (store is null)
+        {
+            return new RunResult(null, [], diagnostics.Sorted());
+        }
+
+        var workspace = prepared.Workspace;
+        var secrets = new Secrets();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("timeout_seconds", 30)) };
+        var executor = new ActionExecutor(workspace, prepared.Catalog, secrets, http, time);
+        var runner = new RunExecutor(store, executor, time, workspace.ExecutionSetting("max_attempts", 4), TimeSpan.FromMilliseconds(workspace.ExecutionSetting("backoff_ms", 500)));
+        var executed = new List<ExecutedAction>(await runner.RecoverAsync(cancellationToken));
+        var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
+        if (plan is not null)
+        {
+            executed.AddRange(await runner.ExecuteAsync(plan, cancellationToken));
+        }
+
+        foreach (var failed in executed.Where(a => !a.Succeeded))
+        {
+            diagnostics.Add(DiagnosticDescriptors.ActionFailed, SourceLocation.None, $"{failed.Playbook}/{failed.Rule}", failed.Type, failed.Key, failed.Message);
+        }
+
+        return new RunResult(plan, executed, diagnostics.Sorted());
+    }
+
+    /// <summary>What was done, newest first, from the state store.</summary>
+    public static (IReadOnlyList<HistoryEntry> Entries, IReadOnlyList<Diagnostic> Diagnostics) History(IReadOnlyList<string> paths, string? rule, string? key, bool failedOnly, int limit = 1000)
+    {
+        var diagnostics = new DiagnosticBag();
+        var workspace = WorkspaceLoader.Load(paths, diagnostics, requirePlaybooks: false);
+        if (workspace is null)
+        {
+            return ([], diagnostics.Sorted());
+        }
+
+        using var store = OpenStore(workspace, write: false, diagnostics);
+        var entries = store?.History(rule, key, failedOnly, limit)
+            .Select(r => new HistoryEntry(r.FiredAt, r.Playbook, r.Rule, r.Key, r.ActionIndex, r.Type, StateStore.StateName(r.State), r.Attempts, r.LastError, r.IdempotencyKey))
+            .ToList() ?? [];
+        return (entries, diagnostics.Sorted());
+    }
+
+    private static StateStore? OpenStore(WorkspaceDefinition workspace, bool write, DiagnosticBag diagnostics)
+    {
+        if (workspace.State.Kind != "sqlite")
+        {
+            diagnostics.Add(DiagnosticDescriptors.StateStore, SourceLocation.None, workspace.State.Kind, "only the sqlite state store is available in this version");
+            return null;
+        }
+
+        try
+        {
+            return write ? StateStore.OpenForWrite(workspace.StatePath) : StateStore.OpenReadOnly(workspace.StatePath);
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            diagnostics.Add(DiagnosticDescriptors.StateStore, SourceLocation.None, workspace.StatePath, ex.Message.TrimEnd('.'));
+            return null;
+        }
     }
 }

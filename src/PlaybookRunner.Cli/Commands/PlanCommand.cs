@@ -14,20 +14,15 @@ internal static class PlanCommand
         var paths = CliApp.PathsArgument();
         var format = new Option<string>("--format") { Description = "Output format", DefaultValueFactory = _ => "text" };
         format.AcceptOnlyFromAmong("text", "json");
-        var asOf = new Option<string?>("--as-of") { Description = "Evaluate as of this instant (ISO 8601; no offset means UTC). Default: now" };
+        var asOf = AsOfOption();
         var output = new Option<string?>("--out") { Description = "Write the plan to this file instead of standard output" };
         var detailed = new Option<bool>("--detailed-exitcode") { Description = "Exit 0 when nothing is to be done, 2 when actions are pending, 1 on errors" };
         var command = new Command("plan", "Preview findings and rendered actions without side effects.") { paths, format, asOf, output, detailed };
         command.SetAction(async (result, cancellationToken) =>
         {
-            var instant = time.GetUtcNow();
-            if (result.GetValue(asOf) is { } text)
+            if (!TryAsOf(result.GetValue(asOf), time, stderr, out var instant))
             {
-                if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AllowWhiteSpaces, out instant))
-                {
-                    stderr.WriteLine($"playbook: error PB1024: --as-of '{text}' is not an ISO 8601 date or time, e.g. 2026-03-02T09:00:00Z");
-                    return CliApp.Usage;
-                }
+                return CliApp.Usage;
             }
 
             var cwd = Directory.GetCurrentDirectory();
@@ -76,5 +71,24 @@ internal static class PlanCommand
             return result.GetValue(detailed) && plan.Summary.Actions > 0 ? CliApp.Usage : CliApp.Success;
         });
         return command;
+    }
+
+    public static Option<string?> AsOfOption() => new("--as-of") { Description = "Evaluate as of this instant (ISO 8601; no offset means UTC). Default: now" };
+
+    public static bool TryAsOf(string? text, TimeProvider time, TextWriter stderr, out DateTimeOffset instant)
+    {
+        instant = time.GetUtcNow();
+        if (text is null)
+        {
+            return true;
+        }
+
+        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AllowWhiteSpaces, out instant))
+        {
+            return true;
+        }
+
+        stderr.WriteLine($"playbook: error PB1024: --as-of '{text}' is not an ISO 8601 date or time, e.g. 2026-03-02T09:00:00Z");
+        return false;
     }
 }

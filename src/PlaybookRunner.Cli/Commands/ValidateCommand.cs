@@ -8,7 +8,7 @@ namespace PlaybookRunner.Cli.Commands;
 /// <summary><c>playbook validate</c>: parse, schema-check and compile; read no data.</summary>
 internal static class ValidateCommand
 {
-    public static Command Create(TextWriter stdout)
+    public static Command Create(TextWriter stdout, TimeProvider time)
     {
         var paths = CliApp.PathsArgument();
         var format = new Option<string>("--format") { Description = "Output format", DefaultValueFactory = _ => "text" };
@@ -16,7 +16,7 @@ internal static class ValidateCommand
         var command = new Command("validate", "Check playbooks like a compiler: YAML, schema, C# conditions, templates, sources.") { paths, format };
         command.SetAction(result =>
         {
-            var validation = PlaybookEngine.Validate(CliApp.PathsOrDefault(result.GetValue(paths)));
+            var validation = PlaybookEngine.Validate(CliApp.PathsOrDefault(result.GetValue(paths)), time);
             var cwd = Directory.GetCurrentDirectory();
             switch (result.GetValue(format))
             {

@@ -66,6 +66,12 @@ public static class DiagnosticDescriptors
         "Name a channel from runner.yaml, or give a url.");
     public static readonly DiagnosticDescriptor MissingEnv = Error("PB1023", "Environment variable not set", "Environment variable '{0}' is not set", Yaml,
         "Secrets are read from the environment through ${env:NAME}; set the variable before running.");
+    public static readonly DiagnosticDescriptor ExpiredSuppression = Warning("PB1025", "Expired suppression", "Suppression of '{0}'{1} expired on {2}", Yaml,
+        "Remove the suppression, or extend until: if the reason still holds.");
+    public static readonly DiagnosticDescriptor DanglingSuppression = Warning("PB1026", "Suppression of nothing", "Suppression names '{0}', which is not a rule of any playbook here", Yaml,
+        "The rule was renamed or removed; fix or delete the suppression.");
+    public static readonly DiagnosticDescriptor StateStore = Error("PB1027", "State store problem", "State store {0}: {1}", Yaml,
+        "The state store could not be opened or written; check the path and permissions, or the state: settings.");
     public static readonly DiagnosticDescriptor BadInvocation = Error("PB1024", "Bad command-line value", "{0}", Usage,
         "See 'playbook --help'.");
 
@@ -131,6 +137,8 @@ public static class DiagnosticDescriptors
         "The expression failed for one record; other rules and records still ran.");
     public static readonly DiagnosticDescriptor TemplateFailed = Error("PB5002", "Template failed to render", "Template of {0} failed for key '{1}': {2}", Evaluation,
         "Rendering failed for one finding (a null value, a limit, invalid JSON); other findings still rendered.");
+    public static readonly DiagnosticDescriptor ActionFailed = Error("PB5004", "Action failed", "{0} action {1} for key '{2}' failed: {3}", Evaluation,
+        "Permanent failures and exhausted retries are kept as dead letters; see playbook history --failed.");
     public static readonly DiagnosticDescriptor BudgetExceeded = Error("PB5003", "Evaluation budget exceeded", "Evaluation of playbook '{0}' exceeded its time budget of {1} ms at key '{2}'", Evaluation,
         "Conditions must be cheap; a playbook that runs past the budget is stopped and reported.");
 

@@ -85,7 +85,38 @@ public static class WorkspaceLoader
             playbooks.Add(playbook);
         }
 
-        return workspace with { Playbooks = playbooks };
+        return workspace with { Playbooks = playbooks, Suppressions = LoadSuppressions(Path.Combine(root, "suppressions.yaml"), diagnostics) };
+    }
+
+    private static List<SuppressionDefinition> LoadSuppressions(string path, DiagnosticBag diagnostics)
+    {
+        if (!File.Exists(path) || YamlTreeReader.ReadFile(path, diagnostics) is not { } node
+            || !YamlSchemaValidator.ForEmbedded("suppressions.schema.json").Validate(node, diagnostics))
+        {
+            return [];
+        }
+
+        var result = new List<SuppressionDefinition>();
+        foreach (var item in ((YamlSequence)((YamlMapping)node)["suppressions"]!).Items.Cast<YamlMapping>())
+        {
+            DateOnly? until = null;
+            if (item["until"] is YamlScalar untilNode)
+            {
+                if (DateOnly.TryParseExact(untilNode.Value, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var date))
+                {
+                    until = date;
+                }
+                else
+                {
+                    diagnostics.Add(DiagnosticDescriptors.PatternMismatch, untilNode.Location, untilNode.Value, "until", "not a calendar date");
+                    continue;
+                }
+            }
+
+            result.Add(new SuppressionDefinition(item.Text("rule")!, item.Text("key"), until, item.Text("justification")!, item.Location));
+        }
+
+        return result;
     }
 
     private static bool IsReserved(string path) =>
@@ -164,12 +195,31 @@ public static class WorkspaceLoader
         var overrides = map["severity_overrides"] is YamlMapping overrideMap
             ? overrideMap.Entries.ToDictionary(e => e.Key.Value, e => ((YamlScalar)e.Value).Value, StringComparer.Ordinal)
             : new Dictionary<string, string>(StringComparer.Ordinal);
-        return new WorkspaceDefinition(root, path, sources, channels, state, plugins, overrides, []);
+        var execution = map["execution"] is YamlMapping executionMap ? Settings(executionMap) : new Dictionary<string, string>(StringComparer.Ordinal);
+        return new WorkspaceDefinition(root, path, sources, channels, state, plugins, overrides, []) { Execution = execution };
     }
 
-    private static Dictionary<string, string> Settings(YamlMapping map, params string[] except) =>
-        map.Entries.Where(e => !except.Contains(e.Key.Value) && e.Value is YamlScalar)
-            .ToDictionary(e => e.Key.Value, e => ((YamlScalar)e.Value).Value, StringComparer.Ordinal);
+    /// <summary>Scalar settings by key; a nested mapping (headers) is flattened as <c>headers.Name</c>.</summary>
+    private static Dictionary<string, string> Settings(YamlMapping map, params string[] except)
+    {
+        var settings = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in map.Entries.Where(e => !except.Contains(e.Key.Value)))
+        {
+            if (value is YamlScalar scalar)
+            {
+                settings[key.Value] = scalar.Value;
+            }
+            else if (value is YamlMapping nested)
+            {
+                foreach (var (innerKey, innerValue) in nested.Entries.Where(e => e.Value is YamlScalar))
+                {
+                    settings[$"{key.Value}.{innerKey.Value}"] = ((YamlScalar)innerValue).Value;
+                }
+            }
+        }
+
+        return settings;
+    }
 
     private static string ReadZone(YamlMapping map, string key, string fallback, DiagnosticBag diagnostics)
     {

@@ -101,6 +101,14 @@ public sealed record ChannelDefinition(string Name, string Kind, IReadOnlyDictio
 /// <summary>Where firings and actions are recorded.</summary>
 public sealed record StateDefinition(string Kind, IReadOnlyDictionary<string, string> Settings, string BaseDirectory);
 
+/// <summary>A suppression from suppressions.yaml (spec section 8).</summary>
+public sealed record SuppressionDefinition(string Rule, string? Key, DateOnly? Until, string Justification, SourceLocation Location)
+{
+    /// <summary>True when this suppression covers the finding, as of <paramref name="today"/>.</summary>
+    public bool Covers(string playbook, string rule, string key, DateOnly today) =>
+        (Rule == $"{playbook}/{rule}" || Rule == $"{playbook}/*") && (Key is null || Key == key) && (Until is null || today <= Until);
+}
+
 /// <summary>Everything the loader read: runner.yaml and the playbooks.</summary>
 public sealed record WorkspaceDefinition(
     string Root,
@@ -110,4 +118,18 @@ public sealed record WorkspaceDefinition(
     StateDefinition State,
     IReadOnlyList<string> PluginFolders,
     IReadOnlyDictionary<string, string> SeverityOverrides,
-    IReadOnlyList<PlaybookDefinition> Playbooks);
+    IReadOnlyList<PlaybookDefinition> Playbooks)
+{
+    /// <summary>The suppressions of suppressions.yaml beside runner.yaml.</summary>
+    public IReadOnlyList<SuppressionDefinition> Suppressions { get; init; } = [];
+
+    /// <summary>runner.yaml's execution: settings (max_attempts, backoff_ms, timeout_seconds).</summary>
+    public IReadOnlyDictionary<string, string> Execution { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>An integer execution setting, or the default.</summary>
+    public int ExecutionSetting(string name, int fallback) =>
+        Execution.TryGetValue(name, out var text) && int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : fallback;
+
+    /// <summary>The SQLite state file: state.path relative to the workspace root, default playbook-state.db.</summary>
+    public string StatePath => System.IO.Path.GetFullPath(System.IO.Path.Combine(State.BaseDirectory, State.Settings.TryGetValue("path", out var p) ? p : "playbook-state.db"));
+}

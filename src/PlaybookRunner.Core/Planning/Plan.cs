@@ -18,13 +18,30 @@ public sealed record PlannedFinding(
     Severity Severity,
     string? Message,
     bool Suppressed,
-    IReadOnlyList<PlannedAction> Actions);
+    IReadOnlyList<PlannedAction> Actions)
+{
+    /// <summary>Why it is suppressed (suppressions.yaml), when it is.</summary>
+    public string? Justification { get; init; }
+
+    /// <summary>When the rule's cooldown for this customer ends, if the finding is held back by it.</summary>
+    public DateTimeOffset? HeldBackUntil { get; init; }
+
+    /// <summary>The folder of the playbook's file: file action paths are relative to it.</summary>
+    public string BaseDirectory { get; init; } = "";
+
+    /// <summary>True when <c>run</c> would execute this finding's actions.</summary>
+    public bool IsPending => !Suppressed && HeldBackUntil is null;
+}
 
 /// <summary>A failure while evaluating or rendering for one finding; other findings still ran.</summary>
 public sealed record PlanError(string Id, string Playbook, string? Rule, string? Key, string Message);
 
 /// <summary>Counts for the plan's summary.</summary>
-public sealed record PlanSummary(int Records, int Findings, int Actions, int Suppressed, int Errors);
+public sealed record PlanSummary(int Records, int Findings, int Actions, int Suppressed, int Errors)
+{
+    /// <summary>Findings held back by a cooldown.</summary>
+    public int HeldBack { get; init; }
+}
 
 /// <summary>What <c>plan</c> computed: the contract of <c>plan --format json</c> (spec section 10).</summary>
 public sealed record Plan(

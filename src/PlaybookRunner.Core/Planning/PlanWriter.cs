@@ -28,6 +28,16 @@ public static class PlanWriter
                 json.WriteString("severity", Planner.SeverityName(f.Severity));
                 json.WriteString("message", f.Message);
                 json.WriteBoolean("suppressed", f.Suppressed);
+                if (f.Justification is not null)
+                {
+                    json.WriteString("justification", f.Justification);
+                }
+
+                if (f.HeldBackUntil is { } until)
+                {
+                    json.WriteString("heldBackUntil", Planner.FormatInstant(until));
+                }
+
                 json.WriteStartArray("actions");
                 foreach (var action in f.Actions)
                 {
@@ -71,6 +81,7 @@ public static class PlanWriter
             json.WriteNumber("findings", plan.Summary.Findings);
             json.WriteNumber("actions", plan.Summary.Actions);
             json.WriteNumber("suppressed", plan.Summary.Suppressed);
+            json.WriteNumber("heldBack", plan.Summary.HeldBack);
             json.WriteNumber("errors", plan.Summary.Errors);
             json.WriteEndObject();
             json.WriteEndObject();
@@ -114,10 +125,20 @@ public static class PlanWriter
                 .Append(group.Count()).Append(group.Count() == 1 ? " finding\n" : " findings\n");
             foreach (var finding in group)
             {
-                text.Append("  ").Append(finding.Suppressed ? "~ " : "+ ").Append(finding.Key).Append("  ").Append(OneLine(finding.Message)).Append('\n');
+                var mark = finding.Suppressed ? "~ " : finding.HeldBackUntil is not null ? "= " : "+ ";
+                text.Append("  ").Append(mark).Append(finding.Key).Append("  ").Append(OneLine(finding.Message)).Append('\n');
+                if (finding.Suppressed)
+                {
+                    text.Append("      suppressed: ").Append(OneLine(finding.Justification)).Append('\n');
+                }
+                else if (finding.HeldBackUntil is { } until)
+                {
+                    text.Append("      held back by cooldown until ").Append(Planner.FormatInstant(until)).Append('\n');
+                }
+
                 foreach (var action in finding.Actions)
                 {
-                    text.Append("      ").Append(finding.Suppressed ? "(suppressed) " : "").Append(Summarise(action)).Append('\n');
+                    text.Append("      ").Append(finding.IsPending ? "" : "(not run) ").Append(Summarise(action)).Append('\n');
                 }
             }
 
@@ -141,7 +162,7 @@ public static class PlanWriter
 
         var s = plan.Summary;
         text.Append("Summary: ").Append(s.Records).Append(" records, ").Append(s.Findings).Append(" findings, ")
-            .Append(s.Actions).Append(" actions pending, ").Append(s.Suppressed).Append(" suppressed, ")
+            .Append(s.Actions).Append(" actions pending, ").Append(s.Suppressed).Append(" suppressed, ").Append(s.HeldBack).Append(" held back, ")
             .Append(s.Errors).Append(" errors\n");
         return text.ToString();
     }

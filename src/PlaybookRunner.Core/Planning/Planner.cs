@@ -71,6 +71,7 @@ internal static class Planner
             }
 
             var helpers = new TemplateHelpers(asOf, playbook.TimeZone);
+            var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(asOf, playbook.TimeZone).DateTime);
             var relatedSources = playbook.Source.Related.Select(r => workspace.Definition.Sources[r.Source]).ToList();
             foreach (var raw in sink.Findings)
             {
@@ -81,11 +82,14 @@ internal static class Planner
                 }
 
                 var key = raw.Record.Key;
+                DateTimeOffset? heldBackUntil = null;
                 if (rule.Cooldown is { } cooldown && history.LastFired(playbook.Id, rule.Id, key) is { } last
-                    && cooldown.AddTo(last, playbook.TimeZone) > asOf)
+                    && cooldown.AddTo(last, playbook.TimeZone) is var until && until > asOf)
                 {
-                    continue;
+                    heldBackUntil = until;
                 }
+
+                var suppression = workspace.Definition.Suppressions.FirstOrDefault(s => s.Covers(playbook.Id, rule.Id, key, today));
 
                 var globals = Globals(playbook, relatedSources, rule, severity, raw, sink.Lets, asOf, helpers);
                 var templates = unit.Templates[raw.RuleIndex];
@@ -93,7 +97,12 @@ internal static class Planner
                 {
                     var message = templates.Message is null ? rule.Title : TemplateRenderer.Render(templates.Message, globals, html: false);
                     var actions = templates.Actions.Select(a => RenderAction(a, globals)).ToList();
-                    findings.Add(new PlannedFinding(playbook.Id, rule.Id, raw.RuleIndex, key, severity, message, false, actions));
+                    findings.Add(new PlannedFinding(playbook.Id, rule.Id, raw.RuleIndex, key, severity, message, suppression is not null, actions)
+                    {
+                        Justification = suppression?.Justification,
+                        BaseDirectory = Path.GetDirectoryName(playbook.Path)!,
+                        HeldBackUntil = heldBackUntil,
+                    });
                 }
                 catch (Exception ex) when (ex is Scriban.Syntax.ScriptRuntimeException or InvalidOperationException or JsonException or FormatException or InvalidCastException or OverflowException)
                 {
@@ -119,9 +128,12 @@ internal static class Planner
         var summary = new PlanSummary(
             recordCount,
             findings.Count,
-            findings.Where(f => !f.Suppressed).Sum(f => f.Actions.Count),
+            findings.Where(f => f.IsPending).Sum(f => f.Actions.Count),
             findings.Count(f => f.Suppressed),
-            errors.Count);
+            errors.Count)
+        {
+            HeldBack = findings.Count(f => f.HeldBackUntil is not null && !f.Suppressed),
+        };
         return new Plan(asOf, findings, errors, DiagnosticBag.Sort(planDiagnostics), summary);
     }
 

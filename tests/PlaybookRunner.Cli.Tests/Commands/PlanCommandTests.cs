@@ -38,7 +38,7 @@ public sealed class PlanCommandTests
         var file = dir.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: id == \"B\" }\n");
         var (code, stdout, _) = CliRunner.Run("plan", file, "--detailed-exitcode");
         Assert.Equal(0, code);
-        Assert.EndsWith("Summary: 1 records, 0 findings, 0 actions pending, 0 suppressed, 0 errors\n", stdout.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        Assert.EndsWith("Summary: 1 records, 0 findings, 0 actions pending, 0 suppressed, 0 held back, 0 errors\n", stdout.ReplaceLineEndings("\n"), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -48,7 +48,7 @@ public sealed class PlanCommandTests
         Assert.Equal(0, code);
         var text = stdout.ReplaceLineEndings("\n");
         Assert.StartsWith("Plan as of 2026-03-02T09:00:00+00:00\n\nkey-client-care/no-contact-30d (warning): 4 findings\n  + C-1002  Brightwater Logistics plc: no contact for 46 days\n", text, StringComparison.Ordinal);
-        Assert.EndsWith("Summary: 40 records, 30 findings, 30 actions pending, 0 suppressed, 0 errors\n", text, StringComparison.Ordinal);
+        Assert.EndsWith("Summary: 40 records, 30 findings, 30 actions pending, 0 suppressed, 0 held back, 0 errors\n", text, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,0 +1,48 @@
+using System.CommandLine;
+using System.Globalization;
+using PlaybookRunner.Core;
+using PlaybookRunner.Core.Diagnostics;
+
+namespace PlaybookRunner.Cli.Commands;
+
+/// <summary><c>playbook run</c>: what plan shows, executed once, each action recorded in the state store.</summary>
+internal static class RunCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr, TimeProvider time)
+    {
+        var paths = CliApp.PathsArgument();
+        var asOf = PlanCommand.AsOfOption();
+        var command = new Command("run", "Execute the actions plan shows, once; finish actions a crashed run left pending first.") { paths, asOf };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            if (!PlanCommand.TryAsOf(result.GetValue(asOf), time, stderr, out var instant))
+            {
+                return CliApp.Usage;
+            }
+
+            var cwd = Directory.GetCurrentDirectory();
+            var run = await PlaybookEngine.RunAsync(CliApp.PathsOrDefault(result.GetValue(paths)), instant, time, cancellationToken);
+            foreach (var action in run.Actions)
+            {
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{(action.Succeeded ? "ok  " : "FAIL")} {action.Playbook}/{action.Rule} {action.Key} {action.Type}{(action.Recovered ? " (recovered)" : "")}: {action.Message}"));
+            }
+
+            stderr.Write(DiagnosticFormatter.WriteText(run.Diagnostics, cwd));
+            if (run.Plan is { } plan)
+            {
+                foreach (var error in plan.Errors)
+                {
+                    stderr.WriteLine($"playbook: error {error.Id}: {error.Playbook}: {error.Message}");
+                }
+
+                var failed = run.Actions.Count(a => !a.Succeeded);
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"Run as of {Core.Planning.Planner.FormatInstant(plan.AsOf)}: {run.Actions.Count - failed} actions succeeded, {failed} failed, {plan.Summary.Suppressed} suppressed, {plan.Summary.HeldBack} held back, {plan.Errors.Count} errors"));
+            }
+
+            return run.Success ? CliApp.Success : CliApp.Errors;
+        });
+        return command;
+    }
+}

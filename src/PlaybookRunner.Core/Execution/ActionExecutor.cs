@@ -1,0 +1,276 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using MailKit;
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using MimeKit;
+using PlaybookRunner.Abstractions;
+using PlaybookRunner.Core.Model;
+using PlaybookRunner.Core.Plugins;
+using PlaybookRunner.Core.Sources;
+
+namespace PlaybookRunner.Core.Execution;
+
+/// <summary>
+/// Executes one recorded action once and classifies the result: HTTP 2xx ok; 408, 429, 5xx and
+/// network errors transient (with Retry-After); other 4xx permanent. SMTP 4yz transient, 5yz permanent.
+/// Every sink gets the idempotency key: webhooks as Idempotency-Key and webhook-id headers, emails as
+/// the Message-Id, file lines as "id" (the file sink itself skips a key it already wrote).
+/// </summary>
+internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalog catalog, Secrets secrets, HttpClient http, TimeProvider time)
+{
+    public async Task<AttemptOutcome> ExecuteAsync(ActionRecord record, CancellationToken cancellationToken)
+    {
+        ActionPayload payload;
+        try
+        {
+            payload = ActionPayload.FromJson(record.Payload);
+        }
+        catch (JsonException ex)
+        {
+            return AttemptOutcome.Permanent($"the stored payload is not readable: {ex.Message}");
+        }
+
+        try
+        {
+            var outcome = payload.Type switch
+            {
+                "file" => await WriteFileAsync(record, payload, cancellationToken),
+                "webhook" => await PostWebhookAsync(record, payload, cancellationToken),
+                "email" => await SendEmailAsync(record, payload, cancellationToken),
+                _ => await RunPluginAsync(record, payload, cancellationToken),
+            };
+            return outcome with { Message = secrets.Scrub(outcome.Message) };
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return AttemptOutcome.Retry(secrets.Scrub($"{ex.GetType().Name}: {ex.Message.TrimEnd('.')}"));
+        }
+    }
+
+    private static async Task<AttemptOutcome> WriteFileAsync(ActionRecord record, ActionPayload payload, CancellationToken cancellationToken)
+    {
+        var path = Path.GetFullPath(Path.Combine(payload.BaseDirectory, payload.Field("path") ?? "outbox.jsonl"));
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var marker = $"\"id\":{JsonSerializer.Serialize(record.IdempotencyKey)}";
+        if (File.Exists(path) && await TailContainsAsync(path, marker, cancellationToken))
+        {
+            return AttemptOutcome.Ok($"already in {Path.GetFileName(path)}");
+        }
+
+        var line = JsonSerializer.Serialize(new Dictionary<string, string?>
+        {
+            ["playbook"] = record.Playbook,
+            ["rule"] = record.Rule,
+            ["key"] = record.Key,
+            ["severity"] = payload.Severity,
+            ["body"] = payload.Field("body"),
+            ["at"] = StateStore.FormatInstant(record.FiredAt),
+            ["id"] = record.IdempotencyKey,
+        }) + "\n";
+        await using var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, FileOptions.WriteThrough);
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(line), cancellationToken);
+        await stream.FlushAsync(cancellationToken);
+        return AttemptOutcome.Ok($"appended to {Path.GetFileName(path)}");
+    }
+
+    /// <summary>A retried action is recent, so the last 256 KiB of the file are enough to find it.</summary>
+    private static async Task<bool> TailContainsAsync(string path, string marker, CancellationToken cancellationToken)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        stream.Seek(Math.Max(0, stream.Length - (256 * 1024)), SeekOrigin.Begin);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        return (await reader.ReadToEndAsync(cancellationToken)).Contains(marker, StringComparison.Ordinal);
+    }
+
+    private async Task<AttemptOutcome> PostWebhookAsync(ActionRecord record, ActionPayload payload, CancellationToken cancellationToken)
+    {
+        string? url = payload.Field("url");
+        var headers = new List<(string, string)>();
+        if (payload.Field("channel") is { } name)
+        {
+            if (!workspace.Channels.TryGetValue(name, out var channel) || channel.Kind != "webhook")
+            {
+                return AttemptOutcome.Permanent($"webhook channel '{name}' is not defined in runner.yaml");
+            }
+
+            if (!Resolve(channel.Settings.GetValueOrDefault("url") ?? "", out url, out var missing))
+            {
+                return AttemptOutcome.Permanent($"environment variable '{missing}' is not set");
+            }
+
+            foreach (var (header, value) in ChannelHeaders(channel))
+            {
+                if (!Resolve(value, out var resolved, out missing))
+                {
+                    return AttemptOutcome.Permanent($"environment variable '{missing}' is not set");
+                }
+
+                headers.Add((header, resolved));
+            }
+        }
+
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            return AttemptOutcome.Permanent($"'{url}' is not an absolute http or https URL");
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, uri)
+        {
+            Content = new StringContent(payload.Field("body") ?? "{}", Encoding.UTF8, "application/json"),
+        };
+        foreach (var (header, value) in headers.Concat(payload.Headers.Select(h => (h.Key, h.Value))))
+        {
+            request.Headers.TryAddWithoutValidation(header, value);
+        }
+
+        var id = HeaderSafe(record.IdempotencyKey);
+        request.Headers.TryAddWithoutValidation("Idempotency-Key", id);
+        request.Headers.TryAddWithoutValidation("webhook-id", id);
+        request.Headers.TryAddWithoutValidation("webhook-timestamp", record.FiredAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, cancellationToken);
+        }
+        catch (HttpRequestException ex)
+        {
+            return AttemptOutcome.Retry($"{Redact(uri)}: {ex.Message.TrimEnd('.')}");
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return AttemptOutcome.Retry($"{Redact(uri)}: timed out");
+        }
+
+        using (response)
+        {
+            var status = (int)response.StatusCode;
+            var text = $"{Redact(uri)}: HTTP {status} {response.ReasonPhrase}";
+            if (response.IsSuccessStatusCode)
+            {
+                return AttemptOutcome.Ok(text);
+            }
+
+            var retryAfter = response.Headers.RetryAfter is { } ra ? ra.Delta ?? (ra.Date is { } d ? d - time.GetUtcNow() : null) : null;
+            return status is 408 or 429 or >= 500 ? AttemptOutcome.Retry(text, retryAfter) : AttemptOutcome.Permanent(text);
+        }
+    }
+
+    private static IEnumerable<(string Name, string Value)> ChannelHeaders(ChannelDefinition channel) =>
+        channel.Settings.Where(s => s.Key.StartsWith("headers.", StringComparison.Ordinal)).Select(s => (s.Key["headers.".Length..], s.Value));
+
+    private async Task<AttemptOutcome> SendEmailAsync(ActionRecord record, ActionPayload payload, CancellationToken cancellationToken)
+    {
+        var name = payload.Field("channel") ?? "default";
+        if (!workspace.Channels.TryGetValue(name, out var channel) || channel.Kind != "smtp")
+        {
+            return AttemptOutcome.Permanent($"smtp channel '{name}' is not defined in runner.yaml");
+        }
+
+        var settings = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in channel.Settings)
+        {
+            if (!Resolve(value, out var resolved, out var missing))
+            {
+                return AttemptOutcome.Permanent($"environment variable '{missing}' is not set");
+            }
+
+            settings[key] = resolved;
+        }
+
+        MimeMessage message;
+        try
+        {
+            message = new MimeMessage();
+            message.From.Add(MailboxAddress.Parse(settings.GetValueOrDefault("from") ?? ""));
+            message.To.AddRange(Addresses(payload.Field("to")));
+            message.Cc.AddRange(Addresses(payload.Field("cc")));
+            message.Subject = payload.Field("subject") ?? "";
+            message.MessageId = $"{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(record.IdempotencyKey)))[..32]}@playbookrunner";
+            message.Headers.Add("X-Playbook-Idempotency-Key", HeaderSafe(record.IdempotencyKey));
+            message.Body = new TextPart(payload.Html ? "html" : "plain") { Text = payload.Field("body") ?? "" };
+        }
+        catch (ParseException ex)
+        {
+            return AttemptOutcome.Permanent($"bad address: {ex.Message.TrimEnd('.')}");
+        }
+
+        if (message.To.Count == 0)
+        {
+            return AttemptOutcome.Permanent("no recipient: 'to' rendered empty");
+        }
+
+        var host = settings.GetValueOrDefault("host") ?? "localhost";
+        var port = int.TryParse(settings.GetValueOrDefault("port"), NumberStyles.None, CultureInfo.InvariantCulture, out var p) ? p : 25;
+        var tls = settings.GetValueOrDefault("tls") switch
+        {
+            "ssl" => SecureSocketOptions.SslOnConnect,
+            "starttls" => SecureSocketOptions.StartTls,
+            _ => SecureSocketOptions.None,
+        };
+        using var client = new SmtpClient { Timeout = 30_000 };
+        try
+        {
+            await client.ConnectAsync(host, port, tls, cancellationToken);
+            if (settings.GetValueOrDefault("username") is { Length: > 0 } user)
+            {
+                await client.AuthenticateAsync(user, settings.GetValueOrDefault("password") ?? "", cancellationToken);
+            }
+
+            var reply = await client.SendAsync(message, cancellationToken);
+            await client.DisconnectAsync(true, cancellationToken);
+            return AttemptOutcome.Ok($"sent to {string.Join(", ", message.To.Mailboxes.Select(m => m.Address))} via {host}:{port}: {reply.Trim()}");
+        }
+        catch (SmtpCommandException ex)
+        {
+            var code = (int)ex.StatusCode;
+            var text = $"SMTP {code}: {ex.Message.Trim().TrimEnd('.')}";
+            return code is >= 400 and < 500 ? AttemptOutcome.Retry(text) : AttemptOutcome.Permanent(text);
+        }
+        catch (AuthenticationException ex)
+        {
+            return AttemptOutcome.Permanent($"SMTP authentication failed: {ex.Message.TrimEnd('.')}");
+        }
+        catch (Exception ex) when (ex is SmtpProtocolException or IOException or SocketException or ServiceNotConnectedException)
+        {
+            return AttemptOutcome.Retry($"SMTP {host}:{port}: {ex.Message.TrimEnd('.')}");
+        }
+    }
+
+    private static IEnumerable<MailboxAddress> Addresses(string? text) =>
+        string.IsNullOrWhiteSpace(text)
+            ? []
+            : text.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(MailboxAddress.Parse);
+
+    private async Task<AttemptOutcome> RunPluginAsync(ActionRecord record, ActionPayload payload, CancellationToken cancellationToken)
+    {
+        if (!catalog.Actions.TryGetValue(payload.Type, out var provider))
+        {
+            return AttemptOutcome.Permanent($"no plugin provides action type '{payload.Type}'");
+        }
+
+        var outcome = await provider.Plugin.ExecuteAsync(new ActionRequest(record.IdempotencyKey, payload.Fields, record.Playbook, record.Rule, record.Key), cancellationToken);
+        return outcome.Status switch
+        {
+            ActionStatus.Succeeded => AttemptOutcome.Ok(outcome.Message),
+            ActionStatus.Transient => AttemptOutcome.Retry(outcome.Message, outcome.RetryAfter),
+            _ => AttemptOutcome.Permanent(outcome.Message),
+        };
+    }
+
+    private bool Resolve(string text, out string resolved, out string? missing) => secrets.TryResolve(text, out resolved, out missing);
+
+    /// <summary>Header values must be ASCII: non-ASCII characters of a key are percent-encoded.</summary>
+    internal static string HeaderSafe(string value) =>
+        value.All(c => c is >= ' ' and <= '~') ? value : Uri.EscapeDataString(value);
+
+    private static string Redact(Uri uri) => $"{uri.Scheme}://{uri.Authority}{uri.AbsolutePath}";
+}
