@@ -137,7 +137,7 @@ public static class DiagnosticDescriptors
         "The expression failed for one record; other rules and records still ran.");
     public static readonly DiagnosticDescriptor TemplateFailed = Error("PB5002", "Template failed to render", "Template of {0} failed for key '{1}': {2}", Evaluation,
         "Rendering failed for one finding (a null value, a limit, invalid JSON); other findings still rendered.");
-    public static readonly DiagnosticDescriptor ActionFailed = Error("PB5004", "Action failed", "{0} action {1} for key '{2}' failed: {3}", Evaluation,
+    public static readonly DiagnosticDescriptor ActionFailed = Error("PB5004", "Action failed", "{0} {1} action for key '{2}' failed: {3}", Evaluation,
         "Permanent failures and exhausted retries are kept as dead letters; see playbook history --failed.");
     public static readonly DiagnosticDescriptor BudgetExceeded = Error("PB5003", "Evaluation budget exceeded", "Evaluation of playbook '{0}' exceeded its time budget of {1} ms at key '{2}'", Evaluation,
         "Conditions must be cheap; a playbook that runs past the budget is stopped and reported.");

@@ -1,0 +1,57 @@
+using System.Diagnostics;
+
+namespace PlaybookRunner.Core.Tests.Infrastructure;
+
+/// <summary>A real SMTP server (aiosmtpd) on 127.0.0.1 writing each message it accepts to a folder.</summary>
+internal sealed class SmtpServer : IDisposable
+{
+    private readonly Process _process;
+
+    public SmtpServer()
+    {
+        Directory = Path.Combine(Path.GetTempPath(), "pbsmtp-" + Guid.NewGuid().ToString("N")[..8]);
+        Port = PostgresServer.FreePort();
+        var info = new ProcessStartInfo("bash") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(Path.Combine(TestPaths.RepoRoot, "tests", "scripts", "smtp-server.sh"));
+        info.ArgumentList.Add(Directory);
+        info.ArgumentList.Add(Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _process = Process.Start(info)!;
+        var ready = _process.StandardOutput.ReadLineAsync();
+        if (!ready.Wait(TimeSpan.FromMinutes(3)) || ready.Result != "ready")
+        {
+            var error = _process.StandardError.ReadToEnd();
+            _process.Kill(entireProcessTree: true);
+            throw new InvalidOperationException($"SMTP server did not start: {error}");
+        }
+    }
+
+    public string Directory { get; }
+
+    public int Port { get; }
+
+    /// <summary>The raw messages received so far, in order.</summary>
+    public IReadOnlyList<string> Messages() =>
+        System.IO.Directory.Exists(Directory)
+            ? [.. System.IO.Directory.EnumerateFiles(Directory, "*.eml").Order(StringComparer.Ordinal).Select(File.ReadAllText)]
+            : [];
+
+    public void Dispose()
+    {
+        try
+        {
+            _process.StandardInput.Close();
+            if (!_process.WaitForExit(5000))
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+        }
+        finally
+        {
+            _process.Dispose();
+            if (System.IO.Directory.Exists(Directory))
+            {
+                System.IO.Directory.Delete(Directory, recursive: true);
+            }
+        }
+    }
+}
