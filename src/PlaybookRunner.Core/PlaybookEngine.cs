@@ -117,7 +117,15 @@ public static class PlaybookEngine
             return (null, diagnostics.Sorted());
         }
 
-        return (SourceDescriber.Describe(source), diagnostics.Sorted());
+        try
+        {
+            return (SourceDescriber.Describe(source), diagnostics.Sorted());
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or Sylvan.Data.Csv.CsvFormatException or System.Text.DecoderFallbackException)
+        {
+            diagnostics.Add(DiagnosticDescriptors.DataRead, source.Location, source.Name, ex.Message.TrimEnd('.'));
+            return (null, diagnostics.Sorted());
+        }
     }
 
     /// <summary>Validates, reads the data and evaluates as of <paramref name="asOf"/>; no side effects.</summary>

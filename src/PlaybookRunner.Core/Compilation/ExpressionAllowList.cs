@@ -105,6 +105,18 @@ internal static class ExpressionAllowList
                 return (p.OperatorToken.Text, ": unsafe code is not allowed");
             case ArgumentSyntax { RefKindKeyword.RawKind: not 0 } arg:
                 return (arg.RefKindKeyword.Text, ": ref and out arguments are not allowed");
+            case AssignmentExpressionSyntax assignment:
+                return (assignment.OperatorToken.Text, ": assignments are not allowed; expressions only read the record");
+            case PrefixUnaryExpressionSyntax p when p.IsKind(SyntaxKind.PreIncrementExpression) || p.IsKind(SyntaxKind.PreDecrementExpression):
+                return (p.OperatorToken.Text, ": assignments are not allowed; expressions only read the record");
+            case PostfixUnaryExpressionSyntax p when p.IsKind(SyntaxKind.PostIncrementExpression) || p.IsKind(SyntaxKind.PostDecrementExpression):
+                return (p.OperatorToken.Text, ": assignments are not allowed; expressions only read the record");
+            case LambdaExpressionSyntax { Block: not null } lambda:
+                return ("{", ": statement lambdas are not allowed; write an expression lambda such as c => c.revenue" + (lambda.Block.Statements.Count > 0 ? "" : ""));
+            case AnonymousMethodExpressionSyntax:
+                return ("delegate", ": anonymous methods are not allowed; write an expression lambda");
+            case ThisExpressionSyntax or BaseExpressionSyntax:
+                return (node.ToString(), ": write helpers and fields by name");
             case IdentifierNameSyntax { Identifier.ValueText: var name } when name.StartsWith("__", StringComparison.Ordinal):
                 return (name, ": names starting with '__' are reserved");
         }
@@ -184,6 +196,25 @@ internal static class ExpressionAllowList
         if (ForbiddenMembers.Contains(symbol.Name))
         {
             return (display, "");
+        }
+
+        if (containing?.SpecialType == SpecialType.System_DateTime || containing?.ToDisplayString() == "System.DateTimeOffset")
+        {
+            if (symbol.Name is "Now" or "UtcNow" or "Today")
+            {
+                return (display, ": use Now and Today, the evaluation instant (plan --as-of)");
+            }
+        }
+
+        if (symbol.Name == "GetHashCode")
+        {
+            return (display, ": hash codes differ between runs");
+        }
+
+        if (containing?.ToDisplayString() == "System.Text.RegularExpressions.Regex"
+            && (symbol.Name == "InfiniteMatchTimeout" || symbol is IMethodSymbol { Parameters: var ps } && ps.Any(p => p.Type.ToDisplayString() == "System.TimeSpan")))
+        {
+            return (display, ": regular expressions use the fixed match timeout");
         }
 
         if (!allowAggregates && symbol is IMethodSymbol aggregate

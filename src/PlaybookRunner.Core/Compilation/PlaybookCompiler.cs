@@ -147,6 +147,15 @@ internal static class PlaybookCompiler
 
     private static void CheckSite(SemanticModel model, SyntaxNode root, ExpressionSite site, DiagnosticBag diagnostics)
     {
+        if (site.Kind == ExpressionKind.Let
+            && root.DescendantNodes(site.GeneratedSpan).OfType<Microsoft.CodeAnalysis.CSharp.Syntax.ExpressionSyntax>()
+                .Where(n => site.GeneratedSpan.Contains(n.Span)).MaxBy(n => n.Span.Length) is { } expression
+            && model.GetTypeInfo(expression).Type is { TypeKind: not TypeKind.Error } type
+            && !IsScalar(type))
+        {
+            diagnostics.Add(DiagnosticDescriptors.LetType, Map(expression.GetLocation(), site), site.Name, type.ToDisplayString());
+        }
+
         foreach (var (location, what, why) in ExpressionAllowList.Check(model, root, site.GeneratedSpan, site.Kind == ExpressionKind.Let))
         {
             diagnostics.Add(DiagnosticDescriptors.Forbidden, Map(location, site), what, why);
@@ -172,6 +181,20 @@ internal static class PlaybookCompiler
                 diagnostics.Add(DiagnosticDescriptors.UnknownRuleRef, Map(argument.GetLocation(), site), argument.ToString(), site.Playbook.Id);
             }
         }
+    }
+
+    private static bool IsScalar(ITypeSymbol type)
+    {
+        if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T } nullable)
+        {
+            type = nullable.TypeArguments[0];
+        }
+
+        return type.SpecialType is SpecialType.System_Boolean or SpecialType.System_Char or SpecialType.System_String
+                or SpecialType.System_Int16 or SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_UInt16
+                or SpecialType.System_UInt32 or SpecialType.System_UInt64 or SpecialType.System_Byte or SpecialType.System_SByte
+                or SpecialType.System_Single or SpecialType.System_Double or SpecialType.System_Decimal or SpecialType.System_DateTime
+            || type.ToDisplayString() is "System.DateTimeOffset" or "System.DateOnly" or "System.TimeOnly" or "System.TimeSpan";
     }
 
     private static SourceLocation Map(Location location, ExpressionSite site)

@@ -43,6 +43,15 @@ internal static class TemplateCompiler
 
     private static readonly ScriptObject BuiltinObject = TemplateContext.GetDefaultBuiltinObject();
 
+    /// <summary>Built-ins that would evaluate data as code or read the wall clock.</summary>
+    private static readonly Dictionary<string, string> Forbidden = new(StringComparer.Ordinal)
+    {
+        ["object.eval"] = ": templates do not evaluate text as code",
+        ["object.eval_template"] = ": templates do not evaluate text as code",
+        ["date.now"] = ": use now, the evaluation instant (plan --as-of)",
+        ["date.utc_now"] = ": use now, the evaluation instant (plan --as-of)",
+    };
+
     public static RuleTemplates[] Compile(PlaybookDefinition playbook, DiagnosticBag diagnostics)
     {
         var known = new HashSet<string>(StringComparer.Ordinal) { "rule", "playbook", "now" };
@@ -120,6 +129,10 @@ internal static class TemplateCompiler
     {
         switch (node)
         {
+            case ScriptMemberExpression { Target: ScriptVariableGlobal target, Member: ScriptVariable member }
+                when Forbidden.TryGetValue($"{target.Name}.{member.Name}", out var why):
+                diagnostics.Add(DiagnosticDescriptors.TemplateForbidden, Map(text, member.Span), $"{target.Name}.{member.Name}", why);
+                return;
             case ScriptMemberExpression { Target: ScriptVariableGlobal target, Member: ScriptVariable member }:
                 CheckNames(target, text, known, declared, diagnostics);
                 if (ObjectMembers.TryGetValue(target.Name, out var members) && !members.Contains(member.Name, StringComparer.Ordinal)

@@ -86,6 +86,8 @@ public static class DiagnosticDescriptors
         "A when or segment expression must evaluate to true or false.");
     public static readonly DiagnosticDescriptor UnknownRuleRef = Error("PB2005", "Unknown rule in LastFired", "LastFired names '{0}', which is not a rule of playbook '{1}'", Condition,
         "LastFired(\"rule-id\") takes the id of a rule of the same playbook, as a string literal.");
+    public static readonly DiagnosticDescriptor LetType = Error("PB2007", "let value of the wrong type", "let '{0}' must be a number, bool, text or date/time value, but this is '{1}'", Condition,
+        "let values are computed once and shared: aggregate a list into a single value, e.g. Count(...) or Max(...).");
     public static readonly DiagnosticDescriptor InternalCompile = Error("PB2006", "Internal compiler error", "Internal error while compiling playbooks: {0}", Condition,
         "This is a PlaybookRunner bug; please report it with the playbook that caused it.");
 
@@ -96,6 +98,9 @@ public static class DiagnosticDescriptors
         "Templates see the record's fields, segments, let values, rule, playbook, now and the helpers days_since, months_since, money, json_escape, html_escape.");
     public static readonly DiagnosticDescriptor TemplateUnknownMember = Error("PB3003", "Unknown member in template", "'{0}' has no member '{1}'", Template,
         "rule has id, title and severity; playbook has id and title.");
+
+    public static readonly DiagnosticDescriptor TemplateForbidden = Error("PB3004", "Template function not allowed", "'{0}' is not available in templates{1}", Template,
+        "Templates cannot evaluate text as a template or read the clock; use now, the evaluation instant.");
 
     // PB4xxx: sources and data.
     public static readonly DiagnosticDescriptor UnknownSource = Error("PB4001", "Unknown source", "Source '{0}' is not defined{1}", Source,
@@ -119,6 +124,8 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor NoSourcesFile = Error("PB4010", "No runner.yaml", "Source '{0}' is referenced by name but there is no runner.yaml beside the playbooks", Source,
         "Create playbooks/runner.yaml with a sources: section, or define the source inline.");
 
+    public static readonly DiagnosticDescriptor NullableKey = Error("PB4017", "Nullable key", "Key '{0}' of source '{1}' must not be nullable", Source,
+        "Every record needs a key: declare the key field without '?'.");
     public static readonly DiagnosticDescriptor PluginLoad = Error("PB4011", "Plugin failed to load", "Plugin '{0}' could not be loaded: {1}", Source,
         "A plugin folder holds NAME/NAME.dll built against PlaybookRunner.Abstractions, with its own dependencies beside it.");
     public static readonly DiagnosticDescriptor BadOption = Error("PB4012", "Bad source option", "Source '{0}' ({1}): {2}", Source,

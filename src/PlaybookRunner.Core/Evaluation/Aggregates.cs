@@ -57,13 +57,12 @@ internal static class Aggregates
             return whenEmpty;
         }
 
-        var target = total * T.CreateChecked(share);
         var cumulative = T.Zero;
         for (var i = 0; i < sorted.Length; i++)
         {
             cumulative += sorted[i];
             // All records tied with sorted[i] are included by "value >= t", so only stop at the end of a tie run.
-            if (cumulative >= target && (i + 1 == sorted.Length || sorted[i + 1] != sorted[i]))
+            if (Reached(cumulative, total, share) && (i + 1 == sorted.Length || sorted[i + 1] != sorted[i]))
             {
                 return sorted[i];
             }
@@ -71,6 +70,13 @@ internal static class Aggregates
 
         return sorted[^1];
     }
+
+    /// <summary>cumulative ≥ share × total, exactly for decimal, in double for the others (never truncating the share).</summary>
+    private static bool Reached<T>(T cumulative, T total, double share)
+        where T : System.Numerics.INumber<T> =>
+        cumulative is decimal c && total is decimal t
+            ? c >= t * (decimal)share
+            : double.CreateChecked(cumulative) >= double.CreateChecked(total) * share;
 
     private static void CheckFraction(double p, string name)
     {

@@ -10,12 +10,11 @@ internal static class CalendarMath
     public static int MonthsBetween(DateTime from, DateTime to)
     {
         var months = ((to.Year - from.Year) * 12) + to.Month - from.Month;
-        var toIsMonthEnd = to.Day == DateTime.DaysInMonth(to.Year, to.Month);
-        if (months > 0 && ((to.Day < from.Day && !toIsMonthEnd) || (to.Day == from.Day && to.TimeOfDay < from.TimeOfDay)))
+        if (months > 0 && from.AddMonths(months) > to)
         {
             months--;
         }
-        else if (months < 0 && (to.Day > from.Day || (to.Day == from.Day && to.TimeOfDay > from.TimeOfDay)))
+        else if (months < 0 && from.AddMonths(months) < to)
         {
             months++;
         }

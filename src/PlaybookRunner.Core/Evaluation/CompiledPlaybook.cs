@@ -48,7 +48,6 @@ internal abstract class CompiledPlaybook<TRecord>
     private string[] _segmentNames = [];
     private TRecord? _current;
     private long _deadline;
-    private int _sinceCheck;
 
     /// <summary>The evaluation instant (<c>plan --as-of</c>).</summary>
     public DateTimeOffset Now { get; private set; }
@@ -76,8 +75,13 @@ internal abstract class CompiledPlaybook<TRecord>
         Now = now;
         Today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(now, _zone).DateTime);
         _deadline = Stopwatch.GetTimestamp() + (long)(budget.TotalSeconds * Stopwatch.Frequency);
+        var culture = System.Globalization.CultureInfo.CurrentCulture;
+        var uiCulture = System.Globalization.CultureInfo.CurrentUICulture;
         try
         {
+            // Expressions see one culture everywhere, so string comparison and formatting never depend on the machine.
+            System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
+            System.Globalization.CultureInfo.CurrentUICulture = System.Globalization.CultureInfo.InvariantCulture;
             __Evaluate(population);
         }
         catch (LetFailedException ex)
@@ -88,6 +92,11 @@ internal abstract class CompiledPlaybook<TRecord>
         {
             _sink.BudgetExceeded = true;
             _sink.BudgetKey = _current?.Key ?? "";
+        }
+        finally
+        {
+            System.Globalization.CultureInfo.CurrentCulture = culture;
+            System.Globalization.CultureInfo.CurrentUICulture = uiCulture;
         }
 
         return _sink;
@@ -110,18 +119,19 @@ internal abstract class CompiledPlaybook<TRecord>
     protected void __Begin(TRecord record)
     {
         _current = record;
-        if (++_sinceCheck >= 64)
+        if (Stopwatch.GetTimestamp() > _deadline)
         {
-            _sinceCheck = 0;
-            if (Stopwatch.GetTimestamp() > _deadline)
-            {
-                throw new BudgetExceededException();
-            }
+            throw new BudgetExceededException();
         }
     }
 
     protected T __Let<T>(int index, Func<T> compute)
     {
+        if (Stopwatch.GetTimestamp() > _deadline)
+        {
+            throw new BudgetExceededException();
+        }
+
         try
         {
             var value = compute();

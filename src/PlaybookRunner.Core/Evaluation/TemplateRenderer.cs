@@ -39,7 +39,31 @@ internal static class TemplateRenderer
             context.PushGlobal(overrides);
         }
 
-        return template.Template.Render(context);
+        return WellFormed(template.Template.Render(context));
+    }
+
+    /// <summary>Replaces lone surrogates (say, half an emoji cut by string.slice) so the text is valid UTF-16.</summary>
+    private static string WellFormed(string text)
+    {
+        if (!text.Any(char.IsSurrogate))
+        {
+            return text;
+        }
+
+        var chars = text.ToCharArray();
+        for (var i = 0; i < chars.Length; i++)
+        {
+            if (char.IsHighSurrogate(chars[i]) && i + 1 < chars.Length && char.IsLowSurrogate(chars[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(chars[i]))
+            {
+                chars[i] = '\uFFFD';
+            }
+        }
+
+        return new string(chars);
     }
 
     /// <summary>Text already safe for HTML.</summary>

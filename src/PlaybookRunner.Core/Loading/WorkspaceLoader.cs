@@ -15,6 +15,17 @@ public static class WorkspaceLoader
     /// <summary>The file name of the workspace file.</summary>
     public const string RunnerFileName = "runner.yaml";
 
+    /// <summary>
+    /// Names that fields, let values and segments may not take: template globals and helpers, Scriban
+    /// built-ins, and members of the generated record class.
+    /// </summary>
+    private static readonly HashSet<string> ReservedNames = new(StringComparer.Ordinal)
+    {
+        "rule", "playbook", "now", "days_since", "months_since", "money", "json_escape", "html_escape",
+        "array", "date", "html", "math", "object", "regex", "string", "timespan", "empty", "blank", "include", "include_join",
+        "Key", "GetField", "Create", "MakeArray", "SetRelated", "GetRelated", "Now", "Today", "LastFired",
+    };
+
     private static readonly string[] ReservedFileNames = [RunnerFileName, "runner.yml", "suppressions.yaml", "suppressions.yml"];
 
     /// <summary>Loads the playbooks named by <paramref name="paths"/> (files or folders).</summary>
@@ -196,7 +207,7 @@ public static class WorkspaceLoader
             ? overrideMap.Entries.ToDictionary(e => e.Key.Value, e => ((YamlScalar)e.Value).Value, StringComparer.Ordinal)
             : new Dictionary<string, string>(StringComparer.Ordinal);
         var execution = map["execution"] is YamlMapping executionMap ? Settings(executionMap) : new Dictionary<string, string>(StringComparer.Ordinal);
-        return new WorkspaceDefinition(root, path, sources, channels, state, plugins, overrides, []) { Execution = execution };
+        return new WorkspaceDefinition(root, path, sources, channels, state, plugins, overrides, []) { Execution = execution, DefaultTimeZone = defaultZone };
     }
 
     /// <summary>Scalar settings by key; a nested mapping (headers) is flattened as <c>headers.Name</c>.</summary>
@@ -295,7 +306,7 @@ public static class WorkspaceLoader
         }
         else if (fields.Find(f => f.Name == keyNode.Value)!.Type.IsNullable)
         {
-            diagnostics.Add(DiagnosticDescriptors.BadKeyField, keyNode.Location, keyNode.Value + "' must not be nullable; key '" + keyNode.Value, name);
+            diagnostics.Add(DiagnosticDescriptors.NullableKey, keyNode.Location, keyNode.Value, name);
         }
 
         var related = map["related"] is YamlMapping relatedMap
@@ -327,14 +338,29 @@ public static class WorkspaceLoader
 
         var before = diagnostics.Items.Count;
         var id = map.Text("playbook")!;
-        var zone = ReadZone(map, "timezone", "UTC", diagnostics);
+        var zone = ReadZone(map, "timezone", workspace.DefaultTimeZone, diagnostics);
         var schedule = ReadCron(map, diagnostics);
         var source = ResolveSource(map["source"]!, workspace, path, diagnostics);
 
         var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var reserved in ReservedNames)
+        {
+            names[reserved] = $"a name PlaybookRunner defines in conditions or templates";
+        }
+
         foreach (var field in source?.Fields ?? [])
         {
+            if (ReservedNames.Contains(field.Name))
+            {
+                diagnostics.Add(DiagnosticDescriptors.NameClash, field.Location, field.Name, names[field.Name] + "; rename the field and read the column with column:");
+            }
+
             names[field.Name] = $"a field of source '{source!.Name}'";
+        }
+
+        foreach (var related in source?.Related ?? [])
+        {
+            names.TryAdd(related.Name, $"a related list of source '{source!.Name}'");
         }
 
         var lets = ReadNamed(map["let"], "a let value", names, diagnostics);
@@ -368,7 +394,7 @@ public static class WorkspaceLoader
     {
         if (node is YamlMapping inline)
         {
-            return ReadSource($"{Path.GetFileNameWithoutExtension(path)} (inline)", inline, Path.GetDirectoryName(path)!, "UTC", diagnostics);
+            return ReadSource($"{Path.GetFileNameWithoutExtension(path)} (inline)", inline, Path.GetDirectoryName(path)!, workspace.DefaultTimeZone, diagnostics);
         }
 
         var name = ((YamlScalar)node).Value;

@@ -120,6 +120,9 @@ public sealed record WorkspaceDefinition(
     IReadOnlyDictionary<string, string> SeverityOverrides,
     IReadOnlyList<PlaybookDefinition> Playbooks)
 {
+    /// <summary>runner.yaml's timezone: the default for playbooks and sources that set none (UTC without one).</summary>
+    public string DefaultTimeZone { get; init; } = "UTC";
+
     /// <summary>The suppressions of suppressions.yaml beside runner.yaml.</summary>
     public IReadOnlyList<SuppressionDefinition> Suppressions { get; init; } = [];
 

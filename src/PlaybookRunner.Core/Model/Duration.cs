@@ -9,6 +9,9 @@ namespace PlaybookRunner.Core.Model;
 /// </summary>
 public readonly partial record struct Duration(int Months, TimeSpan Time)
 {
+    /// <summary>The longest duration accepted: 100 years.</summary>
+    public const int MaxMonths = 1200;
+
     [GeneratedRegex(@"^(?<n>[0-9]{1,6})(?<u>h|d|w|mo|y)$", RegexOptions.CultureInvariant)]
     private static partial Regex Short();
 
@@ -23,6 +26,11 @@ public readonly partial record struct Duration(int Months, TimeSpan Time)
         if (m.Success)
         {
             var n = int.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture);
+            if (m.Groups["u"].Value switch { "y" => n * 12L, "mo" => n, "w" => n * 7L / 31, "d" => n / 31L, _ => n / (31L * 24) } > MaxMonths)
+            {
+                return false;
+            }
+
             duration = m.Groups["u"].Value switch
             {
                 "h" => new Duration(0, TimeSpan.FromHours(n)),
@@ -40,10 +48,15 @@ public readonly partial record struct Duration(int Months, TimeSpan Time)
             return false;
         }
 
-        int Get(string g) => m.Groups[g].Success ? int.Parse(m.Groups[g].Value, CultureInfo.InvariantCulture) : 0;
-        duration = new Duration(
-            (12 * Get("y")) + Get("mo"),
-            TimeSpan.FromDays((7L * Get("w")) + Get("d")) + TimeSpan.FromHours(Get("h")) + TimeSpan.FromMinutes(Get("mi")) + TimeSpan.FromSeconds(Get("s")));
+        long Get(string g) => m.Groups[g].Success ? long.Parse(m.Groups[g].Value, CultureInfo.InvariantCulture) : 0;
+        var months = (12 * Get("y")) + Get("mo");
+        var seconds = (((7 * Get("w")) + Get("d")) * 86400) + (Get("h") * 3600) + (Get("mi") * 60) + Get("s");
+        if (months > MaxMonths || seconds > MaxMonths * 31L * 86400)
+        {
+            return false;
+        }
+
+        duration = new Duration((int)months, TimeSpan.FromSeconds(seconds));
         return duration.Months > 0 || duration.Time > TimeSpan.Zero;
     }
 

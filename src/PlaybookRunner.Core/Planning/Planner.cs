@@ -42,7 +42,10 @@ internal static class Planner
 
             var factory = workspace.RecordFactories[source].Create;
             records[source] = [.. result.Rows.Select(r => factory(r.Values))];
-            recordCount += result.Rows.Count;
+            if (workspace.Playbooks.Any(p => p.Definition.Source == source))
+            {
+                recordCount += result.Rows.Count;
+            }
         }
 
         if (diagnostics.HasErrors)
@@ -91,11 +94,11 @@ internal static class Planner
 
                 var suppression = workspace.Definition.Suppressions.FirstOrDefault(s => s.Covers(playbook.Id, rule.Id, key, today));
 
-                var globals = Globals(playbook, relatedSources, rule, severity, raw, sink.Lets, asOf, helpers);
                 var templates = unit.Templates[raw.RuleIndex];
                 try
                 {
-                    var message = templates.Message is null ? rule.Title : TemplateRenderer.Render(templates.Message, globals, html: false);
+                    var globals = Globals(playbook, relatedSources, rule, severity, raw, sink.Lets, asOf, helpers);
+                    var message = templates.Message is null ? rule.Title ?? rule.Id : TemplateRenderer.Render(templates.Message, globals, html: false);
                     var actions = templates.Actions.Select(a => RenderAction(a, globals)).ToList();
                     findings.Add(new PlannedFinding(playbook.Id, rule.Id, raw.RuleIndex, key, severity, message, suppression is not null, actions)
                     {
@@ -104,7 +107,7 @@ internal static class Planner
                         HeldBackUntil = heldBackUntil,
                     });
                 }
-                catch (Exception ex) when (ex is Scriban.Syntax.ScriptRuntimeException or InvalidOperationException or JsonException or FormatException or InvalidCastException or OverflowException)
+                catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
                 {
                     errors.Add(new PlanError(DiagnosticDescriptors.TemplateFailed.Id, playbook.Id, rule.Id, key,
                         DiagnosticDescriptors.TemplateFailed.Format([$"rule '{rule.Id}'", key, Describe(ex)])));

@@ -27,7 +27,7 @@ internal static class CsvSource
         var display = DisplayPath(path);
         try
         {
-            using var reader = File.OpenText(path);
+            using var reader = new StreamReader(path, new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true);
             using var csv = CsvDataReader.Create(reader, new CsvDataReaderOptions
             {
                 HasHeaders = true,
@@ -100,7 +100,7 @@ internal static class CsvSource
                 rows.Add(new SourceRow(values, row, rowLine));
             }
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CsvFormatException or System.Text.DecoderFallbackException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CsvFormatException or System.Text.DecoderFallbackException or ArgumentException)
         {
             diagnostics.Add(Diagnostic.Create(DiagnosticDescriptors.DataRead, source.Location, source.Name, ex.Message.TrimEnd('.')));
             return new SourceReadResult(rows, diagnostics, true);

@@ -112,6 +112,12 @@ internal static partial class FieldParser
 
         // A local time in a spring-forward gap does not exist; read it with the zone's standard offset.
         var offset = zone.IsInvalidTime(local) ? zone.BaseUtcOffset : zone.GetUtcOffset(local);
+        var utcTicks = local.Ticks - offset.Ticks;
+        if (utcTicks < DateTime.MinValue.Ticks || utcTicks > DateTime.MaxValue.Ticks)
+        {
+            return false;
+        }
+
         value = new DateTimeOffset(local, offset).UtcDateTime;
         return true;
     }

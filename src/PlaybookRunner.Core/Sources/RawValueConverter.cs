@@ -11,6 +11,20 @@ internal static class RawValueConverter
 {
     public static bool TryConvert(object? raw, FieldType type, TimeZoneInfo zone, out object? value, out string problem)
     {
+        try
+        {
+            return Convert(raw, type, zone, out value, out problem);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            value = null;
+            problem = $"{Describe(raw!)} is out of range for {FieldType.KindName(type.Kind)}";
+            return false;
+        }
+    }
+
+    private static bool Convert(object? raw, FieldType type, TimeZoneInfo zone, out object? value, out string problem)
+    {
         value = null;
         problem = "";
         switch (raw)

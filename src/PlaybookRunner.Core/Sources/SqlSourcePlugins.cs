@@ -27,6 +27,9 @@ internal abstract class SqlSourcePlugin : ISourcePlugin
 
     protected abstract DbConnection Connect(SourceOptions options);
 
+    /// <summary>Makes the session read-only where the database can, so a source query never changes data.</summary>
+    protected virtual Task PrepareAsync(DbConnection connection, CancellationToken cancellationToken) => Task.CompletedTask;
+
     public async IAsyncEnumerable<SourceRecord> ReadAsync(SourceOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var connection = Connect(options);
@@ -35,6 +38,7 @@ internal abstract class SqlSourcePlugin : ISourcePlugin
         try
         {
             await connection.OpenAsync(cancellationToken);
+            await PrepareAsync(connection, cancellationToken);
             command = connection.CreateCommand();
             command.CommandText = options.Get("query")!;
             reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
@@ -115,6 +119,13 @@ internal sealed class PostgresSourcePlugin : SqlSourcePlugin
         {
             yield return new("connection", "postgres sources need a connection string, normally ${env:NAME}");
         }
+    }
+
+    protected override async Task PrepareAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY";
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     protected override DbConnection Connect(SourceOptions options)

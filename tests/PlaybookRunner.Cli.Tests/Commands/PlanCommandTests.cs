@@ -83,3 +83,19 @@ public sealed class PlanCommandTests
         Assert.Contains("p/s (warning): 1 finding", stdout, StringComparison.Ordinal);
     }
 }
+
+public sealed class AsOfParsingTests
+{
+    [Theory]
+    [InlineData("03/02/2026")]
+    [InlineData("2026-3-2")]
+    [InlineData("March 2")]
+    public void Only_iso_8601_is_accepted(string text) => Assert.Equal(2, CliRunner.Run("plan", CliRunner.Playbooks, "--as-of", text).ExitCode);
+
+    [Theory]
+    [InlineData("2026-03-02")]
+    [InlineData("2026-03-02T09:00")]
+    [InlineData("2026-03-02T09:00:00+01:00")]
+    [InlineData("2026-03-02T09:00:00.5Z")]
+    public void Iso_forms_are_accepted(string text) => Assert.Equal(0, CliRunner.Run("plan", CliRunner.Playbooks, "--as-of", text).ExitCode);
+}

@@ -33,6 +33,14 @@ public sealed class AggregatesTests
     }
 
     [Fact]
+    public void Pareto_never_truncates_the_share_for_integer_values()
+    {
+        // Total 16: 10 alone is 62.5%, 10 + 5 is 93.75% >= 80%.
+        Assert.Equal(5L, Aggregates.Pareto([10L, 5L, 1L], 0.80, long.MaxValue));
+        Assert.Equal(10.0, Aggregates.Pareto([10.0, 5.0, 1.0], 0.50, double.MaxValue));
+    }
+
+    [Fact]
     public void Pareto_includes_ties_and_handles_empty_populations()
     {
         // 10 + 10 + 10 = 30 of 40: ties at 10 are all in, so t = 10 holds 75%.

@@ -26,6 +26,9 @@ public sealed class DurationTests
     [InlineData("PT")]
     [InlineData("6 mo")]
     [InlineData("")]
+    [InlineData("999999y")]
+    [InlineData("999999w")]
+    [InlineData("P9999Y")]
     public void Rejects_everything_else(string text) => Assert.False(Duration.TryParse(text, out _));
 
     [Fact]

@@ -1,4 +1,5 @@
 using PlaybookRunner.Core;
+using PlaybookRunner.Core.Planning;
 
 namespace PlaybookRunner.Core.Tests.Planning;
 
@@ -107,6 +108,37 @@ public sealed class PlannerTests
         Assert.True(result.Success);
         var finding = Assert.Single(result.Plan!.Findings);
         Assert.Equal(("loud", Core.Model.Severity.Critical), (finding.Rule, finding.Severity));
+    }
+
+    [Fact]
+    public void A_template_that_throws_fails_only_its_finding()
+    {
+        using var workspace = new TempWorkspace();
+        var result = Plan(workspace, """
+            playbook: p
+            source: crm
+            rules:
+              - id: r
+                when: "true"
+                message: "{{ if id == 'A' }}{{ 1.5 | math.round 40 }}{{ else }}fine{{ end }}"
+              - id: untitled
+                when: id == "B"
+            """, Runner);
+        Assert.NotNull(result.Plan);
+        Assert.Equal([("r", "B", "fine"), ("untitled", "B", "untitled")], result.Plan!.Findings.Select(f => (f.Rule, f.Key, f.Message)));
+        Assert.Equal(("PB5002", "A"), (Assert.Single(result.Plan.Errors).Id, result.Plan.Errors[0].Key));
+    }
+
+    [Fact]
+    public void Half_an_emoji_cannot_break_the_json_plan()
+    {
+        using var workspace = new TempWorkspace();
+        workspace.Write("runner.yaml", Runner);
+        workspace.Write("data.csv", "id,name,email\nA,\U0001F600 Smile,a@example.com\n".Replace("\\U0001F600", "\U0001F600", StringComparison.Ordinal));
+        var file = workspace.Write("p.yaml", "playbook: p\nsource: crm\nrules:\n  - { id: r, when: \"true\", message: \"{{ name | string.slice 0 1 }}\" }\n");
+        var result = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+        Assert.Equal("\uFFFD", Assert.Single(result.Plan!.Findings).Message);
+        Assert.Contains("\"message\": \"\uFFFD\"", PlanWriter.WriteJson(result.Plan, workspace.Root), StringComparison.Ordinal);
     }
 
     [Fact]

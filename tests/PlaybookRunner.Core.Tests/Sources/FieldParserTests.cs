@@ -42,6 +42,15 @@ public sealed class FieldParserTests
     }
 
     [Fact]
+    public void Datetimes_outside_the_representable_range_are_bad_values_not_crashes()
+    {
+        var berlin = TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin");
+        Assert.True(FieldType.TryParse("datetime", out var type));
+        Assert.False(FieldParser.TryParse("0001-01-01", type.Value, berlin, out _, out var problem));
+        Assert.StartsWith("'0001-01-01' is not a valid datetime", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Blank_is_missing_and_never_coerced()
     {
         Assert.Null(Parse("   ", "int?"));

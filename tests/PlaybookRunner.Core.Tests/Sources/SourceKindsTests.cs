@@ -134,6 +134,7 @@ public sealed class SourceKindsTests
         var result = PlaybookEngine.Plan([file], AsOf);
         Assert.True(result.Success, string.Join("\n", result.Diagnostics.Select(d => d.Message)));
         Assert.Equal(["Bolt: 1 activities call", "Cask: 0 activities"], result.Plan!.Findings.Select(f => f.Message));
+        Assert.Equal(3, result.Plan.Summary.Records);
     }
 
     [Fact]
@@ -193,6 +194,32 @@ public sealed class PostgresSourceTests(PostgresServer server)
         finally
         {
             Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
+    [Fact]
+    public async Task A_source_query_cannot_change_data()
+    {
+        var table = "guarded_" + Guid.NewGuid().ToString("N")[..8];
+        await using (var connection = new NpgsqlConnection(server.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"CREATE TABLE {table} (id text PRIMARY KEY); INSERT INTO {table} VALUES ('A');";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        using var workspace = new TempWorkspace();
+        var file = workspace.Write("p.yaml", $"playbook: p\nsource:\n  kind: postgres\n  connection: \"{server.ConnectionString}\"\n  query: DELETE FROM {table} RETURNING id\n  key: id\n  fields: {{ id: string }}\nrules:\n  - {{ id: r, when: id != null }}\n");
+        var error = Assert.Single((await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch)).Diagnostics);
+        Assert.Equal("PB4013", error.Id);
+        Assert.Contains("read-only transaction", error.Message, StringComparison.Ordinal);
+        await using (var connection = new NpgsqlConnection(server.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = $"SELECT COUNT(*) FROM {table}";
+            Assert.Equal(1L, await command.ExecuteScalarAsync());
         }
     }
 
