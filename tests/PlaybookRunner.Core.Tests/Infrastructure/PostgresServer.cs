@@ -40,12 +40,7 @@ public sealed class PostgresServer : IDisposable
         }
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => JsonApiServer.FreePort();
 
     private static (int Code, string Out, string Err) Run(string script, params string[] args)
     {

@@ -2,10 +2,10 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 
-namespace PlaybookRunner.Core.Tests.Infrastructure;
+namespace PlaybookRunner.Tests.Shared;
 
 /// <summary>
-/// A real HTTP server on 127.0.0.1 for tests (System.Net.HttpListener). Each request is answered by
+/// A real HTTP server on 127.0.0.1 for tests (System.Net.HttpListener), shared by the test projects. Each request is answered by
 /// the handler; every request is recorded.
 /// </summary>
 internal sealed class JsonApiServer : IDisposable
@@ -19,7 +19,7 @@ internal sealed class JsonApiServer : IDisposable
         _handler = handler;
         for (var attempt = 0; ; attempt++)
         {
-            Port = PostgresServer.FreePort();
+            Port = FreePort();
             _listener.Prefixes.Clear();
             _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
             try
@@ -36,6 +36,14 @@ internal sealed class JsonApiServer : IDisposable
     }
 
     public int Port { get; }
+
+    /// <summary>A TCP port free on 127.0.0.1 right now.</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
 
     public string Url(string path) => $"http://127.0.0.1:{Port}{path}";
 
