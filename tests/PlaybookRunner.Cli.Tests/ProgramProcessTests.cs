@@ -29,9 +29,10 @@ public sealed class ProgramProcessTests
     [Fact]
     public void Validate_and_plan_the_examples_from_the_repository_root()
     {
+        // The real clock decides whether the example suppression has expired (a warning), so only errors are pinned here.
         var validate = Start("validate");
         Assert.Equal((0, ""), (validate.Code, validate.Err));
-        Assert.Equal("Validated 3 playbook(s), 7 rule(s): 0 error(s), 0 warning(s)\n", validate.Out);
+        Assert.StartsWith("Validated 3 playbook(s), 7 rule(s): 0 error(s)", validate.Out.Split('\n').Last(l => l.Length > 0), StringComparison.Ordinal);
 
         var plan = Start("plan", "--format", "json", "--as-of", "2026-03-02T09:00:00Z");
         Assert.Equal(0, plan.Code);

@@ -27,7 +27,12 @@ public sealed class SchemaTests
         {
             var diagnostics = new DiagnosticBag();
             var node = YamlTreeReader.ReadFile(file, diagnostics)!;
-            var schema = Path.GetFileName(file) == "runner.yaml" ? "runner.schema.json" : "playbook.schema.json";
+            var schema = Path.GetFileName(file) switch
+            {
+                "runner.yaml" => "runner.schema.json",
+                "suppressions.yaml" => "suppressions.schema.json",
+                _ => "playbook.schema.json",
+            };
             Assert.True(YamlSchemaValidator.ForEmbedded(schema).Validate(node, diagnostics), file);
             Assert.StartsWith("# yaml-language-server: $schema=../schema/", File.ReadLines(file).First(), StringComparison.Ordinal);
         }
