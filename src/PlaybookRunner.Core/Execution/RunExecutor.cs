@@ -104,7 +104,9 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             async ct =>
             {
                 attempts++;
-                return await executor.ExecuteAsync(record, ct);
+                var result = await executor.ExecuteAsync(record, ct);
+                store.RecordAttemptRow(record.IdempotencyKey, time.GetUtcNow(), result.Succeeded ? "succeeded" : result.Transient ? "transient" : "permanent", result.Message);
+                return result;
             },
             cancellationToken);
         var state = outcome.Succeeded ? ActionState.Succeeded : ActionState.Dead;

@@ -61,6 +61,16 @@ internal sealed class StateStore : IFiringHistory, IDisposable
         );
         CREATE INDEX actions_state ON actions (state);
         """,
+        """
+        CREATE TABLE attempts (
+            idempotency_key TEXT NOT NULL REFERENCES actions (idempotency_key),
+            attempt INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            message TEXT NOT NULL,
+            PRIMARY KEY (idempotency_key, attempt)
+        );
+        """,
     ];
 
     private readonly SqliteConnection? _connection;
@@ -186,6 +196,42 @@ internal sealed class StateStore : IFiringHistory, IDisposable
         command.Parameters.AddWithValue("$now", FormatInstant(now));
         command.Parameters.AddWithValue("$id", idempotencyKey);
         command.ExecuteNonQuery();
+    }
+
+    /// <summary>Records one attempt at an action: when, how it ended (succeeded, transient, permanent) and the message.</summary>
+    public void RecordAttemptRow(string idempotencyKey, DateTimeOffset at, string outcome, string message)
+    {
+        using var command = Writable().CreateCommand();
+        command.CommandText = """
+            INSERT INTO attempts (idempotency_key, attempt, at, outcome, message)
+            VALUES ($id, (SELECT COUNT(*) + 1 FROM attempts WHERE idempotency_key = $id), $at, $o, $m)
+            """;
+        command.Parameters.AddWithValue("$id", idempotencyKey);
+        command.Parameters.AddWithValue("$at", FormatInstant(at));
+        command.Parameters.AddWithValue("$o", outcome);
+        command.Parameters.AddWithValue("$m", message);
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>Every attempt at one action, in order.</summary>
+    public IReadOnlyList<(int Attempt, DateTimeOffset At, string Outcome, string Message)> Attempts(string idempotencyKey)
+    {
+        var result = new List<(int, DateTimeOffset, string, string)>();
+        if (_connection is null)
+        {
+            return result;
+        }
+
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT attempt, at, outcome, message FROM attempts WHERE idempotency_key = $id ORDER BY attempt";
+        command.Parameters.AddWithValue("$id", idempotencyKey);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            result.Add((reader.GetInt32(0), ParseInstant(reader.GetString(1)), reader.GetString(2), reader.GetString(3)));
+        }
+
+        return result;
     }
 
     /// <summary>Actions recorded but not finished (a crashed or interrupted run), oldest first.</summary>

@@ -134,6 +134,11 @@ public sealed class RunTests
 
             var (dead, _) = PlaybookEngine.History([workspace.Root], null, null, failedOnly: true);
             Assert.Equal(("C", "dead"), (Assert.Single(dead).Key, dead[0].State));
+            using (var store = Core.Execution.StateStore.OpenReadOnly(Path.Combine(workspace.Root, "playbook-state.db")))
+            {
+                Assert.Equal(["transient", "succeeded"], store.Attempts("p/busy/A/0/20260302T090000.000Z").Select(a => a.Outcome));
+                Assert.Equal(["permanent"], store.Attempts("p/busy/C/0/20260302T090000.000Z").Select(a => a.Outcome));
+            }
 
             // The resolved secret is nowhere in the store.
             Assert.DoesNotContain("hook-canary-secret", DumpStore(Path.Combine(workspace.Root, "playbook-state.db")), StringComparison.Ordinal);
@@ -275,5 +280,54 @@ public sealed class RunTests
         }
 
         return text.ToString();
+    }
+}
+
+public sealed class StateStoreTests
+{
+    [Fact]
+    public void Migrations_create_every_table_and_are_recorded()
+    {
+        using var workspace = new TempWorkspace();
+        var path = Path.Combine(workspace.Root, "state.db");
+        using (Core.Execution.StateStore.OpenForWrite(path))
+        {
+        }
+
+        using (Core.Execution.StateStore.OpenForWrite(path))
+        {
+        }
+
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT group_concat(version) FROM schema_version; PRAGMA journal_mode;";
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        Assert.Equal("1,2", reader.GetString(0));
+        reader.NextResult();
+        reader.Read();
+        Assert.Equal("wal", reader.GetString(0));
+    }
+
+    [Fact]
+    public void A_store_from_a_newer_version_is_refused()
+    {
+        using var workspace = new TempWorkspace();
+        var path = Path.Combine(workspace.Root, "state.db");
+        using (Core.Execution.StateStore.OpenForWrite(path))
+        {
+        }
+
+        using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "INSERT INTO schema_version VALUES (99)";
+            command.ExecuteNonQuery();
+        }
+
+        var error = Assert.Throws<InvalidOperationException>(() => Core.Execution.StateStore.OpenForWrite(path));
+        Assert.Contains("has schema version 99, newer than this PlaybookRunner understands (2)", error.Message, StringComparison.Ordinal);
     }
 }

@@ -1,0 +1,42 @@
+namespace PlaybookRunner.Cli.Tests.Commands;
+
+public sealed class RunCommandTests
+{
+    [Fact]
+    public void Run_executes_records_and_history_lists_with_exit_codes()
+    {
+        using var dir = new TempDir();
+        dir.Write("d.csv", "id,n\nA,5\nB,1\n");
+        dir.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int } }\nrules:\n  - { id: r, when: n > 3, cooldown: 1d, actions: [ { type: file, path: out.jsonl, body: \"{{ id }}\" } ] }\n");
+        var (code, stdout, stderr) = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
+        Assert.Equal((0, ""), (code, stderr));
+        Assert.Equal(
+            "ok   p/r A file: appended to out.jsonl\nRun as of 2026-03-02T09:00:00+00:00: 1 actions succeeded, 0 failed, 0 suppressed, 0 held back, 0 errors\n",
+            stdout.ReplaceLineEndings("\n"));
+
+        var again = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T10:00:00Z");
+        Assert.Equal(0, again.ExitCode);
+        Assert.EndsWith("0 actions succeeded, 0 failed, 0 suppressed, 1 held back, 0 errors\n", again.Out.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+
+        var history = CliRunner.Run("history", dir.Root);
+        Assert.Equal(0, history.ExitCode);
+        Assert.Equal("2026-03-02T09:00:00+00:00  succeeded  p/r  A  #0 file  attempts 1\n", history.Out.ReplaceLineEndings("\n"));
+        Assert.Equal("No recorded actions match.\n", CliRunner.Run("history", dir.Root, "--failed").Out.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void A_failed_action_makes_run_exit_one_and_shows_in_history_failed()
+    {
+        using var dir = new TempDir();
+        dir.Write("d.csv", "id\nA\n");
+        dir.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: \"true\", actions: [ { type: webhook, url: \"http://127.0.0.1:1/none\", body: \"{}\" } ] }\n");
+        dir.Write("runner.yaml", "execution: { max_attempts: 2, backoff_ms: 1, timeout_seconds: 5 }\n");
+        var (code, stdout, stderr) = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
+        Assert.Equal(1, code);
+        Assert.StartsWith("FAIL p/r A webhook: http://127.0.0.1:1/none: ", stdout, StringComparison.Ordinal);
+        Assert.Contains("(gave up after 2 attempts)", stdout, StringComparison.Ordinal);
+        Assert.Contains("error PB5004: p/r webhook action for key 'A' failed:", stderr, StringComparison.Ordinal);
+        var history = CliRunner.Run("history", dir.Root, "--failed");
+        Assert.StartsWith("2026-03-02T09:00:00+00:00  dead       p/r  A  #0 webhook  attempts 2  http://127.0.0.1:1/none:", history.Out, StringComparison.Ordinal);
+    }
+}
