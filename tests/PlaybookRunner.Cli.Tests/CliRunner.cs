@@ -29,9 +29,3 @@ internal static class CliRunner
         throw new InvalidOperationException("PlaybookRunner.sln not found");
     }
 }
-
-/// <summary>A clock stopped at one instant.</summary>
-internal sealed class FixedTimeProvider(DateTimeOffset now) : TimeProvider
-{
-    public override DateTimeOffset GetUtcNow() => now;
-}

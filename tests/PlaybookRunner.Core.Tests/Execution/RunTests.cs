@@ -9,11 +9,6 @@ public sealed class RunTests
 {
     private static readonly DateTimeOffset Day1 = new(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
 
-    private sealed class Clock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
-
     private static string Workspace(TempWorkspace workspace, string rules, string channels = "", string extra = "")
     {
         workspace.Write("customers.csv", "id,name,email,tickets\nA,Acme,ann@example.com,5\nB,Bolt,bob@example.com,1\nC,Cask,reject@example.com,7\n");
@@ -27,7 +22,7 @@ public sealed class RunTests
         return workspace.Write("p.yaml", "playbook: p\nsource: crm\nrules:\n" + rules);
     }
 
-    private static Task<RunResult> Run(string file, DateTimeOffset at) => PlaybookEngine.RunAsync([file], at, new Clock(at));
+    private static Task<RunResult> Run(string file, DateTimeOffset at) => PlaybookEngine.RunAsync([file], at, new FixedTimeProvider(at));
 
     [Fact]
     public async Task File_actions_are_recorded_once_and_cooldowns_hold_back_the_next_run()
@@ -225,7 +220,7 @@ public sealed class RunTests
               - { rule: p/busy, key: C, until: 2026-01-31, justification: Old news }
               - { rule: p/gone, justification: Renamed rule }
             """);
-        var validation = PlaybookEngine.Validate([workspace.Root], new Clock(Day1));
+        var validation = PlaybookEngine.Validate([workspace.Root], new FixedTimeProvider(Day1));
         Assert.Equal(
             [("PB1025", 3, 5, "Suppression of 'p/busy' for key 'C' expired on 2026-01-31"), ("PB1026", 4, 5, "Suppression names 'p/gone', which is not a rule of any playbook here")],
             validation.Diagnostics.Select(d => (d.Id, d.Location.Line, d.Location.Column, d.Message)));

@@ -31,15 +31,10 @@ public sealed class PlanGoldenTests
         Assert.Equal(first, second);
     }
 
-    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
-
     [Fact]
     public void Examples_validate_without_diagnostics()
     {
-        var result = PlaybookEngine.Validate([TestPaths.Playbooks], new FixedClock(AsOf));
+        var result = PlaybookEngine.Validate([TestPaths.Playbooks], new FixedTimeProvider(AsOf));
         Assert.Empty(result.Diagnostics);
         Assert.Equal(3, result.Playbooks);
         Assert.Equal(7, result.Rules);
