@@ -504,7 +504,7 @@ public static class WorkspaceLoader
             });
         }
 
-        var action = new ActionDefinition(type, fields, map.Location);
+        var action = new ActionDefinition(type, fields, map.Location) { TypeLocation = map["type"]!.Location };
         switch (type)
         {
             case "email":
@@ -525,7 +525,7 @@ public static class WorkspaceLoader
             case "file":
                 break;
             default:
-                diagnostics.Add(DiagnosticDescriptors.NotInEnum, map["type"]!.Location, type, "action type", "email, webhook, file");
+                // A plugin action type: checked against the loaded plugins by SourceBinder.
                 break;
         }
 

@@ -57,6 +57,9 @@ public sealed record ActionField(string Name, SpannedText? Template, bool? Flag,
 /// <summary>An action of a rule: its type and fields in file order.</summary>
 public sealed record ActionDefinition(string Type, IReadOnlyList<ActionField> Fields, SourceLocation Location)
 {
+    /// <summary>Where the type is written.</summary>
+    public SourceLocation TypeLocation { get; init; } = Location;
+
     /// <summary>The field with this name, if present.</summary>
     public ActionField? Field(string name) => Fields.FirstOrDefault(f => f.Name == name);
 }

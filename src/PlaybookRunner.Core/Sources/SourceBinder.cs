@@ -40,6 +40,7 @@ internal static class SourceBinder
     public static void Check(WorkspaceDefinition workspace, PluginCatalog catalog, DiagnosticBag diagnostics)
     {
         diagnostics.AddRange(catalog.Diagnostics);
+        CheckPluginActions(workspace, catalog, diagnostics);
         foreach (var source in SourcesToRead(workspace))
         {
             if (source.Kind == "csv")
@@ -71,6 +72,33 @@ internal static class SourceBinder
             }
 
             CheckRelated(source, workspace, diagnostics);
+        }
+    }
+
+    /// <summary>Actions of types other than email, webhook and file must come from a plugin, with the fields it declares.</summary>
+    private static void CheckPluginActions(WorkspaceDefinition workspace, PluginCatalog catalog, DiagnosticBag diagnostics)
+    {
+        foreach (var action in workspace.Playbooks.SelectMany(p => p.Rules).SelectMany(r => r.Actions).Where(a => a.Type is not ("email" or "webhook" or "file")))
+        {
+            var at = action.Location with { EndLine = action.Location.Line, EndColumn = action.Location.Column + 1 };
+            if (!catalog.Actions.TryGetValue(action.Type, out var provider))
+            {
+                var types = new[] { "email", "webhook", "file" }.Concat(catalog.Actions.Keys.Order(StringComparer.Ordinal));
+                diagnostics.Add(DiagnosticDescriptors.NotInEnum, action.TypeLocation, action.Type, "action type", string.Join(", ", types));
+                continue;
+            }
+
+            var specs = provider.Plugin.Fields;
+            foreach (var field in action.Fields.Where(f => !specs.Any(s => s.Name == f.Name)))
+            {
+                diagnostics.Add(DiagnosticDescriptors.UnknownKey, field.Location, field.Name, $"a {action.Type} action",
+                    Yaml.YamlSchemaValidator.Suggest(field.Name, specs.Select(s => s.Name)));
+            }
+
+            foreach (var spec in specs.Where(s => s.Required && action.Field(s.Name) is null))
+            {
+                diagnostics.Add(DiagnosticDescriptors.MissingKey, at, spec.Name, $"a {action.Type} action");
+            }
         }
     }
 

@@ -159,3 +159,61 @@ public sealed class PluginCatalogTests
         Assert.StartsWith("Plugin 'Garbage' could not be loaded: BadImageFormatException:", diagnostics[1].Message, StringComparison.Ordinal);
     }
 }
+
+/// <summary>The real slack action plugin, loaded through the real loader, posting to a real HTTP listener.</summary>
+public sealed class SlackActionPluginTests
+{
+    private static readonly string PluginFolder = Path.Combine(TestPaths.RepoRoot, "artifacts", "plugins");
+
+    private static string Workspace(TempWorkspace workspace, string action)
+    {
+        workspace.Write("d.csv", "id,name\nA,Acme\n");
+        workspace.Write("runner.yaml", $"plugins: [ \"{PluginFolder}\" ]\nexecution: {{ max_attempts: 2, backoff_ms: 1 }}\n");
+        return workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, name: string } }\nrules:\n  - id: r\n    when: \"true\"\n    actions:\n" + action);
+    }
+
+    [Fact]
+    public async Task Plugin_actions_run_through_the_contract_with_the_idempotency_key()
+    {
+        var bodies = new List<(string Body, string? Key)>();
+        using var server = new JsonApiServer(request =>
+        {
+            lock (bodies)
+            {
+                bodies.Add((new StreamReader(request.InputStream).ReadToEnd(), request.Headers["Idempotency-Key"]));
+                return bodies.Count == 1 ? (503, "{}", null) : (200, "ok", null);
+            }
+        });
+        var variable = "PB_TEST_SLACK_" + Guid.NewGuid().ToString("N")[..8].ToUpperInvariant();
+        Environment.SetEnvironmentVariable(variable, server.Url("/services/T0/B0/x"));
+        try
+        {
+            using var workspace = new TempWorkspace();
+            var file = Workspace(workspace, $"      - {{ type: slack, url_env: {variable}, channel: \"#cs\", text: \"*{{{{ name }}}}* needs a call\" }}\n");
+            var plan = await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch);
+            Assert.True(plan.Success, string.Join("\n", plan.Diagnostics.Select(d => d.Message)));
+            var run = await PlaybookEngine.RunAsync([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero), TimeProvider.System);
+            var action = Assert.Single(run.Actions);
+            Assert.Equal(("slack", true, 2), (action.Type, action.Succeeded, action.Attempts));
+            Assert.Equal("{\"text\":\"*Acme* needs a call\",\"channel\":\"#cs\"}", bodies[1].Body);
+            Assert.Equal(Uri.EscapeDataString("p/r/A/0/20260302T090000.000Z"), bodies[1].Key);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
+    [Fact]
+    public void Plugin_action_fields_are_checked_at_validate()
+    {
+        using var workspace = new TempWorkspace();
+        var file = Workspace(workspace, "      - { type: slack, txt: hi }\n      - { type: pager, text: x }\n");
+        var diagnostics = PlaybookEngine.Validate([file]).Diagnostics;
+        Assert.Equal(
+            [("PB1003", 7, 9, "Missing required key 'text' in a slack action"),
+             ("PB1002", 7, 24, "Unknown key 'txt' in a slack action; did you mean 'text'?"),
+             ("PB1006", 8, 17, "'pager' is not allowed for action type; expected one of: email, webhook, file, slack")],
+            diagnostics.Select(d => (d.Id, d.Location.Line, d.Location.Column, d.Message)));
+    }
+}
