@@ -46,9 +46,11 @@ public static class PlaybookEngine
     private sealed record Prepared(WorkspaceDefinition Workspace, PluginCatalog Catalog, CompiledWorkspace? Compiled);
 
     /// <summary>Load, bind sources and compile; null (with diagnostics) when anything is an error.</summary>
-    private static Prepared? Prepare(IReadOnlyList<string> paths, DiagnosticBag diagnostics, DateTimeOffset now, bool load)
+    private static Prepared? Prepare(IReadOnlyList<string> paths, DiagnosticBag diagnostics, DateTimeOffset now, bool load) =>
+        Prepare(WorkspaceLoader.Load(paths, diagnostics), diagnostics, now, load);
+
+    private static Prepared? Prepare(WorkspaceDefinition? workspace, DiagnosticBag diagnostics, DateTimeOffset now, bool load)
     {
-        var workspace = WorkspaceLoader.Load(paths, diagnostics);
         if (workspace is null || workspace.Playbooks.Count == 0)
         {
             return null;
@@ -92,8 +94,8 @@ public static class PlaybookEngine
     public static ValidationResult Validate(IReadOnlyList<string> paths, TimeProvider? time = null)
     {
         var diagnostics = new DiagnosticBag();
-        Prepare(paths, diagnostics, (time ?? TimeProvider.System).GetUtcNow(), load: false);
-        var workspace = WorkspaceLoader.Load(paths, new DiagnosticBag());
+        var workspace = WorkspaceLoader.Load(paths, diagnostics);
+        Prepare(workspace, diagnostics, (time ?? TimeProvider.System).GetUtcNow(), load: false);
         return new ValidationResult(diagnostics.Sorted(), workspace?.Playbooks.Count ?? 0, workspace?.Playbooks.Sum(p => p.Rules.Count) ?? 0);
     }
 

@@ -46,9 +46,12 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
                 Index: i,
                 a.Type,
                 Payload: ToPayload(a, finding, playbookDirectory).ToJson())).ToList();
-            store.RecordFiring(finding.Playbook, finding.Rule, finding.Key, plan.AsOf, actions, time.GetUtcNow());
-            foreach (var record in store.Pending().Where(p => actions.Any(a => a.IdempotencyKey == p.IdempotencyKey)))
+            var now = time.GetUtcNow();
+            store.RecordFiring(finding.Playbook, finding.Rule, finding.Key, plan.AsOf, actions, now);
+            foreach (var action in actions)
             {
+                var record = new ActionRecord(action.IdempotencyKey, finding.Playbook, finding.Rule, finding.Key, action.Index, plan.AsOf,
+                    action.Type, action.Payload, ActionState.Pending, 0, null, now);
                 done.Add(await ExecuteAsync(record, recovered: false, cancellationToken));
             }
         }
