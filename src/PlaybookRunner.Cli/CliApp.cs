@@ -22,6 +22,7 @@ internal static class CliApp
             ValidateCommand.Create(stdout, time),
             PlanCommand.Create(stdout, stderr, time),
             RunCommand.Create(stdout, stderr, time),
+            DaemonCommand.Create(stderr, time),
             HistoryCommand.Create(stdout, stderr),
             SourcesCommand.Create(stdout, stderr),
         };

@@ -43,13 +43,12 @@ public static class PlaybookEngine
         AppContext.SetData("REGEX_DEFAULT_MATCH_TIMEOUT", TimeSpan.FromMilliseconds(250));
     }
 
-    private sealed record Prepared(WorkspaceDefinition Workspace, PluginCatalog Catalog, CompiledWorkspace? Compiled);
-
     /// <summary>Load, bind sources and compile; null (with diagnostics) when anything is an error.</summary>
     private static Prepared? Prepare(IReadOnlyList<string> paths, DiagnosticBag diagnostics, DateTimeOffset now, bool load) =>
         Prepare(WorkspaceLoader.Load(paths, diagnostics), diagnostics, now, load);
 
-    private static Prepared? Prepare(WorkspaceDefinition? workspace, DiagnosticBag diagnostics, DateTimeOffset now, bool load)
+    /// <summary>Bind sources and compile a loaded workspace; null (with diagnostics) when anything is an error.</summary>
+    internal static Prepared? Prepare(WorkspaceDefinition? workspace, DiagnosticBag diagnostics, DateTimeOffset now, bool load)
     {
         if (workspace is null || workspace.Playbooks.Count == 0)
         {
@@ -143,13 +142,14 @@ public static class PlaybookEngine
             return new PlanResult(null, diagnostics.Sorted());
         }
 
-        using var store = OpenStore(prepared.Workspace, write: false, diagnostics);
+        var secrets = new Secrets();
+        using var store = OpenStore(prepared.Workspace, write: false, secrets, TimeProvider.System, diagnostics);
         if (store is null)
         {
             return new PlanResult(null, diagnostics.Sorted());
         }
 
-        var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, new Secrets(), diagnostics, cancellationToken);
+        var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
         return new PlanResult(plan, diagnostics.Sorted());
     }
 
@@ -162,25 +162,26 @@ public static class PlaybookEngine
             return new RunResult(null, [], diagnostics.Sorted());
         }
 
-        using var store = OpenStore(prepared.Workspace, write: true, diagnostics);
+        var secrets = new Secrets();
+        using var store = OpenStore(prepared.Workspace, write: true, secrets, time, diagnostics);
         if (store is null)
         {
             return new RunResult(null, [], diagnostics.Sorted());
         }
 
         var workspace = prepared.Workspace;
-        var secrets = new Secrets();
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("timeout_seconds", 30)) };
-        var executor = new ActionExecutor(workspace, prepared.Catalog, secrets, http, time);
-        var runner = new RunExecutor(store, executor, time, workspace.ExecutionSetting("max_attempts", 4), TimeSpan.FromMilliseconds(workspace.ExecutionSetting("backoff_ms", 500)));
-        var executed = new List<ExecutedAction>(await runner.RecoverAsync(cancellationToken));
+        var runner = CreateRunner(prepared, store, secrets, http, time, RunnerId("run"), logger: null);
+        // One run on a SQLite store finishes whatever a crashed run left, claimed or not; on a shared
+        // store it leaves live claims to the daemons holding them.
+        var executed = new List<ExecutedAction>(await runner.RecoverAsync(steal: workspace.State.Kind == "sqlite", CancellationToken.None, cancellationToken));
         var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
         if (plan is not null)
         {
             executed.AddRange(await runner.ExecuteAsync(plan, cancellationToken));
         }
 
-        foreach (var failed in executed.Where(a => !a.Succeeded))
+        foreach (var failed in executed.Where(a => !a.Succeeded && !a.Abandoned))
         {
             diagnostics.Add(DiagnosticDescriptors.ActionFailed, SourceLocation.None, $"{failed.Playbook}/{failed.Rule}", failed.Type, failed.Key, failed.Message);
         }
@@ -198,24 +199,51 @@ public static class PlaybookEngine
             return ([], diagnostics.Sorted());
         }
 
-        using var store = OpenStore(workspace, write: false, diagnostics);
+        using var store = OpenStore(workspace, write: false, new Secrets(), TimeProvider.System, diagnostics);
         var entries = store?.History(rule, key, failedOnly, limit)
             .Select(r => new HistoryEntry(r.FiredAt, r.Playbook, r.Rule, r.Key, r.ActionIndex, r.Type, StateStore.StateName(r.State), r.Attempts, r.LastError, r.IdempotencyKey))
             .ToList() ?? [];
         return (entries, diagnostics.Sorted());
     }
 
-    private static StateStore? OpenStore(WorkspaceDefinition workspace, bool write, DiagnosticBag diagnostics)
+    /// <summary>A name for this runner in claims: kind, host and process.</summary>
+    internal static string RunnerId(string kind) =>
+        $"{kind}:{Environment.MachineName}:{Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)}:{Guid.NewGuid().ToString("N")[..8]}";
+
+    internal static RunExecutor CreateRunner(Prepared prepared, StateStore store, Secrets secrets, HttpClient http, TimeProvider time, string owner, Microsoft.Extensions.Logging.ILogger? logger)
     {
-        if (workspace.State.Kind != "sqlite")
+        var workspace = prepared.Workspace;
+        var executor = new ActionExecutor(workspace, prepared.Catalog, secrets, http, time);
+        return new RunExecutor(store, executor, time, workspace.ExecutionSetting("max_attempts", 4), TimeSpan.FromMilliseconds(workspace.ExecutionSetting("backoff_ms", 500)), owner, logger);
+    }
+
+    /// <summary>Opens the workspace's state store (SQLite file or PostgreSQL); null with a diagnostic when it cannot be opened.</summary>
+    internal static StateStore? OpenStore(WorkspaceDefinition workspace, bool write, Secrets secrets, TimeProvider time, DiagnosticBag diagnostics)
+    {
+        var state = workspace.State;
+        if (state.Kind == "postgres")
         {
-            diagnostics.Add(DiagnosticDescriptors.StateStore, SourceLocation.None, workspace.State.Kind, "only the sqlite state store is available in this version");
-            return null;
+            var location = state.Location;
+            if (!secrets.TryResolve(state.Settings["connection"], out var connection, out var missing))
+            {
+                diagnostics.Add(DiagnosticDescriptors.MissingEnv, location, missing!);
+                return null;
+            }
+
+            try
+            {
+                return PostgresStateStore.Open(connection, write, time, state.Lease);
+            }
+            catch (Exception ex) when (ex is Npgsql.NpgsqlException or InvalidOperationException or ArgumentException or TimeoutException)
+            {
+                diagnostics.Add(DiagnosticDescriptors.StateStore, location, "postgres", secrets.Scrub(ex.Message.TrimEnd('.')));
+                return null;
+            }
         }
 
         try
         {
-            return write ? StateStore.OpenForWrite(workspace.StatePath) : StateStore.OpenReadOnly(workspace.StatePath);
+            return write ? SqliteStateStore.OpenForWrite(workspace.StatePath, time, state.Lease) : SqliteStateStore.OpenReadOnly(workspace.StatePath, time);
         }
         catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException or InvalidOperationException)
         {
@@ -224,3 +252,6 @@ public static class PlaybookEngine
         }
     }
 }
+
+/// <summary>A workspace ready to evaluate: its model, plugins and compiled rules.</summary>
+internal sealed record Prepared(WorkspaceDefinition Workspace, PluginCatalog Catalog, CompiledWorkspace? Compiled);

@@ -18,4 +18,20 @@ internal sealed record CompiledWorkspace(
     IReadOnlyList<SourceDefinition> Sources,
     IReadOnlyDictionary<SourceDefinition, RecordFactory> RecordFactories,
     IReadOnlyList<CompiledPlaybookUnit> Playbooks,
-    System.Reflection.Assembly? Assembly = null);
+    System.Reflection.Assembly? Assembly = null)
+{
+    /// <summary>
+    /// Unloads the generated code's collectible load context. The caller must drop every reference to
+    /// this workspace (and to records made by it) for the context to be collected.
+    /// </summary>
+    public WeakReference? Unload()
+    {
+        if (Assembly is null || System.Runtime.Loader.AssemblyLoadContext.GetLoadContext(Assembly) is not { IsCollectible: true } context)
+        {
+            return null;
+        }
+
+        context.Unload();
+        return new WeakReference(context);
+    }
+}

@@ -135,6 +135,12 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
         var id = HeaderSafe(record.IdempotencyKey);
         request.Headers.TryAddWithoutValidation("Idempotency-Key", id);
         request.Headers.TryAddWithoutValidation("webhook-id", id);
+        if (record.Fence > 0)
+        {
+            // Receivers that keep the highest token per key can refuse a stale runner's late request.
+            request.Headers.TryAddWithoutValidation("X-Playbook-Fencing-Token", record.Fence.ToString(CultureInfo.InvariantCulture));
+        }
+
         request.Headers.TryAddWithoutValidation("webhook-timestamp", record.FiredAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
         HttpResponseMessage response;
         try

@@ -1,5 +1,5 @@
+using System.Data.Common;
 using System.Globalization;
-using Microsoft.Data.Sqlite;
 using PlaybookRunner.Core.Evaluation;
 
 namespace PlaybookRunner.Core.Execution;
@@ -12,7 +12,7 @@ internal enum ActionState
     Dead,
 }
 
-/// <summary>One action as recorded in the store.</summary>
+/// <summary>One action as recorded in the store; <see cref="Fence"/> is the claim that may execute it.</summary>
 internal sealed record ActionRecord(
     string IdempotencyKey,
     string Playbook,
@@ -25,17 +25,32 @@ internal sealed record ActionRecord(
     ActionState State,
     int Attempts,
     string? LastError,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt)
+{
+    /// <summary>The fencing token of the claim this record was read under (0: not claimed).</summary>
+    public long Fence { get; init; }
+}
+
+/// <summary>A scheduled tick another daemon claimed but did not finish before its lease ran out.</summary>
+internal sealed record StaleTick(string Playbook, string Schedule, DateTimeOffset DueAt);
 
 /// <summary>
-/// The state store (spec section 7): every firing and every action attempt with its idempotency key.
-/// SQLite by default: a file beside runner.yaml in WAL mode with synchronous=FULL, schema versioned by
-/// migrations. <c>plan</c> opens it read-only (and never creates it); <c>run</c> writes it.
+/// The state store (spec section 7): every firing, every action with its idempotency key and every
+/// attempt, plus the claims that let several daemons share one store. SQLite by default (a file beside
+/// runner.yaml); PostgreSQL for several daemons. Both run the same SQL; a dialect supplies the clock
+/// (the database's own clock for PostgreSQL, so that leases do not depend on the daemons' clocks).
 /// </summary>
-internal sealed class StateStore : IFiringHistory, IDisposable
+/// <remarks>
+/// Claims: an action is executed only by the runner holding its lease, identified by a fencing token
+/// that grows with every claim. The holder re-checks its token and lease before every attempt and
+/// records the outcome only under its token, so a runner that was paused past its lease can neither
+/// execute nor overwrite what the new holder did. Ticks (one evaluation of one schedule) are claimed
+/// the same way, so that each is evaluated by one daemon.
+/// </remarks>
+internal abstract class StateStore : IFiringHistory, IDisposable
 {
     /// <summary>Migrations in order; the schema version is the number applied. Never edit one that shipped.</summary>
-    private static readonly string[] Migrations =
+    protected static readonly string[] Migrations =
     [
         """
         CREATE TABLE firings (
@@ -71,18 +86,36 @@ internal sealed class StateStore : IFiringHistory, IDisposable
             PRIMARY KEY (idempotency_key, attempt)
         );
         """,
+        """
+        ALTER TABLE actions ADD COLUMN lease_owner TEXT;
+        ALTER TABLE actions ADD COLUMN lease_until TEXT;
+        ALTER TABLE actions ADD COLUMN fence BIGINT NOT NULL DEFAULT 0;
+        CREATE TABLE ticks (
+            playbook TEXT NOT NULL,
+            schedule TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            lease_until TEXT NOT NULL,
+            fence BIGINT NOT NULL,
+            finished_at TEXT,
+            PRIMARY KEY (playbook, schedule, due_at)
+        );
+        """,
     ];
 
-    private readonly SqliteConnection? _connection;
+    private const string ActionColumns = "idempotency_key, playbook, rule, key, action_index, fired_at, type, payload, state, attempts, last_error, updated_at, fence";
+
     private readonly Dictionary<(string, string, string), DateTimeOffset> _lastFired = [];
 
-    private StateStore(SqliteConnection? connection)
+    protected StateStore(DbConnection? connection, TimeProvider time, TimeSpan lease)
     {
-        _connection = connection;
+        Connection = connection;
+        Time = time;
+        Lease = lease;
         if (connection is not null)
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "SELECT playbook, rule, key, MAX(fired_at) FROM firings GROUP BY playbook, rule, key";
+            using var command = Command("SELECT playbook, rule, key, MAX(fired_at) FROM firings GROUP BY playbook, rule, key");
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
@@ -94,90 +127,66 @@ internal sealed class StateStore : IFiringHistory, IDisposable
     /// <summary>The current schema version.</summary>
     public static int SchemaVersion => Migrations.Length;
 
-    /// <summary>Opens the store for reading; a store that does not exist yet reads as empty and is not created.</summary>
-    public static StateStore OpenReadOnly(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return new StateStore(null);
-        }
+    /// <summary>How long a claim lasts unless renewed.</summary>
+    public TimeSpan Lease { get; }
 
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
-        connection.Open();
-        return new StateStore(HasSchema(connection) ? connection : Close(connection));
-    }
+    protected DbConnection? Connection { get; }
 
-    /// <summary>Opens (creating and migrating as needed) the store for a run.</summary>
-    public static StateStore OpenForWrite(string path)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ToString());
-        connection.Open();
-        Execute(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;");
-        Execute(connection, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
-        using var transaction = connection.BeginTransaction();
-        var version = Convert.ToInt32(Scalar(connection, transaction, "SELECT COALESCE(MAX(version), 0) FROM schema_version"), CultureInfo.InvariantCulture);
-        if (version > Migrations.Length)
-        {
-            throw new InvalidOperationException($"The state store {path} has schema version {version}, newer than this PlaybookRunner understands ({Migrations.Length}); upgrade PlaybookRunner");
-        }
+    protected TimeProvider Time { get; }
 
-        for (var v = version; v < Migrations.Length; v++)
-        {
-            Execute(connection, Migrations[v], transaction);
-            Execute(connection, $"INSERT INTO schema_version (version) VALUES ({v + 1})", transaction);
-        }
+    /// <summary>SQL for the store's current instant (as text in the stored format).</summary>
+    protected abstract string NowSql { get; }
 
-        transaction.Commit();
-        return new StateStore(connection);
-    }
+    /// <summary>SQL for the instant a lease taken now ends.</summary>
+    protected abstract string LeaseUntilSql { get; }
 
-    private static SqliteConnection? Close(SqliteConnection connection)
-    {
-        connection.Dispose();
-        return null;
-    }
+    /// <summary>Appended to the row-picking sub-query of a claim.</summary>
+    protected virtual string SkipLockedSql => "";
 
-    private static bool HasSchema(SqliteConnection connection) =>
-        Convert.ToInt64(Scalar(connection, null, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'actions'"), CultureInfo.InvariantCulture) > 0;
+    /// <summary>Binds the parameters <see cref="NowSql"/> and <see cref="LeaseUntilSql"/> use.</summary>
+    protected abstract void BindClock(DbCommand command);
+
+    /// <summary>Opens the SQLite store at <paramref name="path"/> for reading; a missing file reads as empty and is not created.</summary>
+    public static StateStore OpenReadOnly(string path) => SqliteStateStore.OpenReadOnly(path, TimeProvider.System);
+
+    /// <summary>Opens (creating and migrating as needed) the SQLite store at <paramref name="path"/>.</summary>
+    public static StateStore OpenForWrite(string path) => SqliteStateStore.OpenForWrite(path, TimeProvider.System, TimeSpan.FromSeconds(60));
 
     /// <inheritdoc />
     public DateTimeOffset? LastFired(string playbook, string rule, string key) =>
         _lastFired.TryGetValue((playbook, rule, key), out var at) ? at : null;
 
-    /// <summary>Records a firing and its actions as pending, in one transaction, before anything is executed.</summary>
+    /// <summary>Records a firing and its actions as pending, in one transaction, before anything is executed. Recording the same firing twice changes nothing.</summary>
     public void RecordFiring(string playbook, string rule, string key, DateTimeOffset firedAt, IReadOnlyList<(string IdempotencyKey, int Index, string Type, string Payload)> actions, DateTimeOffset now)
     {
         var connection = Writable();
         using var transaction = connection.BeginTransaction();
-        using (var command = connection.CreateCommand())
+        using (var command = Command("INSERT INTO firings (playbook, rule, key, fired_at) VALUES (@p, @r, @k, @at) ON CONFLICT DO NOTHING", transaction))
         {
-            command.Transaction = transaction;
-            command.CommandText = "INSERT OR IGNORE INTO firings (playbook, rule, key, fired_at) VALUES ($p, $r, $k, $at)";
-            command.Parameters.AddWithValue("$p", playbook);
-            command.Parameters.AddWithValue("$r", rule);
-            command.Parameters.AddWithValue("$k", key);
-            command.Parameters.AddWithValue("$at", FormatInstant(firedAt));
+            Add(command, "@p", playbook);
+            Add(command, "@r", rule);
+            Add(command, "@k", key);
+            Add(command, "@at", FormatInstant(firedAt));
             command.ExecuteNonQuery();
         }
 
         foreach (var action in actions)
         {
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText = """
-                INSERT OR IGNORE INTO actions (idempotency_key, playbook, rule, key, action_index, fired_at, type, payload, state, attempts, updated_at)
-                VALUES ($id, $p, $r, $k, $i, $at, $t, $payload, 'pending', 0, $now)
-                """;
-            command.Parameters.AddWithValue("$id", action.IdempotencyKey);
-            command.Parameters.AddWithValue("$p", playbook);
-            command.Parameters.AddWithValue("$r", rule);
-            command.Parameters.AddWithValue("$k", key);
-            command.Parameters.AddWithValue("$i", action.Index);
-            command.Parameters.AddWithValue("$at", FormatInstant(firedAt));
-            command.Parameters.AddWithValue("$t", action.Type);
-            command.Parameters.AddWithValue("$payload", action.Payload);
-            command.Parameters.AddWithValue("$now", FormatInstant(now));
+            using var command = Command(
+                """
+                INSERT INTO actions (idempotency_key, playbook, rule, key, action_index, fired_at, type, payload, state, attempts, updated_at)
+                VALUES (@id, @p, @r, @k, @i, @at, @t, @payload, 'pending', 0, @now) ON CONFLICT DO NOTHING
+                """,
+                transaction);
+            Add(command, "@id", action.IdempotencyKey);
+            Add(command, "@p", playbook);
+            Add(command, "@r", rule);
+            Add(command, "@k", key);
+            Add(command, "@i", action.Index);
+            Add(command, "@at", FormatInstant(firedAt));
+            Add(command, "@t", action.Type);
+            Add(command, "@payload", action.Payload);
+            Add(command, "@now", FormatInstant(now));
             command.ExecuteNonQuery();
         }
 
@@ -185,50 +194,198 @@ internal sealed class StateStore : IFiringHistory, IDisposable
         _lastFired[(playbook, rule, key)] = firedAt;
     }
 
-    /// <summary>Records the outcome of one attempt.</summary>
-    public void RecordAttempt(string idempotencyKey, ActionState state, string? error, DateTimeOffset now, int attempts = 1)
+    /// <summary>
+    /// Claims one pending action for <paramref name="owner"/>: the one named, or else the oldest. Only an
+    /// unclaimed action or one whose lease ran out is taken, unless <paramref name="steal"/>. Null when none.
+    /// </summary>
+    public ActionRecord? Claim(string owner, string? idempotencyKey = null, bool steal = false)
     {
-        using var command = Writable().CreateCommand();
-        command.CommandText = "UPDATE actions SET state = $s, attempts = attempts + $n, last_error = $e, updated_at = $now WHERE idempotency_key = $id";
-        command.Parameters.AddWithValue("$n", attempts);
-        command.Parameters.AddWithValue("$s", StateName(state));
-        command.Parameters.AddWithValue("$e", (object?)error ?? DBNull.Value);
-        command.Parameters.AddWithValue("$now", FormatInstant(now));
-        command.Parameters.AddWithValue("$id", idempotencyKey);
+        var filter = (idempotencyKey is null ? "" : " AND idempotency_key = @id")
+            + (steal ? "" : $" AND (lease_until IS NULL OR lease_until < {NowSql})");
+        using var command = Command(
+            $"""
+            UPDATE actions SET lease_owner = @owner, lease_until = {LeaseUntilSql}, fence = fence + 1
+            WHERE idempotency_key IN (
+                SELECT idempotency_key FROM actions WHERE state = 'pending'{filter}
+                ORDER BY fired_at, playbook, rule, key, action_index LIMIT 1{SkipLockedSql})
+            RETURNING {ActionColumns}
+            """);
+        Writable();
+        Add(command, "@owner", owner);
+        if (idempotencyKey is not null)
+        {
+            Add(command, "@id", idempotencyKey);
+        }
+
+        BindClock(command);
+        return Read(command).SingleOrDefault();
+    }
+
+    /// <summary>
+    /// Extends the lease of a claim; false when the claim was lost (another runner claimed the action,
+    /// which changed its fencing token, or it is finished). A lease that ran out with nobody taking
+    /// over is still this runner's: the token did not change.
+    /// </summary>
+    public bool Renew(ActionRecord claim)
+    {
+        using var command = Command($"UPDATE actions SET lease_until = {LeaseUntilSql} WHERE idempotency_key = @id AND fence = @fence AND state = 'pending'");
+        Writable();
+        Add(command, "@id", claim.IdempotencyKey);
+        Add(command, "@fence", claim.Fence);
+        BindClock(command);
+        return command.ExecuteNonQuery() == 1;
+    }
+
+    /// <summary>Gives a claim up, leaving the action pending for whoever claims it next.</summary>
+    public void Release(ActionRecord claim)
+    {
+        using var command = Command("UPDATE actions SET lease_owner = NULL, lease_until = NULL WHERE idempotency_key = @id AND fence = @fence AND state = 'pending'");
+        Writable();
+        Add(command, "@id", claim.IdempotencyKey);
+        Add(command, "@fence", claim.Fence);
         command.ExecuteNonQuery();
+    }
+
+    /// <summary>Records how an action ended, under its claim; false (nothing written) when the claim was lost.</summary>
+    public bool RecordOutcome(ActionRecord claim, ActionState state, string? error, DateTimeOffset now, int attempts)
+    {
+        using var command = Command(
+            """
+            UPDATE actions SET state = @s, attempts = attempts + @n, last_error = @e, updated_at = @at, lease_owner = NULL, lease_until = NULL
+            WHERE idempotency_key = @id AND fence = @fence
+            """);
+        Writable();
+        Add(command, "@n", attempts);
+        Add(command, "@s", StateName(state));
+        Add(command, "@e", error);
+        Add(command, "@at", FormatInstant(now));
+        Add(command, "@id", claim.IdempotencyKey);
+        Add(command, "@fence", claim.Fence);
+        return command.ExecuteNonQuery() == 1;
     }
 
     /// <summary>Records one attempt at an action: when, how it ended (succeeded, transient, permanent) and the message.</summary>
     public void RecordAttemptRow(string idempotencyKey, DateTimeOffset at, string outcome, string message)
     {
-        using var command = Writable().CreateCommand();
-        command.CommandText = """
+        using var command = Command(
+            """
             INSERT INTO attempts (idempotency_key, attempt, at, outcome, message)
-            VALUES ($id, (SELECT COUNT(*) + 1 FROM attempts WHERE idempotency_key = $id), $at, $o, $m)
-            """;
-        command.Parameters.AddWithValue("$id", idempotencyKey);
-        command.Parameters.AddWithValue("$at", FormatInstant(at));
-        command.Parameters.AddWithValue("$o", outcome);
-        command.Parameters.AddWithValue("$m", message);
+            VALUES (@id, (SELECT COUNT(*) + 1 FROM attempts WHERE idempotency_key = @id), @at, @o, @m)
+            """);
+        Writable();
+        Add(command, "@id", idempotencyKey);
+        Add(command, "@at", FormatInstant(at));
+        Add(command, "@o", outcome);
+        Add(command, "@m", message);
         command.ExecuteNonQuery();
+    }
+
+    /// <summary>Claims a scheduled tick; its fencing token, or null when another daemon has it (running under a live lease, or done).</summary>
+    public long? ClaimTick(string playbook, string schedule, DateTimeOffset dueAt, string owner)
+    {
+        Writable();
+        using (var insert = Command($"INSERT INTO ticks (playbook, schedule, due_at, state, owner, lease_until, fence) VALUES (@p, @s, @due, 'running', @owner, {LeaseUntilSql}, 1) ON CONFLICT DO NOTHING"))
+        {
+            AddTick(insert, playbook, schedule, dueAt);
+            Add(insert, "@owner", owner);
+            BindClock(insert);
+            if (insert.ExecuteNonQuery() == 1)
+            {
+                return 1;
+            }
+        }
+
+        using var takeOver = Command(
+            $"""
+            UPDATE ticks SET owner = @owner, lease_until = {LeaseUntilSql}, fence = fence + 1
+            WHERE playbook = @p AND schedule = @s AND due_at = @due AND state = 'running' AND lease_until < {NowSql}
+            RETURNING fence
+            """);
+        AddTick(takeOver, playbook, schedule, dueAt);
+        Add(takeOver, "@owner", owner);
+        BindClock(takeOver);
+        return takeOver.ExecuteScalar() is { } fence and not DBNull ? Convert.ToInt64(fence, CultureInfo.InvariantCulture) : null;
+    }
+
+    /// <summary>Marks a tick evaluated; false when the claim was lost to another daemon meanwhile.</summary>
+    public bool FinishTick(string playbook, string schedule, DateTimeOffset dueAt, long fence, DateTimeOffset now)
+    {
+        using var command = Command("UPDATE ticks SET state = 'done', finished_at = @at, lease_until = @at WHERE playbook = @p AND schedule = @s AND due_at = @due AND fence = @fence");
+        Writable();
+        AddTick(command, playbook, schedule, dueAt);
+        Add(command, "@fence", fence);
+        Add(command, "@at", FormatInstant(now));
+        return command.ExecuteNonQuery() == 1;
+    }
+
+    /// <summary>The latest tick of a schedule any daemon claimed, or null when it never ran.</summary>
+    public DateTimeOffset? LastTick(string playbook, string schedule)
+    {
+        if (Connection is null)
+        {
+            return null;
+        }
+
+        using var command = Command("SELECT MAX(due_at) FROM ticks WHERE playbook = @p AND schedule = @s");
+        Add(command, "@p", playbook);
+        Add(command, "@s", schedule);
+        return command.ExecuteScalar() is string text ? ParseInstant(text) : null;
+    }
+
+    /// <summary>Ticks still running whose lease ran out: their daemon died or hangs.</summary>
+    public IReadOnlyList<StaleTick> StaleTicks()
+    {
+        var result = new List<StaleTick>();
+        if (Connection is null)
+        {
+            return result;
+        }
+
+        using var command = Command($"SELECT playbook, schedule, due_at FROM ticks WHERE state = 'running' AND lease_until < {NowSql} ORDER BY due_at");
+        BindClock(command);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            result.Add(new StaleTick(reader.GetString(0), reader.GetString(1), ParseInstant(reader.GetString(2))));
+        }
+
+        return result;
     }
 
     /// <summary>Every attempt at one action, in order.</summary>
     public IReadOnlyList<(int Attempt, DateTimeOffset At, string Outcome, string Message)> Attempts(string idempotencyKey)
     {
         var result = new List<(int, DateTimeOffset, string, string)>();
-        if (_connection is null)
+        if (Connection is null)
         {
             return result;
         }
 
-        using var command = _connection.CreateCommand();
-        command.CommandText = "SELECT attempt, at, outcome, message FROM attempts WHERE idempotency_key = $id ORDER BY attempt";
-        command.Parameters.AddWithValue("$id", idempotencyKey);
+        using var command = Command("SELECT attempt, at, outcome, message FROM attempts WHERE idempotency_key = @id ORDER BY attempt");
+        Add(command, "@id", idempotencyKey);
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            result.Add((reader.GetInt32(0), ParseInstant(reader.GetString(1)), reader.GetString(2), reader.GetString(3)));
+            result.Add((Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture), ParseInstant(reader.GetString(1)), reader.GetString(2), reader.GetString(3)));
+        }
+
+        return result;
+    }
+
+    /// <summary>How many actions are in each state.</summary>
+    public IReadOnlyDictionary<string, long> CountByState()
+    {
+        var result = new Dictionary<string, long>(StringComparer.Ordinal) { ["pending"] = 0, ["succeeded"] = 0, ["dead"] = 0 };
+        if (Connection is null)
+        {
+            return result;
+        }
+
+        using var command = Command("SELECT state, COUNT(*) FROM actions GROUP BY state");
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            result[reader.GetString(0)] = Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture);
         }
 
         return result;
@@ -244,14 +401,14 @@ internal sealed class StateStore : IFiringHistory, IDisposable
         var parameters = new List<(string, object)>();
         if (rule is not null)
         {
-            where.Add(rule.Contains('/', StringComparison.Ordinal) ? "playbook || '/' || rule = $rule" : "rule = $rule");
-            parameters.Add(("$rule", rule));
+            where.Add(rule.Contains('/', StringComparison.Ordinal) ? "playbook || '/' || rule = @rule" : "rule = @rule");
+            parameters.Add(("@rule", rule));
         }
 
         if (key is not null)
         {
-            where.Add("key = $key");
-            parameters.Add(("$key", key));
+            where.Add("key = @key");
+            parameters.Add(("@key", key));
         }
 
         if (failedOnly)
@@ -259,39 +416,100 @@ internal sealed class StateStore : IFiringHistory, IDisposable
             where.Add("state = 'dead'");
         }
 
-        var clause = (where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where)) + $" ORDER BY fired_at DESC, playbook, rule, key, action_index LIMIT {limit}";
+        var clause = (where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where))
+            + $" ORDER BY fired_at DESC, updated_at DESC, playbook, rule, key, action_index LIMIT {limit.ToString(CultureInfo.InvariantCulture)}";
         return Query(clause, parameters);
     }
 
     private List<ActionRecord> Query(string clause, IReadOnlyList<(string Name, object Value)> parameters)
     {
-        var result = new List<ActionRecord>();
-        if (_connection is null)
+        if (Connection is null)
         {
-            return result;
+            return [];
         }
 
-        using var command = _connection.CreateCommand();
-        command.CommandText = "SELECT idempotency_key, playbook, rule, key, action_index, fired_at, type, payload, state, attempts, last_error, updated_at FROM actions " + clause;
+        using var command = Command($"SELECT {ActionColumns} FROM actions " + clause);
         foreach (var (name, value) in parameters)
         {
-            command.Parameters.AddWithValue(name, value);
+            Add(command, name, value);
         }
 
+        return Read(command);
+    }
+
+    private static List<ActionRecord> Read(DbCommand command)
+    {
+        var result = new List<ActionRecord>();
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
             result.Add(new ActionRecord(
-                reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4),
+                reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), Convert.ToInt32(reader.GetValue(4), CultureInfo.InvariantCulture),
                 ParseInstant(reader.GetString(5)), reader.GetString(6), reader.GetString(7),
                 reader.GetString(8) switch { "succeeded" => ActionState.Succeeded, "dead" => ActionState.Dead, _ => ActionState.Pending },
-                reader.GetInt32(9), reader.IsDBNull(10) ? null : reader.GetString(10), ParseInstant(reader.GetString(11))));
+                Convert.ToInt32(reader.GetValue(9), CultureInfo.InvariantCulture), reader.IsDBNull(10) ? null : reader.GetString(10), ParseInstant(reader.GetString(11)))
+            {
+                Fence = Convert.ToInt64(reader.GetValue(12), CultureInfo.InvariantCulture),
+            });
         }
 
         return result;
     }
 
-    private SqliteConnection Writable() => _connection ?? throw new InvalidOperationException("The state store was opened read-only");
+    protected DbConnection Writable() => Connection ?? throw new InvalidOperationException("The state store was opened read-only");
+
+    protected DbCommand Command(string sql, DbTransaction? transaction = null)
+    {
+        var command = (Connection ?? throw new InvalidOperationException("The state store is empty")).CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        return command;
+    }
+
+    protected static void Add(DbCommand command, string name, object? value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value ?? DBNull.Value;
+        command.Parameters.Add(parameter);
+    }
+
+    private static void AddTick(DbCommand command, string playbook, string schedule, DateTimeOffset dueAt)
+    {
+        Add(command, "@p", playbook);
+        Add(command, "@s", schedule);
+        Add(command, "@due", FormatInstant(dueAt));
+    }
+
+    /// <summary>Applies the migrations not yet applied, in one transaction; refuses a store newer than this version.</summary>
+    protected static void Migrate(DbConnection connection, string where)
+    {
+        using (var create = connection.CreateCommand())
+        {
+            create.CommandText = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)";
+            create.ExecuteNonQuery();
+        }
+
+        using var transaction = connection.BeginTransaction();
+        using var read = connection.CreateCommand();
+        read.Transaction = transaction;
+        read.CommandText = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+        var version = Convert.ToInt32(read.ExecuteScalar(), CultureInfo.InvariantCulture);
+        if (version > Migrations.Length)
+        {
+            throw new InvalidOperationException($"The state store {where} has schema version {version}, newer than this PlaybookRunner understands ({Migrations.Length}); upgrade PlaybookRunner");
+        }
+
+        for (var v = version; v < Migrations.Length; v++)
+        {
+            using var migrate = connection.CreateCommand();
+            migrate.Transaction = transaction;
+            migrate.CommandText = Migrations[v] + $"; INSERT INTO schema_version (version) VALUES ({(v + 1).ToString(CultureInfo.InvariantCulture)})";
+            migrate.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
+    }
 
     public static string StateName(ActionState state) => state switch
     {
@@ -302,23 +520,7 @@ internal sealed class StateStore : IFiringHistory, IDisposable
 
     public static string FormatInstant(DateTimeOffset instant) => instant.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
 
-    private static DateTimeOffset ParseInstant(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
+    protected static DateTimeOffset ParseInstant(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
 
-    private static void Execute(SqliteConnection connection, string sql, SqliteTransaction? transaction = null)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private static object? Scalar(SqliteConnection connection, SqliteTransaction? transaction, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        return command.ExecuteScalar();
-    }
-
-    public void Dispose() => _connection?.Dispose();
+    public void Dispose() => Connection?.Dispose();
 }

@@ -198,7 +198,7 @@ public static class WorkspaceLoader
         }
 
         var state = map["state"] is YamlMapping stateMap
-            ? new StateDefinition(stateMap.Text("kind")!, Settings(stateMap, "kind"), root)
+            ? new StateDefinition(stateMap.Text("kind")!, Settings(stateMap, "kind"), root) { Location = stateMap.Location }
             : DefaultState(root);
         var plugins = map["plugins"] is YamlSequence pluginList
             ? pluginList.Items.OfType<YamlScalar>().Select(s => Path.GetFullPath(Path.Combine(root, s.Value))).ToList()
@@ -387,7 +387,10 @@ public static class WorkspaceLoader
         }
 
         return new PlaybookDefinition(id, path, map.Text("title"), map.Text("description"), zone, schedule, source,
-            lets, segments, rules, map["playbook"]!.Location);
+            lets, segments, rules, map["playbook"]!.Location)
+        {
+            CatchUp = map.Text("catchup") != "none",
+        };
     }
 
     private static SourceDefinition? ResolveSource(YamlNode node, WorkspaceDefinition workspace, string path, DiagnosticBag diagnostics)

@@ -96,13 +96,24 @@ public sealed record PlaybookDefinition(
 {
     /// <summary>The playbook's time zone.</summary>
     public TimeZoneInfo TimeZone => TimeZoneInfo.FindSystemTimeZoneById(TimeZoneId);
+
+    /// <summary>Whether the daemon runs the latest tick missed while it was down, once, at start-up (<c>catchup: one</c>, the default).</summary>
+    public bool CatchUp { get; init; } = true;
 }
 
 /// <summary>An action channel from runner.yaml (smtp or webhook).</summary>
 public sealed record ChannelDefinition(string Name, string Kind, IReadOnlyDictionary<string, string> Settings, SourceLocation Location);
 
 /// <summary>Where firings and actions are recorded.</summary>
-public sealed record StateDefinition(string Kind, IReadOnlyDictionary<string, string> Settings, string BaseDirectory);
+public sealed record StateDefinition(string Kind, IReadOnlyDictionary<string, string> Settings, string BaseDirectory)
+{
+    /// <summary>Where the state: mapping is written (none for the default store).</summary>
+    public SourceLocation Location { get; init; } = SourceLocation.None;
+
+    /// <summary>How long a claim on an action or a tick lasts: lease_seconds, default 30.</summary>
+    public TimeSpan Lease => TimeSpan.FromSeconds(
+        Settings.TryGetValue("lease_seconds", out var text) && int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) ? seconds : 30);
+}
 
 /// <summary>A suppression from suppressions.yaml (spec section 8).</summary>
 public sealed record SuppressionDefinition(string Rule, string? Key, DateOnly? Until, string Justification, SourceLocation Location)

@@ -25,12 +25,17 @@ internal static class Planner
         Plugins.PluginCatalog catalog,
         Secrets secrets,
         DiagnosticBag diagnostics,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        PlanScope? scope = null)
     {
         var records = new Dictionary<SourceDefinition, List<GeneratedRecord>>();
         var planDiagnostics = new List<Diagnostic>();
         var recordCount = 0;
-        foreach (var source in workspace.Sources)
+        var units = workspace.Playbooks.Where(u => scope is null || u.Definition.Id == scope.Playbook).ToList();
+        var needed = units.Select(u => u.Definition.Source)
+            .SelectMany(s => s.Related.Select(r => workspace.Definition.Sources[r.Source]).Prepend(s))
+            .ToHashSet();
+        foreach (var source in workspace.Sources.Where(needed.Contains))
         {
             var result = await SourceReader.ReadAsync(source, catalog, secrets, cancellationToken);
             diagnostics.AddRange(result.Diagnostics);
@@ -42,7 +47,7 @@ internal static class Planner
 
             var factory = workspace.RecordFactories[source].Create;
             records[source] = [.. result.Rows.Select(r => factory(r.Values))];
-            if (workspace.Playbooks.Any(p => p.Definition.Source == source))
+            if (units.Any(p => p.Definition.Source == source))
             {
                 recordCount += result.Rows.Count;
             }
@@ -56,7 +61,7 @@ internal static class Planner
         AttachRelated(workspace, records);
         var findings = new List<PlannedFinding>();
         var errors = new List<PlanError>();
-        foreach (var unit in workspace.Playbooks)
+        foreach (var unit in units)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var playbook = unit.Definition;
@@ -79,6 +84,11 @@ internal static class Planner
             foreach (var raw in sink.Findings)
             {
                 var rule = playbook.Rules[raw.RuleIndex];
+                if (scope is not null && !scope.Rules.Contains(rule.Id))
+                {
+                    continue;
+                }
+
                 if (EffectiveSeverity(workspace.Definition, playbook, rule) is not { } severity)
                 {
                     continue;
@@ -290,3 +300,6 @@ internal static class Planner
     /// <summary>Formats an instant the way plan output does: ISO 8601 with offset.</summary>
     public static string FormatInstant(DateTimeOffset instant) => instant.ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture);
 }
+
+/// <summary>What one scheduled tick evaluates: one playbook's rules that share a schedule.</summary>
+internal sealed record PlanScope(string Playbook, IReadOnlySet<string> Rules);

@@ -250,11 +250,12 @@ public sealed class RunTests
 
         Assert.False(File.Exists(Path.Combine(workspace.Root, "o.jsonl")));
         var (pending, _) = PlaybookEngine.History([workspace.Root], null, null, failedOnly: false);
-        Assert.Equal([("A", "pending")], pending.Select(p => (p.Key, p.State)));
+        // Every firing's intent is recorded before the first action runs.
+        Assert.Equal([("A", "pending"), ("C", "pending")], pending.Select(p => (p.Key, p.State)));
 
-        // A later run recovers A with the original key, then fires C (A is in no cooldown, but already fired at Day1).
+        // A later run recovers both with their original keys, then fires again (the rule has no cooldown).
         var next = await Run(file, Day1.AddHours(1));
-        Assert.Equal([("A", true, "p/busy/A/0/20260302T090000.000Z"), ("A", false, "p/busy/A/0/20260302T100000.000Z"), ("C", false, "p/busy/C/0/20260302T100000.000Z")],
+        Assert.Equal([("A", true, "p/busy/A/0/20260302T090000.000Z"), ("C", true, "p/busy/C/0/20260302T090000.000Z"), ("A", false, "p/busy/A/0/20260302T100000.000Z"), ("C", false, "p/busy/C/0/20260302T100000.000Z")],
             next.Actions.Select(a => (a.Key, a.Recovered, a.IdempotencyKey)));
     }
 
@@ -299,7 +300,7 @@ public sealed class StateStoreTests
         command.CommandText = "SELECT group_concat(version) FROM schema_version; PRAGMA journal_mode;";
         using var reader = command.ExecuteReader();
         reader.Read();
-        Assert.Equal("1,2", reader.GetString(0));
+        Assert.Equal("1,2,3", reader.GetString(0));
         reader.NextResult();
         reader.Read();
         Assert.Equal("wal", reader.GetString(0));
@@ -323,6 +324,6 @@ public sealed class StateStoreTests
         }
 
         var error = Assert.Throws<InvalidOperationException>(() => Core.Execution.StateStore.OpenForWrite(path));
-        Assert.Contains("has schema version 99, newer than this PlaybookRunner understands (2)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("has schema version 99, newer than this PlaybookRunner understands (3)", error.Message, StringComparison.Ordinal);
     }
 }

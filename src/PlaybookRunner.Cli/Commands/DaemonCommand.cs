@@ -1,0 +1,147 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using PlaybookRunner.Cli.Daemon;
+using PlaybookRunner.Core.Scheduling;
+
+namespace PlaybookRunner.Cli.Commands;
+
+/// <summary><c>playbook daemon</c>: run every playbook on its schedule until stopped.</summary>
+internal static class DaemonCommand
+{
+    /// <summary>Environment variable of the process tests: the daemon stops itself (SIGSTOP) right after its Nth claim.</summary>
+    internal const string StopAtClaimVariable = "PLAYBOOK_TEST_STOP_AT_CLAIM";
+
+    public static Command Create(TextWriter stderr, TimeProvider time)
+    {
+        var paths = CliApp.PathsArgument();
+        var listen = new Option<string>("--listen")
+        {
+            Description = "Address of /healthz, /metrics and the status page: HOST:PORT, or 'none' (default 127.0.0.1:9464)",
+            DefaultValueFactory = _ => "127.0.0.1:9464",
+        };
+        var logFormat = new Option<string>("--log-format")
+        {
+            Description = "Log format on the console: text or json (one JSON object per line)",
+            DefaultValueFactory = _ => "text",
+        };
+        logFormat.AcceptOnlyFromAmong("text", "json");
+        var poll = new Option<int>("--poll")
+        {
+            Description = "Seconds between looks for edited playbooks and unclaimed work (default 2; at most half the lease)",
+            DefaultValueFactory = _ => 2,
+        };
+        poll.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 1 or > 3600)
+            {
+                result.AddError("--poll must be between 1 and 3600 seconds");
+            }
+        });
+        var shutdown = new Option<int>("--shutdown-timeout")
+        {
+            Description = "Seconds to let the action in flight finish on stop before abandoning it (it stays pending; default 30)",
+            DefaultValueFactory = _ => 30,
+        };
+
+        var command = new Command("daemon", "Run every playbook on its schedule until stopped; reload edited playbooks that validate.") { paths, listen, logFormat, poll, shutdown };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            Uri? prefix = null;
+            var address = result.GetValue(listen)!;
+            if (address != "none" && !TryPrefix(address, out prefix))
+            {
+                stderr.WriteLine($"playbook: error PB1024: --listen '{address}' is not HOST:PORT (for example 127.0.0.1:9464) or none");
+                return CliApp.Usage;
+            }
+
+            var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+            builder.Logging.SetMinimumLevel(LogLevel.Information);
+            if (result.GetValue(logFormat) == "json")
+            {
+                builder.Logging.AddJsonConsole(o =>
+                {
+                    o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fffK";
+                    o.UseUtcTimestamp = true;
+                });
+            }
+            else
+            {
+                builder.Logging.AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss'Z' ";
+                    o.UseUtcTimestamp = true;
+                });
+            }
+
+            builder.Services.AddSystemd();
+            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(result.GetValue(shutdown)));
+            builder.Services.AddSingleton(time);
+            builder.Services.AddSingleton(provider => new Core.Scheduling.Daemon(
+                CliApp.PathsOrDefault(result.GetValue(paths)), time, provider.GetRequiredService<ILoggerFactory>().CreateLogger("PlaybookRunner.Daemon"),
+                new DaemonOptions(TimeSpan.FromSeconds(result.GetValue(poll)))));
+            builder.Services.AddSingleton(provider => prefix is null
+                ? null!
+                : new StatusServer(provider.GetRequiredService<Core.Scheduling.Daemon>(), prefix, time, provider.GetRequiredService<ILoggerFactory>().CreateLogger("PlaybookRunner.Status")));
+            builder.Services.AddSingleton(provider => new DaemonService(
+                provider.GetRequiredService<Core.Scheduling.Daemon>(), prefix is null ? null : provider.GetRequiredService<StatusServer>(),
+                provider.GetRequiredService<IHostApplicationLifetime>(), provider.GetRequiredService<ILogger<DaemonService>>()));
+            builder.Services.AddHostedService(provider => provider.GetRequiredService<DaemonService>());
+
+            InstallTestHook();
+            using var host = builder.Build();
+            var service = host.Services.GetRequiredService<DaemonService>();
+            await host.RunAsync(cancellationToken);
+            return service.ExitCode;
+        });
+        return command;
+    }
+
+    private static bool TryPrefix(string address, out Uri? prefix)
+    {
+        prefix = null;
+        var colon = address.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(address.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        {
+            return false;
+        }
+
+        var host = address[..colon].Trim('[', ']');
+        if (!IPAddress.TryParse(host, out var ip) && host != "localhost")
+        {
+            return false;
+        }
+
+        var authority = ip is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ? $"[{ip}]" : host;
+        prefix = new Uri($"http://{authority}:{port.ToString(CultureInfo.InvariantCulture)}/");
+        return true;
+    }
+
+    /// <summary>
+    /// For the process tests of claims and fencing: with PLAYBOOK_TEST_STOP_AT_CLAIM=N the daemon stops
+    /// itself with SIGSTOP right after claiming its Nth action, before checking the claim and executing,
+    /// so a test can kill it or hold it past its lease at exactly that point.
+    /// </summary>
+    private static void InstallTestHook()
+    {
+        if (!int.TryParse(Environment.GetEnvironmentVariable(StopAtClaimVariable), NumberStyles.None, CultureInfo.InvariantCulture, out var stopAt))
+        {
+            return;
+        }
+
+        var claims = 0;
+        Core.Execution.RunExecutor.BeforeExecute = _ =>
+        {
+            if (Interlocked.Increment(ref claims) == stopAt)
+            {
+                using var stop = System.Diagnostics.Process.Start("kill", ["-STOP", Environment.ProcessId.ToString(CultureInfo.InvariantCulture)]);
+                stop.WaitForExit();
+            }
+        };
+    }
+}

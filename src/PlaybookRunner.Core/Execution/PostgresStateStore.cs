@@ -1,0 +1,77 @@
+using System.Data.Common;
+using System.Globalization;
+using Npgsql;
+
+namespace PlaybookRunner.Core.Execution;
+
+/// <summary>
+/// The shared state store: PostgreSQL, for several daemons on one database. Leases are measured by the
+/// database's clock (<c>clock_timestamp()</c>), so daemons with skewed clocks still agree on who holds
+/// what; claims skip rows another daemon has locked. Migrations run under an advisory lock so that
+/// daemons starting together do not race.
+/// </summary>
+internal sealed class PostgresStateStore : StateStore
+{
+    /// <summary>The advisory lock key migrations take ("PBRN").</summary>
+    private const long MigrationLock = 0x5042524E;
+
+    private const string Format = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"0Z\"'";
+
+    private PostgresStateStore(NpgsqlConnection? connection, TimeProvider time, TimeSpan lease)
+        : base(connection, time, lease)
+    {
+    }
+
+    protected override string NowSql => $"to_char(clock_timestamp() AT TIME ZONE 'UTC', {Format})";
+
+    protected override string LeaseUntilSql => $"to_char((clock_timestamp() + make_interval(secs => @lease)) AT TIME ZONE 'UTC', {Format})";
+
+    protected override string SkipLockedSql => " FOR UPDATE SKIP LOCKED";
+
+    protected override void BindClock(DbCommand command) => Add(command, "@lease", Lease.TotalSeconds);
+
+    public static PostgresStateStore Open(string connectionString, bool write, TimeProvider time, TimeSpan lease)
+    {
+        var connection = new NpgsqlConnection(connectionString);
+        try
+        {
+            connection.Open();
+            if (!write)
+            {
+                using var exists = connection.CreateCommand();
+                exists.CommandText = "SELECT to_regclass('actions') IS NOT NULL";
+                if (exists.ExecuteScalar() is not true)
+                {
+                    connection.Dispose();
+                    return new PostgresStateStore(null, time, lease);
+                }
+
+                return new PostgresStateStore(connection, time, lease);
+            }
+
+            Execute(connection, $"SELECT pg_advisory_lock({MigrationLock.ToString(CultureInfo.InvariantCulture)})");
+            try
+            {
+                Migrate(connection, connection.Database);
+            }
+            finally
+            {
+                Execute(connection, $"SELECT pg_advisory_unlock({MigrationLock.ToString(CultureInfo.InvariantCulture)})");
+            }
+
+            return new PostgresStateStore(connection, time, lease);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private static void Execute(NpgsqlConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}

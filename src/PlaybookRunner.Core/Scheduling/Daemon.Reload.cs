@@ -1,0 +1,203 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Loading;
+using PlaybookRunner.Core.Model;
+
+namespace PlaybookRunner.Core.Scheduling;
+
+/// <summary>One loaded version of the workspace: compiled, with its schedules and the fingerprint of the files it came from.</summary>
+internal sealed record DaemonVersion(Prepared Prepared, IReadOnlyList<ScheduledUnit> Units, string Fingerprint);
+
+internal sealed partial class Daemon
+{
+    private string? _rejectedFingerprint;
+
+    /// <summary>A handle to the load context of the version the last reload replaced (tests check it is collected).</summary>
+    internal WeakReference? LastUnloaded { get; private set; }
+
+    /// <summary>
+    /// Loads the workspace again when its files changed. A playbook file whose new version does not
+    /// validate keeps its last good version (and the others load); when runner.yaml or suppressions.yaml
+    /// do not validate, the whole last good version keeps running. Rejections are logged with their
+    /// diagnostics. The replaced version's compiled rules are unloaded. True when a version is running.
+    /// </summary>
+    public bool Reload(DateTimeOffset now)
+    {
+        var fingerprint = Fingerprint();
+        if (_current is not null && (fingerprint == _current.Fingerprint || fingerprint == _rejectedFingerprint))
+        {
+            return true;
+        }
+
+        var diagnostics = new DiagnosticBag();
+        var workspace = WorkspaceLoader.Load(_paths, diagnostics);
+        var rejected = diagnostics.Items.Where(d => d.IsError).ToList();
+        Prepared? prepared = null;
+        var kept = new List<string>();
+        if (_current is null)
+        {
+            prepared = PlaybookEngine.Prepare(workspace, diagnostics, now, load: true);
+            rejected = [.. diagnostics.Items.Where(d => d.IsError)];
+        }
+        else if (workspace is not null && rejected.All(IsPlaybookFile))
+        {
+            // Broken playbook files keep their last good version; then compile, and once more if the
+            // compiler blames further files.
+            var broken = rejected.Select(d => d.Location.Path).ToHashSet(StringComparer.Ordinal);
+            for (var round = 0; round < 2 && prepared is null; round++)
+            {
+                var merged = Merge(workspace, _current.Prepared.Workspace, broken, kept);
+                var compile = new DiagnosticBag();
+                prepared = PlaybookEngine.Prepare(merged, compile, now, load: true);
+                var errors = compile.Items.Where(d => d.IsError).ToList();
+                rejected.AddRange(errors);
+                if (prepared is null && (errors.Count == 0 || !errors.All(IsPlaybookFile)))
+                {
+                    break;
+                }
+
+                broken.UnionWith(errors.Select(d => d.Location.Path));
+            }
+        }
+
+        if (prepared is null)
+        {
+            Reject(fingerprint, rejected, prepared);
+            return _current is not null;
+        }
+
+        var old = _current;
+        _current = new DaemonVersion(prepared, ScheduledUnit.From(prepared.Workspace, Unscheduled), fingerprint);
+        if (old is null)
+        {
+            // The first load found runner.yaml, which the fingerprint covers from now on.
+            _current = _current with { Fingerprint = Fingerprint() };
+        }
+
+        RejectedDiagnostics = rejected;
+        _rejectedFingerprint = null;
+        if (old is not null)
+        {
+            Metrics.Reload(loaded: true);
+            LastUnloaded = old.Prepared.Compiled?.Unload();
+            foreach (var removed in _nextDue.Keys.Where(k => !_current.Units.Any(u => u.Identity == k)).ToList())
+            {
+                _nextDue.Remove(removed);
+            }
+
+            foreach (var unit in _current.Units.Where(u => !_nextDue.ContainsKey(u.Identity)))
+            {
+                _nextDue[unit.Identity] = unit.NextAfter(now);
+            }
+
+            _logger.LogInformation("Reloaded the playbooks: {Playbooks} playbooks, {Schedules} schedules", prepared.Workspace.Playbooks.Count, _current.Units.Count);
+        }
+
+        if (rejected.Count > 0)
+        {
+            Metrics.Reload(loaded: false);
+            LogRejected(rejected, kept.Count > 0 ? $"kept the last good version of {string.Join(", ", kept)}" : "the files in error are not running");
+        }
+
+        return true;
+    }
+
+    private void Reject(string fingerprint, IReadOnlyList<Diagnostic> rejected, Prepared? prepared)
+    {
+        if (prepared?.Compiled is { } unused)
+        {
+            unused.Unload();
+        }
+
+        _rejectedFingerprint = fingerprint;
+        RejectedDiagnostics = rejected;
+        if (_current is null)
+        {
+            LogRejected(rejected, "nothing to run");
+            return;
+        }
+
+        Metrics.Reload(loaded: false);
+        LogRejected(rejected, "the last good version keeps running");
+    }
+
+    private void LogRejected(IReadOnlyList<Diagnostic> rejected, string consequence)
+    {
+        var root = _current?.Prepared.Workspace.Root ?? Directory.GetCurrentDirectory();
+        _logger.LogError("The playbooks do not validate ({Errors} errors); {Consequence}:\n{Diagnostics}", rejected.Count, consequence,
+            DiagnosticFormatter.WriteText(rejected, root).TrimEnd());
+    }
+
+    private bool IsPlaybookFile(Diagnostic diagnostic) =>
+        diagnostic.Location.Path.Length > 0 && _current!.Prepared.Workspace.Playbooks.Any(p => p.Path == diagnostic.Location.Path)
+        || (diagnostic.Location.Path.EndsWith(".yaml", StringComparison.Ordinal) || diagnostic.Location.Path.EndsWith(".yml", StringComparison.Ordinal))
+            && Path.GetFileName(diagnostic.Location.Path) is not (WorkspaceLoader.RunnerFileName or "suppressions.yaml");
+
+    /// <summary>The new workspace with each broken file's playbook replaced by its last good version (if it had one).</summary>
+    private static WorkspaceDefinition Merge(WorkspaceDefinition fresh, WorkspaceDefinition good, IReadOnlySet<string> broken, List<string> kept)
+    {
+        kept.Clear();
+        var playbooks = fresh.Playbooks.Where(p => !broken.Contains(p.Path)).ToList();
+        foreach (var old in good.Playbooks.Where(p => broken.Contains(p.Path)))
+        {
+            if (playbooks.Any(p => p.Id == old.Id))
+            {
+                continue;
+            }
+
+            // A source named in runner.yaml is taken from the new runner.yaml, so that all playbooks share it.
+            var source = good.Sources.TryGetValue(old.Source.Name, out var named) && ReferenceEquals(named, old.Source) && fresh.Sources.TryGetValue(old.Source.Name, out var current)
+                ? current
+                : old.Source;
+            playbooks.Add(old with { Source = source });
+            kept.Add(old.Id);
+        }
+
+        return fresh with { Playbooks = [.. playbooks.OrderBy(p => p.Path, StringComparer.Ordinal)] };
+    }
+
+    private void Unscheduled(PlaybookDefinition playbook, IReadOnlyList<string> rules) =>
+        _logger.LogWarning("{Path}: playbook {Playbook} has no schedule for rules {Rules}; the daemon does not run them", playbook.Path, playbook.Id, string.Join(", ", rules));
+
+    /// <summary>A hash of every YAML file the workspace is made of (playbooks, runner.yaml, suppressions.yaml).</summary>
+    private string Fingerprint()
+    {
+        var files = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var raw in _paths)
+        {
+            var path = Path.GetFullPath(raw);
+            if (Directory.Exists(path))
+            {
+                files.UnionWith(Directory.EnumerateFiles(path, "*.y*ml", SearchOption.AllDirectories));
+            }
+            else if (File.Exists(path))
+            {
+                files.Add(path);
+            }
+        }
+
+        if (_current?.Prepared.Workspace.RunnerPath is { } runner)
+        {
+            files.Add(runner);
+            files.Add(Path.Combine(Path.GetDirectoryName(runner)!, "suppressions.yaml"));
+        }
+
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var file in files)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes(file + "\0"));
+            try
+            {
+                hash.AppendData(File.ReadAllBytes(file));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                hash.AppendData("missing"u8);
+            }
+        }
+
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+}

@@ -1,0 +1,361 @@
+using Microsoft.Extensions.Logging;
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Execution;
+using PlaybookRunner.Core.Planning;
+using PlaybookRunner.Core.Sources;
+
+namespace PlaybookRunner.Core.Scheduling;
+
+/// <summary>How the daemon runs.</summary>
+/// <param name="Poll">How often it looks for edited playbooks, unclaimed actions and stale ticks (capped at half the lease).</param>
+public sealed record DaemonOptions(TimeSpan Poll)
+{
+    /// <summary>The defaults: poll every 2 seconds.</summary>
+    public static DaemonOptions Default { get; } = new(TimeSpan.FromSeconds(2));
+}
+
+/// <summary>What the status page shows about one schedule.</summary>
+internal sealed record ScheduleStatus(string Playbook, string Schedule, string Zone, IReadOnlyList<string> Rules, DateTimeOffset? NextRun, TickOutcome? Last);
+
+/// <summary>How one tick went.</summary>
+internal sealed record TickOutcome(DateTimeOffset DueAt, DateTimeOffset FinishedAt, string Result, int Findings, int Recorded, int Errors, TimeSpan Duration);
+
+/// <summary>
+/// <c>playbook daemon</c> without its host: keeps the last good version of the workspace (hot reload),
+/// evaluates each schedule when due (claiming each tick once across daemons), and executes recorded
+/// actions under claims. Two loops run side by side: the scheduler (ticks, reloads, stale ticks) and the
+/// worker (claims and executes pending actions, also those other daemons recorded or left behind).
+/// </summary>
+internal sealed partial class Daemon : IDisposable
+{
+    private readonly IReadOnlyList<string> _paths;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Secrets _secrets = new();
+    private readonly SocketsHttpHandler _handler = new() { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+    private readonly SemaphoreSlim _workAvailable = new(0);
+    private readonly Dictionary<(string, string), DateTimeOffset?> _nextDue = [];
+    private readonly Dictionary<(string, string), TickOutcome> _lastTicks = [];
+    private readonly Lock _statusLock = new();
+    private DaemonVersion? _current;
+    private DateTimeOffset _lastLoop;
+
+    public Daemon(IReadOnlyList<string> paths, TimeProvider time, ILogger logger, DaemonOptions options)
+    {
+        _paths = paths;
+        _time = time;
+        _logger = logger;
+        Options = options;
+        Owner = PlaybookEngine.RunnerId("daemon");
+    }
+
+    public DaemonOptions Options { get; }
+
+    /// <summary>This daemon's name in claims.</summary>
+    public string Owner { get; }
+
+    public DaemonMetrics Metrics { get; } = new();
+
+    /// <summary>The workspace version running now (null before the first good load).</summary>
+    internal DaemonVersion? Current => _current;
+
+    /// <summary>Diagnostics of the last edit that was rejected, until a later edit loads.</summary>
+    public IReadOnlyList<Diagnostic> RejectedDiagnostics { get; private set; } = [];
+
+    private TimeSpan Poll => _current is { } current ? TimeSpan.FromTicks(Math.Min(Options.Poll.Ticks, current.Prepared.Workspace.State.Lease.Ticks / 2)) : Options.Poll;
+
+    /// <summary>Loads the workspace for the first time; false (diagnostics logged) when it does not validate.</summary>
+    public bool Start()
+    {
+        var now = _time.GetUtcNow();
+        if (!Reload(now))
+        {
+            return false;
+        }
+
+        _logger.LogInformation("Daemon {Owner} started with {Playbooks} playbooks and {Schedules} schedules", Owner, _current!.Prepared.Workspace.Playbooks.Count, _current.Units.Count);
+        return true;
+    }
+
+    /// <summary>Runs, once, the latest tick of each schedule missed while no daemon ran (catchup: one), and sets the next due times.</summary>
+    public async Task CatchUpAsync(CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        foreach (var unit in _current!.Units)
+        {
+            DateTimeOffset? last;
+            using (var store = OpenStore(out _))
+            {
+                last = store?.LastTick(unit.Playbook, unit.Schedule.Text);
+            }
+
+            if (unit.CatchUp && last is { } after && unit.LatestMissed(now, after) is { } missed)
+            {
+                _logger.LogInformation("Catching up {Playbook} ({Schedule}): the tick due {DueAt:o} was missed while no daemon ran", unit.Playbook, unit.Schedule.Text, missed);
+                await RunTickAsync(unit, missed, cancellationToken);
+            }
+
+            _nextDue[unit.Identity] = unit.NextAfter(now);
+        }
+    }
+
+    /// <summary>The scheduler loop: reloads, stale ticks, due ticks; until <paramref name="stopping"/>.</summary>
+    public async Task RunSchedulerAsync(CancellationToken stopping)
+    {
+        await CatchUpAsync(stopping);
+        var nextPoll = _time.GetUtcNow();
+        while (!stopping.IsCancellationRequested)
+        {
+            var now = _time.GetUtcNow();
+            _lastLoop = now;
+            if (now >= nextPoll)
+            {
+                Reload(now);
+                await TakeOverStaleTicksAsync(stopping);
+                nextPoll = now + Poll;
+            }
+
+            await RunDueAsync(now, stopping);
+            var wake = _nextDue.Values.Where(d => d is not null).Select(d => d!.Value).Append(nextPoll).Min();
+            var delay = wake - _time.GetUtcNow();
+            if (delay > TimeSpan.Zero)
+            {
+                try
+                {
+                    await Task.Delay(delay, _time, stopping);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>The worker loop: claims and executes pending actions until <paramref name="stopping"/>; <paramref name="abort"/> cancels the one in flight.</summary>
+    public async Task RunWorkerAsync(CancellationToken stopping, CancellationToken abort)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            int executed;
+            try
+            {
+                executed = await ExecutePendingAsync(stopping, abort);
+            }
+            catch (OperationCanceledException) when (abort.IsCancellationRequested)
+            {
+                _logger.LogWarning("Shutdown timed out: the action in flight was abandoned; it stays pending and will be retried with the same key");
+                break;
+            }
+
+            if (executed == 0)
+            {
+                try
+                {
+                    await _workAvailable.WaitAsync(Poll, stopping);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>Runs every schedule due at <paramref name="now"/> (the latest occurrence, once, however many passed).</summary>
+    public async Task RunDueAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        foreach (var unit in _current!.Units)
+        {
+            if (!_nextDue.TryGetValue(unit.Identity, out var next))
+            {
+                next = _nextDue[unit.Identity] = unit.NextAfter(now);
+            }
+
+            if (next is not { } dueAt || dueAt > now)
+            {
+                continue;
+            }
+
+            var latest = unit.LatestMissed(now, dueAt - TimeSpan.FromTicks(1)) ?? dueAt;
+            var ran = await RunTickAsync(unit, latest, cancellationToken);
+            // When the store was unavailable, the same tick is tried again at the next poll.
+            _nextDue[unit.Identity] = ran ? unit.NextAfter(now) : Min(unit.NextAfter(now), now + Poll);
+        }
+    }
+
+    private static DateTimeOffset? Min(DateTimeOffset? a, DateTimeOffset b) => a is { } x && x < b ? x : b;
+
+    /// <summary>Evaluates one tick if this daemon claims it, and records what fired; false when the store could not be opened.</summary>
+    public async Task<bool> RunTickAsync(ScheduledUnit unit, DateTimeOffset dueAt, CancellationToken cancellationToken)
+    {
+        var version = _current!;
+        using var store = OpenStore(out var diagnostics);
+        if (store is null)
+        {
+            return false;
+        }
+
+        var started = _time.GetTimestamp();
+        if (store.ClaimTick(unit.Playbook, unit.Schedule.Text, dueAt, Owner) is not { } fence)
+        {
+            Metrics.TickSkipped(unit.Playbook);
+            _logger.LogDebug("Tick {Playbook} ({Schedule}) due {DueAt:o} is another daemon's", unit.Playbook, unit.Schedule.Text, dueAt);
+            return true;
+        }
+
+        Plan? plan = null;
+        var recorded = 0;
+        try
+        {
+            plan = await Planner.PlanAsync(version.Prepared.Compiled!, dueAt, store, version.Prepared.Catalog, _secrets, diagnostics, cancellationToken, unit.Scope);
+            if (plan is not null)
+            {
+                using var http = new HttpClient(_handler, disposeHandler: false);
+                recorded = PlaybookEngine.CreateRunner(version.Prepared, store, _secrets, http, _time, Owner, _logger).Record(plan).Count;
+            }
+        }
+        catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException))
+        {
+            _logger.LogError("Evaluating {Playbook} ({Schedule}) due {DueAt:o} failed: {Error}", unit.Playbook, unit.Schedule.Text, dueAt, _secrets.Scrub(ex.Message));
+            diagnostics.Add(DiagnosticDescriptors.StateStore, SourceLocation.None, "tick", _secrets.Scrub(ex.Message.TrimEnd('.')));
+        }
+
+        var duration = _time.GetElapsedTime(started);
+        var now = _time.GetUtcNow();
+        if (!store.FinishTick(unit.Playbook, unit.Schedule.Text, dueAt, fence, now))
+        {
+            _logger.LogWarning("Tick {Playbook} ({Schedule}) due {DueAt:o} passed to another daemon while it was evaluated", unit.Playbook, unit.Schedule.Text, dueAt);
+        }
+
+        var errors = diagnostics.Items.Count(d => d.IsError) + (plan?.Errors.Count ?? 0);
+        foreach (var diagnostic in diagnostics.Items.Where(d => d.IsError))
+        {
+            _logger.LogError("{Playbook}: {Diagnostic}", unit.Playbook, DiagnosticFormatter.WriteText([diagnostic], version.Prepared.Workspace.Root).TrimEnd());
+        }
+
+        foreach (var error in plan?.Errors ?? [])
+        {
+            _logger.LogError("{Playbook}: {Id}: {Message}", error.Playbook, error.Id, error.Message);
+        }
+
+        var findings = plan?.Findings.Where(f => f.IsPending).ToList() ?? [];
+        foreach (var finding in findings)
+        {
+            Metrics.Found(finding.Playbook, finding.Rule);
+        }
+
+        Metrics.Evaluated(unit.Playbook, duration, plan is not null && errors == 0, now);
+        var result = plan is null ? "failed" : errors > 0 ? "errors" : "ok";
+        lock (_statusLock)
+        {
+            _lastTicks[unit.Identity] = new TickOutcome(dueAt, now, result, findings.Count, recorded, errors, duration);
+        }
+
+        _logger.LogInformation("Evaluated {Playbook} ({Schedule}) as of {DueAt:o}: {Findings} findings, {Recorded} actions recorded, {Errors} errors, {Milliseconds} ms",
+            unit.Playbook, unit.Schedule.Text, dueAt, findings.Count, recorded, errors, (long)duration.TotalMilliseconds);
+        if (recorded > 0)
+        {
+            _workAvailable.Release();
+        }
+
+        return true;
+    }
+
+    /// <summary>Takes over ticks another daemon claimed and did not finish within its lease.</summary>
+    public async Task TakeOverStaleTicksAsync(CancellationToken cancellationToken)
+    {
+        IReadOnlyList<StaleTick> stale;
+        using (var store = OpenStore(out _))
+        {
+            stale = store?.StaleTicks() ?? [];
+        }
+
+        foreach (var tick in stale)
+        {
+            if (_current!.Units.FirstOrDefault(u => u.Identity == (tick.Playbook, tick.Schedule)) is { } unit)
+            {
+                _logger.LogWarning("Taking over tick {Playbook} ({Schedule}) due {DueAt:o}: its daemon's lease ran out", tick.Playbook, tick.Schedule, tick.DueAt);
+                await RunTickAsync(unit, tick.DueAt, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Claims and executes pending actions until none is claimable; returns how many were executed.</summary>
+    public async Task<int> ExecutePendingAsync(CancellationToken stopping, CancellationToken abort)
+    {
+        var version = _current!;
+        using var store = OpenStore(out _);
+        if (store is null)
+        {
+            return 0;
+        }
+
+        using var http = new HttpClient(_handler, disposeHandler: false) { Timeout = TimeSpan.FromSeconds(version.Prepared.Workspace.ExecutionSetting("timeout_seconds", 30)) };
+        var runner = PlaybookEngine.CreateRunner(version.Prepared, store, _secrets, http, _time, Owner, _logger);
+        var executed = await runner.RecoverAsync(steal: false, stopping, abort);
+        foreach (var action in executed)
+        {
+            var outcome = action.Abandoned ? "abandoned" : action.Succeeded ? "succeeded" : "dead";
+            Metrics.Action(action.Type, outcome);
+            if (action.Succeeded || action.Abandoned)
+            {
+                _logger.LogInformation("Action {IdempotencyKey} ({Type}) {Outcome} after {Attempts} attempts: {Message}", action.IdempotencyKey, action.Type, outcome, action.Attempts, action.Message);
+            }
+            else
+            {
+                _logger.LogError("Action {IdempotencyKey} ({Type}) failed after {Attempts} attempts and is a dead letter: {Message}", action.IdempotencyKey, action.Type, action.Attempts, action.Message);
+            }
+        }
+
+        return executed.Count;
+    }
+
+    /// <summary>True while the scheduler loop has run recently (within three polls).</summary>
+    public bool Healthy(DateTimeOffset now) => _current is not null && now - _lastLoop <= Poll * 3 + TimeSpan.FromSeconds(1);
+
+    /// <summary>Each schedule with its next run and last result.</summary>
+    public IReadOnlyList<ScheduleStatus> Schedules()
+    {
+        lock (_statusLock)
+        {
+            return [.. (_current?.Units ?? []).Select(u => new ScheduleStatus(u.Playbook, u.Schedule.Text, u.Zone.Id, [.. u.Rules.Order(StringComparer.Ordinal)],
+                _nextDue.GetValueOrDefault(u.Identity), _lastTicks.GetValueOrDefault(u.Identity)))];
+        }
+    }
+
+    /// <summary>Recent actions of all daemons sharing the store, newest first.</summary>
+    public IReadOnlyList<ActionRecord> RecentActions(int limit)
+    {
+        using var store = OpenStore(out _, write: false);
+        return store?.History(null, null, failedOnly: false, limit) ?? [];
+    }
+
+    /// <summary>The store's actions by state, or null when it cannot be read.</summary>
+    public IReadOnlyDictionary<string, long>? StoreActions()
+    {
+        using var store = OpenStore(out _, write: false);
+        return store?.CountByState();
+    }
+
+    private StateStore? OpenStore(out DiagnosticBag diagnostics, bool write = true)
+    {
+        diagnostics = new DiagnosticBag();
+        var store = PlaybookEngine.OpenStore(_current!.Prepared.Workspace, write, _secrets, _time, diagnostics);
+        if (store is null)
+        {
+            foreach (var diagnostic in diagnostics.Items)
+            {
+                _logger.LogError("{Diagnostic}", DiagnosticFormatter.WriteText([diagnostic], _current.Prepared.Workspace.Root).TrimEnd());
+            }
+        }
+
+        return store;
+    }
+
+    public void Dispose()
+    {
+        _handler.Dispose();
+        _workAvailable.Dispose();
+    }
+}
