@@ -1,4 +1,3 @@
-using PlaybookRunner.Core.Tests.Infrastructure;
 
 namespace PlaybookRunner.Core.Tests.Plugins;
 

@@ -1,6 +1,5 @@
 using Microsoft.Data.Sqlite;
 using Npgsql;
-using PlaybookRunner.Core.Tests.Infrastructure;
 
 namespace PlaybookRunner.Core.Tests.Sources;
 

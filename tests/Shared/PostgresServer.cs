@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace PlaybookRunner.Core.Tests.Infrastructure;
+namespace PlaybookRunner.Tests.Shared;
 
 /// <summary>
 /// A real PostgreSQL server on 127.0.0.1: the one named by PLAYBOOK_TEST_PG (set by .ci/run), or a
@@ -42,10 +42,38 @@ public sealed class PostgresServer : IDisposable
 
     public static int FreePort() => JsonApiServer.FreePort();
 
+    /// <summary>A new, empty database on the server; its connection string.</summary>
+    public string CreateDatabase(string prefix)
+    {
+        var name = prefix + "_" + Guid.NewGuid().ToString("N")[..10];
+        using (var connection = new Npgsql.NpgsqlConnection(ConnectionString))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = $"CREATE DATABASE {name}";
+            command.ExecuteNonQuery();
+        }
+
+        return new Npgsql.NpgsqlConnectionStringBuilder(ConnectionString) { Database = name }.ToString();
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "PlaybookRunner.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("PlaybookRunner.sln not found above " + AppContext.BaseDirectory);
+    }
+
     private static (int Code, string Out, string Err) Run(string script, params string[] args)
     {
         var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(TestPaths.RepoRoot, "tests", "scripts", script));
+        info.ArgumentList.Add(Path.Combine(RepoRoot(), "tests", "scripts", script));
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
