@@ -12,7 +12,7 @@ internal sealed class DaemonService(Core.Scheduling.Daemon daemon, StatusServer?
 {
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _abort = new();
-    private Task _loops = Task.CompletedTask;
+    private Task? _loops;
 
     /// <summary>The exit code: 0 after a clean stop, 1 when the daemon could not start.</summary>
     public int ExitCode { get; private set; }
@@ -64,6 +64,12 @@ internal sealed class DaemonService(Core.Scheduling.Daemon daemon, StatusServer?
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (_loops is null)
+        {
+            daemon.Dispose();
+            return;
+        }
+
         logger.LogInformation("Stopping: no new work is taken; waiting for the action in flight");
         await _stopping.CancelAsync();
         await using (cancellationToken.Register(_abort.Cancel))
