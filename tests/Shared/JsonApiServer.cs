@@ -73,8 +73,15 @@ internal sealed class JsonApiServer : IDisposable
             }
 
             var bytes = Encoding.UTF8.GetBytes(body);
-            await context.Response.OutputStream.WriteAsync(bytes);
-            context.Response.Close();
+            try
+            {
+                await context.Response.OutputStream.WriteAsync(bytes);
+                context.Response.Close();
+            }
+            catch (Exception ex) when (ex is HttpListenerException or IOException or ObjectDisposedException)
+            {
+                // The client gave up on this request (a cancelled or timed-out call); serve the next one.
+            }
         }
     }
 

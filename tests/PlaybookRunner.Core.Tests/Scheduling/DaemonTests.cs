@@ -262,4 +262,60 @@ public sealed class DaemonTests
         Assert.Contains("<td>p</td><td><code>0 8 * * *</code></td><td>UTC</td><td>busy</td><td>2026-03-03 08:00:00Z</td><td>2026-03-02 08:00:00Z</td><td class=\"ok\">ok</td><td>1</td><td>1</td>", page, StringComparison.Ordinal);
         Assert.Contains("<td>p/busy</td><td>A</td><td>file</td><td class=\"succeeded\">succeeded</td><td>1</td>", page, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Shutdown_abandons_the_action_in_flight_which_stays_pending_and_runs_later_with_the_same_key()
+    {
+        var keys = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var slow = 1;
+        using var server = new JsonApiServer(request =>
+        {
+            keys.Enqueue(request.Headers["Idempotency-Key"] ?? "");
+            if (Interlocked.Exchange(ref slow, 0) == 1)
+            {
+                Thread.Sleep(3000);
+            }
+
+            return (200, "{}", null);
+        });
+        using var workspace = new TempWorkspace();
+        var file = Workspace(workspace, "0 8 * * *");
+        File.WriteAllText(file, File.ReadAllText(file).Replace("{ type: file, path: out.jsonl, body: \"{{ id }}\" }", $"{{ type: webhook, url: \"{server.Url("/hook")}\", body: \"{{}}\" }}", StringComparison.Ordinal));
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-03-02T07:30:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        using var daemon = Start(workspace, time);
+        await daemon.CatchUpAsync(CancellationToken.None);
+        await Step(daemon, time, DateTimeOffset.Parse("2026-03-02T08:00:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(10));
+
+        using (var abort = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => daemon.ExecutePendingAsync(CancellationToken.None, abort.Token));
+        }
+
+        var entry = Assert.Single(PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries);
+        Assert.Equal(("pending", "p/busy/A/0/20260302T080000.000Z"), (entry.State, entry.IdempotencyKey));
+
+        // The claim was released: the next pass (this daemon or another) runs it at once, with the same key.
+        Assert.Equal(1, await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None));
+        Assert.Equal(["p/busy/A/0/20260302T080000.000Z", "p/busy/A/0/20260302T080000.000Z"], keys);
+        Assert.Equal("succeeded", PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Single().State);
+    }
+
+    [Fact]
+    public async Task Stopping_during_a_retry_wait_leaves_the_action_pending_not_dead()
+    {
+        using var server = new JsonApiServer(_ => (503, "{}", null));
+        using var workspace = new TempWorkspace();
+        var file = Workspace(workspace, "0 8 * * *");
+        File.WriteAllText(file, File.ReadAllText(file).Replace("{ type: file, path: out.jsonl, body: \"{{ id }}\" }", $"{{ type: webhook, url: \"{server.Url("/hook")}\", body: \"{{}}\" }}", StringComparison.Ordinal));
+        File.AppendAllText(Path.Combine(workspace.Root, "runner.yaml"), "\nexecution: { max_attempts: 5, backoff_ms: 5000 }\n");
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-03-02T07:30:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        using var daemon = Start(workspace, time);
+        await daemon.CatchUpAsync(CancellationToken.None);
+        await Step(daemon, time, DateTimeOffset.Parse("2026-03-02T08:00:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(10));
+
+        using var stopping = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(0, await daemon.ExecutePendingAsync(stopping.Token, CancellationToken.None));
+        var entry = Assert.Single(PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries);
+        Assert.Equal(("pending", 0), (entry.State, entry.Attempts));
+    }
 }
