@@ -25,7 +25,7 @@ internal static class RunCommand
             foreach (var action in run.Actions)
             {
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{(action.Succeeded ? "ok  " : "FAIL")} {action.Playbook}/{action.Rule} {action.Key} {action.Type}{(action.Recovered ? " (recovered)" : "")}: {action.Message}"));
+                    $"{(action.Succeeded ? "ok  " : action.Abandoned ? "left" : "FAIL")} {action.Playbook}/{action.Rule} {action.Key} {action.Type}{(action.Recovered ? " (recovered)" : "")}: {action.Message}"));
             }
 
             stderr.Write(DiagnosticFormatter.WriteText(run.Diagnostics, cwd));
@@ -36,9 +36,10 @@ internal static class RunCommand
                     stderr.WriteLine($"playbook: error {error.Id}: {error.Playbook}: {error.Message}");
                 }
 
-                var failed = run.Actions.Count(a => !a.Succeeded);
+                var failed = run.Actions.Count(a => !a.Succeeded && !a.Abandoned);
+                var left = run.Actions.Count(a => a.Abandoned);
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"Run as of {Core.Planning.Planner.FormatInstant(plan.AsOf)}: {run.Actions.Count - failed} actions succeeded, {failed} failed, {plan.Summary.Suppressed} suppressed, {plan.Summary.HeldBack} held back, {plan.Errors.Count} errors"));
+                    $"Run as of {Core.Planning.Planner.FormatInstant(plan.AsOf)}: {run.Actions.Count - failed - left} actions succeeded, {failed} failed, {plan.Summary.Suppressed} suppressed, {plan.Summary.HeldBack} held back, {plan.Errors.Count} errors{(left > 0 ? $", {left} left to the runner that claimed them" : "")}"));
             }
 
             return run.Success ? CliApp.Success : CliApp.Errors;

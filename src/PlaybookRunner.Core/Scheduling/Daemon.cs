@@ -39,6 +39,7 @@ internal sealed partial class Daemon : IDisposable
     private readonly Lock _statusLock = new();
     private DaemonVersion? _current;
     private DateTimeOffset _lastLoop;
+    private DateTimeOffset? _busySince;
 
     public Daemon(IReadOnlyList<string> paths, TimeProvider time, ILogger logger, DaemonOptions options)
     {
@@ -197,6 +198,19 @@ internal sealed partial class Daemon : IDisposable
         }
 
         var started = _time.GetTimestamp();
+        _busySince = _time.GetUtcNow();
+        try
+        {
+            return await EvaluateTickAsync(version, store, diagnostics, unit, dueAt, started, cancellationToken);
+        }
+        finally
+        {
+            _busySince = null;
+        }
+    }
+
+    private async Task<bool> EvaluateTickAsync(DaemonVersion version, StateStore store, DiagnosticBag diagnostics, ScheduledUnit unit, DateTimeOffset dueAt, long started, CancellationToken cancellationToken)
+    {
         if (store.ClaimTick(unit.Playbook, unit.Schedule.Text, dueAt, Owner) is not { } fence)
         {
             Metrics.TickSkipped(unit.Playbook);
@@ -311,8 +325,10 @@ internal sealed partial class Daemon : IDisposable
         return executed.Count;
     }
 
-    /// <summary>True while the scheduler loop has run recently (within three polls).</summary>
-    public bool Healthy(DateTimeOffset now) => _current is not null && now - _lastLoop <= Poll * 3 + TimeSpan.FromSeconds(1);
+    /// <summary>True while the scheduler loop runs: it iterated within three polls, or is evaluating a tick within the evaluation budget.</summary>
+    public bool Healthy(DateTimeOffset now) =>
+        _current is not null
+        && (now - _lastLoop <= Poll * 3 + TimeSpan.FromSeconds(1) || (_busySince is { } busy && now - busy <= Planner.DefaultBudget + Poll * 3));
 
     /// <summary>Each schedule with its next run and last result.</summary>
     public IReadOnlyList<ScheduleStatus> Schedules()

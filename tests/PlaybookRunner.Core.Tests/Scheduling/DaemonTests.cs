@@ -62,93 +62,76 @@ public sealed class DaemonTests
         return ticks;
     }
 
-    [Fact]
-    public async Task A_fall_back_hour_does_not_fire_twice()
+    /// <summary>The ticks a daemon records for <paramref name="schedule"/> in London, stepping a fake clock five minutes at a time.</summary>
+    private static async Task<List<string>> LondonTicks(string schedule, string from, string to)
     {
         using var workspace = new TempWorkspace();
-        Workspace(workspace, "30 1 * * *", "Europe/London");
-        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-10-24T22:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        Workspace(workspace, schedule, "Europe/London");
+        var time = new FakeTimeProvider(DateTimeOffset.Parse(from, System.Globalization.CultureInfo.InvariantCulture));
         using var daemon = Start(workspace, time);
         await daemon.CatchUpAsync(CancellationToken.None);
-        await Step(daemon, time, DateTimeOffset.Parse("2026-10-26T03:00:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(5));
+        await Step(daemon, time, DateTimeOffset.Parse(to, System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(5));
+        return Ticks(workspace);
+    }
 
+    [Fact]
+    public async Task A_fall_back_hour_does_not_fire_twice() =>
         // 01:30 BST on the 25th (00:30Z); the repeated 01:30 (now GMT, 01:30Z) does not fire; 01:30 GMT on the 26th does.
-        Assert.Equal(["2026-10-25T00:30:00.0000000Z done", "2026-10-26T01:30:00.0000000Z done"], Ticks(workspace));
-    }
+        Assert.Equal(
+            ["2026-10-25T00:30:00.0000000Z done", "2026-10-26T01:30:00.0000000Z done"],
+            await LondonTicks("30 1 * * *", "2026-10-24T22:00:00Z", "2026-10-26T03:00:00Z"));
 
     [Fact]
-    public async Task A_time_skipped_by_spring_forward_fires_at_the_end_of_the_gap()
-    {
-        using var workspace = new TempWorkspace();
-        Workspace(workspace, "30 1 * * *", "Europe/London");
-        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-03-28T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
-        using var daemon = Start(workspace, time);
-        await daemon.CatchUpAsync(CancellationToken.None);
-        await Step(daemon, time, DateTimeOffset.Parse("2026-03-30T03:00:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(5));
-
+    public async Task A_time_skipped_by_spring_forward_fires_at_the_end_of_the_gap() =>
         // 01:30 does not exist on the 29th in London (01:00 GMT jumps to 02:00 BST): it fires at 02:00 BST, 01:00Z.
-        Assert.Equal(["2026-03-28T01:30:00.0000000Z done", "2026-03-29T01:00:00.0000000Z done", "2026-03-30T00:30:00.0000000Z done"], Ticks(workspace));
-    }
+        Assert.Equal(
+            ["2026-03-28T01:30:00.0000000Z done", "2026-03-29T01:00:00.0000000Z done", "2026-03-30T00:30:00.0000000Z done"],
+            await LondonTicks("30 1 * * *", "2026-03-28T00:00:00Z", "2026-03-30T03:00:00Z"));
 
     [Fact]
-    public async Task An_interval_schedule_fires_at_every_real_instant_across_fall_back()
+    public async Task An_interval_schedule_fires_at_every_real_instant_across_fall_back() =>
+        // Every hour of real time, including both 01:00s (BST then GMT).
+        Assert.Equal(
+            ["2026-10-25T00:00:00.0000000Z done", "2026-10-25T01:00:00.0000000Z done", "2026-10-25T02:00:00.0000000Z done"],
+            await LondonTicks("0 * * * *", "2026-10-24T23:30:00Z", "2026-10-25T02:30:00Z"));
+
+    /// <summary>A daemon runs the 08:00 tick of 2 March, is down until 09:00 on the 5th, then starts again.</summary>
+    private static async Task<(List<string> Ticks, List<string> Keys)> DownForThreeDays(string extra)
     {
         using var workspace = new TempWorkspace();
-        Workspace(workspace, "0 * * * *", "Europe/London");
-        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-10-24T23:30:00Z", System.Globalization.CultureInfo.InvariantCulture));
-        using var daemon = Start(workspace, time);
-        await daemon.CatchUpAsync(CancellationToken.None);
-        await Step(daemon, time, DateTimeOffset.Parse("2026-10-25T02:30:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(5));
+        Workspace(workspace, "0 8 * * *", extra: extra);
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-03-02T07:30:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        using (var first = Start(workspace, time))
+        {
+            await first.CatchUpAsync(CancellationToken.None);
+            await Step(first, time, DateTimeOffset.Parse("2026-03-02T08:10:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(5));
+        }
 
-        // Every hour of real time, including both 01:00s (BST then GMT).
-        Assert.Equal(["2026-10-25T00:00:00.0000000Z done", "2026-10-25T01:00:00.0000000Z done", "2026-10-25T02:00:00.0000000Z done"], Ticks(workspace));
+        time.SetUtcNow(DateTimeOffset.Parse("2026-03-05T09:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        using (var second = Start(workspace, time))
+        {
+            await second.CatchUpAsync(CancellationToken.None);
+            await second.RunDueAsync(time.GetUtcNow(), CancellationToken.None);
+        }
+
+        return (Ticks(workspace), [.. PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Select(h => h.IdempotencyKey)]);
     }
 
     [Fact]
     public async Task Ticks_missed_while_down_run_once_at_start_up()
     {
-        using var workspace = new TempWorkspace();
-        Workspace(workspace, "0 8 * * *");
-        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-03-02T07:30:00Z", System.Globalization.CultureInfo.InvariantCulture));
-        using (var first = Start(workspace, time))
-        {
-            await first.CatchUpAsync(CancellationToken.None);
-            await Step(first, time, DateTimeOffset.Parse("2026-03-02T08:10:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(5));
-        }
-
-        // Down for three days: the ticks of the 3rd, 4th and 5th are missed; only the latest runs, once.
-        time.SetUtcNow(DateTimeOffset.Parse("2026-03-05T09:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
-        using (var second = Start(workspace, time))
-        {
-            await second.CatchUpAsync(CancellationToken.None);
-            await second.RunDueAsync(time.GetUtcNow(), CancellationToken.None);
-        }
-
-        Assert.Equal(["2026-03-02T08:00:00.0000000Z done", "2026-03-05T08:00:00.0000000Z done"], Ticks(workspace));
-        var history = PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries;
-        Assert.Equal(["p/busy/A/0/20260305T080000.000Z", "p/busy/A/0/20260302T080000.000Z"], history.Select(h => h.IdempotencyKey));
+        // The ticks of the 3rd, 4th and 5th were missed; only the latest runs, once.
+        var (ticks, keys) = await DownForThreeDays("");
+        Assert.Equal(["2026-03-02T08:00:00.0000000Z done", "2026-03-05T08:00:00.0000000Z done"], ticks);
+        Assert.Equal(["p/busy/A/0/20260305T080000.000Z", "p/busy/A/0/20260302T080000.000Z"], keys);
     }
 
     [Fact]
     public async Task Catchup_none_waits_for_the_next_tick()
     {
-        using var workspace = new TempWorkspace();
-        Workspace(workspace, "0 8 * * *", extra: "catchup: none");
-        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-03-02T07:30:00Z", System.Globalization.CultureInfo.InvariantCulture));
-        using (var first = Start(workspace, time))
-        {
-            await first.CatchUpAsync(CancellationToken.None);
-            await Step(first, time, DateTimeOffset.Parse("2026-03-02T08:10:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(5));
-        }
-
-        time.SetUtcNow(DateTimeOffset.Parse("2026-03-05T09:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
-        using (var second = Start(workspace, time))
-        {
-            await second.CatchUpAsync(CancellationToken.None);
-            await second.RunDueAsync(time.GetUtcNow(), CancellationToken.None);
-        }
-
-        Assert.Equal(["2026-03-02T08:00:00.0000000Z done"], Ticks(workspace));
+        var (ticks, keys) = await DownForThreeDays("catchup: none");
+        Assert.Equal(["2026-03-02T08:00:00.0000000Z done"], ticks);
+        Assert.Equal(["p/busy/A/0/20260302T080000.000Z"], keys);
     }
 
     [Fact]
