@@ -142,7 +142,7 @@ public sealed class DaemonProcessTests(PostgresServer postgres)
         });
         var root = Path.Combine(Path.GetTempPath(), "pbha-" + Guid.NewGuid().ToString("N")[..8]);
         var connection = postgres.CreateDatabase("pbha");
-        File.WriteAllText(Workspace(root, server.Url("/hook"), "state: { kind: postgres, connection: \"${env:PB_STATE_URL}\", lease_seconds: 2 }"), Playbook);
+        File.WriteAllText(Workspace(root, server.Url("/hook"), "state: { kind: postgres, connection: \"${env:PB_STATE_URL}\", lease_seconds: 3 }"), Playbook);
         var environment = new Dictionary<string, string> { ["PB_STATE_URL"] = connection };
         try
         {
@@ -158,7 +158,7 @@ public sealed class DaemonProcessTests(PostgresServer postgres)
 
             // The second stops after its 30th claim: hold it past two lease periods, then let it go on.
             WaitUntil(() => paused.IsStopped, TimeSpan.FromSeconds(90), Logs);
-            Thread.Sleep(TimeSpan.FromSeconds(5));
+            Thread.Sleep(TimeSpan.FromSeconds(7));
             paused.Signal("CONT");
 
             WaitUntil(() => received.Count == Customers, TimeSpan.FromSeconds(90), Logs);
