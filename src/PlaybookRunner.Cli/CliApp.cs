@@ -23,6 +23,7 @@ internal static class CliApp
             PlanCommand.Create(stdout, stderr, time),
             RunCommand.Create(stdout, stderr, time),
             DaemonCommand.Create(stderr, time),
+            TestCommand.Create(stdout, stderr),
             HistoryCommand.Create(stdout, stderr),
             SourcesCommand.Create(stdout, stderr),
         };

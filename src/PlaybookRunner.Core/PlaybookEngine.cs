@@ -189,6 +189,39 @@ public static class PlaybookEngine
         return new RunResult(plan, executed, diagnostics.Sorted());
     }
 
+    /// <summary>
+    /// Runs the playbook tests (*.test.yaml) under <paramref name="paths"/>: compiles the workspace once,
+    /// then evaluates each test's records as of its as_of, with its history instead of the state store.
+    /// </summary>
+    public static async Task<Testing.TestRunResult> TestAsync(IReadOnlyList<string> paths, CancellationToken cancellationToken = default)
+    {
+        var diagnostics = new DiagnosticBag();
+        var files = Testing.PlaybookTestLoader.Find(paths);
+        var tests = files.SelectMany(f => Testing.PlaybookTestLoader.Load(f, diagnostics)).ToList();
+        var workspacePaths = paths.Select(p => Testing.PlaybookTestLoader.IsTestFile(p) ? Path.GetDirectoryName(Path.GetFullPath(p))! : p).Distinct().ToList();
+        var workspace = WorkspaceLoader.Load(workspacePaths, diagnostics);
+        var rules = workspace?.Playbooks.SelectMany(p => p.Rules.Select(r => $"{p.Id}/{r.Id}")).ToList() ?? [];
+        if (files.Count == 0)
+        {
+            diagnostics.Add(DiagnosticDescriptors.NoTests, SourceLocation.None, string.Join(", ", paths));
+        }
+
+        // Tests run against what validate accepts: suppressions are checked as of the real clock.
+        if (Prepare(workspace, diagnostics, TimeProvider.System.GetUtcNow(), load: true) is not { } prepared || diagnostics.HasErrors)
+        {
+            return new Testing.TestRunResult([], diagnostics.Sorted(), rules, rules);
+        }
+
+        var results = new List<Testing.TestCaseResult>();
+        foreach (var test in tests)
+        {
+            results.Add(await Testing.PlaybookTestRunner.RunAsync(prepared, test, cancellationToken));
+        }
+
+        var covered = tests.SelectMany(t => t.Expect.Select(e => $"{t.Playbook}/{e.Rule}")).ToHashSet(StringComparer.Ordinal);
+        return new Testing.TestRunResult(results, diagnostics.Sorted(), rules, [.. rules.Where(r => !covered.Contains(r))]);
+    }
+
     /// <summary>What was done, newest first, from the state store.</summary>
     public static (IReadOnlyList<HistoryEntry> Entries, IReadOnlyList<Diagnostic> Diagnostics) History(IReadOnlyList<string> paths, string? rule, string? key, bool failedOnly, int limit = 1000)
     {

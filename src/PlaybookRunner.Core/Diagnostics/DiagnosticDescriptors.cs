@@ -12,6 +12,7 @@ public static class DiagnosticDescriptors
     private const string Source = "Source";
     private const string Evaluation = "Evaluation";
     private const string Usage = "Usage";
+    private const string Tests = "Tests";
 
     private static DiagnosticDescriptor Error(string id, string title, string format, string category, string help) =>
         new(id, title, format, category, DiagnosticSeverity.Error, help);
@@ -148,6 +149,22 @@ public static class DiagnosticDescriptors
         "Permanent failures and exhausted retries are kept as dead letters; see playbook history --failed.");
     public static readonly DiagnosticDescriptor BudgetExceeded = Error("PB5003", "Evaluation budget exceeded", "Evaluation of playbook '{0}' exceeded its time budget of {1} ms at key '{2}'", Evaluation,
         "Conditions must be cheap; a playbook that runs past the budget is stopped and reported.");
+    public static readonly DiagnosticDescriptor TooManyActions = Warning("PB5005", "More actions than the limit", "{0} would execute {1} actions, more than {2}", Evaluation,
+        "A blast-radius guard: max_actions in the playbook or --max-actions on the command line. Check the edit; raise the limit if the volume is intended. plan warns, run refuses.");
+    public static readonly DiagnosticDescriptor RunRefused = Error("PB5006", "Run refused: too many actions", "{0} would execute {1} actions, more than {2}; nothing was executed", Evaluation,
+        "run executes nothing when a playbook (max_actions) or the whole run (--max-actions) exceeds its limit. Check the plan first; raise the limit if the volume is intended.");
+
+    // PB6xxx: playbook tests.
+    public static readonly DiagnosticDescriptor TestFailed = Error("PB6001", "Test expectation failed", "Test '{0}': {1}", Tests,
+        "The playbook does not behave as the test expects: fix the playbook, or the test if the behaviour changed on purpose.");
+    public static readonly DiagnosticDescriptor TestUnknownTarget = Error("PB6002", "Test names an unknown playbook or rule", "{0}", Tests,
+        "A test's playbook, an expectation's rule and a history entry's rule must exist in the workspace.");
+    public static readonly DiagnosticDescriptor TestBadRecord = Error("PB6003", "Bad test record", "{0}", Tests,
+        "Test records use the source's declared fields, with values in the same form as in the data (dates as yyyy-MM-dd); nullable fields may be omitted.");
+    public static readonly DiagnosticDescriptor NoTests = Error("PB6004", "No tests found", "No *.test.yaml files under {0}", Tests,
+        "playbook test runs the *.test.yaml files beside the playbooks (spec section 9).");
+    public static readonly DiagnosticDescriptor BadInstant = Error("PB6005", "Not an instant", "'{0}' is not an ISO 8601 date or date-time", Tests,
+        "Write as_of and history times as 2026-03-02 or 2026-03-02T09:00:00Z.");
 
     /// <summary>Every descriptor, in ID order.</summary>
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } =

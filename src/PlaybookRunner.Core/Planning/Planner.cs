@@ -26,7 +26,8 @@ internal static class Planner
         Secrets secrets,
         DiagnosticBag diagnostics,
         CancellationToken cancellationToken,
-        PlanScope? scope = null)
+        PlanScope? scope = null,
+        Func<SourceDefinition, IReadOnlyList<SourceRow>>? rows = null)
     {
         var records = new Dictionary<SourceDefinition, List<GeneratedRecord>>();
         var planDiagnostics = new List<Diagnostic>();
@@ -37,7 +38,9 @@ internal static class Planner
             .ToHashSet();
         foreach (var source in workspace.Sources.Where(needed.Contains))
         {
-            var result = await SourceReader.ReadAsync(source, catalog, secrets, cancellationToken);
+            var result = rows is null
+                ? await SourceReader.ReadAsync(source, catalog, secrets, cancellationToken)
+                : new SourceReadResult(rows(source), [], false);
             diagnostics.AddRange(result.Diagnostics);
             planDiagnostics.AddRange(result.Diagnostics.Where(d => !d.IsError));
             if (result.Failed)

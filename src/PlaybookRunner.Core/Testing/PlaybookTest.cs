@@ -1,0 +1,46 @@
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Yaml;
+
+namespace PlaybookRunner.Core.Testing;
+
+/// <summary>One test of a *.test.yaml file (spec section 9).</summary>
+internal sealed record PlaybookTest(
+    string Name,
+    string File,
+    SourceLocation Location,
+    string Playbook,
+    SourceLocation PlaybookLocation,
+    DateTimeOffset AsOf,
+    IReadOnlyList<YamlMapping> Records,
+    IReadOnlyList<HistoryExpectation> History,
+    IReadOnlyList<Expectation> Expect);
+
+/// <summary>An earlier firing the test assumes.</summary>
+internal sealed record HistoryExpectation(string Rule, string Key, DateTimeOffset At, SourceLocation Location);
+
+/// <summary>Whether a rule fires for a key, and what its actions must hold.</summary>
+internal sealed record Expectation(string Rule, string Key, bool Fires, string? MessageContains, IReadOnlyList<ActionExpectation>? Actions, SourceLocation Location, SourceLocation RuleLocation);
+
+/// <summary>One expected action: its type and field checks (equals, or contains with the _contains suffix).</summary>
+internal sealed record ActionExpectation(string Type, IReadOnlyList<FieldExpectation> Fields, SourceLocation Location);
+
+/// <summary>One field check of an expected action.</summary>
+internal sealed record FieldExpectation(string Field, string Value, bool Contains, SourceLocation Location);
+
+/// <summary>How one test went: its failures (empty when it passed).</summary>
+public sealed record TestCaseResult(string File, string Name, int Line, IReadOnlyList<Diagnostic> Failures, TimeSpan Duration)
+{
+    /// <summary>True when every expectation held.</summary>
+    public bool Passed => Failures.Count == 0;
+}
+
+/// <summary>The outcome of <c>playbook test</c>.</summary>
+/// <param name="Tests">Every test that ran, in file and file order.</param>
+/// <param name="Diagnostics">Problems outside any one test (files that do not load, playbooks that do not compile).</param>
+/// <param name="Rules">Every rule of the workspace, as playbook/rule.</param>
+/// <param name="UncoveredRules">The rules no expectation names.</param>
+public sealed record TestRunResult(IReadOnlyList<TestCaseResult> Tests, IReadOnlyList<Diagnostic> Diagnostics, IReadOnlyList<string> Rules, IReadOnlyList<string> UncoveredRules)
+{
+    /// <summary>True when there were tests, all passed, and nothing is an error.</summary>
+    public bool Success => Tests.Count > 0 && Tests.All(t => t.Passed) && !Diagnostics.Any(d => d.IsError);
+}

@@ -1,0 +1,233 @@
+using System.Diagnostics;
+using System.Globalization;
+using PlaybookRunner.Abstractions;
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Evaluation;
+using PlaybookRunner.Core.Model;
+using PlaybookRunner.Core.Planning;
+using PlaybookRunner.Core.Sources;
+using PlaybookRunner.Core.Yaml;
+
+namespace PlaybookRunner.Core.Testing;
+
+/// <summary>
+/// Runs playbook tests against the compiled workspace: the test's records replace the playbook's
+/// source (related sources are empty), its history replaces the state store, and the evaluation is
+/// the one <c>plan</c> does, suppressions and severity overrides included.
+/// </summary>
+internal static class PlaybookTestRunner
+{
+    public static async Task<TestCaseResult> RunAsync(Prepared prepared, PlaybookTest test, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var failures = new DiagnosticBag();
+        var unit = prepared.Compiled!.Playbooks.FirstOrDefault(p => p.Definition.Id == test.Playbook);
+        if (unit is null)
+        {
+            var known = string.Join(", ", prepared.Workspace.Playbooks.Select(p => p.Id).Order(StringComparer.Ordinal));
+            failures.Add(DiagnosticDescriptors.TestUnknownTarget, test.PlaybookLocation, $"Test '{test.Name}': no playbook '{test.Playbook}' (playbooks: {known})");
+            return Result(test, failures, started);
+        }
+
+        var playbook = unit.Definition;
+        var rows = Rows(test, playbook.Source, failures);
+        var history = new TestHistory();
+        foreach (var entry in test.History)
+        {
+            var (playbookId, ruleId) = entry.Rule.Contains('/', StringComparison.Ordinal)
+                ? (entry.Rule[..entry.Rule.IndexOf('/', StringComparison.Ordinal)], entry.Rule[(entry.Rule.IndexOf('/', StringComparison.Ordinal) + 1)..])
+                : (playbook.Id, entry.Rule);
+            if (!prepared.Workspace.Playbooks.Any(p => p.Id == playbookId && p.Rules.Any(r => r.Id == ruleId)))
+            {
+                failures.Add(DiagnosticDescriptors.TestUnknownTarget, entry.Location, $"Test '{test.Name}': history names rule '{entry.Rule}', which does not exist");
+                continue;
+            }
+
+            history.Add(playbookId, ruleId, entry.Key, entry.At);
+        }
+
+        foreach (var expectation in test.Expect.Where(e => !playbook.Rules.Any(r => r.Id == e.Rule)))
+        {
+            failures.Add(DiagnosticDescriptors.TestUnknownTarget, expectation.RuleLocation,
+                $"Test '{test.Name}': playbook '{playbook.Id}' has no rule '{expectation.Rule}' (rules: {string.Join(", ", playbook.Rules.Select(r => r.Id))})");
+        }
+
+        if (failures.HasErrors)
+        {
+            return Result(test, failures, started);
+        }
+
+        var evaluation = new DiagnosticBag();
+        var plan = await Planner.PlanAsync(prepared.Compiled, test.AsOf, history, prepared.Catalog, new Secrets(), evaluation, cancellationToken,
+            new PlanScope(playbook.Id, playbook.Rules.Select(r => r.Id).ToHashSet(StringComparer.Ordinal)),
+            source => ReferenceEquals(source, playbook.Source) ? rows : []);
+        if (plan is null)
+        {
+            foreach (var diagnostic in evaluation.Items.Where(d => d.IsError))
+            {
+                failures.Add(DiagnosticDescriptors.TestFailed, test.Location, test.Name, $"the playbook could not be evaluated: {diagnostic.Message}");
+            }
+
+            return Result(test, failures, started);
+        }
+
+        foreach (var expectation in test.Expect)
+        {
+            Check(test, expectation, plan, failures);
+        }
+
+        return Result(test, failures, started);
+    }
+
+    private static TestCaseResult Result(PlaybookTest test, DiagnosticBag failures, long started) =>
+        new(test.File, test.Name, test.Location.Line, failures.Items, Stopwatch.GetElapsedTime(started));
+
+    private static void Check(PlaybookTest test, Expectation expectation, Plan plan, DiagnosticBag failures)
+    {
+        var finding = plan.Findings.FirstOrDefault(f => f.Rule == expectation.Rule && f.Key == expectation.Key);
+        var fires = finding?.IsPending ?? false;
+        var subject = $"rule {expectation.Rule} for key {expectation.Key}";
+        if (fires != expectation.Fires)
+        {
+            var actual = finding switch
+            {
+                { IsPending: true } => $"it fires (message: {finding.Message})",
+                { Suppressed: true } => $"it is suppressed ({finding.Justification})",
+                { HeldBackUntil: { } until } => $"it is held back by its cooldown until {Planner.FormatInstant(until)}",
+                _ => plan.Errors.FirstOrDefault(e => e.Rule == expectation.Rule && e.Key == expectation.Key) is { } error
+                    ? $"it does not: {error.Message}"
+                    : "it does not: the condition is false",
+            };
+            failures.Add(DiagnosticDescriptors.TestFailed, expectation.Location, test.Name,
+                $"{subject}: expected fires: {(expectation.Fires ? "true" : "false")}, but {actual}");
+            return;
+        }
+
+        if (finding is null || !fires)
+        {
+            return;
+        }
+
+        if (expectation.MessageContains is { } text && !(finding.Message ?? "").Contains(text, StringComparison.Ordinal))
+        {
+            failures.Add(DiagnosticDescriptors.TestFailed, expectation.Location, test.Name, $"{subject}: expected the message to contain {Quote(text)}, but it is {Quote(finding.Message ?? "")}");
+        }
+
+        for (var i = 0; i < (expectation.Actions?.Count ?? 0); i++)
+        {
+            var expected = expectation.Actions![i];
+            if (i >= finding.Actions.Count)
+            {
+                failures.Add(DiagnosticDescriptors.TestFailed, expected.Location, test.Name, $"{subject}: expected action {i + 1} ({expected.Type}), but the rule has {finding.Actions.Count} actions");
+                continue;
+            }
+
+            var actual = finding.Actions[i];
+            if (actual.Type != expected.Type)
+            {
+                failures.Add(DiagnosticDescriptors.TestFailed, expected.Location, test.Name, $"{subject}: expected action {i + 1} to be {expected.Type}, but it is {actual.Type}");
+                continue;
+            }
+
+            foreach (var field in expected.Fields)
+            {
+                var value = actual.Fields.FirstOrDefault(f => f.Name == field.Field) is { } f ? f.Text ?? (f.Flag is { } flag ? (flag ? "true" : "false") : null) : null;
+                if (value is null)
+                {
+                    failures.Add(DiagnosticDescriptors.TestFailed, field.Location, test.Name,
+                        $"{subject}: action {i + 1} ({actual.Type}) has no field '{field.Field}' (fields: {string.Join(", ", actual.Fields.Select(a => a.Name))})");
+                }
+                else if (field.Contains ? !value.Contains(field.Value, StringComparison.Ordinal) : value != field.Value)
+                {
+                    failures.Add(DiagnosticDescriptors.TestFailed, field.Location, test.Name,
+                        $"{subject}: action {i + 1} ({actual.Type}) field '{field.Field}': expected {(field.Contains ? "to contain " : "")}{Quote(field.Value)}, actual {Quote(value)}");
+                }
+            }
+        }
+    }
+
+    /// <summary>The test's records as typed rows of the source, in declared field order.</summary>
+    private static List<SourceRow> Rows(PlaybookTest test, SourceDefinition source, DiagnosticBag failures)
+    {
+        var rows = new List<SourceRow>();
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        var zone = source.TimeZone;
+        for (var r = 0; r < test.Records.Count; r++)
+        {
+            var record = test.Records[r];
+            var prefix = $"Test '{test.Name}', record {(r + 1).ToString(CultureInfo.InvariantCulture)}";
+            foreach (var entry in record.Entries.Where(e => !source.Fields.Any(f => f.Name == e.Key.Value)))
+            {
+                failures.Add(DiagnosticDescriptors.TestBadRecord, entry.Key.Location,
+                    $"{prefix}: '{entry.Key.Value}' is not a field of source '{source.Name}' (fields: {string.Join(", ", source.Fields.Select(f => f.Name))})");
+            }
+
+            var values = new object?[source.Fields.Count];
+            for (var i = 0; i < source.Fields.Count; i++)
+            {
+                var field = source.Fields[i];
+                var node = record[field.Name];
+                object? value = null;
+                var problem = "";
+                var ok = node switch
+                {
+                    null or YamlScalar { IsNull: true } => field.Type.IsNullable || Fail("is missing", out problem),
+                    YamlSequence list when field.Type.Kind == FieldKind.StringArray && list.Items.All(n => n is YamlScalar) =>
+                        Set([.. list.Items.Cast<YamlScalar>().Select(s => s.Value)], out value, out problem),
+                    YamlScalar scalar => FieldParser.TryParse(scalar.Value, field.Type, zone, out value, out problem),
+                    _ => Fail($"is {node.Describe()}", out problem),
+                };
+                if (!ok)
+                {
+                    failures.Add(DiagnosticDescriptors.TestBadRecord, node?.Location ?? record.Location,
+                        $"{prefix}: field '{field.Name}' ({field.Type}) {problem}");
+                }
+
+                values[i] = value;
+            }
+
+            var keyField = source.Fields.ToList().FindIndex(f => f.Name == source.Key);
+            var key = keyField < 0 ? "" : values[keyField] is { } k ? Convert.ToString(k, CultureInfo.InvariantCulture) ?? "" : "";
+            if (keyField >= 0 && !keys.Add(key))
+            {
+                failures.Add(DiagnosticDescriptors.TestBadRecord, record.Location, $"{prefix}: key '{key}' appears twice");
+            }
+
+            rows.Add(new SourceRow(values, r + 1, record.Location.Line));
+        }
+
+        return rows;
+    }
+
+    /// <summary>A value on one line of a diagnostic: quoted, with line breaks escaped, long text shortened.</summary>
+    private static string Quote(string value)
+    {
+        var escaped = value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)
+            .Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal);
+        return "\"" + (escaped.Length > 300 ? escaped[..300] + "..." : escaped) + "\"";
+    }
+
+    private static bool Fail(string message, out string problem)
+    {
+        problem = message;
+        return false;
+    }
+
+    private static bool Set(string[] items, out object? value, out string problem)
+    {
+        value = items;
+        problem = "";
+        return true;
+    }
+
+    /// <summary>A firing history made of the test's history entries.</summary>
+    private sealed class TestHistory : IFiringHistory
+    {
+        private readonly Dictionary<(string, string, string), DateTimeOffset> _last = [];
+
+        public void Add(string playbook, string rule, string key, DateTimeOffset at) =>
+            _last[(playbook, rule, key)] = _last.TryGetValue((playbook, rule, key), out var earlier) && earlier > at ? earlier : at;
+
+        public DateTimeOffset? LastFired(string playbook, string rule, string key) => _last.TryGetValue((playbook, rule, key), out var at) ? at : null;
+    }
+}
