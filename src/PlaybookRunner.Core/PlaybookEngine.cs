@@ -133,8 +133,11 @@ public static class PlaybookEngine
     public static PlanResult Plan(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default) =>
         PlanAsync(paths, asOf, cancellationToken).GetAwaiter().GetResult();
 
-    /// <summary>Validates, reads the data and evaluates as of <paramref name="asOf"/>. Reads the state store, never writes it.</summary>
-    public static async Task<PlanResult> PlanAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Validates, reads the data and evaluates as of <paramref name="asOf"/>. Reads the state store, never writes it.
+    /// Warns (PB5005) when a playbook's max_actions or <paramref name="maxActions"/> is exceeded.
+    /// </summary>
+    public static async Task<PlanResult> PlanAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default, int? maxActions = null)
     {
         var diagnostics = new DiagnosticBag();
         if (Prepare(paths, diagnostics, asOf, load: true) is not { } prepared)
@@ -150,11 +153,17 @@ public static class PlaybookEngine
         }
 
         var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
+        if (plan is not null && BlastRadius.Check(plan, prepared.Workspace, maxActions, refuse: false) is { Count: > 0 } warnings)
+        {
+            diagnostics.AddRange(warnings);
+            plan = plan with { Diagnostics = [.. plan.Diagnostics, .. warnings] };
+        }
+
         return new PlanResult(plan, diagnostics.Sorted());
     }
 
     /// <summary>What <c>plan</c> shows, executed once: pending actions of an earlier crashed run first, each action recorded.</summary>
-    public static async Task<RunResult> RunAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, TimeProvider time, CancellationToken cancellationToken = default)
+    public static async Task<RunResult> RunAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, TimeProvider time, CancellationToken cancellationToken = default, int? maxActions = null)
     {
         var diagnostics = new DiagnosticBag();
         if (Prepare(paths, diagnostics, asOf, load: true) is not { } prepared)
@@ -172,10 +181,16 @@ public static class PlaybookEngine
         var workspace = prepared.Workspace;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("timeout_seconds", 30)) };
         var runner = CreateRunner(prepared, store, secrets, http, time, RunnerId("run"), logger: null);
+        var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
+        if (plan is not null && BlastRadius.Check(plan, workspace, maxActions, refuse: true) is { Count: > 0 } refusals)
+        {
+            diagnostics.AddRange(refusals);
+            return new RunResult(plan, [], diagnostics.Sorted());
+        }
+
         // One run on a SQLite store finishes whatever a crashed run left, claimed or not; on a shared
         // store it leaves live claims to the daemons holding them.
         var executed = new List<ExecutedAction>(await runner.RecoverAsync(steal: workspace.State.Kind == "sqlite", CancellationToken.None, cancellationToken));
-        var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
         if (plan is not null)
         {
             executed.AddRange(await runner.ExecuteAsync(plan, cancellationToken));

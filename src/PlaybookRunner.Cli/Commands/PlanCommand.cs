@@ -17,7 +17,8 @@ internal static class PlanCommand
         var asOf = AsOfOption();
         var output = new Option<string?>("--out") { Description = "Write the plan to this file instead of standard output" };
         var detailed = new Option<bool>("--detailed-exitcode") { Description = "Exit 0 when nothing is to be done, 2 when actions are pending, 1 on errors" };
-        var command = new Command("plan", "Preview findings and rendered actions without side effects.") { paths, format, asOf, output, detailed };
+        var maxActions = MaxActionsOption();
+        var command = new Command("plan", "Preview findings and rendered actions without side effects.") { paths, format, asOf, output, detailed, maxActions };
         command.SetAction(async (result, cancellationToken) =>
         {
             if (!TryAsOf(result.GetValue(asOf), time, stderr, out var instant))
@@ -26,7 +27,7 @@ internal static class PlanCommand
             }
 
             var cwd = Directory.GetCurrentDirectory();
-            var planned = await PlaybookEngine.PlanAsync(CliApp.PathsOrDefault(result.GetValue(paths)), instant, cancellationToken);
+            var planned = await PlaybookEngine.PlanAsync(CliApp.PathsOrDefault(result.GetValue(paths)), instant, cancellationToken, result.GetValue(maxActions));
             if (planned.Plan is not { } plan)
             {
                 stderr.Write(DiagnosticFormatter.WriteText(planned.Diagnostics, cwd));
@@ -71,6 +72,20 @@ internal static class PlanCommand
             return result.GetValue(detailed) && plan.Summary.Actions > 0 ? CliApp.Usage : CliApp.Success;
         });
         return command;
+    }
+
+    /// <summary>The blast-radius guard shared by plan and run.</summary>
+    public static Option<int?> MaxActionsOption()
+    {
+        var option = new Option<int?>("--max-actions") { Description = "Most actions the whole plan may hold: plan warns above it, run executes nothing" };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is < 0)
+            {
+                result.AddError("--max-actions must be 0 or more");
+            }
+        });
+        return option;
     }
 
     public static Option<string?> AsOfOption() => new("--as-of") { Description = "Evaluate as of this instant (ISO 8601; no offset means UTC). Default: now" };

@@ -12,7 +12,8 @@ internal static class RunCommand
     {
         var paths = CliApp.PathsArgument();
         var asOf = PlanCommand.AsOfOption();
-        var command = new Command("run", "Execute the actions plan shows, once; finish actions a crashed run left pending first.") { paths, asOf };
+        var maxActions = PlanCommand.MaxActionsOption();
+        var command = new Command("run", "Execute the actions plan shows, once; finish actions a crashed run left pending first.") { paths, asOf, maxActions };
         command.SetAction(async (result, cancellationToken) =>
         {
             if (!PlanCommand.TryAsOf(result.GetValue(asOf), time, stderr, out var instant))
@@ -21,7 +22,7 @@ internal static class RunCommand
             }
 
             var cwd = Directory.GetCurrentDirectory();
-            var run = await PlaybookEngine.RunAsync(CliApp.PathsOrDefault(result.GetValue(paths)), instant, time, cancellationToken);
+            var run = await PlaybookEngine.RunAsync(CliApp.PathsOrDefault(result.GetValue(paths)), instant, time, cancellationToken, result.GetValue(maxActions));
             foreach (var action in run.Actions)
             {
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -390,6 +390,9 @@ public static class WorkspaceLoader
             lets, segments, rules, map["playbook"]!.Location)
         {
             CatchUp = map.Text("catchup") != "none",
+            MaxActions = map["max_actions"] is YamlScalar max
+                ? (int.TryParse(max.Value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var limit) ? limit : int.MaxValue, max.Location)
+                : null,
         };
     }
 

@@ -97,6 +97,9 @@ public sealed record PlaybookDefinition(
     /// <summary>The playbook's time zone.</summary>
     public TimeZoneInfo TimeZone => TimeZoneInfo.FindSystemTimeZoneById(TimeZoneId);
 
+    /// <summary>The most actions one evaluation may execute (<c>max_actions</c>), and where it is written.</summary>
+    public (int Limit, SourceLocation Location)? MaxActions { get; init; }
+
     /// <summary>Whether the daemon runs the latest tick missed while it was down, once, at start-up (<c>catchup: one</c>, the default).</summary>
     public bool CatchUp { get; init; } = true;
 }

@@ -223,7 +223,12 @@ internal sealed partial class Daemon : IDisposable
         try
         {
             plan = await Planner.PlanAsync(version.Prepared.Compiled!, dueAt, store, version.Prepared.Catalog, _secrets, diagnostics, cancellationToken, unit.Scope);
-            if (plan is not null)
+            if (plan is not null && BlastRadius.Check(plan, version.Prepared.Workspace, null, refuse: true) is { Count: > 0 } refusals)
+            {
+                // Blast-radius guard: nothing is recorded; the next tick evaluates again.
+                diagnostics.AddRange(refusals);
+            }
+            else if (plan is not null)
             {
                 using var http = new HttpClient(_handler, disposeHandler: false);
                 recorded = PlaybookEngine.CreateRunner(version.Prepared, store, _secrets, http, _time, Owner, _logger).Record(plan).Count;

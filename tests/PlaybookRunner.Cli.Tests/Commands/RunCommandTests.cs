@@ -39,4 +39,32 @@ public sealed class RunCommandTests
         var history = CliRunner.Run("history", dir.Root, "--failed");
         Assert.StartsWith("2026-03-02T09:00:00+00:00  dead       p/r  A  #0 webhook  attempts 2  http://127.0.0.1:1/none:", history.Out, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Max_actions_makes_plan_warn_and_run_execute_nothing()
+    {
+        using var dir = new TempDir();
+        dir.Write("d.csv", "id,n\nA,5\nB,6\nC,1\n");
+        var playbook = dir.Write("p.yaml", "playbook: p\nmax_actions: 1\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int } }\nrules:\n  - { id: r, when: n > 3, actions: [ { type: file, path: out.jsonl, body: \"{{ id }}\" } ] }\n");
+        var shown = ValidateCommandTests.Display(playbook);
+
+        var plan = CliRunner.Run("plan", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
+        Assert.Equal(0, plan.ExitCode);
+        Assert.Contains($"{shown}(2,14): warning PB5005: Playbook 'p' would execute 2 actions, more than its max_actions of 1", plan.Out, StringComparison.Ordinal);
+
+        var run = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal($"{shown}(2,14): error PB5006: Playbook 'p' would execute 2 actions, more than its max_actions of 1; nothing was executed\n", run.Err.ReplaceLineEndings("\n"));
+        Assert.False(File.Exists(Path.Combine(dir.Root, "out.jsonl")));
+        Assert.Equal("No recorded actions match.\n", CliRunner.Run("history", dir.Root).Out.ReplaceLineEndings("\n"));
+
+        File.WriteAllText(playbook, File.ReadAllText(playbook).Replace("max_actions: 1", "max_actions: 5", StringComparison.Ordinal));
+        var limited = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z", "--max-actions", "1");
+        Assert.Equal(1, limited.ExitCode);
+        Assert.Equal("playbook: error PB5006: The plan would execute 2 actions, more than --max-actions 1; nothing was executed\n", limited.Err.ReplaceLineEndings("\n"));
+
+        Assert.Equal(0, CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z", "--max-actions", "2").ExitCode);
+        Assert.Equal("A\nB\n", string.Concat(File.ReadAllLines(Path.Combine(dir.Root, "out.jsonl")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("body").GetString() + "\n")));
+        Assert.Equal(2, CliRunner.Run("plan", dir.Root, "--max-actions", "-1").ExitCode);
+    }
 }
