@@ -13,12 +13,13 @@ internal static class PlanCommand
     {
         var paths = CliApp.PathsArgument();
         var format = new Option<string>("--format") { Description = "Output format", DefaultValueFactory = _ => "text" };
-        format.AcceptOnlyFromAmong("text", "json");
+        format.AcceptOnlyFromAmong("text", "json", "markdown", "html");
         var asOf = AsOfOption();
         var output = new Option<string?>("--out") { Description = "Write the plan to this file instead of standard output" };
         var detailed = new Option<bool>("--detailed-exitcode") { Description = "Exit 0 when nothing is to be done, 2 when actions are pending, 1 on errors" };
         var maxActions = MaxActionsOption();
-        var command = new Command("plan", "Preview findings and rendered actions without side effects.") { paths, format, asOf, output, detailed, maxActions };
+        var baseline = new Option<string?>("--baseline") { Description = "A plan written earlier with --format json (e.g. of the main branch): show what changed against it" };
+        var command = new Command("plan", "Preview findings and rendered actions without side effects.") { paths, format, asOf, output, detailed, maxActions, baseline };
         command.SetAction(async (result, cancellationToken) =>
         {
             if (!TryAsOf(result.GetValue(asOf), time, stderr, out var instant))
@@ -35,7 +36,27 @@ internal static class PlanCommand
                 return CliApp.Errors;
             }
 
-            var rendered = result.GetValue(format) == "json" ? PlanWriter.WriteJson(plan, cwd) : PlanWriter.WriteText(plan, cwd);
+            PlanChanges? changes = null;
+            if (result.GetValue(baseline) is { } baselinePath)
+            {
+                var problems = new DiagnosticBag();
+                using var old = PlanDiff.ReadBaseline(baselinePath, problems);
+                if (old is null)
+                {
+                    stderr.Write(DiagnosticFormatter.WriteText(problems.Items, cwd));
+                    return CliApp.Errors;
+                }
+
+                changes = PlanDiff.Compare(old, plan);
+            }
+
+            var rendered = result.GetValue(format) switch
+            {
+                "json" => PlanWriter.WriteJson(plan, cwd, changes),
+                "markdown" => PlanWriter.WriteMarkdown(plan, cwd, changes),
+                "html" => PlanWriter.WriteHtml(plan, cwd, changes),
+                _ => PlanWriter.WriteText(plan, cwd, changes),
+            };
             if (result.GetValue(output) is { } file)
             {
                 try
@@ -55,7 +76,7 @@ internal static class PlanCommand
                 stdout.Write(rendered);
             }
 
-            if (result.GetValue(format) == "json" || result.GetValue(output) is not null)
+            if (result.GetValue(format) != "text" || result.GetValue(output) is not null)
             {
                 stderr.Write(DiagnosticFormatter.WriteText(plan.Diagnostics, cwd));
                 foreach (var error in plan.Errors)

@@ -73,6 +73,8 @@ public static class DiagnosticDescriptors
         "The rule was renamed or removed; fix or delete the suppression.");
     public static readonly DiagnosticDescriptor StateStore = Error("PB1027", "State store problem", "State store {0}: {1}", Yaml,
         "The state store could not be opened or written; check the path and permissions, or the state: settings.");
+    public static readonly DiagnosticDescriptor BadBaseline = Error("PB1028", "Bad baseline plan", "Baseline plan: {0}", Usage,
+        "plan --baseline reads a plan written by plan --format json (for example from the main branch).");
     public static readonly DiagnosticDescriptor BadInvocation = Error("PB1024", "Bad command-line value", "{0}", Usage,
         "See 'playbook --help'.");
 

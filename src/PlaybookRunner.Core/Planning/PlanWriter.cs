@@ -5,13 +5,13 @@ using PlaybookRunner.Core.Diagnostics;
 
 namespace PlaybookRunner.Core.Planning;
 
-/// <summary>Writes a plan as JSON (the stable contract of spec section 10) or as text for people.</summary>
-public static class PlanWriter
+/// <summary>Writes a plan as JSON (the stable contract of spec section 10), as text, Markdown or a self-contained HTML report.</summary>
+public static partial class PlanWriter
 {
     private static readonly JsonWriterOptions JsonOptions = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>The JSON plan. Byte-identical for identical inputs.</summary>
-    public static string WriteJson(Plan plan, string baseDirectory)
+    /// <summary>The JSON plan. Byte-identical for identical inputs. With <paramref name="changes"/>, a <c>changes</c> object compares it to a baseline.</summary>
+    public static string WriteJson(Plan plan, string baseDirectory, PlanChanges? changes = null)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream, JsonOptions))
@@ -84,10 +84,59 @@ public static class PlanWriter
             json.WriteNumber("heldBack", plan.Summary.HeldBack);
             json.WriteNumber("errors", plan.Summary.Errors);
             json.WriteEndObject();
+            if (changes is not null)
+            {
+                WriteChanges(json, changes);
+            }
+
             json.WriteEndObject();
         }
 
         return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
+    private static void WriteChanges(Utf8JsonWriter json, PlanChanges changes)
+    {
+        json.WriteStartObject("changes");
+        json.WriteString("baselineAsOf", changes.BaselineAsOf);
+        foreach (var (name, ids) in new[] { ("added", changes.Added), ("removed", changes.Removed) })
+        {
+            json.WriteStartArray(name);
+            foreach (var id in ids)
+            {
+                json.WriteStartObject();
+                json.WriteString("playbook", id.Playbook);
+                json.WriteString("rule", id.Rule);
+                json.WriteString("key", id.Key);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        }
+
+        json.WriteStartArray("changed");
+        foreach (var finding in changes.Changed)
+        {
+            json.WriteStartObject();
+            json.WriteString("playbook", finding.Playbook);
+            json.WriteString("rule", finding.Rule);
+            json.WriteString("key", finding.Key);
+            json.WriteStartArray("fields");
+            foreach (var change in finding.Changes)
+            {
+                json.WriteStartObject();
+                json.WriteString("path", change.Path);
+                json.WriteString("before", change.Before);
+                json.WriteString("after", change.After);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
     }
 
     private static void WriteField(Utf8JsonWriter json, PlannedActionField field)
@@ -112,11 +161,16 @@ public static class PlanWriter
         }
     }
 
-    /// <summary>A readable plan: findings grouped by playbook and rule, each action summarised.</summary>
-    public static string WriteText(Plan plan, string baseDirectory)
+    /// <summary>A readable plan: findings grouped by playbook and rule, each action summarised; with <paramref name="changes"/>, what changed against a baseline first.</summary>
+    public static string WriteText(Plan plan, string baseDirectory, PlanChanges? changes = null)
     {
         var text = new StringBuilder();
         text.Append("Plan as of ").Append(Planner.FormatInstant(plan.AsOf)).Append("\n\n");
+        if (changes is not null)
+        {
+            text.Append(PlanDiff.WriteText(changes)).Append('\n');
+        }
+
         foreach (var group in plan.Findings.GroupBy(f => (f.Playbook, f.Rule)))
         {
             var first = group.First();
@@ -167,7 +221,7 @@ public static class PlanWriter
         return text.ToString();
     }
 
-    private static string Summarise(PlannedAction action)
+    internal static string Summarise(PlannedAction action)
     {
         string? Field(string name) => action.Fields.FirstOrDefault(f => f.Name == name)?.Text;
         return action.Type switch
@@ -179,7 +233,7 @@ public static class PlanWriter
         };
     }
 
-    private static string OneLine(string? text) => (text ?? "").ReplaceLineEndings(" ").Trim();
+    internal static string OneLine(string? text) => (text ?? "").ReplaceLineEndings(" ").Trim();
 
     private static string Truncate(string text, int max) => text.Length <= max ? text : string.Concat(text.AsSpan(0, max - 3), "...");
 }

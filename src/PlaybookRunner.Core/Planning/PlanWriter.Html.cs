@@ -1,0 +1,222 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+
+namespace PlaybookRunner.Core.Planning;
+
+public static partial class PlanWriter
+{
+    private const string Style = """
+        body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}
+        header,main{max-width:1100px;margin:0 auto;padding:1rem 1.5rem}header{background:#1d3557;color:#fff;max-width:none}
+        header p{margin:.2rem 0 0;opacity:.85}h2{margin-top:2rem}table{border-collapse:collapse;background:#fff}
+        th,td{border:1px solid #d8dde3;padding:.35rem .6rem;text-align:left;vertical-align:top}th{background:#eef1f5}
+        .cards{display:flex;gap:1rem;flex-wrap:wrap}.card{background:#fff;border:1px solid #d8dde3;border-radius:6px;padding:.6rem 1rem;min-width:8rem}
+        .card b{display:block;font-size:1.6rem}#filters{display:flex;gap:1rem;flex-wrap:wrap;align-items:end;background:#fff;padding:.8rem;border:1px solid #d8dde3;border-radius:6px}
+        label{display:flex;flex-direction:column;font-size:.85rem;gap:.2rem}.finding{background:#fff;border:1px solid #d8dde3;border-left:5px solid #888;border-radius:6px;margin:.8rem 0;padding:.6rem 1rem}
+        .finding[data-severity=critical]{border-left-color:#c1121f}.finding[data-severity=warning]{border-left-color:#e09f3e}.finding[data-severity=info]{border-left-color:#457b9d}
+        .finding h3{margin:.2rem 0;font-size:1rem}.sev{font-size:.75rem;text-transform:uppercase;padding:.1rem .4rem;border-radius:3px;background:#eee;margin-right:.4rem}
+        .note{color:#6c4f00;background:#fff7e0;padding:.2rem .5rem;border-radius:3px}.action{border-top:1px dashed #d8dde3;margin-top:.5rem;padding-top:.5rem}
+        pre{background:#f3f5f8;padding:.6rem;overflow:auto;white-space:pre-wrap;margin:.3rem 0}iframe{width:100%;min-height:14rem;border:1px solid #d8dde3;background:#fff}
+        .added{color:#1a7f37}.removed{color:#c1121f}.changed{color:#6c4f00}code{font-size:.9em}
+        """;
+
+    private const string Script = """
+        (function () {
+          var ids = { playbook: 'f-playbook', rule: 'f-rule', severity: 'f-severity', state: 'f-state', q: 'f-search' };
+          var items = Array.prototype.slice.call(document.querySelectorAll('article.finding'));
+          function value(name) { return document.getElementById(ids[name]).value; }
+          function apply() {
+            var shown = 0, q = value('q').toLowerCase();
+            items.forEach(function (a) {
+              var ok = (!value('playbook') || a.dataset.playbook === value('playbook'))
+                && (!value('rule') || a.dataset.rule === value('rule'))
+                && (!value('severity') || a.dataset.severity === value('severity'))
+                && (!value('state') || a.dataset.state === value('state'))
+                && (!q || a.textContent.toLowerCase().indexOf(q) >= 0);
+              a.hidden = !ok;
+              if (ok) { shown++; }
+            });
+            document.getElementById('shown').textContent = String(shown);
+            document.body.dataset.shown = String(shown);
+          }
+          var initial = new URLSearchParams(location.hash.slice(1));
+          Object.keys(ids).forEach(function (name) {
+            var input = document.getElementById(ids[name]);
+            if (initial.has(name)) { input.value = initial.get(name); }
+            input.addEventListener('input', apply);
+          });
+          apply();
+          document.body.dataset.ready = 'true';
+        })();
+        """;
+
+    /// <summary>
+    /// A self-contained HTML report (no external resources): summary, filters by playbook, rule, severity,
+    /// state and text, and every finding with its rendered actions (an HTML email in a sandboxed frame,
+    /// a webhook body as formatted JSON). Filters can be preset in the URL: <c>#rule=p/r&amp;severity=critical</c>.
+    /// </summary>
+    public static string WriteHtml(Plan plan, string baseDirectory, PlanChanges? changes = null)
+    {
+        var s = plan.Summary;
+        var html = new StringBuilder();
+        html.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
+            .Append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n")
+            .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
+            .Append(CultureInfo.InvariantCulture, $"<title>Playbook plan as of {E(Planner.FormatInstant(plan.AsOf))}</title>\n<style>{Style}</style>\n</head>\n")
+            .Append(CultureInfo.InvariantCulture, $"<body data-ready=\"false\" data-total=\"{plan.Findings.Count}\">\n<header><h1>Playbook plan</h1><p>As of {E(Planner.FormatInstant(plan.AsOf))}: what <code>playbook run</code> would do.</p></header>\n<main>\n");
+        html.Append("<section id=\"summary\"><h2>Summary</h2><div class=\"cards\">")
+            .Append(Card("records", s.Records)).Append(Card("findings", s.Findings)).Append(Card("actions pending", s.Actions))
+            .Append(Card("suppressed", s.Suppressed)).Append(Card("held back", s.HeldBack)).Append(Card("errors", s.Errors)).Append("</div>\n")
+            .Append("<table><tr><th>Playbook</th><th>Rule</th><th>Severity</th><th>Findings</th><th>Actions pending</th><th>Suppressed</th><th>Held back</th></tr>\n");
+        foreach (var group in plan.Findings.GroupBy(f => (f.Playbook, f.Rule)))
+        {
+            html.Append(CultureInfo.InvariantCulture,
+                $"<tr><td>{E(group.Key.Playbook)}</td><td>{E(group.Key.Rule)}</td><td>{Planner.SeverityName(group.First().Severity)}</td><td>{group.Count()}</td><td>{group.Where(f => f.IsPending).Sum(f => f.Actions.Count)}</td><td>{group.Count(f => f.Suppressed)}</td><td>{group.Count(f => !f.Suppressed && f.HeldBackUntil is not null)}</td></tr>\n");
+        }
+
+        html.Append("</table></section>\n");
+        if (changes is not null)
+        {
+            AppendChanges(html, changes);
+        }
+
+        AppendFilters(html, plan);
+        html.Append("<section id=\"findings\">\n");
+        foreach (var finding in plan.Findings)
+        {
+            AppendFinding(html, finding);
+        }
+
+        html.Append("</section>\n");
+        if (plan.Errors.Count > 0 || plan.Diagnostics.Count > 0)
+        {
+            html.Append("<section id=\"errors\"><h2>Errors and warnings</h2><pre>");
+            foreach (var error in plan.Errors)
+            {
+                html.Append(E($"error {error.Id}: {error.Playbook}: {error.Message}")).Append('\n');
+            }
+
+            foreach (var diagnostic in plan.Diagnostics)
+            {
+                html.Append(E(Diagnostics.DiagnosticFormatter.FormatText(diagnostic, baseDirectory))).Append('\n');
+            }
+
+            html.Append("</pre></section>\n");
+        }
+
+        html.Append("</main>\n<script>").Append(Script).Append("</script>\n</body>\n</html>\n");
+        return html.ToString();
+    }
+
+    private static string Card(string label, int value) => $"<div class=\"card\"><b>{value.ToString(CultureInfo.InvariantCulture)}</b>{label}</div>";
+
+    private static void AppendChanges(StringBuilder html, PlanChanges changes)
+    {
+        html.Append(CultureInfo.InvariantCulture,
+            $"<section id=\"changes\"><h2>Changes against the baseline</h2><p>Baseline as of {E(changes.BaselineAsOf)}: {changes.Added.Count} added, {changes.Removed.Count} removed, {changes.Changed.Count} changed.</p><ul>\n");
+        foreach (var id in changes.Added)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<li class=\"added\">+ <code>{E(id.ToString())}</code></li>\n");
+        }
+
+        foreach (var id in changes.Removed)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<li class=\"removed\">&minus; <code>{E(id.ToString())}</code></li>\n");
+        }
+
+        foreach (var finding in changes.Changed)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<li class=\"changed\">~ <code>{E($"{finding.Playbook}/{finding.Rule} {finding.Key}")}</code><ul>");
+            foreach (var change in finding.Changes)
+            {
+                html.Append(CultureInfo.InvariantCulture, $"<li><code>{E(change.Path)}</code>: {E(PlanDiff.Show(change.Before))} &rarr; {E(PlanDiff.Show(change.After))}</li>");
+            }
+
+            html.Append("</ul></li>\n");
+        }
+
+        html.Append("</ul></section>\n");
+    }
+
+    private static void AppendFilters(StringBuilder html, Plan plan)
+    {
+        static string Options(IEnumerable<string> values) =>
+            "<option value=\"\">All</option>" + string.Concat(values.Distinct().Select(v => $"<option value=\"{E(v)}\">{E(v)}</option>"));
+        html.Append("<h2>Findings</h2><section id=\"filters\">")
+            .Append("<label>Playbook<select id=\"f-playbook\">").Append(Options(plan.Findings.Select(f => f.Playbook))).Append("</select></label>")
+            .Append("<label>Rule<select id=\"f-rule\">").Append(Options(plan.Findings.Select(f => $"{f.Playbook}/{f.Rule}"))).Append("</select></label>")
+            .Append("<label>Severity<select id=\"f-severity\">").Append(Options(["critical", "warning", "info"])).Append("</select></label>")
+            .Append("<label>State<select id=\"f-state\">").Append(Options(["pending", "suppressed", "held-back"])).Append("</select></label>")
+            .Append("<label>Search<input id=\"f-search\" type=\"search\" placeholder=\"key, name, text\"></label>")
+            .Append(CultureInfo.InvariantCulture, $"<p><span id=\"shown\">{plan.Findings.Count}</span> of {plan.Findings.Count} findings shown</p></section>\n");
+    }
+
+    private static void AppendFinding(StringBuilder html, PlannedFinding finding)
+    {
+        var severity = Planner.SeverityName(finding.Severity);
+        var state = finding.Suppressed ? "suppressed" : finding.HeldBackUntil is not null ? "held-back" : "pending";
+        html.Append(CultureInfo.InvariantCulture,
+            $"<article class=\"finding\" data-playbook=\"{E(finding.Playbook)}\" data-rule=\"{E($"{finding.Playbook}/{finding.Rule}")}\" data-severity=\"{severity}\" data-state=\"{state}\" data-key=\"{E(finding.Key)}\">\n")
+            .Append(CultureInfo.InvariantCulture, $"<h3><span class=\"sev\">{severity}</span>{E(finding.Playbook)}/{E(finding.Rule)} &middot; {E(finding.Key)}</h3>\n<p class=\"message\">{E(finding.Message ?? "")}</p>\n");
+        if (finding.Suppressed)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"note\">Suppressed: {E(finding.Justification ?? "")}. No action runs.</p>\n");
+        }
+        else if (finding.HeldBackUntil is { } until)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"note\">Held back by its cooldown until {E(Planner.FormatInstant(until))}. No action runs.</p>\n");
+        }
+
+        foreach (var action in finding.Actions)
+        {
+            AppendAction(html, action);
+        }
+
+        html.Append("</article>\n");
+    }
+
+    private static void AppendAction(StringBuilder html, PlannedAction action)
+    {
+        string? Field(string name) => action.Fields.FirstOrDefault(f => f.Name == name)?.Text;
+        html.Append(CultureInfo.InvariantCulture, $"<div class=\"action {E(action.Type)}\"><table>");
+        html.Append(CultureInfo.InvariantCulture, $"<tr><th>Action</th><td>{E(action.Type)}</td></tr>");
+        foreach (var field in action.Fields.Where(f => f.Name != "body"))
+        {
+            var value = field.Children is { } children ? string.Join("; ", children.Select(c => $"{c.Name}: {c.Text}")) : field.Text ?? (field.Flag is true ? "true" : "false");
+            html.Append(CultureInfo.InvariantCulture, $"<tr><th>{E(field.Name)}</th><td>{E(value)}</td></tr>");
+        }
+
+        html.Append("</table>\n");
+        if (Field("body") is { } body)
+        {
+            var isHtml = action.Fields.Any(f => f.Name == "html" && f.Flag == true);
+            if (isHtml)
+            {
+                html.Append(CultureInfo.InvariantCulture, $"<iframe sandbox=\"\" title=\"email body\" srcdoc=\"{E(body)}\"></iframe>\n");
+            }
+            else
+            {
+                html.Append("<pre>").Append(E(action.Type == "webhook" ? PrettyJson(body) : body)).Append("</pre>\n");
+            }
+        }
+
+        html.Append("</div>\n");
+    }
+
+    private static string PrettyJson(string text)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            return JsonSerializer.Serialize(document.RootElement, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        }
+        catch (JsonException)
+        {
+            return text;
+        }
+    }
+
+    private static string E(string text) => WebUtility.HtmlEncode(text);
+}

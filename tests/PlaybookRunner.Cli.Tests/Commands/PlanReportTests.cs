@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace PlaybookRunner.Cli.Tests.Commands;
+
+/// <summary>plan --baseline, and the markdown and HTML reports (the HTML opened in a real headless Chromium).</summary>
+public sealed class PlanReportTests
+{
+    private const string Playbook = """
+        playbook: p
+        source: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int } }
+        rules:
+          - id: busy
+            severity: critical
+            when: n > 3
+            message: "{{ id }} has {{ n }} tickets"
+            actions: [ { type: webhook, url: "http://127.0.0.1:9/hook", body: '{"id": "{{ id }}", "n": {{ n }}}' } ]
+        """;
+
+    [Fact]
+    public void Baseline_shows_findings_added_removed_and_changed()
+    {
+        using var dir = new TempDir();
+        dir.Write("d.csv", "id,n\nA,5\nB,6\nC,1\n");
+        var playbook = dir.Write("p.yaml", Playbook);
+        var baseline = Path.Combine(dir.Root, "base.json");
+        Assert.Equal(0, CliRunner.Run("plan", dir.Root, "--as-of", "2026-03-02T09:00:00Z", "--format", "json", "--out", baseline).ExitCode);
+
+        File.WriteAllText(playbook, Playbook.Replace("has {{ n }} tickets", "has {{ n }} open tickets", StringComparison.Ordinal));
+        File.Delete(Path.Combine(dir.Root, "d.csv"));
+        dir.Write("d.csv", "id,n\nB,7\nC,4\n");
+        var text = CliRunner.Run("plan", dir.Root, "--as-of", "2026-03-02T09:00:00Z", "--baseline", baseline);
+        Assert.Equal(0, text.ExitCode);
+        Assert.StartsWith(
+            """
+            Plan as of 2026-03-02T09:00:00+00:00
+
+            Changes against the baseline plan as of 2026-03-02T09:00:00+00:00: 1 added, 1 removed, 1 changed
+              + p/busy C
+              - p/busy A
+              ~ p/busy B
+                  actions[0].body: "{"id": "B", "n": 6}" -> "{"id": "B", "n": 7}"
+                  message: "B has 6 tickets" -> "B has 7 open tickets"
+
+            """,
+            text.Out.ReplaceLineEndings("\n"),
+            StringComparison.Ordinal);
+
+        var json = CliRunner.Run("plan", dir.Root, "--as-of", "2026-03-02T09:00:00Z", "--baseline", baseline, "--format", "json");
+        using var document = JsonDocument.Parse(json.Out);
+        var changes = document.RootElement.GetProperty("changes");
+        Assert.Equal("2026-03-02T09:00:00+00:00", changes.GetProperty("baselineAsOf").GetString());
+        Assert.Equal("C", changes.GetProperty("added")[0].GetProperty("key").GetString());
+        Assert.Equal("A", changes.GetProperty("removed")[0].GetProperty("key").GetString());
+        var changed = changes.GetProperty("changed")[0];
+        Assert.Equal(("B", "message", "B has 6 tickets", "B has 7 open tickets"), (
+            changed.GetProperty("key").GetString(),
+            changed.GetProperty("fields")[1].GetProperty("path").GetString(),
+            changed.GetProperty("fields")[1].GetProperty("before").GetString(),
+            changed.GetProperty("fields")[1].GetProperty("after").GetString()));
+
+        var markdown = CliRunner.Run("plan", dir.Root, "--as-of", "2026-03-02T09:00:00Z", "--baseline", baseline, "--format", "markdown");
+        Assert.Contains("### Changes against the baseline (2026-03-02T09:00:00+00:00)\n\n1 added, 1 removed, 1 changed.", markdown.Out, StringComparison.Ordinal);
+        Assert.Contains("  - `message`: \"B has 6 tickets\" → \"B has 7 open tickets\"", markdown.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_baseline_that_is_not_a_plan_is_a_diagnostic_with_its_position()
+    {
+        using var dir = new TempDir();
+        dir.Write("d.csv", "id,n\nA,5\n");
+        dir.Write("p.yaml", Playbook);
+        var broken = dir.Write("broken.json", "{\n  \"asOf\": \"x\",\n  \"findings\": [ oops ]\n}\n");
+        var other = dir.Write("other.json", "{ \"hello\": 1 }\n");
+        var (code, _, stderr) = CliRunner.Run("plan", dir.Root, "--baseline", broken);
+        Assert.Equal(1, code);
+        Assert.StartsWith($"{ValidateCommandTests.Display(broken)}(3,17): error PB1028: Baseline plan: not valid JSON: 'o' is an invalid start of a value", stderr, StringComparison.Ordinal);
+        Assert.Equal($"{ValidateCommandTests.Display(other)}(1,1): error PB1028: Baseline plan: it is JSON, but not a plan (no asOf and findings[]); write it with plan --format json\n",
+            CliRunner.Run("plan", dir.Root, "--baseline", other).Err.ReplaceLineEndings("\n"));
+        Assert.Contains("error PB1028: Baseline plan: Could not find file", CliRunner.Run("plan", dir.Root, "--baseline", Path.Combine(dir.Root, "none.json")).Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Markdown_report_counts_per_rule_and_lists_pending_suppressed_and_held_back_findings()
+    {
+        var (code, stdout, _) = CliRunner.Run("plan", CliRunner.Playbooks, "--as-of", "2026-03-02T09:00:00Z", "--format", "markdown");
+        Assert.Equal(0, code);
+        var md = stdout.ReplaceLineEndings("\n");
+        Assert.StartsWith("## Playbook plan as of 2026-03-02T09:00:00+00:00\n\n**29 actions pending** from 30 findings over 40 records; 1 suppressed, 0 held back by a cooldown, 0 errors.\n", md, StringComparison.Ordinal);
+        Assert.Contains("| key-client-care | no-contact-30d | warning | 4 | 3 | 1 | 0 |\n", md, StringComparison.Ordinal);
+        Assert.Contains("| ticket-escalation | stale-ticket | critical | 5 | 5 | 0 | 0 |\n", md, StringComparison.Ordinal);
+        Assert.Contains("### Pending findings (29)", md, StringComparison.Ordinal);
+        Assert.Equal(29, Regex.Count(md, "<details>"));
+        Assert.Contains("### Suppressed (1)\n\n| Finding | Justification |\n|---|---|\n| `key-client-care/no-contact-30d C-1006` | Fenwick &amp; Hale's partners meet our CEO monthly", md, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Html_report_loads_in_headless_chromium_without_errors_and_filters_findings()
+    {
+        using var dir = new TempDir();
+        var report = Path.Combine(dir.Root, "plan.html");
+        var plan = CliRunner.Run("plan", CliRunner.Playbooks, "--as-of", "2026-03-02T09:00:00Z", "--format", "html", "--out", report);
+        Assert.Equal(0, plan.ExitCode);
+        var html = File.ReadAllText(report);
+        Assert.DoesNotContain("http://", html.Replace("http://www.w3.org", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Equal(30, Regex.Count(html, "<article class=\"finding\""));
+
+        var (all, allLog) = Chromium(report, "");
+        Assert.Contains("<body data-ready=\"true\" data-total=\"30\" data-shown=\"30\">", all, StringComparison.Ordinal);
+        Assert.Contains("<span id=\"shown\">30</span> of 30 findings shown", all, StringComparison.Ordinal);
+        Assert.Contains("Brightwater Logistics plc: no contact for 46 days", all, StringComparison.Ordinal);
+        Assert.Contains("<iframe sandbox=\"\" title=\"email body\" srcdoc=\"&lt;p&gt;Hello,&lt;/p&gt;", all, StringComparison.Ordinal);
+        Assert.DoesNotMatch("CONSOLE|Uncaught|Content Security Policy", allLog);
+
+        var (filtered, filteredLog) = Chromium(report, "#rule=key-client-care/no-contact-30d&state=pending");
+        Assert.Contains("data-shown=\"3\"", filtered, StringComparison.Ordinal);
+        Assert.Contains("<span id=\"shown\">3</span> of 30 findings shown", filtered, StringComparison.Ordinal);
+        Assert.DoesNotMatch("CONSOLE|Uncaught|Content Security Policy", filteredLog);
+    }
+
+    /// <summary>Opens the file in Debian's headless Chromium; returns the DOM after scripts ran, and the browser's log.</summary>
+    private static (string Dom, string Log) Chromium(string file, string fragment)
+    {
+        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(Path.Combine(CliRunner.RepoRoot, "tests", "scripts", "chromium.sh"));
+        info.ArgumentList.Add("--enable-logging=stderr");
+        info.ArgumentList.Add("--v=0");
+        info.ArgumentList.Add("--dump-dom");
+        info.ArgumentList.Add(new Uri(file).AbsoluteUri + fragment);
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(300_000), "chromium did not finish");
+        Assert.True(process.ExitCode == 0, $"chromium exited {process.ExitCode}: {stderr.Result}");
+        return (stdout.Result, string.Join('\n', stderr.Result.Split('\n').Where(l => !l.Contains("dbus", StringComparison.Ordinal))));
+    }
+}
