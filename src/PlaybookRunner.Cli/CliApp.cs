@@ -24,6 +24,7 @@ internal static class CliApp
             RunCommand.Create(stdout, stderr, time),
             DaemonCommand.Create(stderr, time),
             TestCommand.Create(stdout, stderr),
+            ExplainCommand.Create(stdout, stderr, time),
             HistoryCommand.Create(stdout, stderr),
             SourcesCommand.Create(stdout, stderr),
         };

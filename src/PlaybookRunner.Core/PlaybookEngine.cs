@@ -31,6 +31,13 @@ public sealed record RunResult(Plan? Plan, IReadOnlyList<ExecutedAction> Actions
     public bool Success => Plan is not null && !Diagnostics.Any(d => d.IsError) && Plan.Errors.Count == 0 && Actions.All(a => a.Succeeded);
 }
 
+/// <summary>The outcome of <see cref="PlaybookEngine.ExplainAsync"/>: an explanation, or diagnostics saying why there is none.</summary>
+public sealed record ExplainResult(Explanation? Explanation, IReadOnlyList<Diagnostic> Diagnostics)
+{
+    /// <summary>True when there is an explanation and nothing is an error.</summary>
+    public bool Success => Explanation is not null && !Diagnostics.Any(d => d.IsError);
+}
+
 /// <summary>One row of <c>playbook history</c>.</summary>
 public sealed record HistoryEntry(DateTimeOffset FiredAt, string Playbook, string Rule, string Key, int ActionIndex, string Type, string State, int Attempts, string? LastError, string IdempotencyKey);
 
@@ -137,12 +144,22 @@ public static class PlaybookEngine
     /// Validates, reads the data and evaluates as of <paramref name="asOf"/>. Reads the state store, never writes it.
     /// Warns (PB5005) when a playbook's max_actions or <paramref name="maxActions"/> is exceeded.
     /// </summary>
-    public static async Task<PlanResult> PlanAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default, int? maxActions = null)
+    public static async Task<PlanResult> PlanAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default, int? maxActions = null, bool explain = false)
     {
         var diagnostics = new DiagnosticBag();
-        if (Prepare(paths, diagnostics, asOf, load: true) is not { } prepared)
+        if (Prepare(paths, diagnostics, asOf, load: !explain) is not { } prepared)
         {
             return new PlanResult(null, diagnostics.Sorted());
+        }
+
+        if (explain)
+        {
+            if (PlaybookCompiler.Compile(prepared.Workspace, diagnostics, load: true, explain: true) is not { } instrumented)
+            {
+                return new PlanResult(null, diagnostics.Sorted());
+            }
+
+            prepared = prepared with { Compiled = instrumented };
         }
 
         var secrets = new Secrets();
@@ -152,7 +169,31 @@ public static class PlaybookEngine
             return new PlanResult(null, diagnostics.Sorted());
         }
 
-        var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
+        var sink = explain ? new ExplainSink(null) : null;
+        ExplainSink.Current = sink;
+        Plan? plan;
+        try
+        {
+            plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
+        }
+        finally
+        {
+            ExplainSink.Current = null;
+        }
+
+        if (plan is not null && sink is not null)
+        {
+            var compiled = prepared.Compiled!;
+            plan = plan with
+            {
+                Findings = [.. plan.Findings.Select(f =>
+                {
+                    var playbook = prepared.Workspace.Playbooks.First(p => p.Id == f.Playbook);
+                    return f with { Explanation = Explainer.Parts(compiled, sink, playbook, f.RuleIndex, f.Key) };
+                })],
+            };
+        }
+
         if (plan is not null && BlastRadius.Check(plan, prepared.Workspace, maxActions, refuse: false) is { Count: > 0 } warnings)
         {
             diagnostics.AddRange(warnings);
@@ -235,6 +276,73 @@ public static class PlaybookEngine
 
         var covered = tests.SelectMany(t => t.Expect.Select(e => $"{t.Playbook}/{e.Rule}")).ToHashSet(StringComparer.Ordinal);
         return new Testing.TestRunResult(results, diagnostics.Sorted(), rules, [.. rules.Where(r => !covered.Contains(r))]);
+    }
+
+    /// <summary>
+    /// Why <paramref name="rule"/> (playbook/rule, or a rule id only one playbook has) does or does not fire
+    /// for the customer <paramref name="key"/> as of <paramref name="asOf"/>: the value of each part of its
+    /// condition, the segments and lets, the cooldown and the suppressions. Reads data; no side effects.
+    /// </summary>
+    public static async Task<ExplainResult> ExplainAsync(IReadOnlyList<string> paths, string rule, string key, DateTimeOffset asOf, CancellationToken cancellationToken = default)
+    {
+        var diagnostics = new DiagnosticBag();
+        if (Prepare(paths, diagnostics, asOf, load: false) is not { } prepared)
+        {
+            return new ExplainResult(null, diagnostics.Sorted());
+        }
+
+        var workspace = prepared.Workspace;
+        var candidates = workspace.Playbooks
+            .SelectMany(p => p.Rules.Select((r, i) => (Playbook: p, Index: i, Name: $"{p.Id}/{r.Id}")))
+            .Where(c => c.Name == rule || (!rule.Contains('/', StringComparison.Ordinal) && c.Playbook.Rules[c.Index].Id == rule))
+            .ToList();
+        if (candidates.Count != 1)
+        {
+            var all = string.Join(", ", workspace.Playbooks.SelectMany(p => p.Rules.Select(r => $"{p.Id}/{r.Id}")));
+            diagnostics.Add(DiagnosticDescriptors.NotFound, SourceLocation.None, candidates.Count == 0
+                ? $"No rule '{rule}' (rules: {all})"
+                : $"Rule '{rule}' is in several playbooks ({string.Join(", ", candidates.Select(c => c.Name))}); write playbook/rule");
+            return new ExplainResult(null, diagnostics.Sorted());
+        }
+
+        var (playbook, ruleIndex, _) = candidates[0];
+        if (PlaybookCompiler.Compile(workspace, diagnostics, load: true, explain: true) is not { } compiled)
+        {
+            return new ExplainResult(null, diagnostics.Sorted());
+        }
+
+        var secrets = new Secrets();
+        using var store = OpenStore(workspace, write: false, secrets, TimeProvider.System, diagnostics);
+        if (store is null)
+        {
+            return new ExplainResult(null, diagnostics.Sorted());
+        }
+
+        var sink = new ExplainSink(key);
+        ExplainSink.Current = sink;
+        Plan? plan;
+        try
+        {
+            plan = await Planner.PlanAsync(compiled, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken,
+                new PlanScope(playbook.Id, new HashSet<string>(StringComparer.Ordinal) { playbook.Rules[ruleIndex].Id }));
+        }
+        finally
+        {
+            ExplainSink.Current = null;
+        }
+
+        if (plan is null)
+        {
+            return new ExplainResult(null, diagnostics.Sorted());
+        }
+
+        if (!sink.Seen.Contains((playbook.Id, key)))
+        {
+            diagnostics.Add(DiagnosticDescriptors.NotFound, playbook.Source.Location, $"No record with key '{key}' in source '{playbook.Source.Name}' of playbook '{playbook.Id}'");
+            return new ExplainResult(null, diagnostics.Sorted());
+        }
+
+        return new ExplainResult(Explainer.Explain(compiled, sink, plan, playbook, ruleIndex, key, store, workspace), diagnostics.Sorted());
     }
 
     /// <summary>What was done, newest first, from the state store.</summary>

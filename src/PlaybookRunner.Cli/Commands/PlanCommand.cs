@@ -19,7 +19,8 @@ internal static class PlanCommand
         var detailed = new Option<bool>("--detailed-exitcode") { Description = "Exit 0 when nothing is to be done, 2 when actions are pending, 1 on errors" };
         var maxActions = MaxActionsOption();
         var baseline = new Option<string?>("--baseline") { Description = "A plan written earlier with --format json (e.g. of the main branch): show what changed against it" };
-        var command = new Command("plan", "Preview findings and rendered actions without side effects.") { paths, format, asOf, output, detailed, maxActions, baseline };
+        var explain = new Option<bool>("--explain") { Description = "In JSON, add to each finding the value of each part of its rule's condition" };
+        var command = new Command("plan", "Preview findings and rendered actions without side effects.") { paths, format, asOf, output, detailed, maxActions, baseline, explain };
         command.SetAction(async (result, cancellationToken) =>
         {
             if (!TryAsOf(result.GetValue(asOf), time, stderr, out var instant))
@@ -28,7 +29,7 @@ internal static class PlanCommand
             }
 
             var cwd = Directory.GetCurrentDirectory();
-            var planned = await PlaybookEngine.PlanAsync(CliApp.PathsOrDefault(result.GetValue(paths)), instant, cancellationToken, result.GetValue(maxActions));
+            var planned = await PlaybookEngine.PlanAsync(CliApp.PathsOrDefault(result.GetValue(paths)), instant, cancellationToken, result.GetValue(maxActions), result.GetValue(explain));
             if (planned.Plan is not { } plan)
             {
                 stderr.Write(DiagnosticFormatter.WriteText(planned.Diagnostics, cwd));

@@ -23,10 +23,20 @@ internal sealed class CSharpSourceBuilder
     private readonly StringBuilder _code = new();
     private readonly List<ExpressionSite> _sites = [];
     private readonly DiagnosticBag _diagnostics;
+    private readonly bool _explain;
 
-    public CSharpSourceBuilder(DiagnosticBag diagnostics) => _diagnostics = diagnostics;
+    /// <param name="diagnostics">Where problems are reported.</param>
+    /// <param name="explain">Instrument conditions and segments for <c>explain</c> (see <see cref="ConditionInstrumenter"/>).</param>
+    public CSharpSourceBuilder(DiagnosticBag diagnostics, bool explain = false)
+    {
+        _diagnostics = diagnostics;
+        _explain = explain;
+    }
 
     public IReadOnlyList<ExpressionSite> Sites => _sites;
+
+    /// <summary>With explain: per playbook and rule, the parts of the condition that are recorded.</summary>
+    public Dictionary<(string Playbook, string Rule), IReadOnlyList<ExplainNode>> ExplainNodes { get; } = [];
 
     public static string RecordClassName(int sourceIndex) => $"Record{sourceIndex}";
 
@@ -163,7 +173,7 @@ internal sealed class CSharpSourceBuilder
         }
 
         _code.Append("        for (int __i = 0; __i < __records.Count; __i++)\n        {\n")
-            .Append("            var __r = __records[__i];\n            __Begin(__r);\n");
+            .Append("            var __r = __records[__i];\n            __Begin(__r);\n").Append(_explain ? "            __Seen();\n" : "");
         foreach (var name in playbook.Source.Fields.Select(f => f.Name).Concat(playbook.Source.Related.Select(r => r.Name)).Where(used.Contains))
         {
             _code.Append("            var @").Append(name).Append(" = __r.@").Append(name).Append(";\n");
@@ -173,7 +183,8 @@ internal sealed class CSharpSourceBuilder
         {
             var segment = playbook.Segments[i];
             _code.Append("            bool @").Append(segment.Name).Append(";\n            try\n            {\n                @").Append(segment.Name).Append(" = (\n");
-            AppendExpression(playbook, ExpressionKind.Segment, segment.Name, segment.Expression, parsed[segment.Expression]);
+            AppendExpression(playbook, ExpressionKind.Segment, segment.Name, segment.Expression, parsed[segment.Expression],
+                _explain ? $"__X({(-1 - i).ToString(CultureInfo.InvariantCulture)}, 0, {segment.Expression.Value})" : null);
             _code.Append("                );\n            }\n            catch (global::System.Exception __e)\n            {\n                __SegmentFailed(")
                 .Append(i.ToString(CultureInfo.InvariantCulture)).Append(", __r, __e);\n                continue;\n            }\n");
         }
@@ -186,7 +197,15 @@ internal sealed class CSharpSourceBuilder
             var rule = playbook.Rules[i];
             var n = i.ToString(CultureInfo.InvariantCulture);
             _code.Append("            try\n            {\n                if (\n");
-            AppendExpression(playbook, ExpressionKind.When, rule.Id, rule.When, parsed[rule.When]);
+            string? instrumented = null;
+            if (_explain && parsed[rule.When] is not null)
+            {
+                var (text, nodes) = ConditionInstrumenter.Instrument(rule.When.Value, i);
+                instrumented = text;
+                ExplainNodes[(playbook.Id, rule.Id)] = nodes;
+            }
+
+            AppendExpression(playbook, ExpressionKind.When, rule.Id, rule.When, parsed[rule.When], instrumented);
             _code.Append("                )\n                {\n                    __Fire(").Append(n).Append(", __r, ").Append(segmentArray).Append(");\n                }\n")
                 .Append("            }\n            catch (global::System.Exception __e)\n            {\n                __RuleFailed(").Append(n).Append(", __r, __e);\n            }\n");
         }
@@ -229,7 +248,7 @@ internal sealed class CSharpSourceBuilder
         _diagnostics.Add(descriptor, text.Map(position.Line, position.Character, Math.Max(1, span.Length)), message);
     }
 
-    private void AppendExpression(PlaybookDefinition playbook, ExpressionKind kind, string name, SpannedText text, ExpressionSyntax? syntax)
+    private void AppendExpression(PlaybookDefinition playbook, ExpressionKind kind, string name, SpannedText text, ExpressionSyntax? syntax, string? replacement = null)
     {
         if (syntax is null)
         {
@@ -238,7 +257,8 @@ internal sealed class CSharpSourceBuilder
         }
 
         var path = text.Location.Path.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
-        var lines = text.Value.Split('\n');
+        // An instrumented expression has the same lines as the original; only columns move.
+        var lines = (replacement ?? text.Value).Split('\n');
         var multiLineToken = syntax.DescendantTokens().Any(t => t.Text.Contains('\n', StringComparison.Ordinal))
             || syntax.DescendantTrivia().Any(t => t.IsKind(SyntaxKind.MultiLineCommentTrivia) && t.ToString().Contains('\n', StringComparison.Ordinal));
         var start = _code.Length;

@@ -20,6 +20,10 @@ internal sealed record CompiledWorkspace(
     IReadOnlyList<CompiledPlaybookUnit> Playbooks,
     System.Reflection.Assembly? Assembly = null)
 {
+    /// <summary>When compiled for explain: per playbook and rule, the condition's recorded parts.</summary>
+    public IReadOnlyDictionary<(string Playbook, string Rule), IReadOnlyList<ExplainNode>> ExplainNodes { get; init; } =
+        new Dictionary<(string Playbook, string Rule), IReadOnlyList<ExplainNode>>();
+
     /// <summary>
     /// Unloads the generated code's collectible load context. The caller must drop every reference to
     /// this workspace (and to records made by it) for the context to be collected.

@@ -22,11 +22,18 @@ internal static class PlaybookCompiler
 
     private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(LoadReferences);
 
-    public static CompiledWorkspace? Compile(WorkspaceDefinition workspace, DiagnosticBag diagnostics, bool load)
+    /// <param name="workspace">What to compile.</param>
+    /// <param name="diagnostics">Where problems are reported.</param>
+    /// <param name="load">Emit and load the code (plan, run), or only check it (validate).</param>
+    /// <param name="explain">
+    /// Instrument conditions for <c>explain</c>. Only for a workspace that already compiled without
+    /// instrumentation: the allow-list was checked on the original expressions.
+    /// </param>
+    public static CompiledWorkspace? Compile(WorkspaceDefinition workspace, DiagnosticBag diagnostics, bool load, bool explain = false)
     {
         var playbooks = workspace.Playbooks;
         var sources = Sources.SourceBinder.SourcesToRead(workspace);
-        var builder = new CSharpSourceBuilder(diagnostics);
+        var builder = new CSharpSourceBuilder(diagnostics, explain);
         var code = builder.Build(sources, playbooks, r => workspace.Sources[r.Source]);
         var before = diagnostics.Items.Count;
 
@@ -47,7 +54,7 @@ internal static class PlaybookCompiler
         var model = compilation.GetSemanticModel(tree);
         var root = tree.GetRoot();
         var forbidden = ReportCompilerDiagnostics(compilation, builder.Sites, diagnostics);
-        foreach (var site in builder.Sites.Where(s => !forbidden.Contains(s)))
+        foreach (var site in builder.Sites.Where(s => !explain && !forbidden.Contains(s)))
         {
             CheckSite(model, root, site, diagnostics);
         }
@@ -100,7 +107,7 @@ internal static class PlaybookCompiler
                 templates[definition]));
         }
 
-        return new CompiledWorkspace(workspace, sources, factories, units, assembly);
+        return new CompiledWorkspace(workspace, sources, factories, units, assembly) { ExplainNodes = builder.ExplainNodes };
     }
 
     /// <summary>Reports compiler errors mapped into the YAML; returns the sites already rejected as forbidden.</summary>

@@ -75,6 +75,8 @@ public static class DiagnosticDescriptors
         "The state store could not be opened or written; check the path and permissions, or the state: settings.");
     public static readonly DiagnosticDescriptor BadBaseline = Error("PB1028", "Bad baseline plan", "Baseline plan: {0}", Usage,
         "plan --baseline reads a plan written by plan --format json (for example from the main branch).");
+    public static readonly DiagnosticDescriptor NotFound = Error("PB1029", "Rule or record not found", "{0}", Usage,
+        "explain takes a rule as playbook/rule (or rule, when only one playbook has it) and a key of that playbook's source.");
     public static readonly DiagnosticDescriptor BadInvocation = Error("PB1024", "Bad command-line value", "{0}", Usage,
         "See 'playbook --help'.");
 

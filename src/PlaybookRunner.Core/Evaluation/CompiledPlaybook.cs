@@ -116,6 +116,30 @@ internal abstract class CompiledPlaybook<TRecord>
 
     protected abstract void __Evaluate(IReadOnlyList<TRecord> records);
 
+    /// <summary>In a playbook compiled for explanation: records one sub-expression's value for the current record.</summary>
+    protected T __X<T>(int rule, int node, T value)
+    {
+        if (ExplainSink.Current is { } sink && _current is { } record)
+        {
+            var key = record.Key;
+            if (sink.Key is null || sink.Key == key)
+            {
+                sink.Record(_playbookId, rule, key, node, value);
+            }
+        }
+
+        return value;
+    }
+
+    /// <summary>In a playbook compiled for explanation: notes that the explained customer's record exists.</summary>
+    protected void __Seen()
+    {
+        if (ExplainSink.Current is { } sink && _current is { } record && (sink.Key is null || sink.Key == record.Key))
+        {
+            sink.Seen.Add((_playbookId, record.Key));
+        }
+    }
+
     protected void __Begin(TRecord record)
     {
         _current = record;
@@ -136,6 +160,7 @@ internal abstract class CompiledPlaybook<TRecord>
         {
             var value = compute();
             _sink.Lets[index] = value;
+            ExplainSink.Current?.Lets.TryAdd((_playbookId, index), value);
             return value;
         }
         catch (Exception ex) when (ex is not BudgetExceededException)

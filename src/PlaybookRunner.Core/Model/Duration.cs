@@ -18,6 +18,25 @@ public readonly partial record struct Duration(int Months, TimeSpan Time)
     [GeneratedRegex(@"^P(?!$)(?:(?<y>[0-9]{1,4})Y)?(?:(?<mo>[0-9]{1,5})M)?(?:(?<w>[0-9]{1,5})W)?(?:(?<d>[0-9]{1,6})D)?(?:T(?=[0-9])(?:(?<h>[0-9]{1,6})H)?(?:(?<mi>[0-9]{1,7})M)?(?:(?<s>[0-9]{1,9})S)?)?$", RegexOptions.CultureInvariant)]
     private static partial Regex Iso();
 
+    /// <summary>The duration in the short form: <c>14d</c>, <c>6mo</c>, <c>1y</c>, <c>12h</c>, or combined (<c>1mo 2d</c>).</summary>
+    public override string ToString()
+    {
+        var parts = new List<string>();
+        if (Months > 0)
+        {
+            parts.Add(Months % 12 == 0 ? $"{(Months / 12).ToString(CultureInfo.InvariantCulture)}y" : $"{Months.ToString(CultureInfo.InvariantCulture)}mo");
+        }
+
+        if (Time > TimeSpan.Zero)
+        {
+            parts.Add(Time.Ticks % TimeSpan.TicksPerDay == 0 ? $"{Time.Days.ToString(CultureInfo.InvariantCulture)}d"
+                : Time.Ticks % TimeSpan.TicksPerHour == 0 ? $"{((long)Time.TotalHours).ToString(CultureInfo.InvariantCulture)}h"
+                : $"{((long)Time.TotalSeconds).ToString(CultureInfo.InvariantCulture)}s");
+        }
+
+        return parts.Count == 0 ? "0d" : string.Join(' ', parts);
+    }
+
     /// <summary>Parses a duration; false for anything else, including zero-length durations.</summary>
     public static bool TryParse(string text, out Duration duration)
     {

@@ -29,6 +29,9 @@ public sealed record PlannedFinding(
     /// <summary>The folder of the playbook's file: file action paths are relative to it.</summary>
     public string BaseDirectory { get; init; } = "";
 
+    /// <summary>With <c>plan --explain</c>: the value of each part of the rule's condition for this customer.</summary>
+    public IReadOnlyList<ExplainedPart>? Explanation { get; init; }
+
     /// <summary>True when <c>run</c> would execute this finding's actions.</summary>
     public bool IsPending => !Suppressed && HeldBackUntil is null;
 }

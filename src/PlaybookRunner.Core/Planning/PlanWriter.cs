@@ -38,6 +38,22 @@ public static partial class PlanWriter
                     json.WriteString("heldBackUntil", Planner.FormatInstant(until));
                 }
 
+                if (f.Explanation is { } parts)
+                {
+                    json.WriteStartArray("explain");
+                    foreach (var part in parts)
+                    {
+                        json.WriteStartObject();
+                        json.WriteString("expression", part.Expression);
+                        json.WriteNumber("depth", part.Depth);
+                        json.WriteBoolean("evaluated", part.Evaluated);
+                        json.WriteString("value", part.Value);
+                        json.WriteEndObject();
+                    }
+
+                    json.WriteEndArray();
+                }
+
                 json.WriteStartArray("actions");
                 foreach (var action in f.Actions)
                 {

@@ -1,0 +1,76 @@
+using System.Globalization;
+using PlaybookRunner.Core.Compilation;
+using PlaybookRunner.Core.Evaluation;
+using PlaybookRunner.Core.Model;
+
+namespace PlaybookRunner.Core.Planning;
+
+/// <summary>One part of a condition with its value for one customer; not evaluated when short-circuited.</summary>
+public sealed record ExplainedPart(string Expression, int Depth, bool Evaluated, string? Value);
+
+/// <summary>A named value shown by explain: a segment (with its expression) or a let.</summary>
+public sealed record ExplainedValue(string Name, string Expression, string? Value);
+
+/// <summary>Why a rule does or does not fire for one customer (<c>playbook explain</c>).</summary>
+public sealed record Explanation(
+    string Playbook,
+    string Rule,
+    string Key,
+    DateTimeOffset AsOf,
+    string Condition,
+    IReadOnlyList<ExplainedPart> Parts,
+    IReadOnlyList<ExplainedValue> Segments,
+    IReadOnlyList<ExplainedValue> Lets,
+    string Cooldown,
+    string Suppression,
+    bool Fires,
+    string Outcome);
+
+/// <summary>Builds explanations from what an instrumented evaluation recorded.</summary>
+internal static class Explainer
+{
+    public static IReadOnlyList<ExplainedPart> Parts(CompiledWorkspace compiled, ExplainSink sink, PlaybookDefinition playbook, int ruleIndex, string key)
+    {
+        var nodes = compiled.ExplainNodes.TryGetValue((playbook.Id, playbook.Rules[ruleIndex].Id), out var n) ? n : [];
+        var values = sink.Values.TryGetValue((playbook.Id, ruleIndex, key), out var v) ? v : [];
+        return [.. nodes.Select(node => values.TryGetValue(node.Index, out var value)
+            ? new ExplainedPart(node.Text, node.Depth, true, ExplainSink.Format(value))
+            : new ExplainedPart(node.Text, node.Depth, false, null))];
+    }
+
+    public static Explanation Explain(CompiledWorkspace compiled, ExplainSink sink, Plan plan, PlaybookDefinition playbook, int ruleIndex, string key, IFiringHistory history, WorkspaceDefinition workspace)
+    {
+        var rule = playbook.Rules[ruleIndex];
+        var segments = playbook.Segments.Select((s, i) => new ExplainedValue(s.Name, s.Expression.Value,
+            sink.Values.TryGetValue((playbook.Id, -1 - i, key), out var values) && values.TryGetValue(0, out var value) ? ExplainSink.Format(value) : null)).ToList();
+        var lets = playbook.Lets.Select((l, i) => new ExplainedValue(l.Name, l.Expression.Value,
+            sink.Lets.TryGetValue((playbook.Id, i), out var value) ? ExplainSink.Format(value) : null)).ToList();
+
+        var last = history.LastFired(playbook.Id, rule.Id, key);
+        var cooldown = rule.Cooldown is not { } duration
+            ? "none"
+            : last is not { } at
+                ? $"{duration}; never fired for {key}"
+                : duration.AddTo(at, playbook.TimeZone) is var until && until > plan.AsOf
+                    ? $"{duration}; last fired {Planner.FormatInstant(at)}, held back until {Planner.FormatInstant(until)}"
+                    : $"{duration}; last fired {Planner.FormatInstant(at)}, over since {Planner.FormatInstant(until)}";
+        var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(plan.AsOf, playbook.TimeZone).DateTime);
+        var suppression = workspace.Suppressions.FirstOrDefault(s => s.Covers(playbook.Id, rule.Id, key, today)) is { } covering
+            ? $"suppressed{(covering.Until is { } u ? " until " + u.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : "")}: {covering.Justification}"
+            : "none";
+
+        var finding = plan.Findings.FirstOrDefault(f => f.Playbook == playbook.Id && f.Rule == rule.Id && f.Key == key);
+        var error = plan.Errors.FirstOrDefault(e => e.Playbook == playbook.Id && e.Rule == rule.Id && e.Key == key);
+        var outcome = finding switch
+        {
+            { IsPending: true } => $"fires: {finding.Actions.Count} action(s) would run",
+            { Suppressed: true } => "the condition holds, but the finding is suppressed: no action runs",
+            { HeldBackUntil: { } heldUntil } => $"the condition holds, but the cooldown holds it back until {Planner.FormatInstant(heldUntil)}: no action runs",
+            _ when error is not null => $"does not fire: {error.Message}",
+            _ when Planner.EffectiveSeverity(workspace, playbook, rule) is null => "does not fire: the rule is turned off by severity_overrides (none)",
+            _ => "does not fire: the condition is false",
+        };
+        return new Explanation(playbook.Id, rule.Id, key, plan.AsOf, rule.When.Value, Parts(compiled, sink, playbook, ruleIndex, key), segments, lets,
+            cooldown, suppression, finding?.IsPending ?? false, outcome);
+    }
+}
