@@ -11,6 +11,8 @@ public sealed class SchemaTests
     [Theory]
     [InlineData("playbook.schema.json")]
     [InlineData("runner.schema.json")]
+    [InlineData("suppressions.schema.json")]
+    [InlineData("tests.schema.json")]
     public void Embedded_schema_is_the_published_file(string name)
     {
         var published = JsonDocument.Parse(File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "schema", name))).RootElement;
@@ -31,6 +33,7 @@ public sealed class SchemaTests
             {
                 "runner.yaml" => "runner.schema.json",
                 "suppressions.yaml" => "suppressions.schema.json",
+                var name when name.EndsWith(".test.yaml", StringComparison.Ordinal) => "tests.schema.json",
                 _ => "playbook.schema.json",
             };
             Assert.True(YamlSchemaValidator.ForEmbedded(schema).Validate(node, diagnostics), file);

@@ -301,4 +301,20 @@ public sealed class DaemonTests
         var entry = Assert.Single(PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries);
         Assert.Equal(("pending", 0), (entry.State, entry.Attempts));
     }
+
+    [Fact]
+    public async Task A_tick_above_max_actions_records_nothing_and_logs_the_refusal()
+    {
+        using var workspace = new TempWorkspace();
+        Workspace(workspace, "0 8 * * *", when: "true", extra: "max_actions: 1");
+        var logger = new ListLogger();
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-03-02T07:30:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        using var daemon = Start(workspace, time, logger);
+        await daemon.CatchUpAsync(CancellationToken.None);
+        await Step(daemon, time, DateTimeOffset.Parse("2026-03-02T08:00:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(10));
+
+        Assert.Empty(PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries);
+        Assert.Contains(logger.Lines, l => l.Level == LogLevel.Error && l.Message.Contains("error PB5006: Playbook 'p' would execute 2 actions, more than its max_actions of 1; nothing was executed", StringComparison.Ordinal));
+        Assert.Equal("errors", Assert.Single(daemon.Schedules()).Last!.Result);
+    }
 }
