@@ -25,6 +25,7 @@ internal static class CliApp
             DaemonCommand.Create(stderr, time),
             TestCommand.Create(stdout, stderr),
             ExplainCommand.Create(stdout, stderr, time),
+            InitCommand.Create(stdout, stderr, time),
             HistoryCommand.Create(stdout, stderr),
             SourcesCommand.Create(stdout, stderr),
         };

@@ -21,6 +21,16 @@ public static class DiagnosticFormatter
         return (relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? path : relative).Replace('\\', '/');
     }
 
+    /// <summary>
+    /// A SARIF artifact URI: relative (forward slashes, escaped) under the base directory, which is
+    /// where code scanning resolves it; an absolute <c>file://</c> URI for a file outside it.
+    /// </summary>
+    private static string SarifUri(string path, string baseDirectory)
+    {
+        var display = DisplayPath(path, baseDirectory);
+        return Path.IsPathRooted(display) ? new Uri(Path.GetFullPath(path)).AbsoluteUri : string.Join("/", display.Split('/').Select(Uri.EscapeDataString));
+    }
+
     /// <summary><c>path(line,col): error PB1234: message</c>; without a file, <c>playbook: error PB1234: message</c>.</summary>
     public static string FormatText(Diagnostic diagnostic, string baseDirectory)
     {
@@ -109,6 +119,7 @@ public static class DiagnosticFormatter
             json.WriteStartObject("driver");
             json.WriteString("name", "PlaybookRunner");
             json.WriteString("version", toolVersion);
+            json.WriteString("informationUri", "https://playbookrunner.dev/");
             json.WriteStartArray("rules");
             foreach (var rule in rules)
             {
@@ -149,7 +160,7 @@ public static class DiagnosticFormatter
                     json.WriteStartObject();
                     json.WriteStartObject("physicalLocation");
                     json.WriteStartObject("artifactLocation");
-                    json.WriteString("uri", string.Join("/", DisplayPath(d.Location.Path, baseDirectory).Split('/').Select(Uri.EscapeDataString)));
+                    json.WriteString("uri", SarifUri(d.Location.Path, baseDirectory));
                     json.WriteEndObject();
                     json.WriteStartObject("region");
                     json.WriteNumber("startLine", d.Location.Line);
