@@ -17,18 +17,7 @@ internal static class CliApp
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time)
     {
-        var root = new RootCommand("PlaybookRunner: customer retention playbooks as code.")
-        {
-            ValidateCommand.Create(stdout, time),
-            PlanCommand.Create(stdout, stderr, time),
-            RunCommand.Create(stdout, stderr, time),
-            DaemonCommand.Create(stderr, time),
-            TestCommand.Create(stdout, stderr),
-            ExplainCommand.Create(stdout, stderr, time),
-            InitCommand.Create(stdout, stderr, time),
-            HistoryCommand.Create(stdout, stderr),
-            SourcesCommand.Create(stdout, stderr),
-        };
+        var root = BuildRoot(stdout, stderr, time);
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -53,6 +42,21 @@ internal static class CliApp
             return Errors;
         }
     }
+
+    /// <summary>The command line: every verb with its options.</summary>
+    public static RootCommand BuildRoot(TextWriter stdout, TextWriter stderr, TimeProvider time) =>
+        new("PlaybookRunner: customer retention playbooks as code.")
+        {
+            ValidateCommand.Create(stdout, time),
+            PlanCommand.Create(stdout, stderr, time),
+            RunCommand.Create(stdout, stderr, time),
+            DaemonCommand.Create(stderr, time),
+            TestCommand.Create(stdout, stderr),
+            ExplainCommand.Create(stdout, stderr, time),
+            InitCommand.Create(stdout, stderr, time),
+            HistoryCommand.Create(stdout, stderr),
+            SourcesCommand.Create(stdout, stderr),
+        };
 
     /// <summary>The PATH argument shared by the verbs: files or folders, default <c>playbooks/</c>.</summary>
     public static Argument<string[]> PathsArgument()

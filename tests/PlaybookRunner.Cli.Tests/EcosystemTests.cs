@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using PlaybookRunner.Cli.Tests.Commands;
+using YamlDotNet.RepresentationModel;
+
+namespace PlaybookRunner.Cli.Tests;
+
+/// <summary>
+/// How PlaybookRunner fits .NET and CI: the dotnet tool package, <c>playbook init</c>, the schemas in the
+/// real yaml-language-server, SARIF in the Microsoft SARIF multitool, the problem matcher and the example workflow.
+/// </summary>
+public sealed class EcosystemTests
+{
+    private static (int Code, string Out, string Err) Exec(string file, IEnumerable<string> args, string? workingDirectory = null, int timeoutSeconds = 300)
+    {
+        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory ?? CliRunner.RepoRoot };
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(timeoutSeconds * 1000), $"{file} {string.Join(' ', args)} did not finish");
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static (int Code, string Out, string Err) NpmTool(params string[] args) =>
+        Exec("bash", [Path.Combine(CliRunner.RepoRoot, "tests", "scripts", "npm-tools.sh"), .. args]);
+
+    [Fact]
+    public void The_packed_dotnet_tool_installs_and_runs_with_its_plugins()
+    {
+        using var dir = new TempDir();
+        var packages = Path.Combine(dir.Root, "nupkg");
+        var pack = Exec("dotnet", ["pack", Path.Combine(CliRunner.RepoRoot, "src", "PlaybookRunner.Cli"), "--no-build", "--no-restore", "-o", packages]);
+        Assert.True(pack.Code == 0, pack.Out + pack.Err);
+        Assert.True(File.Exists(Path.Combine(packages, "PlaybookRunner.Cli.0.1.0.nupkg")));
+
+        var tools = Path.Combine(dir.Root, "tools");
+        var install = Exec("dotnet", ["tool", "install", "--tool-path", tools, "--add-source", packages, "PlaybookRunner.Cli"], dir.Root);
+        Assert.True(install.Code == 0, install.Out + install.Err);
+        var playbook = Path.Combine(tools, "playbook");
+        Assert.StartsWith("0.1.0", Exec(playbook, ["--version"]).Out, StringComparison.Ordinal);
+        Assert.Equal((0, "Validated 3 playbook(s), 7 rule(s): 0 error(s), 0 warning(s)\n"), Exec(playbook, ["validate", "playbooks/"]) is var v ? (v.Code, v.Out) : default);
+
+        // The http-json plugin travels in the package: a source of that kind binds.
+        File.WriteAllText(Path.Combine(dir.Root, "p.yaml"), """
+            playbook: p
+            source: { kind: http-json, url: "http://127.0.0.1:9/customers", items: data, key: id, fields: { id: string } }
+            rules:
+              - { id: r, when: "true" }
+            """);
+        var plugin = Exec(playbook, ["validate", dir.Root]);
+        Assert.Equal((0, ""), (plugin.Code, plugin.Err));
+    }
+
+    [Fact]
+    public void Init_scaffolds_a_workspace_that_validates_plans_and_passes_its_tests()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, _) = CliRunner.Run("init", dir.Root);
+        Assert.Equal(0, code);
+        Assert.StartsWith("created playbooks/runner.yaml\ncreated playbooks/stay-in-touch.yaml\ncreated playbooks/stay-in-touch.test.yaml\ncreated playbooks/data/customers.csv\ncreated schema/playbook.schema.json\n", stdout.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        var playbooks = Path.Combine(dir.Root, "playbooks");
+
+        Assert.Equal("Validated 1 playbook(s), 2 rule(s): 0 error(s), 0 warning(s)\n", CliRunner.Run("validate", playbooks).Out.ReplaceLineEndings("\n"));
+        var plan = CliRunner.Run("plan", playbooks);
+        Assert.Equal(0, plan.ExitCode);
+        Assert.EndsWith("Summary: 6 records, 3 findings, 3 actions pending, 0 suppressed, 0 held back, 0 errors\n", plan.Out.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        var test = CliRunner.Run("test", playbooks, "--coverage");
+        Assert.Equal(0, test.ExitCode);
+        Assert.Contains("Tests: 2 passed, 0 failed\nCoverage: 2 of 2 rules have a test\n", test.Out.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+
+        var again = CliRunner.Run("init", dir.Root);
+        Assert.Equal(1, again.ExitCode);
+        Assert.StartsWith($"playbook: error PB1024: {dir.Root} already has playbooks/runner.yaml, playbooks/stay-in-touch.yaml,", again.Err, StringComparison.Ordinal);
+        Assert.Equal(0, CliRunner.Run("init", dir.Root, "--force").ExitCode);
+    }
+
+    [Fact]
+    public void Yaml_language_server_accepts_every_example_and_the_scaffold_and_rejects_a_broken_playbook_at_its_token()
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, CliRunner.Run("init", dir.Root).ExitCode);
+        var schema = Path.Combine(CliRunner.RepoRoot, "schema", "playbook.schema.json");
+        var broken = dir.Write("broken.yaml", $"# yaml-language-server: $schema={schema}\nplaybook: x\nsource: crm\nrules:\n  - {{ id: r, when: \"n > 1\", severity: urgent }}\n");
+        var files = Directory.EnumerateFiles(CliRunner.Playbooks, "*.yaml")
+            .Concat(Directory.EnumerateFiles(Path.Combine(dir.Root, "playbooks"), "*.yaml"))
+            .Append(broken)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+        // Each file names its schema; the modeline must point at a schema that exists, or the server would check nothing.
+        foreach (var file in files)
+        {
+            var modeline = Regex.Match(File.ReadLines(file).First(), @"^# yaml-language-server: \$schema=(.+)$");
+            Assert.True(modeline.Success, file);
+            Assert.True(File.Exists(Path.GetFullPath(modeline.Groups[1].Value, Path.GetDirectoryName(file)!)), file);
+        }
+
+        var (code, stdout, stderr) = NpmTool(["node", Path.Combine(CliRunner.RepoRoot, "tests", "tools", "yaml-ls-check.mjs"), .. files]);
+        Assert.True(code == 0, stderr);
+        var results = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToDictionary(r => r.GetProperty("file").GetString()!);
+        Assert.Equal(files.Count, results.Count);
+        foreach (var file in files)
+        {
+            var result = results[file];
+            Assert.True(result.GetProperty("received").GetBoolean(), file);
+            var diagnostics = result.GetProperty("diagnostics").EnumerateArray().Select(d => $"({d.GetProperty("line").GetInt32()},{d.GetProperty("column").GetInt32()}) {d.GetProperty("message").GetString()}").ToList();
+            Assert.Equal(file == broken ? ["(5,39) Value is not accepted. Valid values: \"info\", \"warning\", \"critical\"."] : [], diagnostics);
+        }
+    }
+
+    [Fact]
+    public void Sarif_output_passes_the_sarif_multitool()
+    {
+        using var dir = new TempDir();
+        dir.Write("d.csv", "id\nA\n");
+        dir.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: nope > 1, severity: urgent }\n  - { id: s, wen: \"true\" }\n");
+        var (code, sarif, _) = CliRunner.Run("validate", dir.Root, "--format", "sarif");
+        Assert.Equal(1, code);
+        var log = dir.Write("p.sarif", sarif);
+        Assert.Equal(3, JsonDocument.Parse(sarif).RootElement.GetProperty("runs")[0].GetProperty("results").GetArrayLength());
+
+        var report = Path.Combine(dir.Root, "validation.sarif");
+        var (toolCode, toolOut, toolErr) = NpmTool("node", Path.Combine(CliRunner.RepoRoot, "tests", "tools", "node_modules", "@microsoft", "sarif-multitool", "bin.js"),
+            "validate", log, "--output", report);
+        Assert.True(toolCode == 0, toolOut + toolErr);
+        var findings = JsonDocument.Parse(File.ReadAllText(report)).RootElement.GetProperty("runs")[0].GetProperty("results").EnumerateArray()
+            .Select(r => $"{r.GetProperty("ruleId").GetString()}: {r.GetProperty("message")}").ToList();
+        Assert.Equal([], findings);
+    }
+
+    [Fact]
+    public void The_problem_matcher_reads_the_diagnostic_lines()
+    {
+        using var matcher = JsonDocument.Parse(File.ReadAllText(Path.Combine(CliRunner.RepoRoot, ".github", "playbook-problem-matcher.json")));
+        var patterns = matcher.RootElement.GetProperty("problemMatcher").EnumerateArray().Select(m => m.GetProperty("pattern")[0]).ToList();
+        var located = new Regex(patterns[0].GetProperty("regexp").GetString()!);
+        var global = new Regex(patterns[1].GetProperty("regexp").GetString()!);
+
+        using var dir = new TempDir();
+        dir.Write("d.csv", "id\nA\n");
+        dir.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, wen: \"true\" }\n");
+        var line = CliRunner.Run("validate", dir.Root).Out.Split('\n')[0];
+        var match = located.Match(line);
+        Assert.True(match.Success, line);
+        Assert.Equal(
+            (ValidateCommandTests.Display(Path.Combine(dir.Root, "p.yaml")), "4", "5", "error", "PB1003"),
+            (match.Groups[patterns[0].GetProperty("file").GetInt32()].Value, match.Groups[patterns[0].GetProperty("line").GetInt32()].Value,
+             match.Groups[patterns[0].GetProperty("column").GetInt32()].Value, match.Groups[patterns[0].GetProperty("severity").GetInt32()].Value,
+             match.Groups[patterns[0].GetProperty("code").GetInt32()].Value));
+
+        var noFile = CliRunner.Run("validate", "/no/such/folder").Out.Split('\n')[0];
+        Assert.DoesNotMatch(located, noFile);
+        Assert.Equal("PB1018", global.Match(noFile).Groups[patterns[1].GetProperty("code").GetInt32()].Value);
+    }
+
+    [Fact]
+    public void Every_playbook_command_in_the_example_workflow_parses()
+    {
+        var yaml = new YamlStream();
+        using (var reader = new StreamReader(Path.Combine(CliRunner.RepoRoot, ".github", "workflows", "playbooks.yml")))
+        {
+            yaml.Load(reader);
+        }
+
+        var steps = (YamlSequenceNode)((YamlMappingNode)((YamlMappingNode)((YamlMappingNode)yaml.Documents[0].RootNode)["jobs"])["playbooks"])["steps"];
+        var commands = steps.Children.Cast<YamlMappingNode>()
+            .Where(s => s.Children.ContainsKey("run"))
+            .SelectMany(s => ((YamlScalarNode)s["run"]).Value!.Split('\n'))
+            .Select(l => l.Trim())
+            .Where(l => l.StartsWith("playbook ", StringComparison.Ordinal))
+            .ToList();
+        Assert.Equal(6, commands.Count);
+        var root = CliApp.BuildRoot(TextWriter.Null, TextWriter.Null, TimeProvider.System);
+        foreach (var command in commands)
+        {
+            var words = Regex.Matches(command.Split(" >", 2)[0].Split(" ||", 2)[0], "\"[^\"]*\"|\\S+").Select(m => m.Value.Trim('"')).Skip(1).ToArray();
+            var parsed = root.Parse(words);
+            Assert.True(parsed.Errors.Count == 0, $"{command}: {string.Join("; ", parsed.Errors.Select(e => e.Message))}");
+        }
+    }
+}
