@@ -251,9 +251,11 @@ public sealed class DaemonTests
     {
         var keys = new System.Collections.Concurrent.ConcurrentQueue<string>();
         var slow = 1;
+        using var arrived = new ManualResetEventSlim();
         using var server = new JsonApiServer(request =>
         {
             keys.Enqueue(request.Headers["Idempotency-Key"] ?? "");
+            arrived.Set();
             if (Interlocked.Exchange(ref slow, 0) == 1)
             {
                 Thread.Sleep(3000);
@@ -269,9 +271,13 @@ public sealed class DaemonTests
         await daemon.CatchUpAsync(CancellationToken.None);
         await Step(daemon, time, DateTimeOffset.Parse("2026-03-02T08:00:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(10));
 
-        using (var abort = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+        using (var abort = new CancellationTokenSource())
         {
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => daemon.ExecutePendingAsync(CancellationToken.None, abort.Token));
+            // Abort while the request is in flight: the server has it and is still answering.
+            var inFlight = daemon.ExecutePendingAsync(CancellationToken.None, abort.Token);
+            Assert.True(arrived.Wait(TimeSpan.FromSeconds(30)), "the webhook was never called");
+            await abort.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => inFlight);
         }
 
         var entry = Assert.Single(PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries);
