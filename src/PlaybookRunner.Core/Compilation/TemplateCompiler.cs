@@ -43,6 +43,7 @@ internal static class TemplateCompiler
 
     private static readonly ScriptObject BuiltinObject = TemplateContext.GetDefaultBuiltinObject();
 
+
     /// <summary>Built-ins that would evaluate data as code or read the wall clock.</summary>
     private static readonly Dictionary<string, string> Forbidden = new(StringComparer.Ordinal)
     {
@@ -61,22 +62,26 @@ internal static class TemplateCompiler
         known.UnionWith(playbook.Segments.Select(s => s.Name));
         known.UnionWith(Helpers);
         known.UnionWith(BuiltIns);
+        var scalars = new HashSet<string>(StringComparer.Ordinal) { "now" };
+        scalars.UnionWith(playbook.Source.Fields.Select(f => f.Name));
+        scalars.UnionWith(playbook.Lets.Select(l => l.Name));
+        scalars.UnionWith(playbook.Segments.Select(s => s.Name));
 
         return
         [
             .. playbook.Rules.Select(rule => new RuleTemplates(
-                rule.Message is null ? null : Parse(rule.Message, known, diagnostics),
-                [.. rule.Actions.Select(a => new CompiledAction(a, [.. a.Fields.Select(f => CompileField(f, known, diagnostics))]))])),
+                rule.Message is null ? null : Parse(rule.Message, known, scalars, diagnostics),
+                [.. rule.Actions.Select(a => new CompiledAction(a, [.. a.Fields.Select(f => CompileField(f, known, scalars, diagnostics))]))])),
         ];
     }
 
-    private static CompiledActionField CompileField(ActionField field, HashSet<string> known, DiagnosticBag diagnostics) => new(
+    private static CompiledActionField CompileField(ActionField field, HashSet<string> known, HashSet<string> scalars, DiagnosticBag diagnostics) => new(
         field.Name,
-        field.Template is null ? null : Parse(field.Template, known, diagnostics),
+        field.Template is null ? null : Parse(field.Template, known, scalars, diagnostics),
         field.Flag,
-        field.Children?.Select(c => CompileField(c, known, diagnostics)).ToList());
+        field.Children?.Select(c => CompileField(c, known, scalars, diagnostics)).ToList());
 
-    private static CompiledTemplate Parse(SpannedText text, HashSet<string> known, DiagnosticBag diagnostics)
+    private static CompiledTemplate Parse(SpannedText text, HashSet<string> known, HashSet<string> scalars, DiagnosticBag diagnostics)
     {
         var template = Template.Parse(text.Value, text.Location.Path);
         if (template.HasErrors)
@@ -91,7 +96,7 @@ internal static class TemplateCompiler
 
         var declared = new HashSet<string>(StringComparer.Ordinal);
         CollectDeclared(template.Page!, declared);
-        CheckNames(template.Page!, text, known, declared, diagnostics);
+        CheckNames(template.Page!, text, known, scalars, declared, diagnostics);
         return new CompiledTemplate(template, text);
     }
 
@@ -125,7 +130,7 @@ internal static class TemplateCompiler
         }
     }
 
-    private static void CheckNames(ScriptNode node, SpannedText text, HashSet<string> known, HashSet<string> declared, DiagnosticBag diagnostics)
+    private static void CheckNames(ScriptNode node, SpannedText text, HashSet<string> known, HashSet<string> scalars, HashSet<string> declared, DiagnosticBag diagnostics)
     {
         switch (node)
         {
@@ -134,16 +139,21 @@ internal static class TemplateCompiler
                 diagnostics.Add(DiagnosticDescriptors.TemplateForbidden, Map(text, member.Span), $"{target.Name}.{member.Name}", why);
                 return;
             case ScriptMemberExpression { Target: ScriptVariableGlobal target, Member: ScriptVariable member }:
-                CheckNames(target, text, known, declared, diagnostics);
+                CheckNames(target, text, known, scalars, declared, diagnostics);
                 if (ObjectMembers.TryGetValue(target.Name, out var members) && !members.Contains(member.Name, StringComparer.Ordinal)
                     || BuiltIns.Contains(target.Name) && BuiltinObject.TryGetValue(target.Name, out var builtin) && builtin is ScriptObject o && !o.ContainsKey(member.Name))
                 {
                     diagnostics.Add(DiagnosticDescriptors.TemplateUnknownMember, Map(text, member.Span), target.Name, member.Name);
                 }
+                else if (scalars.Contains(target.Name) && !declared.Contains(target.Name))
+                {
+                    // A field's .NET members (Length, GetType, ...) are not reachable from templates; use the string, math and date functions.
+                    diagnostics.Add(DiagnosticDescriptors.TemplateUnknownMember, Map(text, member.Span), target.Name, member.Name);
+                }
 
                 return;
             case ScriptMemberExpression { Target: { } memberTarget }:
-                CheckNames(memberTarget, text, known, declared, diagnostics);
+                CheckNames(memberTarget, text, known, scalars, declared, diagnostics);
                 return;
             case ScriptVariableGlobal variable when !known.Contains(variable.Name) && !declared.Contains(variable.Name):
                 var hint = Yaml.YamlSchemaValidator.Suggest(variable.Name, known);
@@ -155,7 +165,7 @@ internal static class TemplateCompiler
         {
             if (child is not null)
             {
-                CheckNames(child, text, known, declared, diagnostics);
+                CheckNames(child, text, known, scalars, declared, diagnostics);
             }
         }
     }
