@@ -145,9 +145,10 @@ internal static class TemplateCompiler
                 {
                     diagnostics.Add(DiagnosticDescriptors.TemplateUnknownMember, Map(text, member.Span), target.Name, member.Name);
                 }
-                else if (scalars.Contains(target.Name) && !declared.Contains(target.Name))
+                else if (scalars.Contains(target.Name) && !declared.Contains(target.Name) && member.Name != "size")
                 {
-                    // A field's .NET members (Length, GetType, ...) are not reachable from templates; use the string, math and date functions.
+                    // A field's .NET members (Length, GetType, ...) are not reachable from templates; use the string, math
+                    // and date functions. Scriban's own .size of strings and lists stays available.
                     diagnostics.Add(DiagnosticDescriptors.TemplateUnknownMember, Map(text, member.Span), target.Name, member.Name);
                 }
 
