@@ -148,6 +148,15 @@ internal sealed class YamlTreeReader
                 message.TrimEnd('.'));
             return null;
         }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet's scanner can fail this way on some malformed input (found by the fuzz tests):
+            // report it as a syntax error where the parser last was, never as a crash.
+            var mark = parser.Current?.End ?? Mark.Empty;
+            _diagnostics.Add(DiagnosticDescriptors.YamlSyntax, SourceLocation.At(_path, Math.Max(1, (int)mark.Line), Math.Max(1, (int)mark.Column)),
+                "The YAML is malformed after this point and could not be read");
+            return null;
+        }
     }
 
     private SourceLocation Span(ParsingEvent start, ParsingEvent end) =>
