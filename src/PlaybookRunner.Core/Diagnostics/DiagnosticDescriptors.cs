@@ -144,6 +144,10 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor BadRelated = Error("PB4016", "Bad related source", "Related '{0}': {1}", Source,
         "related: attaches records of another named source whose key field matches this record's key.");
 
+    public static readonly DiagnosticDescriptor MalformedRecord = Error("PB4019", "Malformed record", "{0}: {1}", Source,
+        "A line of a JSON-lines file that is not a JSON object. Fix the line, or set on_bad_row: skip to skip (and report) it.");
+    public static readonly DiagnosticDescriptor RaggedRow = Error("PB4018", "Row with the wrong number of cells", "Row {0} has {1} cells but the header has {2}{3}", Source,
+        "Every CSV row needs exactly as many cells as the header: a missing or extra delimiter shifts every value after it. Fix the row, or set on_bad_row: skip to skip (and report) it.");
     // PB5xxx: evaluation and rendering (reported per finding in plan output).
     public static readonly DiagnosticDescriptor ConditionThrew = Error("PB5001", "Expression threw", "{0} threw for key '{1}': {2}", Evaluation,
         "The expression failed for one record; other rules and records still ran.");

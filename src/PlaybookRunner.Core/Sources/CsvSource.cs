@@ -61,6 +61,27 @@ internal static class CsvSource
                 row++;
                 var rowLine = line;
                 line += 1 + csv.GetRawRecordSpan().TrimEnd("\r\n").Count('\n');
+                if (csv.RowFieldCount == 1 && csv.GetRawRecordSpan().Trim().IsEmpty)
+                {
+                    // An empty line (typically the last one) holds no record.
+                    continue;
+                }
+
+                if (csv.RowFieldCount != csv.FieldCount)
+                {
+                    // A ragged row shifts values between columns: never read it silently.
+                    var skip = source.OnBadRow == BadRowPolicy.Skip;
+                    var message = DiagnosticDescriptors.RaggedRow.Format([row, csv.RowFieldCount, csv.FieldCount, skip ? "; skipped" : ""]);
+                    diagnostics.Add(new Diagnostic(DiagnosticDescriptors.RaggedRow, SourceLocation.At(path, rowLine, Math.Min(csv.RowFieldCount, csv.FieldCount) + 1),
+                        skip ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error, message));
+                    if (!skip)
+                    {
+                        return new SourceReadResult(rows, diagnostics, true);
+                    }
+
+                    continue;
+                }
+
                 var values = new object?[source.Fields.Count];
                 var bad = false;
                 for (var i = 0; i < source.Fields.Count && !bad; i++)

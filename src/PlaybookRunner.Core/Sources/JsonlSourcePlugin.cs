@@ -37,25 +37,31 @@ internal sealed class JsonlSourcePlugin : ISourcePlugin
             try
             {
                 using var document = JsonDocument.Parse(text);
+                values = new Dictionary<string, object?>(StringComparer.Ordinal);
                 if (document.RootElement.ValueKind != JsonValueKind.Object)
                 {
-                    throw new SourceReadException($"line {line}: expected a JSON object, found {document.RootElement.ValueKind.ToString().ToLowerInvariant()}") { Data = { ["line"] = line } };
+                    values[MalformedKey] = $"expected a JSON object, found {document.RootElement.ValueKind.ToString().ToLowerInvariant()}";
                 }
-
-                values = new Dictionary<string, object?>(StringComparer.Ordinal);
-                foreach (var property in document.RootElement.EnumerateObject())
+                else
                 {
-                    values[property.Name] = ToRaw(property.Value);
+                    foreach (var property in document.RootElement.EnumerateObject())
+                    {
+                        values[property.Name] = ToRaw(property.Value);
+                    }
                 }
             }
             catch (JsonException ex)
             {
-                throw new SourceReadException($"line {line}: not valid JSON: {ex.Message.Split(" LineNumber", 2)[0].TrimEnd('.')}", ex) { Data = { ["line"] = line } };
+                // The host applies on_bad_row to it like to a bad value: fail, or skip and report.
+                values = new Dictionary<string, object?>(StringComparer.Ordinal) { [MalformedKey] = $"not valid JSON: {ex.Message.Split(" LineNumber", 2)[0].TrimEnd('.')}" };
             }
 
             yield return new SourceRecord(values, $"line {line}") { Line = line };
         }
     }
+
+    /// <summary>The value key under which a line that is not a JSON object carries what is wrong with it (not a valid JSON name from a file).</summary>
+    public const string MalformedKey = "\u0000malformed";
 
     /// <summary>A JSON value as a raw source value.</summary>
     public static object? ToRaw(JsonElement value) => value.ValueKind switch

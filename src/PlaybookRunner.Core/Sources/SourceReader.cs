@@ -44,6 +44,19 @@ internal static class SourceReader
             {
                 count++;
                 var location = record.Line > 0 && dataPath is not null ? SourceLocation.At(dataPath, record.Line, 1) : source.Location;
+                if (record.Values.TryGetValue(JsonlSourcePlugin.MalformedKey, out var malformed))
+                {
+                    var skip = source.OnBadRow == BadRowPolicy.Skip;
+                    diagnostics.Add(new Diagnostic(DiagnosticDescriptors.MalformedRecord, location, skip ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error,
+                        DiagnosticDescriptors.MalformedRecord.Format([(skip ? "Skipped " : "") + secrets.Scrub(record.Origin), secrets.Scrub(malformed as string ?? "")])));
+                    if (!skip)
+                    {
+                        return new SourceReadResult(rows, diagnostics, true);
+                    }
+
+                    continue;
+                }
+
                 var values = new object?[source.Fields.Count];
                 var bad = false;
                 for (var i = 0; i < source.Fields.Count; i++)

@@ -44,8 +44,8 @@ public sealed class SourceKindsTests
 
         workspace.Write("c.jsonl", "{\"id\": \"A\", \"n\": 1}\n{\"id\": \"B\", \"n\": \n");
         error = Assert.Single(PlaybookEngine.Plan([file], AsOf).Diagnostics);
-        Assert.Equal(("PB4013", 2), (error.Id, error.Location.Line));
-        Assert.StartsWith("Source 'p (inline)' (kind jsonl, built in) failed while reading: line 2: not valid JSON", error.Message, StringComparison.Ordinal);
+        Assert.Equal(("PB4019", 2), (error.Id, error.Location.Line));
+        Assert.StartsWith("line 2: not valid JSON", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
