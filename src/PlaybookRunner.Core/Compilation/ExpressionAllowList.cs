@@ -36,7 +36,7 @@ internal static class ExpressionAllowList
         "System.Text.RegularExpressions.Regex", "System.Text.RegularExpressions.RegexOptions", "System.Text.RegularExpressions.Match",
         "System.Text.RegularExpressions.Group", "System.Text.RegularExpressions.Capture", "System.Text.RegularExpressions.GroupCollection",
         "System.Text.RegularExpressions.MatchCollection",
-        "PlaybookRunner.Core.Evaluation.CompiledPlaybook`1", "PlaybookRunner.Core.Evaluation.GeneratedRecord",
+        "PlaybookRunner.Core.Evaluation.CompiledPlaybook`1", "PlaybookRunner.Core.Evaluation.GeneratedRecord", "PlaybookRunner.Core.Evaluation.TimedRegex",
     };
 
     private static readonly HashSet<string> AllowedNamespaces = new(StringComparer.Ordinal)
@@ -52,7 +52,15 @@ internal static class ExpressionAllowList
     };
 
     /// <summary>Finds every forbidden use inside <paramref name="span"/>, innermost only.</summary>
-    public static IEnumerable<(Location Location, string What, string Why)> Check(SemanticModel model, SyntaxNode root, TextSpan span, bool allowAggregates)
+    /// <param name="model">The compilation's semantic model.</param>
+    /// <param name="root">The generated source's root.</param>
+    /// <param name="span">The expression's span in the generated source.</param>
+    /// <param name="allowAggregates">Whether population aggregates may be used (let values).</param>
+    /// <param name="instrumented">
+    /// The expression carries the engine's own wrappers (<c>__G</c> budget checks, <c>__X</c> explain
+    /// recorders): identities that are allowed; everything inside them is checked as usual.
+    /// </param>
+    public static IEnumerable<(Location Location, string What, string Why)> Check(SemanticModel model, SyntaxNode root, TextSpan span, bool allowAggregates, bool instrumented = false)
     {
         var found = new List<(TextSpan Span, Location Location, string What, string Why)>();
         foreach (var node in root.DescendantNodes(span).Where(n => span.Contains(n.Span)))
@@ -64,7 +72,12 @@ internal static class ExpressionAllowList
                 continue;
             }
 
-            if (Inspect(model, node, allowAggregates) is { } problem)
+            if (instrumented && IsEngineWrapper(node))
+            {
+                continue;
+            }
+
+            if (Inspect(model, node, allowAggregates) is { } problem && !(instrumented && problem.What is "__G" or "__X"))
             {
                 var target = node switch
                 {
@@ -82,6 +95,13 @@ internal static class ExpressionAllowList
             .GroupBy(f => f.Span)
             .Select(g => (g.First().Location, g.First().What, g.First().Why));
     }
+
+    private static bool IsEngineWrapper(SyntaxNode node) => node switch
+    {
+        IdentifierNameSyntax { Identifier.ValueText: "__G" or "__X" } => true,
+        InvocationExpressionSyntax { Expression: IdentifierNameSyntax { Identifier.ValueText: "__G" or "__X" } } => true,
+        _ => false,
+    };
 
     private static (string What, string Why)? Inspect(SemanticModel model, SyntaxNode node, bool allowAggregates)
     {
@@ -119,6 +139,20 @@ internal static class ExpressionAllowList
                 return (node.ToString(), ": write helpers and fields by name");
             case IdentifierNameSyntax { Identifier.ValueText: var name } when name.StartsWith("__", StringComparison.Ordinal):
                 return (name, ": names starting with '__' are reserved");
+            case InvocationExpressionSyntax call when model.GetSymbolInfo(call).Symbol is IMethodSymbol { MethodKind: MethodKind.DelegateInvoke }:
+                // Lambdas are passed to LINQ and the helpers, never called or stored: no recursion, so no stack overflow.
+                return ("()", ": a lambda cannot be called directly; pass it to LINQ or a helper");
+            case InvocationExpressionSyntax call when Bounded(model, call) is { } bound:
+                return bound;
+            case ArrayCreationExpressionSyntax array when array.Type.RankSpecifiers.SelectMany(r => r.Sizes)
+                .FirstOrDefault(size => size is not OmittedArraySizeExpressionSyntax && !IsSmallConstant(model, size, MaxGenerated)) is { } size:
+                return ($"new {array.Type.ElementType}[{size}]", string.Create(System.Globalization.CultureInfo.InvariantCulture, $": array sizes must be constants of at most {MaxGenerated:N0}"));
+        }
+
+        if (node is TypeSyntax && node.Parent is not (QualifiedNameSyntax or MemberAccessExpressionSyntax)
+            && model.GetSymbolInfo(node).Symbol is INamedTypeSymbol { TypeKind: TypeKind.Delegate } delegateType)
+        {
+            return (delegateType.ToDisplayString(), ": delegate types cannot be named; write a lambda where LINQ or a helper takes one");
         }
 
         if (node is ExpressionSyntax or TypeSyntax)
@@ -154,6 +188,40 @@ internal static class ExpressionAllowList
 
         return null;
     }
+
+    /// <summary>The most items a generator (Enumerable.Range, Enumerable.Repeat, an array size) may produce.</summary>
+    public const int MaxGenerated = 100_000;
+
+    /// <summary>The widest padding (string.PadLeft, string.PadRight) an expression may ask for.</summary>
+    public const int MaxPadding = 10_000;
+
+    /// <summary>
+    /// Calls that would make work or memory out of a number rather than out of the data must take a
+    /// small constant: otherwise one expression could loop or allocate without bound.
+    /// </summary>
+    private static (string What, string Why)? Bounded(SemanticModel model, InvocationExpressionSyntax call)
+    {
+        if (model.GetSymbolInfo(call).Symbol is not IMethodSymbol method)
+        {
+            return null;
+        }
+
+        var (argument, limit) = (method.ContainingType?.ToDisplayString(), method.Name) switch
+        {
+            ("System.Linq.Enumerable", "Range" or "Repeat") => (1, MaxGenerated),
+            ("string", "PadLeft" or "PadRight") => (0, MaxPadding),
+            _ => (-1, 0),
+        };
+        if (argument < 0 || call.ArgumentList.Arguments.Count <= argument || IsSmallConstant(model, call.ArgumentList.Arguments[argument].Expression, limit))
+        {
+            return null;
+        }
+
+        return ($"{method.ContainingType!.Name}.{method.Name}", string.Create(System.Globalization.CultureInfo.InvariantCulture, $": its count must be a constant of at most {limit:N0}"));
+    }
+
+    private static bool IsSmallConstant(SemanticModel model, ExpressionSyntax expression, int limit) =>
+        model.GetConstantValue(expression) is { HasValue: true, Value: int value } && value >= 0 && value <= limit;
 
     private static string Why(ITypeSymbol type) => type switch
     {

@@ -31,9 +31,31 @@ internal static class PlaybookCompiler
     /// </param>
     public static CompiledWorkspace? Compile(WorkspaceDefinition workspace, DiagnosticBag diagnostics, bool load, bool explain = false)
     {
+        if (!load)
+        {
+            return Compile(workspace, diagnostics, load, explain, guard: false);
+        }
+
+        // Code that runs gets the lambda guards. Should a guard not compile where the plain expression
+        // does (a lambda whose body type comes from its context), the plain version runs: its
+        // diagnostics are the ones a user must see anyway.
+        var guarded = new DiagnosticBag();
+        return Compile(workspace, guarded, load, explain, guard: true) is { } compiled && !guarded.HasErrors
+            ? Merge(diagnostics, guarded, compiled)
+            : Compile(workspace, diagnostics, load, explain, guard: false);
+    }
+
+    private static CompiledWorkspace Merge(DiagnosticBag diagnostics, DiagnosticBag guarded, CompiledWorkspace compiled)
+    {
+        diagnostics.AddRange(guarded.Items);
+        return compiled;
+    }
+
+    private static CompiledWorkspace? Compile(WorkspaceDefinition workspace, DiagnosticBag diagnostics, bool load, bool explain, bool guard)
+    {
         var playbooks = workspace.Playbooks;
         var sources = Sources.SourceBinder.SourcesToRead(workspace);
-        var builder = new CSharpSourceBuilder(diagnostics, explain);
+        var builder = new CSharpSourceBuilder(diagnostics, explain, guard);
         var code = builder.Build(sources, playbooks, r => workspace.Sources[r.Source]);
         var before = diagnostics.Items.Count;
 
@@ -54,9 +76,9 @@ internal static class PlaybookCompiler
         var model = compilation.GetSemanticModel(tree);
         var root = tree.GetRoot();
         var forbidden = ReportCompilerDiagnostics(compilation, builder.Sites, diagnostics);
-        foreach (var site in builder.Sites.Where(s => !explain && !forbidden.Contains(s)))
+        foreach (var site in builder.Sites.Where(s => !forbidden.Contains(s)))
         {
-            CheckSite(model, root, site, diagnostics);
+            CheckSite(model, root, site, diagnostics, instrumented: explain || guard);
         }
 
         var templates = playbooks.ToDictionary(p => p, p => TemplateCompiler.Compile(p, diagnostics));
@@ -152,7 +174,7 @@ internal static class PlaybookCompiler
         return forbidden;
     }
 
-    private static void CheckSite(SemanticModel model, SyntaxNode root, ExpressionSite site, DiagnosticBag diagnostics)
+    private static void CheckSite(SemanticModel model, SyntaxNode root, ExpressionSite site, DiagnosticBag diagnostics, bool instrumented)
     {
         if (site.Kind == ExpressionKind.Let
             && root.DescendantNodes(site.GeneratedSpan).OfType<Microsoft.CodeAnalysis.CSharp.Syntax.ExpressionSyntax>()
@@ -163,7 +185,7 @@ internal static class PlaybookCompiler
             diagnostics.Add(DiagnosticDescriptors.LetType, Map(expression.GetLocation(), site), site.Name, type.ToDisplayString());
         }
 
-        foreach (var (location, what, why) in ExpressionAllowList.Check(model, root, site.GeneratedSpan, site.Kind == ExpressionKind.Let))
+        foreach (var (location, what, why) in ExpressionAllowList.Check(model, root, site.GeneratedSpan, site.Kind == ExpressionKind.Let, instrumented))
         {
             diagnostics.Add(DiagnosticDescriptors.Forbidden, Map(location, site), what, why);
         }

@@ -48,6 +48,11 @@ internal abstract class CompiledPlaybook<TRecord>
     private string[] _segmentNames = [];
     private TRecord? _current;
     private long _deadline;
+    private long _allocationLimit;
+    private string _where = "between records";
+
+    /// <summary>The most one record's segments and rules may allocate before the evaluation is stopped.</summary>
+    public const long MaxBytesPerRecord = 512L * 1024 * 1024;
 
     /// <summary>The evaluation instant (<c>plan --as-of</c>).</summary>
     public DateTimeOffset Now { get; private set; }
@@ -88,10 +93,12 @@ internal abstract class CompiledPlaybook<TRecord>
         {
             _sink.Errors.Add(new RawError($"let '{_letNames[ex.Index]}'", "", ex.InnerException!));
         }
-        catch (BudgetExceededException)
+        catch (BudgetExceededException ex)
         {
             _sink.BudgetExceeded = true;
             _sink.BudgetKey = _current?.Key ?? "";
+            _sink.BudgetWhere = _where;
+            _sink.BudgetMemory = ex.Memory;
         }
         finally
         {
@@ -143,17 +150,41 @@ internal abstract class CompiledPlaybook<TRecord>
     protected void __Begin(TRecord record)
     {
         _current = record;
+        _where = "between records";
+        _allocationLimit = GC.GetAllocatedBytesForCurrentThread() + MaxBytesPerRecord;
         if (Stopwatch.GetTimestamp() > _deadline)
         {
-            throw new BudgetExceededException();
+            throw new BudgetExceededException(memory: false);
         }
+    }
+
+    /// <summary>
+    /// Wrapped around every lambda body of a condition, segment or let: LINQ calls it for each item, so a
+    /// huge or nested iteration is stopped within the time budget, and one that allocates without bound
+    /// at <see cref="MaxBytesPerRecord"/>, even inside a single record.
+    /// </summary>
+    protected T __G<T>(T value)
+    {
+        if (Stopwatch.GetTimestamp() > _deadline)
+        {
+            throw new BudgetExceededException(memory: false);
+        }
+
+        if (GC.GetAllocatedBytesForCurrentThread() > _allocationLimit)
+        {
+            throw new BudgetExceededException(memory: true);
+        }
+
+        return value;
     }
 
     protected T __Let<T>(int index, Func<T> compute)
     {
+        _where = $"let '{_letNames[index]}'";
+        _allocationLimit = GC.GetAllocatedBytesForCurrentThread() + MaxBytesPerRecord;
         if (Stopwatch.GetTimestamp() > _deadline)
         {
-            throw new BudgetExceededException();
+            throw new BudgetExceededException(memory: false);
         }
 
         try
@@ -175,6 +206,7 @@ internal abstract class CompiledPlaybook<TRecord>
     {
         if (exception is BudgetExceededException)
         {
+            _where = $"rule '{_ruleIds[rule]}'";
             throw exception;
         }
 
@@ -185,6 +217,7 @@ internal abstract class CompiledPlaybook<TRecord>
     {
         if (exception is BudgetExceededException)
         {
+            _where = $"segment '{_segmentNames[segment]}'";
             throw exception;
         }
 
@@ -332,5 +365,8 @@ internal abstract class CompiledPlaybook<TRecord>
     private static T? MaxOf<T>(IEnumerable<T> values)
         where T : struct, IComparable<T> => values.Any() ? values.Max() : null;
 
-    private sealed class BudgetExceededException : Exception;
+    private sealed class BudgetExceededException(bool memory) : Exception
+    {
+        public bool Memory { get; } = memory;
+    }
 }

@@ -18,4 +18,10 @@ internal sealed class EvaluationSink
     public bool BudgetExceeded { get; set; }
 
     public string? BudgetKey { get; set; }
+
+    /// <summary>Where the budget ran out: rule 'x', segment 'y', let 'z', or between records.</summary>
+    public string BudgetWhere { get; set; } = "between records";
+
+    /// <summary>True when the memory limit, not the time budget, stopped the evaluation.</summary>
+    public bool BudgetMemory { get; set; }
 }

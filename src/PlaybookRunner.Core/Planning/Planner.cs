@@ -68,7 +68,8 @@ internal static class Planner
         {
             cancellationToken.ThrowIfCancellationRequested();
             var playbook = unit.Definition;
-            var sink = unit.Run(records[playbook.Source], asOf, history, DefaultBudget);
+            var budget = TimeSpan.FromMilliseconds(workspace.Definition.ExecutionSetting("evaluation_budget_ms", (int)DefaultBudget.TotalMilliseconds));
+            var sink = unit.Run(records[playbook.Source], asOf, history, budget);
             foreach (var error in sink.Errors)
             {
                 errors.Add(new PlanError(DiagnosticDescriptors.ConditionThrew.Id, playbook.Id, RuleOf(error.Where), error.Key.Length == 0 ? null : error.Key,
@@ -77,8 +78,10 @@ internal static class Planner
 
             if (sink.BudgetExceeded)
             {
-                errors.Add(new PlanError(DiagnosticDescriptors.BudgetExceeded.Id, playbook.Id, null, sink.BudgetKey,
-                    DiagnosticDescriptors.BudgetExceeded.Format([playbook.Id, DefaultBudget.TotalMilliseconds, sink.BudgetKey])));
+                var descriptor = sink.BudgetMemory ? DiagnosticDescriptors.MemoryExceeded : DiagnosticDescriptors.BudgetExceeded;
+                var limit = sink.BudgetMemory ? CompiledPlaybook<GeneratedRecord>.MaxBytesPerRecord / (1024 * 1024) : (long)budget.TotalMilliseconds;
+                errors.Add(new PlanError(descriptor.Id, playbook.Id, RuleOf(sink.BudgetWhere), sink.BudgetKey,
+                    descriptor.Format([playbook.Id, limit, sink.BudgetKey, sink.BudgetWhere])));
             }
 
             var helpers = new TemplateHelpers(asOf, playbook.TimeZone);

@@ -323,4 +323,21 @@ public sealed class DaemonTests
         Assert.Contains(logger.Lines, l => l.Level == LogLevel.Error && l.Message.Contains("error PB5006: Playbook 'p' would execute 2 actions, more than its max_actions of 1; nothing was executed", StringComparison.Ordinal));
         Assert.Equal("errors", Assert.Single(daemon.Schedules()).Last!.Result);
     }
+
+    [Fact]
+    public async Task A_runaway_condition_is_stopped_and_reported_and_the_daemon_runs_the_next_tick()
+    {
+        using var workspace = new TempWorkspace();
+        Workspace(workspace, "0 * * * *", when: "'Enumerable.Range(0, 100000).SelectMany(i => Enumerable.Range(0, 100000)).Count(j => j < 0) > 0'");
+        File.AppendAllText(Path.Combine(workspace.Root, "runner.yaml"), "\nexecution: { evaluation_budget_ms: 300 }\n");
+        var logger = new ListLogger();
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-03-02T07:30:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        using var daemon = Start(workspace, time, logger);
+        await daemon.CatchUpAsync(CancellationToken.None);
+        await Step(daemon, time, DateTimeOffset.Parse("2026-03-02T09:10:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(10));
+
+        Assert.Equal(["2026-03-02T08:00:00.0000000Z done", "2026-03-02T09:00:00.0000000Z done"], Ticks(workspace));
+        Assert.Equal(2, logger.Lines.Count(l => l.Level == LogLevel.Error && l.Message.Contains("PB5003: Evaluation of playbook 'p' exceeded its time budget of 300 ms at key 'A', in rule 'busy'; stopped", StringComparison.Ordinal)));
+        Assert.Equal("errors", Assert.Single(daemon.Schedules()).Last!.Result);
+    }
 }

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+
+namespace PlaybookRunner.Core.Tests.Reliability;
+
+/// <summary>
+/// Conditions that run away inside one record are stopped in process: every lambda body checks the time
+/// budget and the per-record memory limit, regular expressions time out, and unbounded generators,
+/// delegate calls (recursion) and huge arrays do not compile (Cases/007-escapes). The plan names the rule
+/// and the key, and the other playbooks still run.
+/// </summary>
+public sealed class RunawayTests
+{
+    private static readonly DateTimeOffset AsOf = new(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
+
+    private static (Core.Planning.Plan Plan, TimeSpan Elapsed) Plan(TempWorkspace workspace, string when, int budgetMs = 1000)
+    {
+        workspace.Write("d.csv", "id,n,name\nA,1,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\nB,2,bolt\n");
+        workspace.Write("runner.yaml", $"execution: {{ evaluation_budget_ms: {budgetMs} }}\n");
+        workspace.Write("p.yaml", $"playbook: p\nsource: {{ kind: csv, path: d.csv, key: id, fields: {{ id: string, n: int, name: string }} }}\nrules:\n  - {{ id: fine, when: n > 1 }}\n  - id: runaway\n    when: '{when.Replace("'", "''", StringComparison.Ordinal)}'\n");
+        workspace.Write("q.yaml", "playbook: q\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int, name: string } }\nrules:\n  - { id: other, when: n > 0 }\n");
+        var clock = Stopwatch.StartNew();
+        var result = PlaybookEngine.Plan([workspace.Root], AsOf);
+        return (result.Plan ?? throw new InvalidOperationException(string.Join("\n", result.Diagnostics.Select(d => d.Message))), clock.Elapsed);
+    }
+
+    [Fact]
+    public void A_huge_nested_iteration_is_stopped_within_the_budget_and_names_the_rule_and_key()
+    {
+        using var workspace = new TempWorkspace();
+        var (plan, elapsed) = Plan(workspace, "Enumerable.Range(0, 100000).SelectMany(i => Enumerable.Range(0, 100000)).Count(j => j < 0) > 0");
+        var error = Assert.Single(plan.Errors);
+        Assert.Equal(("PB5003", "p", "runaway", "A"), (error.Id, error.Playbook, error.Rule, error.Key));
+        Assert.Equal("Evaluation of playbook 'p' exceeded its time budget of 1000 ms at key 'A', in rule 'runaway'; stopped", error.Message);
+        Assert.True(elapsed < TimeSpan.FromSeconds(30), $"took {elapsed}");
+        Assert.Equal(["q/other A", "q/other B"], plan.Findings.Select(f => $"{f.Playbook}/{f.Rule} {f.Key}"));
+    }
+
+    [Fact]
+    public void An_expression_that_allocates_without_bound_is_stopped_at_the_memory_limit()
+    {
+        using var workspace = new TempWorkspace();
+        // A generous time budget, so that the memory limit is what stops it even on a busy machine.
+        var (plan, _) = Plan(workspace, "Enumerable.Range(0, 100000).SelectMany(i => Enumerable.Repeat(name, 100000)).ToList().Count > 0", budgetMs: 120_000);
+        var error = Assert.Single(plan.Errors);
+        Assert.Equal(("PB5007", "runaway", "A"), (error.Id, error.Rule, error.Key));
+        Assert.Equal("Evaluation of playbook 'p' allocated more than 512 MB for key 'A', in rule 'runaway'; stopped", error.Message);
+    }
+
+    [Fact]
+    public void A_pathological_regex_times_out_for_its_record_and_the_others_still_evaluate()
+    {
+        using var workspace = new TempWorkspace();
+        var (plan, _) = Plan(workspace, "Regex.IsMatch(name, \"^(a+)+$\") || n == 2");
+        var error = Assert.Single(plan.Errors);
+        Assert.Equal(("PB5001", "runaway", "A"), (error.Id, error.Rule, error.Key));
+        Assert.Contains("RegexMatchTimeoutException", error.Message, StringComparison.Ordinal);
+        Assert.Equal(["p/fine B", "p/runaway B", "q/other A", "q/other B"], plan.Findings.Select(f => $"{f.Playbook}/{f.Rule} {f.Key}"));
+    }
+
+    [Fact]
+    public void A_lambda_whose_guard_does_not_compile_runs_unguarded_rather_than_failing()
+    {
+        using var workspace = new TempWorkspace();
+        // (x, null) has no type of its own: __G((x, null)) cannot compile, so this workspace runs without lambda guards.
+        var (plan, _) = Plan(workspace, "new[] { 1 }.Select<int, (int, string?)>(x => (x, null)).Count() == 1");
+        Assert.Empty(plan.Errors);
+        Assert.Contains(plan.Findings, f => f.Rule == "runaway" && f.Key == "A");
+    }
+}
