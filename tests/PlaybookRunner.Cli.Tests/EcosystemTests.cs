@@ -36,7 +36,9 @@ public sealed class EcosystemTests
     {
         using var dir = new TempDir();
         var packages = Path.Combine(dir.Root, "nupkg");
-        var pack = Exec("dotnet", ["pack", Path.Combine(CliRunner.RepoRoot, "src", "PlaybookRunner.Cli"), "--no-build", "--no-restore", "-o", packages]);
+        // Pack what this test run already built (pack defaults to Release; the tests may run on Debug).
+        var configuration = AppContext.BaseDirectory.Replace('\\', '/').Contains("/bin/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
+        var pack = Exec("dotnet", ["pack", Path.Combine(CliRunner.RepoRoot, "src", "PlaybookRunner.Cli"), "--no-build", "--no-restore", "-c", configuration, "-o", packages]);
         Assert.True(pack.Code == 0, pack.Out + pack.Err);
         Assert.True(File.Exists(Path.Combine(packages, "PlaybookRunner.Cli.0.1.0.nupkg")));
 
