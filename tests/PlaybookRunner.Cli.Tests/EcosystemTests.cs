@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using PlaybookRunner.Cli.Tests.Commands;
@@ -12,21 +11,8 @@ namespace PlaybookRunner.Cli.Tests;
 /// </summary>
 public sealed class EcosystemTests
 {
-    private static (int Code, string Out, string Err) Exec(string file, IEnumerable<string> args, string? workingDirectory = null, int timeoutSeconds = 300)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory ?? CliRunner.RepoRoot };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(timeoutSeconds * 1000), $"{file} {string.Join(' ', args)} did not finish");
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    private static (int Code, string Out, string Err) Exec(string file, IEnumerable<string> args, string? workingDirectory = null) =>
+        ProcessRunner.Run(file, args, workingDirectory);
 
     private static (int Code, string Out, string Err) NpmTool(params string[] args) =>
         Exec("bash", [Path.Combine(CliRunner.RepoRoot, "tests", "scripts", "npm-tools.sh"), .. args]);

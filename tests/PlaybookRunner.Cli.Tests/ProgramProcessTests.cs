@@ -1,30 +1,11 @@
-using System.Diagnostics;
 
 namespace PlaybookRunner.Cli.Tests;
 
 /// <summary>End to end: the real built program, started as a process.</summary>
 public sealed class ProgramProcessTests
 {
-    private static (int Code, string Out, string Err) Start(params string[] args)
-    {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = CliRunner.RepoRoot,
-        };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "playbook.dll"));
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(120_000), "playbook did not exit within 2 minutes");
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    private static (int Code, string Out, string Err) Start(params string[] args) =>
+        ProcessRunner.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "playbook.dll"), .. args], timeoutSeconds: 120);
 
     [Fact]
     public void Validate_and_plan_the_examples_from_the_repository_root()

@@ -63,7 +63,10 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     }
 
     /// <summary>Records every pending finding's firing and actions; returns the idempotency keys recorded, in order.</summary>
-    public IReadOnlyList<string> Record(Plan plan)
+    public IReadOnlyList<string> Record(Plan plan) => Record(store, time, plan);
+
+    /// <summary>Records every pending finding's firing and actions in <paramref name="store"/>; needs no executor (the daemon's scheduler records, its worker executes).</summary>
+    public static IReadOnlyList<string> Record(StateStore store, TimeProvider time, Plan plan)
     {
         var keys = new List<string>();
         foreach (var finding in plan.Findings.Where(f => f.IsPending))

@@ -230,8 +230,7 @@ internal sealed partial class Daemon : IDisposable
             }
             else if (plan is not null)
             {
-                using var http = new HttpClient(_handler, disposeHandler: false);
-                recorded = PlaybookEngine.CreateRunner(version.Prepared, store, _secrets, http, _time, Owner, _logger).Record(plan).Count;
+                recorded = RunExecutor.Record(store, _time, plan).Count;
             }
         }
         catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException))

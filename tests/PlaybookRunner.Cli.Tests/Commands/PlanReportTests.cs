@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
@@ -122,17 +121,9 @@ public sealed class PlanReportTests
     /// <summary>Opens the file in Debian's headless Chromium; returns the DOM after scripts ran, and the browser's log.</summary>
     private static (string Dom, string Log) Chromium(string file, string fragment)
     {
-        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(CliRunner.RepoRoot, "tests", "scripts", "chromium.sh"));
-        info.ArgumentList.Add("--enable-logging=stderr");
-        info.ArgumentList.Add("--v=0");
-        info.ArgumentList.Add("--dump-dom");
-        info.ArgumentList.Add(new Uri(file).AbsoluteUri + fragment);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(300_000), "chromium did not finish");
-        Assert.True(process.ExitCode == 0, $"chromium exited {process.ExitCode}: {stderr.Result}");
-        return (stdout.Result, string.Join('\n', stderr.Result.Split('\n').Where(l => !l.Contains("dbus", StringComparison.Ordinal))));
+        var (code, stdout, stderr) = ProcessRunner.Run("bash",
+            [Path.Combine(CliRunner.RepoRoot, "tests", "scripts", "chromium.sh"), "--enable-logging=stderr", "--v=0", "--dump-dom", new Uri(file).AbsoluteUri + fragment]);
+        Assert.True(code == 0, $"chromium exited {code}: {stderr}");
+        return (stdout, string.Join('\n', stderr.Split('\n').Where(l => !l.Contains("dbus", StringComparison.Ordinal))));
     }
 }
