@@ -2,5 +2,15 @@ namespace PlaybookRunner.Cli;
 
 internal static class Program
 {
-    private static int Main(string[] args) => CliApp.Run(args, Console.Out, Console.Error, TimeProvider.System);
+    private static int Main(string[] args)
+    {
+        var exitCode = CliApp.Run(args, Console.Out, Console.Error, TimeProvider.System);
+        // For the start-up tests: which assemblies this process loaded (a compile-cache hit must not load Roslyn).
+        if (Environment.GetEnvironmentVariable("PLAYBOOK_DEBUG_LOADED_ASSEMBLIES") is { Length: > 0 } path)
+        {
+            File.WriteAllLines(path, AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetName().Name ?? "").Order(StringComparer.Ordinal));
+        }
+
+        return exitCode;
+    }
 }

@@ -18,7 +18,7 @@ namespace PlaybookRunner.Core.Compilation;
 /// </summary>
 internal sealed class CSharpSourceBuilder
 {
-    public const string Namespace = "PlaybookRunner.Generated";
+    public const string Namespace = PlaybookCompiler.Namespace;
 
     private readonly StringBuilder _code = new();
     private readonly List<ExpressionSite> _sites = [];
@@ -41,9 +41,9 @@ internal sealed class CSharpSourceBuilder
     /// <summary>With explain: per playbook and rule, the parts of the condition that are recorded.</summary>
     public Dictionary<(string Playbook, string Rule), IReadOnlyList<ExplainNode>> ExplainNodes { get; } = [];
 
-    public static string RecordClassName(int sourceIndex) => $"Record{sourceIndex}";
+    private static string RecordClassName(int sourceIndex) => PlaybookCompiler.RecordClassName(sourceIndex);
 
-    public static string PlaybookClassName(int playbookIndex) => $"Playbook{playbookIndex}";
+    private static string PlaybookClassName(int playbookIndex) => PlaybookCompiler.PlaybookClassName(playbookIndex);
 
     public static string ClrType(FieldType type) => type.Kind switch
     {
@@ -155,7 +155,7 @@ internal sealed class CSharpSourceBuilder
     {
         _code.Append("internal sealed class ").Append(PlaybookClassName(index))
             .Append(" : global::PlaybookRunner.Core.Evaluation.CompiledPlaybook<").Append(recordClass).Append(">\n{\n")
-            .Append("    protected override void __Evaluate(global::System.Collections.Generic.IReadOnlyList<").Append(recordClass).Append("> __records)\n    {\n");
+            .Append("    protected override void __Evaluate(global::System.Collections.Generic.IEnumerable<").Append(recordClass).Append("> __records)\n    {\n");
 
         var parsed = new Dictionary<SpannedText, ExpressionSyntax?>(ReferenceEqualityComparer.Instance);
         var used = new HashSet<string>(StringComparer.Ordinal);
@@ -177,8 +177,8 @@ internal sealed class CSharpSourceBuilder
             _code.Append("        ));\n");
         }
 
-        _code.Append("        for (int __i = 0; __i < __records.Count; __i++)\n        {\n")
-            .Append("            var __r = __records[__i];\n            __Begin(__r);\n").Append(_explain ? "            __Seen();\n" : "");
+        _code.Append("        foreach (var __r in __records)\n        {\n")
+            .Append("            __Begin(__r);\n").Append(_explain ? "            __Seen();\n" : "");
         foreach (var name in playbook.Source.Fields.Select(f => f.Name).Concat(playbook.Source.Related.Select(r => r.Name)).Where(used.Contains))
         {
             _code.Append("            var @").Append(name).Append(" = __r.@").Append(name).Append(";\n");

@@ -1,9 +1,5 @@
-using System.Collections.Immutable;
-using System.Globalization;
 using System.Reflection;
 using System.Runtime.Loader;
-using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
 using PlaybookRunner.Core.Diagnostics;
 using PlaybookRunner.Core.Evaluation;
 using PlaybookRunner.Core.Model;
@@ -11,246 +7,91 @@ using PlaybookRunner.Core.Model;
 namespace PlaybookRunner.Core.Compilation;
 
 /// <summary>
-/// Compiles every let, segment and when of every playbook in ONE Roslyn compilation, checks the
-/// allow-list on the bound trees, parses every template, and (for plan) loads the result into a
-/// collectible load context.
+/// Turns a workspace into runnable code: parses every template, takes the generated assembly from the
+/// <see cref="CompileCache"/> or has <see cref="RoslynCompiler"/> build it, and (for plan and run) loads
+/// it into a collectible load context. Nothing here touches Roslyn, so a cache hit never loads it.
 /// </summary>
 internal static class PlaybookCompiler
 {
     /// <summary>The assembly name the generated code is compiled as (Core grants it internals access).</summary>
     public const string AssemblyName = "PlaybookRunner.Generated";
 
-    private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(LoadReferences);
+    /// <summary>The namespace of the generated classes.</summary>
+    public const string Namespace = "PlaybookRunner.Generated";
+
+    public static string RecordClassName(int sourceIndex) => $"Record{sourceIndex}";
+
+    public static string PlaybookClassName(int playbookIndex) => $"Playbook{playbookIndex}";
 
     /// <param name="workspace">What to compile.</param>
     /// <param name="diagnostics">Where problems are reported.</param>
-    /// <param name="load">Emit and load the code (plan, run), or only check it (validate).</param>
+    /// <param name="load">Load the code (plan, run), or only check it (validate).</param>
     /// <param name="explain">
-    /// Instrument conditions for <c>explain</c>. Only for a workspace that already compiled without
-    /// instrumentation: the allow-list was checked on the original expressions.
+    /// Instrument conditions for <c>explain</c> (never cached). Only for a workspace that already
+    /// compiled without instrumentation: the allow-list was checked on the original expressions.
     /// </param>
     public static CompiledWorkspace? Compile(WorkspaceDefinition workspace, DiagnosticBag diagnostics, bool load, bool explain = false)
     {
-        if (!load)
-        {
-            return Compile(workspace, diagnostics, load, explain, guard: false);
-        }
-
-        // Code that runs gets the lambda guards. Should a guard not compile where the plain expression
-        // does (a lambda whose body type comes from its context), the plain version runs: its
-        // diagnostics are the ones a user must see anyway.
-        var guarded = new DiagnosticBag();
-        return Compile(workspace, guarded, load, explain, guard: true) is { } compiled && !guarded.HasErrors
-            ? Merge(diagnostics, guarded, compiled)
-            : Compile(workspace, diagnostics, load, explain, guard: false);
-    }
-
-    private static CompiledWorkspace Merge(DiagnosticBag diagnostics, DiagnosticBag guarded, CompiledWorkspace compiled)
-    {
-        diagnostics.AddRange(guarded.Items);
-        return compiled;
-    }
-
-    private static CompiledWorkspace? Compile(WorkspaceDefinition workspace, DiagnosticBag diagnostics, bool load, bool explain, bool guard)
-    {
-        var playbooks = workspace.Playbooks;
         var sources = Sources.SourceBinder.SourcesToRead(workspace);
-        var builder = new CSharpSourceBuilder(diagnostics, explain, guard);
-        var code = builder.Build(sources, playbooks, r => workspace.Sources[r.Source]);
-        var before = diagnostics.Items.Count;
-
-        var tree = CSharpSyntaxTree.ParseText(code, new CSharpParseOptions(LanguageVersion.Latest), path: "PlaybookRunner.Generated.cs");
-        var compilation = CSharpCompilation.Create(
-            AssemblyName,
-            [tree],
-            References.Value,
-            new CSharpCompilationOptions(
-                OutputKind.DynamicallyLinkedLibrary,
-                optimizationLevel: OptimizationLevel.Release,
-                nullableContextOptions: NullableContextOptions.Enable,
-                allowUnsafe: false,
-                concurrentBuild: false,
-                deterministic: true)
-            .WithMetadataImportOptions(MetadataImportOptions.Internal));
-
-        var model = compilation.GetSemanticModel(tree);
-        var root = tree.GetRoot();
-        var forbidden = ReportCompilerDiagnostics(compilation, builder.Sites, diagnostics);
-        foreach (var site in builder.Sites.Where(s => !forbidden.Contains(s)))
-        {
-            CheckSite(model, root, site, diagnostics, instrumented: explain || guard);
-        }
-
-        var templates = playbooks.ToDictionary(p => p, p => TemplateCompiler.Compile(p, diagnostics));
-        if (diagnostics.Items.Skip(before).Any(d => d.IsError) || diagnostics.HasErrors)
+        var templates = workspace.Playbooks.ToDictionary(p => p, p => TemplateCompiler.Compile(p, diagnostics));
+        var image = explain ? RoslynCompiler.Compile(workspace, sources, diagnostics, explain: true) : CompileCached(workspace, sources, diagnostics);
+        if (image is null || diagnostics.HasErrors)
         {
             return null;
         }
 
-        if (!load)
+        return load
+            ? Load(workspace, sources, image, templates)
+            : new CompiledWorkspace(workspace, sources, new Dictionary<SourceDefinition, RecordFactory>(), []);
+    }
+
+    private static CompiledImage? CompileCached(WorkspaceDefinition workspace, IReadOnlyList<SourceDefinition> sources, DiagnosticBag diagnostics)
+    {
+        var cache = CompileCache.FromEnvironment();
+        var key = CompileCache.Key(workspace, sources);
+        if (cache?.TryRead(key) is { } cached)
         {
-            return new CompiledWorkspace(workspace, sources, new Dictionary<SourceDefinition, RecordFactory>(), []);
+            return new CompiledImage(cached, new Dictionary<(string Playbook, string Rule), IReadOnlyList<ExplainNode>>());
         }
 
-        using var stream = new MemoryStream();
-        var result = compilation.Emit(stream);
-        if (!result.Success)
+        var image = RoslynCompiler.Compile(workspace, sources, diagnostics, explain: false);
+        if (image is not null && !diagnostics.HasErrors)
         {
-            foreach (var error in result.Diagnostics.Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error))
-            {
-                diagnostics.Add(DiagnosticDescriptors.InternalCompile, SourceLocation.None, error.ToString());
-            }
-
-            return null;
+            // Only clean compilations are kept: errors are reported afresh every time.
+            cache?.Write(key, image.Image);
         }
 
-        stream.Position = 0;
+        return image;
+    }
+
+    private static CompiledWorkspace Load(WorkspaceDefinition workspace, IReadOnlyList<SourceDefinition> sources, CompiledImage image, Dictionary<PlaybookDefinition, RuleTemplates[]> templates)
+    {
         var context = new AssemblyLoadContext("playbooks", isCollectible: true);
+        using var stream = new MemoryStream(image.Image, writable: false);
         var assembly = context.LoadFromStream(stream);
         var factories = new Dictionary<SourceDefinition, RecordFactory>();
         for (var i = 0; i < sources.Count; i++)
         {
-            var type = assembly.GetType($"{CSharpSourceBuilder.Namespace}.{CSharpSourceBuilder.RecordClassName(i)}")!;
+            var type = assembly.GetType($"{Namespace}.{RecordClassName(i)}")!;
             factories[sources[i]] = new RecordFactory(
                 type.GetMethod("Create")!.CreateDelegate<Func<object?[], GeneratedRecord>>(),
                 type.GetMethod("MakeArray")!.CreateDelegate<Func<IEnumerable<GeneratedRecord>, object>>());
         }
 
+        var playbooks = workspace.Playbooks;
         var units = new List<CompiledPlaybookUnit>();
         for (var i = 0; i < playbooks.Count; i++)
         {
-            var type = assembly.GetType($"{CSharpSourceBuilder.Namespace}.{CSharpSourceBuilder.PlaybookClassName(i)}")!;
+            var type = assembly.GetType($"{Namespace}.{PlaybookClassName(i)}")!;
             var instanceFactory = () => Activator.CreateInstance(type)!;
             var run = type.GetMethod("__RunAny", BindingFlags.Public | BindingFlags.Instance)!;
             var definition = playbooks[i];
             units.Add(new CompiledPlaybookUnit(
                 definition,
-                (records, now, history, budget) => (EvaluationSink)run.Invoke(instanceFactory(), [records, now, definition, history, budget])!,
+                (population, records, now, history, budget) => (EvaluationSink)run.Invoke(instanceFactory(), [population, records, now, definition, history, budget])!,
                 templates[definition]));
         }
 
-        return new CompiledWorkspace(workspace, sources, factories, units, assembly) { ExplainNodes = builder.ExplainNodes };
-    }
-
-    /// <summary>Reports compiler errors mapped into the YAML; returns the sites already rejected as forbidden.</summary>
-    private static HashSet<ExpressionSite> ReportCompilerDiagnostics(CSharpCompilation compilation, IReadOnlyList<ExpressionSite> sites, DiagnosticBag diagnostics)
-    {
-        var forbidden = new HashSet<ExpressionSite>();
-        foreach (var error in compilation.GetDiagnostics().Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error))
-        {
-            var span = error.Location.SourceSpan;
-            var site = sites.FirstOrDefault(s => s.GeneratedSpan.IntersectsWith(span) || s.GeneratedSpan.Contains(span.Start));
-            if (site is null)
-            {
-                diagnostics.Add(DiagnosticDescriptors.InternalCompile, SourceLocation.None, error.ToString());
-                continue;
-            }
-
-            var message = error.GetMessage(CultureInfo.InvariantCulture);
-            if (error.Id == "CS1069")
-            {
-                // A type forwarded to an assembly the compilation does not reference: outside the allow-list by construction.
-                var parts = message.Split('\'');
-                diagnostics.Add(DiagnosticDescriptors.Forbidden, Map(error.Location, site), $"{parts[3]}.{parts[1]}", "");
-                forbidden.Add(site);
-                continue;
-            }
-
-            if (error.Id is "CS0029" or "CS0266" && site.Kind != ExpressionKind.Let && message.Contains("to 'bool'", StringComparison.Ordinal))
-            {
-                var type = message.Split('\'')[1];
-                diagnostics.Add(DiagnosticDescriptors.NotBool, Map(error.Location, site), site.Describe(), type);
-                continue;
-            }
-
-            if (error.Id == "CS0103" && site.Kind == ExpressionKind.Let && site.Playbook.Source.Fields.Any(f => message.Contains($"'{f.Name}'", StringComparison.Ordinal)))
-            {
-                message += "; a let value sees the whole population: use an aggregate such as Sum(c => c.field)";
-            }
-
-            diagnostics.Add(DiagnosticDescriptors.CSharpError, Map(error.Location, site), $"{error.Id}: {message}");
-        }
-
-        return forbidden;
-    }
-
-    private static void CheckSite(SemanticModel model, SyntaxNode root, ExpressionSite site, DiagnosticBag diagnostics, bool instrumented)
-    {
-        if (site.Kind == ExpressionKind.Let
-            && root.DescendantNodes(site.GeneratedSpan).OfType<Microsoft.CodeAnalysis.CSharp.Syntax.ExpressionSyntax>()
-                .Where(n => site.GeneratedSpan.Contains(n.Span)).MaxBy(n => n.Span.Length) is { } expression
-            && model.GetTypeInfo(expression).Type is { TypeKind: not TypeKind.Error } type
-            && !IsScalar(type))
-        {
-            diagnostics.Add(DiagnosticDescriptors.LetType, Map(expression.GetLocation(), site), site.Name, type.ToDisplayString());
-        }
-
-        foreach (var (location, what, why) in ExpressionAllowList.Check(model, root, site.GeneratedSpan, site.Kind == ExpressionKind.Let, instrumented))
-        {
-            diagnostics.Add(DiagnosticDescriptors.Forbidden, Map(location, site), what, why);
-        }
-
-        foreach (var invocation in root.DescendantNodes(site.GeneratedSpan).OfType<Microsoft.CodeAnalysis.CSharp.Syntax.InvocationExpressionSyntax>())
-        {
-            if (invocation.Expression is not Microsoft.CodeAnalysis.CSharp.Syntax.IdentifierNameSyntax { Identifier.ValueText: "LastFired" })
-            {
-                continue;
-            }
-
-            var argument = invocation.ArgumentList.Arguments.FirstOrDefault()?.Expression;
-            if (argument is Microsoft.CodeAnalysis.CSharp.Syntax.LiteralExpressionSyntax literal && literal.Token.Value is string rule)
-            {
-                if (!site.Playbook.Rules.Any(r => r.Id == rule))
-                {
-                    diagnostics.Add(DiagnosticDescriptors.UnknownRuleRef, Map(literal.GetLocation(), site), rule, site.Playbook.Id);
-                }
-            }
-            else if (argument is not null)
-            {
-                diagnostics.Add(DiagnosticDescriptors.UnknownRuleRef, Map(argument.GetLocation(), site), argument.ToString(), site.Playbook.Id);
-            }
-        }
-    }
-
-    private static bool IsScalar(ITypeSymbol type)
-    {
-        if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T } nullable)
-        {
-            type = nullable.TypeArguments[0];
-        }
-
-        return type.SpecialType is SpecialType.System_Boolean or SpecialType.System_Char or SpecialType.System_String
-                or SpecialType.System_Int16 or SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_UInt16
-                or SpecialType.System_UInt32 or SpecialType.System_UInt64 or SpecialType.System_Byte or SpecialType.System_SByte
-                or SpecialType.System_Single or SpecialType.System_Double or SpecialType.System_Decimal or SpecialType.System_DateTime
-            || type.ToDisplayString() is "System.DateTimeOffset" or "System.DateOnly" or "System.TimeOnly" or "System.TimeSpan";
-    }
-
-    private static SourceLocation Map(Location location, ExpressionSite site)
-    {
-        var mapped = location.GetMappedLineSpan();
-        if (!mapped.HasMappedPath)
-        {
-            return site.Text.Location;
-        }
-
-        return new SourceLocation(
-            mapped.Path,
-            mapped.StartLinePosition.Line + 1,
-            mapped.StartLinePosition.Character + 1,
-            mapped.EndLinePosition.Line + 1,
-            mapped.EndLinePosition.Character + 1);
-    }
-
-    private static ImmutableArray<MetadataReference> LoadReferences()
-    {
-        string[] wanted = ["System.Private.CoreLib", "System.Runtime", "System.Linq", "System.Collections", "System.Text.RegularExpressions", "netstandard"];
-        var trusted = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
-        var references = trusted
-            .Where(p => wanted.Contains(Path.GetFileNameWithoutExtension(p), StringComparer.Ordinal))
-            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
-            .ToList();
-        references.Add(MetadataReference.CreateFromFile(typeof(CompiledPlaybook<>).Assembly.Location));
-        return [.. references];
+        return new CompiledWorkspace(workspace, sources, factories, units, assembly) { ExplainNodes = image.ExplainNodes };
     }
 }

@@ -48,11 +48,19 @@ internal abstract class CompiledPlaybook<TRecord>
     private string[] _segmentNames = [];
     private TRecord? _current;
     private long _deadline;
-    private long _allocationLimit;
+    private long _recordBaseline = -1;
+    private long _records;
+    private long _guardCalls;
     private string _where = "between records";
 
     /// <summary>The most one record's segments and rules may allocate before the evaluation is stopped.</summary>
     public const long MaxBytesPerRecord = 512L * 1024 * 1024;
+
+    /// <summary>How many records pass between two looks at the clock.</summary>
+    public const int RecordsPerCheck = 256;
+
+    /// <summary>How many lambda calls pass between two looks at the clock and the allocation counter.</summary>
+    public const int CallsPerCheck = 16;
 
     /// <summary>The evaluation instant (<c>plan --as-of</c>).</summary>
     public DateTimeOffset Now { get; private set; }
@@ -60,9 +68,14 @@ internal abstract class CompiledPlaybook<TRecord>
     /// <summary>Today's date in the playbook's time zone.</summary>
     public DateOnly Today { get; private set; }
 
-    /// <summary>Runs the playbook over a population and returns what fired.</summary>
+    /// <summary>
+    /// Runs the playbook and returns what fired. <paramref name="population"/> is what <c>let</c>
+    /// aggregates see; <paramref name="records"/> are evaluated one at a time as they arrive (a stream
+    /// from the source, or the population itself).
+    /// </summary>
     public EvaluationSink __Run(
         IReadOnlyList<TRecord> population,
+        IEnumerable<TRecord> records,
         DateTimeOffset now,
         PlaybookDefinition playbook,
         IFiringHistory history,
@@ -87,7 +100,7 @@ internal abstract class CompiledPlaybook<TRecord>
             // Expressions see one culture everywhere, so string comparison and formatting never depend on the machine.
             System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
             System.Globalization.CultureInfo.CurrentUICulture = System.Globalization.CultureInfo.InvariantCulture;
-            __Evaluate(population);
+            __Evaluate(records);
         }
         catch (LetFailedException ex)
         {
@@ -110,18 +123,13 @@ internal abstract class CompiledPlaybook<TRecord>
     }
 
     /// <summary>The untyped entry point the engine calls.</summary>
-    public EvaluationSink __RunAny(IReadOnlyList<GeneratedRecord> records, DateTimeOffset now, PlaybookDefinition playbook, IFiringHistory history, TimeSpan budget)
+    public EvaluationSink __RunAny(IReadOnlyList<GeneratedRecord> population, IEnumerable<GeneratedRecord> records, DateTimeOffset now, PlaybookDefinition playbook, IFiringHistory history, TimeSpan budget)
     {
-        var typed = new List<TRecord>(records.Count);
-        foreach (var record in records)
-        {
-            typed.Add((TRecord)record);
-        }
-
-        return __Run(typed, now, playbook, history, budget);
+        var typed = new TypedList(population);
+        return __Run(typed, ReferenceEquals(records, population) ? typed : records.Cast<TRecord>(), now, playbook, history, budget);
     }
 
-    protected abstract void __Evaluate(IReadOnlyList<TRecord> records);
+    protected abstract void __Evaluate(IEnumerable<TRecord> records);
 
     /// <summary>In a playbook compiled for explanation: records one sub-expression's value for the current record.</summary>
     protected T __X<T>(int rule, int node, T value)
@@ -147,12 +155,17 @@ internal abstract class CompiledPlaybook<TRecord>
         }
     }
 
+    /// <summary>
+    /// Called before each record. The clock is read every <see cref="RecordsPerCheck"/> records only:
+    /// without lambdas an expression cannot loop, so one record is quick, and the per-record cost stays
+    /// a counter increment (see docs/performance.md).
+    /// </summary>
     protected void __Begin(TRecord record)
     {
         _current = record;
         _where = "between records";
-        _allocationLimit = GC.GetAllocatedBytesForCurrentThread() + MaxBytesPerRecord;
-        if (Stopwatch.GetTimestamp() > _deadline)
+        _recordBaseline = -1;
+        if (++_records % RecordsPerCheck == 0 && Stopwatch.GetTimestamp() > _deadline)
         {
             throw new BudgetExceededException(memory: false);
         }
@@ -161,31 +174,42 @@ internal abstract class CompiledPlaybook<TRecord>
     /// <summary>
     /// Wrapped around every lambda body of a condition, segment or let: LINQ calls it for each item, so a
     /// huge or nested iteration is stopped within the time budget, and one that allocates without bound
-    /// at <see cref="MaxBytesPerRecord"/>, even inside a single record.
+    /// at <see cref="MaxBytesPerRecord"/>, even inside a single record. Checks every
+    /// <see cref="CallsPerCheck"/> calls, so that a cheap lambda over a short list costs a counter.
     /// </summary>
     protected T __G<T>(T value)
     {
-        if (Stopwatch.GetTimestamp() > _deadline)
+        if (++_guardCalls % CallsPerCheck == 0)
         {
-            throw new BudgetExceededException(memory: false);
-        }
-
-        if (GC.GetAllocatedBytesForCurrentThread() > _allocationLimit)
-        {
-            throw new BudgetExceededException(memory: true);
+            Check();
         }
 
         return value;
     }
 
-    protected T __Let<T>(int index, Func<T> compute)
+    private void Check()
     {
-        _where = $"let '{_letNames[index]}'";
-        _allocationLimit = GC.GetAllocatedBytesForCurrentThread() + MaxBytesPerRecord;
         if (Stopwatch.GetTimestamp() > _deadline)
         {
             throw new BudgetExceededException(memory: false);
         }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        if (_recordBaseline < 0)
+        {
+            _recordBaseline = allocated;
+        }
+        else if (allocated - _recordBaseline > MaxBytesPerRecord)
+        {
+            throw new BudgetExceededException(memory: true);
+        }
+    }
+
+    protected T __Let<T>(int index, Func<T> compute)
+    {
+        _where = $"let '{_letNames[index]}'";
+        _recordBaseline = -1;
+        Check();
 
         try
         {
@@ -364,6 +388,24 @@ internal abstract class CompiledPlaybook<TRecord>
 
     private static T? MaxOf<T>(IEnumerable<T> values)
         where T : struct, IComparable<T> => values.Any() ? values.Max() : null;
+
+    /// <summary>The population seen as records of the generated type, without copying it.</summary>
+    private sealed class TypedList(IReadOnlyList<GeneratedRecord> inner) : IReadOnlyList<TRecord>
+    {
+        public TRecord this[int index] => (TRecord)inner[index];
+
+        public int Count => inner.Count;
+
+        public IEnumerator<TRecord> GetEnumerator()
+        {
+            foreach (var record in inner)
+            {
+                yield return (TRecord)record;
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
 
     private sealed class BudgetExceededException(bool memory) : Exception
     {

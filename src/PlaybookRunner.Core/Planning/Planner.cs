@@ -27,7 +27,8 @@ internal static class Planner
         DiagnosticBag diagnostics,
         CancellationToken cancellationToken,
         PlanScope? scope = null,
-        Func<SourceDefinition, IReadOnlyList<SourceRow>>? rows = null)
+        Func<SourceDefinition, IReadOnlyList<SourceRow>>? rows = null,
+        IProgress<long>? progress = null)
     {
         var records = new Dictionary<SourceDefinition, List<GeneratedRecord>>();
         var planDiagnostics = new List<Diagnostic>();
@@ -36,7 +37,11 @@ internal static class Planner
         var needed = units.Select(u => u.Definition.Source)
             .SelectMany(s => s.Related.Select(r => workspace.Definition.Sources[r.Source]).Prepend(s))
             .ToHashSet();
-        foreach (var source in workspace.Sources.Where(needed.Contains))
+        var relatedTargets = units.SelectMany(u => u.Definition.Source.Related.Select(r => workspace.Definition.Sources[r.Source])).ToHashSet();
+        // A csv file can be read again, so its records stream through the evaluation instead of being
+        // held; related sources (looked up by key) and other kinds are read into memory once.
+        bool Streams(SourceDefinition source) => rows is null && source.Kind == "csv" && !relatedTargets.Contains(source);
+        foreach (var source in workspace.Sources.Where(s => needed.Contains(s) && !Streams(s)))
         {
             var result = rows is null
                 ? await SourceReader.ReadAsync(source, catalog, secrets, cancellationToken)
@@ -64,12 +69,40 @@ internal static class Planner
         AttachRelated(workspace, records);
         var findings = new List<PlannedFinding>();
         var errors = new List<PlanError>();
+        var streamed = new HashSet<SourceDefinition>();
         foreach (var unit in units)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var playbook = unit.Definition;
             var budget = TimeSpan.FromMilliseconds(workspace.Definition.ExecutionSetting("evaluation_budget_ms", (int)DefaultBudget.TotalMilliseconds));
-            var sink = unit.Run(records[playbook.Source], asOf, history, budget);
+            EvaluationSink sink;
+            if (records.TryGetValue(playbook.Source, out var held))
+            {
+                sink = unit.Run(held, held, asOf, history, budget);
+            }
+            else
+            {
+                var stream = await RecordStream.EvaluateAsync(workspace, unit, records, catalog, secrets, asOf, history, budget, progress, cancellationToken);
+                // Every playbook on a file reads it again; its diagnostics and count are reported once.
+                if (streamed.Add(playbook.Source))
+                {
+                    diagnostics.AddRange(stream.Diagnostics);
+                    planDiagnostics.AddRange(stream.Diagnostics.Where(d => !d.IsError));
+                    recordCount += stream.Count;
+                }
+                else
+                {
+                    diagnostics.AddRange(stream.Diagnostics.Where(d => d.IsError));
+                }
+
+                if (stream.Sink is not { } streamedSink)
+                {
+                    continue;
+                }
+
+                sink = streamedSink;
+            }
+
             foreach (var error in sink.Errors)
             {
                 errors.Add(new PlanError(DiagnosticDescriptors.ConditionThrew.Id, playbook.Id, RuleOf(error.Where), error.Key.Length == 0 ? null : error.Key,
@@ -131,6 +164,12 @@ internal static class Planner
             }
         }
 
+        if (diagnostics.HasErrors)
+        {
+            // A streamed source failed part-way: what was evaluated is incomplete, so there is no plan.
+            return null;
+        }
+
         findings.Sort((a, b) =>
         {
             var c = string.CompareOrdinal(a.Playbook, b.Playbook);
@@ -161,19 +200,38 @@ internal static class Planner
     {
         foreach (var (source, list) in records)
         {
-            for (var r = 0; r < source.Related.Count; r++)
+            if (RelatedAttacher(workspace, source, records) is { } attach)
             {
-                var related = source.Related[r];
-                var target = workspace.Definition.Sources[related.Source];
-                var keyIndex = target.Fields.ToList().FindIndex(f => f.Name == related.Key);
-                var byKey = records[target].ToLookup(x => RecordKeys.FormatAny(x.GetField(keyIndex)), StringComparer.Ordinal);
-                var makeArray = workspace.RecordFactories[target].MakeArray;
-                foreach (var record in list)
-                {
-                    record.SetRelated(r, makeArray(byKey[record.Key]));
-                }
+                list.ForEach(attach);
             }
         }
+    }
+
+    /// <summary>
+    /// What gives a record of <paramref name="source"/> the read-only lists of its related records
+    /// (spec section 4), matched by key; null when the source has no related sources.
+    /// </summary>
+    internal static Action<GeneratedRecord>? RelatedAttacher(CompiledWorkspace workspace, SourceDefinition source, IReadOnlyDictionary<SourceDefinition, List<GeneratedRecord>> records)
+    {
+        if (source.Related.Count == 0)
+        {
+            return null;
+        }
+
+        var lookups = source.Related.Select(related =>
+        {
+            var target = workspace.Definition.Sources[related.Source];
+            var keyIndex = target.Fields.ToList().FindIndex(f => f.Name == related.Key);
+            return (ByKey: records[target].ToLookup(x => RecordKeys.FormatAny(x.GetField(keyIndex)), StringComparer.Ordinal), workspace.RecordFactories[target].MakeArray);
+        }).ToList();
+        return record =>
+        {
+            var key = record.Key;
+            for (var r = 0; r < lookups.Count; r++)
+            {
+                record.SetRelated(r, lookups[r].MakeArray(lookups[r].ByKey[key]));
+            }
+        };
     }
 
     private static string? RuleOf(string where) =>

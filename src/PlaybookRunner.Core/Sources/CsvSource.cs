@@ -11,7 +11,10 @@ namespace PlaybookRunner.Core.Sources;
 /// </summary>
 internal static class CsvSource
 {
-    public static SourceReadResult Read(SourceDefinition source, CancellationToken cancellationToken)
+    /// <param name="source">The csv source.</param>
+    /// <param name="cancellationToken">Stops the read.</param>
+    /// <param name="onRow">When given, each good row goes here as it is read and none are kept.</param>
+    public static SourceReadResult Read(SourceDefinition source, CancellationToken cancellationToken, Action<SourceRow>? onRow = null)
     {
         var diagnostics = new List<Diagnostic>();
         var rows = new List<SourceRow>();
@@ -118,7 +121,14 @@ internal static class CsvSource
                 }
 
                 seen[key] = row;
-                rows.Add(new SourceRow(values, row, rowLine));
+                if (onRow is null)
+                {
+                    rows.Add(new SourceRow(values, row, rowLine));
+                }
+                else
+                {
+                    onRow(new SourceRow(values, row, rowLine));
+                }
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CsvFormatException or System.Text.DecoderFallbackException or ArgumentException)

@@ -13,11 +13,16 @@ namespace PlaybookRunner.Core.Sources;
 /// </summary>
 internal static class SourceReader
 {
-    public static async Task<SourceReadResult> ReadAsync(SourceDefinition source, PluginCatalog catalog, Secrets secrets, CancellationToken cancellationToken)
+    /// <param name="source">The source to read.</param>
+    /// <param name="catalog">Where plugin kinds come from.</param>
+    /// <param name="secrets">Resolves and scrubs <c>${env:...}</c> values.</param>
+    /// <param name="cancellationToken">Stops the read.</param>
+    /// <param name="onRow">When given, each good row goes here as it is read and none are kept.</param>
+    public static async Task<SourceReadResult> ReadAsync(SourceDefinition source, PluginCatalog catalog, Secrets secrets, CancellationToken cancellationToken, Action<SourceRow>? onRow = null)
     {
         if (source.Kind == "csv")
         {
-            return CsvSource.Read(source, cancellationToken);
+            return CsvSource.Read(source, cancellationToken, onRow);
         }
 
         var diagnostics = new List<Diagnostic>();
@@ -93,7 +98,14 @@ internal static class SourceReader
                 }
 
                 seen[key] = record.Origin;
-                rows.Add(new SourceRow(values, count, record.Line));
+                if (onRow is null)
+                {
+                    rows.Add(new SourceRow(values, count, record.Line));
+                }
+                else
+                {
+                    onRow(new SourceRow(values, count, record.Line));
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

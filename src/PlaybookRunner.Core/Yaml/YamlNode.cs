@@ -11,7 +11,7 @@ internal abstract record YamlNode(SourceLocation Location)
 }
 
 
-internal sealed record YamlScalar(
+internal sealed partial record YamlScalar(
     string Value,
     bool IsPlain,
     SourceLocation Location,
@@ -21,9 +21,16 @@ internal sealed record YamlScalar(
 
     public bool IsBool => IsPlain && Value is "true" or "True" or "TRUE" or "false" or "False" or "FALSE";
 
-    public bool IsInteger => IsPlain && System.Text.RegularExpressions.Regex.IsMatch(Value, "^[-+]?[0-9]+$");
+    public bool IsInteger => IsPlain && IntegerPattern().IsMatch(Value);
 
-    public bool IsNumber => IsInteger || (IsPlain && System.Text.RegularExpressions.Regex.IsMatch(Value, @"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$"));
+    public bool IsNumber => IsInteger || (IsPlain && NumberPattern().IsMatch(Value));
+
+    // Source-generated: no pattern is parsed at start-up.
+    [System.Text.RegularExpressions.GeneratedRegex("^[-+]?[0-9]+$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex IntegerPattern();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex NumberPattern();
 
     public bool AsBool => Value is "true" or "True" or "TRUE";
 
