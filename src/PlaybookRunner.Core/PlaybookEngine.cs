@@ -144,7 +144,13 @@ public static class PlaybookEngine
     /// Validates, reads the data and evaluates as of <paramref name="asOf"/>. Reads the state store, never writes it.
     /// Warns (PB5005) when a playbook's max_actions or <paramref name="maxActions"/> is exceeded.
     /// </summary>
-    public static async Task<PlanResult> PlanAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default, int? maxActions = null, bool explain = false)
+    /// <param name="paths">Playbook files or folders.</param>
+    /// <param name="asOf">The evaluation instant.</param>
+    /// <param name="cancellationToken">Stops reading and evaluating.</param>
+    /// <param name="maxActions">A blast-radius limit on top of the playbooks' own.</param>
+    /// <param name="explain">Attach to each finding the values of its condition's parts.</param>
+    /// <param name="progress">Told how many records of a streamed source have been read so far.</param>
+    public static async Task<PlanResult> PlanAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default, int? maxActions = null, bool explain = false, IProgress<long>? progress = null)
     {
         var diagnostics = new DiagnosticBag();
         if (Prepare(paths, diagnostics, asOf, load: !explain) is not { } prepared)
@@ -174,7 +180,7 @@ public static class PlaybookEngine
         Plan? plan;
         try
         {
-            plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
+            plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken, progress: progress);
         }
         finally
         {

@@ -29,7 +29,8 @@ internal static class PlanCommand
             }
 
             var cwd = Directory.GetCurrentDirectory();
-            var planned = await PlaybookEngine.PlanAsync(CliApp.PathsOrDefault(result.GetValue(paths)), instant, cancellationToken, result.GetValue(maxActions), result.GetValue(explain));
+            var planned = await PlanProgress.RunAsync(stderr, progress =>
+                PlaybookEngine.PlanAsync(CliApp.PathsOrDefault(result.GetValue(paths)), instant, cancellationToken, result.GetValue(maxActions), result.GetValue(explain), progress));
             if (planned.Plan is not { } plan)
             {
                 stderr.Write(DiagnosticFormatter.WriteText(planned.Diagnostics, cwd));

@@ -35,9 +35,11 @@ internal sealed class CompileCache
     /// The cache in <c>$PLAYBOOK_CACHE_DIR</c>, else <c>$XDG_CACHE_HOME/playbookrunner/compiled</c>, else
     /// <c>~/.cache/playbookrunner/compiled</c>; null when disabled or there is no home.
     /// </summary>
-    public static CompileCache? FromEnvironment()
+    public static CompileCache? FromEnvironment() => FromSetting(System.Environment.GetEnvironmentVariable(Variable));
+
+    /// <summary>The cache a value of <see cref="Variable"/> names (null: the default folder; empty or <c>off</c>: none).</summary>
+    public static CompileCache? FromSetting(string? configured)
     {
-        var configured = System.Environment.GetEnvironmentVariable(Variable);
         if (configured is not null)
         {
             return configured.Length == 0 || configured.Equals("off", StringComparison.OrdinalIgnoreCase) ? null : new CompileCache(Path.GetFullPath(configured));

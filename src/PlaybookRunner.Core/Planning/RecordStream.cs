@@ -44,18 +44,21 @@ internal static partial class RecordStream
         var factory = workspace.RecordFactories[source].Create;
         var attach = Planner.RelatedAttacher(workspace, source, held);
         IReadOnlyList<GeneratedRecord> population = [];
-        IReadOnlyList<Diagnostic>? firstDiagnostics = null;
-        var firstCount = 0;
         if (playbook.Lets.Count > 0)
         {
             var columns = new ColumnPopulation(source, playbook, factory, attach);
-            var first = await SourceReader.ReadAsync(source, catalog, secrets, cancellationToken, columns.Add);
+            // Under on_bad_row: fail any bad row fails the plan in the second pass, so the first pass
+            // converts only the columns the lets name. Under skip it must see every bad row, to leave
+            // out of the population exactly the rows the evaluation skips.
+            var only = source.OnBadRow == BadRowPolicy.Fail ? columns.Kept : null;
+            var first = await SourceReader.ReadAsync(source, catalog, secrets, cancellationToken, columns.Add, only);
             if (first.Failed)
             {
-                return new StreamResult(null, first.Diagnostics, columns.Count);
+                var full = only is null ? first : await SourceReader.ReadAsync(source, catalog, secrets, cancellationToken, _ => { });
+                return new StreamResult(null, full.Diagnostics, 0);
             }
 
-            (population, firstDiagnostics, firstCount) = (columns, first.Diagnostics, columns.Count);
+            population = columns;
         }
 
         using var buffer = new BlockingCollection<GeneratedRecord[]>(BufferedBatches);
@@ -108,20 +111,16 @@ internal static partial class RecordStream
             await stop.CancelAsync();
         }
 
-        SourceReadResult second;
         try
         {
-            second = await reader;
+            var read = await reader;
+            return new StreamResult(read.Failed ? null : sink, read.Diagnostics, count);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             // Stopped by us after the evaluation ended early; the evaluation reports why.
-            return new StreamResult(sink, firstDiagnostics ?? [], firstDiagnostics is null ? count : firstCount);
+            return new StreamResult(sink, [], count);
         }
-
-        return second.Failed || firstDiagnostics is null
-            ? new StreamResult(second.Failed ? null : sink, second.Diagnostics, count)
-            : new StreamResult(sink, firstDiagnostics, firstCount);
     }
 
     private static IEnumerable<GeneratedRecord> Flatten(BlockingCollection<GeneratedRecord[]> buffer, CancellationToken cancellationToken)
@@ -157,11 +156,15 @@ internal static partial class RecordStream
             _kept = [.. Enumerable.Range(0, source.Fields.Count).Where(i => named.Contains(source.Fields[i].Name))];
             _defaults = [.. source.Fields.Select(f => DefaultOf(f.Type))];
             _columns = [.. _kept.Select(i => Column.For(source.Fields[i].Type))];
+            Kept = [.. Enumerable.Range(0, source.Fields.Count).Select(_kept.Contains)];
             // Related lists are attached only when a let names one.
             _attach = source.Related.Any(r => named.Contains(r.Name)) ? attach : null;
         }
 
         public int Count { get; private set; }
+
+        /// <summary>Which fields are kept, by field index.</summary>
+        public bool[] Kept { get; }
 
         public GeneratedRecord this[int index]
         {

@@ -14,7 +14,11 @@ internal static class CsvSource
     /// <param name="source">The csv source.</param>
     /// <param name="cancellationToken">Stops the read.</param>
     /// <param name="onRow">When given, each good row goes here as it is read and none are kept.</param>
-    public static SourceReadResult Read(SourceDefinition source, CancellationToken cancellationToken, Action<SourceRow>? onRow = null)
+    /// <param name="only">
+    /// When given, only these fields are converted (the others stay null) and keys are not checked:
+    /// a first pass that needs a few columns. Row shape is still checked.
+    /// </param>
+    public static SourceReadResult Read(SourceDefinition source, CancellationToken cancellationToken, Action<SourceRow>? onRow = null, bool[]? only = null)
     {
         var diagnostics = new List<Diagnostic>();
         var rows = new List<SourceRow>();
@@ -55,7 +59,9 @@ internal static class CsvSource
             }
 
             var keyIndex = source.Fields.ToList().FindIndex(f => f.Name == source.Key);
-            var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+            // 64-bit hashes of the keys seen: a fraction of the memory of the keys themselves. A repeated
+            // hash is confirmed by reading the earlier rows again, so a collision is never reported.
+            var seen = new HashSet<ulong>();
             var row = 1;
             var line = 2;
             while (csv.Read())
@@ -89,6 +95,11 @@ internal static class CsvSource
                 var bad = false;
                 for (var i = 0; i < source.Fields.Count && !bad; i++)
                 {
+                    if (only is not null && !only[i])
+                    {
+                        continue;
+                    }
+
                     var ordinal = ordinals[i];
                     var cell = ordinal < csv.RowFieldCount ? csv.GetString(ordinal) : null;
                     if (FieldParser.TryParse(cell, source.Fields[i].Type, zone, out var value, out var problem))
@@ -113,14 +124,13 @@ internal static class CsvSource
                     continue;
                 }
 
-                var key = Evaluation.RecordKeys.FormatAny(values[keyIndex]);
-                if (seen.TryGetValue(key, out var firstRow))
+                var key = only is null ? Evaluation.RecordKeys.FormatAny(values[keyIndex]) : null;
+                if (key is not null && !seen.Add(Hash(key)) && FirstRowWithKey(source, ordinals[keyIndex], key, row) is { } firstRow)
                 {
                     diagnostics.Add(Diagnostic.Create(DiagnosticDescriptors.DuplicateRecordKey, SourceLocation.At(path, rowLine, ordinals[keyIndex] + 1), $"Row {row}", key, $"row {firstRow}"));
                     return new SourceReadResult(rows, diagnostics, true);
                 }
 
-                seen[key] = row;
                 if (onRow is null)
                 {
                     rows.Add(new SourceRow(values, row, rowLine));
@@ -138,6 +148,42 @@ internal static class CsvSource
         }
 
         return new SourceReadResult(rows, diagnostics, false);
+    }
+
+    /// <summary>FNV-1a, 64 bits, over the key's UTF-16 code units.</summary>
+    private static ulong Hash(string key)
+    {
+        var hash = 14695981039346656037UL;
+        foreach (var c in key)
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        return hash;
+    }
+
+    /// <summary>The spreadsheet row before <paramref name="beforeRow"/> whose key is <paramref name="key"/>; null when none (a hash collision).</summary>
+    private static int? FirstRowWithKey(SourceDefinition source, int ordinal, string key, int beforeRow)
+    {
+        var keyField = source.Fields.First(f => f.Name == source.Key);
+        using var reader = new StreamReader(source.FullPath!, new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true);
+        using var csv = CsvDataReader.Create(reader, new CsvDataReaderOptions
+        {
+            HasHeaders = true,
+            Delimiter = source.Option("delimiter") is { Length: > 0 } d ? d[0] : ',',
+            MaxBufferSize = 16 * 1024 * 1024,
+        });
+        for (var row = 2; row < beforeRow && csv.Read(); row++)
+        {
+            if (ordinal < csv.RowFieldCount && csv.RowFieldCount == csv.FieldCount
+                && FieldParser.TryParse(csv.GetString(ordinal), keyField.Type, source.TimeZone, out var value, out _)
+                && Evaluation.RecordKeys.FormatAny(value) == key)
+            {
+                return row;
+            }
+        }
+
+        return null;
     }
 
     private static int FindColumn(CsvDataReader csv, string name)

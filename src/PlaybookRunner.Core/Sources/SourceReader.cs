@@ -18,11 +18,12 @@ internal static class SourceReader
     /// <param name="secrets">Resolves and scrubs <c>${env:...}</c> values.</param>
     /// <param name="cancellationToken">Stops the read.</param>
     /// <param name="onRow">When given, each good row goes here as it is read and none are kept.</param>
-    public static async Task<SourceReadResult> ReadAsync(SourceDefinition source, PluginCatalog catalog, Secrets secrets, CancellationToken cancellationToken, Action<SourceRow>? onRow = null)
+    /// <param name="only">For csv: convert only these fields and skip the key check (see <see cref="CsvSource.Read"/>).</param>
+    public static async Task<SourceReadResult> ReadAsync(SourceDefinition source, PluginCatalog catalog, Secrets secrets, CancellationToken cancellationToken, Action<SourceRow>? onRow = null, bool[]? only = null)
     {
         if (source.Kind == "csv")
         {
-            return CsvSource.Read(source, cancellationToken, onRow);
+            return CsvSource.Read(source, cancellationToken, onRow, only);
         }
 
         var diagnostics = new List<Diagnostic>();

@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using BenchmarkDotNet.Running;
+using PlaybookRunner.Core;
+
+namespace PlaybookRunner.Benchmarks;
+
+/// <summary>
+/// <c>e2e [--rows N] [--smoke] [--dir DIR]</c>: generates the data, runs PlaybookRunner, the hand-written
+/// floor and RulesEngine each in a fresh process, checks they find the same, prints ratios.
+/// <c>micro [BenchmarkDotNet options]</c>: evaluation only, in memory, with allocations.
+/// </summary>
+internal static class Program
+{
+    private static async Task<int> Main(string[] args)
+    {
+        switch (args.FirstOrDefault())
+        {
+            case "micro":
+                BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args[1..]);
+                return 0;
+            case "child":
+                return await ChildAsync(args[1], args[2]);
+            case "e2e":
+                return await EndToEndAsync(args[1..]);
+            default:
+                Console.Error.WriteLine("usage: e2e [--rows N] [--smoke] [--dir DIR] | micro [BenchmarkDotNet options]");
+                return 2;
+        }
+    }
+
+    private static async Task<int> EndToEndAsync(string[] args)
+    {
+        var smoke = args.Contains("--smoke");
+        var rows = Option(args, "--rows") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : smoke ? 20_000 : 1_000_000;
+        var dir = Option(args, "--dir") ?? Path.Combine(Path.GetTempPath(), $"playbook-bench-{rows}");
+        var repeat = smoke ? 1 : 3;
+        Console.WriteLine($"Generating {rows:N0} customers in {dir} ...");
+        BenchWorkspace.Write(dir, rows);
+        Console.WriteLine($"csv: {new FileInfo(Path.Combine(dir, "customers.csv")).Length / 1e6:F1} MB; 10 rules, 2 segments, 1 Pareto let; as of {BenchWorkspace.AsOf:yyyy-MM-dd}");
+
+        // The first run compiles and fills the compile cache; the measured runs start from it, as every run after a deploy does.
+        var warm = Child("playbook", dir);
+        if (warm is null)
+        {
+            return 1;
+        }
+
+        var results = new Dictionary<string, ChildResult>();
+        foreach (var engine in new[] { "floor", "playbook", "rulesengine" })
+        {
+            var runs = Enumerable.Range(0, engine == "rulesengine" ? 1 : repeat).Select(_ => Child(engine, dir)).ToList();
+            if (runs.Any(x => x is null))
+            {
+                return 1;
+            }
+
+            results[engine] = runs.MinBy(x => x!.Seconds)!;
+        }
+
+        var floor = results["floor"];
+        Console.WriteLine();
+        Console.WriteLine($"{"engine",-14} {"seconds",8} {"x floor",8} {"peak heap MB",13} {"peak RSS MB",12}  findings");
+        foreach (var (name, result) in results)
+        {
+            Console.WriteLine($"{name,-14} {result.Seconds,8:F2} {result.Seconds / floor.Seconds,8:F2} {result.PeakHeapMb,13:F0} {result.PeakRssMb,12:F0}  {result.Counts.Sum():N0}");
+        }
+
+        var columnMb = rows * 16 / 1e6;
+        var playbook = results["playbook"];
+        Console.WriteLine();
+        Console.WriteLine($"Pareto column (decimal, 16 bytes a record): {columnMb:F1} MB; PlaybookRunner peak heap {playbook.PeakHeapMb:F0} MB = {playbook.PeakHeapMb / columnMb:F1}x that column");
+        Console.WriteLine($"PlaybookRunner / floor: {playbook.Seconds / floor.Seconds:F2}x time; RulesEngine / floor: {results["rulesengine"].Seconds / floor.Seconds:F2}x time");
+        var agree = results.Values.All(x => x.Counts.SequenceEqual(floor.Counts));
+        Console.WriteLine(agree ? "All three engines found the same customers per rule." : "MISMATCH: the engines disagree: " + string.Join(" | ", results.Select(x => $"{x.Key}: {string.Join(",", x.Value.Counts)}")));
+        return agree ? 0 : 1;
+    }
+
+    private static string? Option(string[] args, string name) =>
+        Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+
+    private sealed record ChildResult(double Seconds, double PeakHeapMb, double PeakRssMb, int[] Counts);
+
+    /// <summary>Runs one engine in a fresh process, so that its time and memory are its own.</summary>
+    private static ChildResult? Child(string engine, string dir)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (!Environment.ProcessPath!.EndsWith("PlaybookRunner.Benchmarks", StringComparison.Ordinal))
+        {
+            start.ArgumentList.Add(typeof(Program).Assembly.Location);
+        }
+
+        foreach (var arg in new[] { "child", engine, dir })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        var line = stdout.Split('\n').FirstOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal));
+        if (process.ExitCode != 0 || line is null)
+        {
+            Console.Error.WriteLine($"{engine} failed (exit {process.ExitCode}):\n{stdout}\n{stderr.Result}");
+            return null;
+        }
+
+        return JsonSerializer.Deserialize<ChildResult>(line[7..]);
+    }
+
+    private static async Task<int> ChildAsync(string engine, string dir)
+    {
+        var csv = Path.Combine(dir, "customers.csv");
+        using var sampler = new PeakSampler();
+        var clock = Stopwatch.StartNew();
+        int[] counts;
+        switch (engine)
+        {
+            case "floor":
+                counts = HandWritten.Run(csv);
+                break;
+            case "rulesengine":
+                counts = await RulesEngineRunner.RunAsync(csv);
+                break;
+            default:
+                var result = await PlaybookEngine.PlanAsync([dir], BenchWorkspace.AsOf);
+                if (result.Plan is null)
+                {
+                    Console.Error.WriteLine(string.Join("\n", result.Diagnostics.Select(d => d.Message)));
+                    return 1;
+                }
+
+                counts = [.. BenchWorkspace.Rules.Select(r => result.Plan.Findings.Count(f => f.Rule == r.Id))];
+                break;
+        }
+
+        var seconds = clock.Elapsed.TotalSeconds;
+        var (heap, rss) = sampler.Stop();
+        Console.WriteLine("RESULT " + JsonSerializer.Serialize(new ChildResult(seconds, heap / 1e6, rss / 1e6, counts)));
+        return 0;
+    }
+
+    /// <summary>Samples the managed heap every millisecond; reads the peak resident set from the kernel at the end.</summary>
+    private sealed class PeakSampler : IDisposable
+    {
+        private readonly Thread _thread;
+        private volatile bool _stop;
+        private long _peakHeap;
+
+        public PeakSampler()
+        {
+            _thread = new Thread(() =>
+            {
+                while (!_stop)
+                {
+                    _peakHeap = Math.Max(_peakHeap, GC.GetTotalMemory(false));
+                    Thread.Sleep(1);
+                }
+            }) { IsBackground = true, Priority = ThreadPriority.AboveNormal };
+            _thread.Start();
+        }
+
+        public (long Heap, long Rss) Stop()
+        {
+            _stop = true;
+            _thread.Join();
+            _peakHeap = Math.Max(_peakHeap, GC.GetTotalMemory(false));
+            var hwm = File.Exists("/proc/self/status")
+                ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
+                : null;
+            var rss = hwm is null ? 0 : long.Parse(hwm.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+            return (_peakHeap, rss);
+        }
+
+        public void Dispose() => _stop = true;
+    }
+}

@@ -1,0 +1,95 @@
+namespace PlaybookRunner.Cli.Tests;
+
+/// <summary>
+/// What the performance work promises that a test can check without timing anything: a compile-cache
+/// hit never loads Roslyn, progress is never drawn into redirected output, and the benchmark runs
+/// (in its smoke mode) with all three engines agreeing. Speed itself is measured by bench/.
+/// </summary>
+public sealed class PerformanceTests
+{
+    private static (int Code, string Out, string Err) Playbook(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        ProcessRunner.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "playbook.dll"), .. args], timeoutSeconds: 120, environment: environment);
+
+    [Fact]
+    public void A_compile_cache_hit_does_not_load_the_compiler()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "pb-cache-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var loaded = Path.Combine(folder, "loaded.txt");
+            var environment = new Dictionary<string, string> { ["PLAYBOOK_CACHE_DIR"] = Path.Combine(folder, "cache"), ["PLAYBOOK_DEBUG_LOADED_ASSEMBLIES"] = loaded };
+
+            Assert.Equal(0, Playbook(environment, "validate", CliRunner.Playbooks).Code);
+            Assert.Contains("Microsoft.CodeAnalysis.CSharp", File.ReadAllLines(loaded));
+            Assert.Single(Directory.GetFiles(Path.Combine(folder, "cache"), "*.pbc"));
+
+            var again = Playbook(environment, "validate", CliRunner.Playbooks);
+            Assert.Equal(0, again.Code);
+            Assert.StartsWith("Validated 3 playbook(s), 7 rule(s): 0 error(s)", again.Out.Split('\n').Last(l => l.Length > 0), StringComparison.Ordinal);
+            Assert.DoesNotContain(File.ReadAllLines(loaded), name => name.StartsWith("Microsoft.CodeAnalysis", StringComparison.Ordinal));
+
+            var plan = Playbook(environment, "plan", CliRunner.Playbooks, "--format", "json", "--as-of", "2026-03-02T09:00:00Z");
+            Assert.Equal((0, ""), (plan.Code, plan.Err));
+            Assert.DoesNotContain(File.ReadAllLines(loaded), name => name.StartsWith("Microsoft.CodeAnalysis", StringComparison.Ordinal));
+            Assert.Equal(File.ReadAllText(Path.Combine(CliRunner.RepoRoot, "tests", "PlaybookRunner.Core.Tests", "Goldens", "examples.plan.json")), plan.Out);
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public void Progress_is_never_drawn_into_redirected_output()
+    {
+        // Standard error is a pipe here, as in CI: a plan that runs well past the progress delay prints nothing extra.
+        var folder = Path.Combine(Path.GetTempPath(), "pb-progress-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            Directory.CreateDirectory(folder);
+            File.WriteAllText(Path.Combine(folder, "p.yaml"), """
+                playbook: p
+                source: { kind: csv, path: data.csv, key: id, fields: { id: int, n: int } }
+                rules:
+                  - { id: r, when: n < 0 }
+                """);
+            File.WriteAllLines(Path.Combine(folder, "data.csv"), ["id,n", .. Enumerable.Range(1, 300_000).Select(i => $"{i},{i % 97}")]);
+            var plan = Playbook(new Dictionary<string, string> { ["TERM"] = "xterm-256color" }, "plan", folder, "--as-of", "2026-03-02T09:00:00Z");
+            Assert.Equal((0, ""), (plan.Code, plan.Err));
+            Assert.Contains("Summary: 300000 records, 0 findings", plan.Out, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public void The_benchmark_runs_in_smoke_mode_and_the_engines_agree()
+    {
+        // bin/<configuration>/net10.0/: the benchmark is built in the same configuration as the tests.
+        var configuration = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar))!);
+        var bench = Path.Combine(CliRunner.RepoRoot, "bench", "PlaybookRunner.Benchmarks", "bin", configuration, "net10.0", "PlaybookRunner.Benchmarks.dll");
+        var folder = Path.Combine(Path.GetTempPath(), "pb-bench-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, stdout, stderr) = ProcessRunner.Run("dotnet", [bench, "e2e", "--smoke", "--dir", folder], timeoutSeconds: 300);
+            Assert.True(code == 0, stdout + stderr);
+            Assert.Contains("All three engines found the same customers per rule.", stdout, StringComparison.Ordinal);
+            Assert.Matches(@"playbook\s+[0-9.]+\s+[0-9.]+", stdout);
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+}
