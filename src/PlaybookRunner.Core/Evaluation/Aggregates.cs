@@ -10,7 +10,8 @@ internal static class Aggregates
     public static double? Percentile(IEnumerable<double> values, double p)
     {
         CheckFraction(p, nameof(p));
-        var sorted = values.Order().ToArray();
+        var sorted = values.ToArray();
+        Array.Sort(sorted);
         if (sorted.Length == 0)
         {
             return null;
@@ -25,7 +26,8 @@ internal static class Aggregates
     public static decimal? Percentile(IEnumerable<decimal> values, double p)
     {
         CheckFraction(p, nameof(p));
-        var sorted = values.Order().ToArray();
+        var sorted = values.ToArray();
+        Array.Sort(sorted);
         if (sorted.Length == 0)
         {
             return null;
@@ -45,7 +47,10 @@ internal static class Aggregates
             throw new ArgumentOutOfRangeException(nameof(share), share, "share must be greater than 0 and at most 1");
         }
 
-        var sorted = values.OrderDescending().ToArray();
+        // Sorted in place (introsort) rather than through LINQ's stable keyed sort: values have no identity to keep.
+        var sorted = values.ToArray();
+        Array.Sort(sorted);
+        Array.Reverse(sorted);
         var total = T.Zero;
         foreach (var v in sorted)
         {
