@@ -82,18 +82,8 @@ internal sealed class CSharpSourceBuilder
         return _code.ToString();
     }
 
-    private static int IndexOf(IReadOnlyList<SourceDefinition> sources, SourceDefinition source)
-    {
-        for (var i = 0; i < sources.Count; i++)
-        {
-            if (ReferenceEquals(sources[i], source))
-            {
-                return i;
-            }
-        }
-
-        throw new InvalidOperationException("Source is not part of the compilation");
-    }
+    private static int IndexOf(IReadOnlyList<SourceDefinition> sources, SourceDefinition source) =>
+        PlaybookCompiler.IndexOf(sources, source) is var index and >= 0 ? index : throw new InvalidOperationException("Source is not part of the compilation");
 
     private void AppendRecord(int index, SourceDefinition source, string[] relatedClasses)
     {

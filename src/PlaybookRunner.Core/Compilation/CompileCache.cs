@@ -137,7 +137,7 @@ internal sealed class CompileCache
 
             foreach (var related in source.Related)
             {
-                var target = workspace.Sources.TryGetValue(related.Source, out var t) ? IndexOf(sources, t) : -1;
+                var target = workspace.Sources.TryGetValue(related.Source, out var t) ? PlaybookCompiler.IndexOf(sources, t) : -1;
                 Add($"related {related.Name}:{target.ToString(CultureInfo.InvariantCulture)}:{related.Key}");
             }
         }
@@ -146,7 +146,7 @@ internal sealed class CompileCache
         {
             Add("playbook");
             Add(playbook.Id);
-            Add(IndexOf(sources, playbook.Source).ToString(CultureInfo.InvariantCulture));
+            Add(PlaybookCompiler.IndexOf(sources, playbook.Source).ToString(CultureInfo.InvariantCulture));
             foreach (var (kind, items) in new[] { ("let", playbook.Lets), ("segment", playbook.Segments) })
             {
                 foreach (var item in items)
@@ -166,19 +166,6 @@ internal sealed class CompileCache
         }
 
         return Convert.ToHexStringLower(hash.GetHashAndReset());
-    }
-
-    private static int IndexOf(IReadOnlyList<SourceDefinition> sources, SourceDefinition source)
-    {
-        for (var i = 0; i < sources.Count; i++)
-        {
-            if (ReferenceEquals(sources[i], source))
-            {
-                return i;
-            }
-        }
-
-        return -1;
     }
 
     /// <summary>

@@ -23,6 +23,20 @@ internal static class PlaybookCompiler
 
     public static string PlaybookClassName(int playbookIndex) => $"Playbook{playbookIndex}";
 
+    /// <summary>The position of a source (by reference) in the generated record classes; -1 when absent.</summary>
+    public static int IndexOf(IReadOnlyList<SourceDefinition> sources, SourceDefinition source)
+    {
+        for (var i = 0; i < sources.Count; i++)
+        {
+            if (ReferenceEquals(sources[i], source))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
     /// <param name="workspace">What to compile.</param>
     /// <param name="diagnostics">Where problems are reported.</param>
     /// <param name="load">Load the code (plan, run), or only check it (validate).</param>

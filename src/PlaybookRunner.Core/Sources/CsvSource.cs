@@ -34,14 +34,8 @@ internal static class CsvSource
         var display = DisplayPath(path);
         try
         {
-            using var reader = new StreamReader(path, new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true);
-            using var csv = CsvDataReader.Create(reader, new CsvDataReaderOptions
-            {
-                HasHeaders = true,
-                Delimiter = delimiter,
-                BufferSize = 64 * 1024,
-                MaxBufferSize = 16 * 1024 * 1024,
-            });
+            using var reader = OpenText(path);
+            using var csv = Open(reader, delimiter);
             var ordinals = new int[source.Fields.Count];
             for (var i = 0; i < source.Fields.Count; i++)
             {
@@ -166,13 +160,8 @@ internal static class CsvSource
     private static int? FirstRowWithKey(SourceDefinition source, int ordinal, string key, int beforeRow)
     {
         var keyField = source.Fields.First(f => f.Name == source.Key);
-        using var reader = new StreamReader(source.FullPath!, new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true);
-        using var csv = CsvDataReader.Create(reader, new CsvDataReaderOptions
-        {
-            HasHeaders = true,
-            Delimiter = source.Option("delimiter") is { Length: > 0 } d ? d[0] : ',',
-            MaxBufferSize = 16 * 1024 * 1024,
-        });
+        using var reader = OpenText(source.FullPath!);
+        using var csv = Open(reader, source.Option("delimiter") is { Length: > 0 } d ? d[0] : ',');
         for (var row = 2; row < beforeRow && csv.Read(); row++)
         {
             if (ordinal < csv.RowFieldCount && csv.RowFieldCount == csv.FieldCount
@@ -185,6 +174,18 @@ internal static class CsvSource
 
         return null;
     }
+
+    /// <summary>Strict UTF-8 (an invalid byte is an error, never a replacement character), BOM allowed.</summary>
+    private static StreamReader OpenText(string path) =>
+        new(path, new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true);
+
+    private static CsvDataReader Open(TextReader reader, char delimiter) => CsvDataReader.Create(reader, new CsvDataReaderOptions
+    {
+        HasHeaders = true,
+        Delimiter = delimiter,
+        BufferSize = 64 * 1024,
+        MaxBufferSize = 16 * 1024 * 1024,
+    });
 
     private static int FindColumn(CsvDataReader csv, string name)
     {
