@@ -53,6 +53,7 @@ internal static class CsvSource
             }
 
             var keyIndex = source.Fields.ToList().FindIndex(f => f.Name == source.Key);
+            var fromSpan = source.Fields.Select(f => FieldParser.ParsesFromSpan(f.Type.Kind)).ToArray();
             // 64-bit hashes of the keys seen: a fraction of the memory of the keys themselves. A repeated
             // hash is confirmed by reading the earlier rows again, so a collision is never reported.
             var seen = new HashSet<ulong>();
@@ -95,8 +96,15 @@ internal static class CsvSource
                     }
 
                     var ordinal = ordinals[i];
+                    var type = source.Fields[i].Type;
+                    if (fromSpan[i] && FieldParser.TryParseNumberOrDate(csv.GetFieldSpan(ordinal), type, out var parsed))
+                    {
+                        values[i] = parsed;
+                        continue;
+                    }
+
                     var cell = ordinal < csv.RowFieldCount ? csv.GetString(ordinal) : null;
-                    if (FieldParser.TryParse(cell, source.Fields[i].Type, zone, out var value, out var problem))
+                    if (FieldParser.TryParse(cell, type, zone, out var value, out var problem))
                     {
                         values[i] = value;
                         continue;

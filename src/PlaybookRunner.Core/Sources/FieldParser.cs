@@ -57,6 +57,53 @@ internal static partial class FieldParser
         return ok;
     }
 
+    /// <summary>True for the kinds <see cref="TryParseNumberOrDate"/> reads straight from the cell, without a string.</summary>
+    public static bool ParsesFromSpan(FieldKind kind) => kind is FieldKind.Int or FieldKind.Long or FieldKind.Decimal or FieldKind.Double or FieldKind.Bool or FieldKind.Date;
+
+    private static readonly object True = true;
+    private static readonly object False = false;
+
+    /// <summary>
+    /// The fast path of <see cref="TryParse"/> for the kinds of <see cref="ParsesFromSpan"/>: the same
+    /// rules, read from the reader's buffer. False means "not valid"; the caller then asks
+    /// <see cref="TryParse"/> for the reason, so both paths report one message.
+    /// </summary>
+    public static bool TryParseNumberOrDate(ReadOnlySpan<char> cell, FieldType type, out object? value)
+    {
+        var text = cell.Trim();
+        value = null;
+        if (text.IsEmpty)
+        {
+            return type.IsNullable;
+        }
+
+        switch (type.Kind)
+        {
+            case FieldKind.Int when int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var i):
+                value = i;
+                return true;
+            case FieldKind.Long when long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l):
+                value = l;
+                return true;
+            case FieldKind.Decimal when decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var m):
+                value = m;
+                return true;
+            case FieldKind.Double when double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d):
+                value = d;
+                return true;
+            case FieldKind.Date when DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date):
+                value = date;
+                return true;
+            case FieldKind.Bool:
+                value = text.Equals("true", StringComparison.OrdinalIgnoreCase) || text.Equals("yes", StringComparison.OrdinalIgnoreCase) || text is "1" ? True
+                    : text.Equals("false", StringComparison.OrdinalIgnoreCase) || text.Equals("no", StringComparison.OrdinalIgnoreCase) || text is "0" ? False
+                    : null;
+                return value is not null;
+            default:
+                return false;
+        }
+    }
+
     private static string Hint(FieldKind kind) => kind switch
     {
         FieldKind.Date => " (expected yyyy-MM-dd)",
