@@ -83,7 +83,7 @@ public sealed class CrashRecoveryTests
         }
         finally
         {
-            Directory.Delete(root, recursive: true);
+            TestCanary.DeleteFolder(root);
         }
     }
 

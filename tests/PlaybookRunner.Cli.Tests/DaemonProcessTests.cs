@@ -77,6 +77,7 @@ public sealed class DaemonProcessTests(PostgresServer postgres)
 
         public void Dispose()
         {
+            TestCanary.Keep("daemon", Log);
             if (!_process.HasExited)
             {
                 _process.Kill();
@@ -143,7 +144,9 @@ public sealed class DaemonProcessTests(PostgresServer postgres)
         var root = Path.Combine(Path.GetTempPath(), "pbha-" + Guid.NewGuid().ToString("N")[..8]);
         var connection = postgres.CreateDatabase("pbha");
         File.WriteAllText(Workspace(root, server.Url("/hook"), "state: { kind: postgres, connection: \"${env:PB_STATE_URL}\", lease_seconds: 3 }"), Playbook);
-        var environment = new Dictionary<string, string> { ["PB_STATE_URL"] = connection };
+        // The cluster trusts loopback, so the password is never checked: it is a canary for the sweep.
+        var withPassword = new Npgsql.NpgsqlConnectionStringBuilder(connection) { Password = TestCanary.New("daemon-state-password") }.ToString();
+        var environment = new Dictionary<string, string> { ["PB_STATE_URL"] = withPassword };
         try
         {
             using var killed = new DaemonProcess(root, new Dictionary<string, string>(environment) { ["PLAYBOOK_TEST_STOP_AT_CLAIM"] = "20" }, "--listen", "none", "--poll", "1");
@@ -185,7 +188,7 @@ public sealed class DaemonProcessTests(PostgresServer postgres)
         }
         finally
         {
-            Directory.Delete(root, recursive: true);
+            TestCanary.DeleteFolder(root);
         }
     }
 
@@ -195,7 +198,7 @@ public sealed class DaemonProcessTests(PostgresServer postgres)
         using var server = new JsonApiServer(_ => (200, "{}", null));
         var root = Path.Combine(Path.GetTempPath(), "pbd-" + Guid.NewGuid().ToString("N")[..8]);
         File.WriteAllText(Workspace(root, server.Url("/hook?token=${env:PB_HOOK_TOKEN}"), ""), Playbook);
-        const string canary = "canary-token-91d2";
+        var canary = TestCanary.New("daemon-hook-token");
         var port = JsonApiServer.FreePort();
         try
         {
@@ -230,7 +233,7 @@ public sealed class DaemonProcessTests(PostgresServer postgres)
         }
         finally
         {
-            Directory.Delete(root, recursive: true);
+            TestCanary.DeleteFolder(root);
         }
     }
 
@@ -248,7 +251,7 @@ public sealed class DaemonProcessTests(PostgresServer postgres)
         }
         finally
         {
-            Directory.Delete(root, recursive: true);
+            TestCanary.DeleteFolder(root);
         }
     }
 

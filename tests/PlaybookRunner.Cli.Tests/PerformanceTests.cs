@@ -35,10 +35,7 @@ public sealed class PerformanceTests
         }
         finally
         {
-            if (Directory.Exists(folder))
-            {
-                Directory.Delete(folder, recursive: true);
-            }
+            TestCanary.DeleteFolder(folder);
         }
     }
 
@@ -63,10 +60,7 @@ public sealed class PerformanceTests
         }
         finally
         {
-            if (Directory.Exists(folder))
-            {
-                Directory.Delete(folder, recursive: true);
-            }
+            TestCanary.DeleteFolder(folder);
         }
     }
 
@@ -86,10 +80,7 @@ public sealed class PerformanceTests
         }
         finally
         {
-            if (Directory.Exists(folder))
-            {
-                Directory.Delete(folder, recursive: true);
-            }
+            TestCanary.DeleteFolder(folder);
         }
     }
 }

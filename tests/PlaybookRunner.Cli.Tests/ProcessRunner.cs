@@ -23,6 +23,7 @@ internal static class ProcessRunner
         var stderr = process.StandardError.ReadToEndAsync();
         Assert.True(process.WaitForExit(timeoutSeconds * 1000), $"{file} {string.Join(' ', args)} did not finish within {timeoutSeconds} s");
         process.WaitForExit();
+        TestCanary.Keep("process", $"{file} {string.Join(' ', args)}\n{stdout.Result}\n{stderr.Result}");
         return (process.ExitCode, stdout.Result, stderr.Result);
     }
 }

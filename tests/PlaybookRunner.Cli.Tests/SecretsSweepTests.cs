@@ -11,8 +11,8 @@ namespace PlaybookRunner.Cli.Tests;
 /// </summary>
 public sealed class SecretsSweepTests
 {
-    private const string Token = "canary-token-6a1d94";
-    private const string UrlKey = "canary-urlkey-0c77e2";
+    private static readonly string Token = TestCanary.New("sweep-token");
+    private static readonly string UrlKey = TestCanary.New("sweep-urlkey");
 
     [Fact]
     public void Canary_secrets_appear_in_no_output_file_or_store_row()

@@ -53,7 +53,7 @@ internal sealed class TempWorkspace : IDisposable
     {
         try
         {
-            Directory.Delete(Root, recursive: true);
+            TestCanary.DeleteFolder(Root);
         }
         catch (IOException)
         {

@@ -85,7 +85,7 @@ internal sealed class TempDir : IDisposable
         return path;
     }
 
-    public void Dispose() => Directory.Delete(Root, recursive: true);
+    public void Dispose() => TestCanary.DeleteFolder(Root);
 }
 
 public sealed class SourcesCommandTests

@@ -100,7 +100,7 @@ public sealed class ClaimTests(PostgresServer postgres)
         var missing = PlaybookEngine.Plan([workspace.Root], Due);
         Assert.Equal([("PB1023", 4, 3, "Environment variable 'PB_TEST_STATE_URL' is not set")], missing.Diagnostics.Select(d => (d.Id, d.Location.Line, d.Location.Column, d.Message)));
 
-        const string canary = "canary-Pw-7f3e9";
+        var canary = TestCanary.New("state-password");
         var builder = new Npgsql.NpgsqlConnectionStringBuilder(postgres.ConnectionString) { Password = canary, Username = "nobody_here" };
         Environment.SetEnvironmentVariable("PB_TEST_STATE_URL", builder.ToString());
         try

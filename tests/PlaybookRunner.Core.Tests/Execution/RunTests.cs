@@ -100,7 +100,8 @@ public sealed class RunTests
             }
         });
         var variable = "PB_TEST_HOOK_" + Guid.NewGuid().ToString("N")[..8].ToUpperInvariant();
-        Environment.SetEnvironmentVariable(variable, "hook-canary-secret");
+        var secret = TestCanary.New("run-hook-token");
+        Environment.SetEnvironmentVariable(variable, secret);
         try
         {
             using var workspace = new TempWorkspace();
@@ -125,7 +126,7 @@ public sealed class RunTests
 
             var requests = server.Requests.ToList();
             Assert.Equal(3, requests.Count);
-            Assert.All(requests, r => Assert.Equal("Bearer hook-canary-secret", r.Authorization));
+            Assert.All(requests, r => Assert.Equal("Bearer " + secret, r.Authorization));
 
             var (dead, _) = PlaybookEngine.History([workspace.Root], null, null, failedOnly: true);
             Assert.Equal(("C", "dead"), (Assert.Single(dead).Key, dead[0].State));
@@ -136,7 +137,7 @@ public sealed class RunTests
             }
 
             // The resolved secret is nowhere in the store.
-            Assert.DoesNotContain("hook-canary-secret", DumpStore(Path.Combine(workspace.Root, "playbook-state.db")), StringComparison.Ordinal);
+            Assert.DoesNotContain(secret, DumpStore(Path.Combine(workspace.Root, "playbook-state.db")), StringComparison.Ordinal);
         }
         finally
         {

@@ -49,7 +49,8 @@ public sealed class HttpJsonPluginTests
             };
         });
         var variable = "PB_TEST_TOKEN_" + Guid.NewGuid().ToString("N")[..8].ToUpperInvariant();
-        Environment.SetEnvironmentVariable(variable, "t0ken-canary");
+        var token = TestCanary.New("http-json-token");
+        Environment.SetEnvironmentVariable(variable, token);
         try
         {
             using var workspace = new TempWorkspace();
@@ -65,7 +66,7 @@ public sealed class HttpJsonPluginTests
             Assert.Equal(["A Acme ann@example.com", "C Cask cat@example.com"], result.Plan!.Findings.Select(f => f.Message));
             var requests = server.Requests.ToList();
             Assert.Equal(["/customers", "/customers", "/customers", "/customers/page2"], requests.Select(r => r.Url));
-            Assert.All(requests, r => Assert.Equal("Bearer t0ken-canary", r.Authorization));
+            Assert.All(requests, r => Assert.Equal("Bearer " + token, r.Authorization));
         }
         finally
         {
