@@ -36,6 +36,26 @@ public sealed class RunawayTests
     }
 
     [Fact]
+    public void Records_that_are_slow_without_any_lambda_still_stop_at_the_budget()
+    {
+        // No lambda, so no guard: each record costs tens of milliseconds of string building, and 400 of
+        // them would take many seconds. The per-record look at the clock stops the evaluation at 300 ms.
+        using var workspace = new TempWorkspace();
+        var big = new string('a', 3000);
+        workspace.Write("d.csv", "id,name\n" + string.Concat(Enumerable.Range(0, 400).Select(i => $"R{i:D3},{big}\n")));
+        workspace.Write("runner.yaml", "execution: { evaluation_budget_ms: 300 }\n");
+        workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, name: string } }\nrules:\n  - { id: slow, when: 'name.Replace(\"a\", name).Replace(\"a\", \"aa\").Length < 0' }\n");
+        var clock = Stopwatch.StartNew();
+        var plan = PlaybookEngine.Plan([workspace.Root], AsOf).Plan!;
+        var error = Assert.Single(plan.Errors);
+        Assert.Equal(("PB5003", "p"), (error.Id, error.Playbook));
+        Assert.StartsWith("Evaluation of playbook 'p' exceeded its time budget of 300 ms at key 'R", error.Message, StringComparison.Ordinal);
+        // Stopped within a few records of the budget, not at a periodic check hundreds of records later.
+        Assert.InRange(int.Parse(error.Key![1..], System.Globalization.CultureInfo.InvariantCulture), 1, 100);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+    }
+
+    [Fact]
     public void An_expression_that_allocates_without_bound_is_stopped_at_the_memory_limit()
     {
         using var workspace = new TempWorkspace();
