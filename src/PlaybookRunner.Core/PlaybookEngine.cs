@@ -52,7 +52,17 @@ public static class PlaybookEngine
 
     /// <summary>Load, bind sources and compile; null (with diagnostics) when anything is an error.</summary>
     private static Prepared? Prepare(IReadOnlyList<string> paths, DiagnosticBag diagnostics, DateTimeOffset now, bool load) =>
-        Prepare(WorkspaceLoader.Load(paths, diagnostics), diagnostics, now, load);
+        Prepare(LoadWhilePluginsLoad(paths, diagnostics), diagnostics, now, load);
+
+    /// <summary>
+    /// Loads the workspace while the plugins next to the tool load on another thread: both are needed
+    /// before compiling, and on two cores this takes the plugins (tens of milliseconds) off start-up.
+    /// </summary>
+    private static WorkspaceDefinition? LoadWhilePluginsLoad(IReadOnlyList<string> paths, DiagnosticBag diagnostics)
+    {
+        _ = Task.Run(() => PluginCatalog.Load([]));
+        return WorkspaceLoader.Load(paths, diagnostics);
+    }
 
     /// <summary>Bind sources and compile a loaded workspace; null (with diagnostics) when anything is an error.</summary>
     internal static Prepared? Prepare(WorkspaceDefinition? workspace, DiagnosticBag diagnostics, DateTimeOffset now, bool load)
@@ -100,7 +110,7 @@ public static class PlaybookEngine
     public static ValidationResult Validate(IReadOnlyList<string> paths, TimeProvider? time = null)
     {
         var diagnostics = new DiagnosticBag();
-        var workspace = WorkspaceLoader.Load(paths, diagnostics);
+        var workspace = LoadWhilePluginsLoad(paths, diagnostics);
         Prepare(workspace, diagnostics, (time ?? TimeProvider.System).GetUtcNow(), load: false);
         return new ValidationResult(diagnostics.Sorted(), workspace?.Playbooks.Count ?? 0, workspace?.Playbooks.Sum(p => p.Rules.Count) ?? 0);
     }
