@@ -56,7 +56,7 @@ internal static class CsvSource
             var fromSpan = source.Fields.Select(f => FieldParser.ParsesFromSpan(f.Type.Kind)).ToArray();
             // 64-bit hashes of the keys seen: a fraction of the memory of the keys themselves. A repeated
             // hash is confirmed by reading the earlier rows again, so a collision is never reported.
-            var seen = new HashSet<ulong>();
+            var seen = new KeyHashSet();
             var row = 1;
             var line = 2;
             while (csv.Read())
