@@ -86,6 +86,8 @@ internal static class Program
     private static ChildResult? Child(string engine, string dir)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true };
+        // Every engine runs with the runtime settings the playbook tool ships with (its csproj: no dynamic PGO).
+        start.Environment["DOTNET_TieredPGO"] = "0";
         if (!Environment.ProcessPath!.EndsWith("PlaybookRunner.Benchmarks", StringComparison.Ordinal))
         {
             start.ArgumentList.Add(typeof(Program).Assembly.Location);

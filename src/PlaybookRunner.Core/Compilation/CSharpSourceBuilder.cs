@@ -126,7 +126,16 @@ internal sealed class CSharpSourceBuilder
                 .Append(i.ToString(CultureInfo.InvariantCulture)).Append(field.Type.IsNullable ? "];\n" : "]!;\n");
         }
 
-        _code.Append("    }\n");
+        _code.Append("    }\n    public ").Append(name).Append("(global::PlaybookRunner.Core.Sources.CsvRecordReader r)\n    {\n");
+        for (var i = 0; i < source.Fields.Count; i++)
+        {
+            var field = source.Fields[i];
+            _code.Append("        @").Append(field.Name).Append(" = r.Get<").Append(ClrType(field.Type)).Append(">(")
+                .Append(i.ToString(CultureInfo.InvariantCulture)).Append(field.Type.IsNullable ? ");\n" : ")!;\n");
+        }
+
+        _code.Append("    }\n    public static global::PlaybookRunner.Core.Evaluation.GeneratedRecord ReadCsv(global::PlaybookRunner.Core.Sources.CsvRecordReader r) => new ")
+            .Append(name).Append("(r);\n");
         var key = source.Fields.FirstOrDefault(f => f.Name == source.Key);
         _code.Append("    public override string Key => ")
             .Append(key is null ? "\"\"" : $"global::PlaybookRunner.Core.Evaluation.RecordKeys.Format(@{key.Name})")

@@ -9,8 +9,14 @@ internal sealed record CompiledPlaybookUnit(
     Func<IReadOnlyList<GeneratedRecord>, IEnumerable<GeneratedRecord>, DateTimeOffset, IFiringHistory, TimeSpan, EvaluationSink> Run,
     RuleTemplates[] Templates);
 
-/// <summary>Makes records of one source's generated class, and typed arrays of them for related lists.</summary>
-internal sealed record RecordFactory(Func<object?[], GeneratedRecord> Create, Func<IEnumerable<GeneratedRecord>, object> MakeArray);
+/// <summary>
+/// Makes records of one source's generated class (from typed values, or straight from a csv row), and
+/// typed arrays of them for related lists.
+/// </summary>
+internal sealed record RecordFactory(
+    Func<object?[], GeneratedRecord> Create,
+    Func<IEnumerable<GeneratedRecord>, object> MakeArray,
+    Func<Sources.CsvRecordReader, GeneratedRecord> ReadCsv);
 
 /// <summary>Everything <c>validate</c> produced that <c>plan</c> needs.</summary>
 internal sealed record CompiledWorkspace(

@@ -89,7 +89,8 @@ internal static class PlaybookCompiler
             var type = assembly.GetType($"{Namespace}.{RecordClassName(i)}")!;
             factories[sources[i]] = new RecordFactory(
                 type.GetMethod("Create")!.CreateDelegate<Func<object?[], GeneratedRecord>>(),
-                type.GetMethod("MakeArray")!.CreateDelegate<Func<IEnumerable<GeneratedRecord>, object>>());
+                type.GetMethod("MakeArray")!.CreateDelegate<Func<IEnumerable<GeneratedRecord>, object>>(),
+                type.GetMethod("ReadCsv")!.CreateDelegate<Func<Sources.CsvRecordReader, GeneratedRecord>>());
         }
 
         var playbooks = workspace.Playbooks;

@@ -71,9 +71,8 @@ internal static partial class RecordStream
                 var used = 0;
                 try
                 {
-                    var result = await SourceReader.ReadAsync(source, catalog, secrets, stop.Token, row =>
+                    void Add(GeneratedRecord record)
                     {
-                        var record = factory(row.Values);
                         attach?.Invoke(record);
                         batch[used++] = record;
                         if (used == BatchSize)
@@ -83,7 +82,11 @@ internal static partial class RecordStream
                             progress?.Report(count);
                             (batch, used) = (new GeneratedRecord[BatchSize], 0);
                         }
-                    });
+                    }
+
+                    // Csv rows are read straight into records of the generated class: no boxed values.
+                    var result = await SourceReader.ReadAsync(source, catalog, secrets, stop.Token, row => Add(factory(row.Values)),
+                        typed: new TypedRows(workspace.RecordFactories[source].ReadCsv, Add));
                     if (used > 0)
                     {
                         buffer.Add(batch[..used], stop.Token);

@@ -1,4 +1,5 @@
 using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Evaluation;
 using PlaybookRunner.Core.Model;
 using Sylvan.Data.Csv;
 
@@ -9,6 +10,9 @@ namespace PlaybookRunner.Core.Sources;
 /// <c>column:</c>), typed by <see cref="FieldParser"/>. Rows stream; a bad row stops the read with its
 /// location, or with <c>on_bad_row: skip</c> is reported and skipped.
 /// </summary>
+/// <summary>Where typed csv reading puts its records: how to read one, and what to do with it.</summary>
+internal sealed record TypedRows(Func<CsvRecordReader, GeneratedRecord> Read, Action<GeneratedRecord> OnRecord);
+
 internal static class CsvSource
 {
     /// <param name="source">The csv source.</param>
@@ -18,7 +22,11 @@ internal static class CsvSource
     /// When given, only these fields are converted (the others stay null) and keys are not checked:
     /// a first pass that needs a few columns. Row shape is still checked.
     /// </param>
-    public static SourceReadResult Read(SourceDefinition source, CancellationToken cancellationToken, Action<SourceRow>? onRow = null, bool[]? only = null)
+    /// <param name="typed">
+    /// When given, each row is read straight into a record of the generated class (no boxed values)
+    /// and handed to <see cref="TypedRows.OnRecord"/>; <paramref name="onRow"/> and <paramref name="only"/> are not used.
+    /// </param>
+    public static SourceReadResult Read(SourceDefinition source, CancellationToken cancellationToken, Action<SourceRow>? onRow = null, bool[]? only = null, TypedRows? typed = null)
     {
         var diagnostics = new List<Diagnostic>();
         var rows = new List<SourceRow>();
@@ -54,6 +62,7 @@ internal static class CsvSource
 
             var keyIndex = source.Fields.ToList().FindIndex(f => f.Name == source.Key);
             var fromSpan = source.Fields.Select(f => FieldParser.ParsesFromSpan(f.Type.Kind)).ToArray();
+            var records = typed is null ? null : new CsvRecordReader(csv, ordinals, [.. source.Fields.Select(f => f.Type)], zone);
             // 64-bit hashes of the keys seen: a fraction of the memory of the keys themselves. A repeated
             // hash is confirmed by reading the earlier rows again, so a collision is never reported.
             var seen = new KeyHashSet();
@@ -86,60 +95,67 @@ internal static class CsvSource
                     continue;
                 }
 
-                var values = new object?[source.Fields.Count];
-                var bad = false;
-                for (var i = 0; i < source.Fields.Count && !bad; i++)
+                GeneratedRecord? record = null;
+                object?[]? values = null;
+                var badField = -1;
+                if (typed is not null)
                 {
-                    if (only is not null && !only[i])
+                    records!.Reset();
+                    record = typed.Read(records);
+                    badField = records.FailedField;
+                }
+                else
+                {
+                    values = new object?[source.Fields.Count];
+                    for (var i = 0; i < source.Fields.Count && badField < 0; i++)
                     {
-                        continue;
-                    }
+                        if ((only is not null && !only[i])
+                            || (fromSpan[i] && FieldParser.TryParseNumberOrDate(csv.GetFieldSpan(ordinals[i]), source.Fields[i].Type, out values[i])))
+                        {
+                            continue;
+                        }
 
-                    var ordinal = ordinals[i];
-                    var type = source.Fields[i].Type;
-                    if (fromSpan[i] && FieldParser.TryParseNumberOrDate(csv.GetFieldSpan(ordinal), type, out var parsed))
-                    {
-                        values[i] = parsed;
-                        continue;
+                        if (!FieldParser.TryParse(csv.GetString(ordinals[i]), source.Fields[i].Type, zone, out values[i], out _))
+                        {
+                            badField = i;
+                        }
                     }
+                }
 
-                    var cell = ordinal < csv.RowFieldCount ? csv.GetString(ordinal) : null;
-                    if (FieldParser.TryParse(cell, type, zone, out var value, out var problem))
-                    {
-                        values[i] = value;
-                        continue;
-                    }
-
-                    bad = true;
-                    var field = source.Fields[i];
-                    var location = SourceLocation.At(path, rowLine, ordinal + 1);
+                if (badField >= 0)
+                {
+                    // The message comes from the general parser, whichever path found the value bad.
+                    var field = source.Fields[badField];
+                    var ordinal = ordinals[badField];
+                    FieldParser.TryParse(csv.GetString(ordinal), field.Type, zone, out _, out var problem);
                     var descriptor = source.OnBadRow == BadRowPolicy.Skip ? DiagnosticDescriptors.SkippedRow : DiagnosticDescriptors.BadRow;
-                    diagnostics.Add(Diagnostic.Create(descriptor, location, row, ordinal + 1, field.Column, field.Name, field.Type, problem));
+                    diagnostics.Add(Diagnostic.Create(descriptor, SourceLocation.At(path, rowLine, ordinal + 1), row, ordinal + 1, field.Column, field.Name, field.Type, problem));
                     if (source.OnBadRow == BadRowPolicy.Fail)
                     {
                         return new SourceReadResult(rows, diagnostics, true);
                     }
-                }
 
-                if (bad)
-                {
                     continue;
                 }
 
-                var key = only is null ? Evaluation.RecordKeys.FormatAny(values[keyIndex]) : null;
+                var key = record?.Key ?? (only is null ? Evaluation.RecordKeys.FormatAny(values![keyIndex]) : null);
                 if (key is not null && !seen.Add(Hash(key)) && FirstRowWithKey(source, ordinals[keyIndex], key, row) is { } firstRow)
                 {
                     diagnostics.Add(Diagnostic.Create(DiagnosticDescriptors.DuplicateRecordKey, SourceLocation.At(path, rowLine, ordinals[keyIndex] + 1), $"Row {row}", key, $"row {firstRow}"));
                     return new SourceReadResult(rows, diagnostics, true);
                 }
 
-                if (onRow is null)
+                if (record is not null)
                 {
-                    rows.Add(new SourceRow(values, row, rowLine));
+                    typed!.OnRecord(record);
+                }
+                else if (onRow is null)
+                {
+                    rows.Add(new SourceRow(values!, row, rowLine));
                 }
                 else
                 {
-                    onRow(new SourceRow(values, row, rowLine));
+                    onRow(new SourceRow(values!, row, rowLine));
                 }
             }
         }

@@ -19,11 +19,12 @@ internal static class SourceReader
     /// <param name="cancellationToken">Stops the read.</param>
     /// <param name="onRow">When given, each good row goes here as it is read and none are kept.</param>
     /// <param name="only">For csv: convert only these fields and skip the key check (see <see cref="CsvSource.Read"/>).</param>
-    public static async Task<SourceReadResult> ReadAsync(SourceDefinition source, PluginCatalog catalog, Secrets secrets, CancellationToken cancellationToken, Action<SourceRow>? onRow = null, bool[]? only = null)
+    /// <param name="typed">For csv: read rows straight into records (see <see cref="CsvSource.Read"/>).</param>
+    public static async Task<SourceReadResult> ReadAsync(SourceDefinition source, PluginCatalog catalog, Secrets secrets, CancellationToken cancellationToken, Action<SourceRow>? onRow = null, bool[]? only = null, TypedRows? typed = null)
     {
         if (source.Kind == "csv")
         {
-            return CsvSource.Read(source, cancellationToken, onRow, only);
+            return CsvSource.Read(source, cancellationToken, onRow, only, typed);
         }
 
         var diagnostics = new List<Diagnostic>();
