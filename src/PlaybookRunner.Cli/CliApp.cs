@@ -56,6 +56,7 @@ internal static class CliApp
             InitCommand.Create(stdout, stderr, time),
             HistoryCommand.Create(stdout, stderr),
             SourcesCommand.Create(stdout, stderr),
+            EvaluateCommand.Create(stderr),
         };
 
     /// <summary>The PATH argument shared by the verbs: files or folders, default <c>playbooks/</c>.</summary>

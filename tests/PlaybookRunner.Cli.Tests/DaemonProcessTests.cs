@@ -230,6 +230,7 @@ public sealed class DaemonProcessTests(PostgresServer postgres)
 
             Assert.DoesNotContain(canary, daemon.Log, StringComparison.Ordinal);
             Assert.Contains("\"Message\":\"Stopped\"", daemon.Log, StringComparison.Ordinal);
+            Assert.Contains("ticks are evaluated in a worker process (heap limit 2048 MB, killed after 300 s)", daemon.Log, StringComparison.Ordinal);
         }
         finally
         {

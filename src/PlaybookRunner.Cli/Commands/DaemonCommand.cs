@@ -48,7 +48,14 @@ internal static class DaemonCommand
             DefaultValueFactory = _ => 30,
         };
 
-        var command = new Command("daemon", "Run every playbook on its schedule until stopped; reload edited playbooks that validate.") { paths, listen, logFormat, poll, shutdown };
+        var isolation = new Option<string>("--isolation")
+        {
+            Description = "Where each tick is evaluated: worker (a process killed past its time or memory limit; default) or none (in the daemon's process)",
+            DefaultValueFactory = _ => "worker",
+        };
+        isolation.AcceptOnlyFromAmong("worker", "none");
+
+        var command = new Command("daemon", "Run every playbook on its schedule until stopped; reload edited playbooks that validate.") { paths, listen, logFormat, poll, shutdown, isolation };
         command.SetAction(async (result, cancellationToken) =>
         {
             Uri? prefix = null;
@@ -84,7 +91,7 @@ internal static class DaemonCommand
             builder.Services.AddSingleton(time);
             builder.Services.AddSingleton(provider => new Core.Scheduling.Daemon(
                 CliApp.PathsOrDefault(result.GetValue(paths)), time, provider.GetRequiredService<ILoggerFactory>().CreateLogger("PlaybookRunner.Daemon"),
-                new DaemonOptions(TimeSpan.FromSeconds(result.GetValue(poll)))));
+                new DaemonOptions(TimeSpan.FromSeconds(result.GetValue(poll))) { Worker = result.GetValue(isolation) == "worker" ? EvaluateCommand.Self() : null }));
             builder.Services.AddSingleton(provider => prefix is null
                 ? null!
                 : new StatusServer(provider.GetRequiredService<Core.Scheduling.Daemon>(), prefix, time, provider.GetRequiredService<ILoggerFactory>().CreateLogger("PlaybookRunner.Status")));

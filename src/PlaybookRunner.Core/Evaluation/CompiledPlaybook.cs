@@ -109,6 +109,14 @@ internal abstract class CompiledPlaybook<TRecord>
             _sink.BudgetKey = _current?.Key ?? "";
             _sink.BudgetWhere = _where;
             _sink.BudgetMemory = ex.Memory;
+            _sink.OutOfMemory = ex.InnerException is OutOfMemoryException;
+        }
+        catch (OutOfMemoryException)
+        {
+            // Outside any rule (between records): the heap limit of the process was reached.
+            _sink.BudgetExceeded = _sink.BudgetMemory = _sink.OutOfMemory = true;
+            _sink.BudgetKey = _current?.Key ?? "";
+            _sink.BudgetWhere = _where;
         }
         finally
         {
@@ -214,6 +222,10 @@ internal abstract class CompiledPlaybook<TRecord>
             ExplainSink.Current?.Lets.TryAdd((_playbookId, index), value);
             return value;
         }
+        catch (OutOfMemoryException ex)
+        {
+            throw new BudgetExceededException(ex);
+        }
         catch (Exception ex) when (ex is not BudgetExceededException)
         {
             throw new LetFailedException(index, ex);
@@ -224,10 +236,10 @@ internal abstract class CompiledPlaybook<TRecord>
 
     protected void __RuleFailed(int rule, TRecord record, Exception exception)
     {
-        if (exception is BudgetExceededException)
+        if (exception is BudgetExceededException or OutOfMemoryException)
         {
             _where = $"rule '{_ruleIds[rule]}'";
-            throw exception;
+            throw exception as BudgetExceededException ?? new BudgetExceededException((OutOfMemoryException)exception);
         }
 
         _sink.Errors.Add(new RawError($"rule '{_ruleIds[rule]}'", record.Key, exception));
@@ -235,10 +247,10 @@ internal abstract class CompiledPlaybook<TRecord>
 
     protected void __SegmentFailed(int segment, TRecord record, Exception exception)
     {
-        if (exception is BudgetExceededException)
+        if (exception is BudgetExceededException or OutOfMemoryException)
         {
             _where = $"segment '{_segmentNames[segment]}'";
-            throw exception;
+            throw exception as BudgetExceededException ?? new BudgetExceededException((OutOfMemoryException)exception);
         }
 
         _sink.Errors.Add(new RawError($"segment '{_segmentNames[segment]}'", record.Key, exception));
@@ -403,8 +415,14 @@ internal abstract class CompiledPlaybook<TRecord>
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
-    private sealed class BudgetExceededException(bool memory) : Exception
+    private sealed class BudgetExceededException : Exception
     {
-        public bool Memory { get; } = memory;
+        public BudgetExceededException(bool memory) => Memory = memory;
+
+        /// <summary>The process reached its heap limit (the daemon's worker runs under one) inside an expression.</summary>
+        public BudgetExceededException(OutOfMemoryException inner)
+            : base(inner.Message, inner) => Memory = true;
+
+        public bool Memory { get; }
     }
 }

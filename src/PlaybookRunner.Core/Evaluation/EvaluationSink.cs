@@ -24,4 +24,7 @@ internal sealed class EvaluationSink
 
     /// <summary>True when the memory limit, not the time budget, stopped the evaluation.</summary>
     public bool BudgetMemory { get; set; }
+
+    /// <summary>True when the memory stop was the process's heap limit (an out-of-memory error), not the per-record limit.</summary>
+    public bool OutOfMemory { get; set; }
 }

@@ -59,9 +59,11 @@ public static class WorkspaceLoader
         }
 
         files = [.. files.Distinct(StringComparer.Ordinal).OrderBy(f => f, StringComparer.Ordinal)];
+        var reader = new FileReader(null);
         if (files.Count == 0 && !requirePlaybooks && runner is not null)
         {
-            return LoadRunner(runner, diagnostics);
+            var alone = LoadRunner(runner, reader, diagnostics);
+            return alone with { Files = reader.Read };
         }
 
         if (files.Count == 0)
@@ -74,13 +76,33 @@ public static class WorkspaceLoader
             return null;
         }
 
+        return LoadFiles(runner, files, reader, diagnostics);
+    }
+
+    /// <summary>
+    /// Loads exactly the version of a workspace that <paramref name="snapshot"/> holds, whatever the files
+    /// on disk say by now (the daemon's evaluation worker).
+    /// </summary>
+    public static WorkspaceDefinition? Load(WorkspaceSnapshot snapshot, DiagnosticBag diagnostics)
+    {
+        if (snapshot.Playbooks.Count == 0)
+        {
+            diagnostics.Add(DiagnosticDescriptors.NoPlaybooks, SourceLocation.None, "the snapshot");
+            return null;
+        }
+
+        return LoadFiles(snapshot.RunnerPath, snapshot.Playbooks, new FileReader(snapshot.Files), diagnostics);
+    }
+
+    private static WorkspaceDefinition LoadFiles(string? runner, IReadOnlyList<string> files, FileReader reader, DiagnosticBag diagnostics)
+    {
         var root = runner is not null ? Path.GetDirectoryName(runner)! : Path.GetDirectoryName(files[0])!;
-        var workspace = runner is not null ? LoadRunner(runner, diagnostics) : EmptyWorkspace(root);
+        var workspace = runner is not null ? LoadRunner(runner, reader, diagnostics) : EmptyWorkspace(root);
         var playbooks = new List<PlaybookDefinition>();
         var ids = new Dictionary<string, PlaybookDefinition>(StringComparer.Ordinal);
         foreach (var file in files)
         {
-            var playbook = LoadPlaybook(file, workspace, diagnostics);
+            var playbook = LoadPlaybook(file, workspace, reader, diagnostics);
             if (playbook is null)
             {
                 continue;
@@ -96,12 +118,38 @@ public static class WorkspaceLoader
             playbooks.Add(playbook);
         }
 
-        return workspace with { Playbooks = playbooks, Suppressions = LoadSuppressions(Path.Combine(root, "suppressions.yaml"), diagnostics) };
+        var suppressions = LoadSuppressions(Path.Combine(root, "suppressions.yaml"), reader, diagnostics);
+        return workspace with { Playbooks = playbooks, Suppressions = suppressions, Files = reader.Read };
     }
 
-    private static List<SuppressionDefinition> LoadSuppressions(string path, DiagnosticBag diagnostics)
+    /// <summary>Reads YAML files from disk (keeping their bytes), or from a snapshot only.</summary>
+    private sealed class FileReader(IReadOnlyDictionary<string, byte[]>? snapshot)
     {
-        if (!File.Exists(path) || YamlTreeReader.ReadFile(path, diagnostics) is not { } node
+        public Dictionary<string, byte[]> Read { get; } = new(StringComparer.Ordinal);
+
+        public bool Exists(string path) => snapshot is null ? File.Exists(path) : snapshot.ContainsKey(path);
+
+        public YamlNode? Node(string path, DiagnosticBag diagnostics)
+        {
+            if (snapshot is null)
+            {
+                return YamlTreeReader.ReadFile(path, diagnostics, Read);
+            }
+
+            if (!snapshot.TryGetValue(path, out var bytes))
+            {
+                diagnostics.Add(DiagnosticDescriptors.FileRead, SourceLocation.At(path, 1, 1), path, "not in the snapshot");
+                return null;
+            }
+
+            Read[path] = bytes;
+            return YamlTreeReader.ReadBytes(path, bytes, diagnostics);
+        }
+    }
+
+    private static List<SuppressionDefinition> LoadSuppressions(string path, FileReader reader, DiagnosticBag diagnostics)
+    {
+        if (!reader.Exists(path) || reader.Node(path, diagnostics) is not { } node
             || !YamlSchemaValidator.ForEmbedded("suppressions.schema.json").Validate(node, diagnostics))
         {
             return [];
@@ -163,11 +211,11 @@ public static class WorkspaceLoader
     private static StateDefinition DefaultState(string root) =>
         new("sqlite", new Dictionary<string, string> { ["path"] = "playbook-state.db" }, root);
 
-    private static WorkspaceDefinition LoadRunner(string path, DiagnosticBag diagnostics)
+    private static WorkspaceDefinition LoadRunner(string path, FileReader reader, DiagnosticBag diagnostics)
     {
         var root = Path.GetDirectoryName(path)!;
         var empty = EmptyWorkspace(root) with { RunnerPath = path };
-        if (YamlTreeReader.ReadFile(path, diagnostics) is not { } node
+        if (reader.Node(path, diagnostics) is not { } node
             || !YamlSchemaValidator.ForEmbedded("runner.schema.json").Validate(node, diagnostics)
             || node is not YamlMapping map)
         {
@@ -327,9 +375,9 @@ public static class WorkspaceLoader
             map.Entries.ToDictionary(e => e.Key.Value, e => e.Value.Location, StringComparer.Ordinal));
     }
 
-    private static PlaybookDefinition? LoadPlaybook(string path, WorkspaceDefinition workspace, DiagnosticBag diagnostics)
+    private static PlaybookDefinition? LoadPlaybook(string path, WorkspaceDefinition workspace, FileReader reader, DiagnosticBag diagnostics)
     {
-        if (YamlTreeReader.ReadFile(path, diagnostics) is not { } node
+        if (reader.Node(path, diagnostics) is not { } node
             || !YamlSchemaValidator.ForEmbedded("playbook.schema.json").Validate(node, diagnostics)
             || node is not YamlMapping map)
         {

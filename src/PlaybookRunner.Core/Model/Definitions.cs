@@ -140,6 +140,9 @@ public sealed record WorkspaceDefinition(
     /// <summary>runner.yaml's timezone: the default for playbooks and sources that set none (UTC without one).</summary>
     public string DefaultTimeZone { get; init; } = "UTC";
 
+    /// <summary>The bytes of every YAML file this version was loaded from, by full path (playbooks that did not load too).</summary>
+    public IReadOnlyDictionary<string, byte[]> Files { get; init; } = new Dictionary<string, byte[]>();
+
     /// <summary>The suppressions of suppressions.yaml beside runner.yaml.</summary>
     public IReadOnlyList<SuppressionDefinition> Suppressions { get; init; } = [];
 

@@ -155,7 +155,14 @@ internal sealed partial class Daemon
             kept.Add(old.Id);
         }
 
-        return fresh with { Playbooks = [.. playbooks.OrderBy(p => p.Path, StringComparer.Ordinal)] };
+        // The worker is handed these bytes: a kept playbook's are those of its last good version.
+        var files = new Dictionary<string, byte[]>(fresh.Files, StringComparer.Ordinal);
+        foreach (var path in kept.Select(id => playbooks.First(p => p.Id == id).Path))
+        {
+            files[path] = good.Files[path];
+        }
+
+        return fresh with { Playbooks = [.. playbooks.OrderBy(p => p.Path, StringComparer.Ordinal)], Files = files };
     }
 
     private void Unscheduled(PlaybookDefinition playbook, IReadOnlyList<string> rules) =>

@@ -10,8 +10,11 @@ namespace PlaybookRunner.Core.Scheduling;
 /// <param name="Poll">How often it looks for edited playbooks, unclaimed actions and stale ticks (capped at half the lease).</param>
 public sealed record DaemonOptions(TimeSpan Poll)
 {
-    /// <summary>The defaults: poll every 2 seconds.</summary>
+    /// <summary>The defaults: poll every 2 seconds, evaluate in process.</summary>
     public static DaemonOptions Default { get; } = new(TimeSpan.FromSeconds(2));
+
+    /// <summary>When set, each tick is evaluated in a worker process started with this command (<see cref="EvaluationWorker"/>); otherwise in process.</summary>
+    public WorkerCommand? Worker { get; init; }
 }
 
 /// <summary>What the status page shows about one schedule.</summary>
@@ -74,7 +77,10 @@ internal sealed partial class Daemon : IDisposable
             return false;
         }
 
-        _logger.LogInformation("Daemon {Owner} started with {Playbooks} playbooks and {Schedules} schedules", Owner, _current!.Prepared.Workspace.Playbooks.Count, _current.Units.Count);
+        var workspace = _current!.Prepared.Workspace;
+        _logger.LogInformation("Daemon {Owner} started with {Playbooks} playbooks and {Schedules} schedules; ticks are evaluated {Isolation}", Owner, workspace.Playbooks.Count, _current.Units.Count,
+            Options.Worker is null ? "in process"
+            : $"in a worker process (heap limit {workspace.ExecutionSetting("worker_memory_mb", EvaluationWorker.DefaultMemoryMb)} MB, killed after {workspace.ExecutionSetting("worker_timeout_seconds", EvaluationWorker.DefaultTimeoutSeconds)} s)");
         return true;
     }
 
@@ -222,7 +228,9 @@ internal sealed partial class Daemon : IDisposable
         var recorded = 0;
         try
         {
-            plan = await Planner.PlanAsync(version.Prepared.Compiled!, dueAt, store, version.Prepared.Catalog, _secrets, diagnostics, cancellationToken, unit.Scope);
+            plan = Options.Worker is { } worker
+                ? await EvaluationWorker.EvaluateAsync(worker, version.Prepared.Workspace, unit.Scope, dueAt, _secrets, diagnostics, cancellationToken)
+                : await Planner.PlanAsync(version.Prepared.Compiled!, dueAt, store, version.Prepared.Catalog, _secrets, diagnostics, cancellationToken, unit.Scope);
             if (plan is not null && BlastRadius.Check(plan, version.Prepared.Workspace, null, refuse: true) is { Count: > 0 } refusals)
             {
                 // Blast-radius guard: nothing is recorded; the next tick evaluates again.
@@ -329,10 +337,14 @@ internal sealed partial class Daemon : IDisposable
         return executed.Count;
     }
 
-    /// <summary>True while the scheduler loop runs: it iterated within three polls, or is evaluating a tick within the evaluation budget.</summary>
+    /// <summary>True while the scheduler loop runs: it iterated within three polls, or is evaluating a tick within the evaluation budget (the worker's time limit with a worker).</summary>
     public bool Healthy(DateTimeOffset now) =>
         _current is not null
-        && (now - _lastLoop <= Poll * 3 + TimeSpan.FromSeconds(1) || (_busySince is { } busy && now - busy <= Planner.DefaultBudget + Poll * 3));
+        && (now - _lastLoop <= Poll * 3 + TimeSpan.FromSeconds(1) || (_busySince is { } busy && now - busy <= TickLimit(_current.Prepared.Workspace) + Poll * 3));
+
+    private TimeSpan TickLimit(Model.WorkspaceDefinition workspace) => Options.Worker is null
+        ? TimeSpan.FromMilliseconds(workspace.ExecutionSetting("evaluation_budget_ms", (int)Planner.DefaultBudget.TotalMilliseconds))
+        : TimeSpan.FromSeconds(workspace.ExecutionSetting("worker_timeout_seconds", EvaluationWorker.DefaultTimeoutSeconds));
 
     /// <summary>Each schedule with its next run and last result.</summary>
     public IReadOnlyList<ScheduleStatus> Schedules()

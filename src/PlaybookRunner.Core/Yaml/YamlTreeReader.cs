@@ -30,10 +30,13 @@ internal sealed class YamlTreeReader
         _diagnostics = diagnostics;
     }
 
-    /// <summary>Reads a file; returns null (with diagnostics) when it is unreadable or malformed.</summary>
-    public static YamlNode? ReadFile(string path, DiagnosticBag diagnostics)
+    /// <summary>
+    /// Reads a file; returns null (with diagnostics) when it is unreadable or malformed. The bytes read are
+    /// added to <paramref name="read"/> when given (the daemon hands them to its evaluation worker).
+    /// </summary>
+    public static YamlNode? ReadFile(string path, DiagnosticBag diagnostics, IDictionary<string, byte[]>? read = null)
     {
-        string text;
+        byte[] bytes;
         try
         {
             var info = new FileInfo(path);
@@ -44,7 +47,35 @@ internal sealed class YamlTreeReader
                 return null;
             }
 
-            var bytes = File.ReadAllBytes(path);
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            diagnostics.Add(DiagnosticDescriptors.FileRead, SourceLocation.At(path, 1, 1), path, ex.Message);
+            return null;
+        }
+
+        if (read is not null)
+        {
+            read[path] = bytes;
+        }
+
+        return ReadBytes(path, bytes, diagnostics);
+    }
+
+    /// <summary>Reads the bytes of a YAML file that came from <paramref name="path"/>: UTF-8, an optional BOM.</summary>
+    public static YamlNode? ReadBytes(string path, byte[] bytes, DiagnosticBag diagnostics)
+    {
+        if (bytes.Length > MaxFileBytes)
+        {
+            diagnostics.Add(DiagnosticDescriptors.InputLimit, SourceLocation.At(path, 1, 1),
+                $"File is {bytes.Length} bytes; the limit is {MaxFileBytes} bytes");
+            return null;
+        }
+
+        string text;
+        try
+        {
             text = new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetString(bytes);
             if (text.Length > 0 && text[0] == '\uFEFF')
             {
@@ -53,13 +84,8 @@ internal sealed class YamlTreeReader
         }
         catch (System.Text.DecoderFallbackException ex)
         {
-            var (line, column) = PositionOfByte(path, ex.Index);
+            var (line, column) = PositionOfByte(bytes, ex.Index);
             diagnostics.Add(DiagnosticDescriptors.YamlSyntax, SourceLocation.At(path, line, column), "File is not valid UTF-8");
-            return null;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            diagnostics.Add(DiagnosticDescriptors.FileRead, SourceLocation.At(path, 1, 1), path, ex.Message);
             return null;
         }
 
@@ -79,9 +105,8 @@ internal sealed class YamlTreeReader
         return new YamlTreeReader(path, text.Replace("\r\n", "\n", StringComparison.Ordinal), diagnostics).ReadDocument(text);
     }
 
-    private static (int Line, int Column) PositionOfByte(string path, int index)
+    private static (int Line, int Column) PositionOfByte(byte[] bytes, int index)
     {
-        var bytes = File.ReadAllBytes(path);
         int line = 1, column = 1;
         for (var i = 0; i < index && i < bytes.Length; i++)
         {

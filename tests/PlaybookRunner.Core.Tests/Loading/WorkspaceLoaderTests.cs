@@ -35,6 +35,41 @@ public sealed class WorkspaceLoaderTests
     }
 
     [Fact]
+    public void A_snapshot_loads_the_bytes_it_holds_not_what_the_files_say_by_now()
+    {
+        using var workspace = new TempWorkspace();
+        var runner = workspace.Write("runner.yaml", "timezone: Europe/Paris\n");
+        var file = workspace.Write("a.yaml", Playbook);
+        workspace.Write("suppressions.yaml", "suppressions: [ { rule: same/r, justification: agreed with the owner } ]\n");
+        var loaded = WorkspaceLoader.Load([workspace.Root], new DiagnosticBag())!;
+        var snapshot = WorkspaceSnapshot.Of(loaded);
+        workspace.Write("a.yaml", Playbook.Replace("\"true\"", "\"false\"", StringComparison.Ordinal));
+        workspace.Write("runner.yaml", "timezone: [broken\n");
+        File.Delete(Path.Combine(workspace.Root, "suppressions.yaml"));
+
+        var diagnostics = new DiagnosticBag();
+        var again = WorkspaceLoader.Load(snapshot, diagnostics)!;
+
+        Assert.Empty(diagnostics.Items);
+        Assert.Equal(runner, snapshot.RunnerPath);
+        Assert.Equal([file], snapshot.Playbooks);
+        Assert.Equal(3, snapshot.Files.Count);
+        Assert.Equal(("Europe/Paris", "true", "agreed with the owner"), (again.DefaultTimeZone, again.Playbooks.Single().Rules.Single().When.Value, again.Suppressions.Single().Justification));
+    }
+
+    [Fact]
+    public void A_snapshot_without_a_file_it_names_is_a_located_diagnostic()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "pbtest-none", "a.yaml");
+        var diagnostics = new DiagnosticBag();
+        var loaded = WorkspaceLoader.Load(new WorkspaceSnapshot(null, [path], new Dictionary<string, byte[]>()), diagnostics);
+
+        var error = Assert.Single(diagnostics.Items);
+        Assert.Equal(("PB1018", path, 1, 1, $"Cannot read {path}: not in the snapshot"), (error.Id, error.Location.Path, error.Location.Line, error.Location.Column, error.Message));
+        Assert.Empty(loaded!.Playbooks);
+    }
+
+    [Fact]
     public void An_empty_folder_says_so()
     {
         using var workspace = new TempWorkspace();

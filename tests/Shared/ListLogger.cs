@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace PlaybookRunner.Core.Tests.Scheduling;
+namespace PlaybookRunner.Tests.Shared;
 
 /// <summary>Keeps every log line (level and formatted message) for assertions.</summary>
 internal sealed class ListLogger : ILogger

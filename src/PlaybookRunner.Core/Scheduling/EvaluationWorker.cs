@@ -1,0 +1,225 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Loading;
+using PlaybookRunner.Core.Model;
+using PlaybookRunner.Core.Planning;
+using PlaybookRunner.Core.Sources;
+
+namespace PlaybookRunner.Core.Scheduling;
+
+/// <summary>How the daemon starts its evaluation worker: the program and the arguments that come before nothing else (the request is sent on standard input).</summary>
+public sealed record WorkerCommand(string FileName, IReadOnlyList<string> Arguments);
+
+/// <summary>One tick for the worker: the workspace version to load, the playbook and rules, the instant.</summary>
+internal sealed record WorkerRequest(WorkspaceSnapshot Snapshot, string Playbook, IReadOnlyList<string> Rules, DateTimeOffset AsOf);
+
+/// <summary>What the worker sends back: the plan (null when there is none) and the diagnostics of loading, compiling and reading.</summary>
+internal sealed record WorkerResponse(Plan? Plan, IReadOnlyList<Diagnostic> Diagnostics);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(WorkerRequest))]
+[JsonSerializable(typeof(WorkerResponse))]
+internal sealed partial class WorkerJson : JsonSerializerContext;
+
+/// <summary>
+/// Evaluates one daemon tick in a separate process (<c>playbook __evaluate</c>) that can be killed: the
+/// in-process guards stop runaway expressions at the next lambda or record, and the worker closes what
+/// they cannot reach. Its heap has a hard limit (<c>execution: worker_memory_mb</c>), so one allowed call
+/// that allocates without bound fails inside the worker with an out-of-memory error, reported as PB5007
+/// with the rule and key; a worker that does not answer within <c>execution: worker_timeout_seconds</c>
+/// is killed with its process tree (PB5008). Either way the daemon records nothing for that tick and
+/// goes on. The worker loads the exact YAML bytes of the version the daemon runs (the last good one),
+/// compiles it (a compile-cache hit: the daemon compiled the same version), reads the sources, reads the
+/// store's history read-only, and answers with the plan; the daemon records what fired.
+/// </summary>
+internal static class EvaluationWorker
+{
+    /// <summary>The default heap limit of a worker (execution: worker_memory_mb).</summary>
+    public const int DefaultMemoryMb = 2048;
+
+    /// <summary>The default time a worker may take for one tick, start-up and source reads included (execution: worker_timeout_seconds).</summary>
+    public const int DefaultTimeoutSeconds = 300;
+
+    private const int MaxErrorChars = 2000;
+
+    /// <summary>The daemon's side: runs the tick in a worker and returns its plan, or null with a PB5008 diagnostic (or the worker's own).</summary>
+    public static async Task<Plan?> EvaluateAsync(WorkerCommand command, WorkspaceDefinition workspace, PlanScope scope, DateTimeOffset asOf, Secrets secrets, DiagnosticBag diagnostics, CancellationToken cancellationToken)
+    {
+        // The worker resolves the secrets its sources use; the daemon learns them too, to scrub the worker's errors.
+        foreach (var setting in workspace.Sources.Values.SelectMany(s => s.Options.Values)
+            .Concat(workspace.Channels.Values.SelectMany(c => c.Settings.Values)).Concat(workspace.State.Settings.Values).Where(Secrets.HasReference))
+        {
+            secrets.TryResolve(setting, out _, out _);
+        }
+
+        var memoryMb = workspace.ExecutionSetting("worker_memory_mb", DefaultMemoryMb);
+        var timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("worker_timeout_seconds", DefaultTimeoutSeconds));
+        var request = new WorkerRequest(WorkspaceSnapshot.Of(workspace), scope.Playbook, [.. scope.Rules.Order(StringComparer.Ordinal)], asOf);
+        var info = new ProcessStartInfo(command.FileName)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workspace.Root,
+        };
+        foreach (var argument in command.Arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        // A hard heap limit: past it an allocation throws OutOfMemoryException in the worker instead of
+        // taking the machine's memory. Workstation GC keeps a small worker small.
+        info.Environment["DOTNET_GCHeapHardLimit"] = ((long)memoryMb * 1024 * 1024).ToString("X", CultureInfo.InvariantCulture);
+        info.Environment["DOTNET_gcServer"] = "0";
+
+        Process process;
+        try
+        {
+            process = Process.Start(info) ?? throw new InvalidOperationException("no process was started");
+        }
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            Failed(diagnostics, scope.Playbook, $"could not be started ({command.FileName}: {ex.Message.TrimEnd('.')})");
+            return null;
+        }
+
+        using (process)
+        {
+            var output = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+            var error = process.StandardError.ReadToEndAsync(CancellationToken.None);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            deadline.CancelAfter(timeout);
+            try
+            {
+                await JsonSerializer.SerializeAsync(process.StandardInput.BaseStream, request, WorkerJson.Default.WorkerRequest, deadline.Token);
+                process.StandardInput.Close();
+                await process.WaitForExitAsync(deadline.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException)
+            {
+                Kill(process);
+                await Task.WhenAll(output, error);
+                cancellationToken.ThrowIfCancellationRequested();
+                if (ex is IOException)
+                {
+                    Failed(diagnostics, scope.Playbook, $"stopped reading its request (exit code {process.ExitCode}){LastLine(await error, secrets)}");
+                }
+                else
+                {
+                    Failed(diagnostics, scope.Playbook, $"did not finish within {(long)timeout.TotalSeconds} s (execution: worker_timeout_seconds) and was killed");
+                }
+
+                return null;
+            }
+
+            var text = await output;
+            if (process.ExitCode != 0)
+            {
+                Failed(diagnostics, scope.Playbook, $"exited with code {process.ExitCode}{LastLine(await error, secrets)}");
+                return null;
+            }
+
+            WorkerResponse? response;
+            try
+            {
+                response = JsonSerializer.Deserialize(text, WorkerJson.Default.WorkerResponse);
+            }
+            catch (JsonException ex)
+            {
+                Failed(diagnostics, scope.Playbook, $"answered with something that is not a plan ({ex.Message.TrimEnd('.')})");
+                return null;
+            }
+
+            if (response is null)
+            {
+                Failed(diagnostics, scope.Playbook, "answered with nothing");
+                return null;
+            }
+
+            diagnostics.AddRange(response.Diagnostics);
+            return response.Plan;
+        }
+    }
+
+    /// <summary>
+    /// The worker's side (<c>playbook __evaluate</c>): reads one request from <paramref name="input"/>,
+    /// evaluates it, writes the response to <paramref name="output"/>. Returns the exit code: 0 with a
+    /// response (diagnostics included), 2 when the request cannot be read.
+    /// </summary>
+    public static async Task<int> ServeAsync(Stream input, Stream output, TextWriter error, CancellationToken cancellationToken)
+    {
+        WorkerRequest? request;
+        try
+        {
+            request = await JsonSerializer.DeserializeAsync(input, WorkerJson.Default.WorkerRequest, cancellationToken);
+        }
+        catch (JsonException ex)
+        {
+            await error.WriteLineAsync($"playbook: error PB5008: the evaluation request is not valid: {ex.Message}");
+            return 2;
+        }
+
+        if (request?.Snapshot?.Playbooks is null || request.Snapshot.Files is null || request.Playbook is null || request.Rules is null)
+        {
+            await error.WriteLineAsync("playbook: error PB5008: the evaluation request is not valid: a snapshot, a playbook and rules are required");
+            return 2;
+        }
+
+        var diagnostics = new DiagnosticBag();
+        var plan = await PlanAsync(request, diagnostics, cancellationToken);
+        await JsonSerializer.SerializeAsync(output, new WorkerResponse(plan, diagnostics.Items), WorkerJson.Default.WorkerResponse, cancellationToken);
+        return 0;
+    }
+
+    private static async Task<Plan?> PlanAsync(WorkerRequest request, DiagnosticBag diagnostics, CancellationToken cancellationToken)
+    {
+        var workspace = WorkspaceLoader.Load(request.Snapshot, diagnostics);
+        if (diagnostics.HasErrors || PlaybookEngine.Prepare(workspace, diagnostics, request.AsOf, load: true) is not { Compiled: { } compiled } prepared)
+        {
+            return null;
+        }
+
+        var secrets = new Secrets();
+        using var store = PlaybookEngine.OpenStore(prepared.Workspace, write: false, secrets, TimeProvider.System, diagnostics);
+        if (store is null)
+        {
+            return null;
+        }
+
+        var scope = new PlanScope(request.Playbook, request.Rules.ToHashSet(StringComparer.Ordinal));
+        return await Planner.PlanAsync(compiled, request.AsOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken, scope);
+    }
+
+    private static void Failed(DiagnosticBag diagnostics, string playbook, string what) =>
+        diagnostics.Add(DiagnosticDescriptors.WorkerFailed, SourceLocation.None, playbook, what);
+
+    private static void Kill(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+        catch (InvalidOperationException)
+        {
+            // It had already exited.
+        }
+    }
+
+    /// <summary>The worker's last line of error output, scrubbed of secrets, for the daemon's log.</summary>
+    private static string LastLine(string error, Secrets secrets)
+    {
+        var line = error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault();
+        if (line is null)
+        {
+            return "";
+        }
+
+        line = secrets.Scrub(line);
+        return ": " + (line.Length > MaxErrorChars ? line[..MaxErrorChars] + "..." : line);
+    }
+}

@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using PlaybookRunner.Cli.Tests.Commands;
+using PlaybookRunner.Core;
+using PlaybookRunner.Core.Scheduling;
+using SchedulingDaemon = PlaybookRunner.Core.Scheduling.Daemon;
+
+namespace PlaybookRunner.Cli.Tests;
+
+/// <summary>
+/// The daemon's evaluation worker, through the real built program (<c>dotnet playbook.dll __evaluate</c>):
+/// what it evaluates, and how the daemon survives a worker that allocates without bound or never answers.
+/// </summary>
+public sealed class EvaluationWorkerTests
+{
+    private static readonly DateTimeOffset DueAt = new(2026, 3, 2, 8, 0, 0, TimeSpan.Zero);
+
+    private static WorkerCommand Worker => new("dotnet", [Path.Combine(AppContext.BaseDirectory, "playbook.dll"), "__evaluate"]);
+
+    private static void Workspace(TempDir dir, string when = "tickets > 3", string execution = "")
+    {
+        dir.Write("customers.csv", "id,tickets\nA,5\nB,1\nC,7\n");
+        dir.Write("runner.yaml", $$"""
+            sources:
+              crm: { kind: csv, path: customers.csv, key: id, fields: { id: string, tickets: int } }
+            {{execution}}
+            """);
+        dir.Write("p.yaml", $$$"""
+            playbook: p
+            source: crm
+            schedule: "0 * * * *"
+            rules:
+              - id: busy
+                when: {{{when}}}
+                actions:
+                  - { type: file, path: out.jsonl, body: "{{ id }}" }
+            """);
+    }
+
+    private static SchedulingDaemon Start(TempDir dir, ListLogger logger)
+    {
+        var daemon = new SchedulingDaemon([dir.Root], new FixedTimeProvider(DueAt), logger, DaemonOptions.Default with { Worker = Worker });
+        Assert.True(daemon.Start(), string.Join('\n', logger.Lines.Select(l => l.Message)));
+        return daemon;
+    }
+
+    private static async Task Tick(SchedulingDaemon daemon, DateTimeOffset dueAt) =>
+        Assert.True(await daemon.RunTickAsync(daemon.Current!.Units.Single(), dueAt, CancellationToken.None));
+
+    private static List<string> Fired(TempDir dir) =>
+        [.. PlaybookEngine.History([dir.Root], null, null, failedOnly: false).Entries.Select(e => $"{e.Rule} {e.Key}").Order(StringComparer.Ordinal)];
+
+    private static string Log(ListLogger logger) => string.Join('\n', logger.Lines.Select(l => $"{l.Level}: {l.Message}"));
+
+    [Fact]
+    public async Task A_tick_in_the_worker_records_what_fired_and_the_worker_evaluates_the_version_the_daemon_runs()
+    {
+        using var dir = new TempDir();
+        Workspace(dir);
+        var logger = new ListLogger();
+        using var daemon = Start(dir, logger);
+        // A valid edit the daemon has not reloaded yet: the worker still evaluates the loaded version (tickets > 3).
+        dir.Write("p.yaml", File.ReadAllText(Path.Combine(dir.Root, "p.yaml")).Replace("tickets > 3", "tickets > 6", StringComparison.Ordinal));
+
+        await Tick(daemon, DueAt);
+
+        Assert.Equal(["busy A", "busy C"], Fired(dir));
+        Assert.Contains(logger.Lines, l => l.Level == LogLevel.Information && l.Message.Contains("Evaluated p (0 * * * *) as of 2026-03-02T08:00:00.0000000+00:00: 2 findings, 2 actions recorded, 0 errors", StringComparison.Ordinal));
+        Assert.DoesNotContain(logger.Lines, l => l.Level >= LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task A_broken_edit_keeps_the_last_good_version_running_in_the_worker()
+    {
+        using var dir = new TempDir();
+        Workspace(dir);
+        var logger = new ListLogger();
+        using var daemon = Start(dir, logger);
+        dir.Write("p.yaml", File.ReadAllText(Path.Combine(dir.Root, "p.yaml")).Replace("tickets > 3", "tickets >", StringComparison.Ordinal));
+        Assert.True(daemon.Reload(DueAt));
+        Assert.NotEmpty(daemon.RejectedDiagnostics);
+
+        await Tick(daemon, DueAt);
+
+        Assert.Equal(["busy A", "busy C"], Fired(dir));
+    }
+
+    [Fact]
+    public async Task One_allowed_call_that_allocates_without_bound_is_stopped_at_the_worker_heap_limit_with_rule_and_key()
+    {
+        using var dir = new TempDir();
+        // Each Replace multiplies the length by 32, inside one call and without a lambda: 2 GB at the sixth.
+        var x32 = new string('x', 32);
+        Workspace(dir, $"(\"x\" + id).Replace(\"x\", \"{x32}\").Replace(\"x\", \"{x32}\").Replace(\"x\", \"{x32}\").Replace(\"x\", \"{x32}\").Replace(\"x\", \"{x32}\").Replace(\"x\", \"{x32}\").Length > 0",
+            "execution: { worker_memory_mb: 256 }");
+        var logger = new ListLogger();
+        using var daemon = Start(dir, logger);
+
+        await Tick(daemon, DueAt);
+        await Tick(daemon, DueAt.AddHours(1));
+
+        Assert.Empty(Fired(dir));
+        Assert.Equal(2, logger.Lines.Count(l => l.Level == LogLevel.Error && l.Message.Contains("PB5007: Evaluation of playbook 'p' allocated more than 256 MB for key 'A', in rule 'busy'; stopped", StringComparison.Ordinal)));
+        Assert.Equal(new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero), Assert.Single(daemon.Schedules()).Last!.DueAt);
+        Assert.Equal("errors", daemon.Schedules()[0].Last!.Result);
+    }
+
+    [Fact]
+    public async Task A_worker_that_does_not_answer_in_time_is_killed_and_the_next_tick_runs()
+    {
+        using var dir = new TempDir();
+        Workspace(dir, execution: "execution: { worker_timeout_seconds: 3 }");
+        var logger = new ListLogger();
+        using var daemon = Start(dir, logger);
+        // The data file becomes a named pipe nobody writes to: the worker blocks opening it, inside the operating system.
+        var csv = Path.Combine(dir.Root, "customers.csv");
+        File.Move(csv, csv + ".kept");
+        using (var mkfifo = Process.Start("mkfifo", [csv]))
+        {
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        var clock = Stopwatch.StartNew();
+        await Tick(daemon, DueAt);
+        var elapsed = clock.Elapsed;
+        File.Delete(csv);
+        File.Move(csv + ".kept", csv);
+        await Tick(daemon, DueAt.AddHours(1));
+
+        Assert.InRange(elapsed.TotalSeconds, 3, 30);
+        Assert.Contains(logger.Lines, l => l.Level == LogLevel.Error && l.Message.Contains("error PB5008: Evaluation worker of playbook 'p' did not finish within 3 s (execution: worker_timeout_seconds) and was killed; nothing was recorded for this tick", StringComparison.Ordinal));
+        Assert.Equal(["busy A", "busy C"], Fired(dir));
+        Assert.Equal("ok", Assert.Single(daemon.Schedules()).Last!.Result);
+        Assert.DoesNotContain(Process.GetProcesses(), p => IsWorkerOf(p, dir.Root));
+    }
+
+    [Fact]
+    public async Task A_worker_that_cannot_start_is_a_diagnostic_and_the_daemon_goes_on()
+    {
+        using var dir = new TempDir();
+        Workspace(dir);
+        var logger = new ListLogger();
+        using var daemon = new SchedulingDaemon([dir.Root], new FixedTimeProvider(DueAt), logger, DaemonOptions.Default with { Worker = new WorkerCommand(Path.Combine(dir.Root, "no-such-program"), []) });
+        Assert.True(daemon.Start());
+
+        await Tick(daemon, DueAt);
+
+        Assert.Empty(Fired(dir));
+        Assert.Contains(logger.Lines, l => l.Level == LogLevel.Error && l.Message.Contains("error PB5008: Evaluation worker of playbook 'p' could not be started (", StringComparison.Ordinal));
+        Assert.Equal("failed", Assert.Single(daemon.Schedules()).Last!.Result);
+    }
+
+    [Fact]
+    public void A_request_that_is_not_json_is_a_diagnostic_without_a_stack_trace()
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "playbook.dll"));
+        info.ArgumentList.Add("__evaluate");
+        using var process = Process.Start(info)!;
+        process.StandardInput.Write("{\"snapshot\": [1, 2");
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEnd();
+        var stderr = process.StandardError.ReadToEnd();
+        Assert.True(process.WaitForExit(60_000));
+
+        Assert.Equal((2, ""), (process.ExitCode, stdout));
+        Assert.StartsWith("playbook: error PB5008: the evaluation request is not valid: ", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+
+    private static bool IsWorkerOf(Process process, string root)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{process.Id}/cmdline").Contains("__evaluate", StringComparison.Ordinal)
+                && Path.GetFullPath($"/proc/{process.Id}/cwd") is var cwd && new DirectoryInfo(cwd).ResolveLinkTarget(true)?.FullName == root;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+}
