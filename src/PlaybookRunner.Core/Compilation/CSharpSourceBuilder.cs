@@ -130,12 +130,22 @@ internal sealed class CSharpSourceBuilder
         for (var i = 0; i < source.Fields.Count; i++)
         {
             var field = source.Fields[i];
-            _code.Append("        @").Append(field.Name).Append(" = r.Get<").Append(ClrType(field.Type)).Append(">(")
+            _code.Append("        @").Append(field.Name).Append(field.Type.Kind == FieldKind.String ? " = r.GetText(" : " = r.Get<" + ClrType(field.Type) + ">(")
+                .Append(i.ToString(CultureInfo.InvariantCulture)).Append(field.Type.IsNullable ? ");\n" : ")!;\n");
+        }
+
+        _code.Append("    }\n    public ").Append(name).Append("(global::PlaybookRunner.Core.Planning.ColumnCursor c)\n    {\n");
+        for (var i = 0; i < source.Fields.Count; i++)
+        {
+            var field = source.Fields[i];
+            _code.Append("        @").Append(field.Name).Append(" = c.Get<").Append(ClrType(field.Type)).Append(">(")
                 .Append(i.ToString(CultureInfo.InvariantCulture)).Append(field.Type.IsNullable ? ");\n" : ")!;\n");
         }
 
         _code.Append("    }\n    public static global::PlaybookRunner.Core.Evaluation.GeneratedRecord ReadCsv(global::PlaybookRunner.Core.Sources.CsvRecordReader r) => new ")
-            .Append(name).Append("(r);\n");
+            .Append(name).Append("(r);\n")
+            .Append("    public static global::PlaybookRunner.Core.Evaluation.GeneratedRecord ReadColumns(global::PlaybookRunner.Core.Planning.ColumnCursor c) => new ")
+            .Append(name).Append("(c);\n");
         var key = source.Fields.FirstOrDefault(f => f.Name == source.Key);
         _code.Append("    public override string Key => ")
             .Append(key is null ? "\"\"" : $"global::PlaybookRunner.Core.Evaluation.RecordKeys.Format(@{key.Name})")

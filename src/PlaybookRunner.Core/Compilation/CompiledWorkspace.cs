@@ -10,13 +10,14 @@ internal sealed record CompiledPlaybookUnit(
     RuleTemplates[] Templates);
 
 /// <summary>
-/// Makes records of one source's generated class (from typed values, or straight from a csv row), and
+/// Makes records of one source's generated class (from typed values, straight from a csv row, or from a column population), and
 /// typed arrays of them for related lists.
 /// </summary>
 internal sealed record RecordFactory(
     Func<object?[], GeneratedRecord> Create,
     Func<IEnumerable<GeneratedRecord>, object> MakeArray,
-    Func<Sources.CsvRecordReader, GeneratedRecord> ReadCsv);
+    Func<Sources.CsvRecordReader, GeneratedRecord> ReadCsv,
+    Func<Planning.ColumnCursor, GeneratedRecord> ReadColumns);
 
 /// <summary>Everything <c>validate</c> produced that <c>plan</c> needs.</summary>
 internal sealed record CompiledWorkspace(

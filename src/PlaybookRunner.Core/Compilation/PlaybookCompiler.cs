@@ -90,7 +90,8 @@ internal static class PlaybookCompiler
             factories[sources[i]] = new RecordFactory(
                 type.GetMethod("Create")!.CreateDelegate<Func<object?[], GeneratedRecord>>(),
                 type.GetMethod("MakeArray")!.CreateDelegate<Func<IEnumerable<GeneratedRecord>, object>>(),
-                type.GetMethod("ReadCsv")!.CreateDelegate<Func<Sources.CsvRecordReader, GeneratedRecord>>());
+                type.GetMethod("ReadCsv")!.CreateDelegate<Func<Sources.CsvRecordReader, GeneratedRecord>>(),
+                type.GetMethod("ReadColumns")!.CreateDelegate<Func<Planning.ColumnCursor, GeneratedRecord>>());
         }
 
         var playbooks = workspace.Playbooks;

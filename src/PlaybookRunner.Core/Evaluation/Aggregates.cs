@@ -1,6 +1,9 @@
 namespace PlaybookRunner.Core.Evaluation;
 
-/// <summary>The population statistics of spec section 5, on plain values.</summary>
+/// <summary>
+/// The population statistics of spec section 5, on plain values. The sorting ones sort an array they
+/// are given in place (the engine passes its own copy of the population's values), other sequences in a copy.
+/// </summary>
 internal static class Aggregates
 {
     /// <summary>Average, or null for no values.</summary>
@@ -10,7 +13,7 @@ internal static class Aggregates
     public static double? Percentile(IEnumerable<double> values, double p)
     {
         CheckFraction(p, nameof(p));
-        var sorted = values.ToArray();
+        var sorted = values as double[] ?? values.ToArray();
         Array.Sort(sorted);
         if (sorted.Length == 0)
         {
@@ -26,7 +29,7 @@ internal static class Aggregates
     public static decimal? Percentile(IEnumerable<decimal> values, double p)
     {
         CheckFraction(p, nameof(p));
-        var sorted = values.ToArray();
+        var sorted = values as decimal[] ?? values.ToArray();
         Array.Sort(sorted);
         if (sorted.Length == 0)
         {
@@ -47,8 +50,9 @@ internal static class Aggregates
             throw new ArgumentOutOfRangeException(nameof(share), share, "share must be greater than 0 and at most 1");
         }
 
-        // Sorted in place (introsort) rather than through LINQ's stable keyed sort: values have no identity to keep.
-        var sorted = values.ToArray();
+        // Sorted in place (introsort) rather than through LINQ's stable keyed sort: values have no identity
+        // to keep. An array is the caller's copy (the population's values) and is sorted as it is.
+        var sorted = values as T[] ?? values.ToArray();
         Array.Sort(sorted);
         Array.Reverse(sorted);
         var total = T.Zero;

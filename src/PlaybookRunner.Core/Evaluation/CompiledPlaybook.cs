@@ -219,6 +219,19 @@ internal abstract class CompiledPlaybook<TRecord>
         {
             var value = compute();
             _sink.Lets[index] = value;
+            if (index == _letNames.Length - 1)
+            {
+                // Aggregates are allowed in lets only: after the last one the population is not needed
+                // while the records are evaluated. A column store is emptied (callers up the stack may
+                // still hold a reference to it).
+                if (_population is TypedList { Inner: Planning.ColumnPopulation columns })
+                {
+                    columns.Release();
+                }
+
+                _population = [];
+            }
+
             ExplainSink.Current?.Lets.TryAdd((_playbookId, index), value);
             return value;
         }
@@ -384,10 +397,36 @@ internal abstract class CompiledPlaybook<TRecord>
     [PopulationAggregate] public int ParetoThreshold(Func<TRecord, int> s, double share) => (int)Aggregates.Pareto(Values(s).Select(v => (long)v), share, int.MaxValue);
     [PopulationAggregate] public int ParetoThreshold(Func<TRecord, int?> s, double share) => (int)Aggregates.Pareto(Values(s).Select(v => (long)v), share, int.MaxValue);
 
-    private IEnumerable<T> Values<T>(Func<TRecord, T> selector) => _population.Select(selector);
+    /// <summary>The selected value of every record, in a new array (aggregates may sort it in place).</summary>
+    private T[] Values<T>(Func<TRecord, T> selector)
+    {
+        var population = _population;
+        var values = new T[population.Count];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = selector(population[i]);
+        }
 
-    private IEnumerable<T> Values<T>(Func<TRecord, T?> selector)
-        where T : struct => _population.Select(selector).Where(v => v.HasValue).Select(v => v!.Value);
+        return values;
+    }
+
+    /// <summary>The selected values that are not null, in a new array.</summary>
+    private T[] Values<T>(Func<TRecord, T?> selector)
+        where T : struct
+    {
+        var population = _population;
+        var values = new T[population.Count];
+        var count = 0;
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (selector(population[i]) is { } value)
+            {
+                values[count++] = value;
+            }
+        }
+
+        return count == values.Length ? values : values[..count];
+    }
 
     private static double? AverageOf(IEnumerable<double> values) => values.Any() ? values.Average() : null;
 
@@ -400,6 +439,8 @@ internal abstract class CompiledPlaybook<TRecord>
     /// <summary>The population seen as records of the generated type, without copying it.</summary>
     private sealed class TypedList(IReadOnlyList<GeneratedRecord> inner) : IReadOnlyList<TRecord>
     {
+        public IReadOnlyList<GeneratedRecord> Inner => inner;
+
         public TRecord this[int index] => (TRecord)inner[index];
 
         public int Count => inner.Count;

@@ -148,9 +148,10 @@ internal static class Planner
                 var templates = unit.Templates[raw.RuleIndex];
                 try
                 {
-                    var globals = Globals(playbook, relatedSources, rule, severity, raw, sink.Lets, asOf, helpers);
-                    var message = templates.Message is null ? rule.Title ?? rule.Id : TemplateRenderer.Render(templates.Message, globals, html: false);
-                    var actions = templates.Actions.Select(a => RenderAction(a, globals)).ToList();
+                    // The template globals (every field, related list, let and segment) only when something is rendered.
+                    var globals = templates.Message is null && templates.Actions.Count == 0 ? null : Globals(playbook, relatedSources, rule, severity, raw, sink.Lets, asOf, helpers);
+                    var message = templates.Message is null ? rule.Title ?? rule.Id : TemplateRenderer.Render(templates.Message, globals!, html: false);
+                    var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!)).ToList();
                     findings.Add(new PlannedFinding(playbook.Id, rule.Id, raw.RuleIndex, key, severity, message, suppression is not null, actions)
                     {
                         Justification = suppression?.Justification,

@@ -1,6 +1,4 @@
-using System.Collections;
 using System.Collections.Concurrent;
-using System.Text.RegularExpressions;
 using PlaybookRunner.Core.Compilation;
 using PlaybookRunner.Core.Diagnostics;
 using PlaybookRunner.Core.Evaluation;
@@ -19,7 +17,7 @@ internal sealed record StreamResult(EvaluationSink? Sink, IReadOnlyList<Diagnost
 /// aggregates see). The evaluation pass reads on a second thread into a bounded buffer of batches, so
 /// parsing and evaluating overlap and memory stays flat whatever the file's size.
 /// </summary>
-internal static partial class RecordStream
+internal static class RecordStream
 {
     /// <summary>Records per batch handed from the reading thread to the evaluation.</summary>
     public const int BatchSize = 512;
@@ -46,15 +44,17 @@ internal static partial class RecordStream
         IReadOnlyList<GeneratedRecord> population = [];
         if (playbook.Lets.Count > 0)
         {
-            var columns = new ColumnPopulation(source, playbook, factory, attach);
+            var columns = new ColumnPopulation(source, playbook, workspace.RecordFactories[source].ReadColumns, attach);
             // Under on_bad_row: fail any bad row fails the plan in the second pass, so the first pass
-            // converts only the columns the lets name. Under skip it must see every bad row, to leave
-            // out of the population exactly the rows the evaluation skips.
-            var only = source.OnBadRow == BadRowPolicy.Fail ? columns.Kept : null;
-            var first = await SourceReader.ReadAsync(source, catalog, secrets, cancellationToken, columns.Add, only);
+            // reads only the columns the lets name, typed from the reader's buffer. Under skip it must
+            // see every bad row, to leave out of the population exactly the rows the evaluation skips.
+            var fail = source.OnBadRow == BadRowPolicy.Fail;
+            var first = fail
+                ? await SourceReader.ReadAsync(source, catalog, secrets, cancellationToken, columns: columns.Add)
+                : await SourceReader.ReadAsync(source, catalog, secrets, cancellationToken, columns.Add);
             if (first.Failed)
             {
-                var full = only is null ? first : await SourceReader.ReadAsync(source, catalog, secrets, cancellationToken, _ => { });
+                var full = fail ? await SourceReader.ReadAsync(source, catalog, secrets, cancellationToken, _ => { }) : first;
                 return new StreamResult(null, full.Diagnostics, 0);
             }
 
@@ -106,7 +106,11 @@ internal static partial class RecordStream
         EvaluationSink sink;
         try
         {
-            sink = unit.Run(population, Flatten(buffer, stop.Token), asOf, history, budget);
+            // This async method's locals live as long as it does: hand the population over, so that
+            // the evaluation can drop it once the lets are computed.
+            var lets = population;
+            population = [];
+            sink = unit.Run(lets, Flatten(buffer, stop.Token), asOf, history, budget);
         }
         finally
         {
@@ -135,123 +139,5 @@ internal static partial class RecordStream
                 yield return record;
             }
         }
-    }
-
-    [GeneratedRegex("[A-Za-z_][A-Za-z0-9_]*", RegexOptions.CultureInvariant)]
-    private static partial Regex Identifier();
-
-    /// <summary>
-    /// The population a playbook's <c>let</c> aggregates see, kept as columns: only the fields the let
-    /// expressions name are stored, and a record is made on demand when an aggregate asks for it.
-    /// </summary>
-    private sealed class ColumnPopulation : IReadOnlyList<GeneratedRecord>
-    {
-        private readonly Func<object?[], GeneratedRecord> _factory;
-        private readonly Action<GeneratedRecord>? _attach;
-        private readonly int[] _kept;
-        private readonly object?[] _defaults;
-        private readonly Column[] _columns;
-
-        public ColumnPopulation(SourceDefinition source, PlaybookDefinition playbook, Func<object?[], GeneratedRecord> factory, Action<GeneratedRecord>? attach)
-        {
-            _factory = factory;
-            var named = playbook.Lets.SelectMany(l => Identifier().Matches(l.Expression.Value).Select(m => m.Value)).ToHashSet(StringComparer.Ordinal);
-            _kept = [.. Enumerable.Range(0, source.Fields.Count).Where(i => named.Contains(source.Fields[i].Name))];
-            _defaults = [.. source.Fields.Select(f => DefaultOf(f.Type))];
-            _columns = [.. _kept.Select(i => Column.For(source.Fields[i].Type))];
-            Kept = [.. Enumerable.Range(0, source.Fields.Count).Select(_kept.Contains)];
-            // Related lists are attached only when a let names one.
-            _attach = source.Related.Any(r => named.Contains(r.Name)) ? attach : null;
-        }
-
-        public int Count { get; private set; }
-
-        /// <summary>Which fields are kept, by field index.</summary>
-        public bool[] Kept { get; }
-
-        public GeneratedRecord this[int index]
-        {
-            get
-            {
-                var values = (object?[])_defaults.Clone();
-                for (var c = 0; c < _kept.Length; c++)
-                {
-                    values[_kept[c]] = _columns[c].Get(index);
-                }
-
-                var record = _factory(values);
-                _attach?.Invoke(record);
-                return record;
-            }
-        }
-
-        public void Add(SourceRow row)
-        {
-            for (var c = 0; c < _kept.Length; c++)
-            {
-                _columns[c].Add(row.Values[_kept[c]]);
-            }
-
-            Count++;
-        }
-
-        public IEnumerator<GeneratedRecord> GetEnumerator()
-        {
-            for (var i = 0; i < Count; i++)
-            {
-                yield return this[i];
-            }
-        }
-
-        IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
-
-        /// <summary>One kept field, stored unboxed (a decimal column costs 16 bytes a record).</summary>
-        private abstract class Column
-        {
-            public abstract void Add(object? value);
-
-            public abstract object? Get(int index);
-
-            public static Column For(Abstractions.FieldType type) => (type.Kind, type.IsNullable) switch
-            {
-                (Abstractions.FieldKind.Int, false) => new Typed<int>(),
-                (Abstractions.FieldKind.Int, true) => new Typed<int?>(),
-                (Abstractions.FieldKind.Long, false) => new Typed<long>(),
-                (Abstractions.FieldKind.Long, true) => new Typed<long?>(),
-                (Abstractions.FieldKind.Decimal, false) => new Typed<decimal>(),
-                (Abstractions.FieldKind.Decimal, true) => new Typed<decimal?>(),
-                (Abstractions.FieldKind.Double, false) => new Typed<double>(),
-                (Abstractions.FieldKind.Double, true) => new Typed<double?>(),
-                (Abstractions.FieldKind.Bool, false) => new Typed<bool>(),
-                (Abstractions.FieldKind.Bool, true) => new Typed<bool?>(),
-                (Abstractions.FieldKind.Date, false) => new Typed<DateOnly>(),
-                (Abstractions.FieldKind.Date, true) => new Typed<DateOnly?>(),
-                (Abstractions.FieldKind.DateTime, false) => new Typed<DateTime>(),
-                (Abstractions.FieldKind.DateTime, true) => new Typed<DateTime?>(),
-                _ => new Typed<object?>(),
-            };
-
-            private sealed class Typed<T> : Column
-            {
-                private readonly List<T> _values = [];
-
-                public override void Add(object? value) => _values.Add((T)value!);
-
-                public override object? Get(int index) => _values[index];
-            }
-        }
-
-        private static object? DefaultOf(Abstractions.FieldType type) => type.IsNullable ? null : type.Kind switch
-        {
-            Abstractions.FieldKind.Int => 0,
-            Abstractions.FieldKind.Long => 0L,
-            Abstractions.FieldKind.Decimal => 0m,
-            Abstractions.FieldKind.Double => 0d,
-            Abstractions.FieldKind.Bool => false,
-            Abstractions.FieldKind.Date => default(DateOnly),
-            Abstractions.FieldKind.DateTime => default(DateTime),
-            Abstractions.FieldKind.StringArray => Array.Empty<string>(),
-            _ => "",
-        };
     }
 }

@@ -29,19 +29,23 @@ internal sealed class CsvRecordReader
     /// <summary>Starts a new row.</summary>
     public void Reset() => FailedField = -1;
 
+    /// <summary>
+    /// Text field <paramref name="field"/> of the current row; null (and noted when the field is not
+    /// nullable) when blank. Not generic: shared generic code for reference types would look the type up at every call.
+    /// </summary>
+    public string? GetText(int field)
+    {
+        var text = _csv.GetString(_ordinals[field]);
+        return !string.IsNullOrWhiteSpace(text) ? text : _types[field].IsNullable ? null : Fail<string>(field);
+    }
+
     /// <summary>Field <paramref name="field"/> (declared order) of the current row as <typeparamref name="T"/>.</summary>
     public T Get<T>(int field)
     {
         // typeof(T) tests are constants to the JIT: each instantiation keeps one branch and boxes nothing.
         if (typeof(T) == typeof(string))
         {
-            var text = _csv.GetString(_ordinals[field]);
-            if (string.IsNullOrWhiteSpace(text))
-            {
-                return _types[field].IsNullable ? default! : Fail<T>(field);
-            }
-
-            return (T)(object)text;
+            return (T)(object)GetText(field)!;
         }
 
         var span = _csv.GetFieldSpan(_ordinals[field]).Trim();
@@ -72,10 +76,15 @@ internal sealed class CsvRecordReader
         if (typeof(T) == typeof(DateOnly) || typeof(T) == typeof(DateOnly?))
         {
             return span.IsEmpty ? Missing<T>(field)
-                : DateOnly.TryParseExact(span, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var v) ? (T)(object)v : Fail<T>(field);
+                : FieldParser.TryParseDate(span, out var v) ? (T)(object)v : Fail<T>(field);
         }
 
-        // bool, datetime and lists: the general parser (bool is cheap there; the others are rare).
+        if (typeof(T) == typeof(bool) || typeof(T) == typeof(bool?))
+        {
+            return span.IsEmpty ? Missing<T>(field) : FieldParser.ParseBool(span) is { } v ? (T)(object)v : Fail<T>(field);
+        }
+
+        // datetime and lists: the general parser (they are rare).
         if (span.IsEmpty)
         {
             return Missing<T>(field);

@@ -18,15 +18,16 @@ internal static class CsvSource
     /// <param name="source">The csv source.</param>
     /// <param name="cancellationToken">Stops the read.</param>
     /// <param name="onRow">When given, each good row goes here as it is read and none are kept.</param>
-    /// <param name="only">
-    /// When given, only these fields are converted (the others stay null) and keys are not checked:
-    /// a first pass that needs a few columns. Row shape is still checked.
-    /// </param>
     /// <param name="typed">
     /// When given, each row is read straight into a record of the generated class (no boxed values)
-    /// and handed to <see cref="TypedRows.OnRecord"/>; <paramref name="onRow"/> and <paramref name="only"/> are not used.
+    /// and handed to <see cref="TypedRows.OnRecord"/>; <paramref name="onRow"/> is not used.
     /// </param>
-    public static SourceReadResult Read(SourceDefinition source, CancellationToken cancellationToken, Action<SourceRow>? onRow = null, bool[]? only = null, TypedRows? typed = null)
+    /// <param name="columns">
+    /// When given, each row is handed to it to read the fields it needs, typed from the reader's buffer
+    /// (a first pass that keeps a few columns); nothing is kept and keys are not checked. A bad value in
+    /// those fields fails the read after the row was handed over: for <c>on_bad_row: fail</c> only.
+    /// </param>
+    public static SourceReadResult Read(SourceDefinition source, CancellationToken cancellationToken, Action<SourceRow>? onRow = null, TypedRows? typed = null, Action<CsvRecordReader>? columns = null)
     {
         var diagnostics = new List<Diagnostic>();
         var rows = new List<SourceRow>();
@@ -62,10 +63,22 @@ internal static class CsvSource
 
             var keyIndex = source.Fields.ToList().FindIndex(f => f.Name == source.Key);
             var fromSpan = source.Fields.Select(f => FieldParser.ParsesFromSpan(f.Type.Kind)).ToArray();
-            var records = typed is null ? null : new CsvRecordReader(csv, ordinals, [.. source.Fields.Select(f => f.Type)], zone);
-            // 64-bit hashes of the keys seen: a fraction of the memory of the keys themselves. A repeated
-            // hash is confirmed by reading the earlier rows again, so a collision is never reported.
-            var seen = new KeyHashSet();
+            var records = typed is null && columns is null ? null : new CsvRecordReader(csv, ordinals, [.. source.Fields.Select(f => f.Type)], zone);
+            // 64-bit hashes of the keys, checked for repeats when the read ends (or fails): 8 bytes a
+            // record. A repeated hash is confirmed by reading the file again, so a collision is never reported.
+            var keys = new KeyHashLog();
+            SourceReadResult Failed(int beforeRow)
+            {
+                // A duplicate key before the failing row is the first error in the file.
+                if (Duplicate(source, keys, ordinals, keyIndex, beforeRow) is { } duplicate)
+                {
+                    diagnostics.Clear();
+                    diagnostics.Add(duplicate);
+                }
+
+                return new SourceReadResult(rows, diagnostics, true);
+            }
+
             var row = 1;
             var line = 2;
             while (csv.Read())
@@ -89,7 +102,7 @@ internal static class CsvSource
                         skip ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error, message));
                     if (!skip)
                     {
-                        return new SourceReadResult(rows, diagnostics, true);
+                        return Failed(row);
                     }
 
                     continue;
@@ -104,13 +117,18 @@ internal static class CsvSource
                     record = typed.Read(records);
                     badField = records.FailedField;
                 }
+                else if (columns is not null)
+                {
+                    records!.Reset();
+                    columns(records);
+                    badField = records.FailedField;
+                }
                 else
                 {
                     values = new object?[source.Fields.Count];
                     for (var i = 0; i < source.Fields.Count && badField < 0; i++)
                     {
-                        if ((only is not null && !only[i])
-                            || (fromSpan[i] && FieldParser.TryParseNumberOrDate(csv.GetFieldSpan(ordinals[i]), source.Fields[i].Type, out values[i])))
+                        if (fromSpan[i] && FieldParser.TryParseNumberOrDate(csv.GetFieldSpan(ordinals[i]), source.Fields[i].Type, out values[i]))
                         {
                             continue;
                         }
@@ -132,19 +150,18 @@ internal static class CsvSource
                     diagnostics.Add(Diagnostic.Create(descriptor, SourceLocation.At(path, rowLine, ordinal + 1), row, ordinal + 1, field.Column, field.Name, field.Type, problem));
                     if (source.OnBadRow == BadRowPolicy.Fail)
                     {
-                        return new SourceReadResult(rows, diagnostics, true);
+                        return Failed(row);
                     }
 
                     continue;
                 }
 
-                var key = record?.Key ?? (only is null ? Evaluation.RecordKeys.FormatAny(values![keyIndex]) : null);
-                if (key is not null && !seen.Add(Hash(key)) && FirstRowWithKey(source, ordinals[keyIndex], key, row) is { } firstRow)
+                if (columns is not null)
                 {
-                    diagnostics.Add(Diagnostic.Create(DiagnosticDescriptors.DuplicateRecordKey, SourceLocation.At(path, rowLine, ordinals[keyIndex] + 1), $"Row {row}", key, $"row {firstRow}"));
-                    return new SourceReadResult(rows, diagnostics, true);
+                    continue;
                 }
 
+                keys.Add(KeyHashLog.Hash(record?.Key ?? Evaluation.RecordKeys.FormatAny(values![keyIndex])));
                 if (record is not null)
                 {
                     typed!.OnRecord(record);
@@ -158,6 +175,12 @@ internal static class CsvSource
                     onRow(new SourceRow(values!, row, rowLine));
                 }
             }
+
+            if (Duplicate(source, keys, ordinals, keyIndex, int.MaxValue) is { } duplicate)
+            {
+                diagnostics.Add(duplicate);
+                return new SourceReadResult(rows, diagnostics, true);
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CsvFormatException or System.Text.DecoderFallbackException or ArgumentException)
         {
@@ -168,32 +191,48 @@ internal static class CsvSource
         return new SourceReadResult(rows, diagnostics, false);
     }
 
-    /// <summary>FNV-1a, 64 bits, over the key's UTF-16 code units.</summary>
-    private static ulong Hash(string key)
+    /// <summary>
+    /// The first row before <paramref name="beforeRow"/> whose key an earlier row already had, as a
+    /// diagnostic; null when the keys are unique. Only rows whose key hash repeats are looked at, and
+    /// among them only rows the read kept (the right shape, every value valid).
+    /// </summary>
+    private static Diagnostic? Duplicate(SourceDefinition source, KeyHashLog keys, int[] ordinals, int keyIndex, int beforeRow)
     {
-        var hash = 14695981039346656037UL;
-        foreach (var c in key)
+        var repeated = keys.Repeated();
+        if (repeated.Count == 0)
         {
-            hash = (hash ^ c) * 1099511628211UL;
+            return null;
         }
 
-        return hash;
-    }
-
-    /// <summary>The spreadsheet row before <paramref name="beforeRow"/> whose key is <paramref name="key"/>; null when none (a hash collision).</summary>
-    private static int? FirstRowWithKey(SourceDefinition source, int ordinal, string key, int beforeRow)
-    {
-        var keyField = source.Fields.First(f => f.Name == source.Key);
-        using var reader = OpenText(source.FullPath!);
+        var path = source.FullPath!;
+        var zone = source.TimeZone;
+        var first = new Dictionary<string, int>(StringComparer.Ordinal);
+        using var reader = OpenText(path);
         using var csv = Open(reader, source.Option("delimiter") is { Length: > 0 } d ? d[0] : ',');
+        var line = 2;
         for (var row = 2; row < beforeRow && csv.Read(); row++)
         {
-            if (ordinal < csv.RowFieldCount && csv.RowFieldCount == csv.FieldCount
-                && FieldParser.TryParse(csv.GetString(ordinal), keyField.Type, source.TimeZone, out var value, out _)
-                && Evaluation.RecordKeys.FormatAny(value) == key)
+            var rowLine = line;
+            line += 1 + csv.GetRawRecordSpan().TrimEnd("\r\n").Count('\n');
+            if (csv.RowFieldCount != csv.FieldCount || (csv.RowFieldCount == 1 && csv.GetRawRecordSpan().Trim().IsEmpty)
+                || !FieldParser.TryParse(csv.GetString(ordinals[keyIndex]), source.Fields[keyIndex].Type, zone, out var value, out _))
             {
-                return row;
+                continue;
             }
+
+            var key = Evaluation.RecordKeys.FormatAny(value);
+            if (!repeated.Contains(KeyHashLog.Hash(key))
+                || !Enumerable.Range(0, ordinals.Length).All(i => FieldParser.TryParse(csv.GetString(ordinals[i]), source.Fields[i].Type, zone, out _, out _)))
+            {
+                continue;
+            }
+
+            if (first.TryGetValue(key, out var firstRow))
+            {
+                return Diagnostic.Create(DiagnosticDescriptors.DuplicateRecordKey, SourceLocation.At(path, rowLine, ordinals[keyIndex] + 1), $"Row {row}", key, $"row {firstRow}");
+            }
+
+            first[key] = row;
         }
 
         return null;

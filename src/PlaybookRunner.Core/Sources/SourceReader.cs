@@ -18,13 +18,13 @@ internal static class SourceReader
     /// <param name="secrets">Resolves and scrubs <c>${env:...}</c> values.</param>
     /// <param name="cancellationToken">Stops the read.</param>
     /// <param name="onRow">When given, each good row goes here as it is read and none are kept.</param>
-    /// <param name="only">For csv: convert only these fields and skip the key check (see <see cref="CsvSource.Read"/>).</param>
+    /// <param name="columns">For csv: a first pass that reads a few columns, typed (see <see cref="CsvSource.Read"/>).</param>
     /// <param name="typed">For csv: read rows straight into records (see <see cref="CsvSource.Read"/>).</param>
-    public static async Task<SourceReadResult> ReadAsync(SourceDefinition source, PluginCatalog catalog, Secrets secrets, CancellationToken cancellationToken, Action<SourceRow>? onRow = null, bool[]? only = null, TypedRows? typed = null)
+    public static async Task<SourceReadResult> ReadAsync(SourceDefinition source, PluginCatalog catalog, Secrets secrets, CancellationToken cancellationToken, Action<SourceRow>? onRow = null, TypedRows? typed = null, Action<CsvRecordReader>? columns = null)
     {
         if (source.Kind == "csv")
         {
-            return CsvSource.Read(source, cancellationToken, onRow, only, typed);
+            return CsvSource.Read(source, cancellationToken, onRow, typed, columns);
         }
 
         var diagnostics = new List<Diagnostic>();

@@ -80,4 +80,46 @@ public sealed class RecordStreamTests
         Assert.Equal(("PB4008", 4), (error.Id, error.Location.Line));
         Assert.Contains("row 2", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_repeated_key_before_a_bad_row_is_the_error_reported()
+    {
+        using var workspace = new TempWorkspace();
+        // Keys are checked when the read ends or fails: the repeat in row 3 comes before the bad value in row 4.
+        workspace.Write("data.csv", "id,spend,visits\nA,10,1\nA,90,3\nC,5,many\n");
+        var file = workspace.Write("p.yaml", Playbook());
+        var error = Assert.Single(PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch).Diagnostics);
+        Assert.Equal(("PB4008", 3, "Row 3: key 'A' already appeared at row 2"), (error.Id, error.Location.Line, error.Message));
+    }
+
+    [Fact]
+    public void A_skipped_row_does_not_make_a_later_row_with_its_key_a_duplicate()
+    {
+        using var workspace = new TempWorkspace();
+        workspace.Write("data.csv", "id,spend,visits\nA,10,1\nB,90,many\nB,5,2\nA,7,2\n");
+        var file = workspace.Write("p.yaml", Playbook(badRow: "skip"));
+        var result = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+        // Row 3 (B) is skipped, so row 4's B is the first B kept; row 5 repeats A from row 2.
+        var error = Assert.Single(result.Diagnostics, d => d.IsError);
+        Assert.Equal(("PB4008", 5, "Row 5: key 'A' already appeared at row 2"), (error.Id, error.Location.Line, error.Message));
+        Assert.Equal("PB4007", Assert.Single(result.Diagnostics, d => !d.IsError).Id);
+    }
+
+    [Fact]
+    public void Let_columns_of_every_kind_are_read_typed()
+    {
+        using var workspace = new TempWorkspace();
+        workspace.Write("data.csv", "id,name,active,since,score,tags,level\nA,Acme,yes,2025-01-02,,vip;key,1.5\nB,,true,2024-06-30,3,x,2\nC,Co,no,2026-01-01,,vip,\n");
+        var file = workspace.Write("p.yaml", """
+            playbook: p
+            source: { kind: csv, path: data.csv, key: id, fields: { id: string, name: string?, active: bool, since: date, score: int?, tags: "string[]", level: "double?" } }
+            let:
+              n: Count(c => c.active && c.name != null && c.tags.Length > 0 && c.score == null && c.since.Year == 2025 && c.level > 1)
+              first: Min(c => c.since)
+            rules:
+              - { id: r, when: 'n == 1 && first == since' }
+            """);
+        var plan = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch).Plan!;
+        Assert.Equal(["B"], plan.Findings.Select(f => f.Key));
+    }
 }

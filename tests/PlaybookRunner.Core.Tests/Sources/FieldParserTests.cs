@@ -32,6 +32,30 @@ public sealed class FieldParserTests
         Assert.Equal(new[] { "vip", "key" }, (string[])Parse("vip; key;", "string[]")!);
     }
 
+    [Theory]
+    [InlineData("2024-02-29")]
+    [InlineData("2023-02-29")]
+    [InlineData("2026-04-31")]
+    [InlineData("2026-12-31")]
+    [InlineData("0001-01-01")]
+    [InlineData("0000-01-01")]
+    [InlineData("9999-12-31")]
+    [InlineData("2026-13-01")]
+    [InlineData("2026-00-10")]
+    [InlineData("2026-1-01")]
+    [InlineData("2026/01/01")]
+    [InlineData("20260101")]
+    [InlineData("2026-01-01T")]
+    [InlineData("+026-01-01")]
+    [InlineData("2026-0a-01")]
+    [InlineData("\uFF12\uFF10\uFF12\uFF16-01-01")]
+    [InlineData("")]
+    public void The_fast_date_path_accepts_exactly_what_the_format_parser_accepts(string text)
+    {
+        var expected = DateOnly.TryParseExact(text, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var date);
+        Assert.Equal((expected, date), (FieldParser.TryParseDate(text, out var fast), fast));
+    }
+
     [Fact]
     public void Datetime_without_offset_is_read_in_the_source_zone()
     {
