@@ -9,6 +9,8 @@ namespace PlaybookRunner.Benchmarks;
 /// <summary>
 /// <c>e2e [--rows N] [--smoke] [--dir DIR]</c>: generates the data, runs PlaybookRunner, the hand-written
 /// floor and RulesEngine each in a fresh process, checks they find the same, prints ratios.
+/// <c>startup --playbook PATH [--runs N] [--dir DIR]</c>: wall time of <c>--version</c> and of <c>validate</c> of the examples
+/// and of 100 rules, with the compile cache warm and with it off (a cold compile every time).
 /// <c>micro [BenchmarkDotNet options]</c>: evaluation only, in memory, with allocations.
 /// </summary>
 internal static class Program
@@ -24,8 +26,10 @@ internal static class Program
                 return await ChildAsync(args[1], args[2], memory: args.Length > 3 && args[3] == "memory");
             case "e2e":
                 return await EndToEndAsync(args[1..]);
+            case "startup":
+                return StartUp(args[1..]);
             default:
-                Console.Error.WriteLine("usage: e2e [--rows N] [--smoke] [--dir DIR] | micro [BenchmarkDotNet options]");
+                Console.Error.WriteLine("usage: e2e [--rows N] [--smoke] [--dir DIR] | startup --playbook PATH [--runs N] [--dir DIR] | micro [BenchmarkDotNet options]");
                 return 2;
         }
     }
@@ -87,6 +91,87 @@ internal static class Program
         var agree = results.Values.All(x => x.Counts.SequenceEqual(floor.Counts));
         Console.WriteLine(agree ? "All three engines found the same customers per rule." : "MISMATCH: the engines disagree: " + string.Join(" | ", results.Select(x => $"{x.Key}: {string.Join(",", x.Value.Counts)}")));
         return agree ? 0 : 1;
+    }
+
+    private static int StartUp(string[] args)
+    {
+        if (Option(args, "--playbook") is not { } playbook)
+        {
+            Console.Error.WriteLine("usage: startup --playbook PATH [--runs N] [--dir DIR]   (PATH: a published playbook, e.g. /tmp/r2r/playbook, or a playbook.dll)");
+            return 2;
+        }
+
+        var runs = Option(args, "--runs") is { } n ? int.Parse(n, CultureInfo.InvariantCulture) : 6;
+        var folder = Option(args, "--dir") ?? Path.Combine(Path.GetTempPath(), "playbook-bench-startup");
+        BenchWorkspace.WriteStartup(folder);
+        var cache = Path.Combine(folder, "cache");
+        var examples = Path.Combine(FindRepository(), "playbooks");
+        var cases = new (string Name, string[] Args, string Cache)[]
+        {
+            ("playbook --version", ["--version"], cache),
+            ("validate examples, cache hit", ["validate", examples], cache),
+            ("validate 100 rules, cache hit", ["validate", folder], cache),
+            ("validate 100 rules, cold compile", ["validate", folder], "off"),
+        };
+        Console.WriteLine($"{playbook}: mean and best of {runs} runs each, after one warm-up run");
+        double? version = null;
+        foreach (var (name, arguments, cacheDir) in cases)
+        {
+            var times = Enumerable.Range(0, runs + 1).Select(_ => TimeProcess(playbook, arguments, cacheDir)).Skip(1).ToList();
+            if (times.Any(t => t is null))
+            {
+                return 1;
+            }
+
+            var mean = times.Average(t => t!.Value);
+            version ??= mean;
+            Console.WriteLine($"{name,-34} {mean,7:F0} ms  best {times.Min()!.Value,5:F0} ms  above --version {mean - version.Value,6:F0} ms");
+        }
+
+        return 0;
+    }
+
+    private static double? TimeProcess(string file, string[] arguments, string cacheDir)
+    {
+        // A framework-dependent build (playbook.dll) runs through the dotnet host.
+        var start = new ProcessStartInfo(file.EndsWith(".dll", StringComparison.Ordinal) ? "dotnet" : file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (file.EndsWith(".dll", StringComparison.Ordinal))
+        {
+            start.ArgumentList.Add(file);
+        }
+
+        start.Environment["PLAYBOOK_CACHE_DIR"] = cacheDir;
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        var elapsed = clock.Elapsed.TotalMilliseconds;
+        if (process.ExitCode != 0)
+        {
+            Console.Error.WriteLine($"{file} {string.Join(' ', arguments)} failed (exit {process.ExitCode}):\n{stdout}\n{stderr.Result}");
+            return null;
+        }
+
+        return elapsed;
+    }
+
+    private static string FindRepository()
+    {
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "PlaybookRunner.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Run from the repository: PlaybookRunner.sln not found above " + Directory.GetCurrentDirectory());
     }
 
     private static string? Option(string[] args, string name) =>

@@ -64,19 +64,37 @@ public sealed class PerformanceTests
         }
     }
 
+    // bin/<configuration>/net10.0/: the benchmark is built in the same configuration as the tests.
+    private static string Bench => Path.Combine(CliRunner.RepoRoot, "bench", "PlaybookRunner.Benchmarks", "bin",
+        Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar))!), "net10.0", "PlaybookRunner.Benchmarks.dll");
+
     [Fact]
     public void The_benchmark_runs_in_smoke_mode_and_the_engines_agree()
     {
-        // bin/<configuration>/net10.0/: the benchmark is built in the same configuration as the tests.
-        var configuration = Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar))!);
-        var bench = Path.Combine(CliRunner.RepoRoot, "bench", "PlaybookRunner.Benchmarks", "bin", configuration, "net10.0", "PlaybookRunner.Benchmarks.dll");
         var folder = Path.Combine(Path.GetTempPath(), "pb-bench-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var (code, stdout, stderr) = ProcessRunner.Run("dotnet", [bench, "e2e", "--smoke", "--dir", folder], timeoutSeconds: 300);
+            var (code, stdout, stderr) = ProcessRunner.Run("dotnet", [Bench, "e2e", "--smoke", "--dir", folder], timeoutSeconds: 300);
             Assert.True(code == 0, stdout + stderr);
             Assert.Contains("All three engines found the same customers per rule.", stdout, StringComparison.Ordinal);
-            Assert.Matches(@"playbook\s+[0-9.]+\s+[0-9.]+", stdout);
+            Assert.Matches(@"playbook\s+[0-9.]+\s+[0-9.]+\s+[0-9]+\s+[0-9]+\s+[0-9]+\s+[0-9,]+", stdout);
+        }
+        finally
+        {
+            TestCanary.DeleteFolder(folder);
+        }
+    }
+
+    [Fact]
+    public void The_start_up_benchmark_runs_against_the_built_program()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "pb-startup-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, stdout, stderr) = ProcessRunner.Run("dotnet", [Bench, "startup", "--playbook", Path.Combine(AppContext.BaseDirectory, "playbook.dll"), "--runs", "1", "--dir", folder], timeoutSeconds: 300);
+            Assert.True(code == 0, stdout + stderr);
+            Assert.Matches(@"validate 100 rules, cold compile\s+[0-9]+ ms", stdout);
+            Assert.Equal(100, File.ReadAllLines(Path.Combine(folder, "startup.yaml")).Count(l => l.StartsWith("  - id: ", StringComparison.Ordinal)));
         }
         finally
         {

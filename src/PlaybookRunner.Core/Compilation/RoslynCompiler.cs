@@ -63,9 +63,15 @@ internal static class RoslynCompiler
                 deterministic: true)
             .WithMetadataImportOptions(MetadataImportOptions.Internal));
 
+        // Emit first: when it succeeds (the common case) the code was bound once, not twice (diagnostics,
+        // then emit). When it fails, the errors are taken from the compilation's diagnostics as if it had
+        // not been emitted: errors of the lowering (dynamic's missing binder) are no one's expression.
+        // The image is only kept when the allow-list passes too.
+        using var stream = new MemoryStream();
+        var result = compilation.Emit(stream);
         var model = compilation.GetSemanticModel(tree);
         var root = tree.GetRoot();
-        var forbidden = ReportCompilerDiagnostics(compilation, builder.Sites, diagnostics);
+        var forbidden = ReportCompilerDiagnostics(result.Success ? [] : compilation.GetDiagnostics(), builder.Sites, diagnostics);
         foreach (var site in builder.Sites.Where(s => !forbidden.Contains(s)))
         {
             CheckSite(model, root, site, diagnostics, instrumented: explain || guard);
@@ -76,8 +82,6 @@ internal static class RoslynCompiler
             return null;
         }
 
-        using var stream = new MemoryStream();
-        var result = compilation.Emit(stream);
         if (!result.Success)
         {
             foreach (var error in result.Diagnostics.Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error))
@@ -92,10 +96,10 @@ internal static class RoslynCompiler
     }
 
     /// <summary>Reports compiler errors mapped into the YAML; returns the sites already rejected as forbidden.</summary>
-    private static HashSet<ExpressionSite> ReportCompilerDiagnostics(CSharpCompilation compilation, IReadOnlyList<ExpressionSite> sites, DiagnosticBag diagnostics)
+    private static HashSet<ExpressionSite> ReportCompilerDiagnostics(ImmutableArray<Microsoft.CodeAnalysis.Diagnostic> compilerDiagnostics, IReadOnlyList<ExpressionSite> sites, DiagnosticBag diagnostics)
     {
         var forbidden = new HashSet<ExpressionSite>();
-        foreach (var error in compilation.GetDiagnostics().Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error))
+        foreach (var error in compilerDiagnostics.Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error))
         {
             var span = error.Location.SourceSpan;
             var site = sites.FirstOrDefault(s => s.GeneratedSpan.IntersectsWith(span) || s.GeneratedSpan.Contains(span.Start));
