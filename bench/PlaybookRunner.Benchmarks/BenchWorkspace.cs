@@ -59,18 +59,7 @@ internal static class BenchWorkspace
               kind: sqlite
               path: bench-state.db
             """);
-        var playbook = new StringBuilder("""
-            playbook: bench
-            timezone: UTC
-            source: customers
-            let:
-              key_threshold: ParetoThreshold(c => c.monthly_charges, 0.8)
-            segments:
-              key: monthly_charges >= key_threshold
-              enterprise: plan == "Enterprise"
-            rules:
-
-            """);
+        var playbook = PlaybookHeader("bench");
         foreach (var (id, when) in Rules)
         {
             playbook.Append(CultureInfo.InvariantCulture, $"  - id: {id}\n    when: '{when}'\n");
@@ -93,18 +82,7 @@ internal static class BenchWorkspace
     public static void WriteStartup(string folder)
     {
         Write(folder, 100);
-        var playbook = new StringBuilder("""
-            playbook: startup
-            timezone: UTC
-            source: customers
-            let:
-              key_threshold: ParetoThreshold(c => c.monthly_charges, 0.8)
-            segments:
-              key: monthly_charges >= key_threshold
-              enterprise: plan == "Enterprise"
-            rules:
-
-            """);
+        var playbook = PlaybookHeader("startup");
         for (var variant = 0; variant < 10; variant++)
         {
             foreach (var (id, when) in Rules)
@@ -116,6 +94,19 @@ internal static class BenchWorkspace
         File.Delete(Path.Combine(folder, "bench.yaml"));
         File.WriteAllText(Path.Combine(folder, "startup.yaml"), playbook.ToString());
     }
+
+    /// <summary>A playbook over the customers up to its rules: the Pareto let and the two segments.</summary>
+    private static StringBuilder PlaybookHeader(string id) => new StringBuilder().Append(CultureInfo.InvariantCulture, $"playbook: {id}\n").Append("""
+        timezone: UTC
+        source: customers
+        let:
+          key_threshold: ParetoThreshold(c => c.monthly_charges, 0.8)
+        segments:
+          key: monthly_charges >= key_threshold
+          enterprise: plan == "Enterprise"
+        rules:
+
+        """);
 
     private static long CountLines(string path)
     {
