@@ -90,7 +90,6 @@ internal static class TemplateRenderer
 /// <summary>The helper functions templates see (spec section 6), bound to one evaluation instant and zone.</summary>
 internal sealed class TemplateHelpers(DateTimeOffset now, TimeZoneInfo zone)
 {
-    private static readonly JsonSerializerOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public void AddTo(ScriptObject target)
     {
@@ -130,11 +129,9 @@ internal sealed class TemplateHelpers(DateTimeOffset now, TimeZoneInfo zone)
     }
 
     /// <summary>Text escaped for use inside a JSON string literal (without the quotes).</summary>
-    public static string JsonEscape(object? value)
-    {
-        var json = JsonSerializer.Serialize(Convert.ToString(value, CultureInfo.InvariantCulture) ?? "", JsonOptions);
-        return json[1..^1];
-    }
+    /// <remarks>The same escaping as the serializer's, without starting the serializer (tens of milliseconds at start-up).</remarks>
+    public static string JsonEscape(object? value) =>
+        JsonEncodedText.Encode(Convert.ToString(value, CultureInfo.InvariantCulture) ?? "", JavaScriptEncoder.UnsafeRelaxedJsonEscaping).Value;
 
     /// <summary>Text escaped for HTML.</summary>
     public static string HtmlEscape(object? value) => WebUtility.HtmlEncode(Convert.ToString(value, CultureInfo.InvariantCulture) ?? "");
