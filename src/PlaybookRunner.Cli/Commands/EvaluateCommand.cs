@@ -18,7 +18,18 @@ internal static class EvaluateCommand
         {
             await using var input = Console.OpenStandardInput();
             await using var output = Console.OpenStandardOutput();
-            return await EvaluationWorker.ServeAsync(input, output, stderr, cancellationToken);
+            // Standard output carries the answer alone: anything else written to the console (a plugin's
+            // own output) goes to standard error, which the daemon only reads on failure.
+            var console = Console.Out;
+            Console.SetOut(Console.Error);
+            try
+            {
+                return await EvaluationWorker.ServeAsync(input, output, stderr, cancellationToken);
+            }
+            finally
+            {
+                Console.SetOut(console);
+            }
         });
         return command;
     }
