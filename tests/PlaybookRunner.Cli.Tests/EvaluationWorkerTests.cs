@@ -44,8 +44,13 @@ public sealed class EvaluationWorkerTests
         return daemon;
     }
 
-    private static async Task Tick(SchedulingDaemon daemon, DateTimeOffset dueAt) =>
-        Assert.True(await daemon.RunTickAsync(daemon.Current!.Units.Single(), dueAt, CancellationToken.None));
+    private static async Task Tick(SchedulingDaemon daemon, DateTimeOffset dueAt)
+    {
+        foreach (var unit in daemon.Current!.Units)
+        {
+            Assert.True(await daemon.RunTickAsync(unit, dueAt, CancellationToken.None));
+        }
+    }
 
     private static List<string> Fired(TempDir dir) =>
         [.. PlaybookEngine.History([dir.Root], null, null, failedOnly: false).Entries.Select(e => $"{e.Rule} {e.Key}").Order(StringComparer.Ordinal)];
@@ -149,6 +154,47 @@ public sealed class EvaluationWorkerTests
         Assert.Empty(Fired(dir));
         Assert.Contains(logger.Lines, l => l.Level == LogLevel.Error && l.Message.Contains("error PB5008: Evaluation worker of playbook 'p' could not be started (", StringComparison.Ordinal));
         Assert.Equal("failed", Assert.Single(daemon.Schedules()).Last!.Result);
+    }
+
+    [Theory]
+    [InlineData("cat > /dev/null; echo 'the end of the story' >&2; exit 3", "exited with code 3: the end of the story")]
+    [InlineData("cat > /dev/null; echo nonsense", "answered with something that is not a plan (")]
+    [InlineData("cat > /dev/null; (sleep 6 &); exit 0", "exited but its output stayed open for 3 s (a process it started still holds it)")]
+    public async Task A_worker_that_answers_wrongly_is_a_diagnostic_and_the_daemon_goes_on(string script, string expected)
+    {
+        using var dir = new TempDir();
+        Workspace(dir);
+        var logger = new ListLogger();
+        using var daemon = new SchedulingDaemon([dir.Root], new FixedTimeProvider(DueAt), logger, DaemonOptions.Default with { Worker = new WorkerCommand("sh", ["-c", script]) });
+        Assert.True(daemon.Start());
+
+        await Tick(daemon, DueAt);
+
+        Assert.Empty(Fired(dir));
+        Assert.Contains(logger.Lines, l => l.Level == LogLevel.Error && l.Message.Contains($"error PB5008: Evaluation worker of playbook 'p' {expected}", StringComparison.Ordinal));
+        Assert.Equal("failed", Assert.Single(daemon.Schedules()).Last!.Result);
+    }
+
+    [Fact]
+    public async Task An_edit_the_worker_could_not_rebuild_from_its_files_is_rejected_whole()
+    {
+        using var dir = new TempDir();
+        Workspace(dir);
+        dir.Write("q.yaml", File.ReadAllText(Path.Combine(dir.Root, "p.yaml")).Replace("playbook: p", "playbook: q", StringComparison.Ordinal));
+        var logger = new ListLogger();
+        using var daemon = Start(dir, logger);
+        // The source is renamed in runner.yaml and in q.yaml, while p.yaml breaks: in process, p's last
+        // good version would keep its old source; from files, it names a source that is gone.
+        dir.Write("runner.yaml", File.ReadAllText(Path.Combine(dir.Root, "runner.yaml")).Replace("crm:", "people:", StringComparison.Ordinal));
+        dir.Write("q.yaml", File.ReadAllText(Path.Combine(dir.Root, "q.yaml")).Replace("source: crm", "source: people", StringComparison.Ordinal));
+        dir.Write("p.yaml", File.ReadAllText(Path.Combine(dir.Root, "p.yaml")).Replace("tickets > 3", "tickets >", StringComparison.Ordinal));
+
+        Assert.True(daemon.Reload(DueAt));
+        await Tick(daemon, DueAt);
+
+        Assert.Contains(daemon.RejectedDiagnostics, d => d.IsError && d.Location.Path.EndsWith("p.yaml", StringComparison.Ordinal) && d.Message.Contains("'crm'", StringComparison.Ordinal));
+        Assert.Equal(["crm", "crm"], daemon.Current!.Prepared.Workspace.Playbooks.Select(p => p.Source.Name));
+        Assert.Equal(["p A", "p C", "q A", "q C"], PlaybookEngine.History([dir.Root], null, null, failedOnly: false).Entries.Select(e => $"{e.Playbook} {e.Key}").Order(StringComparer.Ordinal));
     }
 
     [Fact]

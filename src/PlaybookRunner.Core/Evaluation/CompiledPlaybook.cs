@@ -111,7 +111,7 @@ internal abstract class CompiledPlaybook<TRecord>
             _sink.BudgetMemory = ex.Memory;
             _sink.OutOfMemory = ex.InnerException is OutOfMemoryException;
         }
-        catch (OutOfMemoryException)
+        catch (OutOfMemoryException) when (HeapLimit.Megabytes is not null)
         {
             // Outside any rule (between records): the heap limit of the process was reached.
             _sink.BudgetExceeded = _sink.BudgetMemory = _sink.OutOfMemory = true;
@@ -235,7 +235,7 @@ internal abstract class CompiledPlaybook<TRecord>
             ExplainSink.Current?.Lets.TryAdd((_playbookId, index), value);
             return value;
         }
-        catch (OutOfMemoryException ex)
+        catch (OutOfMemoryException ex) when (HeapLimit.Megabytes is not null)
         {
             throw new BudgetExceededException(ex);
         }
@@ -249,7 +249,7 @@ internal abstract class CompiledPlaybook<TRecord>
 
     protected void __RuleFailed(int rule, TRecord record, Exception exception)
     {
-        if (exception is BudgetExceededException or OutOfMemoryException)
+        if (exception is BudgetExceededException || (exception is OutOfMemoryException && HeapLimit.Megabytes is not null))
         {
             _where = $"rule '{_ruleIds[rule]}'";
             throw exception as BudgetExceededException ?? new BudgetExceededException((OutOfMemoryException)exception);
@@ -260,7 +260,7 @@ internal abstract class CompiledPlaybook<TRecord>
 
     protected void __SegmentFailed(int segment, TRecord record, Exception exception)
     {
-        if (exception is BudgetExceededException or OutOfMemoryException)
+        if (exception is BudgetExceededException || (exception is OutOfMemoryException && HeapLimit.Megabytes is not null))
         {
             _where = $"segment '{_segmentNames[segment]}'";
             throw exception as BudgetExceededException ?? new BudgetExceededException((OutOfMemoryException)exception);

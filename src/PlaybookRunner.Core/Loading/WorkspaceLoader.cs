@@ -91,12 +91,12 @@ public static class WorkspaceLoader
             return null;
         }
 
-        return LoadFiles(snapshot.RunnerPath, snapshot.Playbooks, new FileReader(snapshot.Files), diagnostics);
+        return LoadFiles(snapshot.RunnerPath, snapshot.Playbooks, new FileReader(snapshot.Files), diagnostics, snapshot.Root);
     }
 
-    private static WorkspaceDefinition LoadFiles(string? runner, IReadOnlyList<string> files, FileReader reader, DiagnosticBag diagnostics)
+    private static WorkspaceDefinition LoadFiles(string? runner, IReadOnlyList<string> files, FileReader reader, DiagnosticBag diagnostics, string? root = null)
     {
-        var root = runner is not null ? Path.GetDirectoryName(runner)! : Path.GetDirectoryName(files[0])!;
+        root ??= runner is not null ? Path.GetDirectoryName(runner)! : Path.GetDirectoryName(files[0])!;
         var workspace = runner is not null ? LoadRunner(runner, reader, diagnostics) : EmptyWorkspace(root);
         var playbooks = new List<PlaybookDefinition>();
         var ids = new Dictionary<string, PlaybookDefinition>(StringComparer.Ordinal);

@@ -8,9 +8,10 @@ namespace PlaybookRunner.Core.Loading;
 /// and not whatever the files on disk say by then.
 /// </summary>
 /// <param name="RunnerPath">runner.yaml's full path, when there is one.</param>
+/// <param name="Root">The workspace's root folder (runner.yaml's, else the first playbook file's as first loaded).</param>
 /// <param name="Playbooks">The full paths of the playbook files, in load order.</param>
 /// <param name="Files">The bytes of those files, runner.yaml and suppressions.yaml (when present), by full path.</param>
-public sealed record WorkspaceSnapshot(string? RunnerPath, IReadOnlyList<string> Playbooks, IReadOnlyDictionary<string, byte[]> Files)
+public sealed record WorkspaceSnapshot(string? RunnerPath, string Root, IReadOnlyList<string> Playbooks, IReadOnlyDictionary<string, byte[]> Files)
 {
     /// <summary>The snapshot of a loaded workspace: its runner.yaml, suppressions.yaml and the playbooks that loaded.</summary>
     public static WorkspaceSnapshot Of(WorkspaceDefinition workspace)
@@ -31,6 +32,6 @@ public sealed record WorkspaceSnapshot(string? RunnerPath, IReadOnlyList<string>
             }
         }
 
-        return new WorkspaceSnapshot(workspace.RunnerPath, playbooks, files);
+        return new WorkspaceSnapshot(workspace.RunnerPath, workspace.Root, playbooks, files);
     }
 }

@@ -113,7 +113,7 @@ internal static class Planner
             {
                 var descriptor = sink.BudgetMemory ? DiagnosticDescriptors.MemoryExceeded : DiagnosticDescriptors.BudgetExceeded;
                 var limit = !sink.BudgetMemory ? (long)budget.TotalMilliseconds
-                    : sink.OutOfMemory ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024 * 1024)
+                    : sink.OutOfMemory ? HeapLimit.Megabytes ?? 0
                     : CompiledPlaybook<GeneratedRecord>.MaxBytesPerRecord / (1024 * 1024);
                 errors.Add(new PlanError(descriptor.Id, playbook.Id, RuleOf(sink.BudgetWhere), sink.BudgetKey,
                     descriptor.Format([playbook.Id, limit, sink.BudgetKey, sink.BudgetWhere])));

@@ -87,11 +87,18 @@ internal static class RecordStream
                     // Csv rows are read straight into records of the generated class: no boxed values.
                     var result = await SourceReader.ReadAsync(source, catalog, secrets, stop.Token, row => Add(factory(row.Values)),
                         typed: new TypedRows(workspace.RecordFactories[source].ReadCsv, Add));
-                    if (used > 0)
+                    try
                     {
-                        buffer.Add(batch[..used], stop.Token);
-                        count += used;
-                        progress?.Report(count);
+                        if (used > 0 && !result.Failed)
+                        {
+                            buffer.Add(batch[..used], stop.Token);
+                            count += used;
+                            progress?.Report(count);
+                        }
+                    }
+                    catch (OperationCanceledException) when (stop.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                    {
+                        // The evaluation ended early while the read finished: its diagnostics still count.
                     }
 
                     return result;

@@ -62,6 +62,14 @@ internal sealed partial class Daemon
             }
         }
 
+        if (prepared is not null && kept.Count > 0 && Options.Worker is not null && !Rebuilds(prepared.Workspace, now, rejected))
+        {
+            // A kept playbook was checked against the old runner.yaml; the worker rebuilds the version
+            // from its files with the new one. When that fails, the whole edit is rejected.
+            prepared.Compiled?.Unload();
+            prepared = null;
+        }
+
         if (prepared is null)
         {
             Reject(fingerprint, rejected, prepared);
@@ -102,6 +110,20 @@ internal sealed partial class Daemon
         }
 
         return true;
+    }
+
+    /// <summary>True when the evaluation worker can rebuild <paramref name="workspace"/> from its files; otherwise the reasons go to <paramref name="rejected"/>.</summary>
+    private static bool Rebuilds(WorkspaceDefinition workspace, DateTimeOffset now, List<Diagnostic> rejected)
+    {
+        var diagnostics = new DiagnosticBag();
+        var rebuilt = WorkspaceLoader.Load(WorkspaceSnapshot.Of(workspace), diagnostics);
+        if (!diagnostics.HasErrors)
+        {
+            PlaybookEngine.Prepare(rebuilt, diagnostics, now, load: false);
+        }
+
+        rejected.AddRange(diagnostics.Items.Where(d => d.IsError));
+        return !diagnostics.HasErrors;
     }
 
     private void Reject(string fingerprint, IReadOnlyList<Diagnostic> rejected, Prepared? prepared)

@@ -45,6 +45,9 @@ internal static class EvaluationWorker
 
     private const int MaxErrorChars = 2000;
 
+    /// <summary>How long the worker's output may stay open after it exited or was killed (a process it started still holding it).</summary>
+    private static readonly TimeSpan Drain = TimeSpan.FromSeconds(3);
+
     /// <summary>The daemon's side: runs the tick in a worker and returns its plan, or null with a PB5008 diagnostic (or the worker's own).</summary>
     public static async Task<Plan?> EvaluateAsync(WorkerCommand command, WorkspaceDefinition workspace, PlanScope scope, DateTimeOffset asOf, Secrets secrets, DiagnosticBag diagnostics, CancellationToken cancellationToken)
     {
@@ -90,7 +93,8 @@ internal static class EvaluationWorker
         using (process)
         {
             var output = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-            var error = process.StandardError.ReadToEndAsync(CancellationToken.None);
+            // Only the end of the error output is kept: a plugin writing a lot cannot grow the daemon.
+            var error = TailAsync(process.StandardError, MaxErrorChars * 4);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             deadline.CancelAfter(timeout);
             try
@@ -102,17 +106,24 @@ internal static class EvaluationWorker
             catch (Exception ex) when (ex is OperationCanceledException or IOException)
             {
                 Kill(process);
-                await Task.WhenAll(output, error);
+                var drained = await Drained(output, error);
                 cancellationToken.ThrowIfCancellationRequested();
                 if (ex is IOException)
                 {
-                    Failed(diagnostics, scope.Playbook, $"stopped reading its request (exit code {process.ExitCode}){LastLine(await error, secrets)}");
+                    Failed(diagnostics, scope.Playbook, $"stopped reading its request{(process.HasExited ? $" (exit code {process.ExitCode})" : "")}{(drained ? LastLine(await error, secrets) : "")}");
                 }
                 else
                 {
                     Failed(diagnostics, scope.Playbook, $"did not finish within {(long)timeout.TotalSeconds} s (execution: worker_timeout_seconds) and was killed");
                 }
 
+                return null;
+            }
+
+            if (!await Drained(output, error))
+            {
+                Kill(process);
+                Failed(diagnostics, scope.Playbook, $"exited but its output stayed open for {(long)Drain.TotalSeconds} s (a process it started still holds it)");
                 return null;
             }
 
@@ -140,7 +151,7 @@ internal static class EvaluationWorker
                 return null;
             }
 
-            diagnostics.AddRange(response.Diagnostics);
+            diagnostics.AddRange(response.Diagnostics ?? []);
             return response.Plan;
         }
     }
@@ -202,12 +213,37 @@ internal static class EvaluationWorker
         try
         {
             process.Kill(entireProcessTree: true);
-            process.WaitForExit();
+            process.WaitForExit(Drain);
         }
-        catch (InvalidOperationException)
+        catch (Exception ex) when (ex is InvalidOperationException or AggregateException or System.ComponentModel.Win32Exception)
         {
-            // It had already exited.
+            // It had already exited, or part of its tree could not be signalled (already gone).
         }
+    }
+
+    /// <summary>True when both outputs reached their end within <see cref="Drain"/>.</summary>
+    private static async Task<bool> Drained(Task<string> output, Task<string> error)
+    {
+        var both = Task.WhenAll(output, error);
+        return await Task.WhenAny(both, Task.Delay(Drain)) == both;
+    }
+
+    /// <summary>Reads a stream to its end and keeps its last <paramref name="keep"/> characters.</summary>
+    private static async Task<string> TailAsync(StreamReader reader, int keep)
+    {
+        var tail = new System.Text.StringBuilder();
+        var buffer = new char[4096];
+        int read;
+        while ((read = await reader.ReadAsync(buffer)) > 0)
+        {
+            tail.Append(buffer, 0, read);
+            if (tail.Length > keep * 2)
+            {
+                tail.Remove(0, tail.Length - keep);
+            }
+        }
+
+        return tail.Length > keep ? tail.ToString(tail.Length - keep, keep) : tail.ToString();
     }
 
     /// <summary>The worker's last line of error output, scrubbed of secrets, for the daemon's log.</summary>

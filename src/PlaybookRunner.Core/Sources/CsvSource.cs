@@ -70,7 +70,7 @@ internal static class CsvSource
             SourceReadResult Failed(int beforeRow)
             {
                 // A duplicate key before the failing row is the first error in the file.
-                if (Duplicate(source, keys, ordinals, keyIndex, beforeRow) is { } duplicate)
+                if (Duplicate(source, keys, ordinals, keyIndex, beforeRow, cancellationToken) is { } duplicate)
                 {
                     diagnostics.Clear();
                     diagnostics.Add(duplicate);
@@ -81,102 +81,118 @@ internal static class CsvSource
 
             var row = 1;
             var line = 2;
-            while (csv.Read())
+            try
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                row++;
-                var rowLine = line;
-                line += 1 + csv.GetRawRecordSpan().TrimEnd("\r\n").Count('\n');
-                if (csv.RowFieldCount == 1 && csv.GetRawRecordSpan().Trim().IsEmpty)
+                while (csv.Read())
                 {
-                    // An empty line (typically the last one) holds no record.
-                    continue;
-                }
-
-                if (csv.RowFieldCount != csv.FieldCount)
-                {
-                    // A ragged row shifts values between columns: never read it silently.
-                    var skip = source.OnBadRow == BadRowPolicy.Skip;
-                    var message = DiagnosticDescriptors.RaggedRow.Format([row, csv.RowFieldCount, csv.FieldCount, skip ? "; skipped" : ""]);
-                    diagnostics.Add(new Diagnostic(DiagnosticDescriptors.RaggedRow, SourceLocation.At(path, rowLine, Math.Min(csv.RowFieldCount, csv.FieldCount) + 1),
-                        skip ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error, message));
-                    if (!skip)
+                    cancellationToken.ThrowIfCancellationRequested();
+                    row++;
+                    var rowLine = line;
+                    line += 1 + csv.GetRawRecordSpan().TrimEnd("\r\n").Count('\n');
+                    if (csv.RowFieldCount == 1 && csv.GetRawRecordSpan().Trim().IsEmpty)
                     {
-                        return Failed(row);
+                        // An empty line (typically the last one) holds no record.
+                        continue;
                     }
 
-                    continue;
-                }
-
-                GeneratedRecord? record = null;
-                object?[]? values = null;
-                var badField = -1;
-                if (typed is not null)
-                {
-                    records!.Reset();
-                    record = typed.Read(records);
-                    badField = records.FailedField;
-                }
-                else if (columns is not null)
-                {
-                    records!.Reset();
-                    columns(records);
-                    badField = records.FailedField;
-                }
-                else
-                {
-                    values = new object?[source.Fields.Count];
-                    for (var i = 0; i < source.Fields.Count && badField < 0; i++)
+                    if (csv.RowFieldCount != csv.FieldCount)
                     {
-                        if (fromSpan[i] && FieldParser.TryParseNumberOrDate(csv.GetFieldSpan(ordinals[i]), source.Fields[i].Type, out values[i]))
+                        // A ragged row shifts values between columns: never read it silently.
+                        var skip = source.OnBadRow == BadRowPolicy.Skip;
+                        var message = DiagnosticDescriptors.RaggedRow.Format([row, csv.RowFieldCount, csv.FieldCount, skip ? "; skipped" : ""]);
+                        diagnostics.Add(new Diagnostic(DiagnosticDescriptors.RaggedRow, SourceLocation.At(path, rowLine, Math.Min(csv.RowFieldCount, csv.FieldCount) + 1),
+                            skip ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error, message));
+                        if (!skip)
                         {
-                            continue;
+                            return Failed(row);
                         }
 
-                        if (!FieldParser.TryParse(csv.GetString(ordinals[i]), source.Fields[i].Type, zone, out values[i], out _))
+                        continue;
+                    }
+
+                    GeneratedRecord? record = null;
+                    object?[]? values = null;
+                    var badField = -1;
+                    if (typed is not null)
+                    {
+                        records!.Reset();
+                        record = typed.Read(records);
+                        badField = records.FailedField;
+                    }
+                    else if (columns is not null)
+                    {
+                        records!.Reset();
+                        columns(records);
+                        badField = records.FailedField;
+                    }
+                    else
+                    {
+                        values = new object?[source.Fields.Count];
+                        for (var i = 0; i < source.Fields.Count && badField < 0; i++)
                         {
-                            badField = i;
+                            if (fromSpan[i] && FieldParser.TryParseNumberOrDate(csv.GetFieldSpan(ordinals[i]), source.Fields[i].Type, out values[i]))
+                            {
+                                continue;
+                            }
+
+                            if (!FieldParser.TryParse(csv.GetString(ordinals[i]), source.Fields[i].Type, zone, out values[i], out _))
+                            {
+                                badField = i;
+                            }
                         }
                     }
-                }
 
-                if (badField >= 0)
-                {
-                    // The message comes from the general parser, whichever path found the value bad.
-                    var field = source.Fields[badField];
-                    var ordinal = ordinals[badField];
-                    FieldParser.TryParse(csv.GetString(ordinal), field.Type, zone, out _, out var problem);
-                    var descriptor = source.OnBadRow == BadRowPolicy.Skip ? DiagnosticDescriptors.SkippedRow : DiagnosticDescriptors.BadRow;
-                    diagnostics.Add(Diagnostic.Create(descriptor, SourceLocation.At(path, rowLine, ordinal + 1), row, ordinal + 1, field.Column, field.Name, field.Type, problem));
-                    if (source.OnBadRow == BadRowPolicy.Fail)
+                    if (badField >= 0)
                     {
-                        return Failed(row);
+                        // The message comes from the general parser, whichever path found the value bad.
+                        var field = source.Fields[badField];
+                        var ordinal = ordinals[badField];
+                        FieldParser.TryParse(csv.GetString(ordinal), field.Type, zone, out _, out var problem);
+                        var descriptor = source.OnBadRow == BadRowPolicy.Skip ? DiagnosticDescriptors.SkippedRow : DiagnosticDescriptors.BadRow;
+                        diagnostics.Add(Diagnostic.Create(descriptor, SourceLocation.At(path, rowLine, ordinal + 1), row, ordinal + 1, field.Column, field.Name, field.Type, problem));
+                        if (source.OnBadRow == BadRowPolicy.Fail)
+                        {
+                            return Failed(row);
+                        }
+
+                        continue;
                     }
 
-                    continue;
+                    if (columns is not null)
+                    {
+                        continue;
+                    }
+
+                    keys.Add(KeyHashLog.Hash(record?.Key ?? Evaluation.RecordKeys.FormatAny(values![keyIndex])));
+                    if (record is not null)
+                    {
+                        typed!.OnRecord(record);
+                    }
+                    else if (onRow is null)
+                    {
+                        rows.Add(new SourceRow(values!, row, rowLine));
+                    }
+                    else
+                    {
+                        onRow(new SourceRow(values!, row, rowLine));
+                    }
                 }
 
-                if (columns is not null)
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or CsvFormatException or System.Text.DecoderFallbackException or ArgumentException)
+            {
+                // The read stopped part-way (cancelled when the evaluation ended early, or unreadable):
+                // a key repeated before that point is still reported, and first.
+                if (Duplicate(source, keys, ordinals, keyIndex, row + 1, CancellationToken.None) is { } repeated)
                 {
-                    continue;
+                    diagnostics.Add(repeated);
+                    return new SourceReadResult(rows, diagnostics, true);
                 }
 
-                keys.Add(KeyHashLog.Hash(record?.Key ?? Evaluation.RecordKeys.FormatAny(values![keyIndex])));
-                if (record is not null)
-                {
-                    typed!.OnRecord(record);
-                }
-                else if (onRow is null)
-                {
-                    rows.Add(new SourceRow(values!, row, rowLine));
-                }
-                else
-                {
-                    onRow(new SourceRow(values!, row, rowLine));
-                }
+                throw;
             }
 
-            if (Duplicate(source, keys, ordinals, keyIndex, int.MaxValue) is { } duplicate)
+            if (Duplicate(source, keys, ordinals, keyIndex, int.MaxValue, cancellationToken) is { } duplicate)
             {
                 diagnostics.Add(duplicate);
                 return new SourceReadResult(rows, diagnostics, true);
@@ -196,7 +212,7 @@ internal static class CsvSource
     /// diagnostic; null when the keys are unique. Only rows whose key hash repeats are looked at, and
     /// among them only rows the read kept (the right shape, every value valid).
     /// </summary>
-    private static Diagnostic? Duplicate(SourceDefinition source, KeyHashLog keys, int[] ordinals, int keyIndex, int beforeRow)
+    private static Diagnostic? Duplicate(SourceDefinition source, KeyHashLog keys, int[] ordinals, int keyIndex, int beforeRow, CancellationToken cancellationToken)
     {
         var repeated = keys.Repeated();
         if (repeated.Count == 0)
@@ -212,6 +228,7 @@ internal static class CsvSource
         var line = 2;
         for (var row = 2; row < beforeRow && csv.Read(); row++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var rowLine = line;
             line += 1 + csv.GetRawRecordSpan().TrimEnd("\r\n").Count('\n');
             if (csv.RowFieldCount != csv.FieldCount || (csv.RowFieldCount == 1 && csv.GetRawRecordSpan().Trim().IsEmpty)

@@ -62,7 +62,7 @@ public sealed class WorkspaceLoaderTests
     {
         var path = Path.Combine(Path.GetTempPath(), "pbtest-none", "a.yaml");
         var diagnostics = new DiagnosticBag();
-        var loaded = WorkspaceLoader.Load(new WorkspaceSnapshot(null, [path], new Dictionary<string, byte[]>()), diagnostics);
+        var loaded = WorkspaceLoader.Load(new WorkspaceSnapshot(null, Path.GetDirectoryName(path)!, [path], new Dictionary<string, byte[]>()), diagnostics);
 
         var error = Assert.Single(diagnostics.Items);
         Assert.Equal(("PB1018", path, 1, 1, $"Cannot read {path}: not in the snapshot"), (error.Id, error.Location.Path, error.Location.Line, error.Location.Column, error.Message));

@@ -122,4 +122,18 @@ public sealed class RecordStreamTests
         var plan = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch).Plan!;
         Assert.Equal(["B"], plan.Findings.Select(f => f.Key));
     }
+
+    [Fact]
+    public void A_repeated_key_is_reported_even_when_the_budget_stops_the_evaluation_first()
+    {
+        using var workspace = new TempWorkspace();
+        // Far more rows than the buffer holds: when the budget stops the evaluation, the reader is cancelled mid-file.
+        workspace.Write("data.csv", "id,spend,visits\nA,1,1\nA,2,2\n" + string.Concat(Enumerable.Range(0, 20_000).Select(i => $"C{i},3,{i % 7}\n")));
+        workspace.Write("runner.yaml", "execution: { evaluation_budget_ms: 50 }\n");
+        var file = workspace.Write("p.yaml", Playbook().Replace("spend * 2 > total", "Enumerable.Range(0, 100000).Count(i => i % 7 == visits) > total", StringComparison.Ordinal));
+        var result = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+        Assert.Null(result.Plan);
+        var error = Assert.Single(result.Diagnostics);
+        Assert.Equal(("PB4008", 3, "Row 3: key 'A' already appeared at row 2"), (error.Id, error.Location.Line, error.Message));
+    }
 }

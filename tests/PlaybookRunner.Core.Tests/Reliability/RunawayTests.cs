@@ -36,6 +36,21 @@ public sealed class RunawayTests
     }
 
     [Fact]
+    public void Out_of_memory_without_a_heap_limit_is_an_error_of_that_rule_and_key_only()
+    {
+        // The second Replace would be 8 * 10^9 characters: string.Replace refuses with OutOfMemoryException
+        // before allocating. In a process without a hard heap limit (not the daemon's worker) that is
+        // an ordinary error of the record, and the evaluation goes on.
+        using var workspace = new TempWorkspace();
+        var (plan, _) = Plan(workspace, "id.PadLeft(2000, (char)120).Replace(\"x\", id.PadLeft(2000, (char)120)).Replace(\"x\", id.PadLeft(2000, (char)120)).Length > 0", budgetMs: 20_000);
+        Assert.Equal(
+            [("PB5001", "runaway", "A"), ("PB5001", "runaway", "B")],
+            plan.Errors.Select(e => (e.Id, e.Rule!, e.Key!)));
+        Assert.Contains("OutOfMemoryException", plan.Errors[0].Message, StringComparison.Ordinal);
+        Assert.Equal(["p/fine B", "q/other A", "q/other B"], plan.Findings.Select(f => $"{f.Playbook}/{f.Rule} {f.Key}"));
+    }
+
+    [Fact]
     public void Records_that_are_slow_without_any_lambda_still_stop_at_the_budget()
     {
         // No lambda, so no guard: each record costs tens of milliseconds of string building, and 400 of

@@ -1,0 +1,19 @@
+using System.Globalization;
+
+namespace PlaybookRunner.Core.Evaluation;
+
+/// <summary>
+/// The hard heap limit this process runs under, when it runs under one: the daemon's evaluation
+/// worker is started with <c>DOTNET_GCHeapHardLimit</c>. Only then is an out-of-memory error inside
+/// an expression the memory limit (PB5007, the playbook stopped); without a limit it stays an error of
+/// that rule and key, as any other exception.
+/// </summary>
+internal static class HeapLimit
+{
+    /// <summary>The limit in MB; null without one.</summary>
+    public static long? Megabytes { get; } =
+        Environment.GetEnvironmentVariable("DOTNET_GCHeapHardLimit") is { Length: > 0 } hex
+        && long.TryParse(hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? hex[2..] : hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var bytes) && bytes > 0
+            ? bytes / (1024 * 1024)
+            : null;
+}
