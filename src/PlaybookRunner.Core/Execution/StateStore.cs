@@ -307,6 +307,17 @@ internal abstract class StateStore : IFiringHistory, IDisposable
         return takeOver.ExecuteScalar() is { } fence and not DBNull ? Convert.ToInt64(fence, CultureInfo.InvariantCulture) : null;
     }
 
+    /// <summary>Extends the lease of a tick being evaluated; false when the claim was lost to another daemon meanwhile.</summary>
+    public bool RenewTick(string playbook, string schedule, DateTimeOffset dueAt, long fence)
+    {
+        Writable();
+        using var command = Command($"UPDATE ticks SET lease_until = {LeaseUntilSql} WHERE playbook = @p AND schedule = @s AND due_at = @due AND fence = @fence AND state = 'running'");
+        AddTick(command, playbook, schedule, dueAt);
+        Add(command, "@fence", fence);
+        BindClock(command);
+        return command.ExecuteNonQuery() == 1;
+    }
+
     /// <summary>Marks a tick evaluated; false when the claim was lost to another daemon meanwhile.</summary>
     public bool FinishTick(string playbook, string schedule, DateTimeOffset dueAt, long fence, DateTimeOffset now)
     {

@@ -226,6 +226,8 @@ internal sealed partial class Daemon : IDisposable
 
         Plan? plan = null;
         var recorded = 0;
+        using var renewing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewal = RenewTickAsync(version, unit, dueAt, fence, renewing.Token);
         try
         {
             plan = Options.Worker is { } worker
@@ -245,6 +247,11 @@ internal sealed partial class Daemon : IDisposable
         {
             _logger.LogError("Evaluating {Playbook} ({Schedule}) due {DueAt:o} failed: {Error}", unit.Playbook, unit.Schedule.Text, dueAt, _secrets.Scrub(ex.Message));
             diagnostics.Add(DiagnosticDescriptors.StateStore, SourceLocation.None, "tick", _secrets.Scrub(ex.Message.TrimEnd('.')));
+        }
+        finally
+        {
+            await renewing.CancelAsync();
+            await renewal;
         }
 
         var duration = _time.GetElapsedTime(started);
@@ -286,6 +293,43 @@ internal sealed partial class Daemon : IDisposable
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Renews the tick's lease (PostgreSQL) every third of it while the tick is evaluated, so that a tick
+    /// longer than the lease is not taken over by another daemon; stops when the claim is lost (and says so).
+    /// </summary>
+    private async Task RenewTickAsync(DaemonVersion version, ScheduledUnit unit, DateTimeOffset dueAt, long fence, CancellationToken cancellationToken)
+    {
+        if (version.Prepared.Workspace.State.Kind != "postgres")
+        {
+            // The SQLite store serves one daemon: no one else could take the tick over.
+            return;
+        }
+
+        var every = version.Prepared.Workspace.State.Lease / 3;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(every, _time, cancellationToken);
+                using var store = OpenStore(out _);
+                if (store is not null && !store.RenewTick(unit.Playbook, unit.Schedule.Text, dueAt, fence))
+                {
+                    _logger.LogWarning("Tick {Playbook} ({Schedule}) due {DueAt:o} was taken over by another daemon while it was evaluated", unit.Playbook, unit.Schedule.Text, dueAt);
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The evaluation ended.
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException)
+        {
+            // The store is unreachable: the lease runs out and another daemon may take the tick over, as before.
+            _logger.LogWarning("Could not renew the lease of tick {Playbook} ({Schedule}) due {DueAt:o}: {Error}", unit.Playbook, unit.Schedule.Text, dueAt, _secrets.Scrub(ex.Message));
+        }
     }
 
     /// <summary>Takes over ticks another daemon claimed and did not finish within its lease.</summary>
