@@ -32,7 +32,7 @@ internal static class ExpressionAllowList
         "System.Collections.Generic.IReadOnlyDictionary`2", "System.Collections.Generic.IDictionary`2",
         "System.Collections.Generic.HashSet`1", "System.Collections.Generic.ISet`1", "System.Collections.Generic.IReadOnlySet`1",
         "System.Collections.Generic.KeyValuePair`2", "System.Collections.Generic.IEqualityComparer`1", "System.Collections.Generic.IComparer`1",
-        "System.Collections.IEnumerable", "System.MemoryExtensions", "System.Span`1", "System.ReadOnlySpan`1",
+        "System.Collections.IEnumerable", "System.MemoryExtensions", "System.ReadOnlySpan`1",
         "System.Text.RegularExpressions.Regex", "System.Text.RegularExpressions.RegexOptions", "System.Text.RegularExpressions.Match",
         "System.Text.RegularExpressions.Group", "System.Text.RegularExpressions.Capture", "System.Text.RegularExpressions.GroupCollection",
         "System.Text.RegularExpressions.MatchCollection",
@@ -49,7 +49,17 @@ internal static class ExpressionAllowList
     {
         "GetType", "MemberwiseClone", "Finalize", "Method", "Target", "DynamicInvoke", "GetInvocationList",
         "BeginInvoke", "EndInvoke", "CreateInstance", "CreateInstanceFromArrayType", "CompileToAssembly",
+        // They write into an array they are given, which may be a record's.
+        "CopyTo", "TryCopyTo",
     };
+
+    /// <summary>System.Array members that change an array in place: a record's arrays are read-only.</summary>
+    private static readonly HashSet<string> ArrayWriters = new(StringComparer.Ordinal)
+    {
+        "Fill", "Reverse", "Sort", "Clear", "Copy", "ConstrainedCopy", "Resize", "SetValue", "Initialize",
+    };
+
+    private const string ReadOnly = ": records are read-only; LINQ gives a changed copy (OrderBy, Reverse, Select)";
 
     /// <summary>Finds every forbidden use inside <paramref name="span"/>, innermost only.</summary>
     /// <param name="model">The compilation's semantic model.</param>
@@ -144,6 +154,11 @@ internal static class ExpressionAllowList
                 return ("()", ": a lambda cannot be called directly; pass it to LINQ or a helper");
             case InvocationExpressionSyntax call when Bounded(model, call) is { } bound:
                 return bound;
+            case LambdaExpressionSyntax lambda when !IsDelegateArgument(model, lambda):
+                return ("=>", ": a lambda can only be passed to LINQ or a helper that takes one; it cannot be stored, returned or put in a collection");
+            case ObjectCreationExpressionSyntax creation when creation.Type.ToString() is "string" or "String" or "System.String"
+                && creation.ArgumentList is { Arguments.Count: 2 } args && !IsSmallConstant(model, args.Arguments[1].Expression, MaxPadding):
+                return ("new string", string.Create(System.Globalization.CultureInfo.InvariantCulture, $": its count must be a constant of at most {MaxPadding:N0}"));
             case ArrayCreationExpressionSyntax array when array.Type.RankSpecifiers.SelectMany(r => r.Sizes)
                 .FirstOrDefault(size => size is not OmittedArraySizeExpressionSyntax && !IsSmallConstant(model, size, MaxGenerated)) is { } size:
                 return ($"new {array.Type.ElementType}[{size}]", string.Create(System.Globalization.CultureInfo.InvariantCulture, $": array sizes must be constants of at most {MaxGenerated:N0}"));
@@ -153,6 +168,19 @@ internal static class ExpressionAllowList
             && model.GetSymbolInfo(node).Symbol is INamedTypeSymbol { TypeKind: TypeKind.Delegate } delegateType)
         {
             return (delegateType.ToDisplayString(), ": delegate types cannot be named; write a lambda where LINQ or a helper takes one");
+        }
+
+        if (node is ExpressionSyntax value and not LambdaExpressionSyntax && model.GetTypeInfo(value).Type is { TypeKind: TypeKind.Delegate })
+        {
+            return (value.ToString(), ": a lambda value cannot be passed on, stored or called; write the lambda where LINQ or a helper takes one");
+        }
+
+        if (node is IdentifierNameSyntax or MemberAccessExpressionSyntax && node.Parent is not InvocationExpressionSyntax
+            && !(node.Parent is MemberAccessExpressionSyntax parentAccess && parentAccess.Expression == node)
+            && model.GetSymbolInfo(node) is { Symbol: null, CandidateReason: CandidateReason.MemberGroup } or { Symbol: IMethodSymbol }
+            && model.GetConversion(node).IsMethodGroup)
+        {
+            return (node.ToString(), ": pass a lambda instead of a method name, e.g. x => Math.Abs(x)");
         }
 
         if (node is ExpressionSyntax or TypeSyntax)
@@ -220,6 +248,33 @@ internal static class ExpressionAllowList
         return ($"{method.ContainingType!.Name}.{method.Name}", string.Create(System.Globalization.CultureInfo.InvariantCulture, $": its count must be a constant of at most {limit:N0}"));
     }
 
+    /// <summary>
+    /// A lambda may only be an argument whose parameter is a delegate in the method's definition (LINQ's
+    /// selectors, the aggregates), never a value of a type parameter (Enumerable.Repeat, Aggregate's seed,
+    /// an array element): so no lambda can ever reach another, or itself, and nothing recurses.
+    /// </summary>
+    private static bool IsDelegateArgument(SemanticModel model, LambdaExpressionSyntax lambda)
+    {
+        if (lambda.Parent is not ArgumentSyntax { Parent: ArgumentListSyntax { Parent: InvocationExpressionSyntax call } list } argument)
+        {
+            return false;
+        }
+
+        var info = model.GetSymbolInfo(call);
+        if ((info.Symbol ?? info.CandidateSymbols.FirstOrDefault()) is not IMethodSymbol method)
+        {
+            // The call does not bind: the compiler reports it; nothing runs.
+            return true;
+        }
+
+        var definition = (method.ReducedFrom ?? method).OriginalDefinition;
+        var offset = method.ReducedFrom is null ? 0 : 1;
+        var parameter = argument.NameColon is { } named
+            ? definition.Parameters.FirstOrDefault(p => p.Name == named.Name.Identifier.ValueText)
+            : definition.Parameters.ElementAtOrDefault(list.Arguments.IndexOf(argument) + offset);
+        return parameter?.Type is INamedTypeSymbol { TypeKind: TypeKind.Delegate };
+    }
+
     private static bool IsSmallConstant(SemanticModel model, ExpressionSyntax expression, int limit) =>
         model.GetConstantValue(expression) is { HasValue: true, Value: int value } && value >= 0 && value <= limit;
 
@@ -244,6 +299,11 @@ internal static class ExpressionAllowList
                 return null;
         }
 
+        if (symbol is IMethodSymbol { MethodKind: MethodKind.AnonymousFunction })
+        {
+            return null;
+        }
+
         if (symbol is IMethodSymbol { ReducedFrom: { } reduced })
         {
             symbol = reduced;
@@ -263,7 +323,28 @@ internal static class ExpressionAllowList
 
         if (ForbiddenMembers.Contains(symbol.Name))
         {
-            return (display, "");
+            return (display, symbol.Name.EndsWith("CopyTo", StringComparison.Ordinal) ? ReadOnly : "");
+        }
+
+        if (containing?.SpecialType == SpecialType.System_Array && ArrayWriters.Contains(symbol.Name))
+        {
+            return (display, ReadOnly);
+        }
+
+        if (containing is not null && (containing.Name == "GeneratedRecord" || containing.BaseType?.Name == "GeneratedRecord") && symbol is not IFieldSymbol)
+        {
+            // A record shows its fields and related lists; the members the engine uses are not the author's.
+            return (display, ": only a record's fields and related lists can be read");
+        }
+
+        if (containing is { Name: "CompiledPlaybook" } && (symbol.DeclaredAccessibility != Accessibility.Public || symbol is not (IMethodSymbol or IPropertySymbol)))
+        {
+            return (symbol.Name, ": only the documented helpers can be used");
+        }
+
+        if (symbol is IMethodSymbol { Parameters: var parameters } && parameters.Any(p => p.Type.OriginalDefinition.ToDisplayString() == "System.Span<T>"))
+        {
+            return (display, ReadOnly);
         }
 
         if (containing?.SpecialType == SpecialType.System_DateTime || containing?.ToDisplayString() == "System.DateTimeOffset")

@@ -11,13 +11,17 @@ internal enum ExpressionKind
     When,
 }
 
-/// <summary>One user expression placed in the generated source, with where it sits there.</summary>
+/// <summary>
+/// One user expression placed in the generated source, with where it sits there and the text placed
+/// (the expression, or its instrumented form), whose tokens the generated source must read unchanged.
+/// </summary>
 internal sealed record ExpressionSite(
     PlaybookDefinition Playbook,
     ExpressionKind Kind,
     string Name,
     SpannedText Text,
-    TextSpan GeneratedSpan)
+    TextSpan GeneratedSpan,
+    string Placed)
 {
     public string Describe() => Kind switch
     {

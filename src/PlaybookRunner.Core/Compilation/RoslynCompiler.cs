@@ -71,10 +71,15 @@ internal static class RoslynCompiler
         var result = compilation.Emit(stream);
         var model = compilation.GetSemanticModel(tree);
         var root = tree.GetRoot();
-        var forbidden = ReportCompilerDiagnostics(result.Success ? [] : compilation.GetDiagnostics(), builder.Sites, diagnostics);
+        if (!ReadsAsPlaced(root, builder, diagnostics))
+        {
+            return null;
+        }
+
+        var forbidden = ReportCompilerDiagnostics(result.Success ? [] : compilation.GetDiagnostics(), builder, diagnostics);
         foreach (var site in builder.Sites.Where(s => !forbidden.Contains(s)))
         {
-            CheckSite(model, root, site, diagnostics, instrumented: explain || guard);
+            CheckSite(model, root, site, builder.Files, diagnostics, instrumented: explain || guard);
         }
 
         if (diagnostics.Items.Skip(before).Any(d => d.IsError))
@@ -95,9 +100,40 @@ internal static class RoslynCompiler
         return new CompiledImage(stream.ToArray(), builder.ExplainNodes);
     }
 
-    /// <summary>Reports compiler errors mapped into the YAML; returns the sites already rejected as forbidden.</summary>
-    private static HashSet<ExpressionSite> ReportCompilerDiagnostics(ImmutableArray<Microsoft.CodeAnalysis.Diagnostic> compilerDiagnostics, IReadOnlyList<ExpressionSite> sites, DiagnosticBag diagnostics)
+    /// <summary>
+    /// Defence in depth behind <see cref="ExpressionGate"/>: the generated source must hold exactly the
+    /// directives the builder wrote, and inside each expression's place exactly the tokens of that
+    /// expression read on its own (compared as the tokens' text: the parser makes some names keywords and joins '>' '>' into '>>'). Anything else means an expression changed the code around it.
+    /// </summary>
+    private static bool ReadsAsPlaced(SyntaxNode root, CSharpSourceBuilder builder, DiagnosticBag diagnostics)
     {
+        var ok = true;
+        foreach (var site in builder.Sites)
+        {
+            var placed = SyntaxFactory.ParseTokens(site.Placed, options: new CSharpParseOptions(LanguageVersion.Latest))
+                .TakeWhile(t => !t.IsKind(SyntaxKind.EndOfFileToken)).Select(t => t.Text);
+            var read = root.DescendantTokens(site.GeneratedSpan).Where(t => site.GeneratedSpan.Contains(t.Span)).Select(t => t.Text);
+            if (!string.Concat(placed).Equals(string.Concat(read), StringComparison.Ordinal))
+            {
+                diagnostics.Add(DiagnosticDescriptors.NotAnExpression, site.Text.Location, $"The {site.Describe()} does not read as one expression in its place: remove directives, open comments and unusual line breaks");
+                ok = false;
+            }
+        }
+
+        var directives = root.DescendantTrivia(descendIntoTrivia: true).Count(t => t.IsDirective || t.IsKind(SyntaxKind.DisabledTextTrivia));
+        if (ok && directives != builder.Directives)
+        {
+            diagnostics.Add(DiagnosticDescriptors.InternalCompile, SourceLocation.None, $"the generated source holds {directives} directives where {builder.Directives} were written");
+            ok = false;
+        }
+
+        return ok;
+    }
+
+    /// <summary>Reports compiler errors mapped into the YAML; returns the sites already rejected as forbidden.</summary>
+    private static HashSet<ExpressionSite> ReportCompilerDiagnostics(ImmutableArray<Microsoft.CodeAnalysis.Diagnostic> compilerDiagnostics, CSharpSourceBuilder builder, DiagnosticBag diagnostics)
+    {
+        var sites = builder.Sites;
         var forbidden = new HashSet<ExpressionSite>();
         foreach (var error in compilerDiagnostics.Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error))
         {
@@ -114,7 +150,7 @@ internal static class RoslynCompiler
             {
                 // A type forwarded to an assembly the compilation does not reference: outside the allow-list by construction.
                 var parts = message.Split('\'');
-                diagnostics.Add(DiagnosticDescriptors.Forbidden, Map(error.Location, site), $"{parts[3]}.{parts[1]}", "");
+                diagnostics.Add(DiagnosticDescriptors.Forbidden, Map(error.Location, site, builder.Files), $"{parts[3]}.{parts[1]}", "");
                 forbidden.Add(site);
                 continue;
             }
@@ -122,7 +158,7 @@ internal static class RoslynCompiler
             if (error.Id is "CS0029" or "CS0266" && site.Kind != ExpressionKind.Let && message.Contains("to 'bool'", StringComparison.Ordinal))
             {
                 var type = message.Split('\'')[1];
-                diagnostics.Add(DiagnosticDescriptors.NotBool, Map(error.Location, site), site.Describe(), type);
+                diagnostics.Add(DiagnosticDescriptors.NotBool, Map(error.Location, site, builder.Files), site.Describe(), type);
                 continue;
             }
 
@@ -131,13 +167,13 @@ internal static class RoslynCompiler
                 message += "; a let value sees the whole population: use an aggregate such as Sum(c => c.field)";
             }
 
-            diagnostics.Add(DiagnosticDescriptors.CSharpError, Map(error.Location, site), $"{error.Id}: {message}");
+            diagnostics.Add(DiagnosticDescriptors.CSharpError, Map(error.Location, site, builder.Files), $"{error.Id}: {message}");
         }
 
         return forbidden;
     }
 
-    private static void CheckSite(SemanticModel model, SyntaxNode root, ExpressionSite site, DiagnosticBag diagnostics, bool instrumented)
+    private static void CheckSite(SemanticModel model, SyntaxNode root, ExpressionSite site, IReadOnlyDictionary<string, string> files, DiagnosticBag diagnostics, bool instrumented)
     {
         if (site.Kind == ExpressionKind.Let
             && root.DescendantNodes(site.GeneratedSpan).OfType<Microsoft.CodeAnalysis.CSharp.Syntax.ExpressionSyntax>()
@@ -145,12 +181,12 @@ internal static class RoslynCompiler
             && model.GetTypeInfo(expression).Type is { TypeKind: not TypeKind.Error } type
             && !IsScalar(type))
         {
-            diagnostics.Add(DiagnosticDescriptors.LetType, Map(expression.GetLocation(), site), site.Name, type.ToDisplayString());
+            diagnostics.Add(DiagnosticDescriptors.LetType, Map(expression.GetLocation(), site, files), site.Name, type.ToDisplayString());
         }
 
         foreach (var (location, what, why) in ExpressionAllowList.Check(model, root, site.GeneratedSpan, site.Kind == ExpressionKind.Let, instrumented))
         {
-            diagnostics.Add(DiagnosticDescriptors.Forbidden, Map(location, site), what, why);
+            diagnostics.Add(DiagnosticDescriptors.Forbidden, Map(location, site, files), what, why);
         }
 
         foreach (var invocation in root.DescendantNodes(site.GeneratedSpan).OfType<Microsoft.CodeAnalysis.CSharp.Syntax.InvocationExpressionSyntax>())
@@ -165,12 +201,12 @@ internal static class RoslynCompiler
             {
                 if (!site.Playbook.Rules.Any(r => r.Id == rule))
                 {
-                    diagnostics.Add(DiagnosticDescriptors.UnknownRuleRef, Map(literal.GetLocation(), site), rule, site.Playbook.Id);
+                    diagnostics.Add(DiagnosticDescriptors.UnknownRuleRef, Map(literal.GetLocation(), site, files), rule, site.Playbook.Id);
                 }
             }
             else if (argument is not null)
             {
-                diagnostics.Add(DiagnosticDescriptors.UnknownRuleRef, Map(argument.GetLocation(), site), argument.ToString(), site.Playbook.Id);
+                diagnostics.Add(DiagnosticDescriptors.UnknownRuleRef, Map(argument.GetLocation(), site, files), argument.ToString(), site.Playbook.Id);
             }
         }
     }
@@ -189,16 +225,16 @@ internal static class RoslynCompiler
             || type.ToDisplayString() is "System.DateTimeOffset" or "System.DateOnly" or "System.TimeOnly" or "System.TimeSpan";
     }
 
-    private static SourceLocation Map(Location location, ExpressionSite site)
+    private static SourceLocation Map(Location location, ExpressionSite site, IReadOnlyDictionary<string, string> files)
     {
         var mapped = location.GetMappedLineSpan();
-        if (!mapped.HasMappedPath)
+        if (!mapped.HasMappedPath || !files.TryGetValue(mapped.Path, out var path))
         {
             return site.Text.Location;
         }
 
         return new SourceLocation(
-            mapped.Path,
+            path,
             mapped.StartLinePosition.Line + 1,
             mapped.StartLinePosition.Character + 1,
             mapped.EndLinePosition.Line + 1,

@@ -93,6 +93,8 @@ public static class DiagnosticDescriptors
         "LastFired(\"rule-id\") takes the id of a rule of the same playbook, as a string literal.");
     public static readonly DiagnosticDescriptor LetType = Error("PB2007", "let value of the wrong type", "let '{0}' must be a number, bool, text or date/time value, but this is '{1}'", Condition,
         "let values are computed once and shared: aggregate a list into a single value, e.g. Count(...) or Max(...).");
+    public static readonly DiagnosticDescriptor ExpressionTooLarge = Error("PB2008", "Expression too large", "{0}", Condition,
+        "An expression may have at most 10,000 characters, 2,000 tokens, nesting 100 deep and lambdas 4 deep, so that no expression can exhaust the compiler; compute parts in segments or let values.");
     public static readonly DiagnosticDescriptor InternalCompile = Error("PB2006", "Internal compiler error", "Internal error while compiling playbooks: {0}", Condition,
         "This is a PlaybookRunner bug; please report it with the playbook that caused it.");
 
