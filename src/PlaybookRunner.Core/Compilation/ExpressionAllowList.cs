@@ -33,7 +33,7 @@ internal static class ExpressionAllowList
         "System.Collections.Generic.HashSet`1", "System.Collections.Generic.ISet`1", "System.Collections.Generic.IReadOnlySet`1",
         "System.Collections.Generic.KeyValuePair`2", "System.Collections.Generic.IEqualityComparer`1", "System.Collections.Generic.IComparer`1",
         "System.Collections.IEnumerable", "System.MemoryExtensions", "System.ReadOnlySpan`1",
-        "System.Text.RegularExpressions.Regex", "System.Text.RegularExpressions.RegexOptions", "System.Text.RegularExpressions.Match",
+        "System.Text.RegularExpressions.RegexOptions", "System.Text.RegularExpressions.Match",
         "System.Text.RegularExpressions.Group", "System.Text.RegularExpressions.Capture", "System.Text.RegularExpressions.GroupCollection",
         "System.Text.RegularExpressions.MatchCollection",
         "PlaybookRunner.Core.Evaluation.CompiledPlaybook`1", "PlaybookRunner.Core.Evaluation.GeneratedRecord", "PlaybookRunner.Core.Evaluation.TimedRegex",
@@ -159,9 +159,8 @@ internal static class ExpressionAllowList
             case ObjectCreationExpressionSyntax creation when creation.Type.ToString() is "string" or "String" or "System.String"
                 && creation.ArgumentList is { Arguments.Count: 2 } args && !IsSmallConstant(model, args.Arguments[1].Expression, MaxPadding):
                 return ("new string", string.Create(System.Globalization.CultureInfo.InvariantCulture, $": its count must be a constant of at most {MaxPadding:N0}"));
-            case ArrayCreationExpressionSyntax array when array.Type.RankSpecifiers.SelectMany(r => r.Sizes)
-                .FirstOrDefault(size => size is not OmittedArraySizeExpressionSyntax && !IsSmallConstant(model, size, MaxGenerated)) is { } size:
-                return ($"new {array.Type.ElementType}[{size}]", string.Create(System.Globalization.CultureInfo.InvariantCulture, $": array sizes must be constants of at most {MaxGenerated:N0}"));
+            case ArrayCreationExpressionSyntax array when !SmallArray(model, array):
+                return ($"new {array.Type}", string.Create(System.Globalization.CultureInfo.InvariantCulture, $": array sizes must be constants whose product is at most {MaxGenerated:N0}"));
         }
 
         if (node is TypeSyntax && node.Parent is not (QualifiedNameSyntax or MemberAccessExpressionSyntax)
@@ -234,15 +233,35 @@ internal static class ExpressionAllowList
             return null;
         }
 
-        var (argument, limit) = (method.ContainingType?.ToDisplayString(), method.Name) switch
+        if (method.ContainingType?.ToDisplayString() == "System.Linq.Enumerable" && method.Name == "Aggregate"
+            && !IsScalar(method.TypeArguments[^1]))
         {
-            ("System.Linq.Enumerable", "Range" or "Repeat") => (1, MaxGenerated),
-            ("string", "PadLeft" or "PadRight") => (0, MaxPadding),
-            _ => (-1, 0),
+            // A sequence carried from one step to the next can nest without bound (and overflow the stack).
+            return ("Enumerable.Aggregate", ": its accumulator must be a number, bool, text or date, not a sequence or object");
+        }
+
+        var (parameterName, limit) = (method.ContainingType?.ToDisplayString(), method.Name) switch
+        {
+            ("System.Linq.Enumerable", "Range" or "Repeat") => ("count", MaxGenerated),
+            ("string", "PadLeft" or "PadRight") => ("totalWidth", MaxPadding),
+            _ => ("", 0),
         };
-        if (argument < 0 || call.ArgumentList.Arguments.Count <= argument || IsSmallConstant(model, call.ArgumentList.Arguments[argument].Expression, limit))
+        var definition = (method.ReducedFrom ?? method).OriginalDefinition;
+        var ordinal = definition.Parameters.IndexOf(definition.Parameters.FirstOrDefault(p => p.Name == parameterName)!) - (method.ReducedFrom is null ? 0 : 1);
+        if (parameterName.Length == 0 || ordinal < 0)
         {
             return null;
+        }
+
+        // Found by name when the call names its arguments, else by position.
+        var arguments = call.ArgumentList.Arguments;
+        var argument = arguments.FirstOrDefault(a => a.NameColon?.Name.Identifier.ValueText == parameterName)
+            ?? (arguments.Count > ordinal && arguments.Take(ordinal + 1).All(a => a.NameColon is null) ? arguments[ordinal] : null);
+        if (argument is null || IsSmallConstant(model, argument.Expression, limit))
+        {
+            return argument is null && arguments.Any(a => a.NameColon is not null)
+                ? ($"{method.ContainingType!.Name}.{method.Name}", ": name no arguments of this call")
+                : null;
         }
 
         return ($"{method.ContainingType!.Name}.{method.Name}", string.Create(System.Globalization.CultureInfo.InvariantCulture, $": its count must be a constant of at most {limit:N0}"));
@@ -273,6 +292,37 @@ internal static class ExpressionAllowList
             ? definition.Parameters.FirstOrDefault(p => p.Name == named.Name.Identifier.ValueText)
             : definition.Parameters.ElementAtOrDefault(list.Arguments.IndexOf(argument) + offset);
         return parameter?.Type is INamedTypeSymbol { TypeKind: TypeKind.Delegate };
+    }
+
+    private static bool SmallArray(SemanticModel model, ArrayCreationExpressionSyntax array)
+    {
+        long product = 1;
+        foreach (var size in array.Type.RankSpecifiers.SelectMany(r => r.Sizes).Where(s => s is not OmittedArraySizeExpressionSyntax))
+        {
+            if (!IsSmallConstant(model, size, MaxGenerated))
+            {
+                return false;
+            }
+
+            product *= (int)model.GetConstantValue(size).Value!;
+            if (product > MaxGenerated)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsScalar(ITypeSymbol type)
+    {
+        if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T } nullable)
+        {
+            type = nullable.TypeArguments[0];
+        }
+
+        return type.SpecialType is >= SpecialType.System_Boolean and <= SpecialType.System_String or SpecialType.System_DateTime
+            || type.ToDisplayString() is "System.DateTimeOffset" or "System.DateOnly" or "System.TimeOnly" or "System.TimeSpan";
     }
 
     private static bool IsSmallConstant(SemanticModel model, ExpressionSyntax expression, int limit) =>

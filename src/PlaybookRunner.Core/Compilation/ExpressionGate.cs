@@ -25,7 +25,7 @@ internal static class ExpressionGate
     public const int MaxTokens = 2_000;
 
     /// <summary>The deepest nesting of lambdas inside lambdas (overload resolution is exponential in it).</summary>
-    public const int MaxLambdaDepth = 4;
+    public const int MaxLambdaDepth = 3;
 
     /// <summary>A problem at a span of the expression's text.</summary>
     public readonly record struct Problem(TextSpan Span, string Message, bool TooLarge);
@@ -93,6 +93,12 @@ internal static class ExpressionGate
             if (token.IsKind(SyntaxKind.HashToken) || token.IsKind(SyntaxKind.BadToken) && token.Text.Contains('#', StringComparison.Ordinal))
             {
                 return Directive(token.Span);
+            }
+
+            if (token.IsKind(SyntaxKind.IdentifierToken) && token.ValueText.StartsWith("__", StringComparison.Ordinal))
+            {
+                // Checked on the author's text, before the engine adds its own __G and __X wrappers.
+                return new Problem(token.Span, $"'{token.ValueText}' is a reserved name: names starting with '__' belong to the generated code", false);
             }
 
             if (token.IsKind(SyntaxKind.EndOfFileToken))

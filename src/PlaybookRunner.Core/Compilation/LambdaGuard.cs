@@ -7,8 +7,9 @@ namespace PlaybookRunner.Core.Compilation;
 /// <summary>
 /// Wraps the body of every expression lambda in <c>__G(...)</c>, an identity that checks the evaluation's
 /// time budget and memory limit. LINQ calls a lambda once per item, so iteration inside one expression
-/// is preempted too, not only between records. Bodies whose type comes from their context (null,
-/// default, new(), collection expressions, lambdas, throw) are left alone.
+/// is preempted too, not only between records. Bodies that are nothing but a value whose type comes
+/// from their context (null, default, new(), collection expressions, lambdas, throw) are left alone:
+/// they do no work. Any other body that the guard would not compile with is an error (see RoslynCompiler).
 /// </summary>
 internal static class LambdaGuard
 {
@@ -47,6 +48,6 @@ internal static class LambdaGuard
 
         return body is not (LiteralExpressionSyntax { RawKind: (int)SyntaxKind.NullLiteralExpression or (int)SyntaxKind.DefaultLiteralExpression }
             or LambdaExpressionSyntax or AnonymousMethodExpressionSyntax or ImplicitObjectCreationExpressionSyntax or CollectionExpressionSyntax
-            or ThrowExpressionSyntax or ConditionalExpressionSyntax or SwitchExpressionSyntax or DefaultExpressionSyntax);
+            or ThrowExpressionSyntax or DefaultExpressionSyntax);
     }
 }

@@ -30,8 +30,8 @@ internal static class RoslynCompiler
     public static CompiledImage? Compile(WorkspaceDefinition workspace, IReadOnlyList<SourceDefinition> sources, DiagnosticBag diagnostics, bool explain)
     {
         // Code that runs gets the lambda guards. Should a guard not compile where the plain expression
-        // does (a lambda whose body type comes from its context), the plain version runs: its
-        // diagnostics are the ones a user must see anyway.
+        // does (a lambda whose body type comes from its context), the expression is an error: running it
+        // unguarded would take it (and every other rule) out of the time budget and memory limit.
         var guarded = new DiagnosticBag();
         if (Compile(workspace, sources, guarded, explain, guard: true) is { } image && !guarded.HasErrors)
         {
@@ -39,7 +39,20 @@ internal static class RoslynCompiler
             return image;
         }
 
-        return Compile(workspace, sources, diagnostics, explain, guard: false);
+        var plain = new DiagnosticBag();
+        if (Compile(workspace, sources, plain, explain, guard: false) is null || plain.HasErrors)
+        {
+            diagnostics.AddRange(plain.Items);
+            return null;
+        }
+
+        foreach (var error in guarded.Items.Where(d => d.IsError))
+        {
+            diagnostics.Add(DiagnosticDescriptors.NotAnExpression, error.Location,
+                $"The evaluation budget cannot be checked in this lambda ({error.Message}); give its result an explicit type, e.g. (byte)1");
+        }
+
+        return null;
     }
 
     private static CompiledImage? Compile(WorkspaceDefinition workspace, IReadOnlyList<SourceDefinition> sources, DiagnosticBag diagnostics, bool explain, bool guard)

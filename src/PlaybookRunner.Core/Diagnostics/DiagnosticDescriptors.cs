@@ -77,6 +77,10 @@ public static class DiagnosticDescriptors
         "plan --baseline reads a plan written by plan --format json (for example from the main branch).");
     public static readonly DiagnosticDescriptor NotFound = Error("PB1029", "Rule or record not found", "{0}", Usage,
         "explain takes a rule as playbook/rule (or rule, when only one playbook has it) and a key of that playbook's source.");
+    public static readonly DiagnosticDescriptor PathOutside = Error("PB1030", "Path outside the workspace", "{0}", Yaml,
+        "A workspace may only name files inside its root: the top of the git repository that holds runner.yaml, or runner.yaml's folder and the folders named on the command line. The operator can allow more folders with PLAYBOOK_ALLOWED_ROOTS.");
+    public static readonly DiagnosticDescriptor PluginFolderNotAllowed = Error("PB1031", "Plugin folder not allowed", "Plugin folder '{0}' is not allowed: plugins load from the tool's own plugins folder and from folders the operator names in {1}", Yaml,
+        "A workspace cannot make the tool load code: list the folder in PLAYBOOK_PLUGIN_FOLDERS (the operator's decision), or install the plugin into the tool's plugins folder.");
     public static readonly DiagnosticDescriptor BadInvocation = Error("PB1024", "Bad command-line value", "{0}", Usage,
         "See 'playbook --help'.");
 
@@ -94,7 +98,7 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor LetType = Error("PB2007", "let value of the wrong type", "let '{0}' must be a number, bool, text or date/time value, but this is '{1}'", Condition,
         "let values are computed once and shared: aggregate a list into a single value, e.g. Count(...) or Max(...).");
     public static readonly DiagnosticDescriptor ExpressionTooLarge = Error("PB2008", "Expression too large", "{0}", Condition,
-        "An expression may have at most 10,000 characters, 2,000 tokens, nesting 100 deep and lambdas 4 deep, so that no expression can exhaust the compiler; compute parts in segments or let values.");
+        "An expression may have at most 10,000 characters, 2,000 tokens, nesting 100 deep and lambdas 3 deep, so that no expression can exhaust the compiler; compute parts in segments or let values.");
     public static readonly DiagnosticDescriptor InternalCompile = Error("PB2006", "Internal compiler error", "Internal error while compiling playbooks: {0}", Condition,
         "This is a PlaybookRunner bug; please report it with the playbook that caused it.");
 

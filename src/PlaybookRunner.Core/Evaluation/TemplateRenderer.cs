@@ -16,6 +16,40 @@ internal static class TemplateRenderer
     public const int RecursiveLimit = 20;
     public const int OutputLimit = 64 * 1024;
 
+    /// <summary>
+    /// The built-in objects whose members run code or read the wall clock, replaced by read-only copies
+    /// without those members: validate rejects <c>object.eval</c> and <c>date.now</c> by name, and these
+    /// copies make them unreachable by value too (<c>o = object; o.eval</c>, <c>object["eval"]</c>,
+    /// <c>d = date; d.now</c>).
+    /// </summary>
+    private static readonly Dictionary<string, string[]> Removed = new(StringComparer.Ordinal)
+    {
+        ["object"] = ["eval", "eval_template"],
+        ["date"] = ["now"],
+    };
+
+    private static readonly ScriptObject Restricted = CreateRestricted(); // after Removed, which it reads
+
+    private static ScriptObject CreateRestricted()
+    {
+        var builtins = new TemplateContext().BuiltinObject;
+        var restricted = new ScriptObject();
+        foreach (var (name, members) in Removed)
+        {
+            var copy = new ScriptObject();
+            foreach (var member in ((ScriptObject)builtins[name]!).Where(m => !members.Contains(m.Key, StringComparer.Ordinal)))
+            {
+                copy[member.Key] = member.Value;
+            }
+
+            copy.IsReadOnly = true;
+            restricted[name] = copy;
+        }
+
+        restricted.IsReadOnly = true;
+        return restricted;
+    }
+
     /// <summary>Renders one template against <paramref name="globals"/>; HTML mode escapes every value written.</summary>
     public static string Render(CompiledTemplate template, ScriptObject globals, bool html)
     {
@@ -30,6 +64,7 @@ internal static class TemplateRenderer
         context.MemberFilter = _ => false;
         context.EnableRelaxedMemberAccess = false;
         context.PushCulture(CultureInfo.InvariantCulture);
+        context.PushGlobal(Restricted);
         context.PushGlobal(globals);
         if (html)
         {

@@ -56,9 +56,15 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
         }
     }
 
-    private static async Task<AttemptOutcome> WriteFileAsync(ActionRecord record, ActionPayload payload, CancellationToken cancellationToken)
+    private async Task<AttemptOutcome> WriteFileAsync(ActionRecord record, ActionPayload payload, CancellationToken cancellationToken)
     {
         var path = Path.GetFullPath(Path.Combine(payload.BaseDirectory, payload.Field("path") ?? "outbox.jsonl"));
+        if (workspace.Roots.Count > 0 && !Loading.WorkspacePaths.IsInside(path, workspace.Roots))
+        {
+            // A path rendered from data ('../../x' in a cell) must not leave the workspace: never written.
+            return AttemptOutcome.Permanent(Loading.WorkspacePaths.Outside(payload.Field("path") ?? ""));
+        }
+
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var marker = $"\"id\":{JsonSerializer.Serialize(record.IdempotencyKey)}";
         if (File.Exists(path) && await TailContainsAsync(path, marker, cancellationToken))

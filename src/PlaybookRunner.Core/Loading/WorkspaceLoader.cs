@@ -63,7 +63,7 @@ public static class WorkspaceLoader
         if (files.Count == 0 && !requirePlaybooks && runner is not null)
         {
             var alone = LoadRunner(runner, reader, diagnostics);
-            return alone with { Files = reader.Read };
+            return Confine(alone with { Files = reader.Read, Roots = WorkspacePaths.Roots(alone.Root, []) }, diagnostics);
         }
 
         if (files.Count == 0)
@@ -76,7 +76,8 @@ public static class WorkspaceLoader
             return null;
         }
 
-        return LoadFiles(runner, files, reader, diagnostics);
+        var named = paths.Select(Path.GetFullPath).Select(p => Directory.Exists(p) ? p : Path.GetDirectoryName(p)!).ToList();
+        return LoadFiles(runner, files, reader, diagnostics, named: named);
     }
 
     /// <summary>
@@ -91,13 +92,14 @@ public static class WorkspaceLoader
             return null;
         }
 
-        return LoadFiles(snapshot.RunnerPath, snapshot.Playbooks, new FileReader(snapshot.Files), diagnostics, snapshot.Root);
+        return LoadFiles(snapshot.RunnerPath, snapshot.Playbooks, new FileReader(snapshot.Files), diagnostics, snapshot.Root, [snapshot.Root]);
     }
 
-    private static WorkspaceDefinition LoadFiles(string? runner, IReadOnlyList<string> files, FileReader reader, DiagnosticBag diagnostics, string? root = null)
+    private static WorkspaceDefinition LoadFiles(string? runner, IReadOnlyList<string> files, FileReader reader, DiagnosticBag diagnostics, string? root = null, IReadOnlyList<string>? named = null)
     {
         root ??= runner is not null ? Path.GetDirectoryName(runner)! : Path.GetDirectoryName(files[0])!;
         var workspace = runner is not null ? LoadRunner(runner, reader, diagnostics) : EmptyWorkspace(root);
+        workspace = workspace with { Roots = WorkspacePaths.Roots(workspace.Root, named ?? []) };
         var playbooks = new List<PlaybookDefinition>();
         var ids = new Dictionary<string, PlaybookDefinition>(StringComparer.Ordinal);
         foreach (var file in files)
@@ -119,8 +121,62 @@ public static class WorkspaceLoader
         }
 
         var suppressions = LoadSuppressions(Path.Combine(root, "suppressions.yaml"), reader, diagnostics);
-        return workspace with { Playbooks = playbooks, Suppressions = suppressions, Files = reader.Read };
+        return Confine(workspace with { Playbooks = playbooks, Suppressions = suppressions, Files = reader.Read }, diagnostics);
     }
+
+    /// <summary>
+    /// Reports every file the workspace names outside its roots (sources, the state file, literal file-action
+    /// paths) and drops the plugin folders the operator did not allow, so that nothing ever loads from them.
+    /// </summary>
+    private static WorkspaceDefinition Confine(WorkspaceDefinition workspace, DiagnosticBag diagnostics)
+    {
+        var sources = workspace.Sources.Values.Concat(workspace.Playbooks.Select(p => p.Source)).Distinct();
+        foreach (var source in sources)
+        {
+            if (source.FullPath is { } path && !WorkspacePaths.IsInside(path, workspace.Roots))
+            {
+                diagnostics.Add(DiagnosticDescriptors.PathOutside, source.LocationOf("path"), WorkspacePaths.Outside(source.Option("path")!));
+            }
+        }
+
+        if (workspace.State.Kind == "sqlite" && !WorkspacePaths.IsInside(workspace.StatePath, workspace.Roots))
+        {
+            diagnostics.Add(DiagnosticDescriptors.PathOutside, workspace.State.Location, WorkspacePaths.Outside(workspace.State.Settings.GetValueOrDefault("path", "")));
+        }
+
+        foreach (var playbook in workspace.Playbooks)
+        {
+            foreach (var field in playbook.Rules.SelectMany(r => r.Actions).Where(a => a.Type == "file").SelectMany(a => a.Fields).Where(f => f.Name == "path"))
+            {
+                if (field.Template is { } template && !template.Value.Contains("{{", StringComparison.Ordinal)
+                    && !WorkspacePaths.IsInside(Path.Combine(Path.GetDirectoryName(playbook.Path)!, template.Value), workspace.Roots))
+                {
+                    diagnostics.Add(DiagnosticDescriptors.PathOutside, field.Location, WorkspacePaths.Outside(template.Value));
+                }
+            }
+        }
+
+        var allowed = (Environment.GetEnvironmentVariable(PluginFoldersVariable) ?? "")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(f => WorkspacePaths.RealPath(f)).ToList();
+        var plugins = new List<string>();
+        foreach (var folder in workspace.PluginFolders)
+        {
+            if (WorkspacePaths.IsInside(folder, allowed))
+            {
+                plugins.Add(folder);
+            }
+            else
+            {
+                diagnostics.Add(DiagnosticDescriptors.PluginFolderNotAllowed, workspace.PluginLocations.GetValueOrDefault(folder, SourceLocation.None), folder, PluginFoldersVariable);
+            }
+        }
+
+        return workspace with { PluginFolders = plugins };
+    }
+
+    /// <summary>The operator's plugin folders a workspace's <c>plugins:</c> may name.</summary>
+    public const string PluginFoldersVariable = "PLAYBOOK_PLUGIN_FOLDERS";
 
     /// <summary>Reads YAML files from disk (keeping their bytes), or from a snapshot only.</summary>
     private sealed class FileReader(IReadOnlyDictionary<string, byte[]>? snapshot)
@@ -248,14 +304,14 @@ public static class WorkspaceLoader
         var state = map["state"] is YamlMapping stateMap
             ? new StateDefinition(stateMap.Text("kind")!, Settings(stateMap, "kind"), root) { Location = stateMap.Location }
             : DefaultState(root);
-        var plugins = map["plugins"] is YamlSequence pluginList
-            ? pluginList.Items.OfType<YamlScalar>().Select(s => Path.GetFullPath(Path.Combine(root, s.Value))).ToList()
-            : [];
+        var pluginScalars = map["plugins"] is YamlSequence pluginList ? pluginList.Items.OfType<YamlScalar>().ToList() : [];
+        var plugins = pluginScalars.Select(s => Path.GetFullPath(Path.Combine(root, s.Value))).ToList();
+        var pluginLocations = pluginScalars.Zip(plugins).GroupBy(p => p.Second, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().First.Location, StringComparer.Ordinal);
         var overrides = map["severity_overrides"] is YamlMapping overrideMap
             ? overrideMap.Entries.ToDictionary(e => e.Key.Value, e => ((YamlScalar)e.Value).Value, StringComparer.Ordinal)
             : new Dictionary<string, string>(StringComparer.Ordinal);
         var execution = map["execution"] is YamlMapping executionMap ? Settings(executionMap) : new Dictionary<string, string>(StringComparer.Ordinal);
-        return new WorkspaceDefinition(root, path, sources, channels, state, plugins, overrides, []) { Execution = execution, DefaultTimeZone = defaultZone };
+        return new WorkspaceDefinition(root, path, sources, channels, state, plugins, overrides, []) { Execution = execution, DefaultTimeZone = defaultZone, PluginLocations = pluginLocations };
     }
 
     /// <summary>Scalar settings by key; a nested mapping (headers) is flattened as <c>headers.Name</c>.</summary>
@@ -408,6 +464,11 @@ public static class WorkspaceLoader
 
         foreach (var related in source?.Related ?? [])
         {
+            if (ReservedNames.Contains(related.Name) || related.Name.StartsWith("__", StringComparison.Ordinal))
+            {
+                diagnostics.Add(DiagnosticDescriptors.NameClash, related.Location, related.Name, "a name PlaybookRunner defines in conditions or templates, or one starting with '__'");
+            }
+
             names.TryAdd(related.Name, $"a related list of source '{source!.Name}'");
         }
 

@@ -143,6 +143,15 @@ public sealed record WorkspaceDefinition(
     /// <summary>The bytes of every YAML file this version was loaded from, by full path (playbooks that did not load too).</summary>
     public IReadOnlyDictionary<string, byte[]> Files { get; init; } = new Dictionary<string, byte[]>();
 
+    /// <summary>
+    /// The folders whose files the workspace may name, links resolved (see <c>WorkspacePaths</c>): sources,
+    /// the state file and file actions must be inside one of them.
+    /// </summary>
+    public IReadOnlyList<string> Roots { get; init; } = [];
+
+    /// <summary>Where each plugin folder is written in runner.yaml.</summary>
+    public IReadOnlyDictionary<string, SourceLocation> PluginLocations { get; init; } = new Dictionary<string, SourceLocation>();
+
     /// <summary>The suppressions of suppressions.yaml beside runner.yaml.</summary>
     public IReadOnlyList<SuppressionDefinition> Suppressions { get; init; } = [];
 

@@ -87,7 +87,7 @@ public static class WorkspaceScaffold
             message: "{{ name }}: {{ if last_contact_at }}no contact for {{ days_since last_contact_at }} days{{ else }}no contact on record{{ end }}"
             actions:
               - type: file                # an outbox file; switch to email once a channel is set up
-                path: ../outbox/tasks.jsonl
+                path: outbox/tasks.jsonl
                 body: "Call {{ name }} ({{ owner_email }})"
 
           - id: detractor
@@ -98,7 +98,7 @@ public static class WorkspaceScaffold
             message: "{{ name }} scored us {{ nps }} out of 10"
             actions:
               - type: file
-                path: ../outbox/tasks.jsonl
+                path: outbox/tasks.jsonl
                 body: "Follow up with {{ name }} about their NPS of {{ nps }} ({{ owner_email }})"
         """;
 

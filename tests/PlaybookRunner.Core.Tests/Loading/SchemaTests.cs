@@ -48,7 +48,7 @@ public sealed class SchemaTests
     public void A_playbook_using_every_key_loads_every_value()
     {
         using var workspace = new TempWorkspace();
-        workspace.Write("runner.yaml", """
+        workspace.Write("runner.yaml", $$$"""
             timezone: Europe/Paris
             sources:
               crm:
@@ -63,7 +63,7 @@ public sealed class SchemaTests
               default: { kind: smtp, host: 127.0.0.1, port: 2525, from: a@example.com, tls: none }
               hook: { kind: webhook, url: "http://127.0.0.1:1/x", headers: { X-A: b } }
             state: { kind: sqlite, path: state.db }
-            plugins: [ plug ]
+            plugins: [ "{{{TestOperatorSettings.PluginFolder}}}" ]
             severity_overrides: { p/r: critical }
             """);
         var file = workspace.Write("p.yaml", """
@@ -103,7 +103,7 @@ public sealed class SchemaTests
         Assert.Equal(["to", "cc", "subject", "body", "html", "channel"], rule.Actions[0].Fields.Select(f => f.Name));
         Assert.Equal("X-B", rule.Actions[1].Field("headers")!.Children![0].Name);
         Assert.Equal(("sqlite", "state.db"), (loaded.State.Kind, loaded.State.Settings["path"]));
-        Assert.Equal(Path.Combine(workspace.Root, "plug"), Assert.Single(loaded.PluginFolders));
+        Assert.Equal(TestOperatorSettings.PluginFolder, Assert.Single(loaded.PluginFolders));
         Assert.Equal("critical", loaded.SeverityOverrides["p/r"]);
         Assert.Equal("webhook", loaded.Channels["hook"].Kind);
     }

@@ -147,10 +147,12 @@ public sealed class PluginCatalogTests
     public void Broken_plugins_are_diagnostics_not_crashes()
     {
         using var workspace = new TempWorkspace();
-        var plugins = Path.Combine(workspace.Root, "plugins");
+        // A folder the operator allows (TestOperatorSettings), holding a plugin folder without its DLL and a DLL that is not one.
+        var plugins = Path.Combine(TestOperatorSettings.PluginFolder, "broken-" + Path.GetFileName(workspace.Root));
         Directory.CreateDirectory(Path.Combine(plugins, "Empty"));
-        workspace.Write("plugins/Garbage/Garbage.dll", "this is not an assembly");
-        workspace.Write("runner.yaml", "plugins: [ plugins ]\n");
+        Directory.CreateDirectory(Path.Combine(plugins, "Garbage"));
+        File.WriteAllText(Path.Combine(plugins, "Garbage", "Garbage.dll"), "this is not an assembly");
+        workspace.Write("runner.yaml", $"plugins: [ \"{plugins}\" ]\n");
         workspace.Write("d.csv", "id\nA\n");
         workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: \"true\" }\n");
         var diagnostics = PlaybookEngine.Validate([workspace.Root]).Diagnostics;

@@ -93,11 +93,15 @@ public sealed class RunawayTests
     }
 
     [Fact]
-    public void A_lambda_whose_guard_does_not_compile_runs_unguarded_rather_than_failing()
+    public void A_lambda_whose_guard_does_not_compile_is_an_error_not_a_workspace_without_guards()
     {
         using var workspace = new TempWorkspace();
-        // (x, null) has no type of its own: __G((x, null)) cannot compile, so this workspace runs without lambda guards.
-        var (plan, _) = Plan(workspace, "new[] { 1 }.Select<int, (int, string?)>(x => (x, null)).Count() == 1");
+        // (x, null) has no type of its own: __G((x, null)) cannot compile. Running it unguarded would take
+        // every rule of the workspace out of the budget, so it is an error that says how to fix it.
+        var error = Assert.Throws<InvalidOperationException>(() => Plan(workspace, "new[] { 1 }.Select<int, (int, string?)>(x => (x, null)).Count() == 1"));
+        Assert.StartsWith("The evaluation budget cannot be checked in this lambda (CS0411:", error.Message, StringComparison.Ordinal);
+
+        var (plan, _) = Plan(workspace, "new[] { 1 }.Select<int, (int, string?)>(x => (x, (string?)null)).Count() == 1");
         Assert.Empty(plan.Errors);
         Assert.Contains(plan.Findings, f => f.Rule == "runaway" && f.Key == "A");
     }

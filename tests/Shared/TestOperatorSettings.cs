@@ -1,0 +1,34 @@
+using System.Runtime.CompilerServices;
+
+namespace PlaybookRunner.Tests.Shared;
+
+/// <summary>
+/// What the operator of the test run allows (inherited by the processes the tests start): the shared
+/// data folder beside the repository as an extra root (the telco dataset), and the repository's
+/// artifacts/plugins as a plugin folder (the plugins the build produces). Tests of the confinement
+/// itself use folders outside both.
+/// </summary>
+internal static class TestOperatorSettings
+{
+    /// <summary>A plugin folder outside every workspace that the operator allows, for tests of plugin loading.</summary>
+    public static string PluginFolder { get; } = Path.Combine(Path.GetTempPath(), $"playbook-test-operator-plugins-{Environment.ProcessId}");
+
+    [ModuleInitializer]
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2255", Justification = "Test-run set-up before any test.")]
+    internal static void Initialize()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "PlaybookRunner.sln")))
+        {
+            root = root.Parent;
+        }
+
+        if (root is null)
+        {
+            return;
+        }
+
+        Environment.SetEnvironmentVariable("PLAYBOOK_ALLOWED_ROOTS", Path.GetFullPath(Path.Combine(root.FullName, "..", "shared", "data")));
+        Environment.SetEnvironmentVariable("PLAYBOOK_PLUGIN_FOLDERS", Path.Combine(root.FullName, "artifacts", "plugins") + Path.PathSeparator + PluginFolder);
+    }
+}
