@@ -32,7 +32,7 @@ internal static class ExplainCommand
             }
 
             stdout.Write(Write(explanation));
-            return CliApp.Success;
+            return explanation.Failed ? CliApp.Errors : CliApp.Success;
         });
         return command;
     }

@@ -3,8 +3,9 @@ using System.Globalization;
 namespace PlaybookRunner.Core.Evaluation;
 
 /// <summary>
-/// The hard heap limit this process runs under, when it runs under one: the daemon's evaluation
-/// worker is started with <c>DOTNET_GCHeapHardLimit</c>. Only then is an out-of-memory error inside
+/// The hard heap limit this process runs under, when it runs under one: the tool sets 75% of the
+/// available memory in its runtimeconfig, and the daemon's evaluation worker is started with
+/// <c>DOTNET_GCHeapHardLimit</c>. Only then is an out-of-memory error inside
 /// an expression the memory limit (PB5007, the playbook stopped); without a limit it stays an error of
 /// that rule and key, as any other exception.
 /// </summary>
@@ -15,5 +16,8 @@ internal static class HeapLimit
         Environment.GetEnvironmentVariable("DOTNET_GCHeapHardLimit") is { Length: > 0 } hex
         && long.TryParse(hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? hex[2..] : hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var bytes) && bytes > 0
             ? bytes / (1024 * 1024)
-            : null;
+            // The tool's own runtimeconfig sets a percentage (75% of the memory available): the GC reports the limit it made of it.
+            : AppContext.GetData("System.GC.HeapHardLimitPercent") is not null
+                ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024 * 1024)
+                : null;
 }

@@ -24,7 +24,11 @@ public sealed record Explanation(
     string Cooldown,
     string Suppression,
     bool Fires,
-    string Outcome);
+    string Outcome)
+{
+    /// <summary>True when evaluating the rule for this key failed (the outcome says how): explain exits 1.</summary>
+    public bool Failed { get; init; }
+}
 
 /// <summary>Builds explanations from what an instrumented evaluation recorded.</summary>
 internal static class Explainer
@@ -71,6 +75,9 @@ internal static class Explainer
             _ => "does not fire: the condition is false",
         };
         return new Explanation(playbook.Id, rule.Id, key, plan.AsOf, rule.When.Value, Parts(compiled, sink, playbook, ruleIndex, key), segments, lets,
-            cooldown, suppression, finding?.IsPending ?? false, outcome);
+            cooldown, suppression, finding?.IsPending ?? false, outcome)
+        {
+            Failed = finding is null && error is not null,
+        };
     }
 }

@@ -153,6 +153,13 @@ internal sealed class YamlSchemaValidator
             return;
         }
 
+        if (schema.TryGetProperty("maximum", out var maximum) && scalar.IsNumber
+            && double.Parse(scalar.Value, System.Globalization.CultureInfo.InvariantCulture) > maximum.GetDouble())
+        {
+            diagnostics.Add(DiagnosticDescriptors.PatternMismatch, scalar.Location, scalar.Value, Display(path), $"must be at most {maximum.GetRawText()}");
+            return;
+        }
+
         if (schema.TryGetProperty("pattern", out var pattern) && !PatternMatches(pattern.GetString()!, scalar.Value))
         {
             var (descriptor, hint) = PatternHint(pattern.GetString()!);

@@ -65,8 +65,9 @@ public sealed class RunawayTests
         var error = Assert.Single(plan.Errors);
         Assert.Equal(("PB5003", "p"), (error.Id, error.Playbook));
         Assert.StartsWith("Evaluation of playbook 'p' exceeded its time budget of 300 ms at key 'R", error.Message, StringComparison.Ordinal);
-        // Stopped within a few records of the budget, not at a periodic check hundreds of records later.
-        Assert.InRange(int.Parse(error.Key![1..], System.Globalization.CultureInfo.InvariantCulture), 1, 100);
+        // Stopped within a few records of the budget, not at a periodic check hundreds of records later
+        // (on a loaded machine the budget may already be spent at the first record).
+        Assert.InRange(int.Parse(error.Key![1..], System.Globalization.CultureInfo.InvariantCulture), 0, 100);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
     }
 

@@ -1,0 +1,69 @@
+using PlaybookRunner.Cli.Tests.Commands;
+
+namespace PlaybookRunner.Cli.Tests;
+
+/// <summary>
+/// One allowed call that allocates without bound (six chained Replace calls, 2 GB in one expression, no
+/// lambda) is stopped inside the rule by the process's heap limit in every command that evaluates,
+/// through the real built program: never a crash, and the other playbook still runs.
+/// </summary>
+public sealed class HeapLimitProcessTests
+{
+    private static readonly Dictionary<string, string> Limit256 = new() { ["DOTNET_GCHeapHardLimit"] = "0x10000000" };
+
+    private static void Workspace(TempDir dir)
+    {
+        var x32 = new string('x', 32);
+        var chain = string.Concat(Enumerable.Repeat($".Replace(\"x\", \"{x32}\")", 6));
+        dir.Write("customers.csv", "id,tickets\nA,5\nB,1\n");
+        dir.Write("p.yaml", $$"""
+            playbook: p
+            source: { kind: csv, path: customers.csv, key: id, fields: { id: string, tickets: int } }
+            rules:
+              - id: busy
+                when: '("x" + id){{chain}}.Length > 0'
+            """);
+        dir.Write("q.yaml", """
+            playbook: q
+            source: { kind: csv, path: customers.csv, key: id, fields: { id: string, tickets: int } }
+            rules:
+              - { id: calm, when: tickets < 3 }
+            """);
+        dir.Write("p.test.yaml", """
+            tests:
+              - name: busy fires
+                playbook: p
+                as_of: 2026-03-02T09:00:00Z
+                records: [ { id: A, tickets: 5 } ]
+                expect: [ { rule: busy, key: A, fires: true } ]
+            """);
+    }
+
+    [Theory]
+    [InlineData("plan")]
+    [InlineData("test")]
+    [InlineData("explain")]
+    public void A_huge_single_call_is_stopped_by_the_heap_limit_with_rule_and_key(string verb)
+    {
+        using var dir = new TempDir();
+        Workspace(dir);
+        string[] args = verb switch
+        {
+            "plan" => ["plan", dir.Root, "--as-of", "2026-03-02T09:00:00Z"],
+            "test" => ["test", dir.Root],
+            _ => ["explain", "p/busy", "A", dir.Root, "--as-of", "2026-03-02T09:00:00Z"],
+        };
+
+        var (code, stdout, stderr) = ProcessRunner.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "playbook.dll"), .. args], environment: Limit256, timeoutSeconds: 120);
+
+        var all = stdout + stderr;
+        Assert.True(code == 1, $"exit {code}: {all}");
+        Assert.Contains("allocated more than 256 MB for key 'A', in rule 'busy'", all, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", all, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", all, StringComparison.Ordinal);
+        if (verb == "plan")
+        {
+            Assert.Contains("q/calm", all, StringComparison.Ordinal);
+        }
+    }
+}
