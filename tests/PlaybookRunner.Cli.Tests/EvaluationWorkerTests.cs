@@ -198,6 +198,51 @@ public sealed class EvaluationWorkerTests
     }
 
     [Fact]
+    public void An_edit_is_compiled_in_the_worker_first_and_one_the_worker_cannot_check_is_not_taken()
+    {
+        using var dir = new TempDir();
+        Workspace(dir);
+        // The worker fails as soon as a STOP file exists: an edit the daemon would compile fine by itself
+        // must still be refused, because the daemon never compiles an unchecked change in its own process.
+        var stop = Path.Combine(dir.Root, "STOP");
+        var failing = new WorkerCommand("sh", ["-c", "test -e \"$0\" && { echo 'worker refused' >&2; exit 3; }; exec dotnet \"$1\" __evaluate", stop, Path.Combine(AppContext.BaseDirectory, "playbook.dll")]);
+        var logger = new ListLogger();
+        using var daemon = new SchedulingDaemon([dir.Root], new FixedTimeProvider(DueAt), logger, DaemonOptions.Default with { Worker = failing });
+        Assert.True(daemon.Start(), Log(logger));
+
+        File.WriteAllText(stop, "");
+        dir.Write("p.yaml", File.ReadAllText(Path.Combine(dir.Root, "p.yaml")).Replace("tickets > 3", "tickets > 6", StringComparison.Ordinal));
+        Assert.True(daemon.Reload(DueAt));
+        Assert.Equal("tickets > 3", daemon.Current!.Prepared.Workspace.Playbooks.Single().Rules.Single().When.Value.Trim());
+        var refused = Assert.Single(daemon.RejectedDiagnostics, d => d.IsError);
+        Assert.Equal("PB5009", refused.Id);
+        Assert.Contains("exited with code 3", refused.Message, StringComparison.Ordinal);
+
+        // Once the worker can check it, the same edit is taken.
+        File.Delete(stop);
+        dir.Write("p.yaml", File.ReadAllText(Path.Combine(dir.Root, "p.yaml")) + "\n");
+        Assert.True(daemon.Reload(DueAt));
+        Assert.Equal("tickets > 6", daemon.Current!.Prepared.Workspace.Playbooks.Single().Rules.Single().When.Value.Trim());
+        Assert.Empty(daemon.RejectedDiagnostics);
+    }
+
+    [Fact]
+    public void Compile_errors_of_an_edit_come_from_the_worker_at_their_yaml_location()
+    {
+        using var dir = new TempDir();
+        Workspace(dir);
+        var logger = new ListLogger();
+        using var daemon = Start(dir, logger);
+
+        dir.Write("p.yaml", File.ReadAllText(Path.Combine(dir.Root, "p.yaml")).Replace("tickets > 3", "tickets >> \"3\"", StringComparison.Ordinal));
+        Assert.True(daemon.Reload(DueAt));
+
+        var error = Assert.Single(daemon.RejectedDiagnostics, d => d.IsError);
+        Assert.Equal(("PB2001", Path.Combine(dir.Root, "p.yaml"), 6, 11), (error.Id, error.Location.Path, error.Location.Line, error.Location.Column));
+        Assert.Equal("tickets > 3", daemon.Current!.Prepared.Workspace.Playbooks.Single().Rules.Single().When.Value.Trim());
+    }
+
+    [Fact]
     public void A_request_that_is_not_json_is_a_diagnostic_without_a_stack_trace()
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };

@@ -169,6 +169,8 @@ public static class DiagnosticDescriptors
         "A blast-radius guard: max_actions in the playbook or --max-actions on the command line. Check the edit; raise the limit if the volume is intended. plan warns, run refuses.");
     public static readonly DiagnosticDescriptor RunRefused = Error("PB5006", "Run refused: too many actions", "{0} would execute {1} actions, more than {2}; nothing was executed", Evaluation,
         "run executes nothing when a playbook (max_actions) or the whole run (--max-actions) exceeds its limit. Check the plan first; raise the limit if the volume is intended.");
+    public static readonly DiagnosticDescriptor ReloadCheckFailed = Error("PB5009", "Reload check failed", "Checking the edited playbooks in the evaluation worker failed: it {0}; the last good version keeps running", Evaluation,
+        "The daemon loads and compiles every edit in a worker process before it takes it (it never compiles an unchecked change itself). Look at the worker's error in the daemon's log; the edit is tried again when a file changes.");
     public static readonly DiagnosticDescriptor WorkerFailed = Error("PB5008", "Evaluation worker failed", "Evaluation worker of playbook '{0}' {1}; nothing was recorded for this tick", Evaluation,
         "The daemon evaluates each tick in a worker process that it kills past execution: worker_timeout_seconds (default 300); a worker that exits without a plan (out of memory outside any rule, a crash) records nothing either. The next tick runs as usual.");
 

@@ -38,7 +38,7 @@ internal sealed partial class Daemon
         var kept = new List<string>();
         if (_current is null)
         {
-            prepared = PlaybookEngine.Prepare(workspace, diagnostics, now, load: true);
+            prepared = PrepareChecked(workspace, diagnostics, now);
             rejected = [.. diagnostics.Items.Where(d => d.IsError)];
         }
         else if (workspace is not null && rejected.All(IsPlaybookFile))
@@ -50,7 +50,7 @@ internal sealed partial class Daemon
             {
                 var merged = Merge(workspace, _current.Prepared.Workspace, broken, kept);
                 var compile = new DiagnosticBag();
-                prepared = PlaybookEngine.Prepare(merged, compile, now, load: true);
+                prepared = PrepareChecked(merged, compile, now);
                 var errors = compile.Items.Where(d => d.IsError).ToList();
                 rejected.AddRange(errors);
                 if (prepared is null && (errors.Count == 0 || !errors.All(IsPlaybookFile)))
@@ -110,6 +110,28 @@ internal sealed partial class Daemon
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Compiles and loads a version; an edit (every load after the first) with the evaluation worker only
+    /// after the worker loaded and compiled it, so an edit that would hang or crash the compiler takes down
+    /// a worker, never the daemon, and the daemon's own load is a compile-cache hit: Roslyn never runs in
+    /// it on an edit. The first load is what the operator started the daemon on, checked like `validate`.
+    /// </summary>
+    private Prepared? PrepareChecked(WorkspaceDefinition? workspace, DiagnosticBag diagnostics, DateTimeOffset now)
+    {
+        if (_current is not null && workspace is not null && Options.Worker is { } worker && !diagnostics.HasErrors)
+        {
+            var check = new DiagnosticBag();
+            var ok = EvaluationWorker.CheckAsync(worker, workspace, _secrets, check, CancellationToken.None).GetAwaiter().GetResult();
+            if (!ok)
+            {
+                diagnostics.AddRange(check.Items);
+                return null;
+            }
+        }
+
+        return PlaybookEngine.Prepare(workspace, diagnostics, now, load: true);
     }
 
     /// <summary>True when the evaluation worker can rebuild <paramref name="workspace"/> from its files; otherwise the reasons go to <paramref name="rejected"/>.</summary>

@@ -14,7 +14,7 @@ namespace PlaybookRunner.Core.Scheduling;
 public sealed record WorkerCommand(string FileName, IReadOnlyList<string> Arguments);
 
 /// <summary>One tick for the worker: the workspace version to load, the playbook and rules, the instant.</summary>
-internal sealed record WorkerRequest(WorkspaceSnapshot Snapshot, string Playbook, IReadOnlyList<string> Rules, DateTimeOffset AsOf);
+internal sealed record WorkerRequest(WorkspaceSnapshot Snapshot, string Playbook, IReadOnlyList<string> Rules, DateTimeOffset AsOf, bool Check = false);
 
 /// <summary>What the worker sends back: the plan (null when there is none) and the diagnostics of loading, compiling and reading.</summary>
 internal sealed record WorkerResponse(Plan? Plan, IReadOnlyList<Diagnostic> Diagnostics);
@@ -49,6 +49,34 @@ internal static class EvaluationWorker
     private static readonly TimeSpan Drain = TimeSpan.FromSeconds(3);
 
     /// <summary>The daemon's side: runs the tick in a worker and returns its plan, or null with a PB5008 diagnostic (or the worker's own).</summary>
+    /// <summary>The longest a reload check (load and compile, no data) may take in the worker.</summary>
+    public static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(120);
+
+    /// <summary>
+    /// Checks an edited version in a worker process: loads and compiles it there (no data is read), so that
+    /// the daemon never compiles an unchecked change in its own process. True when it compiled; otherwise
+    /// the compile errors, or PB5009 when the worker failed (crashed, timed out), are in <paramref name="diagnostics"/>.
+    /// A successful check also fills the compile cache, so the daemon's own load of that version is a cache hit.
+    /// </summary>
+    public static async Task<bool> CheckAsync(WorkerCommand command, WorkspaceDefinition workspace, Secrets secrets, DiagnosticBag diagnostics, CancellationToken cancellationToken)
+    {
+        var request = new WorkerRequest(WorkspaceSnapshot.Of(workspace), "", [], DateTimeOffset.UnixEpoch, Check: true);
+        var timeout = TimeSpan.FromSeconds(Math.Min(CheckTimeout.TotalSeconds, workspace.ExecutionSetting("worker_timeout_seconds", DefaultTimeoutSeconds)));
+        var failed = false;
+        var response = await ExchangeAsync(command, workspace, request, timeout, secrets, what =>
+        {
+            failed = true;
+            diagnostics.Add(DiagnosticDescriptors.ReloadCheckFailed, SourceLocation.None, what);
+        }, cancellationToken);
+        if (response is null)
+        {
+            return false;
+        }
+
+        diagnostics.AddRange(response.Diagnostics ?? []);
+        return !failed && !(response.Diagnostics ?? []).Any(d => d.IsError);
+    }
+
     public static async Task<Plan?> EvaluateAsync(WorkerCommand command, WorkspaceDefinition workspace, PlanScope scope, DateTimeOffset asOf, Secrets secrets, DiagnosticBag diagnostics, CancellationToken cancellationToken)
     {
         // The worker resolves the secrets its sources use; the daemon learns them too, to scrub the worker's errors.
@@ -58,9 +86,22 @@ internal static class EvaluationWorker
             secrets.TryResolve(setting, out _, out _);
         }
 
-        var memoryMb = workspace.ExecutionSetting("worker_memory_mb", DefaultMemoryMb);
         var timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("worker_timeout_seconds", DefaultTimeoutSeconds));
         var request = new WorkerRequest(WorkspaceSnapshot.Of(workspace), scope.Playbook, [.. scope.Rules.Order(StringComparer.Ordinal)], asOf);
+        var response = await ExchangeAsync(command, workspace, request, timeout, secrets, what => Failed(diagnostics, scope.Playbook, what), cancellationToken);
+        if (response is null)
+        {
+            return null;
+        }
+
+        diagnostics.AddRange(response.Diagnostics ?? []);
+        return response.Plan;
+    }
+
+    /// <summary>Sends one request to a new worker process and reads its answer; null (after <paramref name="fail"/>) when the worker failed.</summary>
+    private static async Task<WorkerResponse?> ExchangeAsync(WorkerCommand command, WorkspaceDefinition workspace, WorkerRequest request, TimeSpan timeout, Secrets secrets, Action<string> fail, CancellationToken cancellationToken)
+    {
+        var memoryMb = workspace.ExecutionSetting("worker_memory_mb", DefaultMemoryMb);
         var info = new ProcessStartInfo(command.FileName)
         {
             RedirectStandardInput = true,
@@ -86,7 +127,7 @@ internal static class EvaluationWorker
         }
         catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
-            Failed(diagnostics, scope.Playbook, $"could not be started ({command.FileName}: {ex.Message.TrimEnd('.')})");
+            fail($"could not be started ({command.FileName}: {ex.Message.TrimEnd('.')})");
             return null;
         }
 
@@ -110,11 +151,11 @@ internal static class EvaluationWorker
                 cancellationToken.ThrowIfCancellationRequested();
                 if (ex is IOException)
                 {
-                    Failed(diagnostics, scope.Playbook, $"stopped reading its request{(process.HasExited ? $" (exit code {process.ExitCode})" : "")}{(drained ? LastLine(await error, secrets) : "")}");
+                    fail($"stopped reading its request{(process.HasExited ? $" (exit code {process.ExitCode})" : "")}{(drained ? LastLine(await error, secrets) : "")}");
                 }
                 else
                 {
-                    Failed(diagnostics, scope.Playbook, $"did not finish within {(long)timeout.TotalSeconds} s (execution: worker_timeout_seconds) and was killed");
+                    fail($"did not finish within {(long)timeout.TotalSeconds} s (execution: worker_timeout_seconds) and was killed");
                 }
 
                 return null;
@@ -123,14 +164,14 @@ internal static class EvaluationWorker
             if (!await Drained(output, error))
             {
                 Kill(process);
-                Failed(diagnostics, scope.Playbook, $"exited but its output stayed open for {(long)Drain.TotalSeconds} s (a process it started still holds it)");
+                fail($"exited but its output stayed open for {(long)Drain.TotalSeconds} s (a process it started still holds it)");
                 return null;
             }
 
             var text = await output;
             if (process.ExitCode != 0)
             {
-                Failed(diagnostics, scope.Playbook, $"exited with code {process.ExitCode}{LastLine(await error, secrets)}");
+                fail($"exited with code {process.ExitCode}{LastLine(await error, secrets)}");
                 return null;
             }
 
@@ -141,18 +182,17 @@ internal static class EvaluationWorker
             }
             catch (JsonException ex)
             {
-                Failed(diagnostics, scope.Playbook, $"answered with something that is not a plan ({ex.Message.TrimEnd('.')})");
+                fail($"answered with something that is not a plan ({ex.Message.TrimEnd('.')})");
                 return null;
             }
 
             if (response is null)
             {
-                Failed(diagnostics, scope.Playbook, "answered with nothing");
+                fail("answered with nothing");
                 return null;
             }
 
-            diagnostics.AddRange(response.Diagnostics ?? []);
-            return response.Plan;
+            return response;
         }
     }
 
@@ -181,9 +221,21 @@ internal static class EvaluationWorker
         }
 
         var diagnostics = new DiagnosticBag();
-        var plan = await PlanAsync(request, diagnostics, cancellationToken);
+        var plan = request.Check ? Check(request, diagnostics) : await PlanAsync(request, diagnostics, cancellationToken);
         await JsonSerializer.SerializeAsync(output, new WorkerResponse(plan, diagnostics.Items), WorkerJson.Default.WorkerResponse, cancellationToken);
         return 0;
+    }
+
+    /// <summary>A reload check: load and compile the snapshot (into the compile cache), read no data.</summary>
+    private static Plan? Check(WorkerRequest request, DiagnosticBag diagnostics)
+    {
+        var workspace = WorkspaceLoader.Load(request.Snapshot, diagnostics);
+        if (!diagnostics.HasErrors)
+        {
+            PlaybookEngine.Prepare(workspace, diagnostics, DateTimeOffset.UnixEpoch, load: false)?.Compiled?.Unload();
+        }
+
+        return null;
     }
 
     private static async Task<Plan?> PlanAsync(WorkerRequest request, DiagnosticBag diagnostics, CancellationToken cancellationToken)
