@@ -135,6 +135,12 @@ public static class PlaybookEngine
             return (null, diagnostics.Sorted());
         }
 
+        if (source.FullPath is { } path && !WorkspacePaths.IsInside(path, workspace.Roots))
+        {
+            // Reported by the loader (PB1030); nothing of the file is read.
+            return (null, diagnostics.Sorted());
+        }
+
         try
         {
             return (SourceDescriber.Describe(source), diagnostics.Sorted());

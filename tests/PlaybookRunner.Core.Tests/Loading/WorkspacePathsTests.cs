@@ -64,6 +64,26 @@ public sealed class WorkspacePathsTests : IDisposable
         Assert.DoesNotContain(plan.Diagnostics, d => d.Message.Contains("PBOUTSIDE-SECRET", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("{outside}/secret.csv")]
+    [InlineData("../{outsideName}/secret.csv")]
+    [InlineData("link.csv")]
+    public void Sources_describe_reads_nothing_outside_the_root(string written)
+    {
+        using var workspace = new TempWorkspace();
+        File.CreateSymbolicLink(Path.Combine(workspace.Root, "link.csv"), Path.Combine(_outside, "secret.csv"));
+        workspace.Write("runner.yaml", $$"""
+            sources:
+              crm: { kind: csv, path: "{{Expand(written)}}", key: id, fields: { id: string } }
+            """);
+
+        var (text, diagnostics) = PlaybookEngine.DescribeSource([workspace.Root], "crm");
+
+        Assert.Null(text);
+        Assert.Equal("PB1030", Assert.Single(diagnostics, d => d.IsError).Id);
+        Assert.DoesNotContain(diagnostics, d => d.Message.Contains("PBOUTSIDE-SECRET", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void A_link_inside_the_root_to_a_file_inside_it_is_fine()
     {
