@@ -67,6 +67,49 @@ public sealed class DaemonLeaseTests(PostgresServer postgres)
         Assert.Equal(["p busy A"], PlaybookEngine.History([dir.Root], null, null, failedOnly: false).Entries.Select(e => $"{e.Playbook} {e.Rule} {e.Key}"));
     }
 
+    [Fact]
+    public async Task A_later_tick_is_not_evaluated_while_an_earlier_one_of_the_same_schedule_runs_elsewhere()
+    {
+        using var dir = new TempDir();
+        dir.Write("runner.yaml", $$"""
+            sources:
+              crm: { kind: csv, path: customers.csv, key: id, fields: { id: string, tickets: int } }
+            state: { kind: postgres, connection: "{{postgres.CreateDatabase("pboverlap")}}", lease_seconds: 30 }
+            """);
+        dir.Write("customers.csv", "id,tickets\nA,5\nB,1\n");
+        dir.Write("p.yaml", """
+            playbook: p
+            source: crm
+            schedule: "*/2 * * * * *"
+            rules:
+              - { id: busy, when: tickets > 3, cooldown: 1y, actions: [ { type: file, path: out.jsonl, body: "{{ id }}" } ] }
+            """);
+        var firstLog = new ListLogger();
+        using var first = new SchedulingDaemon([dir.Root], TimeProvider.System, firstLog, DaemonOptions.Default);
+        Assert.True(first.Start());
+        var secondLog = new ListLogger();
+        using var second = new SchedulingDaemon([dir.Root], TimeProvider.System, secondLog, DaemonOptions.Default);
+        Assert.True(second.Start());
+
+        var csv = Path.Combine(dir.Root, "customers.csv");
+        File.Delete(csv);
+        using (var mkfifo = Process.Start("mkfifo", [csv]))
+        {
+            mkfifo.WaitForExit();
+        }
+
+        // The first daemon's tick waits for its data; meanwhile the second daemon's turn comes for the next tick.
+        var tick = Task.Run(() => first.RunTickAsync(first.Current!.Units.Single(), DueAt, CancellationToken.None));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.True(await second.RunTickAsync(second.Current!.Units.Single(), DueAt.AddSeconds(2), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10)));
+        await Feed(csv);
+        Assert.True(await tick.WaitAsync(TimeSpan.FromSeconds(30)));
+
+        // One firing for A, from the first tick: the second tick was skipped, not evaluated beside it.
+        Assert.Equal(["p busy A"], PlaybookEngine.History([dir.Root], null, null, failedOnly: false).Entries.Select(e => $"{e.Playbook} {e.Rule} {e.Key}"));
+        Assert.Null(Assert.Single(second.Schedules()).Last);
+    }
+
     /// <summary>Writes the rows into the named pipe, giving up after 5 s when nobody reads it.</summary>
     private static async Task Feed(string fifo)
     {

@@ -98,7 +98,7 @@ public sealed class DaemonProcessTests(PostgresServer postgres)
         }
     }
 
-    private static string Workspace(string root, string hookUrl, string state)
+    private static string Workspace(string root, string hookUrl, string state, string headers = "")
     {
         Directory.CreateDirectory(root);
         var csv = new StringBuilder("id,name\n");
@@ -112,7 +112,7 @@ public sealed class DaemonProcessTests(PostgresServer postgres)
             sources:
               crm: { kind: csv, path: customers.csv, key: id, fields: { id: string, name: string } }
             channels:
-              sink: { kind: webhook, url: "{{hookUrl}}" }
+              sink: { kind: webhook, url: "{{hookUrl}}"{{headers}} }
             execution: { max_attempts: 3, backoff_ms: 1 }
             {{state}}
             """);
@@ -197,7 +197,7 @@ public sealed class DaemonProcessTests(PostgresServer postgres)
     {
         using var server = new JsonApiServer(_ => (200, "{}", null));
         var root = Path.Combine(Path.GetTempPath(), "pbd-" + Guid.NewGuid().ToString("N")[..8]);
-        File.WriteAllText(Workspace(root, server.Url("/hook?token=${env:PB_HOOK_TOKEN}"), ""), Playbook);
+        File.WriteAllText(Workspace(root, server.Url("/hook"), "", ", headers: { X-Token: \"${env:PB_HOOK_TOKEN}\" }"), Playbook);
         var canary = TestCanary.New("daemon-hook-token");
         var port = JsonApiServer.FreePort();
         try

@@ -205,7 +205,7 @@ public sealed class EvaluationWorkerTests
         // The worker fails as soon as a STOP file exists: an edit the daemon would compile fine by itself
         // must still be refused, because the daemon never compiles an unchecked change in its own process.
         var stop = Path.Combine(dir.Root, "STOP");
-        var failing = new WorkerCommand("sh", ["-c", "test -e \"$0\" && { echo 'worker refused' >&2; exit 3; }; exec dotnet \"$1\" __evaluate", stop, Path.Combine(AppContext.BaseDirectory, "playbook.dll")]);
+        var failing = new WorkerCommand("sh", ["-c", "test -e \"$0\" && { cat > /dev/null; echo 'worker refused' >&2; exit 3; }; exec dotnet \"$1\" __evaluate", stop, Path.Combine(AppContext.BaseDirectory, "playbook.dll")]);
         var logger = new ListLogger();
         using var daemon = new SchedulingDaemon([dir.Root], new FixedTimeProvider(DueAt), logger, DaemonOptions.Default with { Worker = failing });
         Assert.True(daemon.Start(), Log(logger));

@@ -20,7 +20,7 @@ public sealed class SecretsSweepTests
         var seen = new StringBuilder();
         using var server = new JsonApiServer(request =>
         {
-            var echo = $"{request.Url} {request.Headers["Authorization"]}";
+            var echo = $"{request.Url} {request.Headers["Authorization"]} {request.Headers["X-Key"]}";
             lock (seen)
             {
                 seen.Append(echo).Append('\n');
@@ -36,7 +36,7 @@ public sealed class SecretsSweepTests
               crm: { kind: csv, path: d.csv, key: id, fields: { id: string, name: string } }
               api: { kind: http-json, url: "{{server.Url("/customers")}}", token: "${env:PB_CANARY_TOKEN}", items: data, key: id, fields: { id: string } }
             channels:
-              hook: { kind: webhook, url: "{{server.Url("/hook")}}?key=${env:PB_CANARY_URL}", headers: { Authorization: "Bearer ${env:PB_CANARY_TOKEN}" } }
+              hook: { kind: webhook, url: "{{server.Url("/hook")}}", headers: { Authorization: "Bearer ${env:PB_CANARY_TOKEN}", X-Key: "${env:PB_CANARY_URL}" } }
             execution: { max_attempts: 2, backoff_ms: 1 }
             plugins: ["{{Path.Combine(CliRunner.RepoRoot, "artifacts", "plugins")}}"]
             """);

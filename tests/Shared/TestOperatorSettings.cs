@@ -3,7 +3,8 @@ using System.Runtime.CompilerServices;
 namespace PlaybookRunner.Tests.Shared;
 
 /// <summary>
-/// What the operator of the test run allows (inherited by the processes the tests start): the shared
+/// What the operator of the test run allows (inherited by the processes the tests start): variables
+/// named PB_* for ${env:...}, the shared
 /// data folder beside the repository as an extra root (the telco dataset), and the repository's
 /// artifacts/plugins as a plugin folder (the plugins the build produces). Tests of the confinement
 /// itself use folders outside both.
@@ -29,6 +30,8 @@ internal static class TestOperatorSettings
         }
 
         Environment.SetEnvironmentVariable("PLAYBOOK_ALLOWED_ROOTS", Path.GetFullPath(Path.Combine(root.FullName, "..", "shared", "data")));
+        // Every secret the tests pass through ${env:...} is named PB_...; tests of the policy itself use other names.
+        Environment.SetEnvironmentVariable("PLAYBOOK_ALLOWED_ENV", "PB_*");
         Environment.SetEnvironmentVariable("PLAYBOOK_PLUGIN_FOLDERS", Path.Combine(root.FullName, "artifacts", "plugins") + Path.PathSeparator + PluginFolder);
     }
 }

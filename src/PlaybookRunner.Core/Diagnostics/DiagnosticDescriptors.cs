@@ -81,6 +81,12 @@ public static class DiagnosticDescriptors
         "A workspace may only name files inside its root: the top of the git repository that holds runner.yaml, or runner.yaml's folder and the folders named on the command line. The operator can allow more folders with PLAYBOOK_ALLOWED_ROOTS.");
     public static readonly DiagnosticDescriptor PluginFolderNotAllowed = Error("PB1031", "Plugin folder not allowed", "Plugin folder '{0}' is not allowed: plugins load from the tool's own plugins folder and from folders the operator names in {1}", Yaml,
         "A workspace cannot make the tool load code: list the folder in PLAYBOOK_PLUGIN_FOLDERS (the operator's decision), or install the plugin into the tool's plugins folder.");
+    public static readonly DiagnosticDescriptor SecretOutsideCredential = Error("PB1032", "Secret outside a credential field", "'${{env:{0}}}' is not allowed in '{1}': environment variables go in credential fields only (connection, token, password, user, username, headers)", Yaml,
+        "A secret in a URL, path, query or template would travel where its credential does not: put it in a header or a credential field.");
+    public static readonly DiagnosticDescriptor EnvNotAllowed = Error("PB1033", "Environment variable not allowed", "Environment variable '{0}' is not allowed for this workspace: the operator allows variables with PLAYBOOK_ALLOWED_ENV", Yaml,
+        "Which environment variables a workspace may read is the operator's decision, not the workspace's: list the name (or a prefix ending in *) in PLAYBOOK_ALLOWED_ENV.");
+    public static readonly DiagnosticDescriptor SecretDestination = Error("PB1034", "Secret sent to a host it is not allowed for", "'{0}' may only be sent to {1}; this {2} would send it to {3}", Yaml,
+        "The operator binds a secret to its hosts in PLAYBOOK_ALLOWED_ENV (NAME@host): a changed URL, host or connection cannot carry it elsewhere.");
     public static readonly DiagnosticDescriptor BadInvocation = Error("PB1024", "Bad command-line value", "{0}", Usage,
         "See 'playbook --help'.");
 

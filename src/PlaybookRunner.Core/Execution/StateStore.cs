@@ -284,7 +284,16 @@ internal abstract class StateStore : IFiringHistory, IDisposable
     public long? ClaimTick(string playbook, string schedule, DateTimeOffset dueAt, string owner)
     {
         Writable();
-        using (var insert = Command($"INSERT INTO ticks (playbook, schedule, due_at, state, owner, lease_until, fence) VALUES (@p, @s, @due, 'running', @owner, {LeaseUntilSql}, 1) ON CONFLICT DO NOTHING"))
+        // Not while an earlier tick of the same schedule is still being evaluated by a live daemon: the two
+        // would not see each other's firings, and every customer would be fired for twice (cooldowns count
+        // from recorded firings). The later tick is skipped, as one claimed elsewhere is.
+        using (var insert = Command(
+            $"""
+            INSERT INTO ticks (playbook, schedule, due_at, state, owner, lease_until, fence)
+            SELECT @p, @s, @due, 'running', @owner, {LeaseUntilSql}, 1
+            WHERE NOT EXISTS (SELECT 1 FROM ticks WHERE playbook = @p AND schedule = @s AND due_at < @due AND state = 'running' AND lease_until >= {NowSql})
+            ON CONFLICT DO NOTHING
+            """))
         {
             AddTick(insert, playbook, schedule, dueAt);
             Add(insert, "@owner", owner);

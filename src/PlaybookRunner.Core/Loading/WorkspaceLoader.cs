@@ -156,6 +156,19 @@ public static class WorkspaceLoader
             }
         }
 
+        var policy = SecretPolicy.Current;
+        foreach (var source in sources)
+        {
+            CheckSecrets($"source '{source.Name}'", source.Options, source.LocationOf, policy, diagnostics);
+        }
+
+        foreach (var channel in workspace.Channels.Values)
+        {
+            CheckSecrets($"channel '{channel.Name}'", channel.Settings, _ => channel.Location, policy, diagnostics);
+        }
+
+        CheckSecrets("state store", workspace.State.Settings, _ => workspace.State.Location, policy, diagnostics);
+
         var allowed = (Environment.GetEnvironmentVariable(PluginFoldersVariable) ?? "")
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(f => WorkspacePaths.RealPath(f)).ToList();
@@ -173,6 +186,34 @@ public static class WorkspaceLoader
         }
 
         return workspace with { PluginFolders = plugins };
+    }
+
+    /// <summary>
+    /// Secrets only in credential fields, only the variables the operator allows, and only towards the
+    /// hosts the operator bound them to. The messages name variables, never their values.
+    /// </summary>
+    private static void CheckSecrets(string what, IReadOnlyDictionary<string, string> settings, Func<string, SourceLocation> locate, SecretPolicy policy, DiagnosticBag diagnostics)
+    {
+        var destination = SecretPolicy.Destination(settings);
+        foreach (var (key, value) in settings)
+        {
+            foreach (var name in SecretPolicy.References(value).Distinct(StringComparer.Ordinal))
+            {
+                if (!SecretPolicy.IsCredential(key))
+                {
+                    diagnostics.Add(DiagnosticDescriptors.SecretOutsideCredential, locate(key), name, key);
+                }
+                else if (!policy.Allows(name))
+                {
+                    diagnostics.Add(DiagnosticDescriptors.EnvNotAllowed, locate(key), name);
+                }
+                else if (policy.HostsOf(name) is { Count: > 0 } hosts && !SecretPolicy.Matches(destination, hosts))
+                {
+                    diagnostics.Add(DiagnosticDescriptors.SecretDestination, locate(key), name, string.Join(", ", hosts), what,
+                        destination is null ? "a host that cannot be told before the secrets are resolved" : destination.TrimEnd(':'));
+                }
+            }
+        }
     }
 
     /// <summary>The operator's plugin folders a workspace's <c>plugins:</c> may name.</summary>

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using PlaybookRunner.Core.Loading;
 
 namespace PlaybookRunner.Core.Sources;
 
@@ -11,8 +12,12 @@ internal sealed partial class Secrets
     private readonly HashSet<string> _resolved = new(StringComparer.Ordinal);
     private readonly Func<string, string?> _environment;
 
-    public Secrets(Func<string, string?>? environment = null) =>
-        _environment = environment ?? Environment.GetEnvironmentVariable;
+    /// <param name="environment">Where values come from; by default the process environment, for the names the operator allows (<see cref="SecretPolicy"/>) only.</param>
+    public Secrets(Func<string, string?>? environment = null)
+    {
+        var policy = SecretPolicy.Current;
+        _environment = environment ?? (name => policy.Allows(name) ? Environment.GetEnvironmentVariable(name) : null);
+    }
 
     [GeneratedRegex(@"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}", RegexOptions.CultureInvariant)]
     private static partial Regex Reference();
