@@ -44,6 +44,82 @@ public sealed class EcosystemTests
             """);
         var plugin = Exec(playbook, ["validate", dir.Root]);
         Assert.Equal((0, ""), (plugin.Code, plugin.Err));
+
+        RunsRealActions(playbook);
+    }
+
+    /// <summary>The installed tool executes real actions: a webhook to an HTTP listener, an email to an SMTP server, a file; and a daemon tick.</summary>
+    private static void RunsRealActions(string playbook)
+    {
+        using var smtp = new SmtpServer();
+        using var hook = new JsonApiServer(_ => (200, "{}", null));
+        using var ws = new TempDir();
+        ws.Write("d.csv", "id,name\nA,Acme\nB,Bolt\n");
+        ws.Write("runner.yaml", $$"""
+            channels:
+              default: { kind: smtp, host: 127.0.0.1, port: {{smtp.Port}}, from: cs@example.com, tls: none }
+              tasks: { kind: webhook, url: "{{hook.Url("/tasks")}}" }
+            """);
+        ws.Write("p.yaml", """
+            playbook: p
+            source: { kind: csv, path: d.csv, key: id, fields: { id: string, name: string } }
+            rules:
+              - id: r
+                when: id == "A"
+                actions:
+                  - { type: file, path: out.jsonl, body: "{{ name }}" }
+                  - { type: webhook, channel: tasks, body: '{"name": "{{ name | json_escape }}"}' }
+                  - { type: email, to: owner@example.com, subject: "Call {{ name }}", body: "Call {{ name }} today" }
+            """);
+
+        var run = Exec(playbook, ["run", ws.Root, "--as-of", "2026-03-02T09:00:00Z"]);
+        Assert.True(run.Code == 0, run.Out + run.Err);
+        Assert.Contains("3 actions succeeded, 0 failed", run.Out, StringComparison.Ordinal);
+        Assert.Contains("\"body\":\"Acme\"", File.ReadAllText(Path.Combine(ws.Root, "out.jsonl")), StringComparison.Ordinal);
+        Assert.Single(hook.Requests, r => r.Url.EndsWith("/tasks", StringComparison.Ordinal));
+        Assert.Contains("Subject: Call Acme", Assert.Single(smtp.Messages()), StringComparison.Ordinal);
+
+        // One daemon tick, through the installed tool's worker: B fires every second, and is recorded once.
+        ws.Write("q.yaml", """
+            playbook: q
+            source: { kind: csv, path: d.csv, key: id, fields: { id: string, name: string } }
+            schedule: "* * * * * *"
+            rules:
+              - { id: s, when: id == "B", cooldown: 1y, actions: [ { type: webhook, channel: tasks, body: '{"tick": "{{ id }}"}' } ] }
+            """);
+        var info = new System.Diagnostics.ProcessStartInfo(playbook) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "daemon", ws.Root, "--listen", "none", "--poll", "1" })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var daemon = System.Diagnostics.Process.Start(info)!;
+        var log = new System.Text.StringBuilder();
+        daemon.OutputDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+        daemon.ErrorDataReceived += (_, e) => { lock (log) { log.AppendLine(e.Data); } };
+        daemon.BeginOutputReadLine();
+        daemon.BeginErrorReadLine();
+        try
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (hook.Requests.Count < 2 && clock.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                Thread.Sleep(200);
+            }
+
+            Thread.Sleep(2500);
+        }
+        finally
+        {
+            daemon.Kill(entireProcessTree: true);
+            daemon.WaitForExit(10_000);
+        }
+
+        lock (log)
+        {
+            Assert.True(hook.Requests.Count == 2, log.ToString());
+            Assert.Contains("ticks are evaluated in a worker process", log.ToString(), StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -14,6 +14,20 @@ internal static class TestOperatorSettings
     /// <summary>A plugin folder outside every workspace that the operator allows, for tests of plugin loading.</summary>
     public static string PluginFolder { get; } = Path.Combine(Path.GetTempPath(), $"playbook-test-operator-plugins-{Environment.ProcessId}");
 
+    /// <summary>The repository's root (the folder holding PlaybookRunner.sln), found from the test assembly's folder.</summary>
+    public static string RepoRoot { get; } = FindRoot();
+
+    private static string FindRoot()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "PlaybookRunner.sln")))
+        {
+            root = root.Parent;
+        }
+
+        return root?.FullName ?? AppContext.BaseDirectory;
+    }
+
     [ModuleInitializer]
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2255", Justification = "Test-run set-up before any test.")]
     internal static void Initialize()

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
-using PlaybookRunner.Core.Tests.Infrastructure;
 
 namespace PlaybookRunner.Core.Tests.Execution;
 

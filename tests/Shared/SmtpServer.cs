@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace PlaybookRunner.Core.Tests.Infrastructure;
+namespace PlaybookRunner.Tests.Shared;
 
 /// <summary>A real SMTP server (aiosmtpd) on 127.0.0.1 writing each message it accepts to a folder.</summary>
 internal sealed class SmtpServer : IDisposable
@@ -12,7 +12,7 @@ internal sealed class SmtpServer : IDisposable
         Directory = Path.Combine(Path.GetTempPath(), "pbsmtp-" + Guid.NewGuid().ToString("N")[..8]);
         Port = PostgresServer.FreePort();
         var info = new ProcessStartInfo("bash") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(TestPaths.RepoRoot, "tests", "scripts", "smtp-server.sh"));
+        info.ArgumentList.Add(Path.Combine(TestOperatorSettings.RepoRoot, "tests", "scripts", "smtp-server.sh"));
         info.ArgumentList.Add(Directory);
         info.ArgumentList.Add(Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         _process = Process.Start(info)!;
