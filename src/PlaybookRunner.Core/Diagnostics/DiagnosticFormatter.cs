@@ -12,9 +12,10 @@ public static class DiagnosticFormatter
     /// <summary>A path as shown to the user: relative to <paramref name="baseDirectory"/> when inside it, with '/'.</summary>
     public static string DisplayPath(string path, string baseDirectory)
     {
-        if (path.Length == 0)
+        if (path.Length == 0 || baseDirectory.Length == 0)
         {
-            return "";
+            // No base (a plan compared with a baseline is written without one): the path as it is.
+            return path.Replace('\\', '/');
         }
 
         var relative = Path.GetRelativePath(baseDirectory, path);

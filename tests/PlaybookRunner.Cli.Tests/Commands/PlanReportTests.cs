@@ -17,6 +17,36 @@ public sealed class PlanReportTests
             actions: [ { type: webhook, url: "http://127.0.0.1:9/hook", body: '{"id": "{{ id }}", "n": {{ n }}}' } ]
         """;
 
+    [Theory]
+    [InlineData("text")]
+    [InlineData("json")]
+    [InlineData("markdown")]
+    [InlineData("html")]
+    public void Baseline_works_when_the_plan_carries_a_max_actions_warning(string format)
+    {
+        using var dir = new TempDir();
+        dir.Write("d.csv", "id,n\nA,5\nB,6\nC,1\n");
+        dir.Write("p.yaml", Playbook.Replace("rules:", "max_actions: 1\nrules:", StringComparison.Ordinal));
+        var baseline = Path.Combine(dir.Root, "base.json");
+        Assert.Equal(0, CliRunner.Run("plan", dir.Root, "--as-of", "2026-03-02T09:00:00Z", "--format", "json", "--out", baseline).ExitCode);
+        dir.Write("d.csv", "id,n\nA,5\nB,6\nC,9\n");
+
+        var (code, stdout, stderr) = CliRunner.Run("plan", dir.Root, "--as-of", "2026-03-02T09:00:00Z", "--baseline", baseline, "--format", format);
+
+        Assert.True(code == 0, stdout + stderr);
+        Assert.DoesNotContain("internal error", stderr, StringComparison.Ordinal);
+        Assert.Contains("PB5005", stdout + stderr, StringComparison.Ordinal);
+        if (format == "json")
+        {
+            using var json = JsonDocument.Parse(stdout);
+            Assert.Equal("C", Assert.Single(json.RootElement.GetProperty("changes").GetProperty("added").EnumerateArray()).GetProperty("key").GetString());
+        }
+        else
+        {
+            Assert.Contains("1 added", stdout, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Baseline_shows_findings_added_removed_and_changed()
     {
