@@ -11,7 +11,11 @@ internal sealed class PopulationAggregateAttribute : Attribute;
 /// <summary>Looks up when a rule last fired for a customer (the state store; empty until one is configured).</summary>
 internal interface IFiringHistory
 {
+    /// <summary>When the rule last fired for the customer and something of it was (or may still be) delivered.</summary>
     DateTimeOffset? LastFired(string playbook, string rule, string key);
+
+    /// <summary>The latest firing none of whose actions was delivered (all dead letters), when it is later than <see cref="LastFired"/>.</summary>
+    (DateTimeOffset FiredAt, string Error)? LastDeadLetter(string playbook, string rule, string key) => null;
 }
 
 /// <summary>A history with no firings.</summary>

@@ -102,11 +102,15 @@ internal abstract class StateStore : IFiringHistory, IDisposable
             PRIMARY KEY (playbook, schedule, due_at)
         );
         """,
+        """
+        CREATE INDEX actions_firing ON actions (playbook, rule, key, fired_at);
+        """,
     ];
 
     private const string ActionColumns = "idempotency_key, playbook, rule, key, action_index, fired_at, type, payload, state, attempts, last_error, updated_at, fence";
 
     private readonly Dictionary<(string, string, string), DateTimeOffset> _lastFired = [];
+    private readonly Dictionary<(string, string, string), (DateTimeOffset FiredAt, string Error)> _deadLetters = [];
 
     protected StateStore(DbConnection? connection, TimeProvider time, TimeSpan lease)
     {
@@ -115,11 +119,30 @@ internal abstract class StateStore : IFiringHistory, IDisposable
         Lease = lease;
         if (connection is not null)
         {
-            using var command = Command("SELECT playbook, rule, key, MAX(fired_at) FROM firings GROUP BY playbook, rule, key");
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
+            // A firing counts for cooldowns unless every one of its actions is a dead letter: nothing of it
+            // was delivered, so the customer must not be held back as if it had been (docs/execution.md).
+            using (var command = Command(
+                """
+                SELECT f.playbook, f.rule, f.key, MAX(f.fired_at) FROM firings f
+                WHERE NOT EXISTS (SELECT 1 FROM actions a WHERE a.playbook = f.playbook AND a.rule = f.rule AND a.key = f.key AND a.fired_at = f.fired_at)
+                   OR EXISTS (SELECT 1 FROM actions a WHERE a.playbook = f.playbook AND a.rule = f.rule AND a.key = f.key AND a.fired_at = f.fired_at AND a.state <> 'dead')
+                GROUP BY f.playbook, f.rule, f.key
+                """))
+            using (var reader = command.ExecuteReader())
             {
-                _lastFired[(reader.GetString(0), reader.GetString(1), reader.GetString(2))] = ParseInstant(reader.GetString(3));
+                while (reader.Read())
+                {
+                    _lastFired[(reader.GetString(0), reader.GetString(1), reader.GetString(2))] = ParseInstant(reader.GetString(3));
+                }
+            }
+
+            using (var command = Command("SELECT playbook, rule, key, fired_at, COALESCE(last_error, '') FROM actions WHERE state = 'dead' ORDER BY fired_at, action_index"))
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    _deadLetters[(reader.GetString(0), reader.GetString(1), reader.GetString(2))] = (ParseInstant(reader.GetString(3)), reader.GetString(4));
+                }
             }
         }
     }
@@ -155,6 +178,10 @@ internal abstract class StateStore : IFiringHistory, IDisposable
     /// <inheritdoc />
     public DateTimeOffset? LastFired(string playbook, string rule, string key) =>
         _lastFired.TryGetValue((playbook, rule, key), out var at) ? at : null;
+
+    /// <inheritdoc />
+    public (DateTimeOffset FiredAt, string Error)? LastDeadLetter(string playbook, string rule, string key) =>
+        _deadLetters.TryGetValue((playbook, rule, key), out var dead) && (LastFired(playbook, rule, key) is not { } last || dead.FiredAt > last) ? dead : null;
 
     /// <summary>Records a firing and its actions as pending, in one transaction, before anything is executed. Recording the same firing twice changes nothing.</summary>
     public void RecordFiring(string playbook, string rule, string key, DateTimeOffset firedAt, IReadOnlyList<(string IdempotencyKey, int Index, string Type, string Payload)> actions, DateTimeOffset now)

@@ -58,6 +58,10 @@ internal static class Explainer
                 : duration.AddTo(at, playbook.TimeZone) is var until && until > plan.AsOf
                     ? $"{duration}; last fired {Planner.FormatInstant(at)}, held back until {Planner.FormatInstant(until)}"
                     : $"{duration}; last fired {Planner.FormatInstant(at)}, over since {Planner.FormatInstant(until)}";
+        if (history.LastDeadLetter(playbook.Id, rule.Id, key) is { } dead)
+        {
+            cooldown += $"; the firing of {Planner.FormatInstant(dead.FiredAt)} was not delivered (dead letter: {dead.Error.ReplaceLineEndings(" ")}) and starts no cooldown";
+        }
         var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(plan.AsOf, playbook.TimeZone).DateTime);
         var suppression = workspace.Suppressions.FirstOrDefault(s => s.Covers(playbook.Id, rule.Id, key, today)) is { } covering
             ? $"suppressed{(covering.Until is { } u ? " until " + u.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : "")}: {covering.Justification}"

@@ -26,6 +26,12 @@ public sealed record PlannedFinding(
     /// <summary>When the rule's cooldown for this customer ends, if the finding is held back by it.</summary>
     public DateTimeOffset? HeldBackUntil { get; init; }
 
+    /// <summary>
+    /// The latest firing for this customer that delivered nothing (all its actions dead letters), when it is
+    /// later than the last delivered one: it does not start a cooldown, so the finding runs again.
+    /// </summary>
+    public (DateTimeOffset FiredAt, string Error)? DeadLetter { get; init; }
+
     /// <summary>The folder of the playbook's file: file action paths are relative to it.</summary>
     public string BaseDirectory { get; init; } = "";
 

@@ -38,6 +38,14 @@ public static partial class PlanWriter
                     json.WriteString("heldBackUntil", Planner.FormatInstant(until));
                 }
 
+                if (f.DeadLetter is { } dead)
+                {
+                    json.WriteStartObject("deadLetter");
+                    json.WriteString("firedAt", Planner.FormatInstant(dead.FiredAt));
+                    json.WriteString("error", dead.Error);
+                    json.WriteEndObject();
+                }
+
                 if (f.Explanation is { } parts)
                 {
                     json.WriteStartArray("explain");
@@ -204,6 +212,12 @@ public static partial class PlanWriter
                 else if (finding.HeldBackUntil is { } until)
                 {
                     text.Append("      held back by cooldown until ").Append(Planner.FormatInstant(until)).Append('\n');
+                }
+
+                if (finding.DeadLetter is { } dead)
+                {
+                    text.Append("      ! the firing of ").Append(Planner.FormatInstant(dead.FiredAt)).Append(" was not delivered (dead letter: ")
+                        .Append(OneLine(dead.Error)).Append("); it starts no cooldown\n");
                 }
 
                 foreach (var action in finding.Actions)

@@ -157,6 +157,7 @@ internal static class Planner
                         Justification = suppression?.Justification,
                         BaseDirectory = Path.GetDirectoryName(playbook.Path)!,
                         HeldBackUntil = heldBackUntil,
+                        DeadLetter = history.LastDeadLetter(playbook.Id, rule.Id, key),
                     });
                 }
                 catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))

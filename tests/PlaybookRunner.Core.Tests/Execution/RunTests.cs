@@ -24,6 +24,47 @@ public sealed class RunTests
     private static Task<RunResult> Run(string file, DateTimeOffset at) => PlaybookEngine.RunAsync([file], at, new FixedTimeProvider(at));
 
     [Fact]
+    public async Task A_firing_that_delivered_nothing_starts_no_cooldown_and_plan_and_explain_say_so()
+    {
+        // C's webhook is refused (HTTP 400, a dead letter); A's is delivered; B's firing has one of each.
+        using var server = new JsonApiServer(request => (request.Headers["X-Customer"] == "C" || request.Headers["X-Part"] == "bad" ? 400 : 202, "{}", null));
+        using var workspace = new TempWorkspace();
+        var file = Workspace(workspace, """
+              - id: busy
+                when: tickets > 3 || id == "B"
+                cooldown: 30d
+                actions:
+                  - { type: webhook, channel: tasks, headers: { X-Customer: "{{ id }}" }, body: '{"n": 1}' }
+                  - { type: webhook, channel: tasks, headers: { X-Customer: "{{ id }}", X-Part: "{{ id == 'B' ? 'bad' : 'good' }}" }, body: '{"n": 2}' }
+            """, $$"""
+            channels:
+              tasks: { kind: webhook, url: "{{server.Url("/hook")}}" }
+            """);
+        var first = await Run(file, Day1);
+        Assert.Equal([("A", true), ("A", true), ("B", true), ("B", false), ("C", false), ("C", false)], first.Actions.Select(a => (a.Key, a.Succeeded)));
+
+        var plan = (await PlaybookEngine.PlanAsync([file], Day1.AddDays(1))).Plan!;
+        Assert.Equal(
+            [("A", true, false), ("B", true, false), ("C", false, true)],
+            plan.Findings.Select(f => (f.Key, f.HeldBackUntil is not null, f.DeadLetter is not null)));
+        var dead = plan.Findings.Single(f => f.Key == "C").DeadLetter!.Value;
+        Assert.Equal(Day1, dead.FiredAt);
+        Assert.Contains("HTTP 400", dead.Error, StringComparison.Ordinal);
+        Assert.Contains("\"deadLetter\": {", Core.Planning.PlanWriter.WriteJson(plan, workspace.Root), StringComparison.Ordinal);
+        Assert.Contains("C  ", Core.Planning.PlanWriter.WriteText(plan, workspace.Root), StringComparison.Ordinal);
+        Assert.Contains("! the firing of 2026-03-02T09:00:00+00:00 was not delivered (dead letter: ", Core.Planning.PlanWriter.WriteText(plan, workspace.Root), StringComparison.Ordinal);
+
+        var explained = await PlaybookEngine.ExplainAsync([file], "p/busy", "C", Day1.AddDays(1));
+        Assert.Contains("was not delivered (dead letter: ", explained.Explanation!.Cooldown, StringComparison.Ordinal);
+        Assert.Contains("starts no cooldown", explained.Explanation.Cooldown, StringComparison.Ordinal);
+
+        // The next run fires for C again (a new firing, new idempotency keys); A and B stay held back.
+        var second = await Run(file, Day1.AddDays(1));
+        Assert.Equal(["C", "C"], second.Actions.Select(a => a.Key));
+        Assert.All(second.Actions, a => Assert.EndsWith("/20260303T090000.000Z", a.IdempotencyKey, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task File_actions_are_recorded_once_and_cooldowns_hold_back_the_next_run()
     {
         using var workspace = new TempWorkspace();
@@ -300,7 +341,7 @@ public sealed class StateStoreTests
         command.CommandText = "SELECT group_concat(version) FROM schema_version; PRAGMA journal_mode;";
         using var reader = command.ExecuteReader();
         reader.Read();
-        Assert.Equal("1,2,3", reader.GetString(0));
+        Assert.Equal("1,2,3,4", reader.GetString(0));
         reader.NextResult();
         reader.Read();
         Assert.Equal("wal", reader.GetString(0));
@@ -324,6 +365,6 @@ public sealed class StateStoreTests
         }
 
         var error = Assert.Throws<InvalidOperationException>(() => Core.Execution.StateStore.OpenForWrite(path));
-        Assert.Contains("has schema version 99, newer than this PlaybookRunner understands (3)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("has schema version 99, newer than this PlaybookRunner understands (4)", error.Message, StringComparison.Ordinal);
     }
 }
