@@ -55,6 +55,7 @@ internal static class CliApp
             ExplainCommand.Create(stdout, stderr, time),
             InitCommand.Create(stdout, stderr, time),
             HistoryCommand.Create(stdout, stderr),
+            RequeueCommand.Create(stdout, stderr, time),
             SourcesCommand.Create(stdout, stderr),
             EvaluateCommand.Create(stderr),
         };

@@ -384,6 +384,31 @@ public static class PlaybookEngine
         return (entries, diagnostics.Sorted());
     }
 
+    /// <summary>
+    /// <c>playbook requeue</c>: dead letters (of a rule, a key, or all) back to pending with their original
+    /// idempotency keys, recorded in history; the next <c>run</c> or the daemon delivers them.
+    /// </summary>
+    public static (IReadOnlyList<HistoryEntry> Requeued, IReadOnlyList<(HistoryEntry Entry, DateTimeOffset Since)> Superseded, IReadOnlyList<Diagnostic> Diagnostics) Requeue(IReadOnlyList<string> paths, string? rule, string? key, TimeProvider time)
+    {
+        var diagnostics = new DiagnosticBag();
+        var workspace = WorkspaceLoader.Load(paths, diagnostics, requirePlaybooks: false);
+        if (workspace is null || diagnostics.HasErrors)
+        {
+            return ([], [], diagnostics.Sorted());
+        }
+
+        using var store = OpenStore(workspace, write: true, new Secrets(), time, diagnostics);
+        if (store is null)
+        {
+            return ([], [], diagnostics.Sorted());
+        }
+
+        var (requeued, superseded) = store.Requeue(rule, key, time.GetUtcNow());
+        static HistoryEntry Entry(ActionRecord r, string state) =>
+            new(r.FiredAt, r.Playbook, r.Rule, r.Key, r.ActionIndex, r.Type, state, r.Attempts, r.LastError, r.IdempotencyKey);
+        return ([.. requeued.Select(r => Entry(r, "pending"))], [.. superseded.Select(s => (Entry(s.Action, "dead"), s.Since))], diagnostics.Sorted());
+    }
+
     /// <summary>A name for this runner in claims: kind, host and process.</summary>
     internal static string RunnerId(string kind) =>
         $"{kind}:{Environment.MachineName}:{Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)}:{Guid.NewGuid().ToString("N")[..8]}";

@@ -144,10 +144,12 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         BeforeExecute?.Invoke(claim.IdempotencyKey);
         var attempts = 0;
         var lost = false;
-        var pipeline = new ResiliencePipelineBuilder<AttemptOutcome> { TimeProvider = time }
+        var builder = new ResiliencePipelineBuilder<AttemptOutcome> { TimeProvider = time };
+        // max_attempts: 1 means no retry; Polly's retry wants at least one, so there is none then.
+        var pipeline = maxAttempts <= 1 ? builder.Build() : builder
             .AddRetry(new RetryStrategyOptions<AttemptOutcome>
             {
-                MaxRetryAttempts = Math.Max(0, maxAttempts - 1),
+                MaxRetryAttempts = maxAttempts - 1,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = backoff,

@@ -291,6 +291,62 @@ internal abstract class StateStore : IFiringHistory, IDisposable
         return command.ExecuteNonQuery() == 1;
     }
 
+    /// <summary>
+    /// Puts dead letters back to pending with their original idempotency keys, so that the next run or
+    /// daemon delivers them; each gets an attempt row "requeued". A dead letter whose rule has fired for
+    /// the customer again since is left alone (superseded): requeuing it would deliver twice.
+    /// </summary>
+    public (IReadOnlyList<ActionRecord> Requeued, IReadOnlyList<(ActionRecord Action, DateTimeOffset Since)> Superseded) Requeue(string? rule, string? key, DateTimeOffset now)
+    {
+        var connection = Writable();
+        var requeued = new List<ActionRecord>();
+        var superseded = new List<(ActionRecord, DateTimeOffset)>();
+        var candidates = History(rule, key, failedOnly: true, int.MaxValue).OrderBy(a => a.FiredAt).ThenBy(a => a.IdempotencyKey, StringComparer.Ordinal).ToList();
+        using var transaction = connection.BeginTransaction();
+        foreach (var dead in candidates)
+        {
+            using (var later = Command("SELECT MAX(fired_at) FROM firings WHERE playbook = @p AND rule = @r AND key = @k AND fired_at > @at", transaction))
+            {
+                Add(later, "@p", dead.Playbook);
+                Add(later, "@r", dead.Rule);
+                Add(later, "@k", dead.Key);
+                Add(later, "@at", FormatInstant(dead.FiredAt));
+                if (later.ExecuteScalar() is string since)
+                {
+                    superseded.Add((dead, ParseInstant(since)));
+                    continue;
+                }
+            }
+
+            using (var update = Command("UPDATE actions SET state = 'pending', updated_at = @now, lease_owner = NULL, lease_until = NULL WHERE idempotency_key = @id AND state = 'dead'", transaction))
+            {
+                Add(update, "@now", FormatInstant(now));
+                Add(update, "@id", dead.IdempotencyKey);
+                if (update.ExecuteNonQuery() != 1)
+                {
+                    continue;
+                }
+            }
+
+            using (var row = Command(
+                """
+                INSERT INTO attempts (idempotency_key, attempt, at, outcome, message)
+                VALUES (@id, (SELECT COUNT(*) + 1 FROM attempts WHERE idempotency_key = @id), @at, 'requeued', 'requeued by playbook requeue')
+                """,
+                transaction))
+            {
+                Add(row, "@id", dead.IdempotencyKey);
+                Add(row, "@at", FormatInstant(now));
+                row.ExecuteNonQuery();
+            }
+
+            requeued.Add(dead);
+        }
+
+        transaction.Commit();
+        return (requeued, superseded);
+    }
+
     /// <summary>Records one attempt at an action: when, how it ended (succeeded, transient, permanent) and the message.</summary>
     public void RecordAttemptRow(string idempotencyKey, DateTimeOffset at, string outcome, string message)
     {
