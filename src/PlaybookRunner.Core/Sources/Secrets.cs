@@ -52,14 +52,17 @@ internal sealed partial class Secrets
         return missing is null;
     }
 
-    /// <summary>The text with every resolved secret replaced by <c>***</c>.</summary>
+    /// <summary>
+    /// The text with every resolved secret replaced by <c>***</c>, in any letter case (a server that
+    /// upper-cases what it echoes must not reveal a token either).
+    /// </summary>
     public string Scrub(string text)
     {
         lock (_resolved)
         {
             foreach (var secret in _resolved.OrderByDescending(s => s.Length))
             {
-                text = text.Replace(secret, "***", StringComparison.Ordinal);
+                text = text.Replace(secret, "***", StringComparison.OrdinalIgnoreCase);
             }
         }
 
