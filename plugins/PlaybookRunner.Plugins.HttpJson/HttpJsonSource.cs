@@ -98,6 +98,11 @@ public sealed class HttpJsonSource : ISourcePlugin
             {
                 var next = Select(document.RootElement, settings.Next);
                 url = next.ValueKind == JsonValueKind.String && next.GetString() is { Length: > 0 } link ? new Uri(new Uri(url), link).ToString() : null;
+                if (url is not null && !SameOrigin(new Uri(url), new Uri(settings.Url)))
+                {
+                    // The next link comes from the response: it must not carry the token (or the read) to another host.
+                    throw new SourceReadException($"The next link leaves {new Uri(settings.Url).GetLeftPart(UriPartial.Authority)} for {new Uri(url).GetLeftPart(UriPartial.Authority)}; a source reads from its own origin only");
+                }
             }
             else if (settings.PageParam is not null)
             {
@@ -110,6 +115,9 @@ public sealed class HttpJsonSource : ISourcePlugin
             }
         }
     }
+
+    private static bool SameOrigin(Uri a, Uri b) =>
+        string.Equals(a.Scheme, b.Scheme, StringComparison.OrdinalIgnoreCase) && string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase) && a.Port == b.Port;
 
     private static async Task<JsonDocument> FetchAsync(HttpClient client, ResiliencePipeline<HttpResponseMessage> pipeline, string url, string? token, CancellationToken cancellationToken)
     {

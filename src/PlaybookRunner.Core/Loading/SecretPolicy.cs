@@ -61,8 +61,11 @@ internal sealed partial class SecretPolicy
     /// <summary>The hosts <paramref name="name"/> may be sent to; empty when any.</summary>
     public IReadOnlyList<string> HostsOf(string name) => Entry(name)?.Hosts ?? [];
 
+    /// <summary>The most specific entry for a name: the exact name, else the longest prefix.</summary>
     private (string Name, bool Prefix, string[] Hosts)? Entry(string name) =>
-        _entries.FirstOrDefault(e => e.Prefix ? name.StartsWith(e.Name, StringComparison.Ordinal) : name == e.Name) is { Name: not null } found ? found : null;
+        _entries.Where(e => e.Prefix ? name.StartsWith(e.Name, StringComparison.Ordinal) : name == e.Name)
+            .OrderBy(e => e.Prefix).ThenByDescending(e => e.Name.Length)
+            .FirstOrDefault() is { Name: not null } found ? found : null;
 
     /// <summary>
     /// Where a mapping's credentials are sent: the host (and port when written) of its <c>url</c>, of its
@@ -85,13 +88,33 @@ internal sealed partial class SecretPolicy
         {
             try
             {
-                var builder = new DbConnectionStringBuilder { ConnectionString = connection };
-                foreach (var key in new[] { "Host", "Server", "Data Source" })
+                // Every key a provider may read the host from: Npgsql takes Host and Server as one setting
+                // and uses the last written, so all of them must agree (and name one host), or the
+                // destination cannot be told.
+                var hosts = new List<string>();
+                var ports = new List<string>();
+                foreach (var pair in connection.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                 {
-                    if (builder.TryGetValue(key, out var value) && value is string text && !References(text).Any())
+                    var builder = new DbConnectionStringBuilder { ConnectionString = pair };
+                    foreach (var key in builder.Keys.Cast<string>())
                     {
-                        return $"{text.ToLowerInvariant()}:{(builder.TryGetValue("Port", out var port) ? port : "")}";
+                        var value = Convert.ToString(builder[key], System.Globalization.CultureInfo.InvariantCulture) ?? "";
+                        var name = key.Replace(" ", "", StringComparison.Ordinal).ToUpperInvariant();
+                        if (name is "HOST" or "SERVER" or "DATASOURCE" or "ADDRESS" or "ADDR" or "NETWORKADDRESS")
+                        {
+                            hosts.Add(value.ToLowerInvariant());
+                        }
+                        else if (name == "PORT")
+                        {
+                            ports.Add(value);
+                        }
                     }
+                }
+
+                if (hosts.Distinct().Count() == 1 && ports.Distinct().Count() <= 1 && hosts[0] is var host1
+                    && !References(host1).Any() && !host1.Contains(',', StringComparison.Ordinal) && !ports.Any(p => References(p).Any()))
+                {
+                    return $"{host1}:{ports.FirstOrDefault() ?? ""}";
                 }
             }
             catch (ArgumentException)
@@ -116,7 +139,8 @@ internal sealed partial class SecretPolicy
             return false;
         }
 
+        // A bound host without a port allows any port of it; a bound host:port needs that port written.
         var host = destination[..destination.LastIndexOf(':')];
-        return hosts.Any(h => h == destination || h == host || (h.Contains(':', StringComparison.Ordinal) && destination.EndsWith(':') && h.StartsWith(destination, StringComparison.Ordinal)));
+        return hosts.Any(h => h == destination || h == host);
     }
 }

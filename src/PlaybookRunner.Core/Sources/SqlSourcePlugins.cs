@@ -18,6 +18,10 @@ internal abstract class SqlSourcePlugin : ISourcePlugin
         {
             problems.Add(new("query", $"{Kind} sources need a query"));
         }
+        else if (SqlQueryCheck.Problem(options.Get("query")!) is { } problem)
+        {
+            problems.Add(new("query", problem));
+        }
 
         problems.AddRange(ValidateConnection(options));
         return problems;
@@ -40,7 +44,10 @@ internal abstract class SqlSourcePlugin : ISourcePlugin
             await connection.OpenAsync(cancellationToken);
             await PrepareAsync(connection, cancellationToken);
             command = connection.CreateCommand();
-            command.CommandText = options.Get("query")!;
+            // Checked at validate; checked again here, so that no path runs a query that is not one read.
+            command.CommandText = SqlQueryCheck.Problem(options.Get("query")!) is { } problem
+                ? throw new SourceReadException($"The query was refused: {problem}")
+                : options.Get("query")!;
             reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
         }
         catch (DbException ex)

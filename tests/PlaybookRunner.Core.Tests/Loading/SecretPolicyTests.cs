@@ -80,6 +80,9 @@ public sealed class SecretPolicyTests
     [InlineData("PB_T@api.example.com", null, false)]
     [InlineData("PB_T@a.example@b.example", "b.example:80", true)]
     [InlineData("PB_T", "anywhere.example:80", true)]
+    [InlineData("PB_*, PB_T@api.example.com", "evil.example:443", false)]
+    [InlineData("PB_T@api.example.com, PB_*", "evil.example:443", false)]
+    [InlineData("PB_T@smtp.example.com:587", "smtp.example.com:", false)]
     public void A_bound_secret_goes_to_its_hosts_only(string policy, string? destination, bool allowed)
     {
         var parsed = SecretPolicy.Parse(policy);
@@ -94,6 +97,11 @@ public sealed class SecretPolicyTests
     [InlineData("connection", "Host=db.example.com;Port=5433;Password=${env:PB_T}", "db.example.com:5433")]
     [InlineData("connection", "Server=evil.example;Password=${env:PB_T}", "evil.example:")]
     [InlineData("connection", "${env:PB_T}", null)]
+    [InlineData("connection", "Host=127.0.0.1;Port=5432;Password=${env:PB_T};Server=127.0.0.2", null)]
+    [InlineData("connection", "Server=127.0.0.2;Host=127.0.0.1;Password=${env:PB_T}", null)]
+    [InlineData("connection", "Host=127.0.0.1,evil.example;Password=${env:PB_T}", null)]
+    [InlineData("connection", "Host=db.example.com;Port=5432;Port=6543;Password=${env:PB_T}", null)]
+    [InlineData("connection", "Host=db.example.com;Data Source=db.example.com;Password=${env:PB_T}", "db.example.com:")]
     [InlineData("url", "http://${env:PB_T}/x", null)]
     public void The_destination_is_read_from_the_settings_without_resolving_a_secret(string key, string value, string? destination)
     {

@@ -74,6 +74,43 @@ public sealed class HttpJsonPluginTests
         }
     }
 
+    [Theory]
+    [InlineData("http://localhost:{port}/steal")]
+    [InlineData("https://127.0.0.1:{port}/steal")]
+    [InlineData("http://127.0.0.1:1/steal")]
+    [InlineData("//localhost:{port}/steal")]
+    public async Task A_next_link_to_another_origin_is_refused_and_gets_no_token(string link)
+    {
+        JsonApiServer? self = null;
+        using var server = new JsonApiServer(request => request.Url!.AbsolutePath switch
+        {
+            "/customers" => (200, Page("""{"id": "A", "name": "Acme", "revenue": 500, "owner": {"email": "ann@example.com"}}""", link.Replace("{port}", self!.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)), null),
+            _ => (200, Page("", null), null),
+        });
+        self = server;
+        var variable = "PB_TEST_TOKEN_" + Guid.NewGuid().ToString("N")[..8].ToUpperInvariant();
+        Environment.SetEnvironmentVariable(variable, TestCanary.New("http-json-next"));
+        try
+        {
+            using var workspace = new TempWorkspace();
+            var file = Workspace(workspace, $$"""
+                    url: {{server.Url("/customers")}}
+                    items: data
+                    next: links.next
+                    token: "${env:{{variable}}}"
+                """);
+            var result = await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch);
+
+            Assert.Null(result.Plan);
+            Assert.Contains(result.Diagnostics, d => d.Message.Contains("a source reads from its own origin only", StringComparison.Ordinal));
+            Assert.Equal(["/customers"], server.Requests.Select(r => r.Url));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
     [Fact]
     public async Task Pages_by_number_until_an_empty_page()
     {
