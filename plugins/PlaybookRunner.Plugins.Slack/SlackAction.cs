@@ -26,10 +26,23 @@ public sealed class SlackAction : IActionPlugin
         new("url_env", false, "Name of the environment variable holding the webhook URL (default SLACK_WEBHOOK_URL)"),
     ];
 
+    /// <summary>True when PLAYBOOK_ALLOWED_ENV names the variable (exactly, or by a prefix ending in '*'), as for ${env:NAME}.</summary>
+    private static bool OperatorAllows(string variable) =>
+        (Environment.GetEnvironmentVariable("PLAYBOOK_ALLOWED_ENV") ?? "")
+            .Split([',', ' ', '\t', '\n', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(entry => entry.Split('@')[0])
+            .Any(entry => entry.EndsWith('*') ? variable.StartsWith(entry[..^1], StringComparison.Ordinal) : variable == entry);
+
     /// <inheritdoc />
     public async Task<ActionOutcome> ExecuteAsync(ActionRequest request, CancellationToken cancellationToken)
     {
         var variable = request.Fields.TryGetValue("url_env", out var name) && name.Length > 0 ? name : "SLACK_WEBHOOK_URL";
+        if (!OperatorAllows(variable))
+        {
+            // The playbook names the variable; which variables a workspace may read is the operator's decision.
+            return new ActionOutcome(ActionStatus.Permanent, $"environment variable '{variable}' is not allowed for this workspace: the operator allows variables with PLAYBOOK_ALLOWED_ENV");
+        }
+
         if (Environment.GetEnvironmentVariable(variable) is not { Length: > 0 } url || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
         {
             return new ActionOutcome(ActionStatus.Permanent, $"environment variable '{variable}' does not hold a webhook URL");

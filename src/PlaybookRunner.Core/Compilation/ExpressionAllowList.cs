@@ -53,6 +53,18 @@ internal static class ExpressionAllowList
         "CopyTo", "TryCopyTo",
     };
 
+    /// <summary>
+    /// Members that change a collection: expressions only read, so a collection an expression builds
+    /// cannot be changed either (a changing collection could carry a sequence from one step to the next
+    /// and nest it without bound).
+    /// </summary>
+    private static readonly HashSet<string> CollectionWriters = new(StringComparer.Ordinal)
+    {
+        "Add", "TryAdd", "AddRange", "Insert", "InsertRange", "Remove", "RemoveAt", "RemoveAll", "RemoveRange", "RemoveWhere",
+        "Clear", "UnionWith", "IntersectWith", "ExceptWith", "SymmetricExceptWith", "TrimExcess", "EnsureCapacity",
+        "Sort", "Reverse", "Push", "Pop", "Enqueue", "Dequeue", "SetCapacity", "TryRemove", "GetOrAdd", "AddOrUpdate",
+    };
+
     /// <summary>System.Array members that change an array in place: a record's arrays are read-only.</summary>
     private static readonly HashSet<string> ArrayWriters = new(StringComparer.Ordinal)
     {
@@ -233,8 +245,9 @@ internal static class ExpressionAllowList
             return null;
         }
 
+        // The accumulator: TSource with one type argument, TAccumulate (the second) with more.
         if (method.ContainingType?.ToDisplayString() == "System.Linq.Enumerable" && method.Name == "Aggregate"
-            && !IsScalar(method.TypeArguments[^1]))
+            && !IsScalar(method.TypeArguments[Math.Min(1, method.TypeArguments.Length - 1)]))
         {
             // A sequence carried from one step to the next can nest without bound (and overflow the stack).
             return ("Enumerable.Aggregate", ": its accumulator must be a number, bool, text or date, not a sequence or object");
@@ -379,6 +392,12 @@ internal static class ExpressionAllowList
         if (containing?.SpecialType == SpecialType.System_Array && ArrayWriters.Contains(symbol.Name))
         {
             return (display, ReadOnly);
+        }
+
+        if (symbol is IMethodSymbol && CollectionWriters.Contains(symbol.Name)
+            && containing?.ContainingNamespace?.ToDisplayString() == "System.Collections.Generic")
+        {
+            return (display, ": expressions only read; a collection cannot be changed (build the one you need with LINQ)");
         }
 
         if (containing is not null && (containing.Name == "GeneratedRecord" || containing.BaseType?.Name == "GeneratedRecord") && symbol is not IFieldSymbol)

@@ -24,8 +24,14 @@ internal static class ExpressionGate
     /// <summary>The most tokens (names, literals, operators) in one expression.</summary>
     public const int MaxTokens = 2_000;
 
-    /// <summary>The deepest nesting of lambdas inside lambdas (overload resolution is exponential in it).</summary>
+    /// <summary>The deepest nesting of lambdas inside lambdas (query clauses count as lambdas; overload resolution is exponential in it).</summary>
     public const int MaxLambdaDepth = 3;
+
+    /// <summary>
+    /// The most work overload resolution may face: each token weighs 16 to the power of the lambdas around
+    /// it, so a long body three lambdas deep is as costly as a huge expression.
+    /// </summary>
+    public const long MaxWeight = 150_000;
 
     /// <summary>A problem at a span of the expression's text.</summary>
     public readonly record struct Problem(TextSpan Span, string Message, bool TooLarge);
@@ -116,10 +122,11 @@ internal static class ExpressionGate
         // Iterative: the tree may be deep; nothing here recurses.
         var stack = new Stack<(SyntaxNode Node, int Depth, int Lambdas)>();
         stack.Push((syntax, 1, 0));
+        long weight = 0;
         while (stack.Count > 0)
         {
             var (node, depth, lambdas) = stack.Pop();
-            if (node is LambdaExpressionSyntax && ++lambdas > MaxLambdaDepth)
+            if (node is LambdaExpressionSyntax or AnonymousMethodExpressionSyntax or QueryExpressionSyntax or QueryContinuationSyntax && ++lambdas > MaxLambdaDepth)
             {
                 return new Problem(new TextSpan(node.SpanStart, 1), Invariant($"Lambdas are nested more than {MaxLambdaDepth} deep: compute the inner part in a segment or let value"), true);
             }
@@ -127,6 +134,16 @@ internal static class ExpressionGate
             if (depth > MaxDepth)
             {
                 return TooDeep(node.SpanStart);
+            }
+
+            foreach (var token in node.ChildTokens())
+            {
+                weight += 1L << (4 * lambdas);
+            }
+
+            if (weight > MaxWeight)
+            {
+                return new Problem(new TextSpan(node.SpanStart, 1), Invariant($"The expression is too complex inside its lambdas (the compiler's work grows 16-fold with each lambda around a part): compute the inner parts in segments or let values"), true);
             }
 
             foreach (var child in node.ChildNodes())

@@ -46,8 +46,10 @@ internal static class LambdaGuard
             body = parenthesized.Expression;
         }
 
+        // Only values that do no work are left alone; a collection expression ([.. xs]) or new(args) does
+        // work, so it is wrapped, and when the wrapper cannot compile the expression is an error.
         return body is not (LiteralExpressionSyntax { RawKind: (int)SyntaxKind.NullLiteralExpression or (int)SyntaxKind.DefaultLiteralExpression }
-            or LambdaExpressionSyntax or AnonymousMethodExpressionSyntax or ImplicitObjectCreationExpressionSyntax or CollectionExpressionSyntax
-            or ThrowExpressionSyntax or DefaultExpressionSyntax);
+            or LambdaExpressionSyntax or AnonymousMethodExpressionSyntax or ImplicitObjectCreationExpressionSyntax { ArgumentList.Arguments.Count: 0, Initializer: null }
+            or CollectionExpressionSyntax { Elements.Count: 0 } or ThrowExpressionSyntax or DefaultExpressionSyntax);
     }
 }

@@ -134,6 +134,12 @@ internal static class TemplateCompiler
     {
         switch (node)
         {
+            case ScriptFunction function:
+                // A template renders text; a function of its own could call itself many times per call
+                // (depth is limited, fan-out is not), so templates define none.
+                diagnostics.Add(DiagnosticDescriptors.TemplateForbidden, Map(text, function.Span), function.NameOrDoToken?.ToString() ?? "func",
+                    ": templates cannot define functions (func, do); use the built-in functions and helpers");
+                return;
             case ScriptMemberExpression { Target: ScriptVariableGlobal target, Member: ScriptVariable member }
                 when Forbidden.TryGetValue($"{target.Name}.{member.Name}", out var why):
                 diagnostics.Add(DiagnosticDescriptors.TemplateForbidden, Map(text, member.Span), $"{target.Name}.{member.Name}", why);

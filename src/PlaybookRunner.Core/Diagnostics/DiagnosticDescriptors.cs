@@ -87,6 +87,8 @@ public static class DiagnosticDescriptors
         "Which environment variables a workspace may read is the operator's decision, not the workspace's: list the name (or a prefix ending in *) in PLAYBOOK_ALLOWED_ENV.");
     public static readonly DiagnosticDescriptor SecretDestination = Error("PB1034", "Secret sent to a host it is not allowed for", "'{0}' may only be sent to {1}; this {2} would send it to {3}", Yaml,
         "The operator binds a secret to its hosts in PLAYBOOK_ALLOWED_ENV (NAME@host): a changed URL, host or connection cannot carry it elsewhere.");
+    public static readonly DiagnosticDescriptor LinkNotFollowed = Warning("PB1035", "Symbolic link not followed", "'{0}' is a symbolic link; links in a workspace are not followed (it could loop or lead outside): put the file itself here", Yaml,
+        "Playbooks and folders are read where they are, never through a symbolic link.");
     public static readonly DiagnosticDescriptor BadInvocation = Error("PB1024", "Bad command-line value", "{0}", Usage,
         "See 'playbook --help'.");
 

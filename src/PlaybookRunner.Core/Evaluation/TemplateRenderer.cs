@@ -25,7 +25,7 @@ internal static class TemplateRenderer
     private static readonly Dictionary<string, string[]> Removed = new(StringComparer.Ordinal)
     {
         ["object"] = ["eval", "eval_template"],
-        ["date"] = ["now"],
+        ["date"] = ["now", "utc_now"],
     };
 
     private static readonly ScriptObject Restricted = CreateRestricted(); // after Removed, which it reads

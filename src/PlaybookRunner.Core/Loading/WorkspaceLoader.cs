@@ -42,7 +42,7 @@ public static class WorkspaceLoader
             if (Directory.Exists(path))
             {
                 runner ??= FindRunner(path);
-                files.AddRange(Directory.EnumerateFiles(path, "*.*", SearchOption.AllDirectories).Where(IsPlaybookFile));
+                files.AddRange(WorkspacePaths.Files(path, IsPlaybookFile, link => diagnostics.Add(DiagnosticDescriptors.LinkNotFollowed, SourceLocation.At(link, 1, 1), link)));
             }
             else if (File.Exists(path))
             {

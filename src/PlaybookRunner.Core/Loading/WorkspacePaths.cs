@@ -40,6 +40,49 @@ internal static class WorkspacePaths
         return roots.Any(root => real == root || real.StartsWith(root.EndsWith(Path.DirectorySeparatorChar) ? root : root + Path.DirectorySeparatorChar, StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The files under <paramref name="folder"/> whose names pass <paramref name="wanted"/>, walked without
+    /// following symbolic links (a link to '.' would loop, a link outside would read outside); every link
+    /// that would have been followed, to a folder or a wanted file, is passed to <paramref name="skipped"/>.
+    /// </summary>
+    public static IEnumerable<string> Files(string folder, Func<string, bool> wanted, Action<string>? skipped = null)
+    {
+        var pending = new Stack<string>();
+        pending.Push(folder);
+        while (pending.Count > 0)
+        {
+            var current = pending.Pop();
+            IEnumerable<FileSystemInfo> entries;
+            try
+            {
+                entries = new DirectoryInfo(current).EnumerateFileSystemInfos("*", new EnumerationOptions { IgnoreInaccessible = true, AttributesToSkip = 0 }).ToList();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            foreach (var entry in entries.OrderBy(e => e.Name, StringComparer.Ordinal))
+            {
+                if (entry.LinkTarget is not null)
+                {
+                    if (entry is DirectoryInfo || wanted(entry.FullName))
+                    {
+                        skipped?.Invoke(entry.FullName);
+                    }
+                }
+                else if (entry is DirectoryInfo)
+                {
+                    pending.Push(entry.FullName);
+                }
+                else if (wanted(entry.FullName))
+                {
+                    yield return entry.FullName;
+                }
+            }
+        }
+    }
+
     /// <summary>The message for a path outside the roots (one line; the path as written).</summary>
     public static string Outside(string written) =>
         $"'{written}' is outside the workspace root; files must be inside it (after '..' and symbolic links), or the operator allows another root with {AllowedRootsVariable}";

@@ -221,7 +221,7 @@ internal sealed partial class Daemon
             var path = Path.GetFullPath(raw);
             if (Directory.Exists(path))
             {
-                files.UnionWith(Directory.EnumerateFiles(path, "*.y*ml", SearchOption.AllDirectories));
+                files.UnionWith(WorkspacePaths.Files(path, f => f.EndsWith(".yaml", StringComparison.Ordinal) || f.EndsWith(".yml", StringComparison.Ordinal)));
             }
             else if (File.Exists(path))
             {

@@ -17,7 +17,7 @@ internal static class PlaybookTestLoader
             var path = Path.GetFullPath(raw);
             if (Directory.Exists(path))
             {
-                files.AddRange(Directory.EnumerateFiles(path, "*.*", SearchOption.AllDirectories).Where(IsTestFile));
+                files.AddRange(Loading.WorkspacePaths.Files(path, IsTestFile));
             }
             else if (File.Exists(path) && IsTestFile(path))
             {

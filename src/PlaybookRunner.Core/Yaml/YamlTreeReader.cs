@@ -40,6 +40,13 @@ internal sealed class YamlTreeReader
         try
         {
             var info = new FileInfo(path);
+            if (info.LinkTarget is not null)
+            {
+                // runner.yaml, suppressions.yaml or a test file linked to /dev/zero, a pipe or a file outside.
+                diagnostics.Add(DiagnosticDescriptors.LinkNotFollowed, SourceLocation.At(path, 1, 1), path);
+                return null;
+            }
+
             if (info.Length > MaxFileBytes)
             {
                 diagnostics.Add(DiagnosticDescriptors.InputLimit, SourceLocation.At(path, 1, 1),
@@ -47,7 +54,25 @@ internal sealed class YamlTreeReader
                 return null;
             }
 
-            bytes = File.ReadAllBytes(path);
+            // Read at most one byte past the limit, whatever the length says: a link to a device
+            // (/dev/zero) reports no length and would never end.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
+            var buffer = new byte[MaxFileBytes + 1];
+            var total = 0;
+            int count;
+            while (total < buffer.Length && (count = stream.Read(buffer, total, buffer.Length - total)) > 0)
+            {
+                total += count;
+            }
+
+            if (total > MaxFileBytes)
+            {
+                diagnostics.Add(DiagnosticDescriptors.InputLimit, SourceLocation.At(path, 1, 1),
+                    $"File is more than {MaxFileBytes} bytes; the limit is {MaxFileBytes} bytes");
+                return null;
+            }
+
+            bytes = buffer[..total];
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -84,6 +84,30 @@ public sealed class WorkspacePathsTests : IDisposable
         Assert.DoesNotContain(diagnostics, d => d.Message.Contains("PBOUTSIDE-SECRET", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("q.yaml", "/dev/zero")]
+    [InlineData("loop", ".")]
+    [InlineData("sub", "{outside}")]
+    [InlineData("suppressions.yaml", "{outside}/secret.csv")]
+    [InlineData("x.yaml", "{outside}/secret.csv")]
+    public void Links_in_a_workspace_are_not_followed(string at, string target)
+    {
+        using var workspace = new TempWorkspace();
+        File.WriteAllText(Path.Combine(_outside, "p2.yaml"), "playbook: outside\nsource: { kind: csv, path: x.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: \"true\" }\n");
+        workspace.Write("data.csv", "id\nA\n");
+        var file = workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: data.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: \"true\" }\n");
+        File.CreateSymbolicLink(Path.Combine(workspace.Root, at), Expand(target));
+
+        var validation = PlaybookEngine.Validate([workspace.Root]);
+
+        var warning = Assert.Single(validation.Diagnostics, d => d.Id == "PB1035");
+        Assert.Equal(Path.Combine(workspace.Root, at), warning.Location.Path);
+        Assert.DoesNotContain(validation.Diagnostics, d => d.IsError);
+        Assert.DoesNotContain(validation.Diagnostics, d => d.Message.Contains("PBOUTSIDE-SECRET", StringComparison.Ordinal));
+        Assert.Equal(["p"], PlaybookEngine.Plan([workspace.Root], DateTimeOffset.UnixEpoch).Plan!.Findings.Select(f => f.Playbook).Distinct());
+        Assert.True(File.Exists(file));
+    }
+
     [Fact]
     public void A_link_inside_the_root_to_a_file_inside_it_is_fine()
     {

@@ -244,6 +244,30 @@ public sealed class SlackActionPluginTests
     }
 
     [Fact]
+    public async Task A_slack_action_reads_no_variable_the_operator_did_not_allow()
+    {
+        using var server = new JsonApiServer(_ => (200, "ok", null));
+        // Not PB_*: this test run's operator does not allow it.
+        var variable = "HIDDEN_SLACK_" + Guid.NewGuid().ToString("N")[..8].ToUpperInvariant();
+        Environment.SetEnvironmentVariable(variable, server.Url("/services/T0/B0/x"));
+        try
+        {
+            using var workspace = new TempWorkspace();
+            var file = Workspace(workspace, $"      - {{ type: slack, url_env: {variable}, text: hi }}\n");
+            var run = await PlaybookEngine.RunAsync([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero), TimeProvider.System);
+
+            var action = Assert.Single(run.Actions);
+            Assert.False(action.Succeeded);
+            Assert.Equal($"environment variable '{variable}' is not allowed for this workspace: the operator allows variables with PLAYBOOK_ALLOWED_ENV", action.Message);
+            Assert.Empty(server.Requests);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
+    [Fact]
     public void Plugin_action_fields_are_checked_at_validate()
     {
         using var workspace = new TempWorkspace();

@@ -210,10 +210,13 @@ public sealed class PostgresSourceTests(PostgresServer server)
         }
 
         using var workspace = new TempWorkspace();
-        var file = workspace.Write("p.yaml", $"playbook: p\nsource:\n  kind: postgres\n  connection: \"{server.ConnectionString}\"\n  query: DELETE FROM {table} RETURNING id\n  key: id\n  fields: {{ id: string }}\nrules:\n  - {{ id: r, when: id != null }}\n");
+        var file = workspace.Write("p.yaml", $"playbook: p\nsource:\n  kind: postgres\n  connection: \"{server.ConnectionString}\"\n  query: WITH gone AS (DELETE FROM {table} RETURNING id) SELECT id FROM gone\n  key: id\n  fields: {{ id: string }}\nrules:\n  - {{ id: r, when: id != null }}\n");
         var error = Assert.Single((await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch)).Diagnostics);
+        // It passes the one-statement check (it starts with WITH); the read-only transaction stops it.
         Assert.Equal("PB4013", error.Id);
         Assert.Contains("read-only transaction", error.Message, StringComparison.Ordinal);
+        var plain = workspace.Write("q.yaml", File.ReadAllText(file).Replace($"WITH gone AS (DELETE FROM {table} RETURNING id) SELECT id FROM gone", $"DELETE FROM {table} RETURNING id", StringComparison.Ordinal).Replace("playbook: p", "playbook: q", StringComparison.Ordinal));
+        Assert.Equal("PB4012", Assert.Single(PlaybookEngine.Validate([plain]).Diagnostics).Id);
         await using (var connection = new NpgsqlConnection(server.ConnectionString))
         {
             await connection.OpenAsync();
