@@ -67,3 +67,38 @@ public sealed class HeapLimitProcessTests
         }
     }
 }
+
+/// <summary>
+/// One allowed call that runs far past the time budget (a linguistic search in a million characters, no
+/// lambda, so no check inside it) ends a one-shot command shortly after the budget, with a diagnostic.
+/// </summary>
+public sealed class BudgetWatchdogProcessTests
+{
+    [Theory]
+    [InlineData("plan")]
+    [InlineData("explain")]
+    public void A_call_that_overruns_the_budget_stops_the_command_with_a_diagnostic(string verb)
+    {
+        using var dir = new TempDir();
+        dir.Write("customers.csv", "id,tickets\nA,5\n");
+        dir.Write("runner.yaml", "execution: { evaluation_budget_ms: 500 }\n");
+        var needle = "\"\".PadLeft(9999, 'a') + \"b\"";
+        var haystack = "id.PadLeft(10000, 'a').Replace(\"a\", \"\".PadLeft(100, 'a'))";
+        var search = string.Join(" && ", Enumerable.Range(0, 8).Select(i => $"{haystack}.IndexOf({needle} + \"{i}\") < 0"));
+        dir.Write("p.yaml", $$"""
+            playbook: p
+            source: { kind: csv, path: customers.csv, key: id, fields: { id: string, tickets: int } }
+            rules:
+              - id: slow
+                when: '{{search.Replace("'", "''", StringComparison.Ordinal)}}'
+            """);
+        string[] args = verb == "plan" ? ["plan", dir.Root, "--as-of", "2026-03-02T09:00:00Z"] : ["explain", "p/slow", "A", dir.Root, "--as-of", "2026-03-02T09:00:00Z"];
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var (code, stdout, stderr) = ProcessRunner.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "playbook.dll"), .. args], timeoutSeconds: 120);
+
+        Assert.True(code == 1, $"exit {code}: {stdout}{stderr}");
+        Assert.Contains("error PB5003: Evaluation of playbook 'p' exceeded its time budget of 500 ms and was still running 10 s later", stderr, StringComparison.Ordinal);
+        Assert.InRange(clock.Elapsed.TotalSeconds, 10, 40);
+    }
+}

@@ -96,6 +96,7 @@ internal abstract class CompiledPlaybook<TRecord>
         _deadline = Environment.TickCount64 + (long)budget.TotalMilliseconds;
         var culture = System.Globalization.CultureInfo.CurrentCulture;
         var uiCulture = System.Globalization.CultureInfo.CurrentUICulture;
+        using var watch = EvaluationWatchdog.Watch(_playbookId, budget);
         try
         {
             // Expressions see one culture everywhere, so string comparison and formatting never depend on the machine.
