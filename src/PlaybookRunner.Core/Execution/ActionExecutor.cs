@@ -135,6 +135,11 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
         };
         foreach (var (header, value) in headers.Concat(payload.Headers.Select(h => (h.Key, h.Value))))
         {
+            if (ControlCharacter(header, value) is { } problem)
+            {
+                return AttemptOutcome.Permanent(problem);
+            }
+
             request.Headers.TryAddWithoutValidation(header, value);
         }
 
@@ -176,6 +181,15 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
         }
     }
 
+    /// <summary>
+    /// A header value (or name) with a control character, CR and LF above all, could end the header and
+    /// start another (a customer's name adding a Bcc or a second request): such an action is never sent.
+    /// </summary>
+    private static string? ControlCharacter(string header, string value) =>
+        header.Any(char.IsControl) || value.Any(c => char.IsControl(c) && c != '\t')
+            ? $"header '{string.Concat(header.Where(c => !char.IsControl(c)))}' contains a control character (U+{(int)header.Concat(value).First(c => char.IsControl(c) && c != '\t'):X4}); nothing was sent"
+            : null;
+
     private static IEnumerable<(string Name, string Value)> ChannelHeaders(ChannelDefinition channel) =>
         channel.Settings.Where(s => s.Key.StartsWith("headers.", StringComparison.Ordinal)).Select(s => (s.Key["headers.".Length..], s.Value));
 
@@ -196,6 +210,11 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
             }
 
             settings[key] = resolved;
+        }
+
+        if (ControlCharacter("Subject", payload.Field("subject") ?? "") is { } subjectProblem)
+        {
+            return AttemptOutcome.Permanent(subjectProblem);
         }
 
         MimeMessage message;
