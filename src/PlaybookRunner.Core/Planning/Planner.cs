@@ -347,8 +347,60 @@ internal static class Planner
             }
         }
 
+        if (action.Definition.Type == "email")
+        {
+            foreach (var (compiled, rendered) in action.Fields.Zip(fields).Where(p => p.First.Name is "to" or "cc" && p.First.Template is not null))
+            {
+                CheckRecipients(compiled.Name, compiled.Template!.Source.Value, rendered.Text ?? "");
+            }
+        }
+
         return new PlannedAction(action.Definition.Type, fields);
     }
+
+    /// <summary>
+    /// A recipient field yields exactly the addresses its template writes: the template's own ',' and ';'
+    /// (outside <c>{{ }}</c>) separate them, and each rendered part must be one valid address. A value
+    /// from the data cannot add recipients (<c>a@x.com, evil@y.com</c> in a cell) or leave one empty.
+    /// </summary>
+    private static void CheckRecipients(string field, string template, string rendered)
+    {
+        var written = 1;
+        var depth = 0;
+        for (var i = 0; i < template.Length; i++)
+        {
+            if (template.AsSpan(i).StartsWith("{{"))
+            {
+                depth++;
+                i++;
+            }
+            else if (template.AsSpan(i).StartsWith("}}") && depth > 0)
+            {
+                depth--;
+                i++;
+            }
+            else if (depth == 0 && template[i] is ',' or ';')
+            {
+                written++;
+            }
+        }
+
+        var parts = rendered.Split([',', ';']).Select(p => p.Trim()).ToList();
+        if (parts.Count != written)
+        {
+            throw new InvalidOperationException($"'{field}' renders {parts.Count} addresses where its template writes {written}: a value from the data cannot add recipients");
+        }
+
+        foreach (var part in parts)
+        {
+            if (!MimeKit.MailboxAddress.TryParse(part, out var address) || address.Address.Length == 0 || !address.Address.Contains('@', StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException($"'{field}' renders '{OneLineText(part)}', which is not one email address");
+            }
+        }
+    }
+
+    private static string OneLineText(string text) => text.Length > 80 ? text[..80] + "..." : text.ReplaceLineEndings(" ");
 
     private static PlannedActionField RenderField(CompiledActionField field, ScriptObject globals, bool html)
     {
