@@ -242,7 +242,9 @@ public static class PlaybookEngine
         }
 
         var workspace = prepared.Workspace;
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("timeout_seconds", 30)) };
+        // No redirects: a redirect would carry the channel's headers (and its secrets) to another host.
+        using var handler = new SocketsHttpHandler { AllowAutoRedirect = false };
+        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("timeout_seconds", 30)) };
         var runner = CreateRunner(prepared, store, secrets, http, time, RunnerId("run"), logger: null);
         var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
         if (plan is not null && BlastRadius.Check(plan, workspace, maxActions, refuse: true) is { Count: > 0 } refusals)

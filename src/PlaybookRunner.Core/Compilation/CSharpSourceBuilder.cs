@@ -114,14 +114,14 @@ internal sealed class CSharpSourceBuilder
 
         if (source.Related.Count > 0)
         {
-            _code.Append("    public override void SetRelated(int index, object records)\n    {\n        switch (index)\n        {\n");
+            _code.Append("    public override void SetRelated(int __index, object __records)\n    {\n        switch (__index)\n        {\n");
             for (var i = 0; i < source.Related.Count; i++)
             {
                 _code.Append("            case ").Append(i.ToString(CultureInfo.InvariantCulture)).Append(": @").Append(source.Related[i].Name)
-                    .Append(" = (").Append(relatedClasses[i]).Append("[])records; break;\n");
+                    .Append(" = (").Append(relatedClasses[i]).Append("[])__records; break;\n");
             }
 
-            _code.Append("        }\n    }\n    public override global::System.Collections.Generic.IReadOnlyList<global::PlaybookRunner.Core.Evaluation.GeneratedRecord> GetRelated(int index) => index switch\n    {\n");
+            _code.Append("        }\n    }\n    public override global::System.Collections.Generic.IReadOnlyList<global::PlaybookRunner.Core.Evaluation.GeneratedRecord> GetRelated(int __index) => __index switch\n    {\n");
             for (var i = 0; i < source.Related.Count; i++)
             {
                 _code.Append("        ").Append(i.ToString(CultureInfo.InvariantCulture)).Append(" => @").Append(source.Related[i].Name).Append(",\n");
@@ -130,46 +130,46 @@ internal sealed class CSharpSourceBuilder
             _code.Append("        _ => global::System.Array.Empty<global::PlaybookRunner.Core.Evaluation.GeneratedRecord>(),\n    };\n");
         }
 
-        _code.Append("    public ").Append(name).Append("(object?[] v)\n    {\n");
+        _code.Append("    public ").Append(name).Append("(object?[] __v)\n    {\n");
         for (var i = 0; i < source.Fields.Count; i++)
         {
             var field = source.Fields[i];
-            _code.Append("        @").Append(field.Name).Append(" = (").Append(ClrType(field.Type)).Append(")v[")
+            _code.Append("        @").Append(field.Name).Append(" = (").Append(ClrType(field.Type)).Append(")__v[")
                 .Append(i.ToString(CultureInfo.InvariantCulture)).Append(field.Type.IsNullable ? "];\n" : "]!;\n");
         }
 
-        _code.Append("    }\n    public ").Append(name).Append("(global::PlaybookRunner.Core.Sources.CsvRecordReader r)\n    {\n");
+        _code.Append("    }\n    public ").Append(name).Append("(global::PlaybookRunner.Core.Sources.CsvRecordReader __rd)\n    {\n");
         for (var i = 0; i < source.Fields.Count; i++)
         {
             var field = source.Fields[i];
-            _code.Append("        @").Append(field.Name).Append(field.Type.Kind == FieldKind.String ? " = r.GetText(" : " = r.Get<" + ClrType(field.Type) + ">(")
+            _code.Append("        @").Append(field.Name).Append(field.Type.Kind == FieldKind.String ? " = __rd.GetText(" : " = __rd.Get<" + ClrType(field.Type) + ">(")
                 .Append(i.ToString(CultureInfo.InvariantCulture)).Append(field.Type.IsNullable ? ");\n" : ")!;\n");
         }
 
-        _code.Append("    }\n    public ").Append(name).Append("(global::PlaybookRunner.Core.Planning.ColumnCursor c)\n    {\n");
+        _code.Append("    }\n    public ").Append(name).Append("(global::PlaybookRunner.Core.Planning.ColumnCursor __cc)\n    {\n");
         for (var i = 0; i < source.Fields.Count; i++)
         {
             var field = source.Fields[i];
-            _code.Append("        @").Append(field.Name).Append(" = c.Get<").Append(ClrType(field.Type)).Append(">(")
+            _code.Append("        @").Append(field.Name).Append(" = __cc.Get<").Append(ClrType(field.Type)).Append(">(")
                 .Append(i.ToString(CultureInfo.InvariantCulture)).Append(field.Type.IsNullable ? ");\n" : ")!;\n");
         }
 
-        _code.Append("    }\n    public static global::PlaybookRunner.Core.Evaluation.GeneratedRecord ReadCsv(global::PlaybookRunner.Core.Sources.CsvRecordReader r) => new ")
-            .Append(name).Append("(r);\n")
-            .Append("    public static global::PlaybookRunner.Core.Evaluation.GeneratedRecord ReadColumns(global::PlaybookRunner.Core.Planning.ColumnCursor c) => new ")
-            .Append(name).Append("(c);\n");
+        _code.Append("    }\n    public static global::PlaybookRunner.Core.Evaluation.GeneratedRecord ReadCsv(global::PlaybookRunner.Core.Sources.CsvRecordReader __rd) => new ")
+            .Append(name).Append("(__rd);\n")
+            .Append("    public static global::PlaybookRunner.Core.Evaluation.GeneratedRecord ReadColumns(global::PlaybookRunner.Core.Planning.ColumnCursor __cc) => new ")
+            .Append(name).Append("(__cc);\n");
         var key = source.Fields.FirstOrDefault(f => f.Name == source.Key);
         _code.Append("    public override string Key => ")
             .Append(key is null ? "\"\"" : $"global::PlaybookRunner.Core.Evaluation.RecordKeys.Format(@{key.Name})")
-            .Append(";\n    public override object? GetField(int index) => index switch\n    {\n");
+            .Append(";\n    public override object? GetField(int __index) => __index switch\n    {\n");
         for (var i = 0; i < source.Fields.Count; i++)
         {
             _code.Append("        ").Append(i.ToString(CultureInfo.InvariantCulture)).Append(" => @").Append(source.Fields[i].Name).Append(",\n");
         }
 
-        _code.Append("        _ => null,\n    };\n    public static ").Append(name).Append(" Create(object?[] v) => new ").Append(name).Append("(v);\n")
-            .Append("    public static object MakeArray(global::System.Collections.Generic.IEnumerable<global::PlaybookRunner.Core.Evaluation.GeneratedRecord> records) => global::System.Linq.Enumerable.ToArray(global::System.Linq.Enumerable.Cast<")
-            .Append(name).Append(">(records));\n}\n");
+        _code.Append("        _ => null,\n    };\n    public static ").Append(name).Append(" Create(object?[] __v) => new ").Append(name).Append("(__v);\n")
+            .Append("    public static object MakeArray(global::System.Collections.Generic.IEnumerable<global::PlaybookRunner.Core.Evaluation.GeneratedRecord> __records) => global::System.Linq.Enumerable.ToArray(global::System.Linq.Enumerable.Cast<")
+            .Append(name).Append(">(__records));\n}\n");
     }
 
     private void AppendPlaybook(int index, PlaybookDefinition playbook, string recordClass)

@@ -157,6 +157,9 @@ internal static class ExpressionAllowList
                 return ("{", ": statement lambdas are not allowed; write an expression lambda such as c => c.revenue" + (lambda.Block.Statements.Count > 0 ? "" : ""));
             case AnonymousMethodExpressionSyntax:
                 return ("delegate", ": anonymous methods are not allowed; write an expression lambda");
+            case QueryExpressionSyntax:
+                // Query clauses become lambdas the budget guard cannot wrap.
+                return ("from", ": query syntax is not allowed; write LINQ methods with lambdas (tags.Where(t => ...).Select(...))");
             case ThisExpressionSyntax or BaseExpressionSyntax:
                 return (node.ToString(), ": write helpers and fields by name");
             case IdentifierNameSyntax { Identifier.ValueText: var name } when name.StartsWith("__", StringComparison.Ordinal):
@@ -246,11 +249,12 @@ internal static class ExpressionAllowList
         }
 
         // The accumulator: TSource with one type argument, TAccumulate (the second) with more.
-        if (method.ContainingType?.ToDisplayString() == "System.Linq.Enumerable" && method.Name == "Aggregate"
-            && !IsScalar(method.TypeArguments[Math.Min(1, method.TypeArguments.Length - 1)]))
+        if (method.ContainingType?.ToDisplayString() == "System.Linq.Enumerable"
+            && (method.Name == "Aggregate" && !IsScalar(method.TypeArguments[Math.Min(1, method.TypeArguments.Length - 1)])
+                || method.Name == "AggregateBy" && !IsScalar(method.TypeArguments[^1])))
         {
             // A sequence carried from one step to the next can nest without bound (and overflow the stack).
-            return ("Enumerable.Aggregate", ": its accumulator must be a number, bool, text or date, not a sequence or object");
+            return ($"Enumerable.{method.Name}", ": its accumulator must be a number, bool, text or date, not a sequence or object");
         }
 
         var (parameterName, limit) = (method.ContainingType?.ToDisplayString(), method.Name) switch

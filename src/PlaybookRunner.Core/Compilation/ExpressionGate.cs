@@ -33,6 +33,12 @@ internal static class ExpressionGate
     /// </summary>
     public const long MaxWeight = 150_000;
 
+    /// <summary>The most arms of one switch expression.</summary>
+    public const int MaxSwitchArms = 20;
+
+    /// <summary>The most elements of one tuple, and subpatterns of one pattern.</summary>
+    public const int MaxTupleElements = 8;
+
     /// <summary>A problem at a span of the expression's text.</summary>
     public readonly record struct Problem(TextSpan Span, string Message, bool TooLarge);
 
@@ -136,6 +142,16 @@ internal static class ExpressionGate
                 return TooDeep(node.SpanStart);
             }
 
+            if (node is SwitchExpressionSyntax { Arms.Count: > MaxSwitchArms } switchExpression)
+            {
+                return new Problem(new TextSpan(switchExpression.SpanStart, 1), Invariant($"A switch has more than {MaxSwitchArms} arms: split it into segments or let values"), true);
+            }
+
+            if (node is TupleExpressionSyntax { Arguments.Count: > MaxTupleElements } or PositionalPatternClauseSyntax { Subpatterns.Count: > MaxTupleElements } or PropertyPatternClauseSyntax { Subpatterns.Count: > MaxTupleElements })
+            {
+                return new Problem(new TextSpan(node.SpanStart, 1), Invariant($"A tuple or pattern has more than {MaxTupleElements} parts: the compiler's pattern analysis grows exponentially with them"), true);
+            }
+
             foreach (var token in node.ChildTokens())
             {
                 weight += 1L << (4 * lambdas);
@@ -148,7 +164,7 @@ internal static class ExpressionGate
 
             foreach (var child in node.ChildNodes())
             {
-                stack.Push((child, node is ExpressionSyntax ? depth + 1 : depth, lambdas));
+                stack.Push((child, node is ExpressionSyntax or PatternSyntax ? depth + 1 : depth, lambdas));
             }
         }
 

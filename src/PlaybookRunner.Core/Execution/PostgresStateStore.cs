@@ -32,7 +32,7 @@ internal sealed class PostgresStateStore : StateStore
 
     public static PostgresStateStore Open(string connectionString, bool write, TimeProvider time, TimeSpan lease)
     {
-        var connection = new NpgsqlConnection(connectionString);
+        var connection = new NpgsqlConnection(Sources.PostgresConnections.Harden(connectionString));
         try
         {
             connection.Open();

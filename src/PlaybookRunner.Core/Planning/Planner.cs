@@ -122,6 +122,9 @@ internal static class Planner
             var helpers = new TemplateHelpers(asOf, playbook.TimeZone);
             var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(asOf, playbook.TimeZone).DateTime);
             var relatedSources = playbook.Source.Related.Select(r => workspace.Definition.Sources[r.Source]).ToList();
+            // Rendering has its loop, recursion and output limits, and in one-shot commands the same time
+            // budget as the evaluation (many regex calls each just under their timeout add up).
+            using var watch = Evaluation.EvaluationWatchdog.Watch(playbook.Id, budget);
             foreach (var raw in sink.Findings)
             {
                 var rule = playbook.Rules[raw.RuleIndex];

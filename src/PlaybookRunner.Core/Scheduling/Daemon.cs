@@ -35,7 +35,8 @@ internal sealed partial class Daemon : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Secrets _secrets = new();
-    private readonly SocketsHttpHandler _handler = new() { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+    // No redirects: a redirect would carry a channel's headers (and its secrets) to another host.
+    private readonly SocketsHttpHandler _handler = new() { PooledConnectionLifetime = TimeSpan.FromMinutes(5), AllowAutoRedirect = false };
     private readonly SemaphoreSlim _workAvailable = new(0);
     private readonly Dictionary<(string, string), DateTimeOffset?> _nextDue = [];
     private readonly Dictionary<(string, string), TickOutcome> _lastTicks = [];

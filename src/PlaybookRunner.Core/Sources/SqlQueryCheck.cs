@@ -8,8 +8,14 @@ namespace PlaybookRunner.Core.Sources;
 /// </summary>
 internal static class SqlQueryCheck
 {
-    /// <summary>Null when <paramref name="query"/> is one read-only statement; otherwise why not.</summary>
-    public static string? Problem(string query)
+    /// <summary>
+    /// Null when <paramref name="query"/> is one read-only statement of the <paramref name="postgres"/> or
+    /// SQLite dialect; otherwise why not. Each dialect is lexed as its server does: PostgreSQL has dollar
+    /// quotes, SQLite has none (<c>x$b$</c> is a name there). A backslash inside a PostgreSQL string is
+    /// refused: whether it escapes a quote depends on the server (E'' strings, standard_conforming_strings),
+    /// and a check that reads a string differently from the server can be walked around.
+    /// </summary>
+    public static string? Problem(string query, bool postgres)
     {
         var code = new System.Text.StringBuilder();
         var statements = 0;
@@ -41,7 +47,12 @@ internal static class SqlQueryCheck
                 continue;
             }
 
-            if (c is '\'' or '"' or '`' or '[')
+            if (postgres && c is 'E' or 'e' or 'U' or 'u' && i + 1 < query.Length && query[i + 1] is '\'' or '&' && (i == 0 || !(char.IsLetterOrDigit(query[i - 1]) || query[i - 1] is '_' or '$')))
+            {
+                return "escape strings (E'...', U&'...') are not allowed in a postgres source query";
+            }
+
+            if (c is '\'' or '"' or '`' or '[' && (postgres ? c is '\'' or '"' : true))
             {
                 var close = c == '[' ? ']' : c;
                 var j = i + 1;
@@ -55,13 +66,18 @@ internal static class SqlQueryCheck
                     return "the query has a quoted text that is not closed";
                 }
 
+                if (postgres && query.AsSpan(i, j - i).Contains('\\'))
+                {
+                    return "a backslash in a quoted text is not allowed in a postgres source query (whether it escapes depends on the server)";
+                }
+
                 code.Append(c == '\'' ? " 'text' " : " name ");
                 sawToken = true;
                 i = j;
                 continue;
             }
 
-            if (c == '$' && PostgresDollarQuote(query, i) is { } dollar)
+            if (postgres && c == '$' && PostgresDollarQuote(query, i) is { } dollar)
             {
                 var end = query.IndexOf(dollar, i + dollar.Length, StringComparison.Ordinal);
                 if (end < 0)

@@ -18,7 +18,7 @@ internal abstract class SqlSourcePlugin : ISourcePlugin
         {
             problems.Add(new("query", $"{Kind} sources need a query"));
         }
-        else if (SqlQueryCheck.Problem(options.Get("query")!) is { } problem)
+        else if (SqlQueryCheck.Problem(options.Get("query")!, Kind == "postgres") is { } problem)
         {
             problems.Add(new("query", problem));
         }
@@ -45,7 +45,7 @@ internal abstract class SqlSourcePlugin : ISourcePlugin
             await PrepareAsync(connection, cancellationToken);
             command = connection.CreateCommand();
             // Checked at validate; checked again here, so that no path runs a query that is not one read.
-            command.CommandText = SqlQueryCheck.Problem(options.Get("query")!) is { } problem
+            command.CommandText = SqlQueryCheck.Problem(options.Get("query")!, Kind == "postgres") is { } problem
                 ? throw new SourceReadException($"The query was refused: {problem}")
                 : options.Get("query")!;
             reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
@@ -139,7 +139,7 @@ internal sealed class PostgresSourcePlugin : SqlSourcePlugin
     {
         try
         {
-            return new NpgsqlConnection(options.Get("connection"));
+            return new NpgsqlConnection(PostgresConnections.Harden(options.Get("connection")!));
         }
         catch (ArgumentException ex)
         {

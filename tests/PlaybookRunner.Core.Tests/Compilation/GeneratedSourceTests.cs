@@ -79,4 +79,24 @@ public sealed class GeneratedSourceTests
         Assert.Contains("#line (5, 11) - (5, 20) \"f0.yaml\"", code, StringComparison.Ordinal);
         Assert.Equal(file, builder.Files["f0.yaml"]);
     }
+
+    [Fact]
+    public void Fields_named_like_the_generated_parameters_read_their_own_values()
+    {
+        using var workspace = new TempWorkspace();
+        workspace.Write("data.csv", "id,v,r,c,index,records\nA,vee,arr,see,secret-value,recs\n");
+        var file = workspace.Write("p.yaml", """
+            playbook: p
+            source: { kind: csv, path: data.csv, key: id, fields: { id: string, v: string, r: string, c: string, index: string, records: string } }
+            rules:
+              - id: r1
+                when: v == "vee" && r == "arr" && c == "see" && index == "secret-value" && records == "recs"
+                message: "{{ v }} {{ r }} {{ c }} {{ index }} {{ records }}"
+            """);
+
+        var result = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+
+        Assert.True(result.Plan is not null, string.Join("\n", result.Diagnostics.Select(d => d.Message)));
+        Assert.Equal("vee arr see secret-value recs", Assert.Single(result.Plan.Findings).Message);
+    }
 }

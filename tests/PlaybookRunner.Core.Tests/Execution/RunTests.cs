@@ -24,6 +24,29 @@ public sealed class RunTests
     private static Task<RunResult> Run(string file, DateTimeOffset at) => PlaybookEngine.RunAsync([file], at, new FixedTimeProvider(at));
 
     [Fact]
+    public async Task A_webhook_redirect_is_not_followed_so_the_channel_headers_stay_with_their_host()
+    {
+        using var other = new JsonApiServer(_ => (200, "{}", null));
+        using var server = new JsonApiServer(_ => (302, "{}", new Dictionary<string, string> { ["Location"] = other.Url("/stolen") }));
+        using var workspace = new TempWorkspace();
+        var file = Workspace(workspace, """
+              - id: busy
+                when: tickets > 3
+                actions:
+                  - { type: webhook, channel: tasks, body: '{"n": 1}' }
+            """, $$"""
+            channels:
+              tasks: { kind: webhook, url: "{{server.Url("/hook")}}", headers: { X-Api-Key: "not-a-real-key" } }
+            """);
+
+        var run = await Run(file, Day1);
+
+        Assert.All(run.Actions, a => Assert.False(a.Succeeded));
+        Assert.All(run.Actions, a => Assert.Contains("HTTP 302", a.Message, StringComparison.Ordinal));
+        Assert.Empty(other.Requests);
+    }
+
+    [Fact]
     public async Task A_firing_that_delivered_nothing_starts_no_cooldown_and_plan_and_explain_say_so()
     {
         // C's webhook is refused (HTTP 400, a dead letter); A's is delivered; B's firing has one of each.
