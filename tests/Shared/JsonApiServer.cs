@@ -87,8 +87,17 @@ internal sealed class JsonApiServer : IDisposable
 
     public void Dispose()
     {
-        _listener.Stop();
-        _listener.Close();
+        try
+        {
+            _listener.Stop();
+            _listener.Close();
+        }
+        catch (HttpListenerException)
+        {
+            // The managed HttpListener looks its port up again to close it; when a parallel test has
+            // meanwhile bound that port, closing throws "Address already in use" though this listener is done.
+        }
+
         try
         {
             _loop.Wait(TimeSpan.FromSeconds(5));
