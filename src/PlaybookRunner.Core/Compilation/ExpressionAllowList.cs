@@ -331,7 +331,8 @@ internal static class ExpressionAllowList
         return true;
     }
 
-    private static bool IsScalar(ITypeSymbol type)
+    /// <summary>True for the values a let may hold and an accumulator may carry: numbers, bool, char, text, dates and times.</summary>
+    internal static bool IsScalar(ITypeSymbol type)
     {
         if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T } nullable)
         {

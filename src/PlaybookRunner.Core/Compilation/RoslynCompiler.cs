@@ -192,7 +192,7 @@ internal static class RoslynCompiler
             && root.DescendantNodes(site.GeneratedSpan).OfType<Microsoft.CodeAnalysis.CSharp.Syntax.ExpressionSyntax>()
                 .Where(n => site.GeneratedSpan.Contains(n.Span)).MaxBy(n => n.Span.Length) is { } expression
             && model.GetTypeInfo(expression).Type is { TypeKind: not TypeKind.Error } type
-            && !IsScalar(type))
+            && !ExpressionAllowList.IsScalar(type))
         {
             diagnostics.Add(DiagnosticDescriptors.LetType, Map(expression.GetLocation(), site, files), site.Name, type.ToDisplayString());
         }
@@ -222,20 +222,6 @@ internal static class RoslynCompiler
                 diagnostics.Add(DiagnosticDescriptors.UnknownRuleRef, Map(argument.GetLocation(), site, files), argument.ToString(), site.Playbook.Id);
             }
         }
-    }
-
-    private static bool IsScalar(ITypeSymbol type)
-    {
-        if (type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T } nullable)
-        {
-            type = nullable.TypeArguments[0];
-        }
-
-        return type.SpecialType is SpecialType.System_Boolean or SpecialType.System_Char or SpecialType.System_String
-                or SpecialType.System_Int16 or SpecialType.System_Int32 or SpecialType.System_Int64 or SpecialType.System_UInt16
-                or SpecialType.System_UInt32 or SpecialType.System_UInt64 or SpecialType.System_Byte or SpecialType.System_SByte
-                or SpecialType.System_Single or SpecialType.System_Double or SpecialType.System_Decimal or SpecialType.System_DateTime
-            || type.ToDisplayString() is "System.DateTimeOffset" or "System.DateOnly" or "System.TimeOnly" or "System.TimeSpan";
     }
 
     private static SourceLocation Map(Location location, ExpressionSite site, IReadOnlyDictionary<string, string> files)
