@@ -11,11 +11,15 @@ namespace PlaybookRunner.Core.Sources;
 /// </summary>
 internal static class PostgresConnections
 {
+    // One fixed path in the tool's own (trusted) folder, where no password file is: the hardened string
+    // must be the same for the same input, or Npgsql would open a new connection pool for every call.
+    private static readonly string NoPassfile = Path.Combine(AppContext.BaseDirectory, "playbook-no-passfile");
+
     /// <summary>The connection string with the fallbacks closed.</summary>
     public static string Harden(string connection)
     {
         var builder = new NpgsqlConnectionStringBuilder(connection);
-        builder.Passfile = Path.Combine(Path.GetTempPath(), "playbook-no-passfile-" + Guid.NewGuid().ToString("N"));
+        builder.Passfile = NoPassfile;
         if (string.IsNullOrEmpty(builder.Password))
         {
             builder.Password = "no-password-given";

@@ -18,6 +18,8 @@ public sealed class PostgresConnectionsTests
         Assert.False(File.Exists(hardened.Passfile));
         Assert.DoesNotContain(".pgpass", hardened.Passfile, StringComparison.Ordinal);
         Assert.Equal(("127.0.0.3", "ci", "prod"), (hardened.Host, hardened.Username, hardened.Database));
+        // The same string every time: Npgsql pools connections by their string.
+        Assert.Equal(PostgresConnections.Harden(connection), PostgresConnections.Harden(connection));
     }
 
     [Fact]
