@@ -17,6 +17,10 @@ internal static class CliApp
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time)
     {
+        // Whatever a command prints may carry data (a key, a rendered body, an error message): no control
+        // sequence reaches the terminal or the CI log raw (docs/security.md).
+        stdout = new Core.Diagnostics.SafeTextWriter(stdout);
+        stderr = new Core.Diagnostics.SafeTextWriter(stderr);
         var root = BuildRoot(stdout, stderr, time);
 
         var parsed = root.Parse(args);

@@ -166,7 +166,8 @@ public static class PlaybookEngine
     /// <param name="maxActions">A blast-radius limit on top of the playbooks' own.</param>
     /// <param name="explain">Attach to each finding the values of its condition's parts.</param>
     /// <param name="progress">Told how many records of a streamed source have been read so far.</param>
-    public static async Task<PlanResult> PlanAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default, int? maxActions = null, bool explain = false, IProgress<long>? progress = null)
+    /// <param name="provenance">Record what the plan was made from (for <c>run --plan</c>): digests of the workspace files and file-based sources, the git commit.</param>
+    public static async Task<PlanResult> PlanAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default, int? maxActions = null, bool explain = false, IProgress<long>? progress = null, bool provenance = false)
     {
         var diagnostics = new DiagnosticBag();
         if (Prepare(paths, diagnostics, asOf, load: !explain) is not { } prepared)
@@ -222,14 +223,29 @@ public static class PlaybookEngine
             plan = plan with { Diagnostics = [.. plan.Diagnostics, .. warnings] };
         }
 
+        if (plan is not null && Preflight.ChannelSecrets(plan, prepared.Workspace) is { Count: > 0 } unset)
+        {
+            diagnostics.AddRange(unset);
+            plan = plan with { Diagnostics = DiagnosticBag.Sort([.. plan.Diagnostics, .. unset]) };
+        }
+
+        if (plan is not null && provenance)
+        {
+            plan = plan with { Provenance = Provenance.Of(prepared.Workspace, asOf) };
+        }
+
         return new PlanResult(plan, diagnostics.Sorted());
     }
 
-    /// <summary>What <c>plan</c> shows, executed once: pending actions of an earlier crashed run first, each action recorded.</summary>
-    public static async Task<RunResult> RunAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, TimeProvider time, CancellationToken cancellationToken = default, int? maxActions = null)
+    /// <summary>
+    /// What <c>plan</c> shows, executed once: pending actions of an earlier crashed run first, each action recorded.
+    /// With a <paramref name="scope"/> that narrows (<c>run --rule/--key</c>), only those findings' actions, and no recovery.
+    /// </summary>
+    public static async Task<RunResult> RunAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, TimeProvider time, CancellationToken cancellationToken = default, int? maxActions = null, RunScope? scope = null)
     {
         var diagnostics = new DiagnosticBag();
-        if (Prepare(paths, diagnostics, asOf, load: true) is not { } prepared)
+        scope ??= new RunScope([], []);
+        if (Prepare(paths, diagnostics, asOf, load: true) is not { } prepared || !CheckScope(scope, prepared.Workspace, diagnostics))
         {
             return new RunResult(null, [], diagnostics.Sorted());
         }
@@ -247,6 +263,58 @@ public static class PlaybookEngine
         using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("timeout_seconds", 30)) };
         var runner = CreateRunner(prepared, store, secrets, http, time, RunnerId("run"), logger: null);
         var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
+        plan = plan is null ? null : scope.Apply(plan);
+        return await ExecuteAsync(plan, workspace, runner, maxActions, recover: scope.IsAll, diagnostics, cancellationToken);
+    }
+
+    /// <summary>
+    /// <c>run --plan FILE</c>: executes only the actions of a saved plan, as they were reviewed, when the workspace is
+    /// the one the plan was made from (PB1037 otherwise, and nothing runs). Cooldowns and suppressions are checked
+    /// again now: a finding held back or suppressed since is reported (PB5011), not executed. An action of the plan
+    /// that was already executed (or is a dead letter) is not executed again: its idempotency key is the plan's.
+    /// </summary>
+    public static async Task<RunResult> ApplyAsync(IReadOnlyList<string> paths, string planFile, TimeProvider time, CancellationToken cancellationToken = default, int? maxActions = null, RunScope? scope = null)
+    {
+        var diagnostics = new DiagnosticBag();
+        scope ??= new RunScope([], []);
+        if (SavedPlan.Read(planFile, diagnostics) is not { } saved)
+        {
+            return new RunResult(null, [], diagnostics.Sorted());
+        }
+
+        var workspace = LoadWhilePluginsLoad(paths, diagnostics);
+        if (workspace is null || !SavedPlan.Matches(saved.Provenance, workspace, planFile, diagnostics)
+            || Prepare(workspace, diagnostics, time.GetUtcNow(), load: false) is not { } prepared || !CheckScope(scope, workspace, diagnostics))
+        {
+            return new RunResult(null, [], diagnostics.Sorted());
+        }
+
+        var secrets = new Secrets();
+        using var store = OpenStore(workspace, write: true, secrets, time, diagnostics);
+        if (store is null)
+        {
+            return new RunResult(null, [], diagnostics.Sorted());
+        }
+
+        using var handler = new SocketsHttpHandler { AllowAutoRedirect = false };
+        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("timeout_seconds", 30)) };
+        var runner = CreateRunner(prepared, store, secrets, http, time, RunnerId("run"), logger: null);
+        var plan = scope.Apply(SavedPlan.Recheck(saved.Plan, workspace, store, time.GetUtcNow()));
+        var before = saved.Plan.Findings.Where(f => f.IsPending).Select(f => (f.Playbook, f.Rule, f.Key)).ToHashSet();
+        var nowHeld = plan.Findings.Where(f => !f.IsPending && before.Contains((f.Playbook, f.Rule, f.Key))).ToList();
+        if (nowHeld.Count > 0)
+        {
+            diagnostics.Add(DiagnosticDescriptors.HeldSincePlan, SourceLocation.At(planFile, 1, 1), nowHeld.Count,
+                string.Join(", ", nowHeld.Take(5).Select(f => $"{f.Playbook}/{f.Rule} {SafeText.OneLine(f.Key)} ({(f.Suppressed ? "suppressed" : $"held back until {Planner.FormatInstant(f.HeldBackUntil!.Value)}")})"))
+                + (nowHeld.Count > 5 ? $" and {nowHeld.Count - 5} more" : ""));
+        }
+
+        return await ExecuteAsync(plan, workspace, runner, maxActions, recover: false, diagnostics, cancellationToken);
+    }
+
+    /// <summary>The blast-radius check, recovery when asked, then the plan's pending actions; failures as PB5004.</summary>
+    private static async Task<RunResult> ExecuteAsync(Plan? plan, WorkspaceDefinition workspace, RunExecutor runner, int? maxActions, bool recover, DiagnosticBag diagnostics, CancellationToken cancellationToken)
+    {
         if (plan is not null && BlastRadius.Check(plan, workspace, maxActions, refuse: true) is { Count: > 0 } refusals)
         {
             diagnostics.AddRange(refusals);
@@ -254,8 +322,10 @@ public static class PlaybookEngine
         }
 
         // One run on a SQLite store finishes whatever a crashed run left, claimed or not; on a shared
-        // store it leaves live claims to the daemons holding them.
-        var executed = new List<ExecutedAction>(await runner.RecoverAsync(steal: workspace.State.Kind == "sqlite", CancellationToken.None, cancellationToken));
+        // store it leaves live claims to the daemons holding them. A targeted run or a saved plan runs its own actions only.
+        var executed = recover
+            ? new List<ExecutedAction>(await runner.RecoverAsync(steal: workspace.State.Kind == "sqlite", CancellationToken.None, cancellationToken))
+            : [];
         if (plan is not null)
         {
             executed.AddRange(await runner.ExecuteAsync(plan, cancellationToken));
@@ -267,6 +337,20 @@ public static class PlaybookEngine
         }
 
         return new RunResult(plan, executed, diagnostics.Sorted());
+    }
+
+    /// <summary>False with PB1039 for each <c>--rule</c> no rule of the workspace answers to.</summary>
+    private static bool CheckScope(RunScope scope, WorkspaceDefinition workspace, DiagnosticBag diagnostics)
+    {
+        var names = workspace.Playbooks.SelectMany(p => p.Rules.SelectMany(r => new[] { $"{p.Id}/{r.Id}", r.Id })).ToHashSet(StringComparer.Ordinal);
+        var ok = true;
+        foreach (var rule in scope.Rules.Where(r => !names.Contains(r)))
+        {
+            diagnostics.Add(DiagnosticDescriptors.UnknownRunRule, SourceLocation.None, rule, Yaml.YamlSchemaValidator.Suggest(rule, names));
+            ok = false;
+        }
+
+        return ok;
     }
 
     /// <summary>

@@ -15,6 +15,17 @@ internal static class CliRunner
 
     public static string RepoRoot { get; } = FindRoot();
 
+    /// <summary>
+    /// A JSON plan without its provenance (the last member; its digests and git commit change with every
+    /// edit of the examples), to compare with the engine's golden plan. Fails when there is none.
+    /// </summary>
+    public static string WithoutProvenance(string json)
+    {
+        var index = json.IndexOf(",\n  \"provenance\": {", StringComparison.Ordinal);
+        Assert.True(index > 0, "the JSON plan has no provenance");
+        return json[..index] + "\n}\n";
+    }
+
     public static string Playbooks => Path.Combine(RepoRoot, "playbooks");
 
     private static string FindRoot()

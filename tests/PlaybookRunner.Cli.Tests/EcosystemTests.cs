@@ -48,7 +48,7 @@ public sealed class EcosystemTests
         RunsRealActions(playbook);
     }
 
-    /// <summary>The installed tool executes real actions: a webhook to an HTTP listener, an email to an SMTP server, a file; and a daemon tick.</summary>
+    /// <summary>The installed tool executes real actions: a webhook to an HTTP listener, an email to an SMTP server, a file; a saved plan; and a daemon tick.</summary>
     private static void RunsRealActions(string playbook)
     {
         using var smtp = new SmtpServer();
@@ -68,7 +68,7 @@ public sealed class EcosystemTests
                 when: id == "A"
                 actions:
                   - { type: file, path: out.jsonl, body: "{{ name }}" }
-                  - { type: webhook, channel: tasks, body: '{"name": "{{ name | json_escape }}"}' }
+                  - { type: webhook, channel: tasks, body: '{"name": "{{ name }}"}' }
                   - { type: email, to: owner@example.com, subject: "Call {{ name }}", body: "Call {{ name }} today" }
             """);
 
@@ -78,6 +78,17 @@ public sealed class EcosystemTests
         Assert.Contains("\"body\":\"Acme\"", File.ReadAllText(Path.Combine(ws.Root, "out.jsonl")), StringComparison.Ordinal);
         Assert.Single(hook.Requests, r => r.Url.EndsWith("/tasks", StringComparison.Ordinal));
         Assert.Contains("Subject: Call Acme", Assert.Single(smtp.Messages()), StringComparison.Ordinal);
+
+        // A saved plan, applied by the installed tool: exactly its actions, and not twice.
+        var saved = Path.Combine(ws.Root, "reviewed.plan.json");
+        var plan = Exec(playbook, ["plan", ws.Root, "--as-of", "2026-03-03T09:00:00Z", "--format", "json", "--out", saved]);
+        Assert.True(plan.Code == 0, plan.Out + plan.Err);
+        var apply = Exec(playbook, ["run", ws.Root, "--plan", saved]);
+        Assert.True(apply.Code == 0, apply.Out + apply.Err);
+        Assert.Contains("Run as of 2026-03-03T09:00:00+00:00: 3 actions succeeded, 0 failed", apply.Out, StringComparison.Ordinal);
+        Assert.Contains("0 actions succeeded", Exec(playbook, ["run", ws.Root, "--plan", saved]).Out, StringComparison.Ordinal);
+        Assert.Equal(2, hook.Requests.Count);
+        Assert.Equal(2, smtp.Messages().Count);
 
         // One daemon tick, through the installed tool's worker: B fires every second, and is recorded once.
         ws.Write("q.yaml", """
@@ -102,7 +113,7 @@ public sealed class EcosystemTests
         try
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            while (hook.Requests.Count < 2 && clock.Elapsed < TimeSpan.FromSeconds(60))
+            while (hook.Requests.Count < 3 && clock.Elapsed < TimeSpan.FromSeconds(60))
             {
                 Thread.Sleep(200);
             }
@@ -117,7 +128,7 @@ public sealed class EcosystemTests
 
         lock (log)
         {
-            Assert.True(hook.Requests.Count == 2, log.ToString());
+            Assert.True(hook.Requests.Count == 3, log.ToString());
             Assert.Contains("ticks are evaluated in a worker process", log.ToString(), StringComparison.Ordinal);
         }
     }
@@ -240,7 +251,7 @@ public sealed class EcosystemTests
             .Select(l => l.Trim())
             .Where(l => l.StartsWith("playbook ", StringComparison.Ordinal))
             .ToList();
-        Assert.Equal(6, commands.Count);
+        Assert.Equal(8, commands.Count);
         var root = CliApp.BuildRoot(TextWriter.Null, TextWriter.Null, TimeProvider.System);
         foreach (var command in commands)
         {

@@ -55,7 +55,12 @@ internal static class DaemonCommand
         };
         isolation.AcceptOnlyFromAmong("worker", "none");
 
-        var command = new Command("daemon", "Run every playbook on its schedule until stopped; reload edited playbooks that validate.") { paths, listen, logFormat, poll, shutdown, isolation };
+        var reviewed = new Option<string?>("--reviewed-plans")
+        {
+            Description = "Reviewed-only mode: evaluate no schedule; execute each saved plan (*.plan.json) put into this folder, as run --plan does, then move it to applied/ or refused/",
+        };
+
+        var command = new Command("daemon", "Run every playbook on its schedule until stopped; reload edited playbooks that validate.") { paths, listen, logFormat, poll, shutdown, isolation, reviewed };
         command.SetAction(async (result, cancellationToken) =>
         {
             Uri? prefix = null;
@@ -91,7 +96,11 @@ internal static class DaemonCommand
             builder.Services.AddSingleton(time);
             builder.Services.AddSingleton(provider => new Core.Scheduling.Daemon(
                 CliApp.PathsOrDefault(result.GetValue(paths)), time, provider.GetRequiredService<ILoggerFactory>().CreateLogger("PlaybookRunner.Daemon"),
-                new DaemonOptions(TimeSpan.FromSeconds(result.GetValue(poll))) { Worker = result.GetValue(isolation) == "worker" ? EvaluateCommand.Self() : null }));
+                new DaemonOptions(TimeSpan.FromSeconds(result.GetValue(poll)))
+                {
+                    Worker = result.GetValue(isolation) == "worker" ? EvaluateCommand.Self() : null,
+                    ReviewedPlans = result.GetValue(reviewed) is { } folder ? Path.GetFullPath(folder) : null,
+                }));
             builder.Services.AddSingleton(provider => prefix is null
                 ? null!
                 : new StatusServer(provider.GetRequiredService<Core.Scheduling.Daemon>(), prefix, time, provider.GetRequiredService<ILoggerFactory>().CreateLogger("PlaybookRunner.Status")));

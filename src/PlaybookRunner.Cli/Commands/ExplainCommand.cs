@@ -41,13 +41,13 @@ internal static class ExplainCommand
     public static string Write(Explanation e)
     {
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"{e.Playbook}/{e.Rule} for {e.Key} as of {Planner.FormatInstant(e.AsOf)}\n\n");
-        text.Append("when: ").Append(e.Condition.ReplaceLineEndings(" ").Trim()).Append('\n');
-        var width = e.Parts.Count == 0 ? 0 : e.Parts.Max(p => (p.Depth * 2) + p.Expression.Length);
+        text.Append(CultureInfo.InvariantCulture, $"{e.Playbook}/{e.Rule} for {L(e.Key)} as of {Planner.FormatInstant(e.AsOf)}\n\n");
+        text.Append("when: ").Append(L(e.Condition)).Append('\n');
+        var width = e.Parts.Count == 0 ? 0 : e.Parts.Max(p => (p.Depth * 2) + L(p.Expression).Length);
         foreach (var part in e.Parts)
         {
-            var left = new string(' ', part.Depth * 2) + part.Expression;
-            text.Append("  ").Append(left.PadRight(width)).Append("  = ").Append(part.Evaluated ? part.Value : "(not evaluated)").Append('\n');
+            var left = new string(' ', part.Depth * 2) + L(part.Expression);
+            text.Append("  ").Append(left.PadRight(width)).Append("  = ").Append(part.Evaluated ? L(part.Value) : "(not evaluated)").Append('\n');
         }
 
         if (e.Segments.Count > 0)
@@ -55,7 +55,7 @@ internal static class ExplainCommand
             text.Append("segments:\n");
             foreach (var segment in e.Segments)
             {
-                text.Append(CultureInfo.InvariantCulture, $"  {segment.Name} = {segment.Value ?? "(not evaluated)"}    ({segment.Expression.ReplaceLineEndings(" ").Trim()})\n");
+                text.Append(CultureInfo.InvariantCulture, $"  {segment.Name} = {L(segment.Value ?? "(not evaluated)")}    ({L(segment.Expression)})\n");
             }
         }
 
@@ -64,13 +64,16 @@ internal static class ExplainCommand
             text.Append("let:\n");
             foreach (var let in e.Lets)
             {
-                text.Append(CultureInfo.InvariantCulture, $"  {let.Name} = {let.Value ?? "(not evaluated)"}    ({let.Expression.ReplaceLineEndings(" ").Trim()})\n");
+                text.Append(CultureInfo.InvariantCulture, $"  {let.Name} = {L(let.Value ?? "(not evaluated)")}    ({L(let.Expression)})\n");
             }
         }
 
-        text.Append("cooldown: ").Append(e.Cooldown).Append('\n');
-        text.Append("suppression: ").Append(e.Suppression).Append('\n');
-        text.Append("result: ").Append(e.Outcome).Append('\n');
+        text.Append("cooldown: ").Append(L(e.Cooldown)).Append('\n');
+        text.Append("suppression: ").Append(L(e.Suppression)).Append('\n');
+        text.Append("result: ").Append(L(e.Outcome)).Append('\n');
         return text.ToString();
     }
+
+    /// <summary>Workspace or data text on one line of the explanation (<see cref="SafeText"/>).</summary>
+    private static string L(string? text) => SafeText.OneLine((text ?? "").ReplaceLineEndings(" ").Trim());
 }

@@ -30,7 +30,8 @@ internal static class PlanCommand
 
             var cwd = Directory.GetCurrentDirectory();
             var planned = await PlanProgress.RunAsync(stderr, progress =>
-                PlaybookEngine.PlanAsync(CliApp.PathsOrDefault(result.GetValue(paths)), instant, cancellationToken, result.GetValue(maxActions), result.GetValue(explain), progress));
+                PlaybookEngine.PlanAsync(CliApp.PathsOrDefault(result.GetValue(paths)), instant, cancellationToken, result.GetValue(maxActions), result.GetValue(explain), progress,
+                    provenance: result.GetValue(format) == "json"));
             if (planned.Plan is not { } plan)
             {
                 stderr.Write(DiagnosticFormatter.WriteText(planned.Diagnostics, cwd));
@@ -81,13 +82,13 @@ internal static class PlanCommand
             if (result.GetValue(format) != "text" || result.GetValue(output) is not null)
             {
                 stderr.Write(DiagnosticFormatter.WriteText(plan.Diagnostics, cwd));
-                foreach (var error in plan.Errors)
+                foreach (var line in PlanWriter.ErrorLines(plan.Errors, cwd, "playbook: "))
                 {
-                    stderr.WriteLine($"playbook: error {error.Id}: {error.Playbook}: {error.Message}");
+                    stderr.WriteLine(line);
                 }
             }
 
-            if (plan.Errors.Count > 0)
+            if (plan.Errors.Count > 0 || plan.Diagnostics.Any(d => d.IsError))
             {
                 return CliApp.Errors;
             }

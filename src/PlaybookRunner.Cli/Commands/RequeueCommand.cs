@@ -33,12 +33,12 @@ internal static class RequeueCommand
 
             foreach (var e in requeued)
             {
-                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"requeued  {e.Playbook}/{e.Rule}  {e.Key}  #{e.ActionIndex} {e.Type}  {e.IdempotencyKey}"));
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"requeued  {e.Playbook}/{e.Rule}  {SafeText.OneLine(e.Key)}  #{e.ActionIndex} {e.Type}  {e.IdempotencyKey}"));
             }
 
             foreach (var (e, since) in superseded)
             {
-                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"skipped   {e.Playbook}/{e.Rule}  {e.Key}  #{e.ActionIndex} {e.Type}  {e.IdempotencyKey}: the rule fired for {e.Key} again at {Planner.FormatInstant(since)}"));
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"skipped   {e.Playbook}/{e.Rule}  {SafeText.OneLine(e.Key)}  #{e.ActionIndex} {e.Type}  {e.IdempotencyKey}: the rule fired for {SafeText.OneLine(e.Key)} again at {Planner.FormatInstant(since)}"));
             }
 
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Requeued {requeued.Count} dead letter(s), skipped {superseded.Count}; `playbook run` or the daemon delivers them"));

@@ -13,28 +13,41 @@ internal static class RunCommand
         var paths = CliApp.PathsArgument();
         var asOf = PlanCommand.AsOfOption();
         var maxActions = PlanCommand.MaxActionsOption();
-        var command = new Command("run", "Execute the actions plan shows, once; finish actions a crashed run left pending first.") { paths, asOf, maxActions };
+        var saved = new Option<string?>("--plan") { Description = "Execute exactly this saved plan (written by plan --format json --out FILE) instead of planning now" };
+        var rules = new Option<string[]>("--rule") { Description = "Only this rule (playbook/rule, or the rule id); repeatable", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
+        var keys = new Option<string[]>("--key") { Description = "Only this customer key; repeatable", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
+        var command = new Command("run", "Execute the actions plan shows, once; finish actions a crashed run left pending first.") { paths, asOf, maxActions, saved, rules, keys };
         command.SetAction(async (result, cancellationToken) =>
         {
+            if (result.GetValue(saved) is not null && result.GetValue(asOf) is not null)
+            {
+                stderr.WriteLine("playbook: error PB1024: --as-of cannot be given with --plan: a saved plan runs as of the instant it was made for");
+                return CliApp.Usage;
+            }
+
             if (!PlanCommand.TryAsOf(result.GetValue(asOf), time, stderr, out var instant))
             {
                 return CliApp.Usage;
             }
 
             var cwd = Directory.GetCurrentDirectory();
-            var run = await PlaybookEngine.RunAsync(CliApp.PathsOrDefault(result.GetValue(paths)), instant, time, cancellationToken, result.GetValue(maxActions));
+            var scope = new Core.Planning.RunScope(result.GetValue(rules) ?? [], result.GetValue(keys) ?? []);
+            var workspacePaths = CliApp.PathsOrDefault(result.GetValue(paths));
+            var run = result.GetValue(saved) is { } planFile
+                ? await PlaybookEngine.ApplyAsync(workspacePaths, planFile, time, cancellationToken, result.GetValue(maxActions), scope)
+                : await PlaybookEngine.RunAsync(workspacePaths, instant, time, cancellationToken, result.GetValue(maxActions), scope);
             foreach (var action in run.Actions)
             {
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{(action.Succeeded ? "ok  " : action.Abandoned ? "left" : "FAIL")} {action.Playbook}/{action.Rule} {action.Key} {action.Type}{(action.Recovered ? " (recovered)" : "")}: {action.Message}"));
+                    $"{(action.Succeeded ? "ok  " : action.Abandoned ? "left" : "FAIL")} {action.Playbook}/{action.Rule} {SafeText.OneLine(action.Key)} {action.Type}{(action.Recovered ? " (recovered)" : "")}: {SafeText.OneLine(action.Message)}"));
             }
 
             stderr.Write(DiagnosticFormatter.WriteText(run.Diagnostics, cwd));
             if (run.Plan is { } plan)
             {
-                foreach (var error in plan.Errors)
+                foreach (var line in Core.Planning.PlanWriter.ErrorLines(plan.Errors, cwd, "playbook: "))
                 {
-                    stderr.WriteLine($"playbook: error {error.Id}: {error.Playbook}: {error.Message}");
+                    stderr.WriteLine(line);
                 }
 
                 var failed = run.Actions.Count(a => !a.Succeeded && !a.Abandoned);

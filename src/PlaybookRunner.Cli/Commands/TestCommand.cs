@@ -23,7 +23,7 @@ internal static class TestCommand
             foreach (var test in run.Tests)
             {
                 var file = Path.GetRelativePath(cwd, test.File).Replace('\\', '/');
-                stdout.WriteLine($"{(test.Passed ? "ok  " : "FAIL")} {file}: {test.Name}");
+                stdout.WriteLine($"{(test.Passed ? "ok  " : "FAIL")} {file}: {SafeText.OneLine(test.Name)}");
                 stdout.Write(DiagnosticFormatter.WriteText(test.Failures, cwd));
             }
 

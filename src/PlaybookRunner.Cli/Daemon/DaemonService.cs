@@ -32,7 +32,7 @@ internal sealed class DaemonService(Core.Scheduling.Daemon daemon, StatusServer?
         }
         catch (System.Net.HttpListenerException ex)
         {
-            logger.LogError("Cannot listen on {Prefix}: {Error}", server!.Prefix, ex.Message);
+            logger.LogError("Cannot listen on {Prefix}: {Error}", server!.Prefix, Core.Diagnostics.SafeText.OneLine(ex.Message));
             ExitCode = CliApp.Errors;
             lifetime.StopApplication();
             return Task.CompletedTask;
@@ -56,7 +56,7 @@ internal sealed class DaemonService(Core.Scheduling.Daemon daemon, StatusServer?
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // A bug, not bad input: stop the daemon (systemd restarts it) rather than run half-alive.
-            logger.LogCritical("The {Loop} loop stopped: {Type}: {Error}", name, ex.GetType().Name, ex.Message);
+            logger.LogCritical("The {Loop} loop stopped: {Type}: {Error}", name, ex.GetType().Name, Core.Diagnostics.SafeText.OneLine(ex.Message));
             ExitCode = CliApp.Errors;
             lifetime.StopApplication();
         }

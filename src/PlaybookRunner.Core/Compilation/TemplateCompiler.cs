@@ -29,7 +29,7 @@ internal sealed record RuleTemplates(CompiledTemplate? Message, IReadOnlyList<Co
 internal static class TemplateCompiler
 {
     /// <summary>Helpers PlaybookRunner adds to Scriban's built-ins.</summary>
-    public static readonly IReadOnlyList<string> Helpers = ["days_since", "months_since", "money", "json_escape", "html_escape"];
+    public static readonly IReadOnlyList<string> Helpers = ["days_since", "months_since", "money", "json_escape", "html_escape", "raw"];
 
     /// <summary>Scriban built-in objects that templates may use (include is not: templates cannot read files).</summary>
     public static readonly IReadOnlyList<string> BuiltIns = ["array", "date", "html", "math", "object", "regex", "string", "timespan", "empty", "blank"];

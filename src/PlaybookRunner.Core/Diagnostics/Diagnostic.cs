@@ -7,6 +7,9 @@ public sealed record Diagnostic(DiagnosticDescriptor Descriptor, SourceLocation 
     public static Diagnostic Create(DiagnosticDescriptor descriptor, SourceLocation location, params object?[] args) =>
         new(descriptor, location, descriptor.DefaultSeverity, descriptor.Format(args));
 
+    /// <summary>The message, on one line: text from data never starts a new line of output (<see cref="SafeText"/>).</summary>
+    public string Message { get; init; } = SafeText.OneLine(Message);
+
     /// <summary>The stable ID, e.g. PB2001.</summary>
     public string Id => Descriptor.Id;
 

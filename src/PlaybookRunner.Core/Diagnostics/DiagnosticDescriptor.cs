@@ -11,7 +11,7 @@ public sealed record DiagnosticDescriptor(
     DiagnosticSeverity DefaultSeverity,
     string Help)
 {
-    /// <summary>Formats the message with invariant culture.</summary>
+    /// <summary>Formats the message with invariant culture, on one line whatever the arguments hold (<see cref="SafeText"/>).</summary>
     public string Format(object?[] args) =>
-        args.Length == 0 ? MessageFormat : string.Format(CultureInfo.InvariantCulture, MessageFormat, args);
+        args.Length == 0 ? MessageFormat : SafeText.OneLine(string.Format(CultureInfo.InvariantCulture, MessageFormat, args));
 }

@@ -89,6 +89,14 @@ public static class DiagnosticDescriptors
         "The operator binds a secret to its hosts in PLAYBOOK_ALLOWED_ENV (NAME@host): a changed URL, host or connection cannot carry it elsewhere.");
     public static readonly DiagnosticDescriptor LinkNotFollowed = Warning("PB1035", "Symbolic link not followed", "'{0}' is a symbolic link; links in a workspace are not followed (it could loop or lead outside): put the file itself here", Yaml,
         "Playbooks and folders are read where they are, never through a symbolic link.");
+    public static readonly DiagnosticDescriptor BadSavedPlan = Error("PB1036", "Bad saved plan", "Saved plan: {0}", Usage,
+        "run --plan executes a plan written by plan --format json --out FILE with this version of PlaybookRunner.");
+    public static readonly DiagnosticDescriptor StalePlan = Error("PB1037", "Saved plan does not match", "Saved plan: {0}; nothing was executed: plan again and review the new plan", Usage,
+        "A saved plan is executed only against the workspace it was made from (every file's digest) by the same engine version.");
+    public static readonly DiagnosticDescriptor PlanDataChanged = Warning("PB1038", "Source changed since the plan", "Saved plan: source '{0}' changed since the plan was made; the plan's actions are executed as they were reviewed", Usage,
+        "The reviewed actions run whatever the data says now; plan again if the change matters.");
+    public static readonly DiagnosticDescriptor UnknownRunRule = Error("PB1039", "Unknown rule to run", "run --rule '{0}': no such rule in the workspace{1}", Usage,
+        "Name a rule as playbook/rule, or by its id when only one playbook has it.");
     public static readonly DiagnosticDescriptor BadInvocation = Error("PB1024", "Bad command-line value", "{0}", Usage,
         "See 'playbook --help'.");
 
@@ -114,12 +122,16 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor TemplateSyntax = Error("PB3001", "Template syntax error", "{0}", Template,
         "The Scriban template does not parse.");
     public static readonly DiagnosticDescriptor TemplateUnknownName = Error("PB3002", "Unknown name in template", "Unknown variable or function '{0}' in template{1}", Template,
-        "Templates see the record's fields, segments, let values, rule, playbook, now and the helpers days_since, months_since, money, json_escape, html_escape.");
+        "Templates see the record's fields, segments, let values, rule, playbook, now and the helpers days_since, months_since, money, json_escape, html_escape, raw.");
     public static readonly DiagnosticDescriptor TemplateUnknownMember = Error("PB3003", "Unknown member in template", "'{0}' has no member '{1}'", Template,
         "rule has id, title and severity; playbook has id and title.");
 
     public static readonly DiagnosticDescriptor TemplateForbidden = Error("PB3004", "Template function not allowed", "'{0}' is not available in templates{1}", Template,
         "Templates cannot evaluate text as a template or read the clock; use now, the evaluation instant.");
+    public static readonly DiagnosticDescriptor UrlHostFromData = Error("PB3005", "URL host from data", "A webhook url must fix its scheme, host and port before its first template value: '{0}'", Template,
+        "Write 'https://host[:port]/' literally; values from the data may only fill the path, query or fragment, where they are percent-encoded.");
+    public static readonly DiagnosticDescriptor ActionFieldInvalid = Error("PB3006", "Action field invalid", "{0}", Template,
+        "A field written without template values is checked as run would use it: a webhook body must be JSON, a webhook url an absolute http or https URL, each recipient one email address.");
 
     // PB4xxx: sources and data.
     public static readonly DiagnosticDescriptor UnknownSource = Error("PB4001", "Unknown source", "Source '{0}' is not defined{1}", Source,
@@ -179,6 +191,10 @@ public static class DiagnosticDescriptors
         "run executes nothing when a playbook (max_actions) or the whole run (--max-actions) exceeds its limit. Check the plan first; raise the limit if the volume is intended.");
     public static readonly DiagnosticDescriptor ReloadCheckFailed = Error("PB5009", "Reload check failed", "Checking the edited playbooks in the evaluation worker failed: it {0}; the last good version keeps running", Evaluation,
         "The daemon loads and compiles every edit in a worker process before it takes it (it never compiles an unchecked change itself). Look at the worker's error in the daemon's log; the edit is tried again when a file changes.");
+    public static readonly DiagnosticDescriptor HeldSincePlan = Warning("PB5011", "Held back since the plan", "{0} finding(s) of the saved plan are now held back by a cooldown or suppressed, and were not executed: {1}", Evaluation,
+        "The rule fired for the customer after the plan was made, or a suppression now covers it; plan again to see the current state.");
+    public static readonly DiagnosticDescriptor ChannelSecretUnset = Error("PB5010", "Channel secret unset", "Channel '{0}' needs the environment variable {1}, which is not set (or not allowed): {2} pending action(s) would fail", Evaluation,
+        "Set the variable where plan and run execute, and allow it in PLAYBOOK_ALLOWED_ENV; in pull-request CI a placeholder value is enough, since plan sends nothing.");
     public static readonly DiagnosticDescriptor WorkerFailed = Error("PB5008", "Evaluation worker failed", "Evaluation worker of playbook '{0}' {1}; nothing was recorded for this tick", Evaluation,
         "The daemon evaluates each tick in a worker process that it kills past execution: worker_timeout_seconds (default 300); a worker that exits without a plan (out of memory outside any rule, a crash) records nothing either. The next tick runs as usual.");
 

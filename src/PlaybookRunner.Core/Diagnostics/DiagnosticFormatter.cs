@@ -9,18 +9,24 @@ public static class DiagnosticFormatter
 {
     private static readonly JsonWriterOptions JsonOptions = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>A path as shown to the user: relative to <paramref name="baseDirectory"/> when inside it, with '/'.</summary>
+    /// <summary>
+    /// A path as shown to the user: relative to <paramref name="baseDirectory"/> when inside it, with '/'.
+    /// A file name is workspace text: its control characters are escaped, and a relative path that would
+    /// start a line with ':' (a forged <c>::error</c> workflow command) starts with <c>./</c>.
+    /// </summary>
     public static string DisplayPath(string path, string baseDirectory)
     {
         if (path.Length == 0 || baseDirectory.Length == 0)
         {
             // No base (a plan compared with a baseline is written without one): the path as it is.
-            return path.Replace('\\', '/');
+            return Inert(path.Replace('\\', '/'));
         }
 
         var relative = Path.GetRelativePath(baseDirectory, path);
-        return (relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? path : relative).Replace('\\', '/');
+        return Inert((relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? path : relative).Replace('\\', '/'));
     }
+
+    private static string Inert(string display) => SafeText.OneLine(display.StartsWith(':') ? "./" + display : display);
 
     /// <summary>
     /// A SARIF artifact URI: relative (forward slashes, escaped) under the base directory, which is

@@ -1,11 +1,13 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Encodings.Web;
+using System.Text;
 using System.Text.Json;
 using PlaybookRunner.Core.Compilation;
 using Scriban;
 using Scriban.Parsing;
 using Scriban.Runtime;
+using Scriban.Syntax;
 
 namespace PlaybookRunner.Core.Evaluation;
 
@@ -50,10 +52,17 @@ internal static class TemplateRenderer
         return restricted;
     }
 
-    /// <summary>Renders one template against <paramref name="globals"/>; HTML mode escapes every value written.</summary>
-    public static string Render(CompiledTemplate template, ScriptObject globals, bool html)
+    /// <summary>Renders one template against <paramref name="globals"/>, every value escaped for where the output lands.</summary>
+    public static string Render(CompiledTemplate template, ScriptObject globals, TemplateSink sink)
     {
-        var context = html ? new HtmlTemplateContext() : new TemplateContext();
+        TemplateContext context = sink switch
+        {
+            TemplateSink.Html => new HtmlTemplateContext(),
+            TemplateSink.Json => new JsonTemplateContext(),
+            TemplateSink.Url => new UrlTemplateContext(),
+            TemplateSink.PathSegment => new PathTemplateContext(),
+            _ => new TemplateContext(),
+        };
         context.StrictVariables = true;
         context.LoopLimit = LoopLimit;
         context.RecursiveLimit = RecursiveLimit;
@@ -66,11 +75,21 @@ internal static class TemplateRenderer
         context.PushCulture(CultureInfo.InvariantCulture);
         context.PushGlobal(Restricted);
         context.PushGlobal(globals);
-        if (html)
+        if (sink != TemplateSink.Text)
         {
-            // In an HTML body every value is escaped on output; html_escape marks text as already safe.
+            // Where values are escaped on output, the escaping helpers and raw mark text as already fit to
+            // write, so nothing is escaped twice and raw output is a visible choice in the template.
             var overrides = new ScriptObject();
-            overrides.Import("html_escape", new Func<object?, HtmlRaw>(v => new HtmlRaw(WebUtility.HtmlEncode(Convert.ToString(v, CultureInfo.InvariantCulture) ?? ""))));
+            overrides.Import("raw", new Func<object?, RawText>(v => new RawText(Convert.ToString(v, CultureInfo.InvariantCulture) ?? "")));
+            if (sink == TemplateSink.Html)
+            {
+                overrides.Import("html_escape", new Func<object?, RawText>(v => new RawText(TemplateHelpers.HtmlEscape(v))));
+            }
+            else if (sink == TemplateSink.Json)
+            {
+                overrides.Import("json_escape", new Func<object?, RawText>(v => new RawText(TemplateHelpers.JsonEscape(v))));
+            }
+
             context.PushGlobal(overrides);
         }
 
@@ -101,25 +120,182 @@ internal static class TemplateRenderer
         return new string(chars);
     }
 
-    /// <summary>Text already safe for HTML.</summary>
-    internal sealed record HtmlRaw(string Html)
+    /// <summary>Text the template marked as fit to write where it lands (<c>raw</c>, or an escaping helper's result).</summary>
+    internal sealed record RawText(string Text)
     {
-        public override string ToString() => Html;
+        public override string ToString() => Text;
     }
 
-    private sealed class HtmlTemplateContext : TemplateContext
+    /// <summary>A context that escapes every value written to the template's own output (not to a capture).</summary>
+    private abstract class EscapingContext : TemplateContext
     {
-        public override TemplateContext Write(SourceSpan span, object? textAsObject)
+        private readonly StringBuilder _main;
+
+        protected EscapingContext() => _main = ((StringBuilderOutput)Output).Builder;
+
+        public sealed override TemplateContext Write(SourceSpan span, object? textAsObject)
         {
-            if (textAsObject is HtmlRaw raw)
+            if (Output is not StringBuilderOutput { Builder: var builder } || !ReferenceEquals(builder, _main))
             {
-                return base.Write(span, raw.Html);
+                // A capture: its text is a value, escaped when it is written out.
+                return base.Write(span, textAsObject);
             }
 
-            var text = ObjectToString(textAsObject);
-            return base.Write(span, WebUtility.HtmlEncode(text));
+            return base.Write(span, Escape(builder, textAsObject));
+        }
+
+        /// <summary>The text to write for <paramref name="value"/>, given what the template has written so far.</summary>
+        protected abstract string Escape(StringBuilder written, object? value);
+    }
+
+    /// <summary>An HTML body: every value HTML-encoded.</summary>
+    private sealed class HtmlTemplateContext : EscapingContext
+    {
+        protected override string Escape(StringBuilder written, object? value) =>
+            value is RawText raw ? raw.Text : WebUtility.HtmlEncode(ObjectToString(value)) ?? "";
+    }
+
+    /// <summary>
+    /// A JSON body: inside a string literal a value is escaped as string content; elsewhere it is written
+    /// as one JSON value (a number, true/false, null, a quoted string, an array), so data adds no keys.
+    /// </summary>
+    private sealed class JsonTemplateContext : EscapingContext
+    {
+        private int _scanned;
+        private bool _inString;
+        private bool _escaped;
+
+        protected override string Escape(StringBuilder written, object? value)
+        {
+            for (; _scanned < written.Length; _scanned++)
+            {
+                var c = written[_scanned];
+                if (!_inString)
+                {
+                    _inString = c == '"';
+                }
+                else if (_escaped)
+                {
+                    _escaped = false;
+                }
+                else if (c == '\\')
+                {
+                    _escaped = true;
+                }
+                else if (c == '"')
+                {
+                    _inString = false;
+                }
+            }
+
+            return value switch
+            {
+                RawText raw => raw.Text,
+                JsonNull => _inString ? "" : "null",
+                _ when _inString => TemplateHelpers.JsonEscape(value is null ? "" : ObjectToString(value)),
+                _ => JsonValue(value, 0),
+            };
+        }
+
+        /// <summary>A statement that yields null writes nothing in Scriban; in a JSON body it writes <c>null</c> (or nothing inside a string).</summary>
+        public override object? Evaluate(ScriptNode? scriptNode, bool aliasReturnedFunction)
+        {
+            var result = base.Evaluate(scriptNode, aliasReturnedFunction);
+            return result is null && scriptNode is ScriptExpressionStatement { CanOutput: true } ? JsonNull.Instance : result;
+        }
+
+        private sealed class JsonNull
+        {
+            public static readonly JsonNull Instance = new();
+
+            public override string ToString() => "";
+        }
+
+        private string JsonValue(object? value, int depth) => value switch
+        {
+            null => "null",
+            bool b => b ? "true" : "false",
+            double d when !double.IsFinite(d) => "null",
+            float f when !float.IsFinite(f) => "null",
+            sbyte or byte or short or ushort or int or uint or long or ulong or float or double or decimal or System.Numerics.BigInteger
+                => Convert.ToString(value, CultureInfo.InvariantCulture)!,
+            ScriptObject o when depth < 8 => "{" + string.Join(", ", o.Select(p => $"\"{TemplateHelpers.JsonEscape(p.Key)}\": {JsonValue(p.Value, depth + 1)}")) + "}",
+            System.Collections.IEnumerable list and not string when depth < 8 => "[" + string.Join(", ", list.Cast<object?>().Select(v => JsonValue(v, depth + 1))) + "]",
+            _ => "\"" + TemplateHelpers.JsonEscape(ObjectToString(value)) + "\"",
+        };
+    }
+
+    /// <summary>
+    /// A webhook URL: the template's own text fixes the scheme, host and port; a value may only follow
+    /// them (in the path, query or fragment), percent-encoded, so data cannot choose where a request goes.
+    /// </summary>
+    private sealed class UrlTemplateContext : EscapingContext
+    {
+        protected override string Escape(StringBuilder written, object? value)
+        {
+            if (!HasFixedAuthority(written.ToString()))
+            {
+                throw new InvalidOperationException(
+                    "a value from the data cannot set a webhook URL's scheme, host or port: write 'https://host/' in the template before any {{ }}");
+            }
+
+            if (value is RawText raw)
+            {
+                return raw.Text;
+            }
+
+            var text = ObjectToString(value) ?? "";
+            if (text is "." or ".." && written.ToString().IndexOfAny(['?', '#']) < 0)
+            {
+                // Percent-encoded or not, a '..' segment is taken away by URL normalisation: the path would leave the author's.
+                throw new InvalidOperationException("a value from the data cannot be a '.' or '..' segment of a webhook URL's path");
+            }
+
+            return Uri.EscapeDataString(text);
         }
     }
+
+    /// <summary>A file action's path: a value stays inside one path segment (no separator, no '..', no control character).</summary>
+    private sealed class PathTemplateContext : EscapingContext
+    {
+        protected override string Escape(StringBuilder written, object? value)
+        {
+            var text = value is RawText raw ? raw.Text : ObjectToString(value) ?? "";
+            if (value is not RawText && (text.IndexOfAny(['/', '\\']) >= 0 || text is "." or ".." || text.Any(char.IsControl)))
+            {
+                throw new InvalidOperationException(
+                    $"a value from the data cannot add path segments to a file action's path ('{Diagnostics.SafeText.OneLine(text)}' has '/', '\\', '..' or a control character)");
+            }
+
+            return text;
+        }
+    }
+
+    /// <summary>True when <paramref name="url"/> starts with <c>scheme://authority</c> ended by '/', '?' or '#'.</summary>
+    internal static bool HasFixedAuthority(string url)
+    {
+        var scheme = url.IndexOf("://", StringComparison.Ordinal);
+        return scheme > 0 && url.IndexOfAny(['/', '?', '#'], scheme + 3) > scheme + 3;
+    }
+}
+
+/// <summary>Where a template's output lands, which decides how every value written into it is escaped.</summary>
+internal enum TemplateSink
+{
+    /// <summary>Plain text (messages, subjects, plain bodies): written as is.</summary>
+    Text,
+
+    /// <summary>An HTML email body: HTML-encoded.</summary>
+    Html,
+
+    /// <summary>A webhook body: JSON-escaped inside strings, one JSON value elsewhere.</summary>
+    Json,
+
+    /// <summary>A webhook URL: only after the fixed scheme, host and port; percent-encoded.</summary>
+    Url,
+
+    /// <summary>A file action's path: one segment at most per value.</summary>
+    PathSegment,
 }
 
 /// <summary>The helper functions templates see (spec section 6), bound to one evaluation instant and zone.</summary>
@@ -133,6 +309,7 @@ internal sealed class TemplateHelpers(DateTimeOffset now, TimeZoneInfo zone)
         target.Import("money", new Func<object?, string, string>(Money));
         target.Import("json_escape", new Func<object?, string>(JsonEscape));
         target.Import("html_escape", new Func<object?, string>(HtmlEscape));
+        target.Import("raw", new Func<object?, string>(v => Convert.ToString(v, CultureInfo.InvariantCulture) ?? ""));
     }
 
     /// <summary>Whole days from a date or datetime (shown in the playbook's zone) to now; null when missing.</summary>

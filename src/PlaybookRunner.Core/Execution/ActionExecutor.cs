@@ -59,10 +59,10 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
     private async Task<AttemptOutcome> WriteFileAsync(ActionRecord record, ActionPayload payload, CancellationToken cancellationToken)
     {
         var path = Path.GetFullPath(Path.Combine(payload.BaseDirectory, payload.Field("path") ?? "outbox.jsonl"));
-        if (workspace.Roots.Count > 0 && !Loading.WorkspacePaths.IsInside(path, workspace.Roots))
+        if (Loading.OutputPaths.Problem(path, payload.Field("path") ?? "", workspace) is { } problem)
         {
-            // A path rendered from data ('../../x' in a cell) must not leave the workspace: never written.
-            return AttemptOutcome.Permanent(Loading.WorkspacePaths.Outside(payload.Field("path") ?? ""));
+            // Checked again at execution: plan reports it too, but the file system may have changed since.
+            return AttemptOutcome.Permanent(problem);
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);

@@ -188,7 +188,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
 
         if (lost)
         {
-            _logger.LogWarning("Action {IdempotencyKey} was claimed by another runner while this one was paused; left to it (fencing token {Fence})", claim.IdempotencyKey, claim.Fence);
+            _logger.LogWarning("Action {IdempotencyKey} was claimed by another runner while this one was paused; left to it (fencing token {Fence})", Diagnostics.SafeText.OneLine(claim.IdempotencyKey), claim.Fence);
             return new ExecutedAction(claim.IdempotencyKey, claim.Playbook, claim.Rule, claim.Key, claim.Type, false, recovered, attempts, outcome.Message) { Abandoned = true };
         }
 
@@ -196,7 +196,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         var message = outcome.Succeeded || !outcome.Transient ? outcome.Message : $"{outcome.Message} (gave up after {attempts} attempts)";
         if (!store.RecordOutcome(claim, state, outcome.Succeeded ? null : message, time.GetUtcNow(), attempts))
         {
-            _logger.LogWarning("Action {IdempotencyKey} ended ({Outcome}) after its claim passed to another runner; the other runner's record stands", claim.IdempotencyKey, StateStore.StateName(state));
+            _logger.LogWarning("Action {IdempotencyKey} ended ({Outcome}) after its claim passed to another runner; the other runner's record stands", Diagnostics.SafeText.OneLine(claim.IdempotencyKey), StateStore.StateName(state));
         }
 
         return new ExecutedAction(claim.IdempotencyKey, claim.Playbook, claim.Rule, claim.Key, claim.Type, outcome.Succeeded, recovered, attempts, message);

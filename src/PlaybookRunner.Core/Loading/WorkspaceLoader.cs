@@ -21,10 +21,44 @@ public static class WorkspaceLoader
     /// </summary>
     private static readonly HashSet<string> ReservedNames = new(StringComparer.Ordinal)
     {
-        "rule", "playbook", "now", "days_since", "months_since", "money", "json_escape", "html_escape",
+        "rule", "playbook", "now", "days_since", "months_since", "money", "json_escape", "html_escape", "raw",
         "array", "date", "html", "math", "object", "regex", "string", "timespan", "empty", "blank", "include", "include_join",
         "Key", "GetField", "Create", "MakeArray", "SetRelated", "GetRelated", "Now", "Today", "LastFired",
     };
+
+    /// <summary>What run would fail on in a field written without template values (preflight at validate); null when nothing.</summary>
+    private static string? LiteralProblem(string type, string field, string text)
+    {
+        switch (type, field)
+        {
+            case ("webhook", "body"):
+                try
+                {
+                    using var _ = System.Text.Json.JsonDocument.Parse(text);
+                    return null;
+                }
+                catch (System.Text.Json.JsonException ex)
+                {
+                    return $"The webhook body is not valid JSON: {ex.Message}";
+                }
+
+            case ("webhook", "url"):
+                return Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? null : $"'{text}' is not an absolute http or https URL";
+            case ("email", "to" or "cc"):
+                var bad = text.Split([',', ';']).Select(p => p.Trim())
+                    .FirstOrDefault(p => !MimeKit.MailboxAddress.TryParse(p, out var address) || !address.Address.Contains('@', StringComparison.Ordinal));
+                return bad is null ? null : $"'{field}': '{bad}' is not one email address";
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>A template's text before its first <c>{{</c>: the part the author fixed.</summary>
+    private static string LiteralPrefix(string template)
+    {
+        var index = template.IndexOf("{{", StringComparison.Ordinal);
+        return index < 0 ? template : template[..index];
+    }
 
     private static readonly string[] ReservedFileNames = [RunnerFileName, "runner.yml", "suppressions.yaml", "suppressions.yml"];
 
@@ -148,10 +182,28 @@ public static class WorkspaceLoader
         {
             foreach (var field in playbook.Rules.SelectMany(r => r.Actions).Where(a => a.Type == "file").SelectMany(a => a.Fields).Where(f => f.Name == "path"))
             {
-                if (field.Template is { } template && !template.Value.Contains("{{", StringComparison.Ordinal)
-                    && !WorkspacePaths.IsInside(Path.Combine(Path.GetDirectoryName(playbook.Path)!, template.Value), workspace.Roots))
+                // The template's own text up to its first value: values add no segments, so its folder is where the file lands.
+                if (field.Template is { } template && LiteralPrefix(template.Value) is var fixedPart
+                    && OutputPaths.Problem(Path.Combine(Path.GetDirectoryName(playbook.Path)!, fixedPart.Length == template.Value.Length ? fixedPart : fixedPart[..(fixedPart.LastIndexOfAny(['/', '\\']) + 1)]), template.Value, workspace) is { } problem)
                 {
-                    diagnostics.Add(DiagnosticDescriptors.PathOutside, field.Location, WorkspacePaths.Outside(template.Value));
+                    diagnostics.Add(DiagnosticDescriptors.PathOutside, field.Location, problem);
+                }
+            }
+
+            foreach (var (action, field) in playbook.Rules.SelectMany(r => r.Actions).SelectMany(a => a.Fields.Select(f => (a, f))))
+            {
+                if (field.Template is { } literal && !literal.Value.Contains("{{", StringComparison.Ordinal) && LiteralProblem(action.Type, field.Name, literal.Value) is { } problem)
+                {
+                    diagnostics.Add(DiagnosticDescriptors.ActionFieldInvalid, field.Location, problem);
+                }
+            }
+
+            foreach (var field in playbook.Rules.SelectMany(r => r.Actions).Where(a => a.Type == "webhook").SelectMany(a => a.Fields).Where(f => f.Name == "url"))
+            {
+                if (field.Template is { } template && LiteralPrefix(template.Value) is var fixedPart && fixedPart.Length < template.Value.Length
+                    && !Evaluation.TemplateRenderer.HasFixedAuthority(fixedPart))
+                {
+                    diagnostics.Add(DiagnosticDescriptors.UrlHostFromData, field.Location, template.Value);
                 }
             }
         }

@@ -43,7 +43,38 @@ public sealed record PlannedFinding(
 }
 
 /// <summary>A failure while evaluating or rendering for one finding; other findings still ran.</summary>
-public sealed record PlanError(string Id, string Playbook, string? Rule, string? Key, string Message);
+public sealed record PlanError(string Id, string Playbook, string? Rule, string? Key, string Message)
+{
+    /// <summary>The message, on one line: a key or an exception's message from data never starts a new line of output.</summary>
+    public string Message { get; init; } = Diagnostics.SafeText.OneLine(Message);
+
+    /// <summary>For a rendered action field run would fail on: the field's template.</summary>
+    public SourceLocation? Location { get; init; }
+
+    /// <summary>For a rendered action field run would fail on: what is wrong, without the key's data (the same for every key it affects).</summary>
+    public string? Problem { get; init; }
+}
+
+/// <summary>The per-key errors that share a template and a problem, reported once with the keys counted (preflight).</summary>
+public sealed record PlanErrorGroup(string Id, string Playbook, SourceLocation Location, string Problem, IReadOnlyList<string> Keys)
+{
+    /// <summary>The errors of <paramref name="errors"/> that have a location and a problem, grouped; the others are left out.</summary>
+    public static IReadOnlyList<PlanErrorGroup> Of(IEnumerable<PlanError> errors) =>
+    [
+        .. errors.Where(e => e.Location is not null && e.Problem is not null)
+            .GroupBy(e => (e.Id, e.Playbook, e.Location!.Value, e.Problem!))
+            .Select(g => new PlanErrorGroup(g.Key.Id, g.Key.Playbook, g.Key.Item3, g.Key.Item4, [.. g.Select(e => e.Key ?? "").Order(StringComparer.Ordinal)])),
+    ];
+
+    /// <summary><c>p.yaml(12,9): error PB5002: rule 'r': webhook action 'body' ... (3 keys: A, B, C)</c>.</summary>
+    public string Format(string baseDirectory)
+    {
+        var sample = string.Join(", ", Keys.Take(5).Select(k => Diagnostics.SafeText.OneLine(k)));
+        var keys = Keys.Count == 1 ? $"key {sample}" : $"{Keys.Count} keys: {sample}{(Keys.Count > 5 ? ", ..." : "")}";
+        var where = Location.HasPath ? $"{Diagnostics.DiagnosticFormatter.DisplayPath(Location.Path, baseDirectory)}({Location.Line},{Location.Column})" : Playbook;
+        return $"{where}: error {Id}: {Diagnostics.SafeText.OneLine(Problem)} ({keys})";
+    }
+}
 
 /// <summary>Counts for the plan's summary.</summary>
 public sealed record PlanSummary(int Records, int Findings, int Actions, int Suppressed, int Errors)
@@ -58,4 +89,8 @@ public sealed record Plan(
     IReadOnlyList<PlannedFinding> Findings,
     IReadOnlyList<PlanError> Errors,
     IReadOnlyList<Diagnostic> Diagnostics,
-    PlanSummary Summary);
+    PlanSummary Summary)
+{
+    /// <summary>What the plan was made from, for a saved plan (<c>plan --format json</c>); see <see cref="Planning.Provenance"/>.</summary>
+    public Provenance? Provenance { get; init; }
+}

@@ -143,17 +143,17 @@ public static class PlanDiff
             .Append(changes.Changed.Count).Append(" changed\n");
         foreach (var id in changes.Added)
         {
-            text.Append("  + ").Append(id).Append('\n');
+            text.Append("  + ").Append(Diagnostics.SafeText.OneLine(id.ToString())).Append('\n');
         }
 
         foreach (var id in changes.Removed)
         {
-            text.Append("  - ").Append(id).Append('\n');
+            text.Append("  - ").Append(Diagnostics.SafeText.OneLine(id.ToString())).Append('\n');
         }
 
         foreach (var finding in changes.Changed)
         {
-            text.Append("  ~ ").Append(finding.Playbook).Append('/').Append(finding.Rule).Append(' ').Append(finding.Key).Append('\n');
+            text.Append("  ~ ").Append(finding.Playbook).Append('/').Append(finding.Rule).Append(' ').Append(Diagnostics.SafeText.OneLine(finding.Key)).Append('\n');
             foreach (var change in finding.Changes)
             {
                 text.Append("      ").Append(change.Path).Append(": ").Append(Show(change.Before)).Append(" -> ").Append(Show(change.After)).Append('\n');
@@ -171,7 +171,7 @@ public static class PlanDiff
             return "(none)";
         }
 
-        var line = value.Replace("\r", "", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
+        var line = Diagnostics.SafeText.OneLine(value.Replace("\r\n", "\n", StringComparison.Ordinal));
         return "\"" + (line.Length > 160 ? string.Concat(line.AsSpan(0, 157), "...") : line) + "\"";
     }
 }

@@ -218,5 +218,9 @@ public static partial class PlanWriter
         }
     }
 
-    private static string E(string text) => WebUtility.HtmlEncode(text);
+    /// <summary>
+    /// HTML-encoded, and line breaks as character references: the browser shows the same text, and no value
+    /// starts a new line of the file (a line a CI log or a problem matcher would read as its own).
+    /// </summary>
+    private static string E(string text) => WebUtility.HtmlEncode(text).Replace("\r", "&#13;", StringComparison.Ordinal).Replace("\n", "&#10;", StringComparison.Ordinal);
 }

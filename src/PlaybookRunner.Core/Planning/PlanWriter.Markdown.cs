@@ -24,7 +24,7 @@ public static partial class PlanWriter
         foreach (var group in plan.Findings.GroupBy(f => (f.Playbook, f.Rule)))
         {
             md.Append(CultureInfo.InvariantCulture,
-                $"| {Cell(group.Key.Playbook)} | {Cell(group.Key.Rule)} | {Planner.SeverityName(group.First().Severity)} | {group.Count()} | {group.Where(f => f.IsPending).Sum(f => f.Actions.Count)} | {group.Count(f => f.Suppressed)} | {group.Count(f => !f.Suppressed && f.HeldBackUntil is not null)} |\n");
+                $"| {group.Key.Playbook} | {group.Key.Rule} | {Planner.SeverityName(group.First().Severity)} | {group.Count()} | {group.Where(f => f.IsPending).Sum(f => f.Actions.Count)} | {group.Count(f => f.Suppressed)} | {group.Count(f => !f.Suppressed && f.HeldBackUntil is not null)} |\n");
         }
 
         if (changes is not null)
@@ -33,20 +33,20 @@ public static partial class PlanWriter
                 $"\n### Changes against the baseline ({changes.BaselineAsOf})\n\n{changes.Added.Count} added, {changes.Removed.Count} removed, {changes.Changed.Count} changed.\n\n");
             foreach (var id in changes.Added)
             {
-                md.Append(CultureInfo.InvariantCulture, $"- :heavy_plus_sign: `{id}`\n");
+                md.Append(CultureInfo.InvariantCulture, $"- :heavy_plus_sign: {Code(id.ToString())}\n");
             }
 
             foreach (var id in changes.Removed)
             {
-                md.Append(CultureInfo.InvariantCulture, $"- :heavy_minus_sign: `{id}`\n");
+                md.Append(CultureInfo.InvariantCulture, $"- :heavy_minus_sign: {Code(id.ToString())}\n");
             }
 
             foreach (var finding in changes.Changed)
             {
-                md.Append(CultureInfo.InvariantCulture, $"- :pencil2: `{finding.Playbook}/{finding.Rule} {finding.Key}`\n");
+                md.Append(CultureInfo.InvariantCulture, $"- :pencil2: {Code($"{finding.Playbook}/{finding.Rule} {finding.Key}")}\n");
                 foreach (var change in finding.Changes)
                 {
-                    md.Append(CultureInfo.InvariantCulture, $"  - `{change.Path}`: {Cell(PlanDiff.Show(change.Before))} → {Cell(PlanDiff.Show(change.After))}\n");
+                    md.Append(CultureInfo.InvariantCulture, $"  - {Code(change.Path)}: {Code(PlanDiff.Show(change.Before))} → {Code(PlanDiff.Show(change.After))}\n");
                 }
             }
         }
@@ -55,19 +55,21 @@ public static partial class PlanWriter
         md.Append(CultureInfo.InvariantCulture, $"\n### Pending findings ({pending.Count})\n\n");
         foreach (var finding in pending.Take(MarkdownFindingLimit))
         {
-            md.Append(CultureInfo.InvariantCulture, $"<details><summary><b>{M(finding.Playbook)}/{M(finding.Rule)}</b> · {M(finding.Key)} · {Planner.SeverityName(finding.Severity)}: {M(OneLine(finding.Message))}</summary>\n\n");
+            md.Append(CultureInfo.InvariantCulture, $"<details><summary><b>{Inert(finding.Playbook)}/{Inert(finding.Rule)}</b> · <code>{Inert(finding.Key)}</code> · {Planner.SeverityName(finding.Severity)}: {Inert(finding.Message)}</summary>\n\n");
             foreach (var action in finding.Actions)
             {
                 md.Append("- ").Append(Cell(Summarise(action))).Append('\n');
                 if (action.Fields.FirstOrDefault(f => f.Name == "body")?.Text is { } body)
                 {
-                    md.Append("\n  ```").Append(action.Type == "webhook" ? "json" : "text").Append('\n');
-                    foreach (var line in body.TrimEnd('\n').Split('\n'))
+                    var lines = body.TrimEnd('\n').Split('\n').Select(l => Diagnostics.SafeText.OneLine(l.TrimEnd('\r'))).ToList();
+                    var fence = Fence(lines);
+                    md.Append("\n  ").Append(fence).Append(action.Type == "webhook" ? "json" : "text").Append('\n');
+                    foreach (var line in lines)
                     {
-                        md.Append("  ").Append(line.Replace("```", "`\u200b``", StringComparison.Ordinal)).Append('\n');
+                        md.Append("  ").Append(line).Append('\n');
                     }
 
-                    md.Append("  ```\n");
+                    md.Append("  ").Append(fence).Append('\n');
                 }
             }
 
@@ -85,7 +87,7 @@ public static partial class PlanWriter
             md.Append(CultureInfo.InvariantCulture, $"### Suppressed ({suppressed.Count})\n\n| Finding | Justification |\n|---|---|\n");
             foreach (var finding in suppressed)
             {
-                md.Append(CultureInfo.InvariantCulture, $"| `{finding.Playbook}/{finding.Rule} {finding.Key}` | {Cell(finding.Justification ?? "")} |\n");
+                md.Append(CultureInfo.InvariantCulture, $"| {CodeCell($"{finding.Playbook}/{finding.Rule} {finding.Key}")} | {Cell(finding.Justification ?? "")} |\n");
             }
 
             md.Append('\n');
@@ -97,7 +99,7 @@ public static partial class PlanWriter
             md.Append(CultureInfo.InvariantCulture, $"### Held back by a cooldown ({heldBack.Count})\n\n| Finding | Until |\n|---|---|\n");
             foreach (var finding in heldBack)
             {
-                md.Append(CultureInfo.InvariantCulture, $"| `{finding.Playbook}/{finding.Rule} {finding.Key}` | {Planner.FormatInstant(finding.HeldBackUntil!.Value)} |\n");
+                md.Append(CultureInfo.InvariantCulture, $"| {CodeCell($"{finding.Playbook}/{finding.Rule} {finding.Key}")} | {Planner.FormatInstant(finding.HeldBackUntil!.Value)} |\n");
             }
 
             md.Append('\n');
@@ -105,26 +107,77 @@ public static partial class PlanWriter
 
         if (plan.Errors.Count > 0 || plan.Diagnostics.Count > 0)
         {
-            md.Append("### Errors and warnings\n\n```text\n");
-            foreach (var error in plan.Errors)
+            var lines = ErrorLines(plan.Errors, baseDirectory, "").Concat(plan.Diagnostics.Select(d => Diagnostics.DiagnosticFormatter.FormatText(d, baseDirectory))).ToList();
+            var fence = Fence(lines);
+            md.Append("### Errors and warnings\n\n").Append(fence).Append("text\n");
+            foreach (var line in lines)
             {
-                md.Append(CultureInfo.InvariantCulture, $"error {error.Id}: {error.Playbook}: {error.Message}\n");
+                md.Append(line).Append('\n');
             }
 
-            foreach (var diagnostic in plan.Diagnostics)
-            {
-                md.Append(Diagnostics.DiagnosticFormatter.FormatText(diagnostic, baseDirectory)).Append('\n');
-            }
-
-            md.Append("```\n");
+            md.Append(fence).Append('\n');
         }
 
         return md.ToString();
     }
 
-    /// <summary>Text safe inside a Markdown table cell.</summary>
-    private static string Cell(string text) => M(OneLine(text)).Replace("|", "\\|", StringComparison.Ordinal);
+    // The Markdown report is a pull-request comment: data (keys, messages, bodies, justifications) in it
+    // can create no link, image, mention, HTML, table cell or code span end, and no new line (docs/security.md).
 
-    /// <summary>Text safe in Markdown that allows inline HTML: only &amp;, &lt; and &gt; are escaped, so quotes stay readable.</summary>
-    private static string M(string text) => text.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal);
+    /// <summary>Text inside the report's HTML (the findings' summaries): HTML-encoded, on one line, with no mention or autolink.</summary>
+    private static string Inert(string? text) => Unlinked(OneLine(text))
+        .Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal)
+        .Replace(">", "&gt;", StringComparison.Ordinal).Replace("\"", "&quot;", StringComparison.Ordinal);
+
+    /// <summary>Text in a Markdown table cell or list item: <see cref="Inert"/>, and every Markdown punctuation character backslash-escaped.</summary>
+    private static string Cell(string? text)
+    {
+        var inert = Inert(text);
+        var builder = new StringBuilder(inert.Length + 8);
+        foreach (var c in inert)
+        {
+            if (c is '\\' or '`' or '*' or '_' or '[' or ']' or '(' or ')' or '!' or '~' or '|' or '<' or '>')
+            {
+                builder.Append('\\');
+            }
+
+            builder.Append(c);
+        }
+
+        return builder.ToString();
+    }
+
+    /// <summary>A code span that no backtick in <paramref name="text"/> can end (CommonMark: a longer run of backticks around it).</summary>
+    private static string Code(string? text)
+    {
+        var line = OneLine(text);
+        var ticks = new string('`', LongestRun(line, '`') + 1);
+        var pad = line.StartsWith('`') || line.EndsWith('`') ? " " : "";
+        return $"{ticks}{pad}{line}{pad}{ticks}";
+    }
+
+    /// <summary>A <see cref="Code"/> span inside a table row, where '|' would end the cell even in code.</summary>
+    private static string CodeCell(string? text) => Code(text).Replace("|", "\\|", StringComparison.Ordinal);
+
+    /// <summary>A code fence longer than any run of backticks in <paramref name="lines"/>, so none of them closes it.</summary>
+    private static string Fence(IEnumerable<string> lines) => new('`', Math.Max(3, lines.Select(l => LongestRun(l, '`')).DefaultIfEmpty(0).Max() + 1));
+
+    private static int LongestRun(string text, char c)
+    {
+        int longest = 0, run = 0;
+        foreach (var x in text)
+        {
+            run = x == c ? run + 1 : 0;
+            longest = Math.Max(longest, run);
+        }
+
+        return longest;
+    }
+
+    /// <summary>A word joiner after '@' and '#' and inside '://' and 'www.', so no mention, issue reference or autolink is made.</summary>
+    private static string Unlinked(string text) => text
+        .Replace("@", "@\u2060", StringComparison.Ordinal)
+        .Replace("#", "#\u2060", StringComparison.Ordinal)
+        .Replace("://", ":\u2060//", StringComparison.Ordinal)
+        .Replace("www.", "www\u2060.", StringComparison.OrdinalIgnoreCase);
 }

@@ -113,10 +113,45 @@ public static partial class PlanWriter
                 WriteChanges(json, changes);
             }
 
+            if (plan.Provenance is { } provenance)
+            {
+                WriteProvenance(json, provenance);
+            }
+
             json.WriteEndObject();
         }
 
         return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
+    private static void WriteProvenance(Utf8JsonWriter json, Provenance provenance)
+    {
+        json.WriteStartObject("provenance");
+        json.WriteString("engine", provenance.Engine);
+        json.WriteString("asOf", Planner.FormatInstant(provenance.AsOf));
+        if (provenance.GitCommit is { } commit)
+        {
+            json.WriteString("gitCommit", commit);
+        }
+
+        json.WriteStartObject("workspace");
+        json.WriteString("digest", provenance.WorkspaceDigest);
+        json.WriteStartObject("files");
+        foreach (var (file, digest) in provenance.Files.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            json.WriteString(file, digest);
+        }
+
+        json.WriteEndObject();
+        json.WriteEndObject();
+        json.WriteStartObject("sources");
+        foreach (var (source, digest) in provenance.Sources.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            json.WriteString(source, digest);
+        }
+
+        json.WriteEndObject();
+        json.WriteEndObject();
     }
 
     private static void WriteChanges(Utf8JsonWriter json, PlanChanges changes)
@@ -204,7 +239,7 @@ public static partial class PlanWriter
             foreach (var finding in group)
             {
                 var mark = finding.Suppressed ? "~ " : finding.HeldBackUntil is not null ? "= " : "+ ";
-                text.Append("  ").Append(mark).Append(finding.Key).Append("  ").Append(OneLine(finding.Message)).Append('\n');
+                text.Append("  ").Append(mark).Append(OneLine(finding.Key)).Append("  ").Append(OneLine(finding.Message)).Append('\n');
                 if (finding.Suppressed)
                 {
                     text.Append("      suppressed: ").Append(OneLine(finding.Justification)).Append('\n');
@@ -229,9 +264,9 @@ public static partial class PlanWriter
             text.Append('\n');
         }
 
-        foreach (var error in plan.Errors)
+        foreach (var line in ErrorLines(plan.Errors, baseDirectory, ""))
         {
-            text.Append("error ").Append(error.Id).Append(": ").Append(error.Playbook).Append(": ").Append(error.Message).Append('\n');
+            text.Append(line).Append('\n');
         }
 
         foreach (var d in plan.Diagnostics)
@@ -251,19 +286,37 @@ public static partial class PlanWriter
         return text.ToString();
     }
 
+    /// <summary>
+    /// The plan's errors as lines: the ones run would certainly fail on once per template and problem, with the
+    /// keys counted (preflight); each other error on a line of its own, after <paramref name="prefix"/>.
+    /// </summary>
+    public static IEnumerable<string> ErrorLines(IReadOnlyList<PlanError> errors, string baseDirectory, string prefix)
+    {
+        foreach (var group in PlanErrorGroup.Of(errors))
+        {
+            yield return group.Format(baseDirectory);
+        }
+
+        foreach (var error in errors.Where(e => e.Location is null || e.Problem is null))
+        {
+            yield return $"{prefix}error {error.Id}: {error.Playbook}: {OneLine(error.Message)}";
+        }
+    }
+
     internal static string Summarise(PlannedAction action)
     {
         string? Field(string name) => action.Fields.FirstOrDefault(f => f.Name == name)?.Text;
         return action.Type switch
         {
-            "email" => $"email to {Field("to")}: \"{OneLine(Field("subject"))}\"",
-            "webhook" => $"webhook {(Field("channel") is { } c ? $"channel {c}" : Field("url"))}: {Truncate(OneLine(Field("body")), 100)}",
-            "file" => $"append to {Field("path")}: {Truncate(OneLine(Field("body")), 100)}",
+            "email" => $"email to {OneLine(Field("to"))}: \"{OneLine(Field("subject"))}\"",
+            "webhook" => $"webhook {(Field("channel") is { } c ? $"channel {c}" : OneLine(Field("url")))}: {Truncate(OneLine(Field("body")), 100)}",
+            "file" => $"append to {OneLine(Field("path"))}: {Truncate(OneLine(Field("body")), 100)}",
             _ => action.Type,
         };
     }
 
-    internal static string OneLine(string? text) => (text ?? "").ReplaceLineEndings(" ").Trim();
+    /// <summary>Data on one line of a report: line breaks as spaces, every other control character escaped visibly.</summary>
+    internal static string OneLine(string? text) => SafeText.OneLine((text ?? "").ReplaceLineEndings(" ").Trim());
 
     private static string Truncate(string text, int max) => text.Length <= max ? text : string.Concat(text.AsSpan(0, max - 3), "...");
 }

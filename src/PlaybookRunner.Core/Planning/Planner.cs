@@ -153,14 +153,24 @@ internal static class Planner
                 {
                     // The template globals (every field, related list, let and segment) only when something is rendered.
                     var globals = templates.Message is null && templates.Actions.Count == 0 ? null : Globals(playbook, relatedSources, rule, severity, raw, sink.Lets, asOf, helpers);
-                    var message = templates.Message is null ? rule.Title ?? rule.Id : TemplateRenderer.Render(templates.Message, globals!, html: false);
-                    var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!)).ToList();
+                    var message = templates.Message is null ? rule.Title ?? rule.Id : TemplateRenderer.Render(templates.Message, globals!, TemplateSink.Text);
+                    var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!, workspace.Definition, playbook)).ToList();
                     findings.Add(new PlannedFinding(playbook.Id, rule.Id, raw.RuleIndex, key, severity, message, suppression is not null, actions)
                     {
                         Justification = suppression?.Justification,
                         BaseDirectory = Path.GetDirectoryName(playbook.Path)!,
                         HeldBackUntil = heldBackUntil,
                         DeadLetter = history.LastDeadLetter(playbook.Id, rule.Id, key),
+                    });
+                }
+                catch (ActionFieldException ex)
+                {
+                    // What run would certainly fail on, located at the field's template; writers count the keys (preflight).
+                    errors.Add(new PlanError(DiagnosticDescriptors.TemplateFailed.Id, playbook.Id, rule.Id, key,
+                        DiagnosticDescriptors.TemplateFailed.Format([$"rule '{rule.Id}'", key, ex.Message]))
+                    {
+                        Location = ex.Location,
+                        Problem = $"rule '{rule.Id}': {ex.Field} {ex.Problem}",
                     });
                 }
                 catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
@@ -334,31 +344,87 @@ internal static class Planner
         _ => "warning",
     };
 
-    private static PlannedAction RenderAction(CompiledAction action, ScriptObject globals)
+    private static PlannedAction RenderAction(CompiledAction action, ScriptObject globals, WorkspaceDefinition workspace, PlaybookDefinition playbook)
     {
-        var html = action.IsHtml;
-        var fields = action.Fields.Select(f => RenderField(f, globals, html && f.Name == "body")).ToList();
-        if (action.Definition.Type == "webhook" && fields.FirstOrDefault(f => f.Name == "body")?.Text is { } body)
+        var fields = new List<PlannedActionField>(action.Fields.Count);
+        foreach (var field in action.Fields)
         {
             try
             {
-                using var _ = JsonDocument.Parse(body);
+                var rendered = RenderField(field, globals, SinkOf(action, field.Name));
+                Preflight(action, field, rendered, workspace, playbook);
+                fields.Add(rendered);
             }
-            catch (JsonException ex)
+            catch (ActionFieldException)
             {
-                throw new InvalidOperationException($"webhook body is not valid JSON after rendering: {ex.Message}", ex);
+                throw;
             }
-        }
-
-        if (action.Definition.Type == "email")
-        {
-            foreach (var (compiled, rendered) in action.Fields.Zip(fields).Where(p => p.First.Name is "to" or "cc" && p.First.Template is not null))
+            catch (Exception ex) when (ex is InvalidOperationException or Scriban.Syntax.ScriptRuntimeException)
             {
-                CheckRecipients(compiled.Name, compiled.Template!.Source.Value, rendered.Text ?? "");
+                var message = ex is Scriban.Syntax.ScriptRuntimeException script ? script.OriginalMessage.TrimEnd('.') : ex.Message;
+                throw new ActionFieldException(FieldLabel(action, field), field.Template?.Source.Location ?? action.Definition.Location, message, message, ex);
             }
         }
 
         return new PlannedAction(action.Definition.Type, fields);
+    }
+
+    /// <summary>How a field is named in a preflight error: <c>action 2 (webhook) 'body'</c>.</summary>
+    private static string FieldLabel(CompiledAction action, CompiledActionField field) => $"{action.Definition.Type} action '{field.Name}'";
+
+    /// <summary>
+    /// What run would certainly fail on, found while planning (docs/execution.md, "Preflight"): a webhook body
+    /// that is not JSON, a webhook URL that is not absolute http(s), a recipient that is not exactly the
+    /// addresses the template writes, a header or subject with a control character, a file path a file
+    /// action may not write.
+    /// </summary>
+    private static void Preflight(CompiledAction action, CompiledActionField field, PlannedActionField rendered, WorkspaceDefinition workspace, PlaybookDefinition playbook)
+    {
+        var location = field.Template?.Source.Location ?? action.Definition.Location;
+        var label = FieldLabel(action, field);
+        var text = rendered.Text;
+        switch (action.Definition.Type, field.Name)
+        {
+            case ("webhook", "body") when text is not null:
+                try
+                {
+                    using var _ = JsonDocument.Parse(text);
+                }
+                catch (JsonException ex)
+                {
+                    throw new ActionFieldException(label, location, "is not valid JSON after rendering", $"is not valid JSON after rendering: {ex.Message}", ex);
+                }
+
+                break;
+            case ("webhook", "url") when text is not null:
+                if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+                {
+                    throw new ActionFieldException(label, location, "is not an absolute http or https URL", $"'{SafeText.OneLine(text)}' is not an absolute http or https URL");
+                }
+
+                break;
+            case ("email", "to" or "cc") when text is not null && field.Template is not null:
+                CheckRecipients(label, location, field.Template.Source.Value, text);
+                break;
+            case ("email", "subject") when text is not null && text.Any(char.IsControl):
+                throw new ActionFieldException(label, location, "contains a control character (a line break from the data); nothing would be sent", "contains a control character; nothing would be sent");
+            case ("webhook", "headers") when rendered.Children is { } headers:
+                if (headers.FirstOrDefault(h => h.Text?.Any(c => char.IsControl(c) && c != '\t') == true) is { } bad)
+                {
+                    throw new ActionFieldException(label, field.Children?.FirstOrDefault(c => c.Name == bad.Name)?.Template?.Source.Location ?? location, "has a header value with a control character (a line break from the data); nothing would be sent",
+                        $"header '{bad.Name}' contains a control character; nothing would be sent");
+                }
+
+                break;
+            case ("file", "path"):
+                var written = text ?? "outbox.jsonl";
+                if (Loading.OutputPaths.Problem(Path.Combine(Path.GetDirectoryName(playbook.Path)!, written), written, workspace) is { } problem)
+                {
+                    throw new ActionFieldException(label, location, "renders a path a file action may not write (outside the workspace root, in .git, a YAML file or a file the workspace reads)", problem);
+                }
+
+                break;
+        }
     }
 
     /// <summary>
@@ -366,7 +432,7 @@ internal static class Planner
     /// (outside <c>{{ }}</c>) separate them, and each rendered part must be one valid address. A value
     /// from the data cannot add recipients (<c>a@x.com, evil@y.com</c> in a cell) or leave one empty.
     /// </summary>
-    private static void CheckRecipients(string field, string template, string rendered)
+    private static void CheckRecipients(string label, SourceLocation location, string template, string rendered)
     {
         var written = 1;
         var depth = 0;
@@ -391,30 +457,42 @@ internal static class Planner
         var parts = rendered.Split([',', ';']).Select(p => p.Trim()).ToList();
         if (parts.Count != written)
         {
-            throw new InvalidOperationException($"'{field}' renders {parts.Count} addresses where its template writes {written}: a value from the data cannot add recipients");
+            throw new ActionFieldException(label, location, "renders more or fewer addresses than its template writes: a value from the data cannot add or remove recipients",
+                $"renders {parts.Count} addresses where its template writes {written}: a value from the data cannot add recipients");
         }
 
         foreach (var part in parts)
         {
             if (!MimeKit.MailboxAddress.TryParse(part, out var address) || address.Address.Length == 0 || !address.Address.Contains('@', StringComparison.Ordinal))
             {
-                throw new InvalidOperationException($"'{field}' renders '{OneLineText(part)}', which is not one email address");
+                throw new ActionFieldException(label, location, "renders something that is not one email address (empty, or not an address)",
+                    $"renders '{SafeText.OneLine(OneLineText(part))}', which is not one email address");
             }
         }
     }
 
     private static string OneLineText(string text) => text.Length > 80 ? text[..80] + "..." : text.ReplaceLineEndings(" ");
 
-    private static PlannedActionField RenderField(CompiledActionField field, ScriptObject globals, bool html)
+    /// <summary>Where an action field's text lands, which decides how values are escaped in it (docs/security.md).</summary>
+    internal static TemplateSink SinkOf(CompiledAction action, string field) => (action.Definition.Type, field) switch
+    {
+        ("email", "body") when action.IsHtml => TemplateSink.Html,
+        ("webhook", "body") => TemplateSink.Json,
+        ("webhook", "url") => TemplateSink.Url,
+        ("file", "path") => TemplateSink.PathSegment,
+        _ => TemplateSink.Text,
+    };
+
+    private static PlannedActionField RenderField(CompiledActionField field, ScriptObject globals, TemplateSink sink)
     {
         if (field.Children is { } children)
         {
-            return new PlannedActionField(field.Name, null, null, [.. children.Select(c => RenderField(c, globals, false))]);
+            return new PlannedActionField(field.Name, null, null, [.. children.Select(c => RenderField(c, globals, TemplateSink.Text))]);
         }
 
         if (field.Template is { } template)
         {
-            return new PlannedActionField(field.Name, TemplateRenderer.Render(template, globals, html), null, null);
+            return new PlannedActionField(field.Name, TemplateRenderer.Render(template, globals, sink), null, null);
         }
 
         return new PlannedActionField(field.Name, null, field.Flag, null);
@@ -426,3 +504,17 @@ internal static class Planner
 
 /// <summary>What one scheduled tick evaluates: one playbook's rules that share a schedule.</summary>
 internal sealed record PlanScope(string Playbook, IReadOnlySet<string> Rules);
+
+/// <summary>
+/// A rendered action field run would certainly fail on. <see cref="Problem"/> says what is wrong without the
+/// customer's data, so that plan reports it once at the field's template with the keys counted.
+/// </summary>
+internal sealed class ActionFieldException(string field, SourceLocation location, string problem, string message, Exception? inner = null)
+    : Exception($"{field} {message}", inner)
+{
+    public string Field { get; } = field;
+
+    public SourceLocation Location { get; } = location;
+
+    public string Problem { get; } = problem;
+}

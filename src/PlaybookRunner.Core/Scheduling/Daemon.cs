@@ -15,6 +15,12 @@ public sealed record DaemonOptions(TimeSpan Poll)
 
     /// <summary>When set, each tick is evaluated in a worker process started with this command (<see cref="EvaluationWorker"/>); otherwise in process.</summary>
     public WorkerCommand? Worker { get; init; }
+
+    /// <summary>
+    /// Reviewed-only mode (<c>daemon --reviewed-plans DIR</c>): schedules are not evaluated; each saved plan put into
+    /// this folder is executed as <c>run --plan</c> does, then moved to <c>applied/</c> or <c>refused/</c> with a log.
+    /// </summary>
+    public string? ReviewedPlans { get; init; }
 }
 
 /// <summary>What the status page shows about one schedule.</summary>
@@ -79,6 +85,12 @@ internal sealed partial class Daemon : IDisposable
         }
 
         var workspace = _current!.Prepared.Workspace;
+        if (Options.ReviewedPlans is { } folder)
+        {
+            _logger.LogInformation("Daemon {Owner} started in reviewed-only mode with {Playbooks} playbooks: no schedule is evaluated; saved plans put into {Folder} are executed", Owner, workspace.Playbooks.Count, folder);
+            return true;
+        }
+
         _logger.LogInformation("Daemon {Owner} started with {Playbooks} playbooks and {Schedules} schedules; ticks are evaluated {Isolation}", Owner, workspace.Playbooks.Count, _current.Units.Count,
             Options.Worker is null ? "in process"
             : $"in a worker process (heap limit {workspace.ExecutionSetting("worker_memory_mb", EvaluationWorker.DefaultMemoryMb)} MB, killed after {workspace.ExecutionSetting("worker_timeout_seconds", EvaluationWorker.DefaultTimeoutSeconds)} s)");
@@ -110,7 +122,11 @@ internal sealed partial class Daemon : IDisposable
     /// <summary>The scheduler loop: reloads, stale ticks, due ticks; until <paramref name="stopping"/>.</summary>
     public async Task RunSchedulerAsync(CancellationToken stopping)
     {
-        await CatchUpAsync(stopping);
+        if (Options.ReviewedPlans is null)
+        {
+            await CatchUpAsync(stopping);
+        }
+
         var nextPoll = _time.GetUtcNow();
         while (!stopping.IsCancellationRequested)
         {
@@ -119,11 +135,23 @@ internal sealed partial class Daemon : IDisposable
             if (now >= nextPoll)
             {
                 Reload(now);
-                await TakeOverStaleTicksAsync(stopping);
+                if (Options.ReviewedPlans is { } folder)
+                {
+                    await ApplyReviewedPlansAsync(folder, stopping);
+                }
+                else
+                {
+                    await TakeOverStaleTicksAsync(stopping);
+                }
+
                 nextPoll = now + Poll;
             }
 
-            await RunDueAsync(now, stopping);
+            if (Options.ReviewedPlans is null)
+            {
+                await RunDueAsync(now, stopping);
+            }
+
             var wake = _nextDue.Values.Where(d => d is not null).Select(d => d!.Value).Append(nextPoll).Min();
             var delay = wake - _time.GetUtcNow();
             if (delay > TimeSpan.Zero)
@@ -168,6 +196,53 @@ internal sealed partial class Daemon : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Reviewed-only mode: executes each saved plan (<c>*.plan.json</c>, in name order) in <paramref name="folder"/> as
+    /// <c>run --plan</c> does, then moves it to <c>applied/</c> (it ran; failed actions are dead letters as in any run)
+    /// or <c>refused/</c> (it did not match the workspace, or is no plan), with <c>NAME.log</c> beside it saying what
+    /// happened. Returns how many plans were taken.
+    /// </summary>
+    public async Task<int> ApplyReviewedPlansAsync(string folder, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(folder))
+        {
+            return 0;
+        }
+
+        var files = Directory.EnumerateFiles(folder, "*.plan.json").Order(StringComparer.Ordinal).ToList();
+        foreach (var file in files)
+        {
+            var result = await PlaybookEngine.ApplyAsync(_paths, file, _time, cancellationToken);
+            var root = _current?.Prepared.Workspace.Root ?? folder;
+            var lines = result.Diagnostics.Select(d => DiagnosticFormatter.FormatText(d, root)).ToList();
+            var outcome = result.Plan is null
+                ? "refused: nothing was executed"
+                : $"applied as of {Planning.Planner.FormatInstant(result.Plan.AsOf)}: {result.Actions.Count(a => a.Succeeded)} actions succeeded, {result.Actions.Count(a => !a.Succeeded && !a.Abandoned)} failed, {result.Plan.Summary.HeldBack} held back, {result.Plan.Summary.Suppressed} suppressed";
+            var target = Path.Combine(folder, result.Plan is null ? "refused" : "applied");
+            var name = Path.GetFileName(file);
+            try
+            {
+                Directory.CreateDirectory(target);
+                File.WriteAllLines(Path.Combine(target, name + ".log"), [$"{Planning.Planner.FormatInstant(_time.GetUtcNow())} {name} {outcome}", .. lines]);
+                File.Move(file, Path.Combine(target, name), overwrite: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Not moved: it would be applied again next time, which sends nothing twice (its keys are recorded), but say so.
+                _logger.LogError("Reviewed plan {Plan}: could not move it to {Target}: {Error}", SafeText.OneLine(name), target, SafeText.OneLine(ex.Message));
+            }
+
+            foreach (var line in lines)
+            {
+                _logger.Log(result.Plan is null ? LogLevel.Error : LogLevel.Warning, "Reviewed plan {Plan}: {Diagnostic}", SafeText.OneLine(name), line);
+            }
+
+            _logger.LogInformation("Reviewed plan {Plan} {Outcome}", SafeText.OneLine(name), outcome);
+        }
+
+        return files.Count;
     }
 
     /// <summary>Runs every schedule due at <paramref name="now"/> (the latest occurrence, once, however many passed).</summary>
@@ -246,7 +321,7 @@ internal sealed partial class Daemon : IDisposable
         }
         catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException))
         {
-            _logger.LogError("Evaluating {Playbook} ({Schedule}) due {DueAt:o} failed: {Error}", unit.Playbook, unit.Schedule.Text, dueAt, _secrets.Scrub(ex.Message));
+            _logger.LogError("Evaluating {Playbook} ({Schedule}) due {DueAt:o} failed: {Error}", unit.Playbook, unit.Schedule.Text, dueAt, SafeText.OneLine(_secrets.Scrub(ex.Message)));
             diagnostics.Add(DiagnosticDescriptors.StateStore, SourceLocation.None, "tick", _secrets.Scrub(ex.Message.TrimEnd('.')));
         }
         finally
@@ -268,7 +343,12 @@ internal sealed partial class Daemon : IDisposable
             _logger.LogError("{Playbook}: {Diagnostic}", unit.Playbook, DiagnosticFormatter.WriteText([diagnostic], version.Prepared.Workspace.Root).TrimEnd());
         }
 
-        foreach (var error in plan?.Errors ?? [])
+        foreach (var group in Planning.PlanErrorGroup.Of(plan?.Errors ?? []))
+        {
+            _logger.LogError("{Playbook}: {Error}", unit.Playbook, group.Format(version.Prepared.Workspace.Root));
+        }
+
+        foreach (var error in plan?.Errors.Where(e => e.Location is null || e.Problem is null) ?? [])
         {
             _logger.LogError("{Playbook}: {Id}: {Message}", error.Playbook, error.Id, error.Message);
         }
@@ -329,7 +409,7 @@ internal sealed partial class Daemon : IDisposable
         catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException)
         {
             // The store is unreachable: the lease runs out and another daemon may take the tick over, as before.
-            _logger.LogWarning("Could not renew the lease of tick {Playbook} ({Schedule}) due {DueAt:o}: {Error}", unit.Playbook, unit.Schedule.Text, dueAt, _secrets.Scrub(ex.Message));
+            _logger.LogWarning("Could not renew the lease of tick {Playbook} ({Schedule}) due {DueAt:o}: {Error}", unit.Playbook, unit.Schedule.Text, dueAt, SafeText.OneLine(_secrets.Scrub(ex.Message)));
         }
     }
 

@@ -91,7 +91,7 @@ public sealed class PlanReportTests
 
         var markdown = CliRunner.Run("plan", dir.Root, "--as-of", "2026-03-02T09:00:00Z", "--baseline", baseline, "--format", "markdown");
         Assert.Contains("### Changes against the baseline (2026-03-02T09:00:00+00:00)\n\n1 added, 1 removed, 1 changed.", markdown.Out, StringComparison.Ordinal);
-        Assert.Contains("  - `message`: \"B has 6 tickets\" → \"B has 7 open tickets\"", markdown.Out, StringComparison.Ordinal);
+        Assert.Contains("  - `message`: `\"B has 6 tickets\"` → `\"B has 7 open tickets\"`", markdown.Out, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -149,7 +149,7 @@ public sealed class PlanReportTests
     }
 
     /// <summary>Opens the file in Debian's headless Chromium; returns the DOM after scripts ran, and the browser's log.</summary>
-    private static (string Dom, string Log) Chromium(string file, string fragment)
+    internal static (string Dom, string Log) Chromium(string file, string fragment)
     {
         var (code, stdout, stderr) = ProcessRunner.Run("bash",
             [Path.Combine(CliRunner.RepoRoot, "tests", "scripts", "chromium.sh"), "--enable-logging=stderr", "--v=0", "--dump-dom", new Uri(file).AbsoluteUri + fragment]);

@@ -5,7 +5,8 @@ namespace PlaybookRunner.Core.Tests.Execution;
 
 /// <summary>
 /// A header rendered from customer data that holds a control character (CR, LF, ESC...) is a per-action
-/// error and never sent: checked against a raw socket receiver and a real SMTP server.
+/// error and never sent: plan reports it (preflight) at the field's template, and run sends the other
+/// customers' actions only. Checked against a raw socket receiver and a real SMTP server.
 /// </summary>
 public sealed class HeaderInjectionTests
 {
@@ -60,10 +61,12 @@ public sealed class HeaderInjectionTests
 
             var run = await PlaybookEngine.RunAsync([file], DateTimeOffset.UnixEpoch, new FixedTimeProvider(DateTimeOffset.UnixEpoch));
 
-            var failed = Assert.Single(run.Actions, a => !a.Succeeded);
-            Assert.Equal(("A", 1), (failed.Key, failed.Attempts));
-            Assert.StartsWith("header 'X-Customer' contains a control character (U+", failed.Message, StringComparison.Ordinal);
-            Assert.Single(run.Actions, a => a.Succeeded && a.Key == "B");
+            var error = Assert.Single(run.Plan!.Errors);
+            Assert.Equal(("PB5002", "A"), (error.Id, error.Key));
+            Assert.Contains("header 'X-Customer' contains a control character", error.Message, StringComparison.Ordinal);
+            Assert.Equal((7, 85), (error.Location!.Value.Line, error.Location.Value.Column));
+            Assert.Equal(["B"], run.Actions.Where(a => a.Succeeded).Select(a => a.Key));
+            Assert.DoesNotContain(run.Actions, a => a.Key == "A");
             lock (requests)
             {
                 Assert.Equal(["B"], requests.Select(r => r.Contains("X-Customer: Bolt", StringComparison.Ordinal) ? "B" : r));
@@ -96,9 +99,10 @@ public sealed class HeaderInjectionTests
 
         var run = await PlaybookEngine.RunAsync([file], DateTimeOffset.UnixEpoch, new FixedTimeProvider(DateTimeOffset.UnixEpoch));
 
-        var failed = Assert.Single(run.Actions, a => !a.Succeeded);
-        Assert.Equal("A", failed.Key);
-        Assert.StartsWith("header 'Subject' contains a control character (U+", failed.Message, StringComparison.Ordinal);
+        var error = Assert.Single(run.Plan!.Errors);
+        Assert.Equal(("PB5002", "A"), (error.Id, error.Key));
+        Assert.Contains("email action 'subject' contains a control character", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(run.Actions, a => a.Key == "A");
         Assert.Contains("Subject: Call Bolt", Assert.Single(smtp.Messages()), StringComparison.Ordinal);
     }
 }

@@ -66,13 +66,20 @@ public sealed class PlannerTests
                 actions:
                   - type: webhook
                     channel: tasks
-                    body: '{"name": "{{ name }}"}'
+                    body: '{"name": {{ name | raw }}}'
             """, Runner);
         Assert.NotNull(result.Plan);
-        Assert.Equal(["A"], result.Plan!.Findings.Select(f => f.Key));
-        var error = Assert.Single(result.Plan.Errors);
+        Assert.Empty(result.Plan!.Findings);
+        Assert.Equal(["A", "B"], result.Plan.Errors.Select(e => e.Key));
+        var error = result.Plan.Errors[1];
         Assert.Equal(("PB5002", "r", "B"), (error.Id, error.Rule, error.Key));
-        Assert.StartsWith("Template of rule 'r' failed for key 'B': InvalidOperationException: webhook body is not valid JSON after rendering", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("Template of rule 'r' failed for key 'B': webhook action 'body' is not valid JSON after rendering", error.Message, StringComparison.Ordinal);
+
+        // Reported once, at the body's template, with the keys counted (preflight).
+        var group = Assert.Single(PlanErrorGroup.Of(result.Plan.Errors));
+        Assert.Equal((9, 15), (group.Location.Line, group.Location.Column));
+        Assert.Equal("rule 'r': webhook action 'body' is not valid JSON after rendering", group.Problem);
+        Assert.EndsWith("error PB5002: rule 'r': webhook action 'body' is not valid JSON after rendering (2 keys: A, B)", group.Format(workspace.Root), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -337,7 +337,9 @@ public sealed class DaemonTests
         await Step(daemon, time, DateTimeOffset.Parse("2026-03-02T09:10:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(10));
 
         Assert.Equal(["2026-03-02T08:00:00.0000000Z done", "2026-03-02T09:00:00.0000000Z done"], Ticks(workspace));
-        Assert.Equal(2, logger.Lines.Count(l => l.Level == LogLevel.Error && l.Message.Contains("PB5003: Evaluation of playbook 'p' exceeded its time budget of 300 ms at key 'A', in rule 'busy'; stopped", StringComparison.Ordinal)));
+        var stopped = logger.Lines.Count(l => l.Level == LogLevel.Error && l.Message.Contains("PB5003: Evaluation of playbook 'p' exceeded its time budget of 300 ms at key 'A'", StringComparison.Ordinal));
+        // Stopped in the rule, or at the check before the record when a loaded machine spent the budget reading the data.
+        Assert.True(stopped == 2, string.Join('\n', logger.Lines.Select(l => $"{l.Level} {l.Message}")));
         Assert.Equal("errors", Assert.Single(daemon.Schedules()).Last!.Result);
     }
 }

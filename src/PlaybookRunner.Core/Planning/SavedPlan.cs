@@ -1,0 +1,222 @@
+using System.Globalization;
+using System.Text.Json;
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Execution;
+using PlaybookRunner.Core.Model;
+
+namespace PlaybookRunner.Core.Planning;
+
+/// <summary>Which findings a run executes: <c>run --rule R --key K</c> (each repeatable; empty means all).</summary>
+public sealed record RunScope(IReadOnlyList<string> Rules, IReadOnlyList<string> Keys)
+{
+    /// <summary>True when nothing is narrowed.</summary>
+    public bool IsAll => Rules.Count == 0 && Keys.Count == 0;
+
+    /// <summary>True when the finding is in scope: its rule (<c>playbook/rule</c> or the rule id) and its key are named, or not narrowed.</summary>
+    public bool Covers(PlannedFinding finding) =>
+        (Rules.Count == 0 || Rules.Any(r => r == $"{finding.Playbook}/{finding.Rule}" || r == finding.Rule))
+        && (Keys.Count == 0 || Keys.Contains(finding.Key, StringComparer.Ordinal));
+
+    /// <summary>The plan with only the findings in scope, its summary counted again.</summary>
+    public Plan Apply(Plan plan) => IsAll ? plan : SavedPlan.WithFindings(plan, [.. plan.Findings.Where(Covers)]);
+}
+
+/// <summary>
+/// A plan written by <c>plan --format json --out FILE</c>, read back for <c>run --plan FILE</c> (docs/execution.md,
+/// "Saved plans"): the rendered actions are executed as they were reviewed, once the workspace is shown to be the
+/// one the plan was made from; cooldowns and suppressions are checked again at execution time.
+/// </summary>
+internal static class SavedPlan
+{
+    /// <summary>Reads a saved plan; null with PB1036 at the place when the file is not one.</summary>
+    public static (Plan Plan, Provenance Provenance)? Read(string path, DiagnosticBag diagnostics)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("findings", out var findings) || findings.ValueKind != JsonValueKind.Array
+                || Text(root, "asOf") is not { } asOfText || !TryInstant(asOfText, out var asOf))
+            {
+                diagnostics.Add(DiagnosticDescriptors.BadSavedPlan, SourceLocation.At(path, 1, 1), "it is not a plan (no asOf and findings[]); write it with plan --format json --out FILE");
+                return null;
+            }
+
+            if (!root.TryGetProperty("provenance", out var provenance) || ReadProvenance(provenance) is not { } origin)
+            {
+                diagnostics.Add(DiagnosticDescriptors.BadSavedPlan, SourceLocation.At(path, 1, 1), "it has no provenance (engine, workspace digest), so what it was made from cannot be checked; plan again with this version");
+                return null;
+            }
+
+            var list = new List<PlannedFinding>();
+            foreach (var finding in findings.EnumerateArray())
+            {
+                list.Add(ReadFinding(finding));
+            }
+
+            return (WithFindings(new Plan(asOf, [], [], [], new PlanSummary(0, 0, 0, 0, 0)), list), origin);
+        }
+        catch (JsonException ex)
+        {
+            diagnostics.Add(DiagnosticDescriptors.BadSavedPlan, SourceLocation.At(path, (int)(ex.LineNumber ?? 0) + 1, (int)(ex.BytePositionInLine ?? 0) + 1),
+                "not valid JSON: " + ex.Message.Split(" LineNumber:", StringSplitOptions.None)[0].TrimEnd('.'));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            diagnostics.Add(DiagnosticDescriptors.BadSavedPlan, SourceLocation.At(path, 0, 0), ex.Message.TrimEnd('.'));
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException or KeyNotFoundException)
+        {
+            diagnostics.Add(DiagnosticDescriptors.BadSavedPlan, SourceLocation.At(path, 1, 1), $"a finding is not in the plan's format ({ex.Message.TrimEnd('.')}); write it with plan --format json --out FILE");
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// True when <paramref name="workspace"/> is the one the plan was made from (same engine, same digest of
+    /// every workspace file); otherwise PB1037 naming what changed. A file-based source that changed since is
+    /// a warning (PB1038): the reviewed actions are what runs, whatever the data says now.
+    /// </summary>
+    public static bool Matches(Provenance saved, WorkspaceDefinition workspace, string planFile, DiagnosticBag diagnostics)
+    {
+        var location = SourceLocation.At(planFile, 1, 1);
+        if (saved.Engine != Provenance.EngineVersion)
+        {
+            diagnostics.Add(DiagnosticDescriptors.StalePlan, location, $"it was made by PlaybookRunner {saved.Engine} and this is {Provenance.EngineVersion}");
+            return false;
+        }
+
+        var current = Provenance.Of(workspace, saved.AsOf);
+        if (current.WorkspaceDigest != saved.WorkspaceDigest || Provenance.WorkspaceDigestOf(saved.Files) != saved.WorkspaceDigest)
+        {
+            var changed = current.Files.Keys.Union(saved.Files.Keys).Order(StringComparer.Ordinal)
+                .Select(f => !saved.Files.ContainsKey(f) ? $"{f} (added)" : !current.Files.ContainsKey(f) ? $"{f} (removed)" : current.Files[f] != saved.Files[f] ? $"{f} (changed)" : null)
+                .OfType<string>().ToList();
+            var what = changed.Count == 0 ? "its digest does not match its files" : string.Join(", ", changed.Take(5)) + (changed.Count > 5 ? $" and {changed.Count - 5} more" : "");
+            diagnostics.Add(DiagnosticDescriptors.StalePlan, location, $"the workspace no longer matches it: {what}");
+            return false;
+        }
+
+        foreach (var (name, digest) in saved.Sources)
+        {
+            if (current.Sources.GetValueOrDefault(name) != digest)
+            {
+                diagnostics.Add(DiagnosticDescriptors.PlanDataChanged, location, name);
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The saved plan as it stands now: each finding bound to its playbook (rule index, folder for file actions),
+    /// and held back when the rule fired for the customer since the plan was made and its cooldown runs, or
+    /// suppressed when a suppression now covers it. Findings of rules the workspace no longer has are dropped.
+    /// </summary>
+    public static Plan Recheck(Plan plan, WorkspaceDefinition workspace, StateStore store, DateTimeOffset now)
+    {
+        var findings = new List<PlannedFinding>();
+        foreach (var finding in plan.Findings)
+        {
+            var playbook = workspace.Playbooks.FirstOrDefault(p => p.Id == finding.Playbook);
+            var index = playbook?.Rules.ToList().FindIndex(r => r.Id == finding.Rule) ?? -1;
+            if (playbook is null || index < 0)
+            {
+                continue;
+            }
+
+            var rule = playbook.Rules[index];
+            var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(now, playbook.TimeZone).DateTime);
+            var suppression = finding.Suppressed ? null : workspace.Suppressions.FirstOrDefault(s => s.Covers(playbook.Id, rule.Id, finding.Key, today));
+            var heldBack = finding.HeldBackUntil;
+            if (heldBack is null && rule.Cooldown is { } cooldown && store.LastFired(playbook.Id, rule.Id, finding.Key) is { } last && last != plan.AsOf
+                && cooldown.AddTo(last, playbook.TimeZone) is var until && until > plan.AsOf)
+            {
+                heldBack = until;
+            }
+
+            findings.Add(finding with
+            {
+                RuleIndex = index,
+                BaseDirectory = Path.GetDirectoryName(playbook.Path)!,
+                Suppressed = finding.Suppressed || suppression is not null,
+                Justification = finding.Justification ?? suppression?.Justification,
+                HeldBackUntil = heldBack,
+            });
+        }
+
+        return WithFindings(plan, findings);
+    }
+
+    /// <summary>The plan with <paramref name="findings"/> and a summary counted from them.</summary>
+    public static Plan WithFindings(Plan plan, IReadOnlyList<PlannedFinding> findings) => plan with
+    {
+        Findings = findings,
+        Summary = new PlanSummary(plan.Summary.Records, findings.Count, findings.Where(f => f.IsPending).Sum(f => f.Actions.Count), findings.Count(f => f.Suppressed), plan.Errors.Count)
+        {
+            HeldBack = findings.Count(f => f.HeldBackUntil is not null && !f.Suppressed),
+        },
+    };
+
+    private static PlannedFinding ReadFinding(JsonElement finding)
+    {
+        var actions = new List<PlannedAction>();
+        foreach (var action in finding.GetProperty("actions").EnumerateArray())
+        {
+            actions.Add(new PlannedAction(
+                Text(action, "type") ?? throw new FormatException("an action has no type"),
+                [.. action.EnumerateObject().Where(p => p.Name != "type").Select(ReadField)]));
+        }
+
+        var severity = Text(finding, "severity") switch
+        {
+            "info" => Severity.Info,
+            "critical" => Severity.Critical,
+            _ => Severity.Warning,
+        };
+        return new PlannedFinding(
+            Text(finding, "playbook") ?? throw new FormatException("a finding has no playbook"),
+            Text(finding, "rule") ?? throw new FormatException("a finding has no rule"),
+            -1,
+            Text(finding, "key") ?? throw new FormatException("a finding has no key"),
+            severity,
+            Text(finding, "message"),
+            finding.TryGetProperty("suppressed", out var suppressed) && suppressed.ValueKind == JsonValueKind.True,
+            actions)
+        {
+            Justification = Text(finding, "justification"),
+            HeldBackUntil = Text(finding, "heldBackUntil") is { } until && TryInstant(until, out var instant) ? instant : null,
+        };
+    }
+
+    private static PlannedActionField ReadField(JsonProperty property) => property.Value.ValueKind switch
+    {
+        JsonValueKind.Object => new PlannedActionField(property.Name, null, null, [.. property.Value.EnumerateObject().Select(ReadField)]),
+        JsonValueKind.True or JsonValueKind.False => new PlannedActionField(property.Name, null, property.Value.GetBoolean(), null),
+        JsonValueKind.String => new PlannedActionField(property.Name, property.Value.GetString(), null, null),
+        _ => throw new FormatException($"action field '{property.Name}' is neither text, a flag nor a map"),
+    };
+
+    private static Provenance? ReadProvenance(JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.Object || Text(element, "engine") is not { } engine || Text(element, "asOf") is not { } asOfText
+            || !TryInstant(asOfText, out var asOf) || !element.TryGetProperty("workspace", out var workspace) || Text(workspace, "digest") is not { } digest
+            || !workspace.TryGetProperty("files", out var files) || files.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        static Dictionary<string, string> Map(JsonElement map) => map.ValueKind == JsonValueKind.Object
+            ? map.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.String).ToDictionary(p => p.Name, p => p.Value.GetString()!, StringComparer.Ordinal)
+            : [];
+        return new Provenance(engine, asOf, Text(element, "gitCommit"), digest, Map(files),
+            element.TryGetProperty("sources", out var sources) ? Map(sources) : []);
+    }
+
+    private static string? Text(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    private static bool TryInstant(string text, out DateTimeOffset instant) =>
+        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out instant);
+}

@@ -1,0 +1,188 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Markdig;
+
+namespace PlaybookRunner.Cli.Tests.Commands;
+
+/// <summary>
+/// Customer data and workspace file names cannot forge output (docs/security.md, "Reports, terminals and
+/// logs"): no link, image, mention, HTML or table cell in the Markdown report (rendered here by a CommonMark
+/// and GFM renderer, as a pull-request comment is); no escape sequence in a terminal; no new line in a
+/// diagnostic or a CI log, so no forged <c>::error</c> workflow command or <c>file(line,col): error</c> line.
+/// </summary>
+public sealed partial class OutputInjectionTests
+{
+    /// <summary>Each row is one customer whose key or name attacks another output.</summary>
+    private static readonly string[] HostileNames =
+    [
+        "[click me](https://evil.example/phish) ![pixel](https://evil.example/p.png) <https://evil.example/a>",
+        "@octocat #1 www.evil.example https://evil.example/b mail@evil.example",
+        "<img src=x onerror=alert(1)><b>bold</b><!-- comment --> &amp; &#64;",
+        "| forged | cell | ` code ``` fence ~~~ **strong** _em_",
+        "first\n::error file=p.yaml,line=1::forged\nplaybooks/p.yaml(1,1): error PB0000: forged",
+        "\u001b[2J\u001b]8;;https://evil.example\u0007link\u001b]8;;\u0007 \u009b31m \u202Egnp.exe",
+    ];
+
+    private static string Csv() =>
+        "id,name,n\n" + string.Concat(HostileNames.Select((name, i) => $"\"K{i}{(i == 5 ? "\u001b[31m" : i == 4 ? "\n::warning::k" : "")}\",\"{name.Replace("\"", "\"\"", StringComparison.Ordinal)}\",5\n"));
+
+    private static string Workspace(TempDir dir)
+    {
+        dir.Write("d.csv", Csv());
+        dir.Write("runner.yaml", "channels:\n  default: { kind: smtp, host: 127.0.0.1, port: 1, from: cs@example.com, tls: none }\nexecution: { max_attempts: 1 }\n");
+        dir.Write("p.yaml", """
+            playbook: p
+            source: { kind: csv, path: d.csv, key: id, fields: { id: string, name: string, n: int } }
+            rules:
+              - id: r
+                when: n > 3
+                message: "{{ name }} needs a call"
+                actions:
+                  - { type: file, path: out.jsonl, body: "Call {{ name }}" }
+                  - { type: email, to: cs@example.com, subject: "Call", body: "Call {{ name }}" }
+            """);
+        return dir.Root;
+    }
+
+    [Fact]
+    public void The_markdown_report_renders_no_link_image_mention_html_or_extra_cell_from_data()
+    {
+        using var dir = new TempDir();
+        var root = Workspace(dir);
+        dir.Write("suppressions.yaml", "suppressions:\n  - { rule: p/r, key: K2, justification: \"[see](https://evil.example) <b>x</b> | cell @octocat\" }\n");
+        var report = Path.Combine(dir.Root, "plan.md");
+        var (code, _, stderr) = CliRunner.Run("plan", root, "--as-of", "2026-03-02T09:00:00Z", "--format", "markdown", "--out", report);
+        Assert.True(code == 0, stderr);
+        var markdown = File.ReadAllText(report);
+
+        var html = Markdown.ToHtml(markdown, new MarkdownPipelineBuilder().UseAdvancedExtensions().Build());
+
+        Assert.DoesNotContain("<a ", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<img", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<b>bold", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<strong>strong", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<!--", html, StringComparison.Ordinal);
+        Assert.DoesNotMatch("@octocat|#1 |www\\.evil|https://evil", Regex.Replace(html, "<code>.*?</code>|<pre>.*?</pre>", "", RegexOptions.Singleline));
+        foreach (Match table in Table().Matches(html))
+        {
+            var columns = Regex.Count(table.Value, "<th[ >]");
+            Assert.All(Regex.Matches(table.Value, "<tr>\\s*<td.*?</tr>", RegexOptions.Singleline), row => Assert.Equal(columns, Regex.Count(row.Value, "<td")));
+        }
+
+        Assert.Contains("<td>[see](https:", html.Replace("\u2060", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.DoesNotContain('\u001b', markdown);
+        Assert.DoesNotMatch("(?m)^::", markdown);
+        Assert.DoesNotMatch("(?m)^playbooks/p\\.yaml\\(1,1\\)", markdown);
+
+        // Every hostile body stays inside its code fence: the rendered report has one <pre> per body.
+        Assert.Equal((HostileNames.Length - 1) * 2, Regex.Count(html, "<pre>"));
+    }
+
+    [Fact]
+    public void The_html_report_shows_hostile_data_as_text_in_headless_chromium()
+    {
+        using var dir = new TempDir();
+        var root = Workspace(dir);
+        var report = Path.Combine(dir.Root, "plan.html");
+        Assert.Equal(0, CliRunner.Run("plan", root, "--as-of", "2026-03-02T09:00:00Z", "--format", "html", "--out", report).ExitCode);
+        Assert.DoesNotMatch("(?m)^::|(?m)^playbooks/p\\.yaml\\(1,1\\)", File.ReadAllText(report));
+
+        var (dom, log) = PlanReportTests.Chromium(report, "");
+
+        Assert.Contains("data-ready=\"true\"", dom, StringComparison.Ordinal);
+        Assert.DoesNotContain("<img src=\"x\"", dom, StringComparison.Ordinal);
+        Assert.DoesNotContain("<b>bold</b>", dom, StringComparison.Ordinal);
+        Assert.Contains("&lt;img src=x onerror=alert(1)&gt;&lt;b&gt;bold&lt;/b&gt;", dom, StringComparison.Ordinal);
+        Assert.DoesNotMatch("Uncaught|Content Security Policy", log);
+    }
+
+    [Theory]
+    [InlineData("text")]
+    [InlineData("markdown")]
+    [InlineData("html")]
+    [InlineData("json")]
+    public void Plan_output_to_a_terminal_has_no_control_sequence_and_no_forged_line(string format)
+    {
+        using var dir = new TempDir();
+        var root = Workspace(dir);
+
+        var (code, stdout, stderr) = CliRunner.Run("plan", root, "--as-of", "2026-03-02T09:00:00Z", "--format", format);
+
+        Assert.True(code == 0, stderr);
+        AssertInert(stdout + stderr);
+        if (format == "json")
+        {
+            using var json = JsonDocument.Parse(stdout);
+            Assert.Equal("K5\u001b[31m", json.RootElement.GetProperty("findings")[5].GetProperty("key").GetString());
+        }
+    }
+
+    [Fact]
+    public void Run_history_and_explain_show_hostile_keys_visibly()
+    {
+        using var dir = new TempDir();
+        var root = Workspace(dir);
+
+        var run = CliRunner.Run("run", root, "--as-of", "2026-03-02T09:00:00Z");
+        var history = CliRunner.Run("history", root);
+        var explain = CliRunner.Run("explain", "p/r", "K5\u001b[31m", root, "--as-of", "2026-03-02T09:00:00Z");
+
+        AssertInert(run.Out + run.Err);
+        AssertInert(history.Out + history.Err);
+        AssertInert(explain.Out + explain.Err);
+        Assert.Contains("K5\\u001B[31m", history.Out, StringComparison.Ordinal);
+        Assert.Contains("K4\\n::warning::k", history.Out, StringComparison.Ordinal);
+        Assert.True(explain.ExitCode == 0, explain.Err);
+        Assert.Contains("for K5\\u001B[31m", explain.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_diagnostic_about_a_bad_cell_is_one_line_whatever_the_cell_holds()
+    {
+        using var dir = new TempDir();
+        dir.Write("d.csv", "id,n\nA,\"5\n::error file=p.yaml,line=1::forged\n\u001b[2Jp.yaml(1,1): error PB0000: forged\"\n");
+        dir.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int } }\nrules:\n  - { id: r, when: n > 3 }\n");
+
+        var (code, stdout, stderr) = CliRunner.Run("plan", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
+
+        Assert.NotEqual(0, code);
+        AssertInert(stdout + stderr);
+        var line = Assert.Single(stderr.Split('\n'), l => l.Contains("PB4", StringComparison.Ordinal));
+        Assert.Contains("\\n::error file=p.yaml,line=1::forged\\n\\u001B[2Jp.yaml(1,1)", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_workspace_file_name_cannot_start_a_workflow_command()
+    {
+        using var dir = new TempDir();
+        dir.Write("d.csv", "id\nA\n");
+        dir.Write("::error file=x::forged.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: nope }\n");
+
+        var cwd = Directory.GetCurrentDirectory();
+        Directory.SetCurrentDirectory(dir.Root);
+        try
+        {
+            var (code, stdout, stderr) = CliRunner.Run("validate", ".");
+            Assert.Equal(1, code);
+            AssertInert(stdout + stderr);
+            Assert.Contains("./::error file=x::forged.yaml(4,20): error PB2", stdout + stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.SetCurrentDirectory(cwd);
+        }
+    }
+
+    /// <summary>No raw control character but line breaks and tabs, and no line a CI runner or a problem matcher would take as its own.</summary>
+    private static void AssertInert(string output)
+    {
+        Assert.DoesNotMatch("[\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]", output);
+        Assert.DoesNotMatch("(?m)^\\s*::", output);
+        // The problem matcher (.github/playbook-problem-matcher.json) reads lines that start with a path, not indented ones.
+        Assert.DoesNotMatch("(?m)^(playbooks/)?p\\.yaml\\(1,1\\): error PB0000", output);
+        Assert.DoesNotMatch("(?m)^\\s*forged", output);
+    }
+
+    [GeneratedRegex("<table>.*?</table>", RegexOptions.Singleline)]
+    private static partial Regex Table();
+}

@@ -1,0 +1,95 @@
+using Microsoft.Extensions.Time.Testing;
+using PlaybookRunner.Core.Planning;
+using PlaybookRunner.Core.Scheduling;
+
+namespace PlaybookRunner.Core.Tests.Scheduling;
+
+/// <summary>
+/// The daemon's reviewed-only mode: it evaluates no schedule and executes exactly the saved plans put into
+/// its folder, as <c>run --plan</c> does, against a real SQLite store and a real file sink.
+/// </summary>
+public sealed class ReviewedPlansTests
+{
+    private static readonly DateTimeOffset AsOf = new(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
+
+    private static string Workspace(TempWorkspace workspace)
+    {
+        workspace.Write("customers.csv", "id,tickets\nA,5\nB,1\nC,7\n");
+        return workspace.Write("p.yaml", """
+            playbook: p
+            source: { kind: csv, path: customers.csv, key: id, fields: { id: string, tickets: int } }
+            schedule: "* * * * *"
+            rules:
+              - id: busy
+                when: tickets > 3
+                actions:
+                  - { type: file, path: out.jsonl, body: "{{ id }}" }
+            """);
+    }
+
+    private static void Save(TempWorkspace workspace, string folder, string name)
+    {
+        var planned = PlaybookEngine.PlanAsync([workspace.Root], AsOf, provenance: true).GetAwaiter().GetResult();
+        Assert.True(planned.Success, string.Join('\n', planned.Diagnostics.Select(d => d.Message)));
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, name), PlanWriter.WriteJson(planned.Plan!, workspace.Root));
+    }
+
+    [Fact]
+    public async Task Saved_plans_put_into_the_folder_are_executed_once_and_stale_ones_refused()
+    {
+        using var workspace = new TempWorkspace();
+        Workspace(workspace);
+        var folder = Path.Combine(workspace.Root, "approved");
+        var time = new FakeTimeProvider(AsOf.AddHours(1));
+        var logger = new ListLogger();
+        using var daemon = new Daemon([workspace.Root], time, logger, DaemonOptions.Default with { ReviewedPlans = folder });
+        Assert.True(daemon.Start());
+        Assert.Equal(0, await daemon.ApplyReviewedPlansAsync(folder, CancellationToken.None));
+
+        Save(workspace, folder, "monday.plan.json");
+        Assert.Equal(1, await daemon.ApplyReviewedPlansAsync(folder, CancellationToken.None));
+
+        var lines = File.ReadAllLines(Path.Combine(workspace.Root, "out.jsonl"));
+        Assert.Equal(["A", "C"], lines.Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("key").GetString()));
+        Assert.True(File.Exists(Path.Combine(folder, "applied", "monday.plan.json")));
+        Assert.Contains("applied as of 2026-03-02T09:00:00+00:00: 2 actions succeeded, 0 failed", File.ReadAllText(Path.Combine(folder, "applied", "monday.plan.json.log")), StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFiles(folder, "*.plan.json"));
+
+        // The same plan approved again sends nothing twice; a plan of an older workspace is refused.
+        File.Copy(Path.Combine(folder, "applied", "monday.plan.json"), Path.Combine(folder, "again.plan.json"));
+        Assert.Equal(1, await daemon.ApplyReviewedPlansAsync(folder, CancellationToken.None));
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(workspace.Root, "out.jsonl")).Length);
+        Assert.Contains("applied as of 2026-03-02T09:00:00+00:00: 0 actions succeeded", File.ReadAllText(Path.Combine(folder, "applied", "again.plan.json.log")), StringComparison.Ordinal);
+
+        Save(workspace, folder, "stale.plan.json");
+        File.AppendAllText(Path.Combine(workspace.Root, "p.yaml"), "# edited\n");
+        Assert.Equal(1, await daemon.ApplyReviewedPlansAsync(folder, CancellationToken.None));
+
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(workspace.Root, "out.jsonl")).Length);
+        Assert.True(File.Exists(Path.Combine(folder, "refused", "stale.plan.json")));
+        Assert.Contains("error PB1037: Saved plan: the workspace no longer matches it: p.yaml (changed)", File.ReadAllText(Path.Combine(folder, "refused", "stale.plan.json.log")), StringComparison.Ordinal);
+        Assert.Contains(logger.Lines, l => l.Message.Contains("Reviewed plan stale.plan.json refused: nothing was executed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task In_reviewed_only_mode_no_schedule_is_evaluated()
+    {
+        using var workspace = new TempWorkspace();
+        Workspace(workspace);
+        var time = new FakeTimeProvider(AsOf);
+        using var daemon = new Daemon([workspace.Root], time, new ListLogger(), new DaemonOptions(TimeSpan.FromSeconds(1)) { ReviewedPlans = Path.Combine(workspace.Root, "approved") });
+        Assert.True(daemon.Start());
+        using var stop = new CancellationTokenSource();
+        var loop = daemon.RunSchedulerAsync(stop.Token);
+        for (var i = 0; i < 5; i++)
+        {
+            time.Advance(TimeSpan.FromMinutes(1));
+            await Task.Delay(20);
+        }
+
+        await stop.CancelAsync();
+        await loop;
+        Assert.False(File.Exists(Path.Combine(workspace.Root, "out.jsonl")));
+    }
+}
