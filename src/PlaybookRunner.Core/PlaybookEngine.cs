@@ -74,10 +74,10 @@ public static class PlaybookEngine
 
         CheckSuppressions(workspace, now, diagnostics);
         var catalog = PluginCatalog.Load(workspace.PluginFolders);
-        SourceBinder.Check(workspace, catalog, diagnostics);
-        if (diagnostics.HasErrors)
+        if (!SourceBinder.Check(workspace, catalog, diagnostics))
         {
-            // Conditions are typed by the sources' records: compile once the sources bind.
+            // Conditions are typed by the sources' records: compile once the sources bind. Errors elsewhere
+            // (another file's schema, a suppression) do not stop the compile: every independent error in one pass.
             return null;
         }
 
@@ -284,7 +284,7 @@ public static class PlaybookEngine
 
         var workspace = LoadWhilePluginsLoad(paths, diagnostics);
         if (workspace is null || !SavedPlan.Matches(saved.Provenance, workspace, planFile, diagnostics)
-            || Prepare(workspace, diagnostics, time.GetUtcNow(), load: false) is not { } prepared || !CheckScope(scope, workspace, diagnostics))
+            || Prepare(workspace, diagnostics, time.GetUtcNow(), load: true) is not { } prepared || !CheckScope(scope, workspace, diagnostics))
         {
             return new RunResult(null, [], diagnostics.Sorted());
         }
@@ -299,6 +299,20 @@ public static class PlaybookEngine
         using var handler = new SocketsHttpHandler { AllowAutoRedirect = false };
         using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("timeout_seconds", 30)) };
         var runner = CreateRunner(prepared, store, secrets, http, time, RunnerId("run"), logger: null);
+        if (SavedPlan.DataUnchanged(saved.Provenance, workspace))
+        {
+            // The same workspace and the same data render the same plan: anything else in the file was not made here.
+            var fresh = await Planner.PlanAsync(prepared.Compiled!, saved.Plan.AsOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
+            if (fresh is null || !SavedPlan.Renders(saved.Plan, fresh, planFile, diagnostics))
+            {
+                return new RunResult(null, [], diagnostics.Sorted());
+            }
+        }
+        else if (!SavedPlan.FitsTemplates(saved.Plan, workspace, planFile, diagnostics))
+        {
+            return new RunResult(null, [], diagnostics.Sorted());
+        }
+
         var plan = scope.Apply(SavedPlan.Recheck(saved.Plan, workspace, store, time.GetUtcNow()));
         var before = saved.Plan.Findings.Where(f => f.IsPending).Select(f => (f.Playbook, f.Rule, f.Key)).ToHashSet();
         var nowHeld = plan.Findings.Where(f => !f.IsPending && before.Contains((f.Playbook, f.Rule, f.Key))).ToList();
@@ -467,6 +481,17 @@ public static class PlaybookEngine
         var entries = store?.History(rule, key, failedOnly, limit)
             .Select(r => new HistoryEntry(r.FiredAt, r.Playbook, r.Rule, r.Key, r.ActionIndex, r.Type, StateStore.StateName(r.State), r.Attempts, r.LastError, r.IdempotencyKey))
             .ToList() ?? [];
+        if (rule is not null && entries.Count == 0)
+        {
+            // A rule since removed still has its history; one the workspace never had is most likely a typo.
+            var names = workspace.Playbooks.SelectMany(p => p.Rules.SelectMany(r => new[] { $"{p.Id}/{r.Id}", r.Id })).ToHashSet(StringComparer.Ordinal);
+            if (!names.Contains(rule))
+            {
+                diagnostics.Add(new Diagnostic(DiagnosticDescriptors.UnknownRunRule, SourceLocation.None, DiagnosticSeverity.Warning,
+                    DiagnosticDescriptors.UnknownRunRule.Format([rule, Yaml.YamlSchemaValidator.Suggest(rule, names)])));
+            }
+        }
+
         return (entries, diagnostics.Sorted());
     }
 

@@ -247,7 +247,7 @@ public sealed class DaemonProcessTests(PostgresServer postgres)
         {
             using var daemon = new DaemonProcess(root, new Dictionary<string, string>(), "--listen", "none");
             Assert.Equal(1, daemon.WaitForExit(TimeSpan.FromSeconds(60)));
-            Assert.Contains("p.yaml(6,11): error PB2001: CS0103: The name 'nope' does not exist in the current context", daemon.Log, StringComparison.Ordinal);
+            Assert.Contains("p.yaml(6,11): error PB2001: CS0103: 'nope' is not a field, related list, let value, segment or helper of playbook 'p'", daemon.Log, StringComparison.Ordinal);
             Assert.Contains("nothing to run", daemon.Log, StringComparison.Ordinal);
         }
         finally

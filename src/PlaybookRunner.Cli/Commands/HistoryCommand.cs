@@ -18,7 +18,13 @@ internal static class HistoryCommand
         var command = new Command("history", "List recorded actions from the state store.") { paths, rule, key, failed, limit };
         command.SetAction(result =>
         {
-            var (entries, diagnostics) = PlaybookEngine.History(CliApp.PathsOrDefault(result.GetValue(paths)), result.GetValue(rule), result.GetValue(key), result.GetValue(failed), Math.Max(1, result.GetValue(limit)));
+            if (result.GetValue(limit) < 1)
+            {
+                stderr.WriteLine($"playbook: error PB1024: --limit must be at least 1 (it is {result.GetValue(limit)})");
+                return CliApp.Usage;
+            }
+
+            var (entries, diagnostics) = PlaybookEngine.History(CliApp.PathsOrDefault(result.GetValue(paths)), result.GetValue(rule), result.GetValue(key), result.GetValue(failed), result.GetValue(limit));
             stderr.Write(DiagnosticFormatter.WriteText(diagnostics, Directory.GetCurrentDirectory()));
             foreach (var e in entries)
             {

@@ -39,7 +39,16 @@ internal static class InitCommand
             }
 
             stdout.WriteLine();
-            stdout.WriteLine("Next: playbook validate playbooks/   (check it like a compiler)");
+            var here = Path.GetRelativePath(Directory.GetCurrentDirectory(), root);
+            var first = "Next: ";
+            if (here != ".")
+            {
+                // The commands below read playbooks/ from where they run: the new folder.
+                stdout.WriteLine($"Next: cd {(here.Contains(' ', StringComparison.Ordinal) ? $"\"{here}\"" : here)}");
+                first = "      ";
+            }
+
+            stdout.WriteLine($"{first}playbook validate playbooks/   (check it like a compiler)");
             stdout.WriteLine("      playbook plan playbooks/       (what would happen today; no side effects)");
             stdout.WriteLine("      playbook test playbooks/       (the playbook's tests)");
             return CliApp.Success;

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using System.Reflection;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using PlaybookRunner.Core.Diagnostics;
@@ -16,7 +17,7 @@ internal sealed record CompiledImage(byte[] Image, IReadOnlyDictionary<(string P
 /// in ONE compilation, checks the allow-list on the bound trees and emits the assembly. Kept apart so
 /// that a compile-cache hit never loads the compiler (see <see cref="CompileCache"/>).
 /// </summary>
-internal static class RoslynCompiler
+internal static partial class RoslynCompiler
 {
     private static readonly Lazy<ImmutableArray<MetadataReference>> References = new(LoadReferences);
 
@@ -49,7 +50,7 @@ internal static class RoslynCompiler
         foreach (var error in guarded.Items.Where(d => d.IsError))
         {
             diagnostics.Add(DiagnosticDescriptors.NotAnExpression, error.Location,
-                $"The evaluation budget cannot be checked in this lambda ({error.Message}); give its result an explicit type, e.g. (byte)1");
+                "The evaluation budget cannot be checked in this lambda: the type of its result comes only from its context; give its result an explicit type, e.g. (byte)1");
         }
 
         return null;
@@ -89,10 +90,11 @@ internal static class RoslynCompiler
             return null;
         }
 
-        var forbidden = ReportCompilerDiagnostics(result.Success ? [] : compilation.GetDiagnostics(), builder, diagnostics);
+        var forbidden = ReportCompilerDiagnostics(result.Success ? [] : compilation.GetDiagnostics(), builder, sources, diagnostics);
+        var errorSpans = result.Success ? [] : compilation.GetDiagnostics().Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error).Select(d => d.Location.SourceSpan).ToList();
         foreach (var site in builder.Sites.Where(s => !forbidden.Contains(s)))
         {
-            CheckSite(model, root, site, builder.Files, diagnostics, instrumented: explain || guard);
+            CheckSite(model, root, site, builder.Files, diagnostics, instrumented: explain || guard, errorSpans, sources);
         }
 
         if (diagnostics.Items.Skip(before).Any(d => d.IsError))
@@ -143,8 +145,8 @@ internal static class RoslynCompiler
         return ok;
     }
 
-    /// <summary>Reports compiler errors mapped into the YAML; returns the sites already rejected as forbidden.</summary>
-    private static HashSet<ExpressionSite> ReportCompilerDiagnostics(ImmutableArray<Microsoft.CodeAnalysis.Diagnostic> compilerDiagnostics, CSharpSourceBuilder builder, DiagnosticBag diagnostics)
+    /// <summary>Reports compiler errors mapped into the YAML; returns the sites already rejected (forbidden, or with a compiler error).</summary>
+    private static HashSet<ExpressionSite> ReportCompilerDiagnostics(ImmutableArray<Microsoft.CodeAnalysis.Diagnostic> compilerDiagnostics, CSharpSourceBuilder builder, IReadOnlyList<SourceDefinition> sources, DiagnosticBag diagnostics)
     {
         var sites = builder.Sites;
         var forbidden = new HashSet<ExpressionSite>();
@@ -179,14 +181,70 @@ internal static class RoslynCompiler
             {
                 message += "; a let value sees the whole population: use an aggregate such as Sum(c => c.field)";
             }
+            else if (error.Id == "CS0103" && message.Split('\'') is [_, var name, ..])
+            {
+                var known = site.Playbook.Source.Fields.Select(f => f.Name).Concat(site.Playbook.Source.Related.Select(r => r.Name))
+                    .Concat(site.Playbook.Lets.Select(l => l.Name)).Concat(site.Playbook.Segments.Select(s => s.Name)).Concat(HelperNames);
+                message = $"'{name}' is not a field, related list, let value, segment or helper of playbook '{site.Playbook.Id}'{Yaml.YamlSchemaValidator.Suggest(name, known)}";
+            }
+            else if (error.Id == "CS1061" && message.Split('\'') is [_, var type, _, var member, ..] && RecordSource(type, sources) is { } source)
+            {
+                // A member of a related record (t.typ in tickets.Any(t => t.typ == 1)): name its source, not the generated class.
+                message = $"'{member}' is not a field of source '{source.Name}'{Yaml.YamlSchemaValidator.Suggest(member, source.Fields.Select(f => f.Name).Concat(source.Related.Select(r => r.Name)))}";
+            }
 
-            diagnostics.Add(DiagnosticDescriptors.CSharpError, Map(error.Location, site, builder.Files), $"{error.Id}: {message}");
+            diagnostics.Add(DiagnosticDescriptors.CSharpError, Map(error.Location, site, builder.Files), $"{error.Id}: {Humane(message, sources)}");
         }
 
         return forbidden;
     }
 
-    private static void CheckSite(SemanticModel model, SyntaxNode root, ExpressionSite site, IReadOnlyDictionary<string, string> files, DiagnosticBag diagnostics, bool instrumented)
+    /// <summary>The helpers conditions may call (the public members of <see cref="CompiledPlaybook{TRecord}"/>), for suggestions.</summary>
+    private static readonly string[] HelperNames = [.. typeof(CompiledPlaybook<>).GetMembers(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly)
+        .Where(m => m is MethodInfo { IsSpecialName: false } or PropertyInfo && !m.Name.StartsWith("__", StringComparison.Ordinal))
+        .Select(m => m.Name).Distinct()];
+
+    /// <summary>The source whose generated record class is <paramref name="type"/> (<c>Record2</c>, <c>Record2[]</c>); null for other types.</summary>
+    private static SourceDefinition? RecordSource(string type, IReadOnlyList<SourceDefinition> sources)
+    {
+        var name = type.Split('.')[^1].TrimEnd(']').TrimEnd('[');
+        return name.StartsWith("Record", StringComparison.Ordinal) && int.TryParse(name.AsSpan(6), NumberStyles.None, CultureInfo.InvariantCulture, out var index) && index < sources.Count
+            ? sources[index]
+            : null;
+    }
+
+    /// <summary>A compiler message without the generated code's names: a record class is named by its source, the engine's own members are not named.</summary>
+    private static string Humane(string message, IReadOnlyList<SourceDefinition> sources)
+    {
+        message = GeneratedRecord().Replace(message, m => RecordSource(m.Value, sources) is { } source ? $"record of source '{source.Name}'{(m.Value.EndsWith(']') ? "[]" : "")}" : m.Value);
+        message = message.Replace($"{PlaybookCompiler.Namespace}.", "", StringComparison.Ordinal);
+        message = GeneratedPlaybook().Replace(message, "the playbook");
+        return GeneratedMember().Replace(message, "(the engine's code)");
+    }
+
+    /// <summary>A member of a generated record named by its source: <c>'Key' of a record of source 'crm'</c>, not <c>Record0.Key</c>.</summary>
+    private static string HumaneMember(string what, IReadOnlyList<SourceDefinition> sources)
+    {
+        var match = GeneratedRecord().Match(what);
+        if (!match.Success || match.Index != 0 || match.Length >= what.Length || what[match.Length] != '.' || RecordSource(match.Value, sources) is not { } source)
+        {
+            return Humane(what, sources);
+        }
+
+        var member = what[(match.Length + 1)..];
+        return member == ".ctor" ? $"new (a record of source '{source.Name}')" : $"{member} (of a record of source '{source.Name}')";
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\b(?:PlaybookRunner\.Generated\.)?Record\d+(?:\[\])?")]
+    private static partial System.Text.RegularExpressions.Regex GeneratedRecord();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\bPlaybook\d+\b")]
+    private static partial System.Text.RegularExpressions.Regex GeneratedPlaybook();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\b__\w+")]
+    private static partial System.Text.RegularExpressions.Regex GeneratedMember();
+
+    private static void CheckSite(SemanticModel model, SyntaxNode root, ExpressionSite site, IReadOnlyDictionary<string, string> files, DiagnosticBag diagnostics, bool instrumented, IReadOnlyList<Microsoft.CodeAnalysis.Text.TextSpan> errorSpans, IReadOnlyList<SourceDefinition> sources)
     {
         if (site.Kind == ExpressionKind.Let
             && root.DescendantNodes(site.GeneratedSpan).OfType<Microsoft.CodeAnalysis.CSharp.Syntax.ExpressionSyntax>()
@@ -199,7 +257,14 @@ internal static class RoslynCompiler
 
         foreach (var (location, what, why) in ExpressionAllowList.Check(model, root, site.GeneratedSpan, site.Kind == ExpressionKind.Let, instrumented))
         {
-            diagnostics.Add(DiagnosticDescriptors.Forbidden, Map(location, site, files), what, why);
+            if (what == "=>" && root.FindToken(location.SourceSpan.Start).Parent?.AncestorsAndSelf().OfType<Microsoft.CodeAnalysis.CSharp.Syntax.LambdaExpressionSyntax>().FirstOrDefault() is { } lambda
+                && errorSpans.Any(e => lambda.Body.Span.Contains(e)))
+            {
+                // A lambda whose body has a compiler error (reported) has no delegate type: not a second error.
+                continue;
+            }
+
+            diagnostics.Add(DiagnosticDescriptors.Forbidden, Map(location, site, files), HumaneMember(what, sources), why);
         }
 
         foreach (var invocation in root.DescendantNodes(site.GeneratedSpan).OfType<Microsoft.CodeAnalysis.CSharp.Syntax.InvocationExpressionSyntax>())

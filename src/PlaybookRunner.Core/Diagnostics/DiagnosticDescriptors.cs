@@ -44,8 +44,8 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor BadDuration = Error("PB1011", "Invalid duration", "'{0}' is not a valid duration: use a number with h, d, w, mo or y (30d, 6mo) or ISO 8601 (P6M)", Yaml,
         "Durations are 12h, 30d, 2w, 6mo, 1y or ISO 8601 such as P6M or PT12H.");
     public static readonly DiagnosticDescriptor BadCron = Error("PB1012", "Invalid cron expression", "'{0}' is not a valid cron expression: {1}", Yaml,
-        "Schedules are cron expressions with 5 fields (minute hour day month weekday) or 6 (seconds first).");
-    public static readonly DiagnosticDescriptor BadTimeZone = Error("PB1013", "Unknown time zone", "'{0}' is not a known IANA time zone", Yaml,
+        "Schedules are cron expressions with 5 fields (minute hour day-of-month month day-of-week), 6 (seconds first), or a macro: @hourly, @daily, @midnight, @weekly, @monthly, @yearly. A year field is not supported.");
+    public static readonly DiagnosticDescriptor BadTimeZone = Error("PB1013", "Unknown time zone", "'{0}' is not a known IANA time zone{1}", Yaml,
         "Use an IANA zone id such as Europe/London or America/New_York.");
     public static readonly DiagnosticDescriptor EmptyDocument = Error("PB1014", "Empty or multi-document file", "{0}", Yaml,
         "Each playbook file holds exactly one YAML document.");
@@ -95,7 +95,7 @@ public static class DiagnosticDescriptors
         "A saved plan is executed only against the workspace it was made from (every file's digest) by the same engine version.");
     public static readonly DiagnosticDescriptor PlanDataChanged = Warning("PB1038", "Source changed since the plan", "Saved plan: source '{0}' changed since the plan was made; the plan's actions are executed as they were reviewed", Usage,
         "The reviewed actions run whatever the data says now; plan again if the change matters.");
-    public static readonly DiagnosticDescriptor UnknownRunRule = Error("PB1039", "Unknown rule to run", "run --rule '{0}': no such rule in the workspace{1}", Usage,
+    public static readonly DiagnosticDescriptor UnknownRunRule = Error("PB1039", "Unknown rule", "--rule '{0}': no such rule in the workspace{1}", Usage,
         "Name a rule as playbook/rule, or by its id when only one playbook has it.");
     public static readonly DiagnosticDescriptor BadInvocation = Error("PB1024", "Bad command-line value", "{0}", Usage,
         "See 'playbook --help'.");

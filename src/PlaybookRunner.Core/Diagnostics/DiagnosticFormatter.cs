@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace PlaybookRunner.Core.Diagnostics;
 
 /// <summary>Writes diagnostics as text (the MSBuild form), JSON, or SARIF 2.1.0.</summary>
-public static class DiagnosticFormatter
+public static partial class DiagnosticFormatter
 {
     private static readonly JsonWriterOptions JsonOptions = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -26,7 +26,12 @@ public static class DiagnosticFormatter
         return Inert((relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? path : relative).Replace('\\', '/'));
     }
 
-    private static string Inert(string display) => SafeText.OneLine(display.StartsWith(':') ? "./" + display : display);
+    private static string Inert(string display) =>
+        ParenDigit().Replace(SafeText.OneLine(display.StartsWith(':') ? "./" + display : display), "(\u2060");
+
+    /// <summary>'(' before a digit in a file name: a word joiner after it, so the name cannot hold a forged <c>(line,col)</c>.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"\((?=\d)")]
+    private static partial System.Text.RegularExpressions.Regex ParenDigit();
 
     /// <summary>
     /// A SARIF artifact URI: relative (forward slashes, escaped) under the base directory, which is

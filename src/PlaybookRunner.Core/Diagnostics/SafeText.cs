@@ -14,7 +14,7 @@ public static class SafeText
     /// True for characters never written raw: C0 and C1 controls, DEL, the Unicode line and paragraph
     /// separators, and the bidirectional formatting characters that reorder what a terminal or browser shows.
     /// </summary>
-    public static bool IsUnsafe(char c) => char.IsControl(c) || c is '\u2028' or '\u2029' or '\u061C' or '\u200E' or '\u200F'
+    public static bool IsUnsafe(char c) => char.IsControl(c) || c is '\u2028' or '\u2029' or '\u061C' or '\u200E' or '\u200F' or '\uFEFF'
         || c is >= '\u202A' and <= '\u202E' || c is >= '\u2066' and <= '\u2069';
 
     /// <summary>The text on one line: every unsafe character (line breaks included) written as an escape such as <c>\n</c> or <c>\u001B</c>.</summary>

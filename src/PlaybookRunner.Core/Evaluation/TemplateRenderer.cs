@@ -188,6 +188,12 @@ internal static class TemplateRenderer
                 }
             }
 
+            if (_inString && _escaped && value is not RawText)
+            {
+                // The template's own '\' would escape the value's first character ('\{{ name }}' with 'role' gives '\r').
+                throw new InvalidOperationException("a '\\' in the template right before a value would escape the value's first character; write '\\\\' for a backslash");
+            }
+
             return value switch
             {
                 RawText raw => raw.Text,

@@ -140,6 +140,11 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
                 return AttemptOutcome.Permanent(problem);
             }
 
+            if (ReservedHeaders.Contains(header))
+            {
+                return AttemptOutcome.Permanent($"header '{header}' is set by the HTTP client or the engine, not by a playbook; nothing was sent");
+            }
+
             request.Headers.TryAddWithoutValidation(header, value);
         }
 
@@ -189,6 +194,16 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
         header.Any(char.IsControl) || value.Any(c => char.IsControl(c) && c != '\t')
             ? $"header '{string.Concat(header.Where(c => !char.IsControl(c)))}' contains a control character (U+{(int)header.Concat(value).First(c => char.IsControl(c) && c != '\t'):X4}); nothing was sent"
             : null;
+
+    /// <summary>
+    /// Headers a playbook cannot set: the ones that frame or route the request (a Host from data would take
+    /// the channel's credentials to another virtual host) and the ones the engine sets for idempotency.
+    /// </summary>
+    public static readonly IReadOnlySet<string> ReservedHeaders = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+    {
+        "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "TE", "Trailer", "Keep-Alive", "Expect",
+        "Proxy-Authorization", "Proxy-Connection", "Idempotency-Key", "webhook-id", "webhook-timestamp", "X-Playbook-Fencing-Token",
+    };
 
     private static IEnumerable<(string Name, string Value)> ChannelHeaders(ChannelDefinition channel) =>
         channel.Settings.Where(s => s.Key.StartsWith("headers.", StringComparison.Ordinal)).Select(s => (s.Key["headers.".Length..], s.Value));

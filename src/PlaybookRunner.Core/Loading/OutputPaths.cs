@@ -5,7 +5,7 @@ namespace PlaybookRunner.Core.Loading;
 /// <summary>
 /// Where a file action may write: inside the workspace root (the rule of <see cref="WorkspacePaths"/>),
 /// never inside <c>.git</c>, never a YAML file (the workspace's playbooks, tests and settings) and never a
-/// file the workspace reads (a source, the SQLite state store). The same rule holds for a path the author
+/// file the workspace reads (a source, the SQLite state store and its journal, WAL and shared-memory files). The same rule holds for a path the author
 /// wrote and for one rendered from data; <c>validate</c> checks the author's part, <c>plan</c> and <c>run</c>
 /// each rendered path.
 /// </summary>
@@ -26,14 +26,15 @@ internal static class OutputPaths
             return $"'{written}' is inside a .git folder; file actions do not write there";
         }
 
-        if (Path.GetExtension(real) is { } extension && (extension.Equals(".yaml", StringComparison.OrdinalIgnoreCase) || extension.Equals(".yml", StringComparison.OrdinalIgnoreCase)))
+        if (real.Split(Path.DirectorySeparatorChar).Any(segment => segment.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || segment.EndsWith(".yml", StringComparison.OrdinalIgnoreCase)))
         {
             return $"'{written}' is a YAML file; file actions do not write the workspace's playbooks, tests or settings (use .jsonl)";
         }
 
         var reads = workspace.Sources.Values.Concat(workspace.Playbooks.Select(p => p.Source)).Select(s => s.FullPath)
             .Append(workspace.State.Kind == "sqlite" ? workspace.StatePath : null).OfType<string>();
-        if (reads.Any(r => string.Equals(WorkspacePaths.RealPath(r), real, StringComparison.Ordinal)))
+        // SQLite keeps a store in several files: the database and its -journal, -wal and -shm companions.
+        if (reads.Select(WorkspacePaths.RealPath).Any(r => real == r || real.StartsWith(r + "-", StringComparison.Ordinal)))
         {
             return $"'{written}' is a file the workspace reads (a source or the state store); file actions do not write it";
         }

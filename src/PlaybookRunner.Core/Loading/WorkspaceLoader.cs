@@ -60,6 +60,13 @@ public static class WorkspaceLoader
         return index < 0 ? template : template[..index];
     }
 
+    /// <summary>Errors in a playbook that leave the rest of it worth compiling (one pass: every independent error at once).</summary>
+    private static readonly HashSet<DiagnosticDescriptor> IndependentErrors =
+    [
+        DiagnosticDescriptors.BadCron, DiagnosticDescriptors.BadTimeZone, DiagnosticDescriptors.UnknownChannel, DiagnosticDescriptors.ChannelKind,
+        DiagnosticDescriptors.DuplicateRule, DiagnosticDescriptors.WebhookTarget, DiagnosticDescriptors.BadDuration,
+    ];
+
     private static readonly string[] ReservedFileNames = [RunnerFileName, "runner.yml", "suppressions.yaml", "suppressions.yml"];
 
     /// <summary>Loads the playbooks named by <paramref name="paths"/> (files or folders).</summary>
@@ -190,6 +197,12 @@ public static class WorkspaceLoader
                 }
             }
 
+            foreach (var header in playbook.Rules.SelectMany(r => r.Actions).Where(a => a.Type == "webhook").SelectMany(a => a.Fields)
+                .Where(f => f.Name == "headers").SelectMany(f => f.Children ?? []).Where(h => Execution.ActionExecutor.ReservedHeaders.Contains(h.Name)))
+            {
+                diagnostics.Add(DiagnosticDescriptors.ActionFieldInvalid, header.Location, $"Header '{header.Name}' is set by the HTTP client or the engine, not by a playbook");
+            }
+
             foreach (var (action, field) in playbook.Rules.SelectMany(r => r.Actions).SelectMany(a => a.Fields.Select(f => (a, f))))
             {
                 if (field.Template is { } literal && !literal.Value.Contains("{{", StringComparison.Ordinal) && LiteralProblem(action.Type, field.Name, literal.Value) is { } problem)
@@ -217,6 +230,11 @@ public static class WorkspaceLoader
         foreach (var channel in workspace.Channels.Values)
         {
             CheckSecrets($"channel '{channel.Name}'", channel.Settings, _ => channel.Location, policy, diagnostics);
+            foreach (var header in channel.Settings.Keys.Where(k => k.StartsWith("headers.", StringComparison.Ordinal)).Select(k => k["headers.".Length..])
+                .Where(Execution.ActionExecutor.ReservedHeaders.Contains))
+            {
+                diagnostics.Add(DiagnosticDescriptors.ActionFieldInvalid, channel.Location, $"Header '{header}' of channel '{channel.Name}' is set by the HTTP client or the engine, not by a workspace");
+            }
         }
 
         CheckSecrets("state store", workspace.State.Settings, _ => workspace.State.Location, policy, diagnostics);
@@ -364,11 +382,27 @@ public static class WorkspaceLoader
     {
         var root = Path.GetDirectoryName(path)!;
         var empty = EmptyWorkspace(root) with { RunnerPath = path };
-        if (reader.Node(path, diagnostics) is not { } node
-            || !YamlSchemaValidator.ForEmbedded("runner.schema.json").Validate(node, diagnostics)
-            || node is not YamlMapping map)
+        if (reader.Node(path, diagnostics) is not { } node)
         {
-            return empty;
+            return empty with { RunnerBroken = true };
+        }
+
+        var validator = YamlSchemaValidator.ForEmbedded("runner.schema.json");
+        var written = SourceAndChannelNames(node);
+        if (!validator.Validate(node, diagnostics))
+        {
+            // Reported; what is valid still loads, so one broken source or channel is one error, not one per playbook.
+            if (validator.Salvage(node) is not { } salvaged)
+            {
+                return empty with { RunnerBroken = true };
+            }
+
+            node = salvaged;
+        }
+
+        if (node is not YamlMapping map)
+        {
+            return empty with { RunnerBroken = true };
         }
 
         var defaultZone = ReadZone(map, "timezone", "UTC", diagnostics);
@@ -404,7 +438,21 @@ public static class WorkspaceLoader
             ? overrideMap.Entries.ToDictionary(e => e.Key.Value, e => ((YamlScalar)e.Value).Value, StringComparer.Ordinal)
             : new Dictionary<string, string>(StringComparer.Ordinal);
         var execution = map["execution"] is YamlMapping executionMap ? Settings(executionMap) : new Dictionary<string, string>(StringComparer.Ordinal);
-        return new WorkspaceDefinition(root, path, sources, channels, state, plugins, overrides, []) { Execution = execution, DefaultTimeZone = defaultZone, PluginLocations = pluginLocations };
+        return new WorkspaceDefinition(root, path, sources, channels, state, plugins, overrides, [])
+        {
+            Execution = execution,
+            DefaultTimeZone = defaultZone,
+            PluginLocations = pluginLocations,
+            BrokenSources = written.Sources.Where(n => !sources.ContainsKey(n)).ToHashSet(StringComparer.Ordinal),
+            BrokenChannels = written.Channels.Where(n => !channels.ContainsKey(n)).ToHashSet(StringComparer.Ordinal),
+        };
+    }
+
+    /// <summary>The source and channel names runner.yaml writes, valid or not.</summary>
+    private static (IReadOnlyList<string> Sources, IReadOnlyList<string> Channels) SourceAndChannelNames(YamlNode node)
+    {
+        static IReadOnlyList<string> Names(YamlNode? section) => section is YamlMapping m ? [.. m.Entries.Select(e => e.Key.Value)] : [];
+        return node is YamlMapping map ? (Names(map["sources"]), Names(map["channels"])) : ([], []);
     }
 
     /// <summary>Scalar settings by key; a nested mapping (headers) is flattened as <c>headers.Name</c>.</summary>
@@ -441,7 +489,8 @@ public static class WorkspaceLoader
             return zone.Value;
         }
 
-        diagnostics.Add(DiagnosticDescriptors.BadTimeZone, zone.Location, zone.Value);
+        diagnostics.Add(DiagnosticDescriptors.BadTimeZone, zone.Location, zone.Value,
+            Yaml.YamlSchemaValidator.Suggest(zone.Value, TimeZoneInfo.GetSystemTimeZones().Where(z => z.HasIanaId).Select(z => z.Id)));
         return fallback;
     }
 
@@ -452,23 +501,69 @@ public static class WorkspaceLoader
             return null;
         }
 
-        var fields = text.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
-        try
+        var parts = text.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        string? problem = null;
+        if (parts.Length == 1 && parts[0].StartsWith('@'))
         {
-            if (fields is not (5 or 6))
+            // Cronos's macros: @hourly, @daily (@midnight), @weekly, @monthly, @yearly (@annually), @every_minute, @every_second.
+            try
             {
-                throw new Cronos.CronFormatException($"expected 5 or 6 fields but found {fields}");
+                return new CronSchedule(text.Value, Cronos.CronExpression.Parse(parts[0], Cronos.CronFormat.IncludeSeconds), text.Location);
             }
-
-            var expression = Cronos.CronExpression.Parse(text.Value, fields == 6 ? Cronos.CronFormat.IncludeSeconds : Cronos.CronFormat.Standard);
-            return new CronSchedule(text.Value, expression, text.Location);
+            catch (Cronos.CronFormatException)
+            {
+                problem = $"'{parts[0]}' is not a macro; use @hourly, @daily, @midnight, @weekly, @monthly or @yearly";
+            }
         }
-        catch (Cronos.CronFormatException ex)
+        else if (parts.Length == 7)
         {
-            diagnostics.Add(DiagnosticDescriptors.BadCron, text.Location, text.Value,
-                ex.Message.Replace("The given cron expression has an invalid format. ", "", StringComparison.Ordinal).TrimEnd('.'));
-            return null;
+            problem = "7 fields: a year field is not supported; use 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first";
         }
+        else if (parts.Length is not (5 or 6))
+        {
+            problem = $"expected 5 fields (minute hour day-of-month month day-of-week), 6 with seconds first, or a macro such as @daily; found {parts.Length}";
+        }
+        else
+        {
+            try
+            {
+                var expression = Cronos.CronExpression.Parse(text.Value, parts.Length == 6 ? Cronos.CronFormat.IncludeSeconds : Cronos.CronFormat.Standard);
+                return new CronSchedule(text.Value, expression, text.Location);
+            }
+            catch (Cronos.CronFormatException ex)
+            {
+                problem = CronProblem(parts, ex.Message);
+            }
+        }
+
+        diagnostics.Add(DiagnosticDescriptors.BadCron, text.Location, text.Value, problem);
+        return null;
+    }
+
+    /// <summary>Which field of a cron expression is wrong, and the forms it accepts.</summary>
+    private static string CronProblem(string[] parts, string message)
+    {
+        (string Prefix, string Name, string Accepted)[] fields =
+        [
+            ("Seconds", "second", "0-59"),
+            ("Minutes", "minute", "0-59"),
+            ("Hours", "hour", "0-23"),
+            ("Days of month", "day of month", "1-31, L (last day) or W (nearest weekday)"),
+            ("Months", "month", "1-12 or JAN-DEC"),
+            ("Days of week", "day of week", "0-7 or SUN-SAT (0 and 7 are Sunday), # (2nd Monday: MON#2) or L"),
+        ];
+        var offset = parts.Length == 6 ? 0 : 1;
+        for (var i = offset; i < fields.Length; i++)
+        {
+            if (message.Contains(fields[i].Prefix + ":", StringComparison.Ordinal))
+            {
+                var position = i - offset;
+                var seconds = parts.Length == 6 ? " (6 fields are read with seconds first; a year field is not supported)" : "";
+                return $"field {position + 1} ({fields[i].Name}) '{parts[position]}': use {fields[i].Accepted}, with ranges (1-5), lists (1,3,5) and steps (*/15){seconds}";
+            }
+        }
+
+        return message.Replace("The given cron expression has an invalid format. ", "", StringComparison.Ordinal).TrimEnd('.');
     }
 
     private static SpannedText Spanned(YamlScalar scalar) => new(scalar.Value, scalar.Location, scalar.ContentLines);
@@ -526,9 +621,24 @@ public static class WorkspaceLoader
 
     private static PlaybookDefinition? LoadPlaybook(string path, WorkspaceDefinition workspace, FileReader reader, DiagnosticBag diagnostics)
     {
-        if (reader.Node(path, diagnostics) is not { } node
-            || !YamlSchemaValidator.ForEmbedded("playbook.schema.json").Validate(node, diagnostics)
-            || node is not YamlMapping map)
+        if (reader.Node(path, diagnostics) is not { } node)
+        {
+            return null;
+        }
+
+        var validator = YamlSchemaValidator.ForEmbedded("playbook.schema.json");
+        if (!validator.Validate(node, diagnostics))
+        {
+            // Reported; the valid rest (other rules, the schedule, the time zone) is still checked and compiled.
+            if (validator.Salvage(node) is not { } salvaged)
+            {
+                return null;
+            }
+
+            node = salvaged;
+        }
+
+        if (node is not YamlMapping map)
         {
             return null;
         }
@@ -583,7 +693,9 @@ public static class WorkspaceLoader
             rules.Add(rule);
         }
 
-        if (source is null || diagnostics.Items.Count > before && diagnostics.Items.Skip(before).Any(d => d.IsError))
+        // A bad schedule, time zone, channel or duplicate rule is reported and does not stop the conditions and
+        // templates from being checked; a name clash would make them report the clash again, so it does.
+        if (source is null || diagnostics.Items.Skip(before).Any(d => d.IsError && !IndependentErrors.Contains(d.Descriptor)))
         {
             return null;
         }
@@ -609,6 +721,12 @@ public static class WorkspaceLoader
         if (workspace.Sources.TryGetValue(name, out var source))
         {
             return source;
+        }
+
+        if (workspace.RunnerBroken || workspace.BrokenSources.Contains(name))
+        {
+            // runner.yaml's error for it is reported; the playbook is left out rather than reported again.
+            return null;
         }
 
         if (workspace.RunnerPath is null)
@@ -744,8 +862,14 @@ public static class WorkspaceLoader
     {
         if (!workspace.Channels.TryGetValue(name, out var channel))
         {
+            if (workspace.RunnerBroken || workspace.BrokenChannels.Contains(name))
+            {
+                return; // runner.yaml's error for it is reported
+            }
+
             var known = workspace.Channels.Values.Where(c => c.Kind == kind).Select(c => c.Name).Order(StringComparer.Ordinal).ToList();
-            diagnostics.Add(DiagnosticDescriptors.UnknownChannel, location, name, known.Count == 0 ? "" : $" (known {kind} channels: {string.Join(", ", known)})");
+            diagnostics.Add(DiagnosticDescriptors.UnknownChannel, location, name,
+                (known.Count == 0 ? "" : $" (known {kind} channels: {string.Join(", ", known)})") + Yaml.YamlSchemaValidator.Suggest(name, known));
         }
         else if (channel.Kind != kind)
         {

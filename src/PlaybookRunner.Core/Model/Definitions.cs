@@ -152,6 +152,15 @@ public sealed record WorkspaceDefinition(
     /// <summary>Where each plugin folder is written in runner.yaml.</summary>
     public IReadOnlyDictionary<string, SourceLocation> PluginLocations { get; init; } = new Dictionary<string, SourceLocation>();
 
+    /// <summary>runner.yaml did not load at all (its error is reported): playbooks naming its sources are not reported again.</summary>
+    public bool RunnerBroken { get; init; }
+
+    /// <summary>Sources runner.yaml writes that did not load (their errors are reported): a playbook naming one is left out, not reported again.</summary>
+    public IReadOnlySet<string> BrokenSources { get; init; } = new HashSet<string>();
+
+    /// <summary>Channels runner.yaml writes that did not load (their errors are reported): actions naming one are not reported again.</summary>
+    public IReadOnlySet<string> BrokenChannels { get; init; } = new HashSet<string>();
+
     /// <summary>The suppressions of suppressions.yaml beside runner.yaml.</summary>
     public IReadOnlyList<SuppressionDefinition> Suppressions { get; init; } = [];
 

@@ -48,6 +48,12 @@ internal static class SavedPlan
                 return null;
             }
 
+            if (origin.AsOf != asOf)
+            {
+                diagnostics.Add(DiagnosticDescriptors.BadSavedPlan, SourceLocation.At(path, 1, 1), "its asOf is not the instant its provenance records; the file was changed after plan wrote it");
+                return null;
+            }
+
             var list = new List<PlannedFinding>();
             foreach (var finding in findings.EnumerateArray())
             {
@@ -107,6 +113,135 @@ internal static class SavedPlan
         }
 
         return true;
+    }
+
+    /// <summary>True when every source the plan read is a file whose digest the plan recorded and still has: the plan can be made again.</summary>
+    public static bool DataUnchanged(Provenance saved, WorkspaceDefinition workspace)
+    {
+        var sources = Sources.SourceBinder.SourcesToRead(workspace);
+        var current = Provenance.Of(workspace, saved.AsOf).Sources;
+        return sources.All(s => saved.Sources.TryGetValue(s.Name, out var digest) && current.GetValueOrDefault(s.Name) == digest);
+    }
+
+    /// <summary>
+    /// True when each finding of the saved plan is one the workspace renders now from the same data, with the same
+    /// message and actions; otherwise PB1037 naming the first that differ (the file was edited after plan wrote it).
+    /// </summary>
+    public static bool Renders(Plan saved, Plan fresh, string planFile, DiagnosticBag diagnostics)
+    {
+        var rendered = fresh.Findings.ToDictionary(f => (f.Playbook, f.Rule, f.Key), f => Canonical(f));
+        var differ = saved.Findings.Where(f => !rendered.TryGetValue((f.Playbook, f.Rule, f.Key), out var now) || now != Canonical(f))
+            .Select(f => $"{f.Playbook}/{f.Rule} {SafeText.OneLine(f.Key)}").ToList();
+        if (differ.Count == 0)
+        {
+            return true;
+        }
+
+        diagnostics.Add(DiagnosticDescriptors.StalePlan, SourceLocation.At(planFile, 1, 1),
+            $"its findings are not what the workspace renders from the same data ({string.Join(", ", differ.Take(5))}{(differ.Count > 5 ? $" and {differ.Count - 5} more" : "")}); it was changed after plan wrote it");
+        return false;
+    }
+
+    /// <summary>
+    /// When the data cannot be read again as it was (a database, or a file that changed): each action must still
+    /// fit its rule's templates (the type at its place, a literal channel, the scheme, host and port a url template
+    /// writes, the header names); otherwise PB1037.
+    /// </summary>
+    public static bool FitsTemplates(Plan saved, WorkspaceDefinition workspace, string planFile, DiagnosticBag diagnostics)
+    {
+        foreach (var finding in saved.Findings)
+        {
+            var rule = workspace.Playbooks.FirstOrDefault(p => p.Id == finding.Playbook)?.Rules.FirstOrDefault(r => r.Id == finding.Rule);
+            if (rule is null)
+            {
+                continue; // dropped by Recheck: a rule the workspace does not have runs nothing
+            }
+
+            for (var i = 0; i < finding.Actions.Count; i++)
+            {
+                if (Misfit(finding.Actions[i], i < rule.Actions.Count ? rule.Actions[i] : null) is { } why)
+                {
+                    diagnostics.Add(DiagnosticDescriptors.StalePlan, SourceLocation.At(planFile, 1, 1),
+                        $"action {i + 1} of {finding.Playbook}/{finding.Rule} {SafeText.OneLine(finding.Key)} does not fit its template ({why}); it was changed after plan wrote it");
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    private static string? Misfit(PlannedAction action, ActionDefinition? template)
+    {
+        if (template is null || template.Type != action.Type)
+        {
+            return "its type";
+        }
+
+        string? Text(string name) => action.Fields.FirstOrDefault(f => f.Name == name)?.Text;
+        var names = action.Fields.Select(f => f.Name).Order(StringComparer.Ordinal);
+        if (!names.SequenceEqual(template.Fields.Select(f => f.Name).Order(StringComparer.Ordinal), StringComparer.Ordinal))
+        {
+            return "its fields";
+        }
+
+        var headers = action.Fields.FirstOrDefault(f => f.Name == "headers")?.Children?.Select(h => h.Name).Order(StringComparer.OrdinalIgnoreCase) ?? Enumerable.Empty<string>();
+        var written = template.Fields.FirstOrDefault(f => f.Name == "headers")?.Children?.Select(h => h.Name).Order(StringComparer.OrdinalIgnoreCase) ?? Enumerable.Empty<string>();
+        if (!headers.SequenceEqual(written, StringComparer.OrdinalIgnoreCase))
+        {
+            return "its headers";
+        }
+
+        if (template.Field("channel")?.Template is { } channel && !channel.Value.Contains("{{", StringComparison.Ordinal) && Text("channel") != channel.Value)
+        {
+            return "its channel";
+        }
+
+        if (template.Type == "webhook" && template.Field("url")?.Template is { } url && Text("url") is { } rendered
+            && !rendered.StartsWith(Authority(url.Value), StringComparison.Ordinal))
+        {
+            return "its url's scheme, host or port";
+        }
+
+        return null;
+    }
+
+    /// <summary>The scheme and authority a url template writes itself, with the character that ends them.</summary>
+    private static string Authority(string template)
+    {
+        var literal = template.IndexOf("{{", StringComparison.Ordinal) is var i and >= 0 ? template[..i] : template;
+        var scheme = literal.IndexOf("://", StringComparison.Ordinal);
+        var end = scheme < 0 ? -1 : literal.IndexOfAny(['/', '?', '#'], scheme + 3);
+        return end < 0 ? literal : literal[..(end + 1)];
+    }
+
+    /// <summary>A finding's message and rendered actions as one comparable text.</summary>
+    private static string Canonical(PlannedFinding finding)
+    {
+        var text = new System.Text.StringBuilder().Append(finding.Message).Append('\0');
+        foreach (var action in finding.Actions)
+        {
+            text.Append(action.Type).Append('\0');
+            foreach (var field in action.Fields)
+            {
+                Append(text, field);
+            }
+
+            text.Append('\u0001');
+        }
+
+        return text.ToString();
+
+        static void Append(System.Text.StringBuilder text, PlannedActionField field)
+        {
+            text.Append(field.Name).Append('=').Append(field.Text).Append('|').Append(field.Flag?.ToString() ?? "").Append('{');
+            foreach (var child in field.Children ?? [])
+            {
+                Append(text, child);
+            }
+
+            text.Append('}').Append('\0');
+        }
     }
 
     /// <summary>

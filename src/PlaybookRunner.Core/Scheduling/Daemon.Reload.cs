@@ -88,7 +88,6 @@ internal sealed partial class Daemon
         _rejectedFingerprint = null;
         if (old is not null)
         {
-            Metrics.Reload(loaded: true);
             LastUnloaded = old.Prepared.Compiled?.Unload();
             foreach (var removed in _nextDue.Keys.Where(k => !_current.Units.Any(u => u.Identity == k)).ToList())
             {
@@ -100,7 +99,12 @@ internal sealed partial class Daemon
                 _nextDue[unit.Identity] = unit.NextAfter(now);
             }
 
-            _logger.LogInformation("Reloaded the playbooks: {Playbooks} playbooks, {Schedules} schedules", prepared.Workspace.Playbooks.Count, _current.Units.Count);
+            if (rejected.Count == 0)
+            {
+                // An edit with a rejected file is counted and logged as rejected (below), not as loaded.
+                Metrics.Reload(loaded: true);
+                _logger.LogInformation("Reloaded the playbooks: {Playbooks} playbooks, {Schedules} schedules", prepared.Workspace.Playbooks.Count, _current.Units.Count);
+            }
         }
 
         if (rejected.Count > 0)
@@ -169,9 +173,12 @@ internal sealed partial class Daemon
 
     private void LogRejected(IReadOnlyList<Diagnostic> rejected, string consequence)
     {
-        var root = _current?.Prepared.Workspace.Root ?? Directory.GetCurrentDirectory();
-        _logger.LogError("The playbooks do not validate ({Errors} errors); {Consequence}:\n{Diagnostics}", rejected.Count, consequence,
-            DiagnosticFormatter.WriteText(rejected, root).TrimEnd());
+        // One log line per diagnostic, each with its path relative to the working folder, as validate prints it.
+        _logger.LogError("The playbooks do not validate ({Errors} errors); {Consequence}", rejected.Count, consequence);
+        foreach (var diagnostic in DiagnosticBag.Sort(rejected))
+        {
+            _logger.LogError("{Diagnostic}", DiagnosticFormatter.FormatText(diagnostic, Directory.GetCurrentDirectory()));
+        }
     }
 
     private bool IsPlaybookFile(Diagnostic diagnostic) =>

@@ -215,7 +215,7 @@ internal sealed partial class Daemon : IDisposable
         foreach (var file in files)
         {
             var result = await PlaybookEngine.ApplyAsync(_paths, file, _time, cancellationToken);
-            var root = _current?.Prepared.Workspace.Root ?? folder;
+            var root = Directory.GetCurrentDirectory();
             var lines = result.Diagnostics.Select(d => DiagnosticFormatter.FormatText(d, root)).ToList();
             var outcome = result.Plan is null
                 ? "refused: nothing was executed"
@@ -340,12 +340,12 @@ internal sealed partial class Daemon : IDisposable
         var errors = diagnostics.Items.Count(d => d.IsError) + (plan?.Errors.Count ?? 0);
         foreach (var diagnostic in diagnostics.Items.Where(d => d.IsError))
         {
-            _logger.LogError("{Playbook}: {Diagnostic}", unit.Playbook, DiagnosticFormatter.WriteText([diagnostic], version.Prepared.Workspace.Root).TrimEnd());
+            _logger.LogError("{Playbook}: {Diagnostic}", unit.Playbook, DiagnosticFormatter.FormatText(diagnostic, Directory.GetCurrentDirectory()));
         }
 
         foreach (var group in Planning.PlanErrorGroup.Of(plan?.Errors ?? []))
         {
-            _logger.LogError("{Playbook}: {Error}", unit.Playbook, group.Format(version.Prepared.Workspace.Root));
+            _logger.LogError("{Playbook}: {Error}", unit.Playbook, group.Format(Directory.GetCurrentDirectory()));
         }
 
         foreach (var error in plan?.Errors.Where(e => e.Location is null || e.Problem is null) ?? [])
@@ -503,7 +503,7 @@ internal sealed partial class Daemon : IDisposable
         {
             foreach (var diagnostic in diagnostics.Items)
             {
-                _logger.LogError("{Diagnostic}", DiagnosticFormatter.WriteText([diagnostic], _current.Prepared.Workspace.Root).TrimEnd());
+                _logger.LogError("{Diagnostic}", DiagnosticFormatter.FormatText(diagnostic, Directory.GetCurrentDirectory()));
             }
         }
 

@@ -22,7 +22,7 @@ internal static class StatusPage
         html.Append(CultureInfo.InvariantCulture, $"<p>Runner <code>{E(daemon.Owner)}</code> at {E(Instant(now))} &middot; <a href=\"/metrics\">metrics</a> &middot; <a href=\"/healthz\">health</a></p>\n");
         if (daemon.RejectedDiagnostics.Count > 0)
         {
-            var root = daemon.Current?.Prepared.Workspace.Root ?? Directory.GetCurrentDirectory();
+            var root = Directory.GetCurrentDirectory();
             html.Append("<h2>Rejected edit</h2><p>The last edit did not validate; the last good version of the files in error keeps running.</p><pre>")
                 .Append(E(Diagnostics.DiagnosticFormatter.WriteText(daemon.RejectedDiagnostics, root)))
                 .Append("</pre>\n");

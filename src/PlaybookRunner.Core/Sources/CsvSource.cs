@@ -110,6 +110,19 @@ internal static class CsvSource
                         continue;
                     }
 
+                    if (FieldParser.KeyProblem(csv.GetFieldSpan(ordinals[keyIndex])) is { } keyProblem)
+                    {
+                        var keyField = source.Fields[keyIndex];
+                        var descriptor = source.OnBadRow == BadRowPolicy.Skip ? DiagnosticDescriptors.SkippedRow : DiagnosticDescriptors.BadRow;
+                        diagnostics.Add(Diagnostic.Create(descriptor, SourceLocation.At(path, rowLine, ordinals[keyIndex] + 1), row, ordinals[keyIndex] + 1, keyField.Column, keyField.Name, keyField.Type, keyProblem));
+                        if (source.OnBadRow == BadRowPolicy.Fail)
+                        {
+                            return Failed(row);
+                        }
+
+                        continue;
+                    }
+
                     GeneratedRecord? record = null;
                     object?[]? values = null;
                     var badField = -1;

@@ -19,6 +19,25 @@ internal static partial class FieldParser
     [GeneratedRegex(@"(Z|[+-][0-9]{2}:?[0-9]{2})$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
     private static partial Regex Offset();
 
+    /// <summary>
+    /// Why a key cannot be used, or null: a control character (a stray CR from <c>\r\r\n</c> line endings, a
+    /// tab) would be kept in the key, and keys are matched exactly (related lists, history, suppressions), so
+    /// the record would silently match nothing.
+    /// </summary>
+    public static string? KeyProblem(ReadOnlySpan<char> key)
+    {
+        foreach (var c in key)
+        {
+            if (char.IsControl(c))
+            {
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"has a control character (U+{(int)c:X4}) in the key: keys are matched exactly (related lists, history, suppressions), so the record would silently match nothing; fix the data (a stray CR from \\r\\r\\n line endings, a tab)");
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Parses one cell. Returns false with a reason ("is missing", "'x' is not a valid int").</summary>
     public static bool TryParse(string? cell, FieldType type, TimeZoneInfo zone, out object? value, out string problem)
     {

@@ -37,10 +37,18 @@ internal static class SourceBinder
         return result;
     }
 
-    public static void Check(WorkspaceDefinition workspace, PluginCatalog catalog, DiagnosticBag diagnostics)
+    /// <returns>True when every source binds (an unknown plugin action type is reported, and does not stop the sources binding).</returns>
+    public static bool Check(WorkspaceDefinition workspace, PluginCatalog catalog, DiagnosticBag diagnostics)
     {
         diagnostics.AddRange(catalog.Diagnostics);
         CheckPluginActions(workspace, catalog, diagnostics);
+        var before = diagnostics.Items.Count(d => d.IsError);
+        CheckSources(workspace, catalog, diagnostics);
+        return diagnostics.Items.Count(d => d.IsError) == before;
+    }
+
+    private static void CheckSources(WorkspaceDefinition workspace, PluginCatalog catalog, DiagnosticBag diagnostics)
+    {
         foreach (var source in SourcesToRead(workspace))
         {
             if (source.Kind == "csv")

@@ -93,6 +93,19 @@ internal static class SourceReader
                 }
 
                 var key = RecordKeys.FormatAny(values[keyIndex]);
+                if (FieldParser.KeyProblem(key) is { } keyProblem)
+                {
+                    var keyField = source.Fields[keyIndex];
+                    var descriptor = source.OnBadRow == BadRowPolicy.Skip ? DiagnosticDescriptors.SkippedRecord : DiagnosticDescriptors.BadRecord;
+                    diagnostics.Add(Diagnostic.Create(descriptor, location, secrets.Scrub(record.Origin), keyField.Name, keyField.Type, keyProblem));
+                    if (source.OnBadRow == BadRowPolicy.Fail)
+                    {
+                        return new SourceReadResult(rows, diagnostics, true);
+                    }
+
+                    continue;
+                }
+
                 if (seen.TryGetValue(key, out var first))
                 {
                     diagnostics.Add(Diagnostic.Create(DiagnosticDescriptors.DuplicateRecordKey, location, record.Origin, key, first));

@@ -73,7 +73,7 @@ internal static class PlaybookTestRunner
 
         foreach (var expectation in test.Expect)
         {
-            Check(test, expectation, plan, failures);
+            Check(test, expectation, plan, failures, prepared.Workspace, playbook);
         }
 
         return Result(test, failures, started);
@@ -82,7 +82,7 @@ internal static class PlaybookTestRunner
     private static TestCaseResult Result(PlaybookTest test, DiagnosticBag failures, long started) =>
         new(test.File, test.Name, test.Location.Line, failures.Items, Stopwatch.GetElapsedTime(started));
 
-    private static void Check(PlaybookTest test, Expectation expectation, Plan plan, DiagnosticBag failures)
+    private static void Check(PlaybookTest test, Expectation expectation, Plan plan, DiagnosticBag failures, WorkspaceDefinition workspace, PlaybookDefinition playbook)
     {
         var finding = plan.Findings.FirstOrDefault(f => f.Rule == expectation.Rule && f.Key == expectation.Key);
         var fires = finding?.IsPending ?? false;
@@ -94,6 +94,8 @@ internal static class PlaybookTestRunner
                 { IsPending: true } => $"it fires (message: {finding.Message})",
                 { Suppressed: true } => $"it is suppressed ({finding.Justification})",
                 { HeldBackUntil: { } until } => $"it is held back by its cooldown until {Planner.FormatInstant(until)}",
+                _ when playbook.Rules.FirstOrDefault(r => r.Id == expectation.Rule) is { } rule && Planner.EffectiveSeverity(workspace, playbook, rule) is null
+                    => "it does not: the rule is turned off by severity_overrides (none) in runner.yaml",
                 _ => plan.Errors.FirstOrDefault(e => e.Rule == expectation.Rule && e.Key == expectation.Key) is { } error
                     ? $"it does not: {error.Message}"
                     : "it does not: the condition is false",

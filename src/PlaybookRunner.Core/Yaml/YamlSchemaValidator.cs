@@ -46,6 +46,71 @@ internal sealed class YamlSchemaValidator
         return diagnostics.Items.Count == before;
     }
 
+    /// <summary>
+    /// The largest part of an invalid document that is valid: the entries and list items that carry errors
+    /// (reported by <see cref="Validate"/>) are left out, recursively, so that one broken source, channel,
+    /// rule or action does not hide the checks of the others (validate reports every independent error in
+    /// one pass). Null when even the pruned document is invalid (a required key is broken). Reports nothing.
+    /// </summary>
+    public YamlNode? Salvage(YamlNode node) => Salvage(_root, node);
+
+    /// <summary>
+    /// Definitions kept whole or left out whole: a source without one of its fields, or a channel without one of
+    /// its settings, would be a different source or channel, and report errors of its own.
+    /// </summary>
+    private static readonly HashSet<string> Atomic = ["#/$defs/source", "#/$defs/sourceRef", "#/$defs/channel", "#/$defs/state"];
+
+    private YamlNode? Salvage(JsonElement schema, YamlNode node)
+    {
+        var atomic = schema.TryGetProperty("$ref", out var reference) && Atomic.Contains(reference.GetString()!);
+        schema = Resolve(schema);
+        if (IsValid(schema, node))
+        {
+            return node;
+        }
+
+        if (atomic)
+        {
+            return null;
+        }
+
+        switch (node)
+        {
+            case YamlMapping mapping when schema.TryGetProperty("oneOf", out var branches):
+                return SelectBranch(branches, mapping, "", new DiagnosticBag()) is { } selected ? Salvage(selected, mapping) : null;
+            case YamlMapping mapping:
+                var properties = schema.TryGetProperty("properties", out var p) ? p : default;
+                var additional = schema.TryGetProperty("additionalProperties", out var a) ? a : default;
+                var namePattern = schema.TryGetProperty("propertyNames", out var names) && names.TryGetProperty("pattern", out var np) ? np.GetString() : null;
+                var kept = new List<KeyValuePair<YamlScalar, YamlNode>>();
+                foreach (var (key, value) in mapping.Entries)
+                {
+                    JsonElement? sub = properties.ValueKind == JsonValueKind.Object && properties.TryGetProperty(key.Value, out var property) ? property
+                        : (namePattern is null || PatternMatches(namePattern, key.Value)) && additional.ValueKind == JsonValueKind.Object ? additional
+                        : null;
+                    if (sub is { } subSchema && Salvage(subSchema, value) is { } pruned)
+                    {
+                        kept.Add(new(key, pruned));
+                    }
+                }
+
+                var prunedMapping = mapping with { Entries = kept };
+                return IsValid(schema, prunedMapping) ? prunedMapping : null;
+            case YamlSequence sequence when schema.TryGetProperty("items", out var items):
+                var prunedSequence = sequence with { Items = [.. sequence.Items.Select(i => Salvage(items, i)).OfType<YamlNode>()] };
+                return IsValid(schema, prunedSequence) ? prunedSequence : null;
+            default:
+                return null;
+        }
+    }
+
+    private bool IsValid(JsonElement schema, YamlNode node)
+    {
+        var scratch = new DiagnosticBag();
+        Check(schema, node, "", scratch);
+        return scratch.Items.Count == 0;
+    }
+
     private JsonElement Resolve(JsonElement schema)
     {
         while (schema.TryGetProperty("$ref", out var reference))
@@ -135,7 +200,7 @@ internal sealed class YamlSchemaValidator
             var allowed = values.EnumerateArray().Select(v => v.ToString()).ToArray();
             if (!allowed.Contains(scalar.Value, StringComparer.Ordinal))
             {
-                diagnostics.Add(DiagnosticDescriptors.NotInEnum, scalar.Location, scalar.Value, Display(path), string.Join(", ", allowed));
+                diagnostics.Add(DiagnosticDescriptors.NotInEnum, scalar.Location, scalar.Value, Display(path), string.Join(", ", allowed) + Suggest(scalar.Value, allowed));
                 return;
             }
         }
@@ -319,7 +384,7 @@ internal sealed class YamlSchemaValidator
         if (fallback is null && discriminator is not null)
         {
             var node = mapping[discriminator]!;
-            diagnostics.Add(DiagnosticDescriptors.NotInEnum, node.Location, mapping.Text(discriminator) ?? "", ChildPath(path, discriminator), string.Join(", ", options));
+            diagnostics.Add(DiagnosticDescriptors.NotInEnum, node.Location, mapping.Text(discriminator) ?? "", ChildPath(path, discriminator), string.Join(", ", options) + Suggest(mapping.Text(discriminator) ?? "", options));
         }
 
         return fallback;
@@ -331,7 +396,7 @@ internal sealed class YamlSchemaValidator
     internal static string Suggest(string key, IEnumerable<string> known)
     {
         var best = known
-            .Select(k => (Key: k, Distance: EditDistance(key.ToLowerInvariant(), k)))
+            .Select(k => (Key: k, Distance: EditDistance(key.ToLowerInvariant(), k.ToLowerInvariant())))
             .Where(x => x.Distance <= Math.Max(1, Math.Min(2, x.Key.Length / 3)))
             .OrderBy(x => x.Distance)
             .ThenBy(x => x.Key, StringComparer.Ordinal)

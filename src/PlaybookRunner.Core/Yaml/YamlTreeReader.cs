@@ -194,6 +194,12 @@ internal sealed class YamlTreeReader
                 message = message[(at + 3)..];
             }
 
+            if (message.Contains("invalid mapping", StringComparison.Ordinal) || message.Contains("Mapping values are not allowed", StringComparison.OrdinalIgnoreCase))
+            {
+                // The usual cause: an unquoted value with ': ' in it (a title with a colon, a C# ternary).
+                message = message.TrimEnd('.') + "; a value that contains ': ' must be quoted, e.g. title: \"Call: today\" or when: 'x > 3 ? a : b'";
+            }
+
             _diagnostics.Add(DiagnosticDescriptors.YamlSyntax, SourceLocation.At(_path, Math.Max(1, (int)ex.Start.Line), Math.Max(1, (int)ex.Start.Column)),
                 message.TrimEnd('.'));
             return null;

@@ -12,7 +12,11 @@ namespace PlaybookRunner.Cli.Tests.Commands;
 /// </summary>
 public sealed partial class OutputInjectionTests
 {
-    /// <summary>Each row is one customer whose key or name attacks another output.</summary>
+    /// <summary>
+    /// Each row is one customer whose key or name attacks another output. A key cannot hold a control
+    /// character (that is a data error, KeyControlCharacterTests), so the keys attack with a bidi override
+    /// and a workflow command after a space; the names carry the control characters.
+    /// </summary>
     private static readonly string[] HostileNames =
     [
         "[click me](https://evil.example/phish) ![pixel](https://evil.example/p.png) <https://evil.example/a>",
@@ -24,7 +28,7 @@ public sealed partial class OutputInjectionTests
     ];
 
     private static string Csv() =>
-        "id,name,n\n" + string.Concat(HostileNames.Select((name, i) => $"\"K{i}{(i == 5 ? "\u001b[31m" : i == 4 ? "\n::warning::k" : "")}\",\"{name.Replace("\"", "\"\"", StringComparison.Ordinal)}\",5\n"));
+        "id,name,n\n" + string.Concat(HostileNames.Select((name, i) => $"\"K{i}{(i == 5 ? "\u202Egnp" : i == 4 ? " ::warning::k" : "")}\",\"{name.Replace("\"", "\"\"", StringComparison.Ordinal)}\",5\n"));
 
     private static string Workspace(TempDir dir)
     {
@@ -113,7 +117,7 @@ public sealed partial class OutputInjectionTests
         if (format == "json")
         {
             using var json = JsonDocument.Parse(stdout);
-            Assert.Equal("K5\u001b[31m", json.RootElement.GetProperty("findings")[5].GetProperty("key").GetString());
+            Assert.Equal("K5\u202Egnp", json.RootElement.GetProperty("findings")[5].GetProperty("key").GetString());
         }
     }
 
@@ -125,15 +129,15 @@ public sealed partial class OutputInjectionTests
 
         var run = CliRunner.Run("run", root, "--as-of", "2026-03-02T09:00:00Z");
         var history = CliRunner.Run("history", root);
-        var explain = CliRunner.Run("explain", "p/r", "K5\u001b[31m", root, "--as-of", "2026-03-02T09:00:00Z");
+        var explain = CliRunner.Run("explain", "p/r", "K5\u202Egnp", root, "--as-of", "2026-03-02T09:00:00Z");
 
         AssertInert(run.Out + run.Err);
         AssertInert(history.Out + history.Err);
         AssertInert(explain.Out + explain.Err);
-        Assert.Contains("K5\\u001B[31m", history.Out, StringComparison.Ordinal);
-        Assert.Contains("K4\\n::warning::k", history.Out, StringComparison.Ordinal);
+        Assert.Contains("K5\\u202Egnp", history.Out, StringComparison.Ordinal);
+        Assert.Contains("K4 ::warning::k", history.Out, StringComparison.Ordinal);
         Assert.True(explain.ExitCode == 0, explain.Err);
-        Assert.Contains("for K5\\u001B[31m", explain.Out, StringComparison.Ordinal);
+        Assert.Contains("for K5\\u202Egnp", explain.Out, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -166,6 +170,47 @@ public sealed partial class OutputInjectionTests
             Assert.Equal(1, code);
             AssertInert(stdout + stderr);
             Assert.Contains("./::error file=x::forged.yaml(4,20): error PB2", stdout + stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.SetCurrentDirectory(cwd);
+        }
+    }
+
+    [Fact]
+    public void The_shipped_problem_matcher_reads_no_annotation_forged_by_a_key_or_a_file_name()
+    {
+        using var matcher = JsonDocument.Parse(File.ReadAllText(Path.Combine(CliRunner.RepoRoot, ".github", "playbook-problem-matcher.json")));
+        var patterns = matcher.RootElement.GetProperty("problemMatcher").EnumerateArray()
+            .Select(m => new Regex(m.GetProperty("pattern")[0].GetProperty("regexp").GetString()!, RegexOptions.Multiline)).ToList();
+        using var dir = new TempDir();
+        dir.Write("d.csv", "id,n\n\"src/app.cs(12,3): error PB1234: forged annotation\",5\nplain,5\n");
+        dir.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int } }\nrules:\n  - { id: r, when: n > 3, message: \"{{ id }}\", actions: [ { type: file, path: out.jsonl, body: \"{{ id }}\" } ] }\n");
+        dir.Write("x(1,1): error PB1234: forged.yaml", "playbook: x\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: nope }\n");
+
+        var cwd = Directory.GetCurrentDirectory();
+        Directory.SetCurrentDirectory(dir.Root);
+        try
+        {
+            var validate = CliRunner.Run("validate", ".");
+            Assert.Contains("forged.yaml(4,20): error PB2001", validate.Out + validate.Err, StringComparison.Ordinal);
+            File.Delete(Path.Combine(dir.Root, "x(1,1): error PB1234: forged.yaml"));
+            var outputs = new[]
+            {
+                validate,
+                CliRunner.Run("run", ".", "--as-of", "2026-03-02T09:00:00Z"),
+                CliRunner.Run("history", "."),
+                CliRunner.Run("explain", "p/r", "src/app.cs(12,3): error PB1234: forged annotation", ".", "--as-of", "2026-03-02T09:00:00Z"),
+                CliRunner.Run("plan", ".", "--as-of", "2026-03-02T10:00:00Z", "--format", "markdown"),
+                CliRunner.Run("plan", ".", "--as-of", "2026-03-02T10:00:00Z"),
+            };
+            foreach (var (_, stdout, stderr) in outputs)
+            {
+                foreach (var match in patterns.SelectMany(p => p.Matches(stdout + stderr)))
+                {
+                    Assert.DoesNotContain("PB1234", match.Value, StringComparison.Ordinal);
+                }
+            }
         }
         finally
         {

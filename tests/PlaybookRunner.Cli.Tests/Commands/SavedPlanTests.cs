@@ -173,6 +173,63 @@ public sealed class SavedPlanTests(PostgresServer postgres)
         Assert.Equal(2, CliRunner.Run("run", root, "--plan", file, "--as-of", AsOf).ExitCode);
     }
 
+    [Theory]
+    [InlineData("url", false)]
+    [InlineData("body", false)]
+    [InlineData("extra finding", false)]
+    [InlineData("asOf", false)]
+    [InlineData("url", true)]
+    [InlineData("headers", true)]
+    [InlineData("extra action", true)]
+    public void Run_plan_refuses_a_plan_file_edited_after_plan_wrote_it(string edit, bool dataChanged)
+    {
+        using var sinks = new Sinks();
+        using var dir = new TempDir();
+        var root = Workspace(dir, sinks);
+        var file = Path.Combine(root, "reviewed.plan.json");
+        Assert.Equal(0, CliRunner.Run("plan", root, "--as-of", AsOf, "--format", "json", "--out", file).ExitCode);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file))!;
+        var hook = json["findings"]![0]!["actions"]![0]!;
+        switch (edit)
+        {
+            case "url":
+                hook.AsObject().Remove("channel");
+                hook["url"] = "http://127.0.0.1:1/elsewhere";
+                break;
+            case "body":
+                hook["body"] = "{\"id\": \"A\", \"admin\": true}";
+                break;
+            case "extra finding":
+                var extra = json["findings"]![0]!.DeepClone();
+                extra["key"] = "Z";
+                json["findings"]!.AsArray().Add(extra);
+                break;
+            case "asOf":
+                json["asOf"] = "2026-03-02T09:00:01+00:00";
+                break;
+            case "headers":
+                hook["headers"] = new System.Text.Json.Nodes.JsonObject { ["X-Extra"] = "1" };
+                break;
+            case "extra action":
+                json["findings"]![0]!["actions"]!.AsArray().Add(hook.DeepClone());
+                break;
+        }
+
+        File.WriteAllText(file, json.ToJsonString());
+        if (dataChanged)
+        {
+            dir.Write("d.csv", "id,n\nA,5\nB,6\nC,1\nD,9\n");
+        }
+
+        var (code, stdout, stderr) = CliRunner.Run("run", root, "--plan", file);
+
+        Assert.Equal(1, code);
+        Assert.Matches("error PB103[67]: Saved plan: .*(changed after plan wrote it|the instant its provenance records)", stderr);
+        Assert.Empty(sinks.Hooks);
+        Assert.Empty(sinks.Smtp.Messages());
+        Assert.DoesNotContain("Run as of", stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Run_plan_reports_what_a_cooldown_now_holds_back_and_does_not_execute_it()
     {
@@ -207,7 +264,7 @@ public sealed class SavedPlanTests(PostgresServer postgres)
 
         var unknown = CliRunner.Run("run", root, "--as-of", AsOf, "--rule", "p/bussy");
         Assert.Equal(1, unknown.ExitCode);
-        Assert.Contains("error PB1039: run --rule 'p/bussy': no such rule in the workspace; did you mean 'p/busy'?", unknown.Err, StringComparison.Ordinal);
+        Assert.Contains("error PB1039: --rule 'p/bussy': no such rule in the workspace; did you mean 'p/busy'?", unknown.Err, StringComparison.Ordinal);
         Assert.Equal(["B"], sinks.Hooks);
 
         // The rest of the plan still runs later; B's firing started its cooldown.

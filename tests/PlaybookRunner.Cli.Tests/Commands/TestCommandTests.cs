@@ -27,6 +27,25 @@ public sealed class TestCommandTests
     }
 
     [Fact]
+    public void A_rule_turned_off_by_severity_overrides_fails_its_expectation_with_that_reason()
+    {
+        using var dir = Workspace("""
+            tests:
+              - name: busy fires
+                playbook: p
+                as_of: 2026-03-02T09:00:00Z
+                records: [ { id: A, n: 5 } ]
+                expect: [ { rule: busy, key: A, fires: true } ]
+            """);
+        dir.Write("runner.yaml", "severity_overrides:\n  p/busy: none\n");
+
+        var (code, stdout, _) = CliRunner.Run("test", dir.Root);
+
+        Assert.Equal(1, code);
+        Assert.Contains("rule busy for key A: expected fires: true, but it does not: the rule is turned off by severity_overrides (none) in runner.yaml", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_example_playbooks_pass_their_tests_and_every_rule_is_covered()
     {
         var (code, stdout, stderr) = CliRunner.Run("test", CliRunner.Playbooks, "--coverage");

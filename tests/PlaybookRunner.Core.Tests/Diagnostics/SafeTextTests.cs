@@ -15,6 +15,7 @@ public sealed class SafeTextTests
     [InlineData("line\u2028para\u2029", "line\\u2028para\\u2029")]
     [InlineData("\u202Egnp.exe", "\\u202Egnp.exe")]
     [InlineData("tab\there", "tab\\there")]
+    [InlineData("\uFEFFbom", "\\uFEFFbom")]
     public void One_line_shows_every_unsafe_character_as_an_escape(string text, string expected) =>
         Assert.Equal(expected, SafeText.OneLine(text));
 
@@ -54,6 +55,7 @@ public sealed class SafeTextTests
     [InlineData("::error file=x::y.yaml", "./::error file=x::y.yaml")]
     [InlineData("p\n.yaml", "p\\n.yaml")]
     [InlineData("p.yaml", "p.yaml")]
+    [InlineData("x(1,1): error PB1234: forged.yaml", "x(\u20601,1): error PB1234: forged.yaml")]
     public void Display_paths_cannot_start_a_workflow_command_or_a_line(string name, string expected) =>
         Assert.Equal(expected, DiagnosticFormatter.DisplayPath(Path.Combine("/ws", name), "/ws"));
 }

@@ -104,7 +104,7 @@ public sealed class DataSteeringTests
         var urls = new ConcurrentQueue<string>();
         using var server = UrlRecorder(urls);
         using var workspace = new TempWorkspace();
-        workspace.Write("d.csv", $"id,name,n\n\"{id.Replace("\"", "\"\"", StringComparison.Ordinal)}\",x,1\n");
+        workspace.Write("d.csv", $"id,name,n\nK,\"{id.Replace("\"", "\"\"", StringComparison.Ordinal)}\",1\n");
         var file = workspace.Write("p.yaml", $$$"""
             playbook: p
             source: { kind: csv, path: d.csv, key: id, fields: { id: string, name: string, n: int } }
@@ -112,7 +112,7 @@ public sealed class DataSteeringTests
               - id: r
                 when: "true"
                 actions:
-                  - { type: webhook, url: "{{{server.Url("/hooks/")}}}{{ id }}?customer={{ id }}", body: "{}" }
+                  - { type: webhook, url: "{{{server.Url("/hooks/")}}}{{ name }}?customer={{ name }}", body: "{}" }
             """);
 
         var run = await PlaybookEngine.RunAsync([file], AsOf, new FixedTimeProvider(AsOf));
@@ -202,6 +202,10 @@ public sealed class DataSteeringTests
     [InlineData(".git/config", "inside a .git folder")]
     [InlineData("p.yaml", "is a YAML file")]
     [InlineData("d.csv", "a file the workspace reads")]
+    [InlineData("playbook-state.db-journal", "a file the workspace reads")]
+    [InlineData("playbook-state.db-wal", "a file the workspace reads")]
+    [InlineData("playbook-state.db-shm", "a file the workspace reads")]
+    [InlineData("runner.yaml/x.jsonl", "is a YAML file")]
     public async Task A_raw_path_from_data_still_obeys_the_output_rule_in_plan_and_run(string id, string why)
     {
         using var workspace = new TempWorkspace();
@@ -233,6 +237,37 @@ public sealed class DataSteeringTests
         urls.Enqueue(request.RawUrl ?? "");
         return (200, "{}", null);
     });
+
+    [Fact]
+    public void A_backslash_the_template_writes_before_a_value_cannot_join_the_value_into_an_escape()
+    {
+        var plan = PlanOne("role", "{\"a\": \"\\{{ name }}\", \"b\": 1}", "webhook");
+        Assert.Empty(plan.Findings);
+        Assert.Contains("would escape the value's first character", Assert.Single(plan.Errors).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("headers: { Host: \"{{ name }}.example\" }", "Header 'Host' is set by the HTTP client or the engine")]
+    [InlineData("headers: { transfer-encoding: chunked }", "Header 'transfer-encoding' is set by the HTTP client or the engine")]
+    [InlineData("headers: { Idempotency-Key: \"{{ name }}\" }", "Header 'Idempotency-Key' is set by the HTTP client or the engine")]
+    public void Headers_that_frame_or_route_the_request_cannot_be_set(string headers, string message)
+    {
+        using var workspace = new TempWorkspace();
+        workspace.Write("runner.yaml", "channels:\n  tasks: { kind: webhook, url: \"http://127.0.0.1:9/x\", headers: { Content-Length: \"1\" } }\n");
+        var file = workspace.Write("p.yaml", $$"""
+            playbook: p
+            source: { kind: csv, path: d.csv, key: id, fields: { id: string, name: string } }
+            rules:
+              - id: r
+                when: "true"
+                actions:
+                  - { type: webhook, channel: tasks, {{headers}}, body: "{}" }
+            """);
+
+        var errors = PlaybookEngine.Validate([file]).Diagnostics.Where(d => d.IsError).ToList();
+        Assert.Contains(errors, d => d.Id == "PB3006" && d.Message.StartsWith(message, StringComparison.Ordinal) && d.Location.Line == 7);
+        Assert.Contains(errors, d => d.Id == "PB3006" && d.Message == "Header 'Content-Length' of channel 'tasks' is set by the HTTP client or the engine, not by a workspace");
+    }
 
     private static PlaybookRunner.Core.Planning.Plan PlanOne(string name, string body, string type)
     {

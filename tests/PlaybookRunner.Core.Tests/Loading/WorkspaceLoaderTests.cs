@@ -79,13 +79,13 @@ public sealed class WorkspaceLoaderTests
     }
 
     [Fact]
-    public void Broken_runner_yaml_is_reported_and_named_sources_then_fail()
+    public void A_broken_source_in_runner_yaml_is_one_error_at_its_cause_not_one_per_playbook_using_it()
     {
         using var workspace = new TempWorkspace();
         workspace.Write("runner.yaml", "sources:\n  crm: { kind: csv, path: d.csv, key: id, fields: { id: strin } }\n");
         workspace.Write("a.yaml", "playbook: a\nsource: crm\nrules:\n  - { id: r, when: \"true\" }\n");
         var result = PlaybookEngine.Validate([workspace.Root]);
-        Assert.Equal(["PB4001", "PB1005"], result.Diagnostics.Select(d => d.Id));
-        Assert.EndsWith("runner.yaml", result.Diagnostics[1].Location.Path, StringComparison.Ordinal);
+        Assert.Equal("PB1005", Assert.Single(result.Diagnostics).Id);
+        Assert.EndsWith("runner.yaml", result.Diagnostics[0].Location.Path, StringComparison.Ordinal);
     }
 }

@@ -148,9 +148,15 @@ public sealed class DaemonTests
         Assert.True(daemon.Reload(time.GetUtcNow()));
         var rejected = Assert.Single(daemon.RejectedDiagnostics);
         Assert.Equal(("PB2001", file, 8, 11), (rejected.Id, rejected.Location.Path, rejected.Location.Line, rejected.Location.Column));
-        var error = logger.Lines.Single(l => l.Level == LogLevel.Error).Message;
-        Assert.Contains("The playbooks do not validate (1 errors); kept the last good version of p:", error, StringComparison.Ordinal);
-        Assert.Contains("p.yaml(8,11): error PB2001:", error, StringComparison.Ordinal);
+        var errors = logger.Lines.Where(l => l.Level == LogLevel.Error).Select(l => l.Message).ToList();
+        Assert.Equal(2, errors.Count);
+        Assert.Equal("The playbooks do not validate (1 errors); kept the last good version of p", errors[0]);
+        // One diagnostic per log line, its path as validate prints it from the same working folder.
+        Assert.Equal(Core.Diagnostics.DiagnosticFormatter.FormatText(rejected, Directory.GetCurrentDirectory()), errors[1]);
+        Assert.Contains("p.yaml(8,11): error PB2001:", errors[1], StringComparison.Ordinal);
+        Assert.DoesNotContain(logger.Lines, l => l.Message.StartsWith("Reloaded", StringComparison.Ordinal));
+        Assert.Contains("playbook_reloads_total{result=\"rejected\"} 1", daemon.Metrics.Render(["p"], null), StringComparison.Ordinal);
+        Assert.DoesNotContain("playbook_reloads_total{result=\"loaded\"} 1", daemon.Metrics.Render(["p"], null), StringComparison.Ordinal);
 
         // The old rule still runs: A (5 tickets) fires.
         await Step(daemon, time, DateTimeOffset.Parse("2026-03-02T08:00:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(10));
