@@ -15,6 +15,9 @@ internal static class CliApp
     /// <summary>Exit code for bad usage (and for pending actions under --detailed-exitcode).</summary>
     public const int Usage = 2;
 
+    /// <summary>Exit code of <c>run</c> when another runner holds the state store and nothing ran (PB5012).</summary>
+    public const int Busy = 3;
+
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time)
     {
         // Whatever a command prints may carry data (a key, a rendered body, an error message): no control

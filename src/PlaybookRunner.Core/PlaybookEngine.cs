@@ -27,6 +27,9 @@ public sealed record PlanResult(Plan? Plan, IReadOnlyList<Diagnostic> Diagnostic
 /// <summary>The outcome of <see cref="PlaybookEngine.RunAsync"/>: the plan it executed and every action's outcome.</summary>
 public sealed record RunResult(Plan? Plan, IReadOnlyList<ExecutedAction> Actions, IReadOnlyList<Diagnostic> Diagnostics)
 {
+    /// <summary>True when nothing ran because another runner (a run or a daemon) is executing against the store (PB5012).</summary>
+    public bool Busy { get; init; }
+
     /// <summary>True when the plan was made, nothing is an error and every action succeeded.</summary>
     public bool Success => Plan is not null && !Diagnostics.Any(d => d.IsError) && Plan.Errors.Count == 0 && Actions.All(a => a.Succeeded);
 }
@@ -93,7 +96,8 @@ public static class PlaybookEngine
             var playbook = workspace.Playbooks.FirstOrDefault(p => p.Id == parts[0]);
             if (playbook is null || (parts[1] != "*" && !playbook.Rules.Any(r => r.Id == parts[1])))
             {
-                diagnostics.Add(DiagnosticDescriptors.DanglingSuppression, suppression.Location, suppression.Rule);
+                diagnostics.Add(DiagnosticDescriptors.DanglingSuppression, suppression.Location, suppression.Rule,
+                    Yaml.YamlSchemaValidator.Suggest(suppression.Rule, workspace.Playbooks.SelectMany(p => p.Rules.Select(r => $"{p.Id}/{r.Id}"))));
                 continue;
             }
 
@@ -123,7 +127,18 @@ public static class PlaybookEngine
     {
         var diagnostics = new DiagnosticBag();
         var workspace = WorkspaceLoader.Load(paths, diagnostics, requirePlaybooks: false);
-        if (workspace is null || !workspace.Sources.TryGetValue(name, out var source))
+        SourceDefinition? source = null;
+        if (workspace is not null && !workspace.Sources.TryGetValue(name, out source) && workspace.BrokenSources.Contains(name)
+            && WorkspaceLoader.ReadUndeclared(workspace, name) is { } undeclared)
+        {
+            // A source written without fields: yet, to have them inferred. Its only error was the missing fields.
+            source = undeclared;
+            var others = diagnostics.Items.Where(d => !(d.Id == DiagnosticDescriptors.MissingKey.Id && d.Message.Contains("'fields'", StringComparison.Ordinal))).ToList();
+            diagnostics = new DiagnosticBag();
+            diagnostics.AddRange(others);
+        }
+
+        if (workspace is null || source is null)
         {
             if (workspace is not null)
             {
@@ -261,7 +276,14 @@ public static class PlaybookEngine
         // No redirects: a redirect would carry the channel's headers (and its secrets) to another host.
         using var handler = new SocketsHttpHandler { AllowAutoRedirect = false };
         using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("timeout_seconds", 30)) };
-        var runner = CreateRunner(prepared, store, secrets, http, time, RunnerId("run"), logger: null);
+        var owner = RunnerId("run");
+        using var presence = StorePresence.Enter(store, owner, () => OpenStore(workspace, write: true, secrets, time, new DiagnosticBag()), time, diagnostics);
+        if (presence is null)
+        {
+            return new RunResult(null, [], diagnostics.Sorted()) { Busy = true };
+        }
+
+        var runner = CreateRunner(prepared, store, secrets, http, time, owner, logger: null);
         var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
         plan = plan is null ? null : scope.Apply(plan);
         return await ExecuteAsync(plan, workspace, runner, maxActions, recover: scope.IsAll, diagnostics, cancellationToken);
@@ -298,7 +320,14 @@ public static class PlaybookEngine
 
         using var handler = new SocketsHttpHandler { AllowAutoRedirect = false };
         using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("timeout_seconds", 30)) };
-        var runner = CreateRunner(prepared, store, secrets, http, time, RunnerId("run"), logger: null);
+        var owner = RunnerId("run");
+        using var presence = StorePresence.Enter(store, owner, () => OpenStore(workspace, write: true, secrets, time, new DiagnosticBag()), time, diagnostics);
+        if (presence is null)
+        {
+            return new RunResult(null, [], diagnostics.Sorted()) { Busy = true };
+        }
+
+        var runner = CreateRunner(prepared, store, secrets, http, time, owner, logger: null);
         if (SavedPlan.DataUnchanged(saved.Provenance, workspace))
         {
             // The same workspace and the same data render the same plan: anything else in the file was not made here.

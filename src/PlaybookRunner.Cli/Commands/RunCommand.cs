@@ -56,7 +56,7 @@ internal static class RunCommand
                     $"Run as of {Core.Planning.Planner.FormatInstant(plan.AsOf)}: {run.Actions.Count - failed - left} actions succeeded, {failed} failed, {plan.Summary.Suppressed} suppressed, {plan.Summary.HeldBack} held back, {plan.Errors.Count} errors{(left > 0 ? $", {left} left to the runner that claimed them" : "")}"));
             }
 
-            return run.Success ? CliApp.Success : CliApp.Errors;
+            return run.Busy ? CliApp.Busy : run.Success ? CliApp.Success : CliApp.Errors;
         });
         return command;
     }

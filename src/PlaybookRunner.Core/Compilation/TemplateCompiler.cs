@@ -149,13 +149,15 @@ internal static class TemplateCompiler
                 if (ObjectMembers.TryGetValue(target.Name, out var members) && !members.Contains(member.Name, StringComparer.Ordinal)
                     || BuiltIns.Contains(target.Name) && BuiltinObject.TryGetValue(target.Name, out var builtin) && builtin is ScriptObject o && !o.ContainsKey(member.Name))
                 {
-                    diagnostics.Add(DiagnosticDescriptors.TemplateUnknownMember, Map(text, member.Span), target.Name, member.Name);
+                    var candidates = members ?? (BuiltinObject.TryGetValue(target.Name, out var b) && b is ScriptObject bo ? bo.Keys : []);
+                    diagnostics.Add(DiagnosticDescriptors.TemplateUnknownMember, Map(text, member.Span), target.Name, member.Name,
+                        Yaml.YamlSchemaValidator.Suggest(member.Name, candidates.Where(c => !Forbidden.ContainsKey($"{target.Name}.{c}"))));
                 }
                 else if (scalars.Contains(target.Name) && !declared.Contains(target.Name) && member.Name != "size")
                 {
                     // A field's .NET members (Length, GetType, ...) are not reachable from templates; use the string, math
                     // and date functions. Scriban's own .size of strings and lists stays available.
-                    diagnostics.Add(DiagnosticDescriptors.TemplateUnknownMember, Map(text, member.Span), target.Name, member.Name);
+                    diagnostics.Add(DiagnosticDescriptors.TemplateUnknownMember, Map(text, member.Span), target.Name, member.Name, "");
                 }
 
                 return;

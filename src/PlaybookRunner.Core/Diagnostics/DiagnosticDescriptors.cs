@@ -69,7 +69,7 @@ public static class DiagnosticDescriptors
         "Secrets are read from the environment through ${env:NAME}; set the variable before running.");
     public static readonly DiagnosticDescriptor ExpiredSuppression = Warning("PB1025", "Expired suppression", "Suppression of '{0}'{1} expired on {2}", Yaml,
         "Remove the suppression, or extend until: if the reason still holds.");
-    public static readonly DiagnosticDescriptor DanglingSuppression = Warning("PB1026", "Suppression of nothing", "Suppression names '{0}', which is not a rule of any playbook here", Yaml,
+    public static readonly DiagnosticDescriptor DanglingSuppression = Warning("PB1026", "Suppression of nothing", "Suppression names '{0}', which is not a rule of any playbook here{1}", Yaml,
         "The rule was renamed or removed; fix or delete the suppression.");
     public static readonly DiagnosticDescriptor StateStore = Error("PB1027", "State store problem", "State store {0}: {1}", Yaml,
         "The state store could not be opened or written; check the path and permissions, or the state: settings.");
@@ -123,7 +123,7 @@ public static class DiagnosticDescriptors
         "The Scriban template does not parse.");
     public static readonly DiagnosticDescriptor TemplateUnknownName = Error("PB3002", "Unknown name in template", "Unknown variable or function '{0}' in template{1}", Template,
         "Templates see the record's fields, segments, let values, rule, playbook, now and the helpers days_since, months_since, money, json_escape, html_escape, raw.");
-    public static readonly DiagnosticDescriptor TemplateUnknownMember = Error("PB3003", "Unknown member in template", "'{0}' has no member '{1}'", Template,
+    public static readonly DiagnosticDescriptor TemplateUnknownMember = Error("PB3003", "Unknown member in template", "'{0}' has no member '{1}'{2}", Template,
         "rule has id, title and severity; playbook has id and title.");
 
     public static readonly DiagnosticDescriptor TemplateForbidden = Error("PB3004", "Template function not allowed", "'{0}' is not available in templates{1}", Template,
@@ -193,6 +193,8 @@ public static class DiagnosticDescriptors
         "The daemon loads and compiles every edit in a worker process before it takes it (it never compiles an unchecked change itself). Look at the worker's error in the daemon's log; the edit is tried again when a file changes.");
     public static readonly DiagnosticDescriptor HeldSincePlan = Warning("PB5011", "Held back since the plan", "{0} finding(s) of the saved plan are now held back by a cooldown or suppressed, and were not executed: {1}", Evaluation,
         "The rule fired for the customer after the plan was made, or a suppression now covers it; plan again to see the current state.");
+    public static readonly DiagnosticDescriptor StoreBusy = Error("PB5012", "Another runner holds the store", "Another runner is executing against the state store: {0}; nothing was run (exit code 3)", Evaluation,
+        "One run at a time per store, and none beside a working daemon: let it finish, stop the daemon, or let the daemon deliver. A runner that died is forgotten when its lease runs out.");
     public static readonly DiagnosticDescriptor ChannelSecretUnset = Error("PB5010", "Channel secret unset", "Channel '{0}' needs the environment variable {1}, which is not set (or not allowed): {2} pending action(s) would fail", Evaluation,
         "Set the variable where plan and run execute, and allow it in PLAYBOOK_ALLOWED_ENV; in pull-request CI a placeholder value is enough, since plan sends nothing.");
     public static readonly DiagnosticDescriptor WorkerFailed = Error("PB5008", "Evaluation worker failed", "Evaluation worker of playbook '{0}' {1}; nothing was recorded for this tick", Evaluation,

@@ -105,6 +105,14 @@ internal abstract class StateStore : IFiringHistory, IDisposable
         """
         CREATE INDEX actions_firing ON actions (playbook, rule, key, fired_at);
         """,
+        """
+        CREATE TABLE executors (
+            owner TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            since TEXT NOT NULL,
+            lease_until TEXT NOT NULL
+        );
+        """,
     ];
 
     private const string ActionColumns = "idempotency_key, playbook, rule, key, action_index, fired_at, type, payload, state, attempts, last_error, updated_at, fence";
@@ -361,6 +369,49 @@ internal abstract class StateStore : IFiringHistory, IDisposable
         Add(command, "@o", outcome);
         Add(command, "@m", message);
         command.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Registers (or renews) <paramref name="owner"/> as a runner executing against this store: a <c>run</c> or a
+    /// daemon, under the store's lease. A runner that stops without leaving is forgotten when its lease runs out.
+    /// </summary>
+    public void Heartbeat(string owner, string kind)
+    {
+        Writable();
+        using var command = Command(
+            $"""
+            INSERT INTO executors (owner, kind, since, lease_until) VALUES (@owner, @kind, {NowSql}, {LeaseUntilSql})
+            ON CONFLICT (owner) DO UPDATE SET lease_until = {LeaseUntilSql}
+            """);
+        Add(command, "@owner", owner);
+        Add(command, "@kind", kind);
+        BindClock(command);
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>Removes <paramref name="owner"/> from the runners executing against this store.</summary>
+    public void Leave(string owner)
+    {
+        Writable();
+        using var command = Command("DELETE FROM executors WHERE owner = @owner");
+        Add(command, "@owner", owner);
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>The other runners executing against this store now (live leases), oldest first.</summary>
+    public IReadOnlyList<(string Owner, string Kind, DateTimeOffset Since)> OtherExecutors(string owner)
+    {
+        using var command = Command($"SELECT owner, kind, since FROM executors WHERE owner <> @owner AND lease_until >= {NowSql} ORDER BY since, owner");
+        Add(command, "@owner", owner);
+        BindClock(command);
+        using var reader = command.ExecuteReader();
+        var result = new List<(string, string, DateTimeOffset)>();
+        while (reader.Read())
+        {
+            result.Add((reader.GetString(0), reader.GetString(1), ParseInstant(reader.GetString(2))));
+        }
+
+        return result;
     }
 
     /// <summary>Claims a scheduled tick; its fencing token, or null when another daemon has it (running under a live lease, or done).</summary>

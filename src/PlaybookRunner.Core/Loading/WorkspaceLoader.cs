@@ -53,6 +53,25 @@ public static class WorkspaceLoader
         }
     }
 
+    /// <summary>
+    /// A source of runner.yaml written without <c>fields:</c> yet (for <c>sources describe</c>, which infers them):
+    /// the source as if it declared none; null when it has another error or is not there.
+    /// </summary>
+    internal static SourceDefinition? ReadUndeclared(WorkspaceDefinition workspace, string name)
+    {
+        var scratch = new DiagnosticBag();
+        if (workspace.RunnerPath is not { } path || new FileReader(null).Node(path, scratch) is not YamlMapping { } map
+            || map["sources"] is not YamlMapping sources || sources[name] is not YamlMapping source || source["fields"] is not null)
+        {
+            return null;
+        }
+
+        var withFields = source with { Entries = [.. source.Entries, new(new YamlScalar("fields", false, source.Location, []), new YamlMapping([], source.Location))] };
+        var validator = YamlSchemaValidator.ForEmbedded("runner.schema.json");
+        var wrapped = map with { Entries = [new(new YamlScalar("sources", false, map.Location, []), new YamlMapping([new(new YamlScalar(name, false, source.Location, []), withFields)], map.Location))] };
+        return validator.Validate(wrapped, scratch) ? ReadSource(name, withFields, Path.GetDirectoryName(path)!, workspace.DefaultTimeZone, new DiagnosticBag()) : null;
+    }
+
     /// <summary>A template's text before its first <c>{{</c>: the part the author fixed.</summary>
     private static string LiteralPrefix(string template)
     {

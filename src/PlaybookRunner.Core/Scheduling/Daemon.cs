@@ -84,6 +84,7 @@ internal sealed partial class Daemon : IDisposable
             return false;
         }
 
+        Heartbeat();
         var workspace = _current!.Prepared.Workspace;
         if (Options.ReviewedPlans is { } folder)
         {
@@ -134,6 +135,7 @@ internal sealed partial class Daemon : IDisposable
             _lastLoop = now;
             if (now >= nextPoll)
             {
+                Heartbeat();
                 Reload(now);
                 if (Options.ReviewedPlans is { } folder)
                 {
@@ -293,6 +295,12 @@ internal sealed partial class Daemon : IDisposable
 
     private async Task<bool> EvaluateTickAsync(DaemonVersion version, StateStore store, DiagnosticBag diagnostics, ScheduledUnit unit, DateTimeOffset dueAt, long started, CancellationToken cancellationToken)
     {
+        if (RunInProgress(store, Owner))
+        {
+            _logger.LogInformation("Tick {Playbook} ({Schedule}) due {DueAt:o} waits: a playbook run is executing against the state store", unit.Playbook, unit.Schedule.Text, dueAt);
+            return false;
+        }
+
         if (store.ClaimTick(unit.Playbook, unit.Schedule.Text, dueAt, Owner) is not { } fence)
         {
             Metrics.TickSkipped(unit.Playbook);
@@ -510,8 +518,41 @@ internal sealed partial class Daemon : IDisposable
         return store;
     }
 
+    /// <summary>Renews this daemon's presence among the store's runners, so that a manual <c>run</c> beside it refuses (PB5012).</summary>
+    private void Heartbeat()
+    {
+        if (Options.ReviewedPlans is not null)
+        {
+            // Reviewed-only: each applied plan registers as a run of its own; the daemon evaluates nothing.
+            return;
+        }
+
+        try
+        {
+            using var store = OpenStore(out _);
+            store?.Heartbeat(Owner, "daemon");
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            _logger.LogWarning("Could not renew this daemon's presence in the state store: {Error}", SafeText.OneLine(_secrets.Scrub(ex.Message)));
+        }
+    }
+
+    /// <summary>True when a <c>run</c> is executing against the store: a tick then waits for the next poll, so the two do not both fire.</summary>
+    private static bool RunInProgress(StateStore store, string owner) => StorePresence.Live(store, owner).Any(e => e.Kind == "run");
+
     public void Dispose()
     {
+        try
+        {
+            using var store = _current is null ? null : OpenStore(out _);
+            store?.Leave(Owner);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The lease runs out on its own.
+        }
+
         _handler.Dispose();
         _workAvailable.Dispose();
     }

@@ -24,7 +24,7 @@ internal static class SourceDescriber
             text.Append(CultureInfo.InvariantCulture, $", path {path}");
         }
 
-        text.Append("\n\nDeclared fields:\n");
+        text.Append(source.Fields.Count == 0 ? "\n\nDeclared fields: none yet (paste the inferred ones below under the source in runner.yaml)\n" : "\n\nDeclared fields:\n");
         var width = source.Fields.Count == 0 ? 0 : source.Fields.Max(f => f.Name.Length);
         foreach (var field in source.Fields)
         {

@@ -49,7 +49,7 @@ internal static class PlaybookTestRunner
         foreach (var expectation in test.Expect.Where(e => !playbook.Rules.Any(r => r.Id == e.Rule)))
         {
             failures.Add(DiagnosticDescriptors.TestUnknownTarget, expectation.RuleLocation,
-                $"Test '{test.Name}': playbook '{playbook.Id}' has no rule '{expectation.Rule}' (rules: {string.Join(", ", playbook.Rules.Select(r => r.Id))})");
+                $"Test '{test.Name}': playbook '{playbook.Id}' has no rule '{expectation.Rule}' (rules: {string.Join(", ", playbook.Rules.Select(r => r.Id))}){YamlSchemaValidator.Suggest(expectation.Rule, playbook.Rules.Select(r => r.Id))}");
         }
 
         if (failures.HasErrors)

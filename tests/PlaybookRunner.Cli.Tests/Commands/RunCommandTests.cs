@@ -25,6 +25,26 @@ public sealed class RunCommandTests
     }
 
     [Fact]
+    public void Run_exits_three_and_runs_nothing_while_another_runner_holds_the_store()
+    {
+        using var dir = new TempDir();
+        dir.Write("d.csv", "id,n\nA,5\n");
+        dir.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int } }\nrules:\n  - { id: r, when: n > 3, actions: [ { type: file, path: out.jsonl, body: \"{{ id }}\" } ] }\n");
+        var clock = new FixedTimeProvider(new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero));
+        using (var store = Core.Execution.SqliteStateStore.OpenForWrite(Path.Combine(dir.Root, "playbook-state.db"), clock, TimeSpan.FromMinutes(5)))
+        {
+            store.Heartbeat("daemon:elsewhere:42:abcd1234", "daemon");
+        }
+
+        var (code, stdout, stderr) = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
+
+        Assert.Equal(3, code);
+        Assert.Contains("error PB5012: Another runner is executing against the state store: a daemon (daemon:elsewhere:42:abcd1234, since 2026-03-02T09:00:00+00:00); nothing was run (exit code 3)", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Run as of", stdout, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir.Root, "out.jsonl")));
+    }
+
+    [Fact]
     public void A_failed_action_makes_run_exit_one_and_shows_in_history_failed()
     {
         using var dir = new TempDir();

@@ -146,7 +146,7 @@ public sealed class TestCommandTests
                 $"{file}(8,9): error PB6003: Test 'bad records', record 3: key 'A' appears twice",
                 $"{file}(8,30): error PB6003: Test 'bad records', record 3: field 'seen' (datetime?) '2026-02-30' is not a valid datetime (expected ISO 8601, e.g. 2026-03-02T09:00:00 or 2026-03-02T09:00:00Z)",
                 $"{file}(15,24): error PB6002: Test 'unknown names': history names rule 'nope', which does not exist",
-                $"{file}(17,17): error PB6002: Test 'unknown names': playbook 'p' has no rule 'bussy' (rules: busy, quiet)",
+                $"{file}(17,17): error PB6002: Test 'unknown names': playbook 'p' has no rule 'bussy' (rules: busy, quiet); did you mean 'busy'?",
                 $"{file}(19,15): error PB6002: Test 'unknown playbook': no playbook 'q' (playbooks: p)",
             ],
             errors);

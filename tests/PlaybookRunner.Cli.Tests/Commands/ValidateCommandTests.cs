@@ -100,6 +100,23 @@ public sealed class SourcesCommandTests
     }
 
     [Fact]
+    public void Describe_works_on_a_source_written_without_fields_yet_and_prints_them_ready_to_paste()
+    {
+        using var dir = new TempDir();
+        dir.Write("d.csv", "id,name,n\nA,Acme,1\n");
+        dir.Write("runner.yaml", "sources:\n  crm: { kind: csv, path: d.csv, key: id }\n");
+
+        var (code, stdout, stderr) = CliRunner.Run("sources", "describe", "crm", dir.Root);
+
+        Assert.Equal(0, code);
+        Assert.DoesNotContain("'fields'", stderr, StringComparison.Ordinal);
+        Assert.Contains("Declared fields: none yet", stdout, StringComparison.Ordinal);
+        Assert.Contains("fields:\n  id: string\n  name: string\n  n: int\n", stdout.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+        dir.Write("runner.yaml", "sources:\n  crm: { kind: csv, key: id }\n");
+        Assert.Equal(1, CliRunner.Run("sources", "describe", "crm", dir.Root).ExitCode);
+    }
+
+    [Fact]
     public void Describe_of_an_unknown_source_exits_one()
     {
         var (code, stdout, stderr) = CliRunner.Run("sources", "describe", "nope", CliRunner.Playbooks);

@@ -364,7 +364,7 @@ public sealed class StateStoreTests
         command.CommandText = "SELECT group_concat(version) FROM schema_version; PRAGMA journal_mode;";
         using var reader = command.ExecuteReader();
         reader.Read();
-        Assert.Equal("1,2,3,4", reader.GetString(0));
+        Assert.Equal("1,2,3,4,5", reader.GetString(0));
         reader.NextResult();
         reader.Read();
         Assert.Equal("wal", reader.GetString(0));
@@ -388,6 +388,6 @@ public sealed class StateStoreTests
         }
 
         var error = Assert.Throws<InvalidOperationException>(() => Core.Execution.StateStore.OpenForWrite(path));
-        Assert.Contains("has schema version 99, newer than this PlaybookRunner understands (4)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("has schema version 99, newer than this PlaybookRunner understands (5)", error.Message, StringComparison.Ordinal);
     }
 }

@@ -39,6 +39,6 @@ public sealed class OnePassTests
             l => Assert.StartsWith("runner.yaml(6) PB1006: 'webhok' is not allowed for channels.hook.kind; expected one of: smtp, webhook; did you mean 'webhook'?", l, StringComparison.Ordinal),
             l => Assert.StartsWith("schema.yaml(4) PB1003: Missing required key 'when' in rules[0]", l, StringComparison.Ordinal),
             l => Assert.Equal("schema.yaml(5) PB1002: Unknown key 'whn' in rules[0]; did you mean 'when'?", l),
-            l => Assert.Equal("template.yaml(6) PB3003: 'rule' has no member 'titel'", l));
+            l => Assert.Equal("template.yaml(6) PB3003: 'rule' has no member 'titel'; did you mean 'title'?", l));
     }
 }
