@@ -393,6 +393,17 @@ public static class PlaybookEngine
             ok = false;
         }
 
+        foreach (var rule in scope.Rules.Where(r => !r.Contains('/', StringComparison.Ordinal)))
+        {
+            // A bare rule id names a rule only when one playbook has it: otherwise say which to choose.
+            var owners = workspace.Playbooks.Where(p => p.Rules.Any(r => r.Id == rule)).Select(p => $"{p.Id}/{rule}").ToList();
+            if (owners.Count > 1)
+            {
+                diagnostics.Add(DiagnosticDescriptors.UnknownRunRule, SourceLocation.None, rule, $" as one rule: {owners.Count} playbooks have it; name one of {string.Join(", ", owners)}");
+                ok = false;
+            }
+        }
+
         return ok;
     }
 

@@ -210,6 +210,21 @@ internal static class TemplateRenderer
             return result is null && scriptNode is ScriptExpressionStatement { CanOutput: true } ? JsonNull.Instance : result;
         }
 
+        /// <summary>A list written as one JSON value has at most <see cref="TemplateRenderer.LoopLimit"/> items, as a loop has iterations.</summary>
+        private static IEnumerable<T> Limited<T>(IEnumerable<T> items)
+        {
+            var count = 0;
+            foreach (var item in items)
+            {
+                if (++count > TemplateRenderer.LoopLimit)
+                {
+                    throw new InvalidOperationException($"a list written into a JSON body has more than {TemplateRenderer.LoopLimit} items");
+                }
+
+                yield return item;
+            }
+        }
+
         private sealed class JsonNull
         {
             public static readonly JsonNull Instance = new();
@@ -225,8 +240,8 @@ internal static class TemplateRenderer
             float f when !float.IsFinite(f) => "null",
             sbyte or byte or short or ushort or int or uint or long or ulong or float or double or decimal or System.Numerics.BigInteger
                 => Convert.ToString(value, CultureInfo.InvariantCulture)!,
-            ScriptObject o when depth < 8 => "{" + string.Join(", ", o.Select(p => $"\"{TemplateHelpers.JsonEscape(p.Key)}\": {JsonValue(p.Value, depth + 1)}")) + "}",
-            System.Collections.IEnumerable list and not string when depth < 8 => "[" + string.Join(", ", list.Cast<object?>().Select(v => JsonValue(v, depth + 1))) + "]",
+            ScriptObject o when depth < 8 => "{" + string.Join(", ", Limited(o).Select(p => $"\"{TemplateHelpers.JsonEscape(p.Key)}\": {JsonValue(p.Value, depth + 1)}")) + "}",
+            System.Collections.IEnumerable list and not string when depth < 8 => "[" + string.Join(", ", Limited(list.Cast<object?>()).Select(v => JsonValue(v, depth + 1))) + "]",
             _ => "\"" + TemplateHelpers.JsonEscape(ObjectToString(value)) + "\"",
         };
     }

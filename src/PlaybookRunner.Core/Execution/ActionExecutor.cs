@@ -205,6 +205,20 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
         "Proxy-Authorization", "Proxy-Connection", "Idempotency-Key", "webhook-id", "webhook-timestamp", "X-Playbook-Fencing-Token",
     };
 
+    /// <summary>Says goodbye to an SMTP server after it accepted the message; a stall or an error there is no failure.</summary>
+    private static async Task QuitAsync(SmtpClient client, TimeSpan timeout)
+    {
+        using var quit = new CancellationTokenSource(timeout < TimeSpan.FromSeconds(5) ? timeout : TimeSpan.FromSeconds(5));
+        try
+        {
+            await client.DisconnectAsync(true, quit.Token);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Delivered already; the connection is closed on dispose.
+        }
+    }
+
     private static IEnumerable<(string Name, string Value)> ChannelHeaders(ChannelDefinition channel) =>
         channel.Settings.Where(s => s.Key.StartsWith("headers.", StringComparison.Ordinal)).Select(s => (s.Key["headers.".Length..], s.Value));
 
@@ -262,7 +276,9 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
             "starttls" => SecureSocketOptions.StartTls,
             _ => SecureSocketOptions.None,
         };
-        using var client = new SmtpClient { Timeout = 30_000 };
+        // timeout_seconds bounds every step of the conversation, as it bounds a webhook request.
+        var timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("timeout_seconds", 30));
+        using var client = new SmtpClient { Timeout = (int)Math.Min(timeout.TotalMilliseconds, int.MaxValue) };
         try
         {
             await client.ConnectAsync(host, port, tls, cancellationToken);
@@ -272,7 +288,9 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
             }
 
             var reply = await client.SendAsync(message, cancellationToken);
-            await client.DisconnectAsync(true, cancellationToken);
+            // The server accepted the message (its reply after DATA): it is delivered, whatever QUIT does. A
+            // retry now would send it again, so a server that stalls or drops the line on QUIT changes nothing.
+            await QuitAsync(client, timeout);
             return AttemptOutcome.Ok($"sent to {string.Join(", ", message.To.Mailboxes.Select(m => m.Address))} via {host}:{port}: {reply.Trim()}");
         }
         catch (SmtpCommandException ex)

@@ -28,6 +28,9 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     /// <summary>Test hook: called after an action is claimed and before its claim is checked and it is executed.</summary>
     internal static Action<string>? BeforeExecute { get; set; }
 
+    /// <summary>Test hook like <see cref="BeforeExecute"/>, seen only by the async flow that set it (tests run side by side in one process).</summary>
+    internal static AsyncLocal<Action<string>?> BeforeExecuteInFlow { get; } = new();
+
     public static string IdempotencyKey(string playbook, string rule, string key, int index, DateTimeOffset firedAt) =>
         $"{playbook}/{rule}/{key}/{index.ToString(CultureInfo.InvariantCulture)}/{firedAt.UtcDateTime.ToString("yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture)}";
 
@@ -141,7 +144,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     /// </summary>
     private async Task<ExecutedAction> ExecuteClaimAsync(ActionRecord claim, bool recovered, CancellationToken stopping, CancellationToken cancellationToken)
     {
-        BeforeExecute?.Invoke(claim.IdempotencyKey);
+        (BeforeExecuteInFlow.Value ?? BeforeExecute)?.Invoke(claim.IdempotencyKey);
         var attempts = 0;
         var lost = false;
         var builder = new ResiliencePipelineBuilder<AttemptOutcome> { TimeProvider = time };

@@ -89,7 +89,8 @@ internal sealed class StorePresence : IDisposable
 
     public void Dispose()
     {
-        _beat.Dispose();
+        // A beat in progress finishes first, so it cannot write the row back after Leave.
+        _beat.DisposeAsync().AsTask().GetAwaiter().GetResult();
         try
         {
             _store.Leave(_owner);

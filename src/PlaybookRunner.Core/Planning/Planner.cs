@@ -406,7 +406,7 @@ internal static class Planner
             case ("email", "to" or "cc") when text is not null && field.Template is not null:
                 CheckRecipients(label, location, field.Template.Source.Value, text);
                 break;
-            case ("email", "subject") when text is not null && text.Any(char.IsControl):
+            case ("email", "subject") when text is not null && text.Any(c => char.IsControl(c) && c != '\t'):
                 throw new ActionFieldException(label, location, "contains a control character (a line break from the data); nothing would be sent", "contains a control character; nothing would be sent");
             case ("webhook", "headers") when rendered.Children is { } headers:
                 if (headers.FirstOrDefault(h => h.Text?.Any(c => char.IsControl(c) && c != '\t') == true) is { } bad)

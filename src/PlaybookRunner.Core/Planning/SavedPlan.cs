@@ -67,7 +67,7 @@ internal static class SavedPlan
             diagnostics.Add(DiagnosticDescriptors.BadSavedPlan, SourceLocation.At(path, (int)(ex.LineNumber ?? 0) + 1, (int)(ex.BytePositionInLine ?? 0) + 1),
                 "not valid JSON: " + ex.Message.Split(" LineNumber:", StringSplitOptions.None)[0].TrimEnd('.'));
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             diagnostics.Add(DiagnosticDescriptors.BadSavedPlan, SourceLocation.At(path, 0, 0), ex.Message.TrimEnd('.'));
         }
@@ -192,19 +192,29 @@ internal static class SavedPlan
             return "its headers";
         }
 
-        if (template.Field("channel")?.Template is { } channel && !channel.Value.Contains("{{", StringComparison.Ordinal) && Text("channel") != channel.Value)
+        // A field the template writes without a value renders as itself: it must be exactly that.
+        foreach (var field in template.Fields.Where(f => f.Template is { } t && !t.Value.Contains("{{", StringComparison.Ordinal)))
         {
-            return "its channel";
+            if (Text(field.Name) != field.Template!.Value)
+            {
+                return $"its '{field.Name}'";
+            }
         }
 
         if (template.Type == "webhook" && template.Field("url")?.Template is { } url && Text("url") is { } rendered
-            && !rendered.StartsWith(Authority(url.Value), StringComparison.Ordinal))
+            && !SameOrigin(Authority(url.Value), rendered))
         {
             return "its url's scheme, host or port";
         }
 
         return null;
     }
+
+    /// <summary>True when <paramref name="rendered"/> has the scheme, host and port of <paramref name="authority"/>, and no user info.</summary>
+    private static bool SameOrigin(string authority, string rendered) =>
+        Uri.TryCreate(authority, UriKind.Absolute, out var fixedUri) && Uri.TryCreate(rendered, UriKind.Absolute, out var uri)
+        && uri.UserInfo.Length == 0 && uri.Scheme == fixedUri.Scheme && uri.IdnHost == fixedUri.IdnHost && uri.Port == fixedUri.Port
+        && rendered.StartsWith(authority, StringComparison.Ordinal);
 
     /// <summary>The scheme and authority a url template writes itself, with the character that ends them.</summary>
     private static string Authority(string template)

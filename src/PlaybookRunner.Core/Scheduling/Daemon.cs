@@ -48,6 +48,7 @@ internal sealed partial class Daemon : IDisposable
     private readonly Dictionary<(string, string), TickOutcome> _lastTicks = [];
     private readonly Lock _statusLock = new();
     private DaemonVersion? _current;
+    private ITimer? _beat;
     private DateTimeOffset _lastLoop;
     private DateTimeOffset? _busySince;
 
@@ -85,6 +86,10 @@ internal sealed partial class Daemon : IDisposable
         }
 
         Heartbeat();
+        // Renewed on a timer of its own, not only between polls: a long tick must not let the presence lapse
+        // (a run starting then would fire the same customers as the tick).
+        var every = _current!.Prepared.Workspace.State.Lease / 3;
+        _beat = _time.CreateTimer(_ => Heartbeat(), null, every, every);
         var workspace = _current!.Prepared.Workspace;
         if (Options.ReviewedPlans is { } folder)
         {
@@ -216,7 +221,26 @@ internal sealed partial class Daemon : IDisposable
         var files = Directory.EnumerateFiles(folder, "*.plan.json").Order(StringComparer.Ordinal).ToList();
         foreach (var file in files)
         {
-            var result = await PlaybookEngine.ApplyAsync(_paths, file, _time, cancellationToken);
+            RunResult result;
+            try
+            {
+                result = await PlaybookEngine.ApplyAsync(_paths, file, _time, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
+            {
+                // Left in place and tried again at the next poll; the loop goes on with the next plan.
+                _logger.LogError("Reviewed plan {Plan} could not be applied now: {Error}", SafeText.OneLine(Path.GetFileName(file)), SafeText.OneLine(_secrets.Scrub(ex.Message)));
+                continue;
+            }
+
+            if (result.Busy || result.Diagnostics.Any(d => d.Id == DiagnosticDescriptors.StateStore.Id || d.Id == DiagnosticDescriptors.MissingEnv.Id))
+            {
+                // A run holds the store, or the store cannot be opened now: not a refusal of the plan; tried again next poll.
+                _logger.LogWarning("Reviewed plan {Plan} waits: {Reason}", SafeText.OneLine(Path.GetFileName(file)),
+                    result.Busy ? "another runner is executing against the state store" : "the state store cannot be opened");
+                continue;
+            }
+
             var root = Directory.GetCurrentDirectory();
             var lines = result.Diagnostics.Select(d => DiagnosticFormatter.FormatText(d, root)).ToList();
             var outcome = result.Plan is null
@@ -543,6 +567,7 @@ internal sealed partial class Daemon : IDisposable
 
     public void Dispose()
     {
+        _beat?.Dispose();
         try
         {
             using var store = _current is null ? null : OpenStore(out _);

@@ -407,6 +407,11 @@ internal sealed class YamlSchemaValidator
     /// <summary>Edit distance where swapping two neighbouring letters counts once ('titel' is one edit from 'title').</summary>
     private static int EditDistance(string a, string b)
     {
+        if (Math.Abs(a.Length - b.Length) > 2)
+        {
+            return int.MaxValue; // never a suggestion, and no quadratic work on a long hostile value
+        }
+
         var d = new int[a.Length + 1, b.Length + 1];
         for (var i = 0; i <= a.Length; i++)
         {

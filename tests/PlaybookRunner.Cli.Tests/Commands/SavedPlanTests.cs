@@ -181,6 +181,7 @@ public sealed class SavedPlanTests(PostgresServer postgres)
     [InlineData("url", true)]
     [InlineData("headers", true)]
     [InlineData("extra action", true)]
+    [InlineData("literal recipient", true)]
     public void Run_plan_refuses_a_plan_file_edited_after_plan_wrote_it(string edit, bool dataChanged)
     {
         using var sinks = new Sinks();
@@ -209,6 +210,9 @@ public sealed class SavedPlanTests(PostgresServer postgres)
                 break;
             case "headers":
                 hook["headers"] = new System.Text.Json.Nodes.JsonObject { ["X-Extra"] = "1" };
+                break;
+            case "literal recipient":
+                json["findings"]![0]!["actions"]![1]!["to"] = "someone-else@example.com";
                 break;
             case "extra action":
                 json["findings"]![0]!["actions"]!.AsArray().Add(hook.DeepClone());
@@ -270,6 +274,21 @@ public sealed class SavedPlanTests(PostgresServer postgres)
         // The rest of the plan still runs later; B's firing started its cooldown.
         Assert.Equal(0, CliRunner.Run("run", root, "--as-of", AsOf).ExitCode);
         Assert.Equal(["A", "B"], sinks.Hooks.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_bare_rule_id_that_two_playbooks_have_is_refused_with_the_choices()
+    {
+        using var sinks = new Sinks();
+        using var dir = new TempDir();
+        var root = Workspace(dir, sinks);
+        dir.Write("q.yaml", "playbook: q\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int } }\nrules:\n  - { id: busy, when: n > 3, actions: [ { type: webhook, channel: hook, body: '{\"id\": \"q{{ id }}\"}' } ] }\n");
+
+        var (code, _, stderr) = CliRunner.Run("run", root, "--as-of", AsOf, "--rule", "busy");
+
+        Assert.Equal(1, code);
+        Assert.Contains("error PB1039: --rule 'busy': no such rule in the workspace as one rule: 2 playbooks have it; name one of p/busy, q/busy", stderr, StringComparison.Ordinal);
+        Assert.Empty(sinks.Hooks);
     }
 
     private static string Git(string folder, params string[] args)

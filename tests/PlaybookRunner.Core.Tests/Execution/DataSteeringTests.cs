@@ -239,6 +239,15 @@ public sealed class DataSteeringTests
     });
 
     [Fact]
+    public void A_list_written_into_a_json_body_obeys_the_loop_limit()
+    {
+        var plan = PlanOne("x", "{\"a\": {{ 1..5000 }}}", "webhook");
+        Assert.Empty(plan.Findings);
+        var message = Assert.Single(plan.Errors).Message;
+        Assert.True(message.Contains("1000", StringComparison.Ordinal), message); // Scriban's own range limit, or the JSON list limit
+    }
+
+    [Fact]
     public void A_backslash_the_template_writes_before_a_value_cannot_join_the_value_into_an_escape()
     {
         var plan = PlanOne("role", "{\"a\": \"\\{{ name }}\", \"b\": 1}", "webhook");

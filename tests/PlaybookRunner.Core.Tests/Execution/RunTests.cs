@@ -302,14 +302,14 @@ public sealed class RunTests
     {
         using var workspace = new TempWorkspace();
         var file = Workspace(workspace, "  - { id: busy, when: tickets > 3, actions: [ { type: file, path: o.jsonl, body: \"{{ id }}\" } ] }\n");
-        Core.Execution.RunExecutor.BeforeExecute = key => throw new InvalidOperationException("simulated crash before " + key);
+        Core.Execution.RunExecutor.BeforeExecuteInFlow.Value = key => throw new InvalidOperationException("simulated crash before " + key);
         try
         {
             await Assert.ThrowsAsync<InvalidOperationException>(() => Run(file, Day1));
         }
         finally
         {
-            Core.Execution.RunExecutor.BeforeExecute = null;
+            Core.Execution.RunExecutor.BeforeExecuteInFlow.Value = null;
         }
 
         Assert.False(File.Exists(Path.Combine(workspace.Root, "o.jsonl")));

@@ -73,6 +73,28 @@ public sealed class ReviewedPlansTests
     }
 
     [Fact]
+    public async Task A_plan_waits_in_the_folder_while_another_runner_holds_the_store()
+    {
+        using var workspace = new TempWorkspace();
+        Workspace(workspace);
+        var folder = Path.Combine(workspace.Root, "approved");
+        var time = new FakeTimeProvider(AsOf.AddHours(1));
+        using var daemon = new Daemon([workspace.Root], time, new ListLogger(), DaemonOptions.Default with { ReviewedPlans = folder });
+        Assert.True(daemon.Start());
+        Save(workspace, folder, "monday.plan.json");
+        using (var store = PlaybookRunner.Core.Execution.SqliteStateStore.OpenForWrite(Path.Combine(workspace.Root, "playbook-state.db"), time, TimeSpan.FromMinutes(5)))
+        {
+            store.Heartbeat("run:elsewhere:1:abcd1234", "run");
+        }
+
+        Assert.Equal(1, await daemon.ApplyReviewedPlansAsync(folder, CancellationToken.None));
+
+        Assert.True(File.Exists(Path.Combine(folder, "monday.plan.json")));
+        Assert.False(Directory.Exists(Path.Combine(folder, "refused")));
+        Assert.False(File.Exists(Path.Combine(workspace.Root, "out.jsonl")));
+    }
+
+    [Fact]
     public async Task In_reviewed_only_mode_no_schedule_is_evaluated()
     {
         using var workspace = new TempWorkspace();
