@@ -51,7 +51,15 @@ internal static class CliApp
     }
 
     /// <summary>The command line: every verb with its options.</summary>
-    public static RootCommand BuildRoot(TextWriter stdout, TextWriter stderr, TimeProvider time) =>
+    public static RootCommand BuildRoot(TextWriter stdout, TextWriter stderr, TimeProvider time)
+    {
+        var root = Commands(stdout, stderr, time);
+        var help = root.Options.OfType<System.CommandLine.Help.HelpOption>().Single();
+        help.Action = new OptionalArgumentsHelp((System.CommandLine.Help.HelpAction)help.Action!);
+        return root;
+    }
+
+    private static RootCommand Commands(TextWriter stdout, TextWriter stderr, TimeProvider time) =>
         new("PlaybookRunner: customer retention playbooks as code.")
         {
             ValidateCommand.Create(stdout, time),
@@ -66,6 +74,36 @@ internal static class CliApp
             SourcesCommand.Create(stdout, stderr),
             EvaluateCommand.Create(stderr),
         };
+
+    /// <summary>
+    /// The help, with the optional PATH and DIR of the verbs shown as optional in the top-level command list
+    /// (System.CommandLine writes every argument there as <c>&lt;NAME&gt;</c>; a verb's own help shows <c>[&lt;PATH&gt;...]</c>).
+    /// </summary>
+    private sealed class OptionalArgumentsHelp(System.CommandLine.Help.HelpAction inner) : System.CommandLine.Invocation.SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            if (parseResult.CommandResult.Command is not RootCommand)
+            {
+                return inner.Invoke(parseResult);
+            }
+
+            var configuration = parseResult.InvocationConfiguration;
+            var output = configuration.Output;
+            var buffer = new StringWriter();
+            configuration.Output = buffer;
+            try
+            {
+                return inner.Invoke(parseResult);
+            }
+            finally
+            {
+                configuration.Output = output;
+                // Same width, so the descriptions stay aligned.
+                output.Write(buffer.ToString().Replace(" <PATH>", " [PATH]", StringComparison.Ordinal).Replace(" <DIR>", " [DIR]", StringComparison.Ordinal));
+            }
+        }
+    }
 
     /// <summary>The PATH argument shared by the verbs: files or folders, default <c>playbooks/</c>.</summary>
     public static Argument<string[]> PathsArgument()

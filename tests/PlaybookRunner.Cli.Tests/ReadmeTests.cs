@@ -26,4 +26,17 @@ public sealed class ReadmeTests
 
         Assert.Empty(missing);
     }
+
+    [Fact]
+    public void The_top_level_help_shows_the_optional_path_and_dir_as_optional()
+    {
+        var (code, stdout, _) = CliRunner.Run("--help");
+
+        Assert.Equal(0, code);
+        Assert.Contains("  validate [PATH]  ", stdout, StringComparison.Ordinal);
+        Assert.Contains("  explain <RULE> <KEY> [PATH]  ", stdout, StringComparison.Ordinal);
+        Assert.Contains("  init [DIR]  ", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("<PATH>", stdout, StringComparison.Ordinal);
+        Assert.Contains(" plan [<PATH>...] [options]", CliRunner.Run("plan", "--help").Out, StringComparison.Ordinal);
+    }
 }
