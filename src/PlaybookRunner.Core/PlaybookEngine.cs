@@ -265,28 +265,11 @@ public static class PlaybookEngine
             return new RunResult(null, [], diagnostics.Sorted());
         }
 
-        var secrets = new Secrets();
-        using var store = OpenStore(prepared.Workspace, write: true, secrets, time, diagnostics);
-        if (store is null)
+        return await ExecuteInStoreAsync(prepared, time, diagnostics, maxActions, cancellationToken, async (store, secrets) =>
         {
-            return new RunResult(null, [], diagnostics.Sorted());
-        }
-
-        var workspace = prepared.Workspace;
-        // No redirects: a redirect would carry the channel's headers (and its secrets) to another host.
-        using var handler = new SocketsHttpHandler { AllowAutoRedirect = false };
-        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("timeout_seconds", 30)) };
-        var owner = RunnerId("run");
-        using var presence = StorePresence.Enter(store, owner, () => OpenStore(workspace, write: true, secrets, time, new DiagnosticBag()), time, diagnostics);
-        if (presence is null)
-        {
-            return new RunResult(null, [], diagnostics.Sorted()) { Busy = true };
-        }
-
-        var runner = CreateRunner(prepared, store, secrets, http, time, owner, logger: null);
-        var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
-        plan = plan is null ? null : scope.Apply(plan);
-        return await ExecuteAsync(plan, workspace, runner, maxActions, recover: scope.IsAll, diagnostics, cancellationToken);
+            var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
+            return (plan is null ? null : scope.Apply(plan), scope.IsAll);
+        });
     }
 
     /// <summary>
@@ -311,6 +294,46 @@ public static class PlaybookEngine
             return new RunResult(null, [], diagnostics.Sorted());
         }
 
+        return await ExecuteInStoreAsync(prepared, time, diagnostics, maxActions, cancellationToken, async (store, secrets) =>
+        {
+            if (SavedPlan.DataUnchanged(saved.Provenance, workspace))
+            {
+                // The same workspace and the same data render the same plan: anything else in the file was not made here.
+                var fresh = await Planner.PlanAsync(prepared.Compiled!, saved.Plan.AsOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
+                if (fresh is null || !SavedPlan.Renders(saved.Plan, fresh, planFile, diagnostics))
+                {
+                    return null;
+                }
+            }
+            else if (!SavedPlan.FitsTemplates(saved.Plan, workspace, planFile, diagnostics))
+            {
+                return null;
+            }
+
+            var plan = scope.Apply(SavedPlan.Recheck(saved.Plan, workspace, store, time.GetUtcNow()));
+            var before = saved.Plan.Findings.Where(f => f.IsPending).Select(f => (f.Playbook, f.Rule, f.Key)).ToHashSet();
+            var nowHeld = plan.Findings.Where(f => !f.IsPending && before.Contains((f.Playbook, f.Rule, f.Key))).ToList();
+            if (nowHeld.Count > 0)
+            {
+                diagnostics.Add(DiagnosticDescriptors.HeldSincePlan, SourceLocation.At(planFile, 1, 1), nowHeld.Count,
+                    string.Join(", ", nowHeld.Take(5).Select(f => $"{f.Playbook}/{f.Rule} {SafeText.OneLine(f.Key)} ({(f.Suppressed ? "suppressed" : $"held back until {Planner.FormatInstant(f.HeldBackUntil!.Value)}")})"))
+                    + (nowHeld.Count > 5 ? $" and {nowHeld.Count - 5} more" : ""));
+            }
+
+            return (plan, false);
+        });
+    }
+
+    /// <summary>
+    /// What <c>run</c> and <c>run --plan</c> share: the store opened for writing, the HTTP client (no redirects:
+    /// a redirect would carry the channel's headers, and its secrets, to another host), this run registered as
+    /// the store's runner (PB5012 when another is live), then the plan <paramref name="plan"/> makes (null: stop,
+    /// with its diagnostics) executed, recovering earlier runs' actions first when it says so.
+    /// </summary>
+    private static async Task<RunResult> ExecuteInStoreAsync(Prepared prepared, TimeProvider time, DiagnosticBag diagnostics, int? maxActions, CancellationToken cancellationToken,
+        Func<StateStore, Secrets, Task<(Plan? Plan, bool Recover)?>> plan)
+    {
+        var workspace = prepared.Workspace;
         var secrets = new Secrets();
         using var store = OpenStore(workspace, write: true, secrets, time, diagnostics);
         if (store is null)
@@ -328,31 +351,12 @@ public static class PlaybookEngine
         }
 
         var runner = CreateRunner(prepared, store, secrets, http, time, owner, logger: null);
-        if (SavedPlan.DataUnchanged(saved.Provenance, workspace))
-        {
-            // The same workspace and the same data render the same plan: anything else in the file was not made here.
-            var fresh = await Planner.PlanAsync(prepared.Compiled!, saved.Plan.AsOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
-            if (fresh is null || !SavedPlan.Renders(saved.Plan, fresh, planFile, diagnostics))
-            {
-                return new RunResult(null, [], diagnostics.Sorted());
-            }
-        }
-        else if (!SavedPlan.FitsTemplates(saved.Plan, workspace, planFile, diagnostics))
+        if (await plan(store, secrets) is not { } planned)
         {
             return new RunResult(null, [], diagnostics.Sorted());
         }
 
-        var plan = scope.Apply(SavedPlan.Recheck(saved.Plan, workspace, store, time.GetUtcNow()));
-        var before = saved.Plan.Findings.Where(f => f.IsPending).Select(f => (f.Playbook, f.Rule, f.Key)).ToHashSet();
-        var nowHeld = plan.Findings.Where(f => !f.IsPending && before.Contains((f.Playbook, f.Rule, f.Key))).ToList();
-        if (nowHeld.Count > 0)
-        {
-            diagnostics.Add(DiagnosticDescriptors.HeldSincePlan, SourceLocation.At(planFile, 1, 1), nowHeld.Count,
-                string.Join(", ", nowHeld.Take(5).Select(f => $"{f.Playbook}/{f.Rule} {SafeText.OneLine(f.Key)} ({(f.Suppressed ? "suppressed" : $"held back until {Planner.FormatInstant(f.HeldBackUntil!.Value)}")})"))
-                + (nowHeld.Count > 5 ? $" and {nowHeld.Count - 5} more" : ""));
-        }
-
-        return await ExecuteAsync(plan, workspace, runner, maxActions, recover: false, diagnostics, cancellationToken);
+        return await ExecuteAsync(planned.Plan, workspace, runner, maxActions, planned.Recover, diagnostics, cancellationToken);
     }
 
     /// <summary>The blast-radius check, recovery when asked, then the plan's pending actions; failures as PB5004.</summary>
