@@ -30,8 +30,14 @@ public sealed record RunResult(Plan? Plan, IReadOnlyList<ExecutedAction> Actions
     /// <summary>True when nothing ran because another runner (a run or a daemon) is executing against the store (PB5012).</summary>
     public bool Busy { get; init; }
 
-    /// <summary>True when the plan was made, nothing is an error and every action succeeded.</summary>
-    public bool Success => Plan is not null && !Diagnostics.Any(d => d.IsError) && Plan.Errors.Count == 0 && Actions.All(a => a.Succeeded);
+    /// <summary>
+    /// True when the plan was made, nothing is an error and every action succeeded (or was left to the runner that
+    /// claimed it); an action waiting for a retry is not delivered yet.
+    /// </summary>
+    public bool Success => Plan is not null && !Diagnostics.Any(d => d.IsError) && Plan.Errors.Count == 0 && Actions.All(a => a.Succeeded || a.Abandoned);
+
+    /// <summary>Actions of earlier runs still waiting for their retry time (after a transient failure), and the earliest.</summary>
+    public (int Count, DateTimeOffset? Next) Waiting { get; init; }
 }
 
 /// <summary>The outcome of <see cref="PlaybookEngine.ExplainAsync"/>: an explanation, or diagnostics saying why there is none.</summary>
@@ -256,7 +262,11 @@ public static class PlaybookEngine
     /// What <c>plan</c> shows, executed once: pending actions of an earlier crashed run first, each action recorded.
     /// With a <paramref name="scope"/> that narrows (<c>run --rule/--key</c>), only those findings' actions, and no recovery.
     /// </summary>
-    public static async Task<RunResult> RunAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, TimeProvider time, CancellationToken cancellationToken = default, int? maxActions = null, RunScope? scope = null)
+    /// <remarks>
+    /// With <paramref name="createStore"/> false (the CLI's default, <c>run</c> without <c>--create-store</c>), a state
+    /// store that does not exist is PB5013 and nothing runs: a lost store is never a silent fresh start.
+    /// </remarks>
+    public static async Task<RunResult> RunAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, TimeProvider time, CancellationToken cancellationToken = default, int? maxActions = null, RunScope? scope = null, bool createStore = true)
     {
         var diagnostics = new DiagnosticBag();
         scope ??= new RunScope([], []);
@@ -265,7 +275,7 @@ public static class PlaybookEngine
             return new RunResult(null, [], diagnostics.Sorted());
         }
 
-        return await ExecuteInStoreAsync(prepared, time, diagnostics, maxActions, cancellationToken, async (store, secrets) =>
+        return await ExecuteInStoreAsync(prepared, time, diagnostics, maxActions, createStore, cancellationToken, async (store, secrets) =>
         {
             var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
             return (plan is null ? null : scope.Apply(plan), scope.IsAll);
@@ -278,7 +288,7 @@ public static class PlaybookEngine
     /// again now: a finding held back or suppressed since is reported (PB5011), not executed. An action of the plan
     /// that was already executed (or is a dead letter) is not executed again: its idempotency key is the plan's.
     /// </summary>
-    public static async Task<RunResult> ApplyAsync(IReadOnlyList<string> paths, string planFile, TimeProvider time, CancellationToken cancellationToken = default, int? maxActions = null, RunScope? scope = null)
+    public static async Task<RunResult> ApplyAsync(IReadOnlyList<string> paths, string planFile, TimeProvider time, CancellationToken cancellationToken = default, int? maxActions = null, RunScope? scope = null, bool createStore = true)
     {
         var diagnostics = new DiagnosticBag();
         scope ??= new RunScope([], []);
@@ -294,7 +304,7 @@ public static class PlaybookEngine
             return new RunResult(null, [], diagnostics.Sorted());
         }
 
-        return await ExecuteInStoreAsync(prepared, time, diagnostics, maxActions, cancellationToken, async (store, secrets) =>
+        return await ExecuteInStoreAsync(prepared, time, diagnostics, maxActions, createStore, cancellationToken, async (store, secrets) =>
         {
             if (SavedPlan.DataUnchanged(saved.Provenance, workspace))
             {
@@ -330,12 +340,12 @@ public static class PlaybookEngine
     /// the store's runner (PB5012 when another is live), then the plan <paramref name="plan"/> makes (null: stop,
     /// with its diagnostics) executed, recovering earlier runs' actions first when it says so.
     /// </summary>
-    private static async Task<RunResult> ExecuteInStoreAsync(Prepared prepared, TimeProvider time, DiagnosticBag diagnostics, int? maxActions, CancellationToken cancellationToken,
+    private static async Task<RunResult> ExecuteInStoreAsync(Prepared prepared, TimeProvider time, DiagnosticBag diagnostics, int? maxActions, bool createStore, CancellationToken cancellationToken,
         Func<StateStore, Secrets, Task<(Plan? Plan, bool Recover)?>> plan)
     {
         var workspace = prepared.Workspace;
         var secrets = new Secrets();
-        using var store = OpenStore(workspace, write: true, secrets, time, diagnostics);
+        using var store = OpenStore(workspace, write: true, secrets, time, diagnostics, create: createStore);
         if (store is null)
         {
             return new RunResult(null, [], diagnostics.Sorted());
@@ -356,7 +366,15 @@ public static class PlaybookEngine
             return new RunResult(null, [], diagnostics.Sorted());
         }
 
-        return await ExecuteAsync(planned.Plan, workspace, runner, maxActions, planned.Recover, diagnostics, cancellationToken);
+        var result = await ExecuteAsync(planned.Plan, workspace, runner, maxActions, planned.Recover, diagnostics, cancellationToken);
+        try
+        {
+            return result with { Waiting = store.Waiting() };
+        }
+        catch (Exception ex) when (StoreErrors.IsStoreError(ex))
+        {
+            return result;
+        }
     }
 
     /// <summary>The blast-radius check, recovery when asked, then the plan's pending actions; failures as PB5004.</summary>
@@ -380,7 +398,20 @@ public static class PlaybookEngine
 
         foreach (var failed in executed.Where(a => !a.Succeeded && !a.Abandoned))
         {
-            diagnostics.Add(DiagnosticDescriptors.ActionFailed, SourceLocation.None, $"{failed.Playbook}/{failed.Rule}", failed.Type, failed.Key, failed.Message);
+            if (failed.RetryAt is { } retryAt)
+            {
+                diagnostics.Add(DiagnosticDescriptors.ActionRetrying, SourceLocation.None, $"{failed.Playbook}/{failed.Rule}", failed.Type, failed.Key, failed.Message,
+                    Planner.FormatInstant(retryAt), Planner.FormatInstant(failed.GivesUpAt!.Value));
+            }
+            else
+            {
+                diagnostics.Add(DiagnosticDescriptors.ActionFailed, SourceLocation.None, $"{failed.Playbook}/{failed.Rule}", failed.Type, failed.Key, failed.Message);
+            }
+        }
+
+        if (runner.Failure is { } failure)
+        {
+            diagnostics.Add(DiagnosticDescriptors.StoreFailed, SourceLocation.None, failure.Store, failure.Message);
         }
 
         return new RunResult(plan, executed, diagnostics.Sorted());
@@ -552,7 +583,7 @@ public static class PlaybookEngine
             return ([], [], diagnostics.Sorted());
         }
 
-        using var store = OpenStore(workspace, write: true, new Secrets(), time, diagnostics);
+        using var store = OpenStore(workspace, write: true, new Secrets(), time, diagnostics, create: false);
         if (store is null)
         {
             return ([], [], diagnostics.Sorted());
@@ -572,11 +603,16 @@ public static class PlaybookEngine
     {
         var workspace = prepared.Workspace;
         var executor = new ActionExecutor(workspace, prepared.Catalog, secrets, http, time);
-        return new RunExecutor(store, executor, time, workspace.ExecutionSetting("max_attempts", 4), TimeSpan.FromMilliseconds(workspace.ExecutionSetting("backoff_ms", 500)), owner, logger);
+        var retry = new RetryPolicy(workspace.ExecutionSetting("max_attempts", 4), TimeSpan.FromMilliseconds(workspace.ExecutionSetting("backoff_ms", 500)),
+            TimeSpan.FromMinutes(workspace.ExecutionSetting("retry_horizon_minutes", RetryPolicy.DefaultHorizonMinutes)));
+        return new RunExecutor(store, executor, time, retry, owner, logger);
     }
 
-    /// <summary>Opens the workspace's state store (SQLite file or PostgreSQL); null with a diagnostic when it cannot be opened.</summary>
-    internal static StateStore? OpenStore(WorkspaceDefinition workspace, bool write, Secrets secrets, TimeProvider time, DiagnosticBag diagnostics)
+    /// <summary>
+    /// Opens the workspace's state store (SQLite file or PostgreSQL); null with a diagnostic when it cannot be opened.
+    /// For writing, a store that does not exist is created only when <paramref name="create"/> (PB5013 otherwise).
+    /// </summary>
+    internal static StateStore? OpenStore(WorkspaceDefinition workspace, bool write, Secrets secrets, TimeProvider time, DiagnosticBag diagnostics, bool create = true)
     {
         var state = workspace.State;
         if (state.Kind == "postgres")
@@ -590,7 +626,12 @@ public static class PlaybookEngine
 
             try
             {
-                return PostgresStateStore.Open(connection, write, time, state.Lease);
+                return PostgresStateStore.Open(connection, write, time, state.Lease, create);
+            }
+            catch (StoreMissingException ex)
+            {
+                diagnostics.Add(DiagnosticDescriptors.StoreMissing, location, ex.Store);
+                return null;
             }
             catch (Exception ex) when (ex is Npgsql.NpgsqlException or InvalidOperationException or ArgumentException or TimeoutException)
             {
@@ -601,7 +642,12 @@ public static class PlaybookEngine
 
         try
         {
-            return write ? SqliteStateStore.OpenForWrite(workspace.StatePath, time, state.Lease) : SqliteStateStore.OpenReadOnly(workspace.StatePath, time);
+            return write ? SqliteStateStore.OpenForWrite(workspace.StatePath, time, state.Lease, create) : SqliteStateStore.OpenReadOnly(workspace.StatePath, time);
+        }
+        catch (StoreMissingException ex)
+        {
+            diagnostics.Add(DiagnosticDescriptors.StoreMissing, SourceLocation.None, ex.Store);
+            return null;
         }
         catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException or InvalidOperationException)
         {

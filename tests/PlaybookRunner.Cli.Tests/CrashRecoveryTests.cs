@@ -92,7 +92,7 @@ public sealed class CrashRecoveryTests
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = root };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "playbook.dll"));
-        foreach (var arg in new[] { "run", root, "--as-of", "2026-03-02T09:00:00Z" })
+        foreach (var arg in new[] { "run", "--create-store", root, "--as-of", "2026-03-02T09:00:00Z" })
         {
             info.ArgumentList.Add(arg);
         }

@@ -72,7 +72,7 @@ public sealed class EcosystemTests
                   - { type: email, to: owner@example.com, subject: "Call {{ name }}", body: "Call {{ name }} today" }
             """);
 
-        var run = Exec(playbook, ["run", ws.Root, "--as-of", "2026-03-02T09:00:00Z"]);
+        var run = Exec(playbook, ["run", "--create-store", ws.Root, "--as-of", "2026-03-02T09:00:00Z"]);
         Assert.True(run.Code == 0, run.Out + run.Err);
         Assert.Contains("3 actions succeeded, 0 failed", run.Out, StringComparison.Ordinal);
         Assert.Contains("\"body\":\"Acme\"", File.ReadAllText(Path.Combine(ws.Root, "out.jsonl")), StringComparison.Ordinal);
@@ -83,10 +83,10 @@ public sealed class EcosystemTests
         var saved = Path.Combine(ws.Root, "reviewed.plan.json");
         var plan = Exec(playbook, ["plan", ws.Root, "--as-of", "2026-03-03T09:00:00Z", "--format", "json", "--out", saved]);
         Assert.True(plan.Code == 0, plan.Out + plan.Err);
-        var apply = Exec(playbook, ["run", ws.Root, "--plan", saved]);
+        var apply = Exec(playbook, ["run", "--create-store", ws.Root, "--plan", saved]);
         Assert.True(apply.Code == 0, apply.Out + apply.Err);
         Assert.Contains("Run as of 2026-03-03T09:00:00+00:00: 3 actions succeeded, 0 failed", apply.Out, StringComparison.Ordinal);
-        Assert.Contains("0 actions succeeded", Exec(playbook, ["run", ws.Root, "--plan", saved]).Out, StringComparison.Ordinal);
+        Assert.Contains("0 actions succeeded", Exec(playbook, ["run", "--create-store", ws.Root, "--plan", saved]).Out, StringComparison.Ordinal);
         Assert.Equal(2, hook.Requests.Count);
         Assert.Equal(2, smtp.Messages().Count);
 
@@ -99,7 +99,7 @@ public sealed class EcosystemTests
               - { id: s, when: id == "B", cooldown: 1y, actions: [ { type: webhook, channel: tasks, body: '{"tick": "{{ id }}"}' } ] }
             """);
         var info = new System.Diagnostics.ProcessStartInfo(playbook) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "daemon", ws.Root, "--listen", "none", "--poll", "1" })
+        foreach (var argument in new[] { "daemon", ws.Root, "--listen", "none", "--poll", "1", "--create-store" })
         {
             info.ArgumentList.Add(argument);
         }

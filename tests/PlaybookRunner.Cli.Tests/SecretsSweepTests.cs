@@ -67,7 +67,7 @@ public sealed class SecretsSweepTests
 
             Run("plan", dir.Root, "--as-of", asOf, "--format", "json", "--explain");
             Run("explain", "p/r", "A", dir.Root, "--as-of", asOf);
-            Run("run", dir.Root, "--as-of", asOf);
+            Run("run", "--create-store", dir.Root, "--as-of", asOf);
             Run("history", dir.Root);
             Run("history", dir.Root, "--failed");
             Run("plan", remote.Root, "--as-of", asOf);

@@ -60,7 +60,12 @@ internal static class DaemonCommand
             Description = "Reviewed-only mode: evaluate no schedule; execute each saved plan (*.plan.json) put into this folder, as run --plan does, then move it to applied/ or refused/",
         };
 
-        var command = new Command("daemon", "Run every playbook on its schedule until stopped; reload edited playbooks that validate.") { paths, listen, logFormat, poll, shutdown, isolation, reviewed };
+        var create = new Option<bool>("--create-store")
+        {
+            Description = "Create the state store at start if it does not exist (first start); without it a missing store stops the start, never a fresh start",
+        };
+
+        var command = new Command("daemon", "Run every playbook on its schedule until stopped; reload edited playbooks that validate.") { paths, listen, logFormat, poll, shutdown, isolation, reviewed, create };
         command.SetAction(async (result, cancellationToken) =>
         {
             Uri? prefix = null;
@@ -100,6 +105,7 @@ internal static class DaemonCommand
                 {
                     Worker = result.GetValue(isolation) == "worker" ? EvaluateCommand.Self() : null,
                     ReviewedPlans = result.GetValue(reviewed) is { } folder ? Path.GetFullPath(folder) : null,
+                    CreateStore = result.GetValue(create),
                 }));
             builder.Services.AddSingleton(provider => prefix is null
                 ? null!

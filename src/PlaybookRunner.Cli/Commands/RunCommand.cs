@@ -16,7 +16,8 @@ internal static class RunCommand
         var saved = new Option<string?>("--plan") { Description = "Execute exactly this saved plan (written by plan --format json --out FILE) instead of planning now" };
         var rules = new Option<string[]>("--rule") { Description = "Only this rule (playbook/rule, or the rule id); repeatable", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
         var keys = new Option<string[]>("--key") { Description = "Only this customer key; repeatable", Arity = ArgumentArity.OneOrMore, AllowMultipleArgumentsPerToken = false };
-        var command = new Command("run", "Execute the actions plan shows, once; finish actions a crashed run left pending first.") { paths, asOf, maxActions, saved, rules, keys };
+        var create = new Option<bool>("--create-store") { Description = "Create the state store if it does not exist (first run); without it a missing store is an error, never a fresh start" };
+        var command = new Command("run", "Execute the actions plan shows, once; finish actions a crashed run left pending first.") { paths, asOf, maxActions, saved, rules, keys, create };
         command.SetAction(async (result, cancellationToken) =>
         {
             if (result.GetValue(saved) is not null && result.GetValue(asOf) is not null)
@@ -34,12 +35,12 @@ internal static class RunCommand
             var scope = new Core.Planning.RunScope(result.GetValue(rules) ?? [], result.GetValue(keys) ?? []);
             var workspacePaths = CliApp.PathsOrDefault(result.GetValue(paths));
             var run = result.GetValue(saved) is { } planFile
-                ? await PlaybookEngine.ApplyAsync(workspacePaths, planFile, time, cancellationToken, result.GetValue(maxActions), scope)
-                : await PlaybookEngine.RunAsync(workspacePaths, instant, time, cancellationToken, result.GetValue(maxActions), scope);
+                ? await PlaybookEngine.ApplyAsync(workspacePaths, planFile, time, cancellationToken, result.GetValue(maxActions), scope, result.GetValue(create))
+                : await PlaybookEngine.RunAsync(workspacePaths, instant, time, cancellationToken, result.GetValue(maxActions), scope, result.GetValue(create));
             foreach (var action in run.Actions)
             {
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{(action.Succeeded ? "ok  " : action.Abandoned ? "left" : "FAIL")} {action.Playbook}/{action.Rule} {SafeText.OneLine(action.Key)} {action.Type}{(action.Recovered ? " (recovered)" : "")}: {SafeText.OneLine(action.Message)}"));
+                    $"{(action.Succeeded ? "ok  " : action.Abandoned ? "left" : action.RetryAt is not null ? "WAIT" : "FAIL")} {action.Playbook}/{action.Rule} {SafeText.OneLine(action.Key)} {action.Type}{(action.Recovered ? " (recovered)" : "")}: {SafeText.OneLine(action.Message)}"));
             }
 
             stderr.Write(DiagnosticFormatter.WriteText(run.Diagnostics, cwd));
@@ -50,10 +51,16 @@ internal static class RunCommand
                     stderr.WriteLine(line);
                 }
 
-                var failed = run.Actions.Count(a => !a.Succeeded && !a.Abandoned);
+                var retrying = run.Actions.Count(a => a.RetryAt is not null);
+                var failed = run.Actions.Count(a => !a.Succeeded && !a.Abandoned) - retrying;
                 var left = run.Actions.Count(a => a.Abandoned);
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"Run as of {Core.Planning.Planner.FormatInstant(plan.AsOf)}: {run.Actions.Count - failed - left} actions succeeded, {failed} failed, {plan.Summary.Suppressed} suppressed, {plan.Summary.HeldBack} held back, {plan.Errors.Count} errors{(left > 0 ? $", {left} left to the runner that claimed them" : "")}"));
+                    $"Run as of {Core.Planning.Planner.FormatInstant(plan.AsOf)}: {run.Actions.Count - failed - left - retrying} actions succeeded, {failed} failed, {(retrying > 0 ? $"{retrying} to retry, " : "")}{plan.Summary.Suppressed} suppressed, {plan.Summary.HeldBack} held back, {plan.Errors.Count} errors{(left > 0 ? $", {left} left to the runner that claimed them (not this run's to deliver)" : "")}"));
+                if (run.Waiting is { Count: > 0, Next: { } next })
+                {
+                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{run.Waiting.Count} action(s) wait to be retried after a transient failure; the next from {Core.Planning.Planner.FormatInstant(next)} (run again then, or let the daemon deliver them)"));
+                }
             }
 
             return run.Busy ? CliApp.Busy : run.Success ? CliApp.Success : CliApp.Errors;

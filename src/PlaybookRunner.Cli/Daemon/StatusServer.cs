@@ -56,8 +56,11 @@ internal sealed class StatusServer(Core.Scheduling.Daemon daemon, Uri prefix, Ti
         var now = time.GetUtcNow();
         var (status, type, body) = context.Request.Url?.AbsolutePath switch
         {
-            "/healthz" => daemon.Healthy(now) ? (200, "text/plain; charset=utf-8", "ok\n") : (503, "text/plain; charset=utf-8", "unhealthy: the scheduler loop has stalled\n"),
-            "/metrics" => (200, "text/plain; version=0.0.4; charset=utf-8", daemon.Metrics.Render(daemon.Current?.Prepared.Workspace.Playbooks.Select(p => p.Id) ?? [], daemon.StoreActions())),
+            "/healthz" => daemon.Problems(now) is { Count: > 0 } problems
+                ? (503, "text/plain; charset=utf-8", string.Concat(problems.Select(p => "unhealthy: " + Core.Diagnostics.SafeText.OneLine(p) + "\n")))
+                : (200, "text/plain; charset=utf-8", "ok\n"),
+            "/metrics" => (200, "text/plain; version=0.0.4; charset=utf-8", daemon.Metrics.Render(daemon.Current?.Prepared.Workspace.Playbooks.Select(p => p.Id) ?? [],
+                daemon.StoreActions(), daemon.StoreBacklog(now), storeUp: !daemon.StoreDownNow && daemon.StoreLost is null)),
             "/" => (200, "text/html; charset=utf-8", StatusPage.Render(daemon, now, daemon.RecentActions(25))),
             _ => (404, "text/plain; charset=utf-8", "not found\n"),
         };

@@ -20,7 +20,10 @@ internal sealed class PostgresStateStore : StateStore
     private PostgresStateStore(NpgsqlConnection? connection, TimeProvider time, TimeSpan lease)
         : base(connection, time, lease)
     {
+        Name = connection is null ? "postgres" : $"postgres database '{connection.Database}' on {connection.Host}";
     }
+
+    public override string Name { get; }
 
     protected override string NowSql => $"to_char(clock_timestamp() AT TIME ZONE 'UTC', {Format})";
 
@@ -30,7 +33,11 @@ internal sealed class PostgresStateStore : StateStore
 
     protected override void BindClock(DbCommand command) => Add(command, "@lease", Lease.TotalSeconds);
 
-    public static PostgresStateStore Open(string connectionString, bool write, TimeProvider time, TimeSpan lease)
+    /// <summary>
+    /// Opens the store; for writing, migrates it as needed. A database without the store's tables is given them only
+    /// when <paramref name="create"/>; otherwise <see cref="StoreMissingException"/> (a lost store is never a silent fresh start).
+    /// </summary>
+    public static PostgresStateStore Open(string connectionString, bool write, TimeProvider time, TimeSpan lease, bool create = true)
     {
         var connection = new NpgsqlConnection(Sources.PostgresConnections.Harden(connectionString));
         try
@@ -49,10 +56,21 @@ internal sealed class PostgresStateStore : StateStore
                 return new PostgresStateStore(connection, time, lease);
             }
 
+            if (!create)
+            {
+                using var exists = connection.CreateCommand();
+                exists.CommandText = "SELECT to_regclass('actions') IS NOT NULL";
+                if (exists.ExecuteScalar() is not true)
+                {
+                    throw new StoreMissingException($"postgres database '{connection.Database}' on {connection.Host}");
+                }
+            }
+
             Execute(connection, $"SELECT pg_advisory_lock({MigrationLock.ToString(CultureInfo.InvariantCulture)})");
             try
             {
                 Migrate(connection, connection.Database);
+                EnsureIdentity(connection, time.GetUtcNow());
             }
             finally
             {

@@ -12,24 +12,62 @@ public sealed record ExecutedAction(string IdempotencyKey, string Playbook, stri
 {
     /// <summary>True when the runner lost its claim before executing, so the action was left to the runner that took it over.</summary>
     public bool Abandoned { get; init; }
+
+    /// <summary>Set when it failed transiently within its retry horizon: it stays pending and is attempted again from then on.</summary>
+    public DateTimeOffset? RetryAt { get; init; }
+
+    /// <summary>When a transient failure that is still retried gives up and becomes a dead letter.</summary>
+    public DateTimeOffset? GivesUpAt { get; init; }
+}
+
+/// <summary>
+/// How transient failures are retried: <see cref="MaxAttempts"/> attempts with exponential backoff within one
+/// execution; then, until <see cref="Horizon"/> has passed since the first failure, the action stays pending and is
+/// attempted again in later rounds (by the next run or the daemon), after a wait that doubles up to 15 minutes.
+/// </summary>
+internal sealed record RetryPolicy(int MaxAttempts, TimeSpan Backoff, TimeSpan Horizon)
+{
+    /// <summary>The default horizon: transient failures are retried for an hour.</summary>
+    public const int DefaultHorizonMinutes = 60;
+
+    private static readonly TimeSpan MinRound = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan MaxRound = TimeSpan.FromMinutes(15);
+
+    /// <summary>When to try again after a round that failed transiently, or null when the horizon has passed (a dead letter).</summary>
+    public DateTimeOffset? NextRound(DateTimeOffset failingSince, DateTimeOffset now)
+    {
+        var end = failingSince + Horizon;
+        if (now >= end)
+        {
+            return null;
+        }
+
+        var wait = TimeSpan.FromTicks(Math.Clamp((now - failingSince).Ticks * 2, MinRound.Ticks, MaxRound.Ticks));
+        return now + wait < end ? now + wait : end;
+    }
 }
 
 /// <summary>
 /// Executes recorded actions under claims. For a plan: records each pending finding's firing and its
 /// actions as pending in one transaction, then claims and executes each action (transient failures
-/// retried with exponential backoff and jitter, honouring Retry-After) and records the outcome under the
-/// claim. Permanent failures and exhausted retries become dead letters. Before every attempt the claim
-/// is renewed; a runner that lost it (paused past its lease) stops without executing.
+/// retried with exponential backoff and jitter, honouring Retry-After, then in later rounds until the retry
+/// horizon) and records the outcome under the claim. Permanent failures and failures past the horizon become
+/// dead letters. Before every attempt the claim is renewed and the attempt recorded; a runner that lost its claim
+/// (paused past its lease) stops without executing, and one whose store fails stops executing (<see cref="Failure"/>).
 /// </summary>
-internal sealed class RunExecutor(StateStore store, ActionExecutor executor, TimeProvider time, int maxAttempts, TimeSpan backoff, string owner, ILogger? logger = null)
+internal sealed class RunExecutor(StateStore store, ActionExecutor executor, TimeProvider time, RetryPolicy retry, string owner, ILogger? logger = null)
 {
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
+    private readonly Lock _store = new();
 
     /// <summary>Test hook: called after an action is claimed and before its claim is checked and it is executed.</summary>
     internal static Action<string>? BeforeExecute { get; set; }
 
     /// <summary>Test hook like <see cref="BeforeExecute"/>, seen only by the async flow that set it (tests run side by side in one process).</summary>
     internal static AsyncLocal<Action<string>?> BeforeExecuteInFlow { get; } = new();
+
+    /// <summary>Set when the store failed while executing: execution stopped there (PB5014 for a run).</summary>
+    public StoreFailureException? Failure { get; private set; }
 
     public static string IdempotencyKey(string playbook, string rule, string key, int index, DateTimeOffset firedAt) =>
         $"{playbook}/{rule}/{key}/{index.ToString(CultureInfo.InvariantCulture)}/{firedAt.UtcDateTime.ToString("yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture)}";
@@ -43,23 +81,30 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     {
         var done = new List<ExecutedAction>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        while (!stopping.IsCancellationRequested && store.Claim(owner, steal: steal) is { } claim)
+        try
         {
-            if (!seen.Add(claim.IdempotencyKey))
+            while (!stopping.IsCancellationRequested && OnStore(() => store.Claim(owner, steal: steal), "claiming a pending action") is { } claim)
             {
-                store.Release(claim);
-                break;
-            }
+                if (!seen.Add(claim.IdempotencyKey))
+                {
+                    OnStore(() => store.Release(claim), "releasing a claim");
+                    break;
+                }
 
-            try
-            {
-                done.Add(await ExecuteClaimAsync(claim, recovered: true, stopping, cancellationToken));
+                try
+                {
+                    done.Add(await ExecuteClaimAsync(claim, recovered: true, stopping, cancellationToken));
+                }
+                catch (OperationCanceledException) when (stopping.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    // Stopped while waiting to retry: the claim was released and the action stays pending.
+                    break;
+                }
             }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                // Stopped while waiting to retry: the claim was released and the action stays pending.
-                break;
-            }
+        }
+        catch (StoreFailureException ex)
+        {
+            Failure = ex;
         }
 
         return done;
@@ -74,11 +119,16 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         var keys = new List<string>();
         foreach (var finding in plan.Findings.Where(f => f.IsPending))
         {
-            var actions = finding.Actions.Select((a, i) => (
-                IdempotencyKey: IdempotencyKey(finding.Playbook, finding.Rule, finding.Key, i, plan.AsOf),
-                Index: i,
-                a.Type,
-                Payload: ToPayload(a, finding, finding.BaseDirectory).ToJson())).ToList();
+            var actions = finding.Actions.Select((a, i) =>
+            {
+                var payload = ToPayload(a, finding, finding.BaseDirectory);
+                return (
+                    IdempotencyKey: IdempotencyKey(finding.Playbook, finding.Rule, finding.Key, i, plan.AsOf),
+                    Index: i,
+                    a.Type,
+                    Lane: Lane(payload),
+                    Payload: payload.ToJson());
+            }).ToList();
             store.RecordFiring(finding.Playbook, finding.Rule, finding.Key, plan.AsOf, actions, time.GetUtcNow());
             keys.AddRange(actions.Select(a => a.IdempotencyKey));
         }
@@ -86,29 +136,78 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         return keys;
     }
 
+    /// <summary>
+    /// The lane an action is delivered in, whose concurrency the daemon bounds: its SMTP channel, its webhook channel
+    /// (or the host of its url), <c>file</c>, or a plugin's type. One hung receiver holds up only its own lane.
+    /// </summary>
+    public static string Lane(ActionPayload payload) => payload.Type switch
+    {
+        "email" => "email:" + payload.Fields.GetValueOrDefault("channel", "default"),
+        "webhook" when payload.Fields.TryGetValue("channel", out var channel) => "webhook:" + channel,
+        "webhook" => "webhook:" + (Uri.TryCreate(payload.Fields.GetValueOrDefault("url", ""), UriKind.Absolute, out var url) ? url.Authority : "url"),
+        _ => payload.Type,
+    };
+
     /// <summary>Claims and executes the named actions; one another runner holds or finished is skipped.</summary>
     public async Task<IReadOnlyList<ExecutedAction>> ExecuteAsync(IReadOnlyList<string> keys, CancellationToken stopping, CancellationToken cancellationToken)
     {
         var done = new List<ExecutedAction>();
-        foreach (var key in keys)
+        try
         {
-            if (stopping.IsCancellationRequested)
+            foreach (var key in keys)
             {
-                break;
-            }
+                if (stopping.IsCancellationRequested)
+                {
+                    break;
+                }
 
-            if (store.Claim(owner, key) is { } claim)
-            {
-                done.Add(await ExecuteClaimAsync(claim, recovered: false, CancellationToken.None, cancellationToken));
+                if (OnStore(() => store.Claim(owner, key), "claiming an action") is { } claim)
+                {
+                    done.Add(await ExecuteClaimAsync(claim, recovered: false, CancellationToken.None, cancellationToken));
+                }
             }
+        }
+        catch (StoreFailureException ex)
+        {
+            Failure = ex;
         }
 
         return done;
     }
 
-    /// <summary>Records and executes a plan's pending findings.</summary>
-    public Task<IReadOnlyList<ExecutedAction>> ExecuteAsync(Plan plan, CancellationToken cancellationToken) =>
-        ExecuteAsync(Record(plan), CancellationToken.None, cancellationToken);
+    /// <summary>Records and executes a plan's pending findings; nothing is executed when recording fails (<see cref="Failure"/>).</summary>
+    public async Task<IReadOnlyList<ExecutedAction>> ExecuteAsync(Plan plan, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<string> keys;
+        try
+        {
+            keys = OnStore(() => Record(plan), "recording the firings before executing them");
+        }
+        catch (StoreFailureException ex)
+        {
+            Failure = ex;
+            return [];
+        }
+
+        return await ExecuteAsync(keys, CancellationToken.None, cancellationToken);
+    }
+
+    /// <summary>One store operation, serialised (the daemon executes lanes side by side on one connection); a store error becomes <see cref="StoreFailureException"/>.</summary>
+    private T OnStore<T>(Func<T> operation, string doing)
+    {
+        lock (_store)
+        {
+            return StoreErrors.Guard(store, operation, doing);
+        }
+    }
+
+    private void OnStore(Action operation, string doing)
+    {
+        lock (_store)
+        {
+            StoreErrors.Guard(store, operation, doing);
+        }
+    }
 
     private static ActionPayload ToPayload(PlannedAction action, PlannedFinding finding, string baseDirectory)
     {
@@ -140,22 +239,26 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     /// <summary>
     /// Executes one claimed action. <paramref name="stopping"/> cancels only the waits between retries
     /// (the claim is released and the action stays pending); <paramref name="cancellationToken"/> also
-    /// cancels an attempt in flight.
+    /// cancels an attempt in flight. A store failure is thrown as <see cref="StoreFailureException"/> saying
+    /// whether the action may have been delivered (then it stays pending and is sent again with the same key).
     /// </summary>
-    private async Task<ExecutedAction> ExecuteClaimAsync(ActionRecord claim, bool recovered, CancellationToken stopping, CancellationToken cancellationToken)
+    public async Task<ExecutedAction> ExecuteClaimAsync(ActionRecord claim, bool recovered, CancellationToken stopping, CancellationToken cancellationToken)
     {
         (BeforeExecuteInFlow.Value ?? BeforeExecute)?.Invoke(claim.IdempotencyKey);
         var attempts = 0;
         var lost = false;
+        var sent = false;
+        var lastAttempt = 0;
+        DateTimeOffset? firstFailure = null;
         var builder = new ResiliencePipelineBuilder<AttemptOutcome> { TimeProvider = time };
         // max_attempts: 1 means no retry; Polly's retry wants at least one, so there is none then.
-        var pipeline = maxAttempts <= 1 ? builder.Build() : builder
+        var pipeline = retry.MaxAttempts <= 1 ? builder.Build() : builder
             .AddRetry(new RetryStrategyOptions<AttemptOutcome>
             {
-                MaxRetryAttempts = maxAttempts - 1,
+                MaxRetryAttempts = retry.MaxAttempts - 1,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
-                Delay = backoff,
+                Delay = retry.Backoff,
                 MaxDelay = TimeSpan.FromSeconds(30),
                 ShouldHandle = args => ValueTask.FromResult(!lost && args.Outcome.Result is { Succeeded: false, Transient: true }),
                 DelayGenerator = args => ValueTask.FromResult(
@@ -169,15 +272,33 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             outcome = await pipeline.ExecuteAsync(
                 async _ =>
                 {
-                    if (!store.Renew(claim))
+                    if (!OnStore(() => store.Renew(claim), $"renewing the claim on {claim.IdempotencyKey}"))
                     {
                         lost = true;
                         return AttemptOutcome.Permanent("the claim was lost to another runner before this attempt; not executed");
                     }
 
+                    // The attempt is recorded before its side effect: a store that cannot record it sends nothing.
+                    var attempt = OnStore(() => store.BeginAttempt(claim.IdempotencyKey, time.GetUtcNow()), $"recording an attempt at {claim.IdempotencyKey} (nothing was sent)");
                     attempts++;
+                    sent = true;
                     var result = await executor.ExecuteAsync(claim, cancellationToken);
-                    store.RecordAttemptRow(claim.IdempotencyKey, time.GetUtcNow(), result.Succeeded ? "succeeded" : result.Transient ? "transient" : "permanent", result.Message);
+                    if (result is { Succeeded: false, Transient: true })
+                    {
+                        firstFailure ??= time.GetUtcNow();
+                    }
+
+                    try
+                    {
+                        OnStore(() => store.EndAttempt(claim.IdempotencyKey, attempt, AttemptName(result), result.Message),
+                            $"recording how attempt {attempt} at {claim.IdempotencyKey} ended ({(result.Succeeded ? "delivered" : "failed")})");
+                    }
+                    catch (StoreFailureException ex)
+                    {
+                        throw new StoreFailureException(ex.Store, ex.Message, ex.InnerException) { Unrecorded = new UnrecordedOutcome(claim, attempt, result, attempts) };
+                    }
+
+                    lastAttempt = attempt;
                     return result;
                 },
                 either.Token);
@@ -185,8 +306,15 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         catch (OperationCanceledException)
         {
             // Shutting down: the action stays pending and is retried with the same key by whoever claims it next.
-            store.Release(claim);
+            TryRelease(claim);
             throw;
+        }
+        catch (StoreFailureException ex) when (sent)
+        {
+            throw new StoreFailureException(ex.Store, $"{ex.Message}; {claim.IdempotencyKey} may have been delivered: it stays pending and is sent again with the same idempotency key once the store works", ex.InnerException)
+            {
+                Unrecorded = ex.Unrecorded,
+            };
         }
 
         if (lost)
@@ -195,13 +323,89 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             return new ExecutedAction(claim.IdempotencyKey, claim.Playbook, claim.Rule, claim.Key, claim.Type, false, recovered, attempts, outcome.Message) { Abandoned = true };
         }
 
+        var now = time.GetUtcNow();
+        var failingSince = claim.FailingSince ?? firstFailure ?? now;
+        if (outcome is { Succeeded: false, Transient: true } && retry.NextRound(failingSince, now) is { } retryAt)
+        {
+            var waiting = Recording(claim, lastAttempt, outcome, attempts, () => store.RecordRetry(claim, failingSince, retryAt, outcome.Message, now, attempts), $"recording a retry of {claim.IdempotencyKey}");
+            if (!waiting)
+            {
+                _logger.LogWarning("Action {IdempotencyKey} failed after its claim passed to another runner; the other runner's record stands", Diagnostics.SafeText.OneLine(claim.IdempotencyKey));
+            }
+
+            return new ExecutedAction(claim.IdempotencyKey, claim.Playbook, claim.Rule, claim.Key, claim.Type, false, recovered, attempts, outcome.Message)
+            {
+                RetryAt = retryAt,
+                GivesUpAt = failingSince + retry.Horizon,
+            };
+        }
+
         var state = outcome.Succeeded ? ActionState.Succeeded : ActionState.Dead;
-        var message = outcome.Succeeded || !outcome.Transient ? outcome.Message : $"{outcome.Message} (gave up after {attempts} attempts)";
-        if (!store.RecordOutcome(claim, state, outcome.Succeeded ? null : message, time.GetUtcNow(), attempts))
+        var message = outcome.Succeeded || !outcome.Transient ? outcome.Message
+            : claim.FailingSince is { } since ? $"{outcome.Message} (gave up after retrying since {Planner.FormatInstant(since)})"
+            : $"{outcome.Message} (gave up after {attempts} attempts)";
+        if (!Recording(claim, lastAttempt, outcome with { Message = message }, attempts, () => store.RecordOutcome(claim, state, outcome.Succeeded ? null : message, now, attempts),
+            $"recording the outcome of {claim.IdempotencyKey} ({StateStore.StateName(state)})"))
         {
             _logger.LogWarning("Action {IdempotencyKey} ended ({Outcome}) after its claim passed to another runner; the other runner's record stands", Diagnostics.SafeText.OneLine(claim.IdempotencyKey), StateStore.StateName(state));
         }
 
         return new ExecutedAction(claim.IdempotencyKey, claim.Playbook, claim.Rule, claim.Key, claim.Type, outcome.Succeeded, recovered, attempts, message);
+    }
+
+    /// <summary>Records how an attempted action ended; a store failure carries the outcome so that the daemon can record it later.</summary>
+    private bool Recording(ActionRecord claim, int attempt, AttemptOutcome outcome, int attempts, Func<bool> write, string doing)
+    {
+        try
+        {
+            return OnStore(write, doing);
+        }
+        catch (StoreFailureException ex)
+        {
+            throw new StoreFailureException(ex.Store, $"{ex.Message}; {claim.IdempotencyKey} may have been delivered: it stays pending and is sent again with the same idempotency key once the store works", ex.InnerException)
+            {
+                Unrecorded = new UnrecordedOutcome(claim, attempt, outcome, attempts),
+            };
+        }
+    }
+
+    private static string AttemptName(AttemptOutcome outcome) => outcome.Succeeded ? "succeeded" : outcome.Transient ? "transient" : "permanent";
+
+    /// <summary>
+    /// Records an outcome the store could not take when it happened (the daemon, once the store answers again), under
+    /// the claim it ran under: a delivered action is not sent again. A transient failure just gives its claim up.
+    /// </summary>
+    public void RecordLate(UnrecordedOutcome late)
+    {
+        var (claim, attempt, outcome, attempts) = late;
+        var now = time.GetUtcNow();
+        if (attempt > 0)
+        {
+            OnStore(() => store.EndAttempt(claim.IdempotencyKey, attempt, AttemptName(outcome), outcome.Message), $"recording how attempt {attempt} at {claim.IdempotencyKey} ended");
+        }
+
+        if (outcome is { Succeeded: false, Transient: true })
+        {
+            OnStore(() => store.Release(claim), "releasing a claim");
+            return;
+        }
+
+        OnStore(() => store.RecordOutcome(claim, outcome.Succeeded ? ActionState.Succeeded : ActionState.Dead, outcome.Succeeded ? null : outcome.Message, now, attempts), $"recording the outcome of {claim.IdempotencyKey}");
+    }
+
+    /// <summary>Claims the oldest due action outside <paramref name="fullLanes"/> (the daemon's lanes at their concurrency); null when none.</summary>
+    public ActionRecord? Claim(IReadOnlyCollection<string> fullLanes) => OnStore(() => store.Claim(owner, fullLanes: fullLanes), "claiming a pending action");
+
+    /// <summary>Gives a claim up if the store answers; otherwise its lease runs out on its own.</summary>
+    public void TryRelease(ActionRecord claim)
+    {
+        try
+        {
+            OnStore(() => store.Release(claim), "releasing a claim");
+        }
+        catch (StoreFailureException)
+        {
+            // The lease runs out on its own.
+        }
     }
 }

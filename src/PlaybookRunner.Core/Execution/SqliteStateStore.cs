@@ -11,10 +11,13 @@ namespace PlaybookRunner.Core.Execution;
 /// </summary>
 internal sealed class SqliteStateStore : StateStore
 {
-    private SqliteStateStore(SqliteConnection? connection, TimeProvider time, TimeSpan lease)
+    private SqliteStateStore(SqliteConnection? connection, string path, TimeProvider time, TimeSpan lease)
         : base(connection, time, lease)
     {
+        Name = path;
     }
+
+    public override string Name { get; }
 
     protected override string NowSql => "@now";
 
@@ -31,7 +34,7 @@ internal sealed class SqliteStateStore : StateStore
     {
         if (!File.Exists(path))
         {
-            return new SqliteStateStore(null, time, TimeSpan.Zero);
+            return new SqliteStateStore(null, path, time, TimeSpan.Zero);
         }
 
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
@@ -39,19 +42,34 @@ internal sealed class SqliteStateStore : StateStore
         if (!HasSchema(connection))
         {
             connection.Dispose();
-            return new SqliteStateStore(null, time, TimeSpan.Zero);
+            return new SqliteStateStore(null, path, time, TimeSpan.Zero);
         }
 
-        return new SqliteStateStore(connection, time, TimeSpan.Zero);
+        return new SqliteStateStore(connection, path, time, TimeSpan.Zero);
     }
 
-    public static SqliteStateStore OpenForWrite(string path, TimeProvider time, TimeSpan lease)
+    /// <summary>
+    /// Opens the store for writing, migrating it as needed. A store that does not exist (no file, or a file without
+    /// the store's tables: deleted or emptied) is created only when <paramref name="create"/>; otherwise
+    /// <see cref="StoreMissingException"/>, so that a lost store is never a silent fresh start.
+    /// </summary>
+    public static SqliteStateStore OpenForWrite(string path, TimeProvider time, TimeSpan lease, bool create = true)
     {
+        if (!create && !File.Exists(path))
+        {
+            throw new StoreMissingException(path);
+        }
+
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ToString());
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite, Pooling = false }.ToString());
         try
         {
             connection.Open();
+            if (!create && !HasSchema(connection))
+            {
+                throw new StoreMissingException(path);
+            }
+
             using (var pragmas = connection.CreateCommand())
             {
                 pragmas.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;";
@@ -59,7 +77,8 @@ internal sealed class SqliteStateStore : StateStore
             }
 
             Migrate(connection, path);
-            return new SqliteStateStore(connection, time, lease);
+            EnsureIdentity(connection, time.GetUtcNow());
+            return new SqliteStateStore(connection, path, time, lease);
         }
         catch
         {

@@ -29,6 +29,15 @@ internal sealed record ActionRecord(
 {
     /// <summary>The fencing token of the claim this record was read under (0: not claimed).</summary>
     public long Fence { get; init; }
+
+    /// <summary>When its first transient failure happened, while it is retried across runs (null: not failing).</summary>
+    public DateTimeOffset? FailingSince { get; init; }
+
+    /// <summary>The earliest instant it may be attempted again after a transient failure (null: now).</summary>
+    public DateTimeOffset? RetryAt { get; init; }
+
+    /// <summary>The delivery lane it is executed in: its channel (or webhook host, or type); concurrency is bounded per lane.</summary>
+    public string Lane { get; init; } = Type;
 }
 
 /// <summary>A scheduled tick another daemon claimed but did not finish before its lease ran out.</summary>
@@ -113,9 +122,21 @@ internal abstract class StateStore : IFiringHistory, IDisposable
             lease_until TEXT NOT NULL
         );
         """,
+        """
+        ALTER TABLE actions ADD COLUMN failing_since TEXT;
+        ALTER TABLE actions ADD COLUMN retry_at TEXT;
+        ALTER TABLE actions ADD COLUMN lane TEXT;
+        CREATE TABLE meta (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
     ];
 
-    private const string ActionColumns = "idempotency_key, playbook, rule, key, action_index, fired_at, type, payload, state, attempts, last_error, updated_at, fence";
+    private const string ActionColumns = "idempotency_key, playbook, rule, key, action_index, fired_at, type, payload, state, attempts, last_error, updated_at, fence, failing_since, retry_at, COALESCE(lane, type)";
+
+    /// <summary>An action is claimable once its retry time (after a transient failure) has come.</summary>
+    private const string Due = " AND (retry_at IS NULL OR retry_at <= @due_now)";
 
     private readonly Dictionary<(string, string, string), DateTimeOffset> _lastFired = [];
     private readonly Dictionary<(string, string, string), (DateTimeOffset FiredAt, string Error)> _deadLetters = [];
@@ -155,6 +176,9 @@ internal abstract class StateStore : IFiringHistory, IDisposable
         }
     }
 
+    /// <summary>The store as a user names it: the SQLite file, or the PostgreSQL database.</summary>
+    public abstract string Name { get; }
+
     /// <summary>The current schema version.</summary>
     public static int SchemaVersion => Migrations.Length;
 
@@ -192,7 +216,7 @@ internal abstract class StateStore : IFiringHistory, IDisposable
         _deadLetters.TryGetValue((playbook, rule, key), out var dead) && (LastFired(playbook, rule, key) is not { } last || dead.FiredAt > last) ? dead : null;
 
     /// <summary>Records a firing and its actions as pending, in one transaction, before anything is executed. Recording the same firing twice changes nothing.</summary>
-    public void RecordFiring(string playbook, string rule, string key, DateTimeOffset firedAt, IReadOnlyList<(string IdempotencyKey, int Index, string Type, string Payload)> actions, DateTimeOffset now)
+    public void RecordFiring(string playbook, string rule, string key, DateTimeOffset firedAt, IReadOnlyList<(string IdempotencyKey, int Index, string Type, string Lane, string Payload)> actions, DateTimeOffset now)
     {
         var connection = Writable();
         using var transaction = connection.BeginTransaction();
@@ -209,8 +233,8 @@ internal abstract class StateStore : IFiringHistory, IDisposable
         {
             using var command = Command(
                 """
-                INSERT INTO actions (idempotency_key, playbook, rule, key, action_index, fired_at, type, payload, state, attempts, updated_at)
-                VALUES (@id, @p, @r, @k, @i, @at, @t, @payload, 'pending', 0, @now) ON CONFLICT DO NOTHING
+                INSERT INTO actions (idempotency_key, playbook, rule, key, action_index, fired_at, type, lane, payload, state, attempts, updated_at)
+                VALUES (@id, @p, @r, @k, @i, @at, @t, @lane, @payload, 'pending', 0, @now) ON CONFLICT DO NOTHING
                 """,
                 transaction);
             Add(command, "@id", action.IdempotencyKey);
@@ -220,6 +244,7 @@ internal abstract class StateStore : IFiringHistory, IDisposable
             Add(command, "@i", action.Index);
             Add(command, "@at", FormatInstant(firedAt));
             Add(command, "@t", action.Type);
+            Add(command, "@lane", action.Lane);
             Add(command, "@payload", action.Payload);
             Add(command, "@now", FormatInstant(now));
             command.ExecuteNonQuery();
@@ -231,12 +256,17 @@ internal abstract class StateStore : IFiringHistory, IDisposable
 
     /// <summary>
     /// Claims one pending action for <paramref name="owner"/>: the one named, or else the oldest. Only an
-    /// unclaimed action or one whose lease ran out is taken, unless <paramref name="steal"/>. Null when none.
+    /// unclaimed action or one whose lease ran out is taken, unless <paramref name="steal"/>; never one waiting
+    /// for its retry time, nor one in a lane of <paramref name="fullLanes"/> (the runner is at its concurrency
+    /// there). Null when none.
     /// </summary>
-    public ActionRecord? Claim(string owner, string? idempotencyKey = null, bool steal = false)
+    public ActionRecord? Claim(string owner, string? idempotencyKey = null, bool steal = false, IReadOnlyCollection<string>? fullLanes = null)
     {
+        var lanes = fullLanes?.ToList() ?? [];
         var filter = (idempotencyKey is null ? "" : " AND idempotency_key = @id")
-            + (steal ? "" : $" AND (lease_until IS NULL OR lease_until < {NowSql})");
+            + (steal ? "" : $" AND (lease_until IS NULL OR lease_until < {NowSql})")
+            + Due
+            + (lanes.Count == 0 ? "" : $" AND COALESCE(lane, type) NOT IN ({string.Join(", ", lanes.Select((_, i) => $"@lane{i.ToString(CultureInfo.InvariantCulture)}"))})");
         using var command = Command(
             $"""
             UPDATE actions SET lease_owner = @owner, lease_until = {LeaseUntilSql}, fence = fence + 1
@@ -247,9 +277,15 @@ internal abstract class StateStore : IFiringHistory, IDisposable
             """);
         Writable();
         Add(command, "@owner", owner);
+        Add(command, "@due_now", FormatInstant(Time.GetUtcNow()));
         if (idempotencyKey is not null)
         {
             Add(command, "@id", idempotencyKey);
+        }
+
+        for (var i = 0; i < lanes.Count; i++)
+        {
+            Add(command, $"@lane{i.ToString(CultureInfo.InvariantCulture)}", lanes[i]);
         }
 
         BindClock(command);
@@ -326,7 +362,7 @@ internal abstract class StateStore : IFiringHistory, IDisposable
                 }
             }
 
-            using (var update = Command("UPDATE actions SET state = 'pending', updated_at = @now, lease_owner = NULL, lease_until = NULL WHERE idempotency_key = @id AND state = 'dead'", transaction))
+            using (var update = Command("UPDATE actions SET state = 'pending', updated_at = @now, lease_owner = NULL, lease_until = NULL, failing_since = NULL, retry_at = NULL WHERE idempotency_key = @id AND state = 'dead'", transaction))
             {
                 Add(update, "@now", FormatInstant(now));
                 Add(update, "@id", dead.IdempotencyKey);
@@ -355,19 +391,127 @@ internal abstract class StateStore : IFiringHistory, IDisposable
         return (requeued, superseded);
     }
 
-    /// <summary>Records one attempt at an action: when, how it ended (succeeded, transient, permanent) and the message.</summary>
-    public void RecordAttemptRow(string idempotencyKey, DateTimeOffset at, string outcome, string message)
+    /// <summary>
+    /// Records that an attempt at an action starts, before its side effect: every delivery attempt is in the
+    /// attempts table, and one a crash interrupted stays <c>started</c>. Returns the attempt's number.
+    /// </summary>
+    public int BeginAttempt(string idempotencyKey, DateTimeOffset at)
     {
         using var command = Command(
             """
             INSERT INTO attempts (idempotency_key, attempt, at, outcome, message)
-            VALUES (@id, (SELECT COUNT(*) + 1 FROM attempts WHERE idempotency_key = @id), @at, @o, @m)
+            VALUES (@id, (SELECT COUNT(*) + 1 FROM attempts WHERE idempotency_key = @id), @at, 'started', '')
+            RETURNING attempt
             """);
         Writable();
         Add(command, "@id", idempotencyKey);
         Add(command, "@at", FormatInstant(at));
+        return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Records how an attempt ended: succeeded, transient or permanent, with the message.</summary>
+    public void EndAttempt(string idempotencyKey, int attempt, string outcome, string message)
+    {
+        using var command = Command("UPDATE attempts SET outcome = @o, message = @m WHERE idempotency_key = @id AND attempt = @n");
+        Writable();
+        Add(command, "@id", idempotencyKey);
+        Add(command, "@n", attempt);
         Add(command, "@o", outcome);
         Add(command, "@m", message);
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Leaves an action that failed transiently pending until <paramref name="retryAt"/>, its claim released, under its
+    /// claim; false (nothing written) when the claim was lost.
+    /// </summary>
+    public bool RecordRetry(ActionRecord claim, DateTimeOffset failingSince, DateTimeOffset retryAt, string error, DateTimeOffset now, int attempts)
+    {
+        using var command = Command(
+            """
+            UPDATE actions SET attempts = attempts + @n, last_error = @e, updated_at = @at, failing_since = @since, retry_at = @retry, lease_owner = NULL, lease_until = NULL
+            WHERE idempotency_key = @id AND fence = @fence AND state = 'pending'
+            """);
+        Writable();
+        Add(command, "@n", attempts);
+        Add(command, "@e", error);
+        Add(command, "@at", FormatInstant(now));
+        Add(command, "@since", FormatInstant(failingSince));
+        Add(command, "@retry", FormatInstant(retryAt));
+        Add(command, "@id", claim.IdempotencyKey);
+        Add(command, "@fence", claim.Fence);
+        return command.ExecuteNonQuery() == 1;
+    }
+
+    /// <summary>Pending actions waiting for their retry time after a transient failure: how many, and the earliest retry.</summary>
+    public (int Count, DateTimeOffset? Next) Waiting()
+    {
+        if (Connection is null)
+        {
+            return (0, null);
+        }
+
+        using var command = Command("SELECT COUNT(*), MIN(retry_at) FROM actions WHERE state = 'pending' AND retry_at > @now");
+        Add(command, "@now", FormatInstant(Time.GetUtcNow()));
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return (Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture), reader.IsDBNull(1) ? null : ParseInstant(reader.GetString(1)));
+    }
+
+    /// <summary>Pending actions and the oldest one's firing time, for backlog health.</summary>
+    public (long Pending, DateTimeOffset? OldestFiredAt) Backlog()
+    {
+        if (Connection is null)
+        {
+            return (0, null);
+        }
+
+        using var command = Command("SELECT COUNT(*), MIN(fired_at) FROM actions WHERE state = 'pending'");
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return (Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture), reader.IsDBNull(1) ? null : ParseInstant(reader.GetString(1)));
+    }
+
+    /// <summary>
+    /// The store's identity, given when it was created (or first migrated to schema 6): a store that is replaced
+    /// under a running daemon has another one. Null when the store has none (read-only, not created).
+    /// </summary>
+    public string? Identity()
+    {
+        if (Connection is null)
+        {
+            return null;
+        }
+
+        using var command = Command("SELECT value FROM meta WHERE name = 'store_id'");
+        return command.ExecuteScalar() as string;
+    }
+
+    /// <summary>True when anything ever fired in this store (an emptied store has no firings).</summary>
+    public bool HasFirings()
+    {
+        if (Connection is null)
+        {
+            return false;
+        }
+
+        using var command = Command("SELECT 1 FROM firings LIMIT 1");
+        return command.ExecuteScalar() is not null;
+    }
+
+    /// <summary>Gives a newly created (or newly migrated) store its identity; one that has an identity keeps it.</summary>
+    protected static void EnsureIdentity(DbConnection connection, DateTimeOffset now)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "INSERT INTO meta (name, value) VALUES ('store_id', @id), ('created_at', @at) ON CONFLICT DO NOTHING";
+        var id = command.CreateParameter();
+        id.ParameterName = "@id";
+        id.Value = Guid.NewGuid().ToString("N");
+        command.Parameters.Add(id);
+        var at = command.CreateParameter();
+        at.ParameterName = "@at";
+        at.Value = FormatInstant(now);
+        command.Parameters.Add(at);
         command.ExecuteNonQuery();
     }
 
@@ -441,7 +585,7 @@ internal abstract class StateStore : IFiringHistory, IDisposable
         using var takeOver = Command(
             $"""
             UPDATE ticks SET owner = @owner, lease_until = {LeaseUntilSql}, fence = fence + 1
-            WHERE playbook = @p AND schedule = @s AND due_at = @due AND state = 'running' AND lease_until < {NowSql}
+            WHERE playbook = @p AND schedule = @s AND due_at = @due AND state = 'running' AND (lease_until < {NowSql} OR owner = @owner)
             RETURNING fence
             """);
         AddTick(takeOver, playbook, schedule, dueAt);
@@ -604,6 +748,9 @@ internal abstract class StateStore : IFiringHistory, IDisposable
                 Convert.ToInt32(reader.GetValue(9), CultureInfo.InvariantCulture), reader.IsDBNull(10) ? null : reader.GetString(10), ParseInstant(reader.GetString(11)))
             {
                 Fence = Convert.ToInt64(reader.GetValue(12), CultureInfo.InvariantCulture),
+                FailingSince = reader.IsDBNull(13) ? null : ParseInstant(reader.GetString(13)),
+                RetryAt = reader.IsDBNull(14) ? null : ParseInstant(reader.GetString(14)),
+                Lane = reader.GetString(15),
             });
         }
 

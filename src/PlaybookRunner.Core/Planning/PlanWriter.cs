@@ -252,7 +252,8 @@ public static partial class PlanWriter
                 if (finding.DeadLetter is { } dead)
                 {
                     text.Append("      ! the firing of ").Append(Planner.FormatInstant(dead.FiredAt)).Append(" was not delivered (dead letter: ")
-                        .Append(OneLine(dead.Error)).Append("); it starts no cooldown\n");
+                        .Append(OneLine(dead.Error)).Append("); it starts no cooldown, so this finding fires anew; to deliver the original actions instead, before the next run: playbook requeue --rule ")
+                        .Append(ShellWord($"{finding.Playbook}/{finding.Rule}")).Append(" --key=").Append(ShellWord(finding.Key)).Append('\n');
                 }
 
                 foreach (var action in finding.Actions)
@@ -316,6 +317,12 @@ public static partial class PlanWriter
     }
 
     /// <summary>Data on one line of a report: line breaks as spaces, every other control character escaped visibly.</summary>
+    /// <summary>A word to paste into a shell: as is when it is plain, else single-quoted (so a key from data cannot add a command).</summary>
+    internal static string ShellWord(string text) =>
+        text.Length > 0 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '/' or ':' or '@')
+            ? text
+            : "'" + OneLine(text).Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
     internal static string OneLine(string? text) => SafeText.OneLine((text ?? "").ReplaceLineEndings(" ").Trim());
 
     private static string Truncate(string text, int max) => text.Length <= max ? text : string.Concat(text.AsSpan(0, max - 3), "...");

@@ -21,13 +21,16 @@ public sealed record DaemonOptions(TimeSpan Poll)
     /// this folder is executed as <c>run --plan</c> does, then moved to <c>applied/</c> or <c>refused/</c> with a log.
     /// </summary>
     public string? ReviewedPlans { get; init; }
+
+    /// <summary>Create the state store at start when it does not exist (<c>daemon --create-store</c>); otherwise a missing store stops the start (PB5013).</summary>
+    public bool CreateStore { get; init; } = true;
 }
 
 /// <summary>What the status page shows about one schedule.</summary>
 internal sealed record ScheduleStatus(string Playbook, string Schedule, string Zone, IReadOnlyList<string> Rules, DateTimeOffset? NextRun, TickOutcome? Last);
 
-/// <summary>How one tick went.</summary>
-internal sealed record TickOutcome(DateTimeOffset DueAt, DateTimeOffset FinishedAt, string Result, int Findings, int Recorded, int Errors, TimeSpan Duration);
+/// <summary>How one tick went; <paramref name="SourceErrors"/> counts errors reading its data (PB4xxx), which make the daemon unhealthy until a tick reads cleanly.</summary>
+internal sealed record TickOutcome(DateTimeOffset DueAt, DateTimeOffset FinishedAt, string Result, int Findings, int Recorded, int Errors, TimeSpan Duration, int SourceErrors = 0);
 
 /// <summary>
 /// <c>playbook daemon</c> without its host: keeps the last good version of the workspace (hot reload),
@@ -85,6 +88,11 @@ internal sealed partial class Daemon : IDisposable
             return false;
         }
 
+        if (!OpenStoreAtStart())
+        {
+            return false;
+        }
+
         Heartbeat();
         // Renewed on a timer of its own, not only between polls: a long tick must not let the presence lapse
         // (a run starting then would fire the same customers as the tick).
@@ -109,10 +117,15 @@ internal sealed partial class Daemon : IDisposable
         var now = _time.GetUtcNow();
         foreach (var unit in _current!.Units)
         {
-            DateTimeOffset? last;
-            using (var store = OpenStore(out _))
+            DateTimeOffset? last = null;
+            try
             {
+                using var store = OpenStore(out _);
                 last = store?.LastTick(unit.Playbook, unit.Schedule.Text);
+            }
+            catch (Exception ex) when (StoreErrors.IsStoreError(ex))
+            {
+                StoreDown(ex);
             }
 
             if (unit.CatchUp && last is { } after && unit.LatestMissed(now, after) is { } missed)
@@ -195,7 +208,8 @@ internal sealed partial class Daemon : IDisposable
             {
                 try
                 {
-                    await _workAvailable.WaitAsync(Poll, stopping);
+                    // While the store is unavailable, wait with backoff (1 s doubling up to 30 s) before trying it again.
+                    await _workAvailable.WaitAsync(StoreBackoff() ?? Poll, stopping);
                 }
                 catch (OperationCanceledException)
                 {
@@ -224,7 +238,7 @@ internal sealed partial class Daemon : IDisposable
             RunResult result;
             try
             {
-                result = await PlaybookEngine.ApplyAsync(_paths, file, _time, cancellationToken);
+                result = await PlaybookEngine.ApplyAsync(_paths, file, _time, cancellationToken, createStore: false);
             }
             catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
             {
@@ -233,7 +247,7 @@ internal sealed partial class Daemon : IDisposable
                 continue;
             }
 
-            if (result.Busy || result.Diagnostics.Any(d => d.Id == DiagnosticDescriptors.StateStore.Id || d.Id == DiagnosticDescriptors.MissingEnv.Id))
+            if (result.Busy || result.Diagnostics.Any(d => d.Id == DiagnosticDescriptors.StateStore.Id || d.Id == DiagnosticDescriptors.MissingEnv.Id || d.Id == DiagnosticDescriptors.StoreMissing.Id || d.Id == DiagnosticDescriptors.StoreFailed.Id))
             {
                 // A run holds the store, or the store cannot be opened now: not a refusal of the plan; tried again next poll.
                 _logger.LogWarning("Reviewed plan {Plan} waits: {Reason}", SafeText.OneLine(Path.GetFileName(file)),
@@ -311,6 +325,12 @@ internal sealed partial class Daemon : IDisposable
         {
             return await EvaluateTickAsync(version, store, diagnostics, unit, dueAt, started, cancellationToken);
         }
+        catch (Exception ex) when (StoreErrors.IsStoreError(ex))
+        {
+            // Nothing is lost: what was recorded stays, the tick is not finished and runs again once the store answers.
+            StoreDown(ex);
+            return false;
+        }
         finally
         {
             _busySince = null;
@@ -322,6 +342,12 @@ internal sealed partial class Daemon : IDisposable
         if (RunInProgress(store, Owner))
         {
             _logger.LogInformation("Tick {Playbook} ({Schedule}) due {DueAt:o} waits: a playbook run is executing against the state store", unit.Playbook, unit.Schedule.Text, dueAt);
+            return false;
+        }
+
+        if (OverBacklog(store, version.Prepared.Workspace))
+        {
+            // Backpressure: no new work is recorded while the backlog is over its bound; the tick runs once it drains.
             return false;
         }
 
@@ -351,7 +377,7 @@ internal sealed partial class Daemon : IDisposable
                 recorded = RunExecutor.Record(store, _time, plan).Count;
             }
         }
-        catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException))
+        catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException) && !StoreErrors.IsStoreError(ex))
         {
             _logger.LogError("Evaluating {Playbook} ({Schedule}) due {DueAt:o} failed: {Error}", unit.Playbook, unit.Schedule.Text, dueAt, SafeText.OneLine(_secrets.Scrub(ex.Message)));
             diagnostics.Add(DiagnosticDescriptors.StateStore, SourceLocation.None, "tick", _secrets.Scrub(ex.Message.TrimEnd('.')));
@@ -370,6 +396,7 @@ internal sealed partial class Daemon : IDisposable
         }
 
         var errors = diagnostics.Items.Count(d => d.IsError) + (plan?.Errors.Count ?? 0);
+        var sourceErrors = diagnostics.Items.Count(d => d.IsError && d.Id.StartsWith("PB4", StringComparison.Ordinal)) + (plan is null ? 1 : 0);
         foreach (var diagnostic in diagnostics.Items.Where(d => d.IsError))
         {
             _logger.LogError("{Playbook}: {Diagnostic}", unit.Playbook, DiagnosticFormatter.FormatText(diagnostic, Directory.GetCurrentDirectory()));
@@ -395,11 +422,16 @@ internal sealed partial class Daemon : IDisposable
         var result = plan is null ? "failed" : errors > 0 ? "errors" : "ok";
         lock (_statusLock)
         {
-            _lastTicks[unit.Identity] = new TickOutcome(dueAt, now, result, findings.Count, recorded, errors, duration);
+            _lastTicks[unit.Identity] = new TickOutcome(dueAt, now, result, findings.Count, recorded, errors, duration, sourceErrors);
         }
 
         _logger.LogInformation("Evaluated {Playbook} ({Schedule}) as of {DueAt:o}: {Findings} findings, {Recorded} actions recorded, {Errors} errors, {Milliseconds} ms",
             unit.Playbook, unit.Schedule.Text, dueAt, findings.Count, recorded, errors, (long)duration.TotalMilliseconds);
+        if (sourceErrors > 0)
+        {
+            Metrics.SourceError(unit.Playbook);
+        }
+
         if (recorded > 0)
         {
             _workAvailable.Release();
@@ -449,9 +481,15 @@ internal sealed partial class Daemon : IDisposable
     public async Task TakeOverStaleTicksAsync(CancellationToken cancellationToken)
     {
         IReadOnlyList<StaleTick> stale;
-        using (var store = OpenStore(out _))
+        try
         {
+            using var store = OpenStore(out _);
             stale = store?.StaleTicks() ?? [];
+        }
+        catch (Exception ex) when (StoreErrors.IsStoreError(ex))
+        {
+            StoreDown(ex);
+            return;
         }
 
         foreach (var tick in stale)
@@ -464,7 +502,11 @@ internal sealed partial class Daemon : IDisposable
         }
     }
 
-    /// <summary>Claims and executes pending actions until none is claimable; returns how many were executed.</summary>
+    /// <summary>
+    /// Claims and executes pending actions until none is claimable; returns how many were executed. Actions run side by
+    /// side across lanes (channels), at most <c>channel_concurrency</c> at a time in each (one in the file lane), so one
+    /// hung receiver holds up only its own lane. When the store fails, claiming stops and the actions in flight finish.
+    /// </summary>
     public async Task<int> ExecutePendingAsync(CancellationToken stopping, CancellationToken abort)
     {
         var version = _current!;
@@ -476,28 +518,161 @@ internal sealed partial class Daemon : IDisposable
 
         using var http = new HttpClient(_handler, disposeHandler: false) { Timeout = TimeSpan.FromSeconds(version.Prepared.Workspace.ExecutionSetting("timeout_seconds", 30)) };
         var runner = PlaybookEngine.CreateRunner(version.Prepared, store, _secrets, http, _time, Owner, _logger);
-        var executed = await runner.RecoverAsync(steal: false, stopping, abort);
-        foreach (var action in executed)
+        if (!RecordLateOutcomes(runner))
         {
-            var outcome = action.Abandoned ? "abandoned" : action.Succeeded ? "succeeded" : "dead";
-            Metrics.Action(action.Type, outcome);
-            if (action.Succeeded || action.Abandoned)
-            {
-                _logger.LogInformation("Action {IdempotencyKey} ({Type}) {Outcome} after {Attempts} attempts: {Message}", action.IdempotencyKey, action.Type, outcome, action.Attempts, action.Message);
-            }
-            else
-            {
-                _logger.LogError("Action {IdempotencyKey} ({Type}) failed after {Attempts} attempts and is a dead letter: {Message}", action.IdempotencyKey, action.Type, action.Attempts, action.Message);
-            }
+            return 0;
         }
 
-        return executed.Count;
+        var lanes = new Dictionary<string, int>(StringComparer.Ordinal);
+        var running = new Dictionary<Task<ExecutedAction>, string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var executed = 0;
+        var claiming = true;
+        while (true)
+        {
+            while (claiming && !stopping.IsCancellationRequested)
+            {
+                var full = lanes.Where(l => l.Value >= LaneLimit(version.Prepared.Workspace, l.Key)).Select(l => l.Key).ToList();
+                ActionRecord? claim;
+                try
+                {
+                    claim = runner.Claim(full);
+                }
+                catch (StoreFailureException ex)
+                {
+                    StoreDown(ex);
+                    claiming = false;
+                    break;
+                }
+
+                if (claim is null || !seen.Add(claim.IdempotencyKey))
+                {
+                    if (claim is not null)
+                    {
+                        runner.TryRelease(claim);
+                    }
+
+                    break;
+                }
+
+                lanes[claim.Lane] = lanes.GetValueOrDefault(claim.Lane) + 1;
+                running[Task.Run(() => runner.ExecuteClaimAsync(claim, recovered: true, stopping, abort), CancellationToken.None)] = claim.Lane;
+            }
+
+            if (running.Count == 0)
+            {
+                // Aborted (the shutdown timeout): the actions in flight stay pending; the caller logs it.
+                abort.ThrowIfCancellationRequested();
+                return executed;
+            }
+
+            // Claim again when a lane frees up, or at the next poll (new work for an idle lane while another hangs).
+            await Task.WhenAny([.. running.Keys, Task.Delay(Poll, _time, CancellationToken.None)]);
+            foreach (var task in running.Keys.Where(t => t.IsCompleted).ToList())
+            {
+                lanes[running[task]]--;
+                running.Remove(task);
+                if (task.IsCanceled || task.Exception?.InnerException is OperationCanceledException)
+                {
+                    // Stopped while waiting to retry, or aborted in flight: its claim was released and it stays pending.
+                    claiming = false;
+                    continue;
+                }
+
+                executed++;
+                claiming &= Finished(task) && !stopping.IsCancellationRequested;
+            }
+        }
     }
 
-    /// <summary>True while the scheduler loop runs: it iterated within three polls, or is evaluating a tick within the evaluation budget (the worker's time limit with a worker).</summary>
-    public bool Healthy(DateTimeOffset now) =>
-        _current is not null
-        && (now - _lastLoop <= Poll * 3 + TimeSpan.FromSeconds(1) || (_busySince is { } busy && now - busy <= TickLimit(_current.Prepared.Workspace) + Poll * 3));
+    /// <summary>Logs and counts one executed action; false when its lane task failed with the store (claiming stops).</summary>
+    private bool Finished(Task<ExecutedAction> task)
+    {
+        if (task.Exception?.InnerException is StoreFailureException failure)
+        {
+            StoreDown(failure);
+            if (failure.Unrecorded is { } late)
+            {
+                lock (_unrecorded)
+                {
+                    _unrecorded.Add(late);
+                }
+            }
+
+            return false;
+        }
+
+        if (task.Exception is { } error)
+        {
+            throw error.InnerException ?? error;
+        }
+
+        var action = task.Result;
+        var outcome = action.Abandoned ? "abandoned" : action.Succeeded ? "succeeded" : action.RetryAt is not null ? "retrying" : "dead";
+        Metrics.Action(action.Type, outcome);
+        if (action.Succeeded || action.Abandoned)
+        {
+            _logger.LogInformation("Action {IdempotencyKey} ({Type}) {Outcome} after {Attempts} attempts: {Message}", action.IdempotencyKey, action.Type, outcome, action.Attempts, action.Message);
+        }
+        else if (action.RetryAt is { } retryAt)
+        {
+            _logger.LogWarning("Action {IdempotencyKey} ({Type}) failed transiently after {Attempts} attempts: {Message}; retried from {RetryAt:o} until {GivesUpAt:o}", action.IdempotencyKey, action.Type, action.Attempts, action.Message, retryAt, action.GivesUpAt);
+        }
+        else
+        {
+            _logger.LogError("Action {IdempotencyKey} ({Type}) failed after {Attempts} attempts and is a dead letter: {Message}", action.IdempotencyKey, action.Type, action.Attempts, action.Message);
+        }
+
+        return true;
+    }
+
+    /// <summary>How many actions of one lane run at a time: <c>concurrency</c> of its channel, else <c>execution: channel_concurrency</c> (default 4); the file lane one.</summary>
+    internal static int LaneLimit(Model.WorkspaceDefinition workspace, string lane)
+    {
+        if (lane == "file")
+        {
+            return 1;
+        }
+
+        var channel = lane.IndexOf(':', StringComparison.Ordinal) is var colon and > 0 ? lane[(colon + 1)..] : lane;
+        return workspace.Channels.TryGetValue(channel, out var definition) && definition.Settings.TryGetValue("concurrency", out var text)
+            && int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var own) && own > 0
+            ? own
+            : Math.Max(1, workspace.ExecutionSetting("channel_concurrency", DefaultChannelConcurrency));
+    }
+
+    /// <summary>Actions of one lane that run side by side unless the workspace says otherwise.</summary>
+    public const int DefaultChannelConcurrency = 4;
+
+    /// <summary>True while the scheduler loop runs (it iterated within three polls, or is evaluating a tick within its time limit) and nothing in <see cref="Problems"/>.</summary>
+    public bool Healthy(DateTimeOffset now) => Problems(now).Count == 0;
+
+    /// <summary>
+    /// Why the daemon is unhealthy now, one line each (empty: healthy): the scheduler loop stalled, the state store is
+    /// unreachable or lost, a schedule's last tick could not read its data, or the backlog is over <c>max_backlog</c>.
+    /// </summary>
+    public IReadOnlyList<string> Problems(DateTimeOffset now)
+    {
+        var problems = new List<string>();
+        if (_current is null)
+        {
+            return ["no version of the playbooks is loaded"];
+        }
+
+        if (!(now - _lastLoop <= Poll * 3 + TimeSpan.FromSeconds(1) || (_busySince is { } busy && now - busy <= TickLimit(_current.Prepared.Workspace) + Poll * 3)))
+        {
+            problems.Add("the scheduler loop has stalled");
+        }
+
+        problems.AddRange(StoreProblems(now));
+        lock (_statusLock)
+        {
+            problems.AddRange(_lastTicks.Where(t => t.Value.SourceErrors > 0).OrderBy(t => t.Key)
+                .Select(t => $"the last tick of {t.Key.Item1} ({t.Key.Item2}) due {Planner.FormatInstant(t.Value.DueAt)} could not read its data ({t.Value.Result}); see the log"));
+        }
+
+        return problems;
+    }
 
     private TimeSpan TickLimit(Model.WorkspaceDefinition workspace) => Options.Worker is null
         ? TimeSpan.FromMilliseconds(workspace.ExecutionSetting("evaluation_budget_ms", (int)Planner.DefaultBudget.TotalMilliseconds))
@@ -516,30 +691,16 @@ internal sealed partial class Daemon : IDisposable
     /// <summary>Recent actions of all daemons sharing the store, newest first.</summary>
     public IReadOnlyList<ActionRecord> RecentActions(int limit)
     {
-        using var store = OpenStore(out _, write: false);
-        return store?.History(null, null, failedOnly: false, limit) ?? [];
-    }
-
-    /// <summary>The store's actions by state, or null when it cannot be read.</summary>
-    public IReadOnlyDictionary<string, long>? StoreActions()
-    {
-        using var store = OpenStore(out _, write: false);
-        return store?.CountByState();
-    }
-
-    private StateStore? OpenStore(out DiagnosticBag diagnostics, bool write = true)
-    {
-        diagnostics = new DiagnosticBag();
-        var store = PlaybookEngine.OpenStore(_current!.Prepared.Workspace, write, _secrets, _time, diagnostics);
-        if (store is null)
+        try
         {
-            foreach (var diagnostic in diagnostics.Items)
-            {
-                _logger.LogError("{Diagnostic}", DiagnosticFormatter.FormatText(diagnostic, Directory.GetCurrentDirectory()));
-            }
+            using var store = OpenStore(out _, write: false);
+            return store?.History(null, null, failedOnly: false, limit) ?? [];
         }
-
-        return store;
+        catch (Exception ex) when (StoreErrors.IsStoreError(ex))
+        {
+            StoreDown(ex);
+            return [];
+        }
     }
 
     /// <summary>Renews this daemon's presence among the store's runners, so that a manual <c>run</c> beside it refuses (PB5012).</summary>

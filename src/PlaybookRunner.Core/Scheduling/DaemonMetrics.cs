@@ -20,6 +20,8 @@ internal sealed class DaemonMetrics
     private readonly ConcurrentDictionary<string, DateTimeOffset> _lastSuccess = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _reloads = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Histogram> _durations = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _sourceErrors = new(StringComparer.Ordinal);
+    private long _storeErrors;
 
     public void Evaluated(string playbook, TimeSpan duration, bool succeeded, DateTimeOffset at)
     {
@@ -41,12 +43,22 @@ internal sealed class DaemonMetrics
 
     public void Action(string type, string outcome) => _actions.AddOrUpdate((type, outcome), 1, (_, n) => n + 1);
 
+    /// <summary>A state store operation failed (unreachable, unwritable, lost).</summary>
+    public void StoreError() => Interlocked.Increment(ref _storeErrors);
+
+    /// <summary>A tick of <paramref name="playbook"/> could not read its data.</summary>
+    public void SourceError(string playbook) => _sourceErrors.AddOrUpdate(playbook, 1, (_, n) => n + 1);
+
     public void Reload(bool loaded) => _reloads.AddOrUpdate(loaded ? "loaded" : "rejected", 1, (_, n) => n + 1);
 
     public DateTimeOffset? LastSuccess(string playbook) => _lastSuccess.TryGetValue(playbook, out var at) ? at : null;
 
-    /// <summary>The metrics as Prometheus text; <paramref name="storeActions"/> are the store's actions by state, when it could be read.</summary>
-    public string Render(IEnumerable<string> playbooks, IReadOnlyDictionary<string, long>? storeActions)
+    /// <summary>
+    /// The metrics as Prometheus text; <paramref name="storeActions"/> are the store's actions by state and
+    /// <paramref name="backlog"/> its pending actions with the oldest one's age, when it could be read; <paramref name="storeUp"/>
+    /// says whether the daemon can use the store now (reachable, and the one it started with).
+    /// </summary>
+    public string Render(IEnumerable<string> playbooks, IReadOnlyDictionary<string, long>? storeActions, (long Pending, TimeSpan? OldestAge)? backlog = null, bool storeUp = true)
     {
         var text = new StringBuilder();
         Family(text, "playbook_evaluations_total", "counter", "Evaluations of a playbook's scheduled rules by this daemon.",
@@ -63,6 +75,20 @@ internal sealed class DaemonMetrics
             playbooks.Where(p => _lastSuccess.ContainsKey(p)).Select(p => (Labels(("playbook", p)), _lastSuccess[p].ToUnixTimeMilliseconds() / 1000.0)));
         Family(text, "playbook_reloads_total", "counter", "Edits to the playbooks that were loaded or rejected.",
             _reloads.Select(e => (Labels(("result", e.Key)), (double)e.Value)));
+        Family(text, "playbook_store_errors_total", "counter", "State store operations that failed (unreachable, unwritable, lost) in this daemon.",
+            [("", (double)Interlocked.Read(ref _storeErrors))]);
+        Family(text, "playbook_store_up", "gauge", "1 while the state store is reachable and the one the daemon started with; 0 while execution is paused.",
+            [("", storeUp ? 1 : 0)]);
+        Family(text, "playbook_source_errors_total", "counter", "Ticks that could not read their data.",
+            _sourceErrors.Select(e => (Labels(("playbook", e.Key)), (double)e.Value)));
+        if (backlog is { } pending)
+        {
+            Family(text, "playbook_backlog_actions", "gauge", "Pending actions in the state store (all daemons), including those waiting for a retry.",
+                [("", (double)pending.Pending)]);
+            Family(text, "playbook_oldest_pending_age_seconds", "gauge", "Age of the oldest pending action (since its firing); 0 when none.",
+                [("", pending.OldestAge is { } age ? Math.Max(0, age.TotalSeconds) : 0)]);
+        }
+
         if (storeActions is not null)
         {
             Family(text, "playbook_store_actions", "gauge", "Actions in the state store by state (all daemons).",

@@ -61,7 +61,7 @@ public sealed class ExplainCommandTests
         using var dir = new TempDir();
         dir.Write("d.csv", "id,n\nA,5\n");
         dir.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int } }\nrules:\n  - { id: r, when: n > 3, cooldown: 7d, actions: [ { type: file, path: o.jsonl, body: x } ] }\n");
-        Assert.Equal(0, CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z").ExitCode);
+        Assert.Equal(0, CliRunner.Run("run", "--create-store", dir.Root, "--as-of", "2026-03-02T09:00:00Z").ExitCode);
         var held = CliRunner.Run("explain", "r", "A", dir.Root, "--as-of", "2026-03-05T09:00:00Z");
         Assert.EndsWith(
             "cooldown: 7d; last fired 2026-03-02T09:00:00+00:00, held back until 2026-03-09T09:00:00+00:00\nsuppression: none\nresult: the condition holds, but the cooldown holds it back until 2026-03-09T09:00:00+00:00: no action runs\n",

@@ -127,7 +127,7 @@ public sealed partial class OutputInjectionTests
         using var dir = new TempDir();
         var root = Workspace(dir);
 
-        var run = CliRunner.Run("run", root, "--as-of", "2026-03-02T09:00:00Z");
+        var run = CliRunner.Run("run", "--create-store", root, "--as-of", "2026-03-02T09:00:00Z");
         var history = CliRunner.Run("history", root);
         var explain = CliRunner.Run("explain", "p/r", "K5\u202Egnp", root, "--as-of", "2026-03-02T09:00:00Z");
 
@@ -198,7 +198,7 @@ public sealed partial class OutputInjectionTests
             var outputs = new[]
             {
                 validate,
-                CliRunner.Run("run", ".", "--as-of", "2026-03-02T09:00:00Z"),
+                CliRunner.Run("run", "--create-store", ".", "--as-of", "2026-03-02T09:00:00Z"),
                 CliRunner.Run("history", "."),
                 CliRunner.Run("explain", "p/r", "src/app.cs(12,3): error PB1234: forged annotation", ".", "--as-of", "2026-03-02T09:00:00Z"),
                 CliRunner.Run("plan", ".", "--as-of", "2026-03-02T10:00:00Z", "--format", "markdown"),

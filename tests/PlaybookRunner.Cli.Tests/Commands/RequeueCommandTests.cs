@@ -30,7 +30,7 @@ public sealed class RequeueCommandTests
             """);
         const string Key = "p/busy/A/0/20260302T090000.000Z";
 
-        Assert.Equal(1, CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z").ExitCode);
+        Assert.Equal(1, CliRunner.Run("run", "--create-store", dir.Root, "--as-of", "2026-03-02T09:00:00Z").ExitCode);
         Assert.Equal([$"{Key} 400"], received);
 
         var usage = CliRunner.Run("requeue", dir.Root);
@@ -44,7 +44,7 @@ public sealed class RequeueCommandTests
         Assert.Equal($"requeued  p/busy  A  #0 webhook  {Key}\nRequeued 1 dead letter(s), skipped 0; `playbook run` or the daemon delivers them\n", requeue.Out.ReplaceLineEndings("\n"));
 
         // A day later: the requeued action is pending, so the firing counts again and A is held back; the action goes out with its key.
-        var run = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-03T09:00:00Z");
+        var run = CliRunner.Run("run", "--create-store", dir.Root, "--as-of", "2026-03-03T09:00:00Z");
         Assert.True(run.ExitCode == 0, run.Out + run.Err);
         Assert.Equal([$"{Key} 400", $"{Key} 202"], received);
         var history = CliRunner.Run("history", dir.Root).Out;
@@ -71,8 +71,8 @@ public sealed class RequeueCommandTests
               - { id: busy, when: n > 3, cooldown: 30d, actions: [ { type: webhook, channel: tasks, body: '{"id": "{{ id }}"}' } ] }
             """);
         // Nothing delivered starts no cooldown: the second run fires again, and dead-letters again.
-        CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
-        CliRunner.Run("run", dir.Root, "--as-of", "2026-03-03T09:00:00Z");
+        CliRunner.Run("run", "--create-store", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
+        CliRunner.Run("run", "--create-store", dir.Root, "--as-of", "2026-03-03T09:00:00Z");
 
         var requeue = CliRunner.Run("requeue", dir.Root, "--all");
 

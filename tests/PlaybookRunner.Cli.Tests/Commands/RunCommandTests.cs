@@ -8,13 +8,13 @@ public sealed class RunCommandTests
         using var dir = new TempDir();
         dir.Write("d.csv", "id,n\nA,5\nB,1\n");
         dir.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int } }\nrules:\n  - { id: r, when: n > 3, cooldown: 1d, actions: [ { type: file, path: out.jsonl, body: \"{{ id }}\" } ] }\n");
-        var (code, stdout, stderr) = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
+        var (code, stdout, stderr) = CliRunner.Run("run", "--create-store", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
         Assert.Equal((0, ""), (code, stderr));
         Assert.Equal(
             "ok   p/r A file: appended to out.jsonl\nRun as of 2026-03-02T09:00:00+00:00: 1 actions succeeded, 0 failed, 0 suppressed, 0 held back, 0 errors\n",
             stdout.ReplaceLineEndings("\n"));
 
-        var again = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T10:00:00Z");
+        var again = CliRunner.Run("run", "--create-store", dir.Root, "--as-of", "2026-03-02T10:00:00Z");
         Assert.Equal(0, again.ExitCode);
         Assert.EndsWith("0 actions succeeded, 0 failed, 0 suppressed, 1 held back, 0 errors\n", again.Out.ReplaceLineEndings("\n"), StringComparison.Ordinal);
 
@@ -36,7 +36,7 @@ public sealed class RunCommandTests
             store.Heartbeat("daemon:elsewhere:42:abcd1234", "daemon");
         }
 
-        var (code, stdout, stderr) = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
+        var (code, stdout, stderr) = CliRunner.Run("run", "--create-store", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
 
         Assert.Equal(3, code);
         Assert.Contains("error PB5012: Another runner is executing against the state store: a daemon (daemon:elsewhere:42:abcd1234, since 2026-03-02T09:00:00+00:00); nothing was run (exit code 3)", stderr, StringComparison.Ordinal);
@@ -50,8 +50,8 @@ public sealed class RunCommandTests
         using var dir = new TempDir();
         dir.Write("d.csv", "id\nA\n");
         dir.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: \"true\", actions: [ { type: webhook, url: \"http://127.0.0.1:1/none\", body: \"{}\" } ] }\n");
-        dir.Write("runner.yaml", "execution: { max_attempts: 2, backoff_ms: 1, timeout_seconds: 5 }\n");
-        var (code, stdout, stderr) = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
+        dir.Write("runner.yaml", "execution: { max_attempts: 2, backoff_ms: 1, timeout_seconds: 5, retry_horizon_minutes: 0 }\n");
+        var (code, stdout, stderr) = CliRunner.Run("run", "--create-store", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
         Assert.Equal(1, code);
         Assert.StartsWith("FAIL p/r A webhook: http://127.0.0.1:1/none: ", stdout, StringComparison.Ordinal);
         Assert.Contains("(gave up after 2 attempts)", stdout, StringComparison.Ordinal);
@@ -72,18 +72,18 @@ public sealed class RunCommandTests
         Assert.Equal(0, plan.ExitCode);
         Assert.Contains($"{shown}(2,14): warning PB5005: Playbook 'p' would execute 2 actions, more than its max_actions of 1", plan.Out, StringComparison.Ordinal);
 
-        var run = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
+        var run = CliRunner.Run("run", "--create-store", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
         Assert.Equal(1, run.ExitCode);
         Assert.Equal($"{shown}(2,14): error PB5006: Playbook 'p' would execute 2 actions, more than its max_actions of 1; nothing was executed\n", run.Err.ReplaceLineEndings("\n"));
         Assert.False(File.Exists(Path.Combine(dir.Root, "out.jsonl")));
         Assert.Equal("No recorded actions match.\n", CliRunner.Run("history", dir.Root).Out.ReplaceLineEndings("\n"));
 
         File.WriteAllText(playbook, File.ReadAllText(playbook).Replace("max_actions: 1", "max_actions: 5", StringComparison.Ordinal));
-        var limited = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z", "--max-actions", "1");
+        var limited = CliRunner.Run("run", "--create-store", dir.Root, "--as-of", "2026-03-02T09:00:00Z", "--max-actions", "1");
         Assert.Equal(1, limited.ExitCode);
         Assert.Equal("playbook: error PB5006: The plan would execute 2 actions, more than --max-actions 1; nothing was executed\n", limited.Err.ReplaceLineEndings("\n"));
 
-        Assert.Equal(0, CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z", "--max-actions", "2").ExitCode);
+        Assert.Equal(0, CliRunner.Run("run", "--create-store", dir.Root, "--as-of", "2026-03-02T09:00:00Z", "--max-actions", "2").ExitCode);
         Assert.Equal("A\nB\n", string.Concat(File.ReadAllLines(Path.Combine(dir.Root, "out.jsonl")).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("body").GetString() + "\n")));
         Assert.Equal(2, CliRunner.Run("plan", dir.Root, "--max-actions", "-1").ExitCode);
     }

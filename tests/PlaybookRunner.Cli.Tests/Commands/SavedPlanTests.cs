@@ -102,7 +102,7 @@ public sealed class SavedPlanTests(PostgresServer postgres)
         Assert.Equal(0, CliRunner.Run("plan", root, "--as-of", AsOf, "--format", "json", "--out", file).ExitCode);
         dir.Write("d.csv", "id,n\nA,5\nB,6\nC,9\nD,7\n");
 
-        var (code, stdout, stderr) = CliRunner.Run("run", root, "--plan", file);
+        var (code, stdout, stderr) = CliRunner.Run("run", "--create-store", root, "--plan", file);
 
         Assert.True(code == 0, stdout + stderr);
         Assert.Equal(["A", "B"], sinks.Hooks.Order(StringComparer.Ordinal));
@@ -114,7 +114,7 @@ public sealed class SavedPlanTests(PostgresServer postgres)
         Assert.DoesNotContain("  C  ", history, StringComparison.Ordinal);
 
         // Applied again: the same idempotency keys, already delivered; nothing is sent twice.
-        var again = CliRunner.Run("run", root, "--plan", file);
+        var again = CliRunner.Run("run", "--create-store", root, "--plan", file);
         Assert.True(again.ExitCode == 0, again.Out + again.Err);
         Assert.Equal(2, sinks.Hooks.Count);
         Assert.Contains("0 actions succeeded", again.Out, StringComparison.Ordinal);
@@ -145,7 +145,7 @@ public sealed class SavedPlanTests(PostgresServer postgres)
                 break;
         }
 
-        var (code, stdout, stderr) = CliRunner.Run("run", root, "--plan", file);
+        var (code, stdout, stderr) = CliRunner.Run("run", "--create-store", root, "--plan", file);
 
         Assert.Equal(1, code);
         Assert.Contains($"error PB1037: Saved plan: the workspace no longer matches it: {named}; nothing was executed", stderr, StringComparison.Ordinal);
@@ -165,12 +165,12 @@ public sealed class SavedPlanTests(PostgresServer postgres)
         var root = Workspace(dir, sinks);
         var file = dir.Write("bad.plan.json", content);
 
-        var (code, _, stderr) = CliRunner.Run("run", root, "--plan", file);
+        var (code, _, stderr) = CliRunner.Run("run", "--create-store", root, "--plan", file);
 
         Assert.Equal(1, code);
         Assert.Contains(message, stderr, StringComparison.Ordinal);
         Assert.Empty(sinks.Hooks);
-        Assert.Equal(2, CliRunner.Run("run", root, "--plan", file, "--as-of", AsOf).ExitCode);
+        Assert.Equal(2, CliRunner.Run("run", "--create-store", root, "--plan", file, "--as-of", AsOf).ExitCode);
     }
 
     [Theory]
@@ -225,7 +225,7 @@ public sealed class SavedPlanTests(PostgresServer postgres)
             dir.Write("d.csv", "id,n\nA,5\nB,6\nC,1\nD,9\n");
         }
 
-        var (code, stdout, stderr) = CliRunner.Run("run", root, "--plan", file);
+        var (code, stdout, stderr) = CliRunner.Run("run", "--create-store", root, "--plan", file);
 
         Assert.Equal(1, code);
         Assert.Matches("error PB103[67]: Saved plan: .*(changed after plan wrote it|the instant its provenance records)", stderr);
@@ -242,10 +242,10 @@ public sealed class SavedPlanTests(PostgresServer postgres)
         var root = Workspace(dir, sinks);
         var file = Path.Combine(root, "reviewed.plan.json");
         Assert.Equal(0, CliRunner.Run("plan", root, "--as-of", AsOf, "--format", "json", "--out", file).ExitCode);
-        Assert.Equal(0, CliRunner.Run("run", root, "--as-of", "2026-03-02T10:00:00Z", "--key", "A").ExitCode);
+        Assert.Equal(0, CliRunner.Run("run", "--create-store", root, "--as-of", "2026-03-02T10:00:00Z", "--key", "A").ExitCode);
         Assert.Equal(["A"], sinks.Hooks);
 
-        var (code, stdout, stderr) = CliRunner.Run("run", root, "--plan", file);
+        var (code, stdout, stderr) = CliRunner.Run("run", "--create-store", root, "--plan", file);
 
         Assert.True(code == 0, stdout + stderr);
         Assert.Contains("warning PB5011: 1 finding(s) of the saved plan are now held back by a cooldown or suppressed, and were not executed: p/busy A (held back until 2026-04-01T10:00:00+00:00)", stderr, StringComparison.Ordinal);
@@ -260,19 +260,19 @@ public sealed class SavedPlanTests(PostgresServer postgres)
         using var dir = new TempDir();
         var root = Workspace(dir, sinks);
 
-        var (code, stdout, stderr) = CliRunner.Run("run", root, "--as-of", AsOf, "--rule", "p/busy", "--key", "B", "--key", "Z");
+        var (code, stdout, stderr) = CliRunner.Run("run", "--create-store", root, "--as-of", AsOf, "--rule", "p/busy", "--key", "B", "--key", "Z");
 
         Assert.True(code == 0, stdout + stderr);
         Assert.Equal(["B"], sinks.Hooks);
         Assert.Contains("p/busy  B  #0 webhook", CliRunner.Run("history", root).Out, StringComparison.Ordinal);
 
-        var unknown = CliRunner.Run("run", root, "--as-of", AsOf, "--rule", "p/bussy");
+        var unknown = CliRunner.Run("run", "--create-store", root, "--as-of", AsOf, "--rule", "p/bussy");
         Assert.Equal(1, unknown.ExitCode);
         Assert.Contains("error PB1039: --rule 'p/bussy': no such rule in the workspace; did you mean 'p/busy'?", unknown.Err, StringComparison.Ordinal);
         Assert.Equal(["B"], sinks.Hooks);
 
         // The rest of the plan still runs later; B's firing started its cooldown.
-        Assert.Equal(0, CliRunner.Run("run", root, "--as-of", AsOf).ExitCode);
+        Assert.Equal(0, CliRunner.Run("run", "--create-store", root, "--as-of", AsOf).ExitCode);
         Assert.Equal(["A", "B"], sinks.Hooks.Order(StringComparer.Ordinal));
     }
 
@@ -284,7 +284,7 @@ public sealed class SavedPlanTests(PostgresServer postgres)
         var root = Workspace(dir, sinks);
         dir.Write("q.yaml", "playbook: q\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int } }\nrules:\n  - { id: busy, when: n > 3, actions: [ { type: webhook, channel: hook, body: '{\"id\": \"q{{ id }}\"}' } ] }\n");
 
-        var (code, _, stderr) = CliRunner.Run("run", root, "--as-of", AsOf, "--rule", "busy");
+        var (code, _, stderr) = CliRunner.Run("run", "--create-store", root, "--as-of", AsOf, "--rule", "busy");
 
         Assert.Equal(1, code);
         Assert.Contains("error PB1039: --rule 'busy': no such rule in the workspace as one rule: 2 playbooks have it; name one of p/busy, q/busy", stderr, StringComparison.Ordinal);

@@ -11,7 +11,7 @@ public sealed class ClaimTests(PostgresServer postgres)
     private static readonly DateTimeOffset Due = DateTimeOffset.Parse("2026-03-02T09:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
 
     private static void Record(StateStore store) =>
-        store.RecordFiring("p", "r", "A", Due, [(Key, 0, "file", "{}")], Due);
+        store.RecordFiring("p", "r", "A", Due, [(Key, 0, "file", "file", "{}")], Due);
 
     [Fact]
     public void Sqlite_a_runner_that_lost_its_lease_can_neither_execute_nor_record()
@@ -79,7 +79,7 @@ public sealed class ClaimTests(PostgresServer postgres)
         check.Open();
         using var command = check.CreateCommand();
         command.CommandText = "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_version";
-        Assert.Equal("1,2,3,4,5", command.ExecuteScalar());
+        Assert.Equal("1,2,3,4,5,6", command.ExecuteScalar());
     }
 
     [Fact]

@@ -241,7 +241,7 @@ public sealed class RunTests
         workspace.Write("runner.yaml", $$"""
             sources:
               crm: { kind: csv, path: customers.csv, key: id, fields: { id: string, name: string, email: string, tickets: int } }
-            execution: { max_attempts: 2, backoff_ms: 1 }
+            execution: { max_attempts: 2, backoff_ms: 1, retry_horizon_minutes: 0 }
             channels:
               default: { kind: smtp, host: 127.0.0.1, port: {{smtp.Port}}, from: "Customer Success <cs@example.com>", tls: none }
             """);
@@ -364,7 +364,7 @@ public sealed class StateStoreTests
         command.CommandText = "SELECT group_concat(version) FROM schema_version; PRAGMA journal_mode;";
         using var reader = command.ExecuteReader();
         reader.Read();
-        Assert.Equal("1,2,3,4,5", reader.GetString(0));
+        Assert.Equal("1,2,3,4,5,6", reader.GetString(0));
         reader.NextResult();
         reader.Read();
         Assert.Equal("wal", reader.GetString(0));
@@ -388,6 +388,6 @@ public sealed class StateStoreTests
         }
 
         var error = Assert.Throws<InvalidOperationException>(() => Core.Execution.StateStore.OpenForWrite(path));
-        Assert.Contains("has schema version 99, newer than this PlaybookRunner understands (5)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("has schema version 99, newer than this PlaybookRunner understands (6)", error.Message, StringComparison.Ordinal);
     }
 }

@@ -231,7 +231,7 @@ public sealed class DaemonTests
         await Step(daemon, time, DateTimeOffset.Parse("2026-03-02T08:00:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(10));
         Assert.Equal(1, await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None));
 
-        var text = daemon.Metrics.Render(["p"], daemon.StoreActions());
+        var text = daemon.Metrics.Render(["p"], daemon.StoreActions(), daemon.StoreBacklog(time.GetUtcNow()), storeUp: !daemon.StoreDownNow);
         var samples = text.Split('\n').Where(l => l.Length > 0 && !l.StartsWith('#') && !l.Contains("duration", StringComparison.Ordinal)).ToList();
         Assert.Equal(
             [
@@ -239,6 +239,10 @@ public sealed class DaemonTests
                 "playbook_findings_total{playbook=\"p\",rule=\"busy\"} 1",
                 "playbook_actions_total{type=\"file\",outcome=\"succeeded\"} 1",
                 "playbook_last_success_timestamp_seconds{playbook=\"p\"} 1772438400",
+                "playbook_store_errors_total 0",
+                "playbook_store_up 1",
+                "playbook_backlog_actions 0",
+                "playbook_oldest_pending_age_seconds 0",
                 "playbook_store_actions{state=\"dead\"} 0",
                 "playbook_store_actions{state=\"pending\"} 0",
                 "playbook_store_actions{state=\"succeeded\"} 1",
