@@ -22,6 +22,7 @@ internal sealed partial class Daemon
     private string? _storeIdentity;
     private bool _storeHadFirings;
     private DateTimeOffset? _storeDownSince;
+    private bool _storeDownByWorker;
     private string? _storeError;
     private int _storeFailures;
     private bool _overBacklog;
@@ -140,7 +141,7 @@ internal sealed partial class Daemon
             return null;
         }
 
-        StoreUp();
+        // Not "up" yet: a store that opens may still refuse writes (a corrupt table). A whole pass of work marks it up.
         return store;
     }
 
@@ -163,7 +164,9 @@ internal sealed partial class Daemon
     /// <summary>Marks the store unreachable: execution pauses; logged once per outage, counted every time.</summary>
     private void StoreDown(Exception ex) => StoreDown(ex.Message.TrimEnd('.'));
 
-    private void StoreDown(string error)
+    /// <param name="error">What failed.</param>
+    /// <param name="byWorker">Raised by the action worker (a write it needs failed): only a clean pass of the worker clears it, not a tick that did not need that write.</param>
+    private void StoreDown(string error, bool byWorker = false)
     {
         Metrics.StoreError();
         var scrubbed = SafeText.OneLine(_secrets.Scrub(error));
@@ -171,6 +174,7 @@ internal sealed partial class Daemon
         lock (_storeLock)
         {
             first = _storeDownSince is null;
+            _storeDownByWorker = byWorker || (!first && _storeDownByWorker);
             _storeDownSince ??= _time.GetUtcNow();
             _storeError = scrubbed;
             _storeFailures++;
@@ -182,11 +186,17 @@ internal sealed partial class Daemon
         }
     }
 
-    private void StoreUp()
+    /// <summary>A pass of work (a tick, a round of claims) went through the store without a failure: execution resumes.</summary>
+    private void StoreUp(bool byWorker = false)
     {
         DateTimeOffset? since;
         lock (_storeLock)
         {
+            if (_storeDownByWorker && !byWorker)
+            {
+                return;
+            }
+
             since = _storeDownSince;
             _storeDownSince = null;
             _storeError = null;

@@ -323,7 +323,9 @@ internal sealed partial class Daemon : IDisposable
         _busySince = _time.GetUtcNow();
         try
         {
-            return await EvaluateTickAsync(version, store, diagnostics, unit, dueAt, started, cancellationToken);
+            var ran = await EvaluateTickAsync(version, store, diagnostics, unit, dueAt, started, cancellationToken);
+            StoreUp();
+            return ran;
         }
         catch (Exception ex) when (StoreErrors.IsStoreError(ex))
         {
@@ -528,6 +530,7 @@ internal sealed partial class Daemon : IDisposable
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var executed = 0;
         var claiming = true;
+        var healthy = true;
         while (true)
         {
             while (claiming && !stopping.IsCancellationRequested)
@@ -540,8 +543,8 @@ internal sealed partial class Daemon : IDisposable
                 }
                 catch (StoreFailureException ex)
                 {
-                    StoreDown(ex);
-                    claiming = false;
+                    StoreDown(ex.Message, byWorker: true);
+                    claiming = healthy = false;
                     break;
                 }
 
@@ -563,6 +566,11 @@ internal sealed partial class Daemon : IDisposable
             {
                 // Aborted (the shutdown timeout): the actions in flight stay pending; the caller logs it.
                 abort.ThrowIfCancellationRequested();
+                if (healthy)
+                {
+                    StoreUp(byWorker: true);
+                }
+
                 return executed;
             }
 
@@ -579,8 +587,16 @@ internal sealed partial class Daemon : IDisposable
                     continue;
                 }
 
-                executed++;
-                claiming &= Finished(task) && !stopping.IsCancellationRequested;
+                if (Finished(task))
+                {
+                    executed++;
+                }
+                else
+                {
+                    claiming = healthy = false;
+                }
+
+                claiming &= !stopping.IsCancellationRequested;
             }
         }
     }
@@ -590,7 +606,7 @@ internal sealed partial class Daemon : IDisposable
     {
         if (task.Exception?.InnerException is StoreFailureException failure)
         {
-            StoreDown(failure);
+            StoreDown(failure.Message, byWorker: true);
             if (failure.Unrecorded is { } late)
             {
                 lock (_unrecorded)

@@ -1,0 +1,266 @@
+using System.Diagnostics;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Time.Testing;
+using PlaybookRunner.Core.Execution;
+using PlaybookRunner.Core.Scheduling;
+
+namespace PlaybookRunner.Core.Tests.Scheduling;
+
+/// <summary>
+/// The daemon under store and sink faults, in process with real SQLite files and real HTTP listeners: a store that
+/// vanishes, is emptied or replaced stops execution; one that fails pauses it without a redelivery loop; health says
+/// what is wrong; lanes keep one hung receiver from holding up the others; backpressure stops new ticks.
+/// </summary>
+public sealed class DaemonStoreTests
+{
+    private static readonly DateTimeOffset Start = DateTimeOffset.Parse("2026-03-02T07:30:00Z", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static void Workspace(TempWorkspace workspace, string actions = "- { type: file, path: out.jsonl, body: \"{{ id }}\" }", string runner = "", string customers = "id,tickets\nA,5\nB,1\n")
+    {
+        workspace.Write("customers.csv", customers);
+        workspace.Write("runner.yaml", $$"""
+            sources:
+              crm: { kind: csv, path: customers.csv, key: id, fields: { id: string, tickets: int } }
+            {{runner}}
+            """);
+        workspace.Write("p.yaml", $$"""
+            playbook: p
+            source: crm
+            schedule: "0 8 * * *"
+            rules:
+              - id: busy
+                when: tickets > 3
+                actions:
+                  {{actions}}
+            """);
+    }
+
+    private static Daemon Started(TempWorkspace workspace, TimeProvider time, ListLogger logger, bool create = true)
+    {
+        var daemon = new Daemon([workspace.Root], time, logger, DaemonOptions.Default with { CreateStore = create });
+        Assert.True(daemon.Start());
+        return daemon;
+    }
+
+    private static async Task TickAt(Daemon daemon, FakeTimeProvider time, string instant)
+    {
+        var at = DateTimeOffset.Parse(instant, System.Globalization.CultureInfo.InvariantCulture);
+        time.SetUtcNow(at);
+        await daemon.RunDueAsync(at, CancellationToken.None);
+    }
+
+    private static string Db(TempWorkspace workspace) => Path.Combine(workspace.Root, "playbook-state.db");
+
+    private static void Sql(string db, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={db};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static void DeleteStore(string db)
+    {
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        {
+            File.Delete(db + suffix);
+        }
+    }
+
+    [Fact]
+    public void A_daemon_refuses_to_start_on_a_missing_store_unless_told_to_create_it()
+    {
+        using var workspace = new TempWorkspace();
+        Workspace(workspace);
+        var logger = new ListLogger();
+        using var refused = new Daemon([workspace.Root], new FakeTimeProvider(Start), logger, DaemonOptions.Default with { CreateStore = false });
+        Assert.False(refused.Start());
+        Assert.Contains(logger.Lines, l => l.Message.Contains("error PB5013: The state store", StringComparison.Ordinal) && l.Message.Contains("does not exist", StringComparison.Ordinal));
+        Assert.False(File.Exists(Db(workspace)));
+
+        using var created = Started(workspace, new FakeTimeProvider(Start), new ListLogger());
+        Assert.True(File.Exists(Db(workspace)));
+    }
+
+    [Theory]
+    [InlineData("deleted")]
+    [InlineData("truncated")]
+    [InlineData("emptied")]
+    [InlineData("replaced")]
+    public async Task A_store_deleted_emptied_or_replaced_under_a_running_daemon_stops_execution_and_raises_an_alert(string how)
+    {
+        using var workspace = new TempWorkspace();
+        Workspace(workspace);
+        var time = new FakeTimeProvider(Start);
+        var logger = new ListLogger();
+        using var daemon = Started(workspace, time, logger);
+        await daemon.CatchUpAsync(CancellationToken.None);
+        await TickAt(daemon, time, "2026-03-02T08:00:00Z");
+        Assert.Equal(1, await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None));
+
+        var db = Db(workspace);
+        switch (how)
+        {
+            case "deleted":
+                DeleteStore(db);
+                break;
+            case "truncated":
+                DeleteStore(db);
+                File.WriteAllBytes(db, []);
+                break;
+            case "emptied":
+                Sql(db, "DELETE FROM attempts; DELETE FROM actions; DELETE FROM firings;");
+                break;
+            default:
+                DeleteStore(db);
+                using (SqliteStateStore.OpenForWrite(db, TimeProvider.System, TimeSpan.FromSeconds(30)))
+                {
+                }
+
+                break;
+        }
+
+        // The next day's tick would fire for A again (a fresh store has no history): it must not.
+        await TickAt(daemon, time, "2026-03-03T08:00:00Z");
+        Assert.Equal(0, await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None));
+        Assert.Single(File.ReadAllLines(Path.Combine(workspace.Root, "out.jsonl")));
+        Assert.NotNull(daemon.StoreLost);
+        Assert.Contains(daemon.Problems(time.GetUtcNow()), p => p.StartsWith("state store lost: ", StringComparison.Ordinal));
+        Assert.Contains(logger.Lines, l => l.Level == Microsoft.Extensions.Logging.LogLevel.Critical && l.Message.Contains("Execution stopped", StringComparison.Ordinal));
+        Assert.Equal(how is "truncated" or "emptied" or "replaced", File.Exists(db));
+        Assert.Contains("playbook_store_up 0", daemon.Metrics.Render(["p"], null, storeUp: daemon.StoreLost is null), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_store_that_cannot_record_an_attempt_pauses_execution_without_sending_and_resumes_when_repaired()
+    {
+        using var server = new JsonApiServer(_ => (200, "{}", null));
+        using var workspace = new TempWorkspace();
+        Workspace(workspace, actions: $"- {{ type: webhook, url: \"{server.Url("/hook")}\", body: \"{{}}\" }}");
+        var time = new FakeTimeProvider(Start);
+        var logger = new ListLogger();
+        using var daemon = Started(workspace, time, logger);
+        await daemon.CatchUpAsync(CancellationToken.None);
+        await TickAt(daemon, time, "2026-03-02T08:00:00Z");
+
+        Sql(Db(workspace), "CREATE TRIGGER broken BEFORE INSERT ON attempts BEGIN SELECT RAISE(ABORT, 'database disk image is malformed'); END;");
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(0, await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None));
+            time.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        Assert.Empty(server.Requests);
+        Assert.True(daemon.StoreDownNow, string.Join("\n", logger.Lines.Select(l => l.Message)));
+        Assert.Contains(daemon.Problems(time.GetUtcNow()), p => p.Contains("the state store is unreachable since", StringComparison.Ordinal) && p.Contains("malformed", StringComparison.Ordinal));
+        Assert.Single(logger.Lines, l => l.Message.Contains("The state store is unavailable", StringComparison.Ordinal));
+
+        Sql(Db(workspace), "DROP TRIGGER broken");
+        Assert.Equal(1, await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None));
+        Assert.Single(server.Requests);
+        Assert.DoesNotContain(daemon.Problems(time.GetUtcNow()), p => p.Contains("state store", StringComparison.Ordinal));
+        Assert.Contains(logger.Lines, l => l.Message.Contains("reachable again", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void An_unreachable_store_at_start_is_waited_for_and_reported_not_a_crash()
+    {
+        using var workspace = new TempWorkspace();
+        Workspace(workspace, runner: "state: { kind: postgres, connection: \"Host=127.0.0.1;Port=1;Username=x;Database=x;Timeout=2\" }");
+        var time = new FakeTimeProvider(Start);
+        using var daemon = Started(workspace, time, new ListLogger());
+        Assert.True(daemon.StoreDownNow);
+        Assert.Contains(daemon.Problems(time.GetUtcNow()), p => p.StartsWith("the state store is unreachable since 2026-03-02T07:30:00+00:00", StringComparison.Ordinal));
+        Assert.Contains("playbook_store_up 0", daemon.Metrics.Render(["p"], null, storeUp: !daemon.StoreDownNow), StringComparison.Ordinal);
+        Assert.DoesNotContain("playbook_store_errors_total 0", daemon.Metrics.Render(["p"], null), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_source_that_fails_at_a_tick_makes_the_daemon_unhealthy_until_a_tick_reads_it()
+    {
+        using var workspace = new TempWorkspace();
+        Workspace(workspace);
+        var time = new FakeTimeProvider(Start);
+        using var daemon = Started(workspace, time, new ListLogger());
+        await daemon.CatchUpAsync(CancellationToken.None);
+        File.Move(Path.Combine(workspace.Root, "customers.csv"), Path.Combine(workspace.Root, "away.csv"));
+        await TickAt(daemon, time, "2026-03-02T08:00:00Z");
+        Assert.Contains(daemon.Problems(time.GetUtcNow()), p => p.StartsWith("the last tick of p (0 8 * * *) due 2026-03-02T08:00:00+00:00 could not read its data", StringComparison.Ordinal));
+        Assert.Contains("playbook_source_errors_total{playbook=\"p\"} 1", daemon.Metrics.Render(["p"], null), StringComparison.Ordinal);
+
+        File.Move(Path.Combine(workspace.Root, "away.csv"), Path.Combine(workspace.Root, "customers.csv"));
+        await TickAt(daemon, time, "2026-03-03T08:00:00Z");
+        Assert.DoesNotContain(daemon.Problems(time.GetUtcNow()), p => p.Contains("could not read its data", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Over_max_backlog_no_new_tick_is_recorded_until_the_backlog_drains()
+    {
+        using var workspace = new TempWorkspace();
+        Workspace(workspace, runner: "execution: { max_backlog: 1 }", customers: "id,tickets\nA,5\nB,6\n");
+        var time = new FakeTimeProvider(Start);
+        var logger = new ListLogger();
+        using var daemon = Started(workspace, time, logger);
+        await daemon.CatchUpAsync(CancellationToken.None);
+        await TickAt(daemon, time, "2026-03-02T08:00:00Z");
+        Assert.Equal((2L, (TimeSpan?)TimeSpan.Zero), daemon.StoreBacklog(DateTimeOffset.Parse("2026-03-02T08:00:00Z", System.Globalization.CultureInfo.InvariantCulture)));
+
+        // Two pending, bound one: the next tick waits, and health says why.
+        await TickAt(daemon, time, "2026-03-03T08:00:00Z");
+        Assert.Contains(daemon.Problems(time.GetUtcNow()), p => p.Contains("over max_backlog", StringComparison.Ordinal));
+        Assert.Contains(logger.Lines, l => l.Message.Contains("Backpressure: 2 actions are pending, more than max_backlog 1", StringComparison.Ordinal));
+        Assert.Contains("playbook_oldest_pending_age_seconds 86400", daemon.Metrics.Render(["p"], null, daemon.StoreBacklog(time.GetUtcNow())), StringComparison.Ordinal);
+
+        // Drained: the waiting tick runs at the next poll.
+        Assert.Equal(2, await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None));
+        time.Advance(TimeSpan.FromSeconds(2));
+        await daemon.RunDueAsync(time.GetUtcNow(), CancellationToken.None);
+        Assert.DoesNotContain(daemon.Problems(time.GetUtcNow()), p => p.Contains("backlog", StringComparison.Ordinal));
+        Assert.Equal(2, await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None));
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(workspace.Root, "out.jsonl")).Length);
+    }
+
+    [Fact]
+    public async Task A_hung_receiver_holds_up_only_its_own_lane()
+    {
+        using var hung = new JsonApiServer(_ =>
+        {
+            Thread.Sleep(3000);
+            return (200, "{}", null);
+        });
+        using var fast = new JsonApiServer(_ => (200, "{}", null));
+        using var workspace = new TempWorkspace();
+        Workspace(
+            workspace,
+            actions: """
+                - { type: webhook, channel: slow, body: "{}" }
+                      - { type: webhook, channel: quick, body: "{}" }
+                """,
+            runner: $$"""
+                channels:
+                  slow: { kind: webhook, url: "{{hung.Url("/hook")}}", concurrency: 1 }
+                  quick: { kind: webhook, url: "{{fast.Url("/hook")}}" }
+                """,
+            customers: "id,tickets\nA,5\nB,6\nC,7\nD,8\n");
+        var time = new FakeTimeProvider(Start);
+        using var daemon = Started(workspace, time, new ListLogger());
+        await daemon.CatchUpAsync(CancellationToken.None);
+        await TickAt(daemon, time, "2026-03-02T08:00:00Z");
+
+        // Serially, the quick receiver's four actions would wait behind the slow ones (12 s); in lanes they go at once.
+        var clock = Stopwatch.StartNew();
+        var executing = daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None);
+        while (fast.Requests.Count < 4 && clock.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(4, fast.Requests.Count);
+        Assert.True(hung.Requests.Count <= 1, $"the slow lane ran {hung.Requests.Count} at a time; its concurrency is 1");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2.5), $"the quick lane waited {clock.Elapsed}");
+        time.Advance(TimeSpan.FromSeconds(5));
+        Assert.Equal(8, await executing);
+        Assert.Equal(4, hung.Requests.Count);
+    }
+}
