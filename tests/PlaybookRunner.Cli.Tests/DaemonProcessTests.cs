@@ -12,7 +12,7 @@ namespace PlaybookRunner.Cli.Tests;
 /// logs and graceful stop.
 /// </summary>
 [Collection(PostgresCollection.Name)]
-public sealed class DaemonProcessTests(PostgresServer postgres)
+public sealed class DaemonProcessTests(PostgresServer postgres, Xunit.Abstractions.ITestOutputHelper output)
 {
     private const int Customers = 300;
 
@@ -192,6 +192,91 @@ public sealed class DaemonProcessTests(PostgresServer postgres)
         finally
         {
             TestCanary.DeleteFolder(root);
+        }
+    }
+
+    [Fact]
+    public async Task A_postgres_outage_pauses_two_daemons_which_report_it_and_recover_without_losing_or_duplicating_an_action()
+    {
+        var received = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
+        using var server = new JsonApiServer(request =>
+        {
+            Thread.Sleep(50);
+            received.AddOrUpdate(request.Headers["Idempotency-Key"] ?? "", 1, (_, n) => n + 1);
+            return (200, "{}", null);
+        });
+        var root = Path.Combine(Path.GetTempPath(), "pbout-" + Guid.NewGuid().ToString("N")[..8]);
+        var cluster = Path.Combine(Path.GetTempPath(), "pbpgout-" + Guid.NewGuid().ToString("N")[..8]);
+        var pgPort = PostgresServer.FreePort();
+        var connection = PostgresServer.StartCluster(cluster, pgPort);
+        File.WriteAllText(Workspace(root, server.Url("/hook"), "state: { kind: postgres, connection: \"${env:PB_STATE_URL}\" }"), Playbook);
+        var environment = new Dictionary<string, string> { ["PB_STATE_URL"] = connection };
+        var port = JsonApiServer.FreePort();
+        try
+        {
+            using var a = new DaemonProcess(root, environment, "--listen", $"127.0.0.1:{port}", "--poll", "1");
+            using var b = new DaemonProcess(root, environment, "--listen", "none", "--poll", "1");
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(20) };
+            string Logs() => $"received {received.Count}\n--- a:\n{a.Log}\n--- b:\n{b.Log}";
+            WaitUntil(() => received.Count >= 60, TimeSpan.FromSeconds(90), Logs);
+
+            // PostgreSQL goes away mid-delivery (a fast shutdown terminates every session: 57P01) for about ten seconds.
+            PostgresServer.StopCluster(cluster, keep: true);
+            var outage = Stopwatch.StartNew();
+            var unhealthy = "";
+            WaitUntil(() => (unhealthy = Health(http)).Contains("the state store is unreachable since", StringComparison.Ordinal), TimeSpan.FromSeconds(20), () => unhealthy + Logs());
+            Thread.Sleep(TimeSpan.FromSeconds(10) - outage.Elapsed);
+            Assert.False(a.HasExited || b.HasExited, Logs());
+            var duringOutage = received.Count;
+
+            PostgresServer.StartCluster(cluster, pgPort);
+            var recovery = Stopwatch.StartNew();
+            WaitUntil(() => received.Count == Customers, TimeSpan.FromSeconds(90), Logs);
+            var recovered = recovery.Elapsed;
+            WaitUntil(() => Health(http) == "ok\n", TimeSpan.FromSeconds(30), Logs);
+            Thread.Sleep(TimeSpan.FromSeconds(3));
+
+            Assert.Equal(Customers, received.Count);
+            Assert.Equal([], received.Where(r => r.Value != 1).Select(r => r.Key));
+            using (var check = new Npgsql.NpgsqlConnection(connection))
+            {
+                check.Open();
+                using var command = check.CreateCommand();
+                command.CommandText = "SELECT state || ':' || COUNT(*) FROM actions GROUP BY state";
+                Assert.Equal($"succeeded:{Customers}", command.ExecuteScalar());
+            }
+
+            Assert.DoesNotContain("playbook_store_errors_total 0", await http.GetStringAsync("metrics"), StringComparison.Ordinal);
+            Assert.Contains("playbook_store_up 1", await http.GetStringAsync("metrics"), StringComparison.Ordinal);
+            Assert.Contains("The state store is reachable again after", a.Log, StringComparison.Ordinal);
+            output.WriteLine($"PostgreSQL outage: {duringOutage} delivered before it ended, all {Customers} delivered {recovered.TotalSeconds:0.0} s after it was back, 0 lost, 0 twice");
+
+            a.Signal("TERM");
+            b.Signal("TERM");
+            Assert.Equal(0, a.WaitForExit(TimeSpan.FromSeconds(30)));
+            Assert.Equal(0, b.WaitForExit(TimeSpan.FromSeconds(30)));
+        }
+        finally
+        {
+            PostgresServer.StopCluster(cluster, keep: false);
+            TestCanary.DeleteFolder(root);
+        }
+    }
+
+    private static string Health(HttpClient http)
+    {
+        try
+        {
+            return http.GetStringAsync("healthz").GetAwaiter().GetResult();
+        }
+        catch (HttpRequestException ex) when (ex.StatusCode is System.Net.HttpStatusCode.ServiceUnavailable)
+        {
+            using var response = http.GetAsync("healthz").GetAwaiter().GetResult();
+            return response.Content.ReadAsStringAsync().GetAwaiter().GetResult();
+        }
+        catch (HttpRequestException ex)
+        {
+            return ex.Message;
         }
     }
 

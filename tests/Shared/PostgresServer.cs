@@ -42,6 +42,16 @@ public sealed class PostgresServer : IDisposable
 
     public static int FreePort() => JsonApiServer.FreePort();
 
+    /// <summary>Starts (or restarts) a private cluster in <paramref name="directory"/> on <paramref name="port"/>, for outage tests; its connection string.</summary>
+    public static string StartCluster(string directory, int port)
+    {
+        var (code, output, error) = Run("start-postgres.sh", directory, port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return code == 0 ? output.Trim() : throw new InvalidOperationException($"Could not start PostgreSQL (exit {code}): {error}");
+    }
+
+    /// <summary>Stops a private cluster (a fast shutdown: sessions are terminated, as in an outage); with <paramref name="keep"/> it can be started again.</summary>
+    public static void StopCluster(string directory, bool keep) => Run("stop-postgres.sh", [directory, .. keep ? new[] { "--keep" } : []]);
+
     /// <summary>A new, empty database on the server; its connection string.</summary>
     public string CreateDatabase(string prefix)
     {

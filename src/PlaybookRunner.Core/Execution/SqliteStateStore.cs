@@ -37,8 +37,23 @@ internal sealed class SqliteStateStore : StateStore
             return new SqliteStateStore(null, path, time, TimeSpan.Zero);
         }
 
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
-        connection.Open();
+        SqliteConnection connection;
+        try
+        {
+            connection = Open(path);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode is 8 or 14)
+        {
+            // A folder this user may not write (history on a production store): a WAL database cannot be opened read-only
+            // without creating its -shm file there. With no -wal beside it the file is complete, so read it as immutable.
+            if (File.Exists(path + "-wal"))
+            {
+                throw;
+            }
+
+            connection = Open("file:" + Uri.EscapeDataString(Path.GetFullPath(path)).Replace("%2F", "/", StringComparison.Ordinal) + "?immutable=1");
+        }
+
         if (!HasSchema(connection))
         {
             connection.Dispose();
@@ -79,6 +94,22 @@ internal sealed class SqliteStateStore : StateStore
             Migrate(connection, path);
             EnsureIdentity(connection, time.GetUtcNow());
             return new SqliteStateStore(connection, path, time, lease);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private static SqliteConnection Open(string dataSource)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = dataSource, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        try
+        {
+            connection.Open();
+            HasSchema(connection);
+            return connection;
         }
         catch
         {

@@ -15,7 +15,7 @@ internal sealed partial class Daemon
     /// <summary>Pending actions above which no new tick is recorded (backpressure) and the daemon reports itself unhealthy.</summary>
     public const int DefaultMaxBacklog = 10_000;
 
-    private static readonly TimeSpan MaxStoreBackoff = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan MaxStoreBackoff = TimeSpan.FromSeconds(5);
 
     private readonly List<UnrecordedOutcome> _unrecorded = [];
     private readonly Lock _storeLock = new();
@@ -210,7 +210,7 @@ internal sealed partial class Daemon
         }
     }
 
-    /// <summary>How long the worker waits before trying an unreachable store again (1 s doubling to 30 s); null while it is reachable.</summary>
+    /// <summary>How long the worker waits before trying an unreachable store again (1 s doubling to 5 s: well inside a lease, so late outcomes are recorded before another daemon could take their actions over); null while it is reachable.</summary>
     private TimeSpan? StoreBackoff()
     {
         lock (_storeLock)

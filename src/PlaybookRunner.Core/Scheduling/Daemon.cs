@@ -208,7 +208,7 @@ internal sealed partial class Daemon : IDisposable
             {
                 try
                 {
-                    // While the store is unavailable, wait with backoff (1 s doubling up to 30 s) before trying it again.
+                    // While the store is unavailable, wait with backoff (1 s doubling up to 5 s) before trying it again.
                     await _workAvailable.WaitAsync(StoreBackoff() ?? Poll, stopping);
                 }
                 catch (OperationCanceledException)

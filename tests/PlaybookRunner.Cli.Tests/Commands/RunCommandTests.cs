@@ -14,7 +14,7 @@ public sealed class RunCommandTests
             "ok   p/r A file: appended to out.jsonl\nRun as of 2026-03-02T09:00:00+00:00: 1 actions succeeded, 0 failed, 0 suppressed, 0 held back, 0 errors\n",
             stdout.ReplaceLineEndings("\n"));
 
-        var again = CliRunner.Run("run", "--create-store", dir.Root, "--as-of", "2026-03-02T10:00:00Z");
+        var again = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T10:00:00Z");
         Assert.Equal(0, again.ExitCode);
         Assert.EndsWith("0 actions succeeded, 0 failed, 0 suppressed, 1 held back, 0 errors\n", again.Out.ReplaceLineEndings("\n"), StringComparison.Ordinal);
 
@@ -22,6 +22,66 @@ public sealed class RunCommandTests
         Assert.Equal(0, history.ExitCode);
         Assert.Equal("2026-03-02T09:00:00+00:00  succeeded  p/r  A  #0 file  attempts 1\n", history.Out.ReplaceLineEndings("\n"));
         Assert.Equal("No recorded actions match.\n", CliRunner.Run("history", dir.Root, "--failed").Out.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void Run_without_a_store_refuses_with_PB5013_and_creates_it_only_with_create_store()
+    {
+        using var dir = new TempDir();
+        dir.Write("d.csv", "id,n\nA,5\n");
+        dir.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int } }\nrules:\n  - { id: r, when: n > 3, cooldown: 30d, actions: [ { type: file, path: out.jsonl, body: \"{{ id }}\" } ] }\n");
+        var db = Path.Combine(dir.Root, "playbook-state.db");
+
+        var refused = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
+        Assert.Equal((1, ""), (refused.ExitCode, refused.Out));
+        Assert.Contains($"error PB5013: The state store {db} does not exist (or is empty); nothing was run: without its history every customer would be contacted again as if for the first time", refused.Err, StringComparison.Ordinal);
+        Assert.False(File.Exists(db));
+        Assert.False(File.Exists(Path.Combine(dir.Root, "out.jsonl")));
+
+        Assert.Equal(0, CliRunner.Run("run", "--create-store", dir.Root, "--as-of", "2026-03-02T09:00:00Z").ExitCode);
+        File.Delete(db);
+        var lost = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-03T09:00:00Z");
+        Assert.Equal(1, lost.ExitCode);
+        Assert.Contains("error PB5013", lost.Err, StringComparison.Ordinal);
+        Assert.Single(File.ReadAllLines(Path.Combine(dir.Root, "out.jsonl")));
+    }
+
+    [Fact]
+    public void A_transient_failure_shows_as_wait_exits_one_and_is_retried_by_a_later_run()
+    {
+        var down = true;
+        using var server = new JsonApiServer(_ => (Volatile.Read(ref down) ? 503 : 200, "{}", null));
+        using var dir = new TempDir();
+        dir.Write("d.csv", "id\nA\n");
+        dir.Write("p.yaml", $"playbook: p\nsource: {{ kind: csv, path: d.csv, key: id, fields: {{ id: string }} }}\nrules:\n  - {{ id: r, when: \"true\", cooldown: 30d, actions: [ {{ type: webhook, url: \"{server.Url("/hook")}\", body: \"{{}}\" }} ] }}\n");
+        dir.Write("runner.yaml", "execution: { max_attempts: 2, backoff_ms: 1 }\n");
+
+        var (code, stdout, stderr) = CliRunner.Run("run", "--create-store", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
+        Assert.Equal(1, code);
+        Assert.StartsWith("WAIT p/r A webhook: ", stdout, StringComparison.Ordinal);
+        Assert.Contains("0 actions succeeded, 0 failed, 1 to retry, ", stdout, StringComparison.Ordinal);
+        Assert.Contains("warning PB5015: p/r webhook action for key 'A' failed transiently: ", stderr, StringComparison.Ordinal);
+        Assert.Contains("pending    p/r  A  #0 webhook  attempts 2", CliRunner.Run("history", dir.Root).Out, StringComparison.Ordinal);
+
+        // Before its retry time (30 s on) a run leaves it and says when it is due.
+        var early = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
+        Assert.Equal(0, early.ExitCode);
+        Assert.Contains("1 action(s) wait to be retried after a transient failure; the next from ", early.Out, StringComparison.Ordinal);
+
+        // Once its retry time has come (set back here, as if the 30 s had passed): delivered, with the key it had.
+        Volatile.Write(ref down, false);
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dir.Root, "playbook-state.db")};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE actions SET retry_at = '2000-01-01T00:00:00.0000000Z'";
+            command.ExecuteNonQuery();
+        }
+
+        var later = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
+        Assert.Equal(0, later.ExitCode);
+        Assert.StartsWith("ok   p/r A webhook", later.Out, StringComparison.Ordinal);
+        Assert.Contains("(recovered)", later.Out, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -226,3 +226,24 @@ public sealed class StoreFaultTests
         Assert.Equal(sent + 1, server.Requests.Count);
     }
 }
+
+/// <summary>What a run's exit code is made of.</summary>
+public sealed class RunResultTests
+{
+    private static readonly Core.Planning.Plan Empty = new(DateTimeOffset.UnixEpoch, [], [], [], new Core.Planning.PlanSummary(0, 0, 0, 0, 0));
+
+    private static ExecutedAction Action(bool succeeded) => new("k", "p", "r", "A", "webhook", succeeded, false, 1, "m");
+
+    [Fact]
+    public void A_run_that_only_left_actions_to_the_runner_that_claimed_them_succeeds()
+    {
+        Assert.True(new RunResult(Empty, [Action(true), Action(false) with { Abandoned = true }], []).Success);
+    }
+
+    [Fact]
+    public void A_run_with_a_failed_action_or_one_waiting_for_a_retry_does_not_succeed()
+    {
+        Assert.False(new RunResult(Empty, [Action(false)], []).Success);
+        Assert.False(new RunResult(Empty, [Action(false) with { RetryAt = DateTimeOffset.UnixEpoch }], []).Success);
+    }
+}
