@@ -60,3 +60,18 @@ internal sealed class TempWorkspace : IDisposable
         }
     }
 }
+
+/// <summary>
+/// A fact that needs the public telco dataset (<c>../shared/data/telco-customer-churn.csv</c>, beside the clone in CI):
+/// reported as skipped, with the reason, in a clone that has no sibling folders.
+/// </summary>
+internal sealed class TelcoFactAttribute : FactAttribute
+{
+    public TelcoFactAttribute()
+    {
+        if (!File.Exists(TestPaths.TelcoCsv))
+        {
+            Skip = $"needs the public telco dataset at {TestPaths.TelcoCsv} (not in the repository; CI has it beside the clone)";
+        }
+    }
+}

@@ -30,7 +30,7 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor WrongType = Error("PB1004", "Value has the wrong type", "Expected {0} for {1} but found {2}", Yaml,
         "The value's YAML type does not match the schema (for example a list where a mapping is expected).");
     public static readonly DiagnosticDescriptor PatternMismatch = Error("PB1005", "Value has the wrong form", "'{0}' is not a valid {1}: {2}", Yaml,
-        "Ids are lowercase letters, digits and '-'; names are C# identifiers; types are the field types of spec section 4.");
+        "Ids are lowercase letters, digits and '-'; names are C# identifiers; types are the field types of docs/language.md (string, int, long, decimal, double, bool, date, datetime, string[], each with ? for nullable).");
     public static readonly DiagnosticDescriptor NotInEnum = Error("PB1006", "Value is not one of the allowed values", "'{0}' is not allowed for {1}; expected one of: {2}", Yaml,
         "Use one of the listed values.");
     public static readonly DiagnosticDescriptor DuplicateKey = Error("PB1007", "Duplicate key", "Duplicate key '{0}' (first defined at line {1})", Yaml,
@@ -214,7 +214,7 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor TestBadRecord = Error("PB6003", "Bad test record", "{0}", Tests,
         "Test records use the source's declared fields, with values in the same form as in the data (dates as yyyy-MM-dd); nullable fields may be omitted.");
     public static readonly DiagnosticDescriptor NoTests = Error("PB6004", "No tests found", "No *.test.yaml files under {0}", Tests,
-        "playbook test runs the *.test.yaml files beside the playbooks (spec section 9).");
+        "playbook test runs the *.test.yaml files beside the playbooks (docs/authoring.md).");
     public static readonly DiagnosticDescriptor BadInstant = Error("PB6005", "Not an instant", "'{0}' is not an ISO 8601 date or date-time", Tests,
         "Write as_of and history times as 2026-03-02 or 2026-03-02T09:00:00Z.");
 

@@ -29,7 +29,7 @@ public sealed class CsvSourceTests
             message: "{{ id }} pays {{ monthly | money }} a month; {{ missing_totals }} customers have no total yet"
         """;
 
-    [Fact]
+    [TelcoFact]
     public void Telco_plan_with_nullable_total_reads_every_row_and_counts_eleven_missing()
     {
         using var workspace = new TempWorkspace();
@@ -43,7 +43,7 @@ public sealed class CsvSourceTests
         Assert.All(plan.Findings, f => Assert.EndsWith("; 11 customers have no total yet", f.Message, StringComparison.Ordinal));
     }
 
-    [Fact]
+    [TelcoFact]
     public void Telco_plan_with_required_total_fails_at_the_first_blank_cell()
     {
         using var workspace = new TempWorkspace();

@@ -4,7 +4,7 @@ namespace PlaybookRunner.Core.Tests.Sources;
 
 public sealed class SourceDescriberTests
 {
-    [Fact]
+    [TelcoFact]
     public void Describes_the_telco_data_with_inferred_types_and_column_mappings()
     {
         using var workspace = new TempWorkspace();
