@@ -5,6 +5,7 @@ using PlaybookRunner.Core.Diagnostics;
 using PlaybookRunner.Core.Evaluation;
 using PlaybookRunner.Core.Loading;
 using PlaybookRunner.Core.Sources;
+using PlaybookRunner.Runtime;
 
 namespace PlaybookRunner.Benchmarks;
 

@@ -7,7 +7,7 @@ internal static class Program
         if (args.Length > 0 && args[0] is "plan" or "run" or "test" or "explain" or Commands.EvaluateCommand.Name)
         {
             // One-shot commands end rather than run on when one call overruns the time budget (the daemon never does).
-            Core.Evaluation.EvaluationWatchdog.Enable(message =>
+            Runtime.EvaluationWatchdog.Enable(message =>
             {
                 Console.Error.WriteLine(message);
                 Console.Error.Flush();

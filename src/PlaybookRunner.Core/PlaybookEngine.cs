@@ -31,10 +31,10 @@ public sealed record RunResult(Plan? Plan, IReadOnlyList<ExecutedAction> Actions
     public bool Busy { get; init; }
 
     /// <summary>
-    /// True when the plan was made, nothing is an error and every action succeeded (or was left to the runner that
-    /// claimed it); an action waiting for a retry is not delivered yet.
+    /// True when the plan was made, nothing is an error, every action succeeded (or was left to the runner that
+    /// claimed it) and none waits for a retry, of this run or an earlier one: an action waiting is not delivered yet.
     /// </summary>
-    public bool Success => Plan is not null && !Diagnostics.Any(d => d.IsError) && Plan.Errors.Count == 0 && Actions.All(a => a.Succeeded || a.Abandoned);
+    public bool Success => Plan is not null && !Diagnostics.Any(d => d.IsError) && Plan.Errors.Count == 0 && Actions.All(a => a.Succeeded || a.Abandoned) && Waiting.Count == 0;
 
     /// <summary>Actions of earlier runs still waiting for their retry time (after a transient failure), and the earliest.</summary>
     public (int Count, DateTimeOffset? Next) Waiting { get; init; }
@@ -275,7 +275,7 @@ public static class PlaybookEngine
             return new RunResult(null, [], diagnostics.Sorted());
         }
 
-        return await ExecuteInStoreAsync(prepared, time, diagnostics, maxActions, createStore, cancellationToken, async (store, secrets) =>
+        return await ExecuteInStoreAsync(prepared, time, diagnostics, maxActions, createStore, besideDaemons: false, cancellationToken, async (store, secrets) =>
         {
             var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
             return (plan is null ? null : scope.Apply(plan), scope.IsAll);
@@ -288,7 +288,8 @@ public static class PlaybookEngine
     /// again now: a finding held back or suppressed since is reported (PB5011), not executed. An action of the plan
     /// that was already executed (or is a dead letter) is not executed again: its idempotency key is the plan's.
     /// </summary>
-    public static async Task<RunResult> ApplyAsync(IReadOnlyList<string> paths, string planFile, TimeProvider time, CancellationToken cancellationToken = default, int? maxActions = null, RunScope? scope = null, bool createStore = true)
+    /// <remarks>With <paramref name="besideDaemons"/> (a reviewed-only daemon applying it) daemons sharing the store are not in the way; another run is.</remarks>
+    public static async Task<RunResult> ApplyAsync(IReadOnlyList<string> paths, string planFile, TimeProvider time, CancellationToken cancellationToken = default, int? maxActions = null, RunScope? scope = null, bool createStore = true, bool besideDaemons = false)
     {
         var diagnostics = new DiagnosticBag();
         scope ??= new RunScope([], []);
@@ -304,7 +305,7 @@ public static class PlaybookEngine
             return new RunResult(null, [], diagnostics.Sorted());
         }
 
-        return await ExecuteInStoreAsync(prepared, time, diagnostics, maxActions, createStore, cancellationToken, async (store, secrets) =>
+        return await ExecuteInStoreAsync(prepared, time, diagnostics, maxActions, createStore, besideDaemons, cancellationToken, async (store, secrets) =>
         {
             if (SavedPlan.DataUnchanged(saved.Provenance, workspace))
             {
@@ -340,7 +341,7 @@ public static class PlaybookEngine
     /// the store's runner (PB5012 when another is live), then the plan <paramref name="plan"/> makes (null: stop,
     /// with its diagnostics) executed, recovering earlier runs' actions first when it says so.
     /// </summary>
-    private static async Task<RunResult> ExecuteInStoreAsync(Prepared prepared, TimeProvider time, DiagnosticBag diagnostics, int? maxActions, bool createStore, CancellationToken cancellationToken,
+    private static async Task<RunResult> ExecuteInStoreAsync(Prepared prepared, TimeProvider time, DiagnosticBag diagnostics, int? maxActions, bool createStore, bool besideDaemons, CancellationToken cancellationToken,
         Func<StateStore, Secrets, Task<(Plan? Plan, bool Recover)?>> plan)
     {
         var workspace = prepared.Workspace;
@@ -354,7 +355,7 @@ public static class PlaybookEngine
         using var handler = new SocketsHttpHandler { AllowAutoRedirect = false };
         using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("timeout_seconds", 30)) };
         var owner = RunnerId("run");
-        using var presence = StorePresence.Enter(store, owner, () => OpenStore(workspace, write: true, secrets, time, new DiagnosticBag()), time, diagnostics);
+        using var presence = StorePresence.Enter(store, owner, () => OpenStore(workspace, write: true, secrets, time, new DiagnosticBag()), time, diagnostics, besideDaemons);
         if (presence is null)
         {
             return new RunResult(null, [], diagnostics.Sorted()) { Busy = true };

@@ -224,7 +224,7 @@ public sealed class DaemonProcessTests(PostgresServer postgres, Xunit.Abstractio
             PostgresServer.StopCluster(cluster, keep: true);
             var outage = Stopwatch.StartNew();
             var unhealthy = "";
-            WaitUntil(() => (unhealthy = Health(http)).Contains("the state store is unreachable since", StringComparison.Ordinal), TimeSpan.FromSeconds(20), () => unhealthy + Logs());
+            WaitUntil(() => (unhealthy = Health(http)).Contains("unhealthy: the state store ", StringComparison.Ordinal), TimeSpan.FromSeconds(20), () => unhealthy + Logs());
             Thread.Sleep(TimeSpan.FromSeconds(10) - outage.Elapsed);
             Assert.False(a.HasExited || b.HasExited, Logs());
             var duringOutage = received.Count;

@@ -52,6 +52,12 @@ internal sealed class CSharpSourceBuilder
     /// <summary>With explain: per playbook and rule, the parts of the condition that are recorded.</summary>
     public Dictionary<(string Playbook, string Rule), IReadOnlyList<ExplainNode>> ExplainNodes { get; } = [];
 
+    /// <summary>How generated code names a runtime type: from the type itself, so a rename is a compile error here, not a broken playbook.</summary>
+    private static string Global(Type type) => "global::" + type.FullName!;
+
+    /// <summary><see cref="Global"/> for an open generic type, without its arity suffix (the caller writes the type arguments).</summary>
+    private static string GlobalGeneric(Type open) => "global::" + open.FullName![..open.FullName!.IndexOf('`', StringComparison.Ordinal)];
+
     private static string RecordClassName(int sourceIndex) => PlaybookCompiler.RecordClassName(sourceIndex);
 
     private static string PlaybookClassName(int playbookIndex) => PlaybookCompiler.PlaybookClassName(playbookIndex);
@@ -77,7 +83,7 @@ internal sealed class CSharpSourceBuilder
             .Append("#pragma warning disable CS0162, CS0168, CS0219, CS8019, CS8600, CS8602, CS8604, CS8618, CS8625, CS8629\n")
             .Append("using System;\nusing System.Linq;\nusing System.Collections.Generic;\nusing System.Text.RegularExpressions;\n")
             // Regex in expressions is TimedRegex: every match has a fixed timeout, whatever the process did before.
-            .Append("using Regex = global::PlaybookRunner.Core.Evaluation.TimedRegex;\n")
+            .Append($"using Regex = {Global(typeof(TimedRegex))};\n")
             .Append("namespace ").Append(Namespace).Append("\n{\n");
         for (var i = 0; i < sources.Count; i++)
         {
@@ -100,7 +106,7 @@ internal sealed class CSharpSourceBuilder
     private void AppendRecord(int index, SourceDefinition source, string[] relatedClasses)
     {
         var name = RecordClassName(index);
-        _code.Append("internal sealed class ").Append(name).Append(" : global::PlaybookRunner.Core.Evaluation.GeneratedRecord\n{\n");
+        _code.Append("internal sealed class ").Append(name).Append(" : " + Global(typeof(GeneratedRecord)) + "\n{\n");
         foreach (var field in source.Fields)
         {
             _code.Append("    public readonly ").Append(ClrType(field.Type)).Append(" @").Append(field.Name).Append(";\n");
@@ -121,13 +127,13 @@ internal sealed class CSharpSourceBuilder
                     .Append(" = (").Append(relatedClasses[i]).Append("[])__records; break;\n");
             }
 
-            _code.Append("        }\n    }\n    public override global::System.Collections.Generic.IReadOnlyList<global::PlaybookRunner.Core.Evaluation.GeneratedRecord> GetRelated(int __index) => __index switch\n    {\n");
+            _code.Append("        }\n    }\n    public override global::System.Collections.Generic.IReadOnlyList<" + Global(typeof(GeneratedRecord)) + "> GetRelated(int __index) => __index switch\n    {\n");
             for (var i = 0; i < source.Related.Count; i++)
             {
                 _code.Append("        ").Append(i.ToString(CultureInfo.InvariantCulture)).Append(" => @").Append(source.Related[i].Name).Append(",\n");
             }
 
-            _code.Append("        _ => global::System.Array.Empty<global::PlaybookRunner.Core.Evaluation.GeneratedRecord>(),\n    };\n");
+            _code.Append("        _ => global::System.Array.Empty<" + Global(typeof(GeneratedRecord)) + ">(),\n    };\n");
         }
 
         _code.Append("    public ").Append(name).Append("(object?[] __v)\n    {\n");
@@ -138,7 +144,7 @@ internal sealed class CSharpSourceBuilder
                 .Append(i.ToString(CultureInfo.InvariantCulture)).Append(field.Type.IsNullable ? "];\n" : "]!;\n");
         }
 
-        _code.Append("    }\n    public ").Append(name).Append("(global::PlaybookRunner.Core.Sources.CsvRecordReader __rd)\n    {\n");
+        _code.Append("    }\n    public ").Append(name).Append("(" + Global(typeof(CsvRecordReader)) + " __rd)\n    {\n");
         for (var i = 0; i < source.Fields.Count; i++)
         {
             var field = source.Fields[i];
@@ -146,7 +152,7 @@ internal sealed class CSharpSourceBuilder
                 .Append(i.ToString(CultureInfo.InvariantCulture)).Append(field.Type.IsNullable ? ");\n" : ")!;\n");
         }
 
-        _code.Append("    }\n    public ").Append(name).Append("(global::PlaybookRunner.Core.Planning.ColumnCursor __cc)\n    {\n");
+        _code.Append("    }\n    public ").Append(name).Append("(" + Global(typeof(ColumnCursor)) + " __cc)\n    {\n");
         for (var i = 0; i < source.Fields.Count; i++)
         {
             var field = source.Fields[i];
@@ -154,13 +160,13 @@ internal sealed class CSharpSourceBuilder
                 .Append(i.ToString(CultureInfo.InvariantCulture)).Append(field.Type.IsNullable ? ");\n" : ")!;\n");
         }
 
-        _code.Append("    }\n    public static global::PlaybookRunner.Core.Evaluation.GeneratedRecord ReadCsv(global::PlaybookRunner.Core.Sources.CsvRecordReader __rd) => new ")
+        _code.Append("    }\n    public static " + Global(typeof(GeneratedRecord)) + " ReadCsv(" + Global(typeof(CsvRecordReader)) + " __rd) => new ")
             .Append(name).Append("(__rd);\n")
-            .Append("    public static global::PlaybookRunner.Core.Evaluation.GeneratedRecord ReadColumns(global::PlaybookRunner.Core.Planning.ColumnCursor __cc) => new ")
+            .Append("    public static " + Global(typeof(GeneratedRecord)) + " ReadColumns(" + Global(typeof(ColumnCursor)) + " __cc) => new ")
             .Append(name).Append("(__cc);\n");
         var key = source.Fields.FirstOrDefault(f => f.Name == source.Key);
         _code.Append("    public override string Key => ")
-            .Append(key is null ? "\"\"" : $"global::PlaybookRunner.Core.Evaluation.RecordKeys.Format(@{key.Name})")
+            .Append(key is null ? "\"\"" : $"{Global(typeof(RecordKeys))}.Format(@{key.Name})")
             .Append(";\n    public override object? GetField(int __index) => __index switch\n    {\n");
         for (var i = 0; i < source.Fields.Count; i++)
         {
@@ -168,14 +174,14 @@ internal sealed class CSharpSourceBuilder
         }
 
         _code.Append("        _ => null,\n    };\n    public static ").Append(name).Append(" Create(object?[] __v) => new ").Append(name).Append("(__v);\n")
-            .Append("    public static object MakeArray(global::System.Collections.Generic.IEnumerable<global::PlaybookRunner.Core.Evaluation.GeneratedRecord> __records) => global::System.Linq.Enumerable.ToArray(global::System.Linq.Enumerable.Cast<")
+            .Append("    public static object MakeArray(global::System.Collections.Generic.IEnumerable<" + Global(typeof(GeneratedRecord)) + "> __records) => global::System.Linq.Enumerable.ToArray(global::System.Linq.Enumerable.Cast<")
             .Append(name).Append(">(__records));\n}\n");
     }
 
     private void AppendPlaybook(int index, PlaybookDefinition playbook, string recordClass)
     {
         _code.Append("internal sealed class ").Append(PlaybookClassName(index))
-            .Append(" : global::PlaybookRunner.Core.Evaluation.CompiledPlaybook<").Append(recordClass).Append(">\n{\n")
+            .Append(" : " + GlobalGeneric(typeof(CompiledPlaybook<>)) + "<").Append(recordClass).Append(">\n{\n")
             .Append("    protected override void __Evaluate(global::System.Collections.Generic.IEnumerable<").Append(recordClass).Append("> __records)\n    {\n");
 
         var parsed = new Dictionary<SpannedText, ExpressionSyntax?>(ReferenceEqualityComparer.Instance);

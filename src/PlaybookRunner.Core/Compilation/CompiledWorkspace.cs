@@ -16,8 +16,8 @@ internal sealed record CompiledPlaybookUnit(
 internal sealed record RecordFactory(
     Func<object?[], GeneratedRecord> Create,
     Func<IEnumerable<GeneratedRecord>, object> MakeArray,
-    Func<Sources.CsvRecordReader, GeneratedRecord> ReadCsv,
-    Func<Planning.ColumnCursor, GeneratedRecord> ReadColumns);
+    Func<CsvRecordReader, GeneratedRecord> ReadCsv,
+    Func<ColumnCursor, GeneratedRecord> ReadColumns);
 
 /// <summary>Everything <c>validate</c> produced that <c>plan</c> needs.</summary>
 internal sealed record CompiledWorkspace(

@@ -36,7 +36,7 @@ internal static class ExpressionAllowList
         "System.Text.RegularExpressions.RegexOptions", "System.Text.RegularExpressions.Match",
         "System.Text.RegularExpressions.Group", "System.Text.RegularExpressions.Capture", "System.Text.RegularExpressions.GroupCollection",
         "System.Text.RegularExpressions.MatchCollection",
-        "PlaybookRunner.Core.Evaluation.CompiledPlaybook`1", "PlaybookRunner.Core.Evaluation.GeneratedRecord", "PlaybookRunner.Core.Evaluation.TimedRegex",
+        typeof(CompiledPlaybook<>).FullName!, typeof(GeneratedRecord).FullName!, typeof(TimedRegex).FullName!,
     };
 
     private static readonly HashSet<string> AllowedNamespaces = new(StringComparer.Ordinal)

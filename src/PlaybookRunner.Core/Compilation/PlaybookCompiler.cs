@@ -90,8 +90,8 @@ internal static class PlaybookCompiler
             factories[sources[i]] = new RecordFactory(
                 type.GetMethod("Create")!.CreateDelegate<Func<object?[], GeneratedRecord>>(),
                 type.GetMethod("MakeArray")!.CreateDelegate<Func<IEnumerable<GeneratedRecord>, object>>(),
-                type.GetMethod("ReadCsv")!.CreateDelegate<Func<Sources.CsvRecordReader, GeneratedRecord>>(),
-                type.GetMethod("ReadColumns")!.CreateDelegate<Func<Planning.ColumnCursor, GeneratedRecord>>());
+                type.GetMethod("ReadCsv")!.CreateDelegate<Func<CsvRecordReader, GeneratedRecord>>(),
+                type.GetMethod("ReadColumns")!.CreateDelegate<Func<ColumnCursor, GeneratedRecord>>());
         }
 
         var playbooks = workspace.Playbooks;
@@ -99,12 +99,11 @@ internal static class PlaybookCompiler
         for (var i = 0; i < playbooks.Count; i++)
         {
             var type = assembly.GetType($"{Namespace}.{PlaybookClassName(i)}")!;
-            var instanceFactory = () => Activator.CreateInstance(type)!;
-            var run = type.GetMethod("__RunAny", BindingFlags.Public | BindingFlags.Instance)!;
             var definition = playbooks[i];
+            var shape = new PlaybookShape(definition.Id, definition.TimeZone, [.. definition.Rules.Select(r => r.Id)], [.. definition.Lets.Select(l => l.Name)], [.. definition.Segments.Select(s => s.Name)]);
             units.Add(new CompiledPlaybookUnit(
                 definition,
-                (population, records, now, history, budget) => (EvaluationSink)run.Invoke(instanceFactory(), [population, records, now, definition, history, budget])!,
+                (population, records, now, history, budget) => ((IPlaybookEntry)Activator.CreateInstance(type)!).__RunAny(population, records, now, shape, history, budget),
                 templates[definition]));
         }
 

@@ -309,6 +309,12 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             TryRelease(claim);
             throw;
         }
+        catch (StoreFailureException) when (!sent)
+        {
+            // Nothing was sent (the attempt could not be recorded first): give the claim back, so it is not held a lease long.
+            TryRelease(claim);
+            throw;
+        }
         catch (StoreFailureException ex) when (sent)
         {
             throw new StoreFailureException(ex.Store, $"{ex.Message}; {claim.IdempotencyKey} may have been delivered: it stays pending and is sent again with the same idempotency key once the store works", ex.InnerException)
@@ -384,13 +390,23 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             OnStore(() => store.EndAttempt(claim.IdempotencyKey, attempt, AttemptName(outcome), outcome.Message), $"recording how attempt {attempt} at {claim.IdempotencyKey} ended");
         }
 
-        if (outcome is { Succeeded: false, Transient: true })
+        var failingSince = claim.FailingSince ?? now;
+        bool recorded;
+        if (outcome is { Succeeded: false, Transient: true } && retry.NextRound(failingSince, now) is { } retryAt)
         {
-            OnStore(() => store.Release(claim), "releasing a claim");
-            return;
+            // Not delivered: it waits for its next round like any transient failure, its horizon counting from its first.
+            recorded = OnStore(() => store.RecordRetry(claim, failingSince, retryAt, outcome.Message, now, attempts), $"recording a retry of {claim.IdempotencyKey}");
+        }
+        else
+        {
+            var state = outcome.Succeeded ? ActionState.Succeeded : ActionState.Dead;
+            recorded = OnStore(() => store.RecordOutcome(claim, state, outcome.Succeeded ? null : outcome.Message, now, attempts), $"recording the outcome of {claim.IdempotencyKey}");
         }
 
-        OnStore(() => store.RecordOutcome(claim, outcome.Succeeded ? ActionState.Succeeded : ActionState.Dead, outcome.Succeeded ? null : outcome.Message, now, attempts), $"recording the outcome of {claim.IdempotencyKey}");
+        if (!recorded)
+        {
+            _logger.LogWarning("Action {IdempotencyKey}: its outcome could not be recorded late, because its claim passed to another runner while the store was unavailable (an outage longer than the lease); that runner may send it again with the same key", Diagnostics.SafeText.OneLine(claim.IdempotencyKey));
+        }
     }
 
     /// <summary>Claims the oldest due action outside <paramref name="fullLanes"/> (the daemon's lanes at their concurrency); null when none.</summary>

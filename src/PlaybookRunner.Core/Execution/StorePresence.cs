@@ -23,11 +23,15 @@ internal sealed class StorePresence : IDisposable
         _beat = time.CreateTimer(_ => Beat(open, owner), null, every, every);
     }
 
-    /// <summary>Registers <paramref name="owner"/>; null with PB5012 when another runner is executing against the store.</summary>
-    public static StorePresence? Enter(StateStore store, string owner, Func<StateStore?> open, TimeProvider time, DiagnosticBag diagnostics)
+    /// <summary>
+    /// Registers <paramref name="owner"/>; null with PB5012 when another runner is executing against the store. With
+    /// <paramref name="besideDaemons"/> (a plan applied by a reviewed-only daemon) daemons are not in the way: they share
+    /// the store through claims; another run is.
+    /// </summary>
+    public static StorePresence? Enter(StateStore store, string owner, Func<StateStore?> open, TimeProvider time, DiagnosticBag diagnostics, bool besideDaemons = false)
     {
         store.Heartbeat(owner, "run");
-        var others = Live(store, owner);
+        var others = Live(store, owner).Where(o => !besideDaemons || o.Kind != "daemon").ToList();
         if (others.Count == 0)
         {
             return new StorePresence(store, owner, open, time);

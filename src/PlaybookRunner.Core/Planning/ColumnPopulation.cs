@@ -11,7 +11,7 @@ namespace PlaybookRunner.Core.Planning;
 /// expressions name are stored, and a record is made on demand when an aggregate asks for it (read
 /// from the columns by the generated class, nothing boxed). Not thread-safe: lets run on one thread.
 /// </summary>
-internal sealed partial class ColumnPopulation : IReadOnlyList<GeneratedRecord>
+internal sealed partial class ColumnPopulation : IReadOnlyList<GeneratedRecord>, IReleasablePopulation
 {
     private readonly Func<ColumnCursor, GeneratedRecord> _read;
     private readonly Action<GeneratedRecord>? _attach;

@@ -124,7 +124,7 @@ internal static class Planner
             var relatedSources = playbook.Source.Related.Select(r => workspace.Definition.Sources[r.Source]).ToList();
             // Rendering has its loop, recursion and output limits, and in one-shot commands the same time
             // budget as the evaluation (many regex calls each just under their timeout add up).
-            using var watch = Evaluation.EvaluationWatchdog.Watch(playbook.Id, budget);
+            using var watch = EvaluationWatchdog.Watch(playbook.Id, budget);
             foreach (var raw in sink.Findings)
             {
                 var rule = playbook.Rules[raw.RuleIndex];

@@ -12,6 +12,14 @@ namespace PlaybookRunner.Core.Scheduling;
 /// </summary>
 internal sealed partial class Daemon
 {
+    /// <summary>What a store failure stopped: opening it, recording ticks, or executing actions.</summary>
+    private enum StoreUse
+    {
+        Open,
+        Ticks,
+        Actions,
+    }
+
     /// <summary>Pending actions above which no new tick is recorded (backpressure) and the daemon reports itself unhealthy.</summary>
     public const int DefaultMaxBacklog = 10_000;
 
@@ -21,8 +29,8 @@ internal sealed partial class Daemon
     private readonly Lock _storeLock = new();
     private string? _storeIdentity;
     private bool _storeHadFirings;
+    private readonly Dictionary<StoreUse, string> _storeFailing = [];
     private DateTimeOffset? _storeDownSince;
-    private bool _storeDownByWorker;
     private string? _storeError;
     private int _storeFailures;
     private bool _overBacklog;
@@ -30,8 +38,17 @@ internal sealed partial class Daemon
     /// <summary>Why the store is no longer the one the daemon started with (deleted, emptied, replaced); null while it is.</summary>
     public string? StoreLost { get; private set; }
 
-    /// <summary>True while the store cannot be reached; execution is paused.</summary>
-    public bool StoreDownNow => _storeDownSince is not null;
+    /// <summary>True while the store cannot be reached, or refuses the writes ticks or actions need; execution is paused.</summary>
+    public bool StoreDownNow
+    {
+        get
+        {
+            lock (_storeLock)
+            {
+                return _storeFailing.Count > 0;
+            }
+        }
+    }
 
     /// <summary>Opens the store at start, creating it only with <see cref="DaemonOptions.CreateStore"/>; false (logged) when it cannot be.</summary>
     private bool OpenStoreAtStart()
@@ -63,7 +80,7 @@ internal sealed partial class Daemon
         }
 
         // Unreachable at start (a database still starting): the daemon starts and waits for it, as for any outage.
-        StoreDown(diagnostics.Items.FirstOrDefault()?.Message ?? "the state store cannot be opened");
+        StoreDown(diagnostics.Items.FirstOrDefault()?.Message ?? "the state store cannot be opened", StoreUse.Open);
         return true;
     }
 
@@ -98,7 +115,7 @@ internal sealed partial class Daemon
             }
             else
             {
-                StoreDown(string.Join("; ", diagnostics.Items.Select(d => d.Message)));
+                StoreDown(string.Join("; ", diagnostics.Items.Select(d => d.Message)), StoreUse.Open);
             }
 
             return null;
@@ -145,6 +162,15 @@ internal sealed partial class Daemon
         return store;
     }
 
+    /// <summary>Firings are in the store now (this daemon recorded or executed some): one with none later was emptied.</summary>
+    private void NoteFirings()
+    {
+        lock (_storeLock)
+        {
+            _storeHadFirings = true;
+        }
+    }
+
     private void Lose(string reason)
     {
         lock (_storeLock)
@@ -161,20 +187,21 @@ internal sealed partial class Daemon
         _logger.LogCritical("{Reason}. Execution stopped: nothing is evaluated, recorded or delivered, so customers are not contacted again as if for the first time. Restore the store (or, to start afresh on purpose, restart with --create-store)", reason);
     }
 
-    /// <summary>Marks the store unreachable: execution pauses; logged once per outage, counted every time.</summary>
-    private void StoreDown(Exception ex) => StoreDown(ex.Message.TrimEnd('.'));
+    /// <summary>Marks the store unreachable for opening: execution pauses; logged once per outage, counted every time.</summary>
+    private void StoreDown(Exception ex) => StoreDown(ex.Message, StoreUse.Open);
 
     /// <param name="error">What failed.</param>
-    /// <param name="byWorker">Raised by the action worker (a write it needs failed): only a clean pass of the worker clears it, not a tick that did not need that write.</param>
-    private void StoreDown(string error, bool byWorker = false)
+    /// <param name="use">What failed: opening it, recording ticks, or executing actions. Each is cleared only by a clean pass of
+    /// the same kind (opening by either), so a store that refuses the writes of one (a corrupt table) stays reported.</param>
+    private void StoreDown(string error, StoreUse use)
     {
         Metrics.StoreError();
-        var scrubbed = SafeText.OneLine(_secrets.Scrub(error));
+        var scrubbed = SafeText.OneLine(_secrets.Scrub(error.TrimEnd('.')));
         bool first;
         lock (_storeLock)
         {
-            first = _storeDownSince is null;
-            _storeDownByWorker = byWorker || (!first && _storeDownByWorker);
+            first = _storeFailing.Count == 0;
+            _storeFailing[use] = scrubbed;
             _storeDownSince ??= _time.GetUtcNow();
             _storeError = scrubbed;
             _storeFailures++;
@@ -186,13 +213,15 @@ internal sealed partial class Daemon
         }
     }
 
-    /// <summary>A pass of work (a tick, a round of claims) went through the store without a failure: execution resumes.</summary>
-    private void StoreUp(bool byWorker = false)
+    /// <summary>A pass of work of one kind (a tick, a round of claims) went through the store without a failure.</summary>
+    private void StoreUp(StoreUse use)
     {
         DateTimeOffset? since;
         lock (_storeLock)
         {
-            if (_storeDownByWorker && !byWorker)
+            _storeFailing.Remove(use);
+            _storeFailing.Remove(StoreUse.Open);
+            if (_storeFailing.Count > 0 || _storeDownSince is null)
             {
                 return;
             }
@@ -203,11 +232,29 @@ internal sealed partial class Daemon
             _storeFailures = 0;
         }
 
-        if (since is { } down)
+        _logger.LogInformation("The state store is reachable again after {Seconds:0.0} s; execution resumes", (_time.GetUtcNow() - since!.Value).TotalSeconds);
+        _workAvailable.Release();
+    }
+
+    /// <summary>
+    /// During a pass of claims: at most once a second, opens the store afresh to check it is still the one the daemon
+    /// started with (a pass holds its connection, which a deleted file does not break). False when it is lost or unreachable.
+    /// </summary>
+    private bool StillTheStore(ref long verified)
+    {
+        if (StoreLost is not null)
         {
-            _logger.LogInformation("The state store is reachable again after {Seconds:0.0} s; execution resumes", (_time.GetUtcNow() - down).TotalSeconds);
-            _workAvailable.Release();
+            return false;
         }
+
+        if (_time.GetElapsedTime(verified) < TimeSpan.FromSeconds(1))
+        {
+            return true;
+        }
+
+        verified = _time.GetTimestamp();
+        using var store = OpenStore(out _);
+        return store is not null && StoreLost is null;
     }
 
     /// <summary>How long the worker waits before trying an unreachable store again (1 s doubling to 5 s: well inside a lease, so late outcomes are recorded before another daemon could take their actions over); null while it is reachable.</summary>
@@ -215,7 +262,7 @@ internal sealed partial class Daemon
     {
         lock (_storeLock)
         {
-            if (_storeDownSince is null && StoreLost is null)
+            if (_storeFailing.Count == 0 && StoreLost is null)
             {
                 return null;
             }
@@ -285,9 +332,12 @@ internal sealed partial class Daemon
                 problems.Add("state store lost: " + lost);
             }
 
-            if (_storeDownSince is { } since)
+            if (_storeDownSince is { } since && _storeFailing.Count > 0)
             {
-                problems.Add($"the state store is unreachable since {Planner.FormatInstant(since)} ({(long)(now - since).TotalSeconds} s): {_storeError}");
+                var what = _storeFailing.Keys.Any(k => k != StoreUse.Open)
+                    ? $"fails what {string.Join(" and ", _storeFailing.Keys.Where(k => k != StoreUse.Open).Order().Select(k => k == StoreUse.Ticks ? "ticks" : "actions"))} need"
+                    : "is unreachable";
+                problems.Add($"the state store {what} since {Planner.FormatInstant(since)} ({(long)(now - since).TotalSeconds} s): {_storeError}");
             }
 
             if (_overBacklog)

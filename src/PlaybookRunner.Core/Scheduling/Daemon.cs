@@ -49,6 +49,7 @@ internal sealed partial class Daemon : IDisposable
     private readonly SemaphoreSlim _workAvailable = new(0);
     private readonly Dictionary<(string, string), DateTimeOffset?> _nextDue = [];
     private readonly Dictionary<(string, string), TickOutcome> _lastTicks = [];
+    private readonly Dictionary<(string, string), DateTimeOffset> _waitingOccurrence = [];
     private readonly Lock _statusLock = new();
     private DaemonVersion? _current;
     private ITimer? _beat;
@@ -235,10 +236,19 @@ internal sealed partial class Daemon : IDisposable
         var files = Directory.EnumerateFiles(folder, "*.plan.json").Order(StringComparer.Ordinal).ToList();
         foreach (var file in files)
         {
+            // The store this daemon started with, reachable: otherwise the plans wait (a lost store is never a fresh start).
+            using (var check = OpenStore(out _))
+            {
+                if (check is null)
+                {
+                    return 0;
+                }
+            }
+
             RunResult result;
             try
             {
-                result = await PlaybookEngine.ApplyAsync(_paths, file, _time, cancellationToken, createStore: false);
+                result = await PlaybookEngine.ApplyAsync(_paths, file, _time, cancellationToken, createStore: false, besideDaemons: true);
             }
             catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
             {
@@ -253,6 +263,11 @@ internal sealed partial class Daemon : IDisposable
                 _logger.LogWarning("Reviewed plan {Plan} waits: {Reason}", SafeText.OneLine(Path.GetFileName(file)),
                     result.Busy ? "another runner is executing against the state store" : "the state store cannot be opened");
                 continue;
+            }
+
+            if (result.Actions.Count > 0)
+            {
+                NoteFirings();
             }
 
             var root = Directory.GetCurrentDirectory();
@@ -300,9 +315,16 @@ internal sealed partial class Daemon : IDisposable
                 continue;
             }
 
-            var latest = unit.LatestMissed(now, dueAt - TimeSpan.FromTicks(1)) ?? dueAt;
+            // A tick that could not run (store unavailable, a run holding the store, backpressure) is tried again at the next
+            // poll as the occurrence it was, unless a later occurrence has come since: never as of a made-up instant.
+            var from = _waitingOccurrence.Remove(unit.Identity, out var waiting) ? waiting : dueAt;
+            var latest = unit.LatestMissed(now, from - TimeSpan.FromTicks(1)) ?? from;
             var ran = await RunTickAsync(unit, latest, cancellationToken);
-            // When the store was unavailable, the same tick is tried again at the next poll.
+            if (!ran)
+            {
+                _waitingOccurrence[unit.Identity] = latest;
+            }
+
             _nextDue[unit.Identity] = ran ? unit.NextAfter(now) : Min(unit.NextAfter(now), now + Poll);
         }
     }
@@ -324,13 +346,14 @@ internal sealed partial class Daemon : IDisposable
         try
         {
             var ran = await EvaluateTickAsync(version, store, diagnostics, unit, dueAt, started, cancellationToken);
-            StoreUp();
+            StoreUp(StoreUse.Ticks);
             return ran;
         }
         catch (Exception ex) when (StoreErrors.IsStoreError(ex))
         {
-            // Nothing is lost: what was recorded stays, the tick is not finished and runs again once the store answers.
-            StoreDown(ex);
+            // Nothing is lost: what was recorded stays, the tick is not finished and runs again (as the same occurrence,
+            // reclaimed by this daemon) once the store answers.
+            StoreDown(ex.Message, StoreUse.Ticks);
             return false;
         }
         finally
@@ -436,6 +459,7 @@ internal sealed partial class Daemon : IDisposable
 
         if (recorded > 0)
         {
+            NoteFirings();
             _workAvailable.Release();
         }
 
@@ -531,10 +555,18 @@ internal sealed partial class Daemon : IDisposable
         var executed = 0;
         var claiming = true;
         var healthy = true;
+        var verified = _time.GetTimestamp();
         while (true)
         {
             while (claiming && !stopping.IsCancellationRequested)
             {
+                if (!StillTheStore(ref verified))
+                {
+                    // Lost (or unreachable) since this pass opened it: no new claim; the actions in flight finish.
+                    claiming = healthy = false;
+                    break;
+                }
+
                 var full = lanes.Where(l => l.Value >= LaneLimit(version.Prepared.Workspace, l.Key)).Select(l => l.Key).ToList();
                 ActionRecord? claim;
                 try
@@ -543,7 +575,7 @@ internal sealed partial class Daemon : IDisposable
                 }
                 catch (StoreFailureException ex)
                 {
-                    StoreDown(ex.Message, byWorker: true);
+                    StoreDown(ex.Message, StoreUse.Actions);
                     claiming = healthy = false;
                     break;
                 }
@@ -568,7 +600,7 @@ internal sealed partial class Daemon : IDisposable
                 abort.ThrowIfCancellationRequested();
                 if (healthy)
                 {
-                    StoreUp(byWorker: true);
+                    StoreUp(StoreUse.Actions);
                 }
 
                 return executed;
@@ -606,7 +638,7 @@ internal sealed partial class Daemon : IDisposable
     {
         if (task.Exception?.InnerException is StoreFailureException failure)
         {
-            StoreDown(failure.Message, byWorker: true);
+            StoreDown(failure.Message, StoreUse.Actions);
             if (failure.Unrecorded is { } late)
             {
                 lock (_unrecorded)
@@ -722,16 +754,14 @@ internal sealed partial class Daemon : IDisposable
     /// <summary>Renews this daemon's presence among the store's runners, so that a manual <c>run</c> beside it refuses (PB5012).</summary>
     private void Heartbeat()
     {
-        if (Options.ReviewedPlans is not null)
-        {
-            // Reviewed-only: each applied plan registers as a run of its own; the daemon evaluates nothing.
-            return;
-        }
-
         try
         {
             using var store = OpenStore(out _);
             store?.Heartbeat(Owner, "daemon");
+        }
+        catch (Exception ex) when (StoreErrors.IsStoreError(ex))
+        {
+            StoreDown(ex.Message, StoreUse.Open);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

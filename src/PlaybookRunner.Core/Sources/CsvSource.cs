@@ -176,7 +176,7 @@ internal static class CsvSource
                         continue;
                     }
 
-                    keys.Add(KeyHashLog.Hash(record?.Key ?? Evaluation.RecordKeys.FormatAny(values![keyIndex])));
+                    keys.Add(KeyHashLog.Hash(record?.Key ?? RecordKeys.FormatAny(values![keyIndex])));
                     if (record is not null)
                     {
                         typed!.OnRecord(record);
@@ -250,7 +250,7 @@ internal static class CsvSource
                 continue;
             }
 
-            var key = Evaluation.RecordKeys.FormatAny(value);
+            var key = RecordKeys.FormatAny(value);
             if (!repeated.Contains(KeyHashLog.Hash(key))
                 || !Enumerable.Range(0, ordinals.Length).All(i => FieldParser.TryParse(csv.GetString(ordinals[i]), source.Fields[i].Type, zone, out _, out _)))
             {

@@ -63,9 +63,9 @@ public sealed class RunCommandTests
         Assert.Contains("warning PB5015: p/r webhook action for key 'A' failed transiently: ", stderr, StringComparison.Ordinal);
         Assert.Contains("pending    p/r  A  #0 webhook  attempts 2", CliRunner.Run("history", dir.Root).Out, StringComparison.Ordinal);
 
-        // Before its retry time (30 s on) a run leaves it and says when it is due.
+        // Before its retry time (30 s on) a run leaves it, says when it is due, and exits 1: it is not delivered yet.
         var early = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
-        Assert.Equal(0, early.ExitCode);
+        Assert.Equal(1, early.ExitCode);
         Assert.Contains("1 action(s) wait to be retried after a transient failure; the next from ", early.Out, StringComparison.Ordinal);
 
         // Once its retry time has come (set back here, as if the 30 s had passed): delivered, with the key it had.

@@ -153,7 +153,7 @@ public sealed class DaemonStoreTests
 
         Assert.Empty(server.Requests);
         Assert.True(daemon.StoreDownNow, string.Join("\n", logger.Lines.Select(l => l.Message)));
-        Assert.Contains(daemon.Problems(time.GetUtcNow()), p => p.Contains("the state store is unreachable since", StringComparison.Ordinal) && p.Contains("malformed", StringComparison.Ordinal));
+        Assert.Contains(daemon.Problems(time.GetUtcNow()), p => p.Contains("the state store fails what actions need since", StringComparison.Ordinal) && p.Contains("malformed", StringComparison.Ordinal));
         Assert.Single(logger.Lines, l => l.Message.Contains("The state store is unavailable", StringComparison.Ordinal));
 
         Sql(Db(workspace), "DROP TRIGGER broken");
@@ -219,6 +219,8 @@ public sealed class DaemonStoreTests
         Assert.DoesNotContain(daemon.Problems(time.GetUtcNow()), p => p.Contains("backlog", StringComparison.Ordinal));
         Assert.Equal(2, await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None));
         Assert.Equal(4, File.ReadAllLines(Path.Combine(workspace.Root, "out.jsonl")).Length);
+        Assert.Equal(["20260303T080000.000Z", "20260303T080000.000Z", "20260302T080000.000Z", "20260302T080000.000Z"],
+            PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Select(e => e.IdempotencyKey.Split('/')[^1]));
     }
 
     [Fact]
@@ -262,5 +264,70 @@ public sealed class DaemonStoreTests
         time.Advance(TimeSpan.FromSeconds(5));
         Assert.Equal(8, await executing);
         Assert.Equal(4, hung.Requests.Count);
+    }
+
+    [Fact]
+    public async Task A_store_deleted_during_a_pass_of_claims_gets_no_further_claim()
+    {
+        using var workspace = new TempWorkspace();
+        var db = Db(workspace);
+        var first = 1;
+        using var server = new JsonApiServer(_ =>
+        {
+            if (Interlocked.Exchange(ref first, 0) == 1)
+            {
+                DeleteStore(db);
+                Thread.Sleep(1500);
+            }
+
+            return (200, "{}", null);
+        });
+        Workspace(workspace, actions: $"- {{ type: webhook, channel: hook, body: \"{{}}\" }}", runner: $$"""
+            channels:
+              hook: { kind: webhook, url: "{{server.Url("/hook")}}", concurrency: 1 }
+            """, customers: "id,tickets\nA,5\nB,6\nC,7\n");
+        var time = new FakeTimeProvider(Start);
+        using var daemon = Started(workspace, time, new ListLogger());
+        await daemon.CatchUpAsync(CancellationToken.None);
+        await TickAt(daemon, time, "2026-03-02T08:00:00Z");
+
+        var executing = daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None);
+        while (!executing.IsCompleted)
+        {
+            // The pass checks its store at most once a second of the daemon's clock.
+            time.Advance(TimeSpan.FromMilliseconds(250));
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(1, await executing);
+        Assert.Single(server.Requests);
+        Assert.NotNull(daemon.StoreLost);
+    }
+
+    [Fact]
+    public async Task A_tick_whose_firings_cannot_be_recorded_is_retried_as_the_same_occurrence_and_stays_reported_until_it_is()
+    {
+        using var workspace = new TempWorkspace();
+        Workspace(workspace);
+        var time = new FakeTimeProvider(Start);
+        using var daemon = Started(workspace, time, new ListLogger());
+        await daemon.CatchUpAsync(CancellationToken.None);
+        Sql(Db(workspace), "CREATE TRIGGER broken BEFORE INSERT ON firings BEGIN SELECT RAISE(ABORT, 'database disk image is malformed'); END;");
+
+        await TickAt(daemon, time, "2026-03-02T08:00:00Z");
+        Assert.True(daemon.StoreDownNow);
+
+        // A clean pass of the action worker (nothing to claim) does not clear what the ticks need.
+        Assert.Equal(0, await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None));
+        Assert.Contains(daemon.Problems(time.GetUtcNow()), p => p.StartsWith("the state store fails what ticks need since 2026-03-02T08:00:00+00:00", StringComparison.Ordinal));
+
+        // Repaired: the next poll runs the tick as the occurrence it was (08:00), not as of the poll's instant.
+        Sql(Db(workspace), "DROP TRIGGER broken");
+        time.Advance(TimeSpan.FromSeconds(2));
+        await daemon.RunDueAsync(time.GetUtcNow(), CancellationToken.None);
+        Assert.False(daemon.StoreDownNow);
+        Assert.Equal(1, await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None));
+        Assert.Equal("p/busy/A/0/20260302T080000.000Z", PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Single().IdempotencyKey);
+        Assert.DoesNotContain("playbook_ticks_skipped_total{", daemon.Metrics.Render(["p"], null), StringComparison.Ordinal);
     }
 }

@@ -114,4 +114,37 @@ public sealed class ReviewedPlansTests
         await loop;
         Assert.False(File.Exists(Path.Combine(workspace.Root, "out.jsonl")));
     }
+
+    [Fact]
+    public async Task A_reviewed_only_daemon_keeps_a_run_out_and_applies_nothing_once_its_store_is_lost()
+    {
+        using var workspace = new TempWorkspace();
+        Workspace(workspace);
+        var folder = Path.Combine(workspace.Root, "approved");
+        var time = new FakeTimeProvider(AsOf.AddHours(1));
+        using var daemon = new Daemon([workspace.Root], time, new ListLogger(), DaemonOptions.Default with { ReviewedPlans = folder });
+        Assert.True(daemon.Start());
+        Save(workspace, folder, "monday.plan.json");
+        Assert.Equal(1, await daemon.ApplyReviewedPlansAsync(folder, CancellationToken.None));
+
+        // Its worker executes pending actions too, so a manual run beside it is refused, as beside any daemon.
+        var run = await PlaybookEngine.RunAsync([workspace.Root], AsOf, time);
+        Assert.True(run.Busy);
+        Assert.Equal("PB5012", Assert.Single(run.Diagnostics).Id);
+
+        // Emptied: a plan approved now would contact A and C again as if for the first time. It waits instead.
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(workspace.Root, "playbook-state.db")};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM attempts; DELETE FROM actions; DELETE FROM firings;";
+            command.ExecuteNonQuery();
+        }
+
+        Save(workspace, folder, "tuesday.plan.json");
+        Assert.Equal(0, await daemon.ApplyReviewedPlansAsync(folder, CancellationToken.None));
+        Assert.NotNull(daemon.StoreLost);
+        Assert.True(File.Exists(Path.Combine(folder, "tuesday.plan.json")));
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(workspace.Root, "out.jsonl")).Length);
+    }
 }

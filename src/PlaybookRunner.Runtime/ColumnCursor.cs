@@ -1,14 +1,13 @@
 using PlaybookRunner.Abstractions;
-using PlaybookRunner.Core.Sources;
 
-namespace PlaybookRunner.Core.Planning;
+namespace PlaybookRunner.Runtime;
 
 /// <summary>
 /// The typed columns a playbook's <c>let</c> aggregates see, and a cursor over them that the generated
 /// record classes read a row from (<c>new RecordN(cursor)</c>): one typed value per declared field, with
 /// no <c>object</c> in between. A field that is not kept reads as its default (empty text, zero).
 /// </summary>
-internal sealed class ColumnCursor
+public sealed class ColumnCursor
 {
     private readonly Column?[] _byField;
     private readonly object?[] _defaults;

@@ -1,4 +1,4 @@
-namespace PlaybookRunner.Core.Evaluation;
+namespace PlaybookRunner.Runtime;
 
 /// <summary>
 /// The population statistics of spec section 5, on plain values. The sorting ones sort an array they

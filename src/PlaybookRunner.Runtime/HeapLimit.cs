@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PlaybookRunner.Core.Evaluation;
+namespace PlaybookRunner.Runtime;
 
 /// <summary>
 /// The hard heap limit this process runs under, when it runs under one: the tool sets 75% of the

@@ -1,4 +1,4 @@
-namespace PlaybookRunner.Core.Evaluation;
+namespace PlaybookRunner.Runtime;
 
 /// <summary>A rule that held for a record, with the segment values at that moment (for templates).</summary>
 internal sealed record RawFinding(int RuleIndex, GeneratedRecord Record, bool[] Segments);

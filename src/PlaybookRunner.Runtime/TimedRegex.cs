@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace PlaybookRunner.Core.Evaluation;
+namespace PlaybookRunner.Runtime;
 
 /// <summary>
 /// What <c>Regex</c> means in playbook expressions: the static Regex methods, each with a fixed match

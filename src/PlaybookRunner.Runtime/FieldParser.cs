@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using PlaybookRunner.Abstractions;
 
-namespace PlaybookRunner.Core.Sources;
+namespace PlaybookRunner.Runtime;
 
 /// <summary>
 /// Turns text cells into typed values by the rules of spec section 4: blank is missing, nothing is

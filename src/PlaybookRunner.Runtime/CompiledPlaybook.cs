@@ -1,12 +1,23 @@
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
-using PlaybookRunner.Core.Model;
 
-namespace PlaybookRunner.Core.Evaluation;
+namespace PlaybookRunner.Runtime;
 
 /// <summary>Marks a helper that aggregates the whole population: allowed in <c>let</c> only.</summary>
 [AttributeUsage(AttributeTargets.Method)]
 internal sealed class PopulationAggregateAttribute : Attribute;
+
+/// <summary>How the engine runs a generated playbook without knowing its record type.</summary>
+internal interface IPlaybookEntry
+{
+    EvaluationSink __RunAny(IReadOnlyList<GeneratedRecord> population, IEnumerable<GeneratedRecord> records, DateTimeOffset now, PlaybookShape playbook, IFiringHistory history, TimeSpan budget);
+}
+
+/// <summary>A population held in memory that can be let go once the last <c>let</c> has been computed (a column store).</summary>
+internal interface IReleasablePopulation
+{
+    void Release();
+}
 
 /// <summary>Looks up when a rule last fired for a customer (the state store; empty until one is configured).</summary>
 internal interface IFiringHistory
@@ -39,7 +50,7 @@ internal sealed class LetFailedException(int index, Exception inner) : Exception
 /// </summary>
 [SuppressMessage("Naming", "CA1707", Justification = "__ marks members hidden from playbook expressions.")]
 [SuppressMessage("Style", "IDE1006", Justification = "__ marks members hidden from playbook expressions.")]
-internal abstract class CompiledPlaybook<TRecord>
+public abstract class CompiledPlaybook<TRecord> : IPlaybookEntry
     where TRecord : GeneratedRecord
 {
     private IReadOnlyList<TRecord> _population = [];
@@ -73,11 +84,11 @@ internal abstract class CompiledPlaybook<TRecord>
     /// aggregates see; <paramref name="records"/> are evaluated one at a time as they arrive (a stream
     /// from the source, or the population itself).
     /// </summary>
-    public EvaluationSink __Run(
+    internal EvaluationSink __Run(
         IReadOnlyList<TRecord> population,
         IEnumerable<TRecord> records,
         DateTimeOffset now,
-        PlaybookDefinition playbook,
+        PlaybookShape playbook,
         IFiringHistory history,
         TimeSpan budget)
     {
@@ -86,9 +97,9 @@ internal abstract class CompiledPlaybook<TRecord>
         _history = history;
         _zone = playbook.TimeZone;
         _playbookId = playbook.Id;
-        _ruleIds = [.. playbook.Rules.Select(r => r.Id)];
-        _letNames = [.. playbook.Lets.Select(l => l.Name)];
-        _segmentNames = [.. playbook.Segments.Select(s => s.Name)];
+        _ruleIds = [.. playbook.RuleIds];
+        _letNames = [.. playbook.LetNames];
+        _segmentNames = [.. playbook.SegmentNames];
         _sink.Lets = new object?[_letNames.Length];
         Now = now;
         Today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(now, _zone).DateTime);
@@ -133,7 +144,7 @@ internal abstract class CompiledPlaybook<TRecord>
     }
 
     /// <summary>The untyped entry point the engine calls.</summary>
-    public EvaluationSink __RunAny(IReadOnlyList<GeneratedRecord> population, IEnumerable<GeneratedRecord> records, DateTimeOffset now, PlaybookDefinition playbook, IFiringHistory history, TimeSpan budget)
+    EvaluationSink IPlaybookEntry.__RunAny(IReadOnlyList<GeneratedRecord> population, IEnumerable<GeneratedRecord> records, DateTimeOffset now, PlaybookShape playbook, IFiringHistory history, TimeSpan budget)
     {
         var typed = new TypedList(population);
         return __Run(typed, ReferenceEquals(records, population) ? typed : records.Cast<TRecord>(), now, playbook, history, budget);
@@ -229,7 +240,7 @@ internal abstract class CompiledPlaybook<TRecord>
                 // Aggregates are allowed in lets only: after the last one the population is not needed
                 // while the records are evaluated. A column store is emptied (callers up the stack may
                 // still hold a reference to it).
-                if (_population is TypedList { Inner: Planning.ColumnPopulation columns })
+                if (_population is TypedList { Inner: IReleasablePopulation columns })
                 {
                     columns.Release();
                 }

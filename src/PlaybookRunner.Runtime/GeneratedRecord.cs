@@ -1,7 +1,7 @@
-namespace PlaybookRunner.Core.Evaluation;
+namespace PlaybookRunner.Runtime;
 
 /// <summary>Base of the record type generated for each source's declared fields.</summary>
-internal abstract class GeneratedRecord
+public abstract class GeneratedRecord
 {
     /// <summary>The record's key as text (invariant culture).</summary>
     public abstract string Key { get; }

@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace PlaybookRunner.Core.Evaluation;
+namespace PlaybookRunner.Runtime;
 
 /// <summary>Formats record keys as text, culture-invariantly.</summary>
-internal static class RecordKeys
+public static class RecordKeys
 {
     public static string Format(string value) => value;
 

@@ -1,4 +1,4 @@
-namespace PlaybookRunner.Core.Evaluation;
+namespace PlaybookRunner.Runtime;
 
 /// <summary>Calendar arithmetic shared by conditions and templates, so both count months alike.</summary>
 internal static class CalendarMath

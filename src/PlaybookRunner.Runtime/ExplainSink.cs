@@ -1,4 +1,4 @@
-namespace PlaybookRunner.Core.Evaluation;
+namespace PlaybookRunner.Runtime;
 
 /// <summary>
 /// Collects the values of a condition's parts while a playbook compiled for explanation runs

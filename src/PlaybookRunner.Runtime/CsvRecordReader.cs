@@ -2,7 +2,7 @@ using System.Globalization;
 using PlaybookRunner.Abstractions;
 using Sylvan.Data.Csv;
 
-namespace PlaybookRunner.Core.Sources;
+namespace PlaybookRunner.Runtime;
 
 /// <summary>
 /// The current csv row as the generated record classes read it: one typed value per declared field,
@@ -11,7 +11,7 @@ namespace PlaybookRunner.Core.Sources;
 /// only) and read as the default, and the caller discards that record and reports the row with
 /// <see cref="FieldParser"/>'s message.
 /// </summary>
-internal sealed class CsvRecordReader
+public sealed class CsvRecordReader
 {
     private readonly CsvDataReader _csv;
     private readonly int[] _ordinals;

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 
-namespace PlaybookRunner.Core.Evaluation;
+namespace PlaybookRunner.Runtime;
 
 /// <summary>
 /// The last line of the time budget for one-shot commands (plan, run, test, explain and the daemon's

@@ -1,0 +1,9 @@
+namespace PlaybookRunner.Runtime;
+
+/// <summary>What the generated code needs to know of its playbook: names for errors and explanations, and its time zone.</summary>
+/// <param name="Id">The playbook's id.</param>
+/// <param name="TimeZone">The zone <c>Today</c>, <c>DaysUntil</c> and calendar months are computed in.</param>
+/// <param name="RuleIds">The rules, in file order.</param>
+/// <param name="LetNames">The <c>let</c> values, in file order.</param>
+/// <param name="SegmentNames">The segments, in file order.</param>
+public sealed record PlaybookShape(string Id, TimeZoneInfo TimeZone, IReadOnlyList<string> RuleIds, IReadOnlyList<string> LetNames, IReadOnlyList<string> SegmentNames);
