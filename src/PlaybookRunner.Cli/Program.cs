@@ -2,7 +2,7 @@ namespace PlaybookRunner.Cli;
 
 internal static class Program
 {
-    private static int Main(string[] args)
+    internal static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] is "plan" or "run" or "test" or "explain" or Commands.EvaluateCommand.Name)
         {
@@ -15,13 +15,6 @@ internal static class Program
             });
         }
 
-        var exitCode = CliApp.Run(args, Console.Out, Console.Error, TimeProvider.System);
-        // For the start-up tests: which assemblies this process loaded (a compile-cache hit must not load Roslyn).
-        if (Environment.GetEnvironmentVariable("PLAYBOOK_DEBUG_LOADED_ASSEMBLIES") is { Length: > 0 } path)
-        {
-            File.WriteAllLines(path, AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetName().Name ?? "").Order(StringComparer.Ordinal));
-        }
-
-        return exitCode;
+        return CliApp.Run(args, Console.Out, Console.Error, TimeProvider.System);
     }
 }

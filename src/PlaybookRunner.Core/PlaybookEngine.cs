@@ -353,7 +353,7 @@ public static class PlaybookEngine
         }
 
         using var handler = new SocketsHttpHandler { AllowAutoRedirect = false };
-        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("timeout_seconds", 30)) };
+        using var http = new HttpClient(handler) { Timeout = workspace.ExecutionOptions.Timeout };
         var owner = RunnerId("run");
         using var presence = StorePresence.Enter(store, owner, () => OpenStore(workspace, write: true, secrets, time, new DiagnosticBag()), time, diagnostics, besideDaemons);
         if (presence is null)
@@ -604,8 +604,8 @@ public static class PlaybookEngine
     {
         var workspace = prepared.Workspace;
         var executor = new ActionExecutor(workspace, prepared.Catalog, secrets, http, time);
-        var retry = new RetryPolicy(workspace.ExecutionSetting("max_attempts", 4), TimeSpan.FromMilliseconds(workspace.ExecutionSetting("backoff_ms", 500)),
-            TimeSpan.FromMinutes(workspace.ExecutionSetting("retry_horizon_minutes", RetryPolicy.DefaultHorizonMinutes)));
+        var options = workspace.ExecutionOptions;
+        var retry = new RetryPolicy(options.MaxAttempts, options.Backoff, options.RetryHorizon);
         return new RunExecutor(store, executor, time, retry, owner, logger);
     }
 

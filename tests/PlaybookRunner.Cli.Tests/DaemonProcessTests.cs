@@ -23,7 +23,7 @@ public sealed class DaemonProcessTests(PostgresServer postgres, Xunit.Abstractio
         public DaemonProcess(string root, IReadOnlyDictionary<string, string> environment, params string[] args)
         {
             var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = root };
-            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "playbook.dll"));
+            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "playbook-testhost.dll"));
             info.ArgumentList.Add("daemon");
             info.ArgumentList.Add(root);
             info.ArgumentList.Add("--create-store");

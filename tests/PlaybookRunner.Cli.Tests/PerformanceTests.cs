@@ -7,8 +7,9 @@ namespace PlaybookRunner.Cli.Tests;
 /// </summary>
 public sealed class PerformanceTests
 {
+    // The test host: the CLI plus the loaded-assembly list (PLAYBOOK_DEBUG_LOADED_ASSEMBLIES), which the product does not have.
     private static (int Code, string Out, string Err) Playbook(IReadOnlyDictionary<string, string> environment, params string[] args) =>
-        ProcessRunner.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "playbook.dll"), .. args], timeoutSeconds: 120, environment: environment);
+        ProcessRunner.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "playbook-testhost.dll"), .. args], timeoutSeconds: 120, environment: environment);
 
     [Fact]
     public void A_compile_cache_hit_does_not_load_the_compiler()

@@ -13,9 +13,6 @@ namespace PlaybookRunner.Cli.Commands;
 /// <summary><c>playbook daemon</c>: run every playbook on its schedule until stopped.</summary>
 internal static class DaemonCommand
 {
-    /// <summary>Environment variable of the process tests: the daemon stops itself (SIGSTOP) right after its Nth claim.</summary>
-    internal const string StopAtClaimVariable = "PLAYBOOK_TEST_STOP_AT_CLAIM";
-
     public static Command Create(TextWriter stderr, TimeProvider time)
     {
         var paths = CliApp.PathsArgument();
@@ -115,7 +112,6 @@ internal static class DaemonCommand
                 provider.GetRequiredService<IHostApplicationLifetime>(), provider.GetRequiredService<ILogger<DaemonService>>()));
             builder.Services.AddHostedService(provider => provider.GetRequiredService<DaemonService>());
 
-            InstallTestHook();
             using var host = builder.Build();
             var service = host.Services.GetRequiredService<DaemonService>();
             await host.RunAsync(cancellationToken);
@@ -142,28 +138,5 @@ internal static class DaemonCommand
         var authority = ip is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ? $"[{ip}]" : host;
         prefix = new Uri($"http://{authority}:{port.ToString(CultureInfo.InvariantCulture)}/");
         return true;
-    }
-
-    /// <summary>
-    /// For the process tests of claims and fencing: with PLAYBOOK_TEST_STOP_AT_CLAIM=N the daemon stops
-    /// itself with SIGSTOP right after claiming its Nth action, before checking the claim and executing,
-    /// so a test can kill it or hold it past its lease at exactly that point.
-    /// </summary>
-    private static void InstallTestHook()
-    {
-        if (!int.TryParse(Environment.GetEnvironmentVariable(StopAtClaimVariable), NumberStyles.None, CultureInfo.InvariantCulture, out var stopAt))
-        {
-            return;
-        }
-
-        var claims = 0;
-        Core.Execution.RunExecutor.BeforeExecute = _ =>
-        {
-            if (Interlocked.Increment(ref claims) == stopAt)
-            {
-                using var stop = System.Diagnostics.Process.Start("kill", ["-STOP", Environment.ProcessId.ToString(CultureInfo.InvariantCulture)]);
-                stop.WaitForExit();
-            }
-        };
     }
 }

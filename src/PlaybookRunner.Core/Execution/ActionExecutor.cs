@@ -277,7 +277,7 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
             _ => SecureSocketOptions.None,
         };
         // timeout_seconds bounds every step of the conversation, as it bounds a webhook request.
-        var timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("timeout_seconds", 30));
+        var timeout = workspace.ExecutionOptions.Timeout;
         using var client = new SmtpClient { Timeout = (int)Math.Min(timeout.TotalMilliseconds, int.MaxValue) };
         try
         {

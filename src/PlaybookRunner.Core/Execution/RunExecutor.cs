@@ -27,9 +27,6 @@ public sealed record ExecutedAction(string IdempotencyKey, string Playbook, stri
 /// </summary>
 internal sealed record RetryPolicy(int MaxAttempts, TimeSpan Backoff, TimeSpan Horizon)
 {
-    /// <summary>The default horizon: transient failures are retried for an hour.</summary>
-    public const int DefaultHorizonMinutes = 60;
-
     private static readonly TimeSpan MinRound = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan MaxRound = TimeSpan.FromMinutes(15);
 

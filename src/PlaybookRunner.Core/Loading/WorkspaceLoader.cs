@@ -460,6 +460,7 @@ public static class WorkspaceLoader
         return new WorkspaceDefinition(root, path, sources, channels, state, plugins, overrides, [])
         {
             Execution = execution,
+            ExecutionOptions = ExecutionOptions.From(execution),
             DefaultTimeZone = defaultZone,
             PluginLocations = pluginLocations,
             BrokenSources = written.Sources.Where(n => !sources.ContainsKey(n)).ToHashSet(StringComparer.Ordinal),

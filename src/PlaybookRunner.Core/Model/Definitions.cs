@@ -164,12 +164,11 @@ public sealed record WorkspaceDefinition(
     /// <summary>The suppressions of suppressions.yaml beside runner.yaml.</summary>
     public IReadOnlyList<SuppressionDefinition> Suppressions { get; init; } = [];
 
-    /// <summary>runner.yaml's execution: settings (max_attempts, backoff_ms, timeout_seconds).</summary>
+    /// <summary>runner.yaml's execution: settings as written (for digests); <see cref="ExecutionOptions"/> is what they mean.</summary>
     public IReadOnlyDictionary<string, string> Execution { get; init; } = new Dictionary<string, string>();
 
-    /// <summary>An integer execution setting, or the default.</summary>
-    public int ExecutionSetting(string name, int fallback) =>
-        Execution.TryGetValue(name, out var text) && int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : fallback;
+    /// <summary>runner.yaml's execution: settings, typed, with their defaults.</summary>
+    public ExecutionOptions ExecutionOptions { get; init; } = ExecutionOptions.Default;
 
     /// <summary>The SQLite state file: state.path relative to the workspace root, default playbook-state.db.</summary>
     public string StatePath => System.IO.Path.GetFullPath(System.IO.Path.Combine(State.BaseDirectory, State.Settings.TryGetValue("path", out var p) ? p : "playbook-state.db"));

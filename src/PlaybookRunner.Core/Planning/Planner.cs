@@ -15,8 +15,6 @@ namespace PlaybookRunner.Core.Planning;
 /// </summary>
 internal static class Planner
 {
-    /// <summary>How long one playbook's evaluation may run before it is stopped and reported.</summary>
-    public static readonly TimeSpan DefaultBudget = TimeSpan.FromSeconds(60);
 
     public static async Task<Plan?> PlanAsync(
         CompiledWorkspace workspace,
@@ -74,7 +72,7 @@ internal static class Planner
         {
             cancellationToken.ThrowIfCancellationRequested();
             var playbook = unit.Definition;
-            var budget = TimeSpan.FromMilliseconds(workspace.Definition.ExecutionSetting("evaluation_budget_ms", (int)DefaultBudget.TotalMilliseconds));
+            var budget = workspace.Definition.ExecutionOptions.EvaluationBudget;
             EvaluationSink sink;
             if (records.TryGetValue(playbook.Source, out var held))
             {

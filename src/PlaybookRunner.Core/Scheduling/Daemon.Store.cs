@@ -20,9 +20,6 @@ internal sealed partial class Daemon
         Actions,
     }
 
-    /// <summary>Pending actions above which no new tick is recorded (backpressure) and the daemon reports itself unhealthy.</summary>
-    public const int DefaultMaxBacklog = 10_000;
-
     private static readonly TimeSpan MaxStoreBackoff = TimeSpan.FromSeconds(5);
 
     private readonly List<UnrecordedOutcome> _unrecorded = [];
@@ -274,7 +271,7 @@ internal sealed partial class Daemon
     /// <summary>True (logged once per episode) when the pending actions exceed <c>max_backlog</c>: no new tick is recorded until they drain.</summary>
     private bool OverBacklog(StateStore store, Model.WorkspaceDefinition workspace)
     {
-        var bound = workspace.ExecutionSetting("max_backlog", DefaultMaxBacklog);
+        var bound = workspace.ExecutionOptions.MaxBacklog;
         var (pending, _) = store.Backlog();
         var over = pending > bound;
         if (over && !_overBacklog)

@@ -108,7 +108,7 @@ internal sealed partial class Daemon : IDisposable
 
         _logger.LogInformation("Daemon {Owner} started with {Playbooks} playbooks and {Schedules} schedules; ticks are evaluated {Isolation}", Owner, workspace.Playbooks.Count, _current.Units.Count,
             Options.Worker is null ? "in process"
-            : $"in a worker process (heap limit {workspace.ExecutionSetting("worker_memory_mb", EvaluationWorker.DefaultMemoryMb)} MB, killed after {workspace.ExecutionSetting("worker_timeout_seconds", EvaluationWorker.DefaultTimeoutSeconds)} s)");
+            : $"in a worker process (heap limit {workspace.ExecutionOptions.WorkerMemoryMb} MB, killed after {(int)workspace.ExecutionOptions.WorkerTimeout.TotalSeconds} s)");
         return true;
     }
 
@@ -542,7 +542,7 @@ internal sealed partial class Daemon : IDisposable
             return 0;
         }
 
-        using var http = new HttpClient(_handler, disposeHandler: false) { Timeout = TimeSpan.FromSeconds(version.Prepared.Workspace.ExecutionSetting("timeout_seconds", 30)) };
+        using var http = new HttpClient(_handler, disposeHandler: false) { Timeout = version.Prepared.Workspace.ExecutionOptions.Timeout };
         var runner = PlaybookEngine.CreateRunner(version.Prepared, store, _secrets, http, _time, Owner, _logger);
         if (!RecordLateOutcomes(runner))
         {
@@ -686,11 +686,8 @@ internal sealed partial class Daemon : IDisposable
         return workspace.Channels.TryGetValue(channel, out var definition) && definition.Settings.TryGetValue("concurrency", out var text)
             && int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var own) && own > 0
             ? own
-            : Math.Max(1, workspace.ExecutionSetting("channel_concurrency", DefaultChannelConcurrency));
+            : workspace.ExecutionOptions.ChannelConcurrency;
     }
-
-    /// <summary>Actions of one lane that run side by side unless the workspace says otherwise.</summary>
-    public const int DefaultChannelConcurrency = 4;
 
     /// <summary>True while the scheduler loop runs (it iterated within three polls, or is evaluating a tick within its time limit) and nothing in <see cref="Problems"/>.</summary>
     public bool Healthy(DateTimeOffset now) => Problems(now).Count == 0;
@@ -723,8 +720,8 @@ internal sealed partial class Daemon : IDisposable
     }
 
     private TimeSpan TickLimit(Model.WorkspaceDefinition workspace) => Options.Worker is null
-        ? TimeSpan.FromMilliseconds(workspace.ExecutionSetting("evaluation_budget_ms", (int)Planner.DefaultBudget.TotalMilliseconds))
-        : TimeSpan.FromSeconds(workspace.ExecutionSetting("worker_timeout_seconds", EvaluationWorker.DefaultTimeoutSeconds));
+        ? workspace.ExecutionOptions.EvaluationBudget
+        : workspace.ExecutionOptions.WorkerTimeout;
 
     /// <summary>Each schedule with its next run and last result.</summary>
     public IReadOnlyList<ScheduleStatus> Schedules()

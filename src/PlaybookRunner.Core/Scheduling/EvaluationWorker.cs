@@ -37,11 +37,6 @@ internal sealed partial class WorkerJson : JsonSerializerContext;
 /// </summary>
 internal static class EvaluationWorker
 {
-    /// <summary>The default heap limit of a worker (execution: worker_memory_mb).</summary>
-    public const int DefaultMemoryMb = 2048;
-
-    /// <summary>The default time a worker may take for one tick, start-up and source reads included (execution: worker_timeout_seconds).</summary>
-    public const int DefaultTimeoutSeconds = 300;
 
     private const int MaxErrorChars = 2000;
 
@@ -61,7 +56,7 @@ internal static class EvaluationWorker
     public static async Task<bool> CheckAsync(WorkerCommand command, WorkspaceDefinition workspace, Secrets secrets, DiagnosticBag diagnostics, CancellationToken cancellationToken)
     {
         var request = new WorkerRequest(WorkspaceSnapshot.Of(workspace), "", [], DateTimeOffset.UnixEpoch, Check: true);
-        var timeout = TimeSpan.FromSeconds(Math.Min(CheckTimeout.TotalSeconds, workspace.ExecutionSetting("worker_timeout_seconds", DefaultTimeoutSeconds)));
+        var timeout = TimeSpan.FromSeconds(Math.Min(CheckTimeout.TotalSeconds, workspace.ExecutionOptions.WorkerTimeout.TotalSeconds));
         var failed = false;
         var response = await ExchangeAsync(command, workspace, request, timeout, secrets, what =>
         {
@@ -86,7 +81,7 @@ internal static class EvaluationWorker
             secrets.TryResolve(setting, out _, out _);
         }
 
-        var timeout = TimeSpan.FromSeconds(workspace.ExecutionSetting("worker_timeout_seconds", DefaultTimeoutSeconds));
+        var timeout = workspace.ExecutionOptions.WorkerTimeout;
         var request = new WorkerRequest(WorkspaceSnapshot.Of(workspace), scope.Playbook, [.. scope.Rules.Order(StringComparer.Ordinal)], asOf);
         var response = await ExchangeAsync(command, workspace, request, timeout, secrets, what => Failed(diagnostics, scope.Playbook, what), cancellationToken);
         if (response is null)
@@ -101,7 +96,7 @@ internal static class EvaluationWorker
     /// <summary>Sends one request to a new worker process and reads its answer; null (after <paramref name="fail"/>) when the worker failed.</summary>
     private static async Task<WorkerResponse?> ExchangeAsync(WorkerCommand command, WorkspaceDefinition workspace, WorkerRequest request, TimeSpan timeout, Secrets secrets, Action<string> fail, CancellationToken cancellationToken)
     {
-        var memoryMb = workspace.ExecutionSetting("worker_memory_mb", DefaultMemoryMb);
+        var memoryMb = workspace.ExecutionOptions.WorkerMemoryMb;
         var info = new ProcessStartInfo(command.FileName)
         {
             RedirectStandardInput = true,

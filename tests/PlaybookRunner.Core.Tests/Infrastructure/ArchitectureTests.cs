@@ -44,4 +44,16 @@ public sealed class ArchitectureTests
             compiled.Unload();
         }
     }
+
+    [Fact]
+    public void The_product_has_no_switch_that_only_tests_need()
+    {
+        // Such switches (stop at a claim, list the loaded assemblies) live in tests/PlaybookRunner.TestHost.
+        var offending = Directory.EnumerateFiles(Path.Combine(TestPaths.RepoRoot, "src"), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .Where(f => File.ReadAllText(f) is var text && (text.Contains("PLAYBOOK_TEST_", StringComparison.Ordinal) || text.Contains("PLAYBOOK_DEBUG_", StringComparison.Ordinal)))
+            .Select(f => Path.GetRelativePath(TestPaths.RepoRoot, f))
+            .ToList();
+        Assert.Equal([], offending);
+    }
 }
