@@ -33,6 +33,15 @@ public sealed class PerformanceTests
             Assert.Equal((0, ""), (plan.Code, plan.Err));
             Assert.DoesNotContain(File.ReadAllLines(loaded), name => name.StartsWith("Microsoft.CodeAnalysis", StringComparison.Ordinal));
             Assert.Equal(File.ReadAllText(Path.Combine(CliRunner.RepoRoot, "tests", "PlaybookRunner.Core.Tests", "Goldens", "examples.plan.json")), CliRunner.WithoutProvenance(plan.Out));
+
+            // explain's instrumented build is cached too (under its own key): the second explain loads no compiler, says the same.
+            string[] explain = ["explain", "no-contact-30d", "C-1002", CliRunner.Playbooks, "--as-of", "2026-03-02T09:00:00Z"];
+            var cold = Playbook(environment, explain);
+            Assert.Equal(0, cold.Code);
+            Assert.Contains("Microsoft.CodeAnalysis.CSharp", File.ReadAllLines(loaded));
+            var warm = Playbook(environment, explain);
+            Assert.Equal((0, cold.Out), (warm.Code, warm.Out));
+            Assert.DoesNotContain(File.ReadAllLines(loaded), name => name.StartsWith("Microsoft.CodeAnalysis", StringComparison.Ordinal));
         }
         finally
         {

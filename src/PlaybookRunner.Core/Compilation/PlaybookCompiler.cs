@@ -41,14 +41,14 @@ internal static class PlaybookCompiler
     /// <param name="diagnostics">Where problems are reported.</param>
     /// <param name="load">Load the code (plan, run), or only check it (validate).</param>
     /// <param name="explain">
-    /// Instrument conditions for <c>explain</c> (never cached). Only for a workspace that already
+    /// Instrument conditions for <c>explain</c> (cached under a key of its own). Only for a workspace that already
     /// compiled without instrumentation: the allow-list was checked on the original expressions.
     /// </param>
     public static CompiledWorkspace? Compile(WorkspaceDefinition workspace, DiagnosticBag diagnostics, bool load, bool explain = false)
     {
         var sources = Sources.SourceBinder.SourcesToRead(workspace);
         var templates = workspace.Playbooks.ToDictionary(p => p, p => TemplateCompiler.Compile(p, diagnostics));
-        var image = explain ? RoslynCompiler.Compile(workspace, sources, diagnostics, explain: true) : CompileCached(workspace, sources, diagnostics);
+        var image = CompileCached(workspace, sources, diagnostics, explain);
         if (image is null || diagnostics.HasErrors)
         {
             return null;
@@ -59,20 +59,25 @@ internal static class PlaybookCompiler
             : new CompiledWorkspace(workspace, sources, new Dictionary<SourceDefinition, RecordFactory>(), []);
     }
 
-    private static CompiledImage? CompileCached(WorkspaceDefinition workspace, IReadOnlyList<SourceDefinition> sources, DiagnosticBag diagnostics)
+    /// <summary>
+    /// The generated assembly from the compile cache, or compiled by Roslyn and kept there. An instrumented build for
+    /// <c>explain</c> is kept under its own key, with the parts of each condition it shows, so a warm <c>explain</c>
+    /// does not load Roslyn either.
+    /// </summary>
+    private static CompiledImage? CompileCached(WorkspaceDefinition workspace, IReadOnlyList<SourceDefinition> sources, DiagnosticBag diagnostics, bool explain)
     {
         var cache = CompileCache.FromEnvironment();
-        var key = CompileCache.Key(workspace, sources);
-        if (cache?.TryRead(key) is { } cached)
+        var key = CompileCache.Key(workspace, sources) + (explain ? "-explain" : "");
+        if (cache?.TryRead(key) is { } cached && (explain ? ExplainImage.Decode(cached) : new CompiledImage(cached, new Dictionary<(string Playbook, string Rule), IReadOnlyList<ExplainNode>>())) is { } hit)
         {
-            return new CompiledImage(cached, new Dictionary<(string Playbook, string Rule), IReadOnlyList<ExplainNode>>());
+            return hit;
         }
 
-        var image = RoslynCompiler.Compile(workspace, sources, diagnostics, explain: false);
+        var image = RoslynCompiler.Compile(workspace, sources, diagnostics, explain);
         if (image is not null && !diagnostics.HasErrors)
         {
             // Only clean compilations are kept: errors are reported afresh every time.
-            cache?.Write(key, image.Image);
+            cache?.Write(key, explain ? ExplainImage.Encode(image) : image.Image);
         }
 
         return image;
