@@ -53,7 +53,9 @@ internal static class PlanCommand
                 changes = PlanDiff.Compare(old, plan);
             }
 
-            var rendered = result.GetValue(format) switch
+            // A JSON plan to a file is streamed into it; the other formats and standard output are rendered first.
+            var streamed = result.GetValue(format) == "json" && result.GetValue(output) is not null;
+            var rendered = streamed ? "" : result.GetValue(format) switch
             {
                 "json" => PlanWriter.WriteJson(plan, cwd, changes),
                 "markdown" => PlanWriter.WriteMarkdown(plan, cwd, changes),
@@ -66,7 +68,15 @@ internal static class PlanCommand
                 {
                     var full = Path.GetFullPath(file);
                     Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-                    File.WriteAllText(full, rendered);
+                    if (streamed)
+                    {
+                        using var stream = new FileStream(full, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+                        PlanWriter.WriteJson(stream, plan, cwd, changes);
+                    }
+                    else
+                    {
+                        File.WriteAllText(full, rendered);
+                    }
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {

@@ -52,8 +52,41 @@ internal static class TemplateRenderer
         return restricted;
     }
 
-    /// <summary>Renders one template against <paramref name="globals"/>, every value escaped for where the output lands.</summary>
-    public static string Render(CompiledTemplate template, ScriptObject globals, TemplateSink sink)
+    /// <summary>
+    /// Where values are escaped on output, the escaping helpers and <c>raw</c> mark text as already fit to write, so
+    /// nothing is escaped twice and raw output is a visible choice in the template. One read-only set per sink, pushed
+    /// above a finding's values at every render so that no field can shadow them.
+    /// </summary>
+    private static readonly Dictionary<TemplateSink, ScriptObject> Overrides = new()
+    {
+        [TemplateSink.Html] = OverridesFor(TemplateSink.Html),
+        [TemplateSink.Json] = OverridesFor(TemplateSink.Json),
+        [TemplateSink.Url] = OverridesFor(TemplateSink.Url),
+        [TemplateSink.PathSegment] = OverridesFor(TemplateSink.PathSegment),
+    };
+
+    /// <summary>One context per sink and thread, reused: building a context (its built-in functions) costs far more than a render.</summary>
+    [ThreadStatic]
+    private static Dictionary<TemplateSink, TemplateContext>? _contexts;
+
+    private static ScriptObject OverridesFor(TemplateSink sink)
+    {
+        var overrides = new ScriptObject();
+        overrides.Import("raw", new Func<object?, RawText>(v => new RawText(Convert.ToString(v, CultureInfo.InvariantCulture) ?? "")));
+        if (sink == TemplateSink.Html)
+        {
+            overrides.Import("html_escape", new Func<object?, RawText>(v => new RawText(TemplateHelpers.HtmlEscape(v))));
+        }
+        else if (sink == TemplateSink.Json)
+        {
+            overrides.Import("json_escape", new Func<object?, RawText>(v => new RawText(TemplateHelpers.JsonEscape(v))));
+        }
+
+        overrides.IsReadOnly = true;
+        return overrides;
+    }
+
+    private static TemplateContext NewContext(TemplateSink sink)
     {
         TemplateContext context = sink switch
         {
@@ -74,26 +107,37 @@ internal static class TemplateRenderer
         context.EnableRelaxedMemberAccess = false;
         context.PushCulture(CultureInfo.InvariantCulture);
         context.PushGlobal(Restricted);
-        context.PushGlobal(globals);
-        if (sink != TemplateSink.Text)
-        {
-            // Where values are escaped on output, the escaping helpers and raw mark text as already fit to
-            // write, so nothing is escaped twice and raw output is a visible choice in the template.
-            var overrides = new ScriptObject();
-            overrides.Import("raw", new Func<object?, RawText>(v => new RawText(Convert.ToString(v, CultureInfo.InvariantCulture) ?? "")));
-            if (sink == TemplateSink.Html)
-            {
-                overrides.Import("html_escape", new Func<object?, RawText>(v => new RawText(TemplateHelpers.HtmlEscape(v))));
-            }
-            else if (sink == TemplateSink.Json)
-            {
-                overrides.Import("json_escape", new Func<object?, RawText>(v => new RawText(TemplateHelpers.JsonEscape(v))));
-            }
+        return context;
+    }
 
+    /// <summary>Renders one template against <paramref name="globals"/>, every value escaped for where the output lands.</summary>
+    public static string Render(CompiledTemplate template, ScriptObject globals, TemplateSink sink)
+    {
+        var contexts = _contexts ??= [];
+        if (!contexts.Remove(sink, out var context))
+        {
+            context = NewContext(sink);
+        }
+
+        var overrides = Overrides.GetValueOrDefault(sink);
+        context.PushGlobal(globals);
+        if (overrides is not null)
+        {
             context.PushGlobal(overrides);
         }
 
-        return WellFormed(template.Template.Render(context));
+        // Taken out of the cache while it renders: a render that fails (a limit, a template error) leaves a context
+        // that is not reused; one that succeeds goes back, with this finding's values popped off it.
+        (context as EscapingContext)?.BeginRender();
+        var text = WellFormed(template.Template.Render(context));
+        if (overrides is not null)
+        {
+            context.PopGlobal();
+        }
+
+        context.PopGlobal();
+        contexts[sink] = context;
+        return text;
     }
 
     /// <summary>Replaces lone surrogates (say, half an emoji cut by string.slice) so the text is valid UTF-16.</summary>
@@ -129,9 +173,16 @@ internal static class TemplateRenderer
     /// <summary>A context that escapes every value written to the template's own output (not to a capture).</summary>
     private abstract class EscapingContext : TemplateContext
     {
-        private readonly StringBuilder _main;
+        private StringBuilder _main;
 
         protected EscapingContext() => _main = ((StringBuilderOutput)Output).Builder;
+
+        /// <summary>Before each render of a reused context: the template's own output is what is empty now, and nothing is carried over.</summary>
+        public virtual void BeginRender()
+        {
+            _main = ((StringBuilderOutput)Output).Builder;
+            _main.Clear();
+        }
 
         public sealed override TemplateContext Write(SourceSpan span, object? textAsObject)
         {
@@ -164,6 +215,13 @@ internal static class TemplateRenderer
         private int _scanned;
         private bool _inString;
         private bool _escaped;
+
+        public override void BeginRender()
+        {
+            base.BeginRender();
+            _scanned = 0;
+            _inString = _escaped = false;
+        }
 
         protected override string Escape(StringBuilder written, object? value)
         {
@@ -322,15 +380,27 @@ internal enum TemplateSink
 /// <summary>The helper functions templates see (spec section 6), bound to one evaluation instant and zone.</summary>
 internal sealed class TemplateHelpers(DateTimeOffset now, TimeZoneInfo zone)
 {
+    private ScriptObject? _functions;
 
+    /// <summary>Adds the helpers to a finding's values: the functions are wrapped once per plan and shared, not per finding.</summary>
     public void AddTo(ScriptObject target)
     {
-        target.Import("days_since", new Func<object?, int?>(DaysSince));
-        target.Import("months_since", new Func<object?, int?>(MonthsSince));
-        target.Import("money", new Func<object?, string, string>(Money));
-        target.Import("json_escape", new Func<object?, string>(JsonEscape));
-        target.Import("html_escape", new Func<object?, string>(HtmlEscape));
-        target.Import("raw", new Func<object?, string>(v => Convert.ToString(v, CultureInfo.InvariantCulture) ?? ""));
+        if (_functions is null)
+        {
+            var functions = new ScriptObject();
+            functions.Import("days_since", new Func<object?, int?>(DaysSince));
+            functions.Import("months_since", new Func<object?, int?>(MonthsSince));
+            functions.Import("money", new Func<object?, string, string>(Money));
+            functions.Import("json_escape", new Func<object?, string>(JsonEscape));
+            functions.Import("html_escape", new Func<object?, string>(HtmlEscape));
+            functions.Import("raw", new Func<object?, string>(v => Convert.ToString(v, CultureInfo.InvariantCulture) ?? ""));
+            _functions = functions;
+        }
+
+        foreach (var (name, function) in _functions)
+        {
+            target.SetValue(name, function, true);
+        }
     }
 
     /// <summary>Whole days from a date or datetime (shown in the playbook's zone) to now; null when missing.</summary>

@@ -14,6 +14,13 @@ public static partial class PlanWriter
     public static string WriteJson(Plan plan, string baseDirectory, PlanChanges? changes = null)
     {
         using var stream = new MemoryStream();
+        WriteJson(stream, plan, baseDirectory, changes);
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>The JSON plan written to <paramref name="stream"/> as it is produced (a file: no copy of the whole plan in memory), then a line break.</summary>
+    public static void WriteJson(Stream stream, Plan plan, string baseDirectory, PlanChanges? changes = null)
+    {
         using (var json = new Utf8JsonWriter(stream, JsonOptions))
         {
             json.WriteStartObject();
@@ -21,6 +28,12 @@ public static partial class PlanWriter
             json.WriteStartArray("findings");
             foreach (var f in plan.Findings)
             {
+                if (json.BytesPending > 64 * 1024)
+                {
+                    // Out to the stream as it goes: a file never holds a second copy of the plan in memory.
+                    json.Flush();
+                }
+
                 json.WriteStartObject();
                 json.WriteString("playbook", f.Playbook);
                 json.WriteString("rule", f.Rule);
@@ -121,7 +134,7 @@ public static partial class PlanWriter
             json.WriteEndObject();
         }
 
-        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+        stream.WriteByte((byte)'\n');
     }
 
     private static void WriteProvenance(Utf8JsonWriter json, Provenance provenance)

@@ -1,0 +1,49 @@
+using PlaybookRunner.Core.Compilation;
+using PlaybookRunner.Core.Evaluation;
+using PlaybookRunner.Core.Model;
+using Scriban;
+using Scriban.Runtime;
+
+namespace PlaybookRunner.Core.Tests.Evaluation;
+
+/// <summary>
+/// Render contexts are reused (one per sink and thread): nothing of one render may reach the next, neither a
+/// finding's values nor where the JSON escaping stood, nor a variable a template set; and a failed render's context
+/// is not reused.
+/// </summary>
+public sealed class TemplateContextReuseTests
+{
+    private static CompiledTemplate Parse(string text) => new(Template.Parse(text), new SpannedText(text, Core.Diagnostics.SourceLocation.None, []));
+
+    private static ScriptObject Values(string name)
+    {
+        var globals = new ScriptObject();
+        globals.SetValue("name", name, false);
+        return globals;
+    }
+
+    [Fact]
+    public void A_json_render_that_ends_inside_a_string_does_not_change_how_the_next_escapes()
+    {
+        // Ends inside a string literal, just after a backslash: the next render starts afresh all the same.
+        Assert.Equal("{\"a\": \"x\\", TemplateRenderer.Render(Parse("{\"a\": \"{{ name }}\\"), Values("x"), TemplateSink.Json));
+        Assert.Equal("{\"a\": \"O\\\"Brien\"}", TemplateRenderer.Render(Parse("{\"a\": {{ name }}}"), Values("O\"Brien"), TemplateSink.Json));
+    }
+
+    [Fact]
+    public void A_finding_s_values_and_the_variables_a_template_sets_are_gone_at_the_next_render()
+    {
+        Assert.Equal("Acme", TemplateRenderer.Render(Parse("{{ leak = name }}{{ name }}"), Values("Acme"), TemplateSink.Text));
+        var error = Assert.ThrowsAny<Exception>(() => TemplateRenderer.Render(Parse("{{ leak }}"), new ScriptObject(), TemplateSink.Text));
+        Assert.Contains("leak", error.Message, StringComparison.Ordinal);
+        Assert.Throws<Scriban.Syntax.ScriptRuntimeException>(() => TemplateRenderer.Render(Parse("{{ name }}"), new ScriptObject(), TemplateSink.Text));
+    }
+
+    [Fact]
+    public void After_a_render_that_failed_the_next_one_escapes_as_ever()
+    {
+        Assert.ThrowsAny<Exception>(() => TemplateRenderer.Render(Parse("{\"a\": \"\\{{ name }}\"}"), Values("role"), TemplateSink.Json));
+        Assert.Equal("<p>&lt;b&gt;</p>", TemplateRenderer.Render(Parse("<p>{{ name }}</p>"), Values("<b>"), TemplateSink.Html));
+        Assert.Equal("{\"a\": \"\\\"}\"}", TemplateRenderer.Render(Parse("{\"a\": \"{{ name }}\"}"), Values("\"}"), TemplateSink.Json));
+    }
+}
