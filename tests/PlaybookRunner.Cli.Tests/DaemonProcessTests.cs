@@ -206,7 +206,8 @@ public sealed class DaemonProcessTests(PostgresServer postgres, Xunit.Abstractio
             return (200, "{}", null);
         });
         var root = Path.Combine(Path.GetTempPath(), "pbout-" + Guid.NewGuid().ToString("N")[..8]);
-        var cluster = Path.Combine(Path.GetTempPath(), "pbpgout-" + Guid.NewGuid().ToString("N")[..8]);
+        // Under /tmp itself, not TMPDIR: the server runs as the postgres user, who cannot enter .ci/run's private temporary folder.
+        var cluster = Path.Combine("/tmp", "pbpgout-" + Guid.NewGuid().ToString("N")[..8], "pg");
         var pgPort = PostgresServer.FreePort();
         var connection = PostgresServer.StartCluster(cluster, pgPort);
         File.WriteAllText(Workspace(root, server.Url("/hook"), "state: { kind: postgres, connection: \"${env:PB_STATE_URL}\" }"), Playbook);
@@ -259,6 +260,7 @@ public sealed class DaemonProcessTests(PostgresServer postgres, Xunit.Abstractio
         finally
         {
             PostgresServer.StopCluster(cluster, keep: false);
+            Directory.Delete(Path.GetDirectoryName(cluster)!, recursive: true);
             TestCanary.DeleteFolder(root);
         }
     }

@@ -1,0 +1,373 @@
+using System.Data.Common;
+using System.Globalization;
+using PlaybookRunner.Core.Evaluation;
+
+namespace PlaybookRunner.Core.Execution;
+
+/// <summary>Firings, actions and their attempts: recording, claiming, outcomes, retries, requeue and history.</summary>
+internal abstract partial class StateStore
+{
+    /// <summary>Records a firing and its actions as pending, in one transaction, before anything is executed. Recording the same firing twice changes nothing.</summary>
+    public void RecordFiring(string playbook, string rule, string key, DateTimeOffset firedAt, IReadOnlyList<(string IdempotencyKey, int Index, string Type, string Lane, string Payload)> actions, DateTimeOffset now)
+    {
+        var connection = Writable();
+        using var transaction = connection.BeginTransaction();
+        using (var command = Command("INSERT INTO firings (playbook, rule, key, fired_at) VALUES (@p, @r, @k, @at) ON CONFLICT DO NOTHING", transaction))
+        {
+            Add(command, "@p", playbook);
+            Add(command, "@r", rule);
+            Add(command, "@k", key);
+            Add(command, "@at", FormatInstant(firedAt));
+            command.ExecuteNonQuery();
+        }
+
+        foreach (var action in actions)
+        {
+            using var command = Command(
+                """
+                INSERT INTO actions (idempotency_key, playbook, rule, key, action_index, fired_at, type, lane, payload, state, attempts, updated_at)
+                VALUES (@id, @p, @r, @k, @i, @at, @t, @lane, @payload, 'pending', 0, @now) ON CONFLICT DO NOTHING
+                """,
+                transaction);
+            Add(command, "@id", action.IdempotencyKey);
+            Add(command, "@p", playbook);
+            Add(command, "@r", rule);
+            Add(command, "@k", key);
+            Add(command, "@i", action.Index);
+            Add(command, "@at", FormatInstant(firedAt));
+            Add(command, "@t", action.Type);
+            Add(command, "@lane", action.Lane);
+            Add(command, "@payload", action.Payload);
+            Add(command, "@now", FormatInstant(now));
+            command.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
+        _lastFired[(playbook, rule, key)] = firedAt;
+    }
+
+    /// <summary>
+    /// Claims one pending action for <paramref name="owner"/>: the one named, or else the oldest. Only an
+    /// unclaimed action or one whose lease ran out is taken, unless <paramref name="steal"/>; never one waiting
+    /// for its retry time, nor one in a lane of <paramref name="fullLanes"/> (the runner is at its concurrency
+    /// there). Null when none.
+    /// </summary>
+    public ActionRecord? Claim(string owner, string? idempotencyKey = null, bool steal = false, IReadOnlyCollection<string>? fullLanes = null)
+    {
+        var lanes = fullLanes?.ToList() ?? [];
+        var filter = (idempotencyKey is null ? "" : " AND idempotency_key = @id")
+            + (steal ? "" : $" AND (lease_until IS NULL OR lease_until < {NowSql})")
+            + Due
+            + (lanes.Count == 0 ? "" : $" AND COALESCE(lane, type) NOT IN ({string.Join(", ", lanes.Select((_, i) => $"@lane{i.ToString(CultureInfo.InvariantCulture)}"))})");
+        using var command = Command(
+            $"""
+            UPDATE actions SET lease_owner = @owner, lease_until = {LeaseUntilSql}, fence = fence + 1
+            WHERE idempotency_key IN (
+                SELECT idempotency_key FROM actions WHERE state = 'pending'{filter}
+                ORDER BY fired_at, playbook, rule, key, action_index LIMIT 1{SkipLockedSql})
+            RETURNING {ActionColumns}
+            """);
+        Writable();
+        Add(command, "@owner", owner);
+        Add(command, "@due_now", FormatInstant(Time.GetUtcNow()));
+        if (idempotencyKey is not null)
+        {
+            Add(command, "@id", idempotencyKey);
+        }
+
+        for (var i = 0; i < lanes.Count; i++)
+        {
+            Add(command, $"@lane{i.ToString(CultureInfo.InvariantCulture)}", lanes[i]);
+        }
+
+        BindClock(command);
+        return Read(command).SingleOrDefault();
+    }
+
+    /// <summary>
+    /// Extends the lease of a claim; false when the claim was lost (another runner claimed the action,
+    /// which changed its fencing token, or it is finished). A lease that ran out with nobody taking
+    /// over is still this runner's: the token did not change.
+    /// </summary>
+    public bool Renew(ActionRecord claim)
+    {
+        using var command = Command($"UPDATE actions SET lease_until = {LeaseUntilSql} WHERE idempotency_key = @id AND fence = @fence AND state = 'pending'");
+        Writable();
+        Add(command, "@id", claim.IdempotencyKey);
+        Add(command, "@fence", claim.Fence);
+        BindClock(command);
+        return command.ExecuteNonQuery() == 1;
+    }
+
+    /// <summary>Gives a claim up, leaving the action pending for whoever claims it next.</summary>
+    public void Release(ActionRecord claim)
+    {
+        using var command = Command("UPDATE actions SET lease_owner = NULL, lease_until = NULL WHERE idempotency_key = @id AND fence = @fence AND state = 'pending'");
+        Writable();
+        Add(command, "@id", claim.IdempotencyKey);
+        Add(command, "@fence", claim.Fence);
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>Records how an action ended, under its claim; false (nothing written) when the claim was lost.</summary>
+    public bool RecordOutcome(ActionRecord claim, ActionState state, string? error, DateTimeOffset now, int attempts)
+    {
+        using var command = Command(
+            """
+            UPDATE actions SET state = @s, attempts = attempts + @n, last_error = @e, updated_at = @at, lease_owner = NULL, lease_until = NULL
+            WHERE idempotency_key = @id AND fence = @fence
+            """);
+        Writable();
+        Add(command, "@n", attempts);
+        Add(command, "@s", StateName(state));
+        Add(command, "@e", error);
+        Add(command, "@at", FormatInstant(now));
+        Add(command, "@id", claim.IdempotencyKey);
+        Add(command, "@fence", claim.Fence);
+        return command.ExecuteNonQuery() == 1;
+    }
+
+    /// <summary>
+    /// Puts dead letters back to pending with their original idempotency keys, so that the next run or
+    /// daemon delivers them; each gets an attempt row "requeued". A dead letter whose rule has fired for
+    /// the customer again since is left alone (superseded): requeuing it would deliver twice.
+    /// </summary>
+    public (IReadOnlyList<ActionRecord> Requeued, IReadOnlyList<(ActionRecord Action, DateTimeOffset Since)> Superseded) Requeue(string? rule, string? key, DateTimeOffset now)
+    {
+        var connection = Writable();
+        var requeued = new List<ActionRecord>();
+        var superseded = new List<(ActionRecord, DateTimeOffset)>();
+        var candidates = History(rule, key, failedOnly: true, int.MaxValue).OrderBy(a => a.FiredAt).ThenBy(a => a.IdempotencyKey, StringComparer.Ordinal).ToList();
+        using var transaction = connection.BeginTransaction();
+        foreach (var dead in candidates)
+        {
+            using (var later = Command("SELECT MAX(fired_at) FROM firings WHERE playbook = @p AND rule = @r AND key = @k AND fired_at > @at", transaction))
+            {
+                Add(later, "@p", dead.Playbook);
+                Add(later, "@r", dead.Rule);
+                Add(later, "@k", dead.Key);
+                Add(later, "@at", FormatInstant(dead.FiredAt));
+                if (later.ExecuteScalar() is string since)
+                {
+                    superseded.Add((dead, ParseInstant(since)));
+                    continue;
+                }
+            }
+
+            using (var update = Command("UPDATE actions SET state = 'pending', updated_at = @now, lease_owner = NULL, lease_until = NULL, failing_since = NULL, retry_at = NULL WHERE idempotency_key = @id AND state = 'dead'", transaction))
+            {
+                Add(update, "@now", FormatInstant(now));
+                Add(update, "@id", dead.IdempotencyKey);
+                if (update.ExecuteNonQuery() != 1)
+                {
+                    continue;
+                }
+            }
+
+            using (var row = Command(
+                """
+                INSERT INTO attempts (idempotency_key, attempt, at, outcome, message)
+                VALUES (@id, (SELECT COUNT(*) + 1 FROM attempts WHERE idempotency_key = @id), @at, 'requeued', 'requeued by playbook requeue')
+                """,
+                transaction))
+            {
+                Add(row, "@id", dead.IdempotencyKey);
+                Add(row, "@at", FormatInstant(now));
+                row.ExecuteNonQuery();
+            }
+
+            requeued.Add(dead);
+        }
+
+        transaction.Commit();
+        return (requeued, superseded);
+    }
+
+    /// <summary>
+    /// Records that an attempt at an action starts, before its side effect: every delivery attempt is in the
+    /// attempts table, and one a crash interrupted stays <c>started</c>. Returns the attempt's number.
+    /// </summary>
+    public int BeginAttempt(string idempotencyKey, DateTimeOffset at)
+    {
+        using var command = Command(
+            """
+            INSERT INTO attempts (idempotency_key, attempt, at, outcome, message)
+            VALUES (@id, (SELECT COUNT(*) + 1 FROM attempts WHERE idempotency_key = @id), @at, 'started', '')
+            RETURNING attempt
+            """);
+        Writable();
+        Add(command, "@id", idempotencyKey);
+        Add(command, "@at", FormatInstant(at));
+        return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Records how an attempt ended: succeeded, transient or permanent, with the message.</summary>
+    public void EndAttempt(string idempotencyKey, int attempt, string outcome, string message)
+    {
+        using var command = Command("UPDATE attempts SET outcome = @o, message = @m WHERE idempotency_key = @id AND attempt = @n");
+        Writable();
+        Add(command, "@id", idempotencyKey);
+        Add(command, "@n", attempt);
+        Add(command, "@o", outcome);
+        Add(command, "@m", message);
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Leaves an action that failed transiently pending until <paramref name="retryAt"/>, its claim released, under its
+    /// claim; false (nothing written) when the claim was lost.
+    /// </summary>
+    public bool RecordRetry(ActionRecord claim, DateTimeOffset failingSince, DateTimeOffset retryAt, string error, DateTimeOffset now, int attempts)
+    {
+        using var command = Command(
+            """
+            UPDATE actions SET attempts = attempts + @n, last_error = @e, updated_at = @at, failing_since = @since, retry_at = @retry, lease_owner = NULL, lease_until = NULL
+            WHERE idempotency_key = @id AND fence = @fence AND state = 'pending'
+            """);
+        Writable();
+        Add(command, "@n", attempts);
+        Add(command, "@e", error);
+        Add(command, "@at", FormatInstant(now));
+        Add(command, "@since", FormatInstant(failingSince));
+        Add(command, "@retry", FormatInstant(retryAt));
+        Add(command, "@id", claim.IdempotencyKey);
+        Add(command, "@fence", claim.Fence);
+        return command.ExecuteNonQuery() == 1;
+    }
+
+    /// <summary>Pending actions waiting for their retry time after a transient failure: how many, and the earliest retry.</summary>
+    public (int Count, DateTimeOffset? Next) Waiting()
+    {
+        if (Connection is null)
+        {
+            return (0, null);
+        }
+
+        using var command = Command("SELECT COUNT(*), MIN(retry_at) FROM actions WHERE state = 'pending' AND retry_at > @now");
+        Add(command, "@now", FormatInstant(Time.GetUtcNow()));
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return (Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture), reader.IsDBNull(1) ? null : ParseInstant(reader.GetString(1)));
+    }
+
+    /// <summary>Pending actions and the oldest one's firing time, for backlog health.</summary>
+    public (long Pending, DateTimeOffset? OldestFiredAt) Backlog()
+    {
+        if (Connection is null)
+        {
+            return (0, null);
+        }
+
+        using var command = Command("SELECT COUNT(*), MIN(fired_at) FROM actions WHERE state = 'pending'");
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return (Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture), reader.IsDBNull(1) ? null : ParseInstant(reader.GetString(1)));
+    }
+
+    /// <summary>Every attempt at one action, in order.</summary>
+    public IReadOnlyList<(int Attempt, DateTimeOffset At, string Outcome, string Message)> Attempts(string idempotencyKey)
+    {
+        var result = new List<(int, DateTimeOffset, string, string)>();
+        if (Connection is null)
+        {
+            return result;
+        }
+
+        using var command = Command("SELECT attempt, at, outcome, message FROM attempts WHERE idempotency_key = @id ORDER BY attempt");
+        Add(command, "@id", idempotencyKey);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            result.Add((Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture), ParseInstant(reader.GetString(1)), reader.GetString(2), reader.GetString(3)));
+        }
+
+        return result;
+    }
+
+    /// <summary>How many actions are in each state.</summary>
+    public IReadOnlyDictionary<string, long> CountByState()
+    {
+        var result = new Dictionary<string, long>(StringComparer.Ordinal) { ["pending"] = 0, ["succeeded"] = 0, ["dead"] = 0 };
+        if (Connection is null)
+        {
+            return result;
+        }
+
+        using var command = Command("SELECT state, COUNT(*) FROM actions GROUP BY state");
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            result[reader.GetString(0)] = Convert.ToInt64(reader.GetValue(1), CultureInfo.InvariantCulture);
+        }
+
+        return result;
+    }
+
+    /// <summary>Actions recorded but not finished (a crashed or interrupted run), oldest first.</summary>
+    public IReadOnlyList<ActionRecord> Pending() => Query("WHERE state = 'pending' ORDER BY fired_at, playbook, rule, key, action_index", []);
+
+    /// <summary>Recorded actions, newest first, filtered for <c>playbook history</c>.</summary>
+    public IReadOnlyList<ActionRecord> History(string? rule, string? key, bool failedOnly, int limit)
+    {
+        var where = new List<string>();
+        var parameters = new List<(string, object)>();
+        if (rule is not null)
+        {
+            where.Add(rule.Contains('/', StringComparison.Ordinal) ? "playbook || '/' || rule = @rule" : "rule = @rule");
+            parameters.Add(("@rule", rule));
+        }
+
+        if (key is not null)
+        {
+            where.Add("key = @key");
+            parameters.Add(("@key", key));
+        }
+
+        if (failedOnly)
+        {
+            where.Add("state = 'dead'");
+        }
+
+        var clause = (where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where))
+            + $" ORDER BY fired_at DESC, updated_at DESC, playbook, rule, key, action_index LIMIT {limit.ToString(CultureInfo.InvariantCulture)}";
+        return Query(clause, parameters);
+    }
+
+    private List<ActionRecord> Query(string clause, IReadOnlyList<(string Name, object Value)> parameters)
+    {
+        if (Connection is null)
+        {
+            return [];
+        }
+
+        using var command = Command($"SELECT {ActionColumns} FROM actions " + clause);
+        foreach (var (name, value) in parameters)
+        {
+            Add(command, name, value);
+        }
+
+        return Read(command);
+    }
+
+    private static List<ActionRecord> Read(DbCommand command)
+    {
+        var result = new List<ActionRecord>();
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            result.Add(new ActionRecord(
+                reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), Convert.ToInt32(reader.GetValue(4), CultureInfo.InvariantCulture),
+                ParseInstant(reader.GetString(5)), reader.GetString(6), reader.GetString(7),
+                reader.GetString(8) switch { "succeeded" => ActionState.Succeeded, "dead" => ActionState.Dead, _ => ActionState.Pending },
+                Convert.ToInt32(reader.GetValue(9), CultureInfo.InvariantCulture), reader.IsDBNull(10) ? null : reader.GetString(10), ParseInstant(reader.GetString(11)))
+            {
+                Fence = Convert.ToInt64(reader.GetValue(12), CultureInfo.InvariantCulture),
+                FailingSince = reader.IsDBNull(13) ? null : ParseInstant(reader.GetString(13)),
+                RetryAt = reader.IsDBNull(14) ? null : ParseInstant(reader.GetString(14)),
+                Lane = reader.GetString(15),
+            });
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,304 @@
+using PlaybookRunner.Abstractions;
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Model;
+using PlaybookRunner.Core.Yaml;
+
+namespace PlaybookRunner.Core.Loading;
+
+/// <summary>One playbook file: its source, lets and segments, rules and their actions, and the channels they name.</summary>
+public static partial class WorkspaceLoader
+{
+    /// <summary>What run would fail on in a field written without template values (preflight at validate); null when nothing.</summary>
+    private static string? LiteralProblem(string type, string field, string text)
+    {
+        switch (type, field)
+        {
+            case ("webhook", "body"):
+                try
+                {
+                    using var _ = System.Text.Json.JsonDocument.Parse(text);
+                    return null;
+                }
+                catch (System.Text.Json.JsonException ex)
+                {
+                    return $"The webhook body is not valid JSON: {ex.Message}";
+                }
+
+            case ("webhook", "url"):
+                return Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? null : $"'{text}' is not an absolute http or https URL";
+            case ("email", "to" or "cc"):
+                var bad = text.Split([',', ';']).Select(p => p.Trim())
+                    .FirstOrDefault(p => !MimeKit.MailboxAddress.TryParse(p, out var address) || !address.Address.Contains('@', StringComparison.Ordinal));
+                return bad is null ? null : $"'{field}': '{bad}' is not one email address";
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>A template's text before its first <c>{{</c>: the part the author fixed.</summary>
+    private static string LiteralPrefix(string template)
+    {
+        var index = template.IndexOf("{{", StringComparison.Ordinal);
+        return index < 0 ? template : template[..index];
+    }
+
+    private static SpannedText Spanned(YamlScalar scalar) => new(scalar.Value, scalar.Location, scalar.ContentLines);
+
+    private static PlaybookDefinition? LoadPlaybook(string path, WorkspaceDefinition workspace, FileReader reader, DiagnosticBag diagnostics)
+    {
+        if (reader.Node(path, diagnostics) is not { } node)
+        {
+            return null;
+        }
+
+        var validator = YamlSchemaValidator.ForEmbedded("playbook.schema.json");
+        if (!validator.Validate(node, diagnostics))
+        {
+            // Reported; the valid rest (other rules, the schedule, the time zone) is still checked and compiled.
+            if (validator.Salvage(node) is not { } salvaged)
+            {
+                return null;
+            }
+
+            node = salvaged;
+        }
+
+        if (node is not YamlMapping map)
+        {
+            return null;
+        }
+
+        var before = diagnostics.Items.Count;
+        var id = map.Text("playbook")!;
+        var zone = ReadZone(map, "timezone", workspace.DefaultTimeZone, diagnostics);
+        var schedule = ReadCron(map, diagnostics);
+        var source = ResolveSource(map["source"]!, workspace, path, diagnostics);
+
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var reserved in ReservedNames)
+        {
+            names[reserved] = $"a name PlaybookRunner defines in conditions or templates";
+        }
+
+        foreach (var field in source?.Fields ?? [])
+        {
+            if (ReservedNames.Contains(field.Name))
+            {
+                diagnostics.Add(DiagnosticDescriptors.NameClash, field.Location, field.Name, names[field.Name] + "; rename the field and read the column with column:");
+            }
+
+            names[field.Name] = $"a field of source '{source!.Name}'";
+        }
+
+        foreach (var related in source?.Related ?? [])
+        {
+            if (ReservedNames.Contains(related.Name) || related.Name.StartsWith("__", StringComparison.Ordinal))
+            {
+                diagnostics.Add(DiagnosticDescriptors.NameClash, related.Location, related.Name, "a name PlaybookRunner defines in conditions or templates, or one starting with '__'");
+            }
+
+            names.TryAdd(related.Name, $"a related list of source '{source!.Name}'");
+        }
+
+        var lets = ReadNamed(map["let"], "a let value", names, diagnostics);
+        var segments = ReadNamed(map["segments"], "a segment", names, diagnostics);
+        var rules = new List<RuleDefinition>();
+        var ruleLines = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var item in ((YamlSequence)map["rules"]!).Items.Cast<YamlMapping>())
+        {
+            var rule = ReadRule(item, workspace, diagnostics);
+            var idNode = item.KeyNode("id")!;
+            if (ruleLines.TryGetValue(rule.Id, out var line))
+            {
+                diagnostics.Add(DiagnosticDescriptors.DuplicateRule, item["id"]!.Location, rule.Id, line);
+                continue;
+            }
+
+            ruleLines[rule.Id] = idNode.Location.Line;
+            rules.Add(rule);
+        }
+
+        // A bad schedule, time zone, channel or duplicate rule is reported and does not stop the conditions and
+        // templates from being checked; a name clash would make them report the clash again, so it does.
+        if (source is null || diagnostics.Items.Skip(before).Any(d => d.IsError && !IndependentErrors.Contains(d.Descriptor)))
+        {
+            return null;
+        }
+
+        return new PlaybookDefinition(id, path, map.Text("title"), map.Text("description"), zone, schedule, source,
+            lets, segments, rules, map["playbook"]!.Location)
+        {
+            CatchUp = map.Text("catchup") != "none",
+            MaxActions = map["max_actions"] is YamlScalar max
+                ? (int.TryParse(max.Value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var limit) ? limit : int.MaxValue, max.Location)
+                : null,
+        };
+    }
+
+    private static SourceDefinition? ResolveSource(YamlNode node, WorkspaceDefinition workspace, string path, DiagnosticBag diagnostics)
+    {
+        if (node is YamlMapping inline)
+        {
+            return ReadSource($"{Path.GetFileNameWithoutExtension(path)} (inline)", inline, Path.GetDirectoryName(path)!, workspace.DefaultTimeZone, diagnostics);
+        }
+
+        var name = ((YamlScalar)node).Value;
+        if (workspace.Sources.TryGetValue(name, out var source))
+        {
+            return source;
+        }
+
+        if (workspace.RunnerBroken || workspace.BrokenSources.Contains(name))
+        {
+            // runner.yaml's error for it is reported; the playbook is left out rather than reported again.
+            return null;
+        }
+
+        if (workspace.RunnerPath is null)
+        {
+            diagnostics.Add(DiagnosticDescriptors.NoSourcesFile, node.Location, name);
+        }
+        else
+        {
+            var known = workspace.Sources.Keys.Order(StringComparer.Ordinal).ToList();
+            diagnostics.Add(DiagnosticDescriptors.UnknownSource, node.Location, name,
+                known.Count == 0 ? " in runner.yaml" : $" in runner.yaml (known: {string.Join(", ", known)})");
+        }
+
+        return null;
+    }
+
+    private static List<NamedExpression> ReadNamed(YamlNode? node, string what, Dictionary<string, string> names, DiagnosticBag diagnostics)
+    {
+        var result = new List<NamedExpression>();
+        if (node is not YamlMapping map)
+        {
+            return result;
+        }
+
+        foreach (var (key, value) in map.Entries)
+        {
+            if (key.Value.StartsWith("__", StringComparison.Ordinal))
+            {
+                diagnostics.Add(DiagnosticDescriptors.NameClash, key.Location, key.Value, "the reserved names starting with '__'");
+                continue;
+            }
+
+            if (names.TryGetValue(key.Value, out var existing))
+            {
+                diagnostics.Add(DiagnosticDescriptors.NameClash, key.Location, key.Value, existing);
+                continue;
+            }
+
+            names[key.Value] = what;
+            result.Add(new NamedExpression(key.Value, Spanned((YamlScalar)value), key.Location));
+        }
+
+        return result;
+    }
+
+    private static RuleDefinition ReadRule(YamlMapping map, WorkspaceDefinition workspace, DiagnosticBag diagnostics)
+    {
+        Duration? cooldown = null;
+        if (map["cooldown"] is YamlScalar cooldownText)
+        {
+            if (Duration.TryParse(cooldownText.Value, out var parsed))
+            {
+                cooldown = parsed;
+            }
+            else
+            {
+                diagnostics.Add(DiagnosticDescriptors.BadDuration, cooldownText.Location, cooldownText.Value);
+            }
+        }
+
+        var severity = map.Text("severity") switch
+        {
+            "info" => Severity.Info,
+            "critical" => Severity.Critical,
+            _ => Severity.Warning,
+        };
+        var actions = map["actions"] is YamlSequence list
+            ? list.Items.Cast<YamlMapping>().Select(a => ReadAction(a, workspace, diagnostics)).ToList()
+            : [];
+        return new RuleDefinition(
+            map.Text("id")!,
+            map.Text("title"),
+            map.Text("description"),
+            severity,
+            Spanned((YamlScalar)map["when"]!),
+            cooldown,
+            ReadCron(map, diagnostics),
+            map["message"] is YamlScalar message ? Spanned(message) : null,
+            actions,
+            map.Location);
+    }
+
+    private static ActionDefinition ReadAction(YamlMapping map, WorkspaceDefinition workspace, DiagnosticBag diagnostics)
+    {
+        var type = map.Text("type")!;
+        var fields = new List<ActionField>();
+        foreach (var (key, value) in map.Entries)
+        {
+            if (key.Value == "type")
+            {
+                continue;
+            }
+
+            fields.Add(value switch
+            {
+                YamlMapping children => new ActionField(key.Value, null, null,
+                    children.Entries.Select(c => new ActionField(c.Key.Value, Spanned((YamlScalar)c.Value), null, null, c.Key.Location)).ToList(), key.Location),
+                YamlScalar { IsBool: true } flag when key.Value == "html" => new ActionField(key.Value, null, flag.AsBool, null, key.Location),
+                YamlScalar scalar => new ActionField(key.Value, Spanned(scalar), null, null, key.Location),
+                _ => new ActionField(key.Value, null, null, null, key.Location),
+            });
+        }
+
+        var action = new ActionDefinition(type, fields, map.Location) { TypeLocation = map["type"]!.Location };
+        switch (type)
+        {
+            case "email":
+                CheckChannel(action.Field("channel")?.Template?.Value ?? "default", action.Field("channel")?.Template?.Location ?? map.Location, "email", "smtp", workspace, diagnostics);
+                break;
+            case "webhook":
+                var channel = action.Field("channel");
+                if ((channel is null) == (action.Field("url") is null))
+                {
+                    diagnostics.Add(DiagnosticDescriptors.WebhookTarget, map.Location with { EndLine = map.Location.Line, EndColumn = map.Location.Column + 1 });
+                }
+                else if (channel?.Template is { } name)
+                {
+                    CheckChannel(name.Value, name.Location, "webhook", "webhook", workspace, diagnostics);
+                }
+
+                break;
+            case "file":
+                break;
+            default:
+                // A plugin action type: checked against the loaded plugins by SourceBinder.
+                break;
+        }
+
+        return action;
+    }
+
+    private static void CheckChannel(string name, SourceLocation location, string action, string kind, WorkspaceDefinition workspace, DiagnosticBag diagnostics)
+    {
+        if (!workspace.Channels.TryGetValue(name, out var channel))
+        {
+            if (workspace.RunnerBroken || workspace.BrokenChannels.Contains(name))
+            {
+                return; // runner.yaml's error for it is reported
+            }
+
+            var known = workspace.Channels.Values.Where(c => c.Kind == kind).Select(c => c.Name).Order(StringComparer.Ordinal).ToList();
+            diagnostics.Add(DiagnosticDescriptors.UnknownChannel, location, name,
+                (known.Count == 0 ? "" : $" (known {kind} channels: {string.Join(", ", known)})") + Yaml.YamlSchemaValidator.Suggest(name, known));
+        }
+        else if (channel.Kind != kind)
+        {
+            diagnostics.Add(DiagnosticDescriptors.ChannelKind, location, name, channel.Kind, action, kind);
+        }
+    }
+}
