@@ -114,6 +114,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     public static IReadOnlyList<string> Record(StateStore store, TimeProvider time, Plan plan)
     {
         var keys = new List<string>();
+        var firings = new List<Firing>();
         foreach (var finding in plan.Findings.Where(f => f.IsPending))
         {
             var actions = finding.Actions.Select((a, i) =>
@@ -126,10 +127,11 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
                     Lane: Lane(payload),
                     Payload: payload.ToJson());
             }).ToList();
-            store.RecordFiring(finding.Playbook, finding.Rule, finding.Key, plan.AsOf, actions, time.GetUtcNow());
+            firings.Add(new Firing(finding.Playbook, finding.Rule, finding.Key, plan.AsOf, actions));
             keys.AddRange(actions.Select(a => a.IdempotencyKey));
         }
 
+        store.RecordFirings(firings, time.GetUtcNow());
         return keys;
     }
 
@@ -246,6 +248,8 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         var lost = false;
         var sent = false;
         var lastAttempt = 0;
+        EndedAttempt? ended = null;
+        AttemptOutcome? lastResult = null;
         DateTimeOffset? firstFailure = null;
         var builder = new ResiliencePipelineBuilder<AttemptOutcome> { TimeProvider = time };
         // max_attempts: 1 means no retry; Polly's retry wants at least one, so there is none then.
@@ -269,14 +273,25 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             outcome = await pipeline.ExecuteAsync(
                 async _ =>
                 {
-                    if (!OnStore(() => store.Renew(claim), $"renewing the claim on {claim.IdempotencyKey}"))
+                    // One transaction before the side effect: the previous attempt's end, the lease renewed under the claim's
+                    // token, this attempt's row. A store that cannot write it sends nothing.
+                    int? started;
+                    try
+                    {
+                        started = OnStore(() => store.StartAttempt(claim, time.GetUtcNow(), ended), $"recording an attempt at {claim.IdempotencyKey} (nothing was sent)");
+                    }
+                    catch (StoreFailureException ex) when (ended is { } previous && lastResult is { } previousResult)
+                    {
+                        throw new StoreFailureException(ex.Store, ex.Message, ex.InnerException) { Unrecorded = new UnrecordedOutcome(claim, previous.Attempt, previousResult, attempts) };
+                    }
+
+                    ended = null;
+                    if (started is not { } attempt)
                     {
                         lost = true;
                         return AttemptOutcome.Permanent("the claim was lost to another runner before this attempt; not executed");
                     }
 
-                    // The attempt is recorded before its side effect: a store that cannot record it sends nothing.
-                    var attempt = OnStore(() => store.BeginAttempt(claim.IdempotencyKey, time.GetUtcNow()), $"recording an attempt at {claim.IdempotencyKey} (nothing was sent)");
                     attempts++;
                     sent = true;
                     var result = await executor.ExecuteAsync(claim, cancellationToken);
@@ -285,16 +300,9 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
                         firstFailure ??= time.GetUtcNow();
                     }
 
-                    try
-                    {
-                        OnStore(() => store.EndAttempt(claim.IdempotencyKey, attempt, AttemptName(result), result.Message),
-                            $"recording how attempt {attempt} at {claim.IdempotencyKey} ended ({(result.Succeeded ? "delivered" : "failed")})");
-                    }
-                    catch (StoreFailureException ex)
-                    {
-                        throw new StoreFailureException(ex.Store, ex.Message, ex.InnerException) { Unrecorded = new UnrecordedOutcome(claim, attempt, result, attempts) };
-                    }
-
+                    // Recorded with the next write about this action (the next attempt, or the outcome).
+                    ended = new EndedAttempt(attempt, AttemptName(result), result.Message);
+                    lastResult = result;
                     lastAttempt = attempt;
                     return result;
                 },
@@ -303,7 +311,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         catch (OperationCanceledException)
         {
             // Shutting down: the action stays pending and is retried with the same key by whoever claims it next.
-            TryRelease(claim);
+            TryRelease(claim, ended);
             throw;
         }
         catch (StoreFailureException) when (!sent)
@@ -330,7 +338,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         var failingSince = claim.FailingSince ?? firstFailure ?? now;
         if (outcome is { Succeeded: false, Transient: true } && retry.NextRound(failingSince, now) is { } retryAt)
         {
-            var waiting = Recording(claim, lastAttempt, outcome, attempts, () => store.RecordRetry(claim, failingSince, retryAt, outcome.Message, now, attempts), $"recording a retry of {claim.IdempotencyKey}");
+            var waiting = Recording(claim, lastAttempt, outcome, attempts, () => store.RecordRetry(claim, failingSince, retryAt, outcome.Message, now, attempts, ended), $"recording a retry of {claim.IdempotencyKey}");
             if (!waiting)
             {
                 _logger.LogWarning("Action {IdempotencyKey} failed after its claim passed to another runner; the other runner's record stands", Diagnostics.SafeText.OneLine(claim.IdempotencyKey));
@@ -347,7 +355,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         var message = outcome.Succeeded || !outcome.Transient ? outcome.Message
             : claim.FailingSince is { } since ? $"{outcome.Message} (gave up after retrying since {Planner.FormatInstant(since)})"
             : $"{outcome.Message} (gave up after {attempts} attempts)";
-        if (!Recording(claim, lastAttempt, outcome with { Message = message }, attempts, () => store.RecordOutcome(claim, state, outcome.Succeeded ? null : message, now, attempts),
+        if (!Recording(claim, lastAttempt, outcome with { Message = message }, attempts, () => store.RecordOutcome(claim, state, outcome.Succeeded ? null : message, now, attempts, ended),
             $"recording the outcome of {claim.IdempotencyKey} ({StateStore.StateName(state)})"))
         {
             _logger.LogWarning("Action {IdempotencyKey} ended ({Outcome}) after its claim passed to another runner; the other runner's record stands", Diagnostics.SafeText.OneLine(claim.IdempotencyKey), StateStore.StateName(state));
@@ -409,11 +417,16 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     /// <summary>Claims the oldest due action outside <paramref name="fullLanes"/> (the daemon's lanes at their concurrency); null when none.</summary>
     public ActionRecord? Claim(IReadOnlyCollection<string> fullLanes) => OnStore(() => store.Claim(owner, fullLanes: fullLanes), "claiming a pending action");
 
-    /// <summary>Gives a claim up if the store answers; otherwise its lease runs out on its own.</summary>
-    public void TryRelease(ActionRecord claim)
+    /// <summary>Gives a claim up (recording how its last attempt ended, if that is not yet) if the store answers; otherwise its lease runs out on its own.</summary>
+    public void TryRelease(ActionRecord claim, EndedAttempt? ended = null)
     {
         try
         {
+            if (ended is { } end)
+            {
+                OnStore(() => store.EndAttempt(claim.IdempotencyKey, end.Attempt, end.Outcome, end.Message), "recording how an attempt ended");
+            }
+
             OnStore(() => store.Release(claim), "releasing a claim");
         }
         catch (StoreFailureException)

@@ -4,46 +4,69 @@ using PlaybookRunner.Core.Evaluation;
 
 namespace PlaybookRunner.Core.Execution;
 
+/// <summary>A firing to record: the rule, the customer, the instant, and its actions as they will be executed.</summary>
+internal sealed record Firing(string Playbook, string Rule, string Key, DateTimeOffset FiredAt, IReadOnlyList<(string IdempotencyKey, int Index, string Type, string Lane, string Payload)> Actions);
+
+/// <summary>How an attempt ended, recorded in the same transaction as the next write about its action.</summary>
+internal readonly record struct EndedAttempt(int Attempt, string Outcome, string Message);
+
 /// <summary>Firings, actions and their attempts: recording, claiming, outcomes, retries, requeue and history.</summary>
 internal abstract partial class StateStore
 {
     /// <summary>Records a firing and its actions as pending, in one transaction, before anything is executed. Recording the same firing twice changes nothing.</summary>
-    public void RecordFiring(string playbook, string rule, string key, DateTimeOffset firedAt, IReadOnlyList<(string IdempotencyKey, int Index, string Type, string Lane, string Payload)> actions, DateTimeOffset now)
+    public void RecordFiring(string playbook, string rule, string key, DateTimeOffset firedAt, IReadOnlyList<(string IdempotencyKey, int Index, string Type, string Lane, string Payload)> actions, DateTimeOffset now) =>
+        RecordFirings([new Firing(playbook, rule, key, firedAt, actions)], now);
+
+    /// <summary>
+    /// Records firings and their actions as pending before anything is executed, a batch of up to 500 firings per
+    /// transaction (one disk sync per batch, not per customer); each firing is in its batch whole. Recording the same
+    /// firing twice changes nothing.
+    /// </summary>
+    public void RecordFirings(IReadOnlyList<Firing> firings, DateTimeOffset now)
     {
         var connection = Writable();
-        using var transaction = connection.BeginTransaction();
-        using (var command = Command("INSERT INTO firings (playbook, rule, key, fired_at) VALUES (@p, @r, @k, @at) ON CONFLICT DO NOTHING", transaction))
+        foreach (var batch in firings.Chunk(500))
         {
-            Add(command, "@p", playbook);
-            Add(command, "@r", rule);
-            Add(command, "@k", key);
-            Add(command, "@at", FormatInstant(firedAt));
-            command.ExecuteNonQuery();
-        }
+            using var transaction = connection.BeginTransaction();
+            foreach (var firing in batch)
+            {
+                using (var command = Command("INSERT INTO firings (playbook, rule, key, fired_at) VALUES (@p, @r, @k, @at) ON CONFLICT DO NOTHING", transaction))
+                {
+                    Add(command, "@p", firing.Playbook);
+                    Add(command, "@r", firing.Rule);
+                    Add(command, "@k", firing.Key);
+                    Add(command, "@at", FormatInstant(firing.FiredAt));
+                    command.ExecuteNonQuery();
+                }
 
-        foreach (var action in actions)
-        {
-            using var command = Command(
-                """
-                INSERT INTO actions (idempotency_key, playbook, rule, key, action_index, fired_at, type, lane, payload, state, attempts, updated_at)
-                VALUES (@id, @p, @r, @k, @i, @at, @t, @lane, @payload, 'pending', 0, @now) ON CONFLICT DO NOTHING
-                """,
-                transaction);
-            Add(command, "@id", action.IdempotencyKey);
-            Add(command, "@p", playbook);
-            Add(command, "@r", rule);
-            Add(command, "@k", key);
-            Add(command, "@i", action.Index);
-            Add(command, "@at", FormatInstant(firedAt));
-            Add(command, "@t", action.Type);
-            Add(command, "@lane", action.Lane);
-            Add(command, "@payload", action.Payload);
-            Add(command, "@now", FormatInstant(now));
-            command.ExecuteNonQuery();
-        }
+                foreach (var action in firing.Actions)
+                {
+                    using var command = Command(
+                        """
+                        INSERT INTO actions (idempotency_key, playbook, rule, key, action_index, fired_at, type, lane, payload, state, attempts, updated_at)
+                        VALUES (@id, @p, @r, @k, @i, @at, @t, @lane, @payload, 'pending', 0, @now) ON CONFLICT DO NOTHING
+                        """,
+                        transaction);
+                    Add(command, "@id", action.IdempotencyKey);
+                    Add(command, "@p", firing.Playbook);
+                    Add(command, "@r", firing.Rule);
+                    Add(command, "@k", firing.Key);
+                    Add(command, "@i", action.Index);
+                    Add(command, "@at", FormatInstant(firing.FiredAt));
+                    Add(command, "@t", action.Type);
+                    Add(command, "@lane", action.Lane);
+                    Add(command, "@payload", action.Payload);
+                    Add(command, "@now", FormatInstant(now));
+                    command.ExecuteNonQuery();
+                }
+            }
 
-        transaction.Commit();
-        _lastFired[(playbook, rule, key)] = firedAt;
+            transaction.Commit();
+            foreach (var firing in batch)
+            {
+                _lastFired[(firing.Playbook, firing.Rule, firing.Key)] = firing.FiredAt;
+            }
+        }
     }
 
     /// <summary>
@@ -109,22 +132,79 @@ internal abstract partial class StateStore
         command.ExecuteNonQuery();
     }
 
-    /// <summary>Records how an action ended, under its claim; false (nothing written) when the claim was lost.</summary>
-    public bool RecordOutcome(ActionRecord claim, ActionState state, string? error, DateTimeOffset now, int attempts)
+    /// <summary>
+    /// Records how an action ended, under its claim, with how its last attempt ended (<paramref name="ended"/>), in one
+    /// transaction; false (the action's row unchanged) when the claim was lost.
+    /// </summary>
+    public bool RecordOutcome(ActionRecord claim, ActionState state, string? error, DateTimeOffset now, int attempts, EndedAttempt? ended = null)
     {
+        using var transaction = Writable().BeginTransaction();
+        End(claim.IdempotencyKey, ended, transaction);
         using var command = Command(
             """
             UPDATE actions SET state = @s, attempts = attempts + @n, last_error = @e, updated_at = @at, lease_owner = NULL, lease_until = NULL
             WHERE idempotency_key = @id AND fence = @fence
-            """);
-        Writable();
+            """,
+            transaction);
         Add(command, "@n", attempts);
         Add(command, "@s", StateName(state));
         Add(command, "@e", error);
         Add(command, "@at", FormatInstant(now));
         Add(command, "@id", claim.IdempotencyKey);
         Add(command, "@fence", claim.Fence);
-        return command.ExecuteNonQuery() == 1;
+        var recorded = command.ExecuteNonQuery() == 1;
+        transaction.Commit();
+        return recorded;
+    }
+
+    /// <summary>
+    /// Starts an attempt under a claim, before its side effect, in one transaction: records how the previous attempt
+    /// ended (<paramref name="previous"/>), renews the lease under the claim's fencing token, and adds the attempt row
+    /// (<c>started</c>; one a crash interrupts stays so). The attempt's number, or null when the claim was lost.
+    /// </summary>
+    public int? StartAttempt(ActionRecord claim, DateTimeOffset at, EndedAttempt? previous)
+    {
+        using var transaction = Writable().BeginTransaction();
+        End(claim.IdempotencyKey, previous, transaction);
+        using (var renew = Command($"UPDATE actions SET lease_until = {LeaseUntilSql} WHERE idempotency_key = @id AND fence = @fence AND state = 'pending'", transaction))
+        {
+            Add(renew, "@id", claim.IdempotencyKey);
+            Add(renew, "@fence", claim.Fence);
+            BindClock(renew);
+            if (renew.ExecuteNonQuery() != 1)
+            {
+                transaction.Commit();
+                return null;
+            }
+        }
+
+        using var insert = Command(
+            """
+            INSERT INTO attempts (idempotency_key, attempt, at, outcome, message)
+            VALUES (@id, (SELECT COUNT(*) + 1 FROM attempts WHERE idempotency_key = @id), @at, 'started', '')
+            RETURNING attempt
+            """,
+            transaction);
+        Add(insert, "@id", claim.IdempotencyKey);
+        Add(insert, "@at", FormatInstant(at));
+        var attempt = Convert.ToInt32(insert.ExecuteScalar(), CultureInfo.InvariantCulture);
+        transaction.Commit();
+        return attempt;
+    }
+
+    private void End(string idempotencyKey, EndedAttempt? ended, DbTransaction transaction)
+    {
+        if (ended is not { } end)
+        {
+            return;
+        }
+
+        using var command = Command("UPDATE attempts SET outcome = @o, message = @m WHERE idempotency_key = @id AND attempt = @n", transaction);
+        Add(command, "@id", idempotencyKey);
+        Add(command, "@n", end.Attempt);
+        Add(command, "@o", end.Outcome);
+        Add(command, "@m", end.Message);
+        command.ExecuteNonQuery();
     }
 
     /// <summary>
@@ -217,14 +297,16 @@ internal abstract partial class StateStore
     /// Leaves an action that failed transiently pending until <paramref name="retryAt"/>, its claim released, under its
     /// claim; false (nothing written) when the claim was lost.
     /// </summary>
-    public bool RecordRetry(ActionRecord claim, DateTimeOffset failingSince, DateTimeOffset retryAt, string error, DateTimeOffset now, int attempts)
+    public bool RecordRetry(ActionRecord claim, DateTimeOffset failingSince, DateTimeOffset retryAt, string error, DateTimeOffset now, int attempts, EndedAttempt? ended = null)
     {
+        using var transaction = Writable().BeginTransaction();
+        End(claim.IdempotencyKey, ended, transaction);
         using var command = Command(
             """
             UPDATE actions SET attempts = attempts + @n, last_error = @e, updated_at = @at, failing_since = @since, retry_at = @retry, lease_owner = NULL, lease_until = NULL
             WHERE idempotency_key = @id AND fence = @fence AND state = 'pending'
-            """);
-        Writable();
+            """,
+            transaction);
         Add(command, "@n", attempts);
         Add(command, "@e", error);
         Add(command, "@at", FormatInstant(now));
@@ -232,7 +314,9 @@ internal abstract partial class StateStore
         Add(command, "@retry", FormatInstant(retryAt));
         Add(command, "@id", claim.IdempotencyKey);
         Add(command, "@fence", claim.Fence);
-        return command.ExecuteNonQuery() == 1;
+        var recorded = command.ExecuteNonQuery() == 1;
+        transaction.Commit();
+        return recorded;
     }
 
     /// <summary>Pending actions waiting for their retry time after a transient failure: how many, and the earliest retry.</summary>
