@@ -606,7 +606,7 @@ public static class PlaybookEngine
         var executor = new ActionExecutor(workspace, prepared.Catalog, secrets, http, time);
         var options = workspace.ExecutionOptions;
         var retry = new RetryPolicy(options.MaxAttempts, options.Backoff, options.RetryHorizon);
-        return new RunExecutor(store, executor, time, retry, owner, logger);
+        return new RunExecutor(store, executor, time, retry, owner, logger, lane => RunExecutor.LaneLimit(workspace, lane));
     }
 
     /// <summary>

@@ -19,10 +19,10 @@ internal static class TemplateRenderer
     public const int OutputLimit = 64 * 1024;
 
     /// <summary>
-    /// The built-in objects whose members run code or read the wall clock, replaced by read-only copies
-    /// without those members: validate rejects <c>object.eval</c> and <c>date.now</c> by name, and these
-    /// copies make them unreachable by value too (<c>o = object; o.eval</c>, <c>object["eval"]</c>,
-    /// <c>d = date; d.now</c>).
+    /// Every built-in object is replaced by a read-only copy, and those whose members run code or read the wall clock
+    /// lose those members: validate rejects <c>object.eval</c> and <c>date.now</c> by name, and the copies make them
+    /// unreachable by value too (<c>o = object; o.eval</c>, <c>object["eval"]</c>, <c>d = date; d.now</c>). Read-only,
+    /// because render contexts are reused: a value a template wrote into <c>math["x"]</c> would reach the next finding.
     /// </summary>
     private static readonly Dictionary<string, string[]> Removed = new(StringComparer.Ordinal)
     {
@@ -36,10 +36,16 @@ internal static class TemplateRenderer
     {
         var builtins = new TemplateContext().BuiltinObject;
         var restricted = new ScriptObject();
-        foreach (var (name, members) in Removed)
+        foreach (var (name, value) in builtins)
         {
+            if (value is not ScriptObject builtin)
+            {
+                continue;
+            }
+
+            var removed = Removed.GetValueOrDefault(name, []);
             var copy = new ScriptObject();
-            foreach (var member in ((ScriptObject)builtins[name]!).Where(m => !members.Contains(m.Key, StringComparer.Ordinal)))
+            foreach (var member in builtin.Where(m => !removed.Contains(m.Key, StringComparer.Ordinal)))
             {
                 copy[member.Key] = member.Value;
             }
@@ -123,7 +129,10 @@ internal static class TemplateRenderer
         context.PushGlobal(globals);
         if (overrides is not null)
         {
+            // The helpers above the finding's values (no field shadows them), and above them a fresh scope for what the
+            // template assigns or captures (the shared helpers are read-only).
             context.PushGlobal(overrides);
+            context.PushGlobal(new ScriptObject());
         }
 
         // Taken out of the cache while it renders: a render that fails (a limit, a template error) leaves a context
@@ -132,6 +141,7 @@ internal static class TemplateRenderer
         var text = WellFormed(template.Template.Render(context));
         if (overrides is not null)
         {
+            context.PopGlobal();
             context.PopGlobal();
         }
 

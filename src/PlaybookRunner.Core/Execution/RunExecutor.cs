@@ -52,9 +52,10 @@ internal sealed record RetryPolicy(int MaxAttempts, TimeSpan Backoff, TimeSpan H
 /// dead letters. Before every attempt the claim is renewed and the attempt recorded; a runner that lost its claim
 /// (paused past its lease) stops without executing, and one whose store fails stops executing (<see cref="Failure"/>).
 /// </summary>
-internal sealed class RunExecutor(StateStore store, ActionExecutor executor, TimeProvider time, RetryPolicy retry, string owner, ILogger? logger = null)
+internal sealed class RunExecutor(StateStore store, ActionExecutor executor, TimeProvider time, RetryPolicy retry, string owner, ILogger? logger = null, Func<string, int>? laneLimit = null)
 {
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
+    private readonly Func<string, int> _laneLimit = laneLimit ?? (_ => 1);
     private readonly Lock _store = new();
 
     /// <summary>Test hook: called after an action is claimed and before its claim is checked and it is executed.</summary>
@@ -107,13 +108,13 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         return done;
     }
 
-    /// <summary>Records every pending finding's firing and actions; returns the idempotency keys recorded, in order.</summary>
-    public IReadOnlyList<string> Record(Plan plan) => Record(store, time, plan);
+    /// <summary>Records every pending finding's firing and actions; returns the idempotency keys recorded, in order, with their lanes.</summary>
+    public IReadOnlyList<(string Key, string Lane)> Record(Plan plan) => Record(store, time, plan);
 
     /// <summary>Records every pending finding's firing and actions in <paramref name="store"/>; needs no executor (the daemon's scheduler records, its worker executes).</summary>
-    public static IReadOnlyList<string> Record(StateStore store, TimeProvider time, Plan plan)
+    public static IReadOnlyList<(string Key, string Lane)> Record(StateStore store, TimeProvider time, Plan plan)
     {
-        var keys = new List<string>();
+        var keys = new List<(string Key, string Lane)>();
         var firings = new List<Firing>();
         foreach (var finding in plan.Findings.Where(f => f.IsPending))
         {
@@ -128,7 +129,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
                     Payload: payload.ToJson());
             }).ToList();
             firings.Add(new Firing(finding.Playbook, finding.Rule, finding.Key, plan.AsOf, actions));
-            keys.AddRange(actions.Select(a => a.IdempotencyKey));
+            keys.AddRange(actions.Select(a => (a.IdempotencyKey, a.Lane)));
         }
 
         store.RecordFirings(firings, time.GetUtcNow());
@@ -147,37 +148,87 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         _ => payload.Type,
     };
 
-    /// <summary>Claims and executes the named actions; one another runner holds or finished is skipped.</summary>
-    public async Task<IReadOnlyList<ExecutedAction>> ExecuteAsync(IReadOnlyList<string> keys, CancellationToken stopping, CancellationToken cancellationToken)
+    /// <summary>
+    /// How many actions of one lane run side by side: <c>concurrency</c> of its channel, else <c>execution:
+    /// channel_concurrency</c> (default 4); the file lane one at a time, so that lines keep their order.
+    /// </summary>
+    public static int LaneLimit(Model.WorkspaceDefinition workspace, string lane)
     {
-        var done = new List<ExecutedAction>();
-        try
+        if (lane == "file")
         {
-            foreach (var key in keys)
-            {
-                if (stopping.IsCancellationRequested)
-                {
-                    break;
-                }
+            return 1;
+        }
 
-                if (OnStore(() => store.Claim(owner, key), "claiming an action") is { } claim)
+        var channel = lane.IndexOf(':', StringComparison.Ordinal) is var colon and > 0 ? lane[(colon + 1)..] : lane;
+        return workspace.Channels.TryGetValue(channel, out var definition) && definition.Settings.TryGetValue("concurrency", out var text)
+            && int.TryParse(text, System.Globalization.NumberStyles.None, CultureInfo.InvariantCulture, out var own) && own > 0
+            ? own
+            : workspace.ExecutionOptions.ChannelConcurrency;
+    }
+
+    /// <summary>
+    /// Claims and executes the named actions, side by side across lanes and at most <paramref name="laneLimit"/> at a time
+    /// in each, in order within a lane; one another runner holds or finished is skipped. The results are in the order
+    /// of <paramref name="keys"/>. A store failure stops new claims; the actions in flight finish (<see cref="Failure"/>).
+    /// </summary>
+    public async Task<IReadOnlyList<ExecutedAction>> ExecuteAsync(IReadOnlyList<(string Key, string Lane)> keys, Func<string, int> laneLimit, CancellationToken cancellationToken)
+    {
+        var queues = keys.Select((k, i) => (k.Key, k.Lane, Index: i)).GroupBy(k => k.Lane, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => new Queue<(string Key, string Lane, int Index)>(g), StringComparer.Ordinal);
+        var busy = queues.Keys.ToDictionary(l => l, _ => 0, StringComparer.Ordinal);
+        var running = new Dictionary<Task<ExecutedAction?>, (string Lane, int Index)>();
+        var done = new List<(int Index, ExecutedAction Action)>();
+        var claiming = true;
+        while (true)
+        {
+            foreach (var (lane, queue) in queues)
+            {
+                while (claiming && queue.Count > 0 && busy[lane] < Math.Max(1, laneLimit(lane)))
                 {
-                    done.Add(await ExecuteClaimAsync(claim, recovered: false, CancellationToken.None, cancellationToken));
+                    var (key, _, index) = queue.Dequeue();
+                    busy[lane]++;
+                    running[Task.Run(async () => OnStore(() => store.Claim(owner, key), "claiming an action") is { } claim
+                        ? await ExecuteClaimAsync(claim, recovered: false, CancellationToken.None, cancellationToken)
+                        : null, CancellationToken.None)] = (lane, index);
                 }
             }
-        }
-        catch (StoreFailureException ex)
-        {
-            Failure = ex;
+
+            if (running.Count == 0)
+            {
+                break;
+            }
+
+            var finished = await Task.WhenAny(running.Keys);
+            var (doneLane, doneIndex) = running[finished];
+            running.Remove(finished);
+            busy[doneLane]--;
+            try
+            {
+                if (await finished is { } action)
+                {
+                    done.Add((doneIndex, action));
+                }
+            }
+            catch (StoreFailureException ex)
+            {
+                Failure ??= ex;
+                claiming = false;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Aborted: the action stays pending (its claim released); the others in flight finish or abort too.
+                claiming = false;
+            }
         }
 
-        return done;
+        cancellationToken.ThrowIfCancellationRequested();
+        return [.. done.OrderBy(d => d.Index).Select(d => d.Action)];
     }
 
     /// <summary>Records and executes a plan's pending findings; nothing is executed when recording fails (<see cref="Failure"/>).</summary>
     public async Task<IReadOnlyList<ExecutedAction>> ExecuteAsync(Plan plan, CancellationToken cancellationToken)
     {
-        IReadOnlyList<string> keys;
+        IReadOnlyList<(string Key, string Lane)> keys;
         try
         {
             keys = OnStore(() => Record(plan), "recording the firings before executing them");
@@ -188,7 +239,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             return [];
         }
 
-        return await ExecuteAsync(keys, CancellationToken.None, cancellationToken);
+        return await ExecuteAsync(keys, _laneLimit, cancellationToken);
     }
 
     /// <summary>One store operation, serialised (the daemon executes lanes side by side on one connection); a store error becomes <see cref="StoreFailureException"/>.</summary>
@@ -300,9 +351,25 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
                         firstFailure ??= time.GetUtcNow();
                     }
 
-                    // Recorded with the next write about this action (the next attempt, or the outcome).
-                    ended = new EndedAttempt(attempt, AttemptName(result), result.Message);
                     lastResult = result;
+                    if (result.Succeeded)
+                    {
+                        // Recorded with the action's outcome, in one transaction (the common case: one write fewer).
+                        ended = new EndedAttempt(attempt, AttemptName(result), result.Message);
+                    }
+                    else
+                    {
+                        // A failure is recorded at once: a retry may wait (backoff, Retry-After), and a crash then must
+                        // not leave the attempt looking as if it never ended.
+                        try
+                        {
+                            OnStore(() => store.EndAttempt(claim.IdempotencyKey, attempt, AttemptName(result), result.Message), $"recording how attempt {attempt} at {claim.IdempotencyKey} ended (failed)");
+                        }
+                        catch (StoreFailureException ex)
+                        {
+                            throw new StoreFailureException(ex.Store, ex.Message, ex.InnerException) { Unrecorded = new UnrecordedOutcome(claim, attempt, result, attempts) };
+                        }
+                    }
                     lastAttempt = attempt;
                     return result;
                 },

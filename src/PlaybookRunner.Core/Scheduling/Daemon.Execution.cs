@@ -48,7 +48,7 @@ internal sealed partial class Daemon
                     break;
                 }
 
-                var full = lanes.Where(l => l.Value >= LaneLimit(version.Prepared.Workspace, l.Key)).Select(l => l.Key).ToList();
+                var full = lanes.Where(l => l.Value >= RunExecutor.LaneLimit(version.Prepared.Workspace, l.Key)).Select(l => l.Key).ToList();
                 ActionRecord? claim;
                 try
                 {
@@ -153,20 +153,5 @@ internal sealed partial class Daemon
         }
 
         return true;
-    }
-
-    /// <summary>How many actions of one lane run at a time: <c>concurrency</c> of its channel, else <c>execution: channel_concurrency</c> (default 4); the file lane one.</summary>
-    internal static int LaneLimit(Model.WorkspaceDefinition workspace, string lane)
-    {
-        if (lane == "file")
-        {
-            return 1;
-        }
-
-        var channel = lane.IndexOf(':', StringComparison.Ordinal) is var colon and > 0 ? lane[(colon + 1)..] : lane;
-        return workspace.Channels.TryGetValue(channel, out var definition) && definition.Settings.TryGetValue("concurrency", out var text)
-            && int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var own) && own > 0
-            ? own
-            : workspace.ExecutionOptions.ChannelConcurrency;
     }
 }

@@ -46,4 +46,35 @@ public sealed class TemplateContextReuseTests
         Assert.Equal("<p>&lt;b&gt;</p>", TemplateRenderer.Render(Parse("<p>{{ name }}</p>"), Values("<b>"), TemplateSink.Html));
         Assert.Equal("{\"a\": \"\\\"}\"}", TemplateRenderer.Render(Parse("{\"a\": \"{{ name }}\"}"), Values("\"}"), TemplateSink.Json));
     }
+
+    [Theory]
+    [InlineData("{{ math[\"leak\"] = name }}")]
+    [InlineData("{{ m = string; m.leak = name }}")]
+    [InlineData("{{ with math }}{{ leak = name }}{{ end }}")]
+    [InlineData("{{ k = \"leak\"; array[k] = name }}")]
+    public void A_template_cannot_write_into_a_built_in_object_which_would_reach_the_next_finding(string write)
+    {
+        foreach (var sink in new[] { TemplateSink.Text, TemplateSink.Json })
+        {
+            Assert.ThrowsAny<Exception>(() => TemplateRenderer.Render(Parse(write), Values("alice"), sink));
+            foreach (var read in new[] { "math", "string", "array" })
+            {
+                // Nothing was written: reading the key finds nothing there (strict variables make that an error, not "alice").
+                var error = Assert.ThrowsAny<Exception>(() => TemplateRenderer.Render(Parse($"[{{{{ {read}[\"leak\"] }}}}]"), Values("bob"), TemplateSink.Text));
+                Assert.DoesNotContain("alice", error.Message, StringComparison.Ordinal);
+                Assert.Contains("leak", error.Message, StringComparison.Ordinal);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("json", "{\"a\": \"{{ capture c }}hi {{ name }}{{ end }}{{ c }}\"}", "{\"a\": \"hi x\"}")]
+    [InlineData("url", "http://h/x/{{ v = name }}{{ v }}", "http://h/x/x")]
+    [InlineData("html", "{{ t = name }}<b>{{ t }}</b>", "<b>x</b>")]
+    public void Assignments_and_captures_render_in_every_sink_and_are_gone_at_the_next_render(string kind, string template, string expected)
+    {
+        var sink = kind switch { "json" => TemplateSink.Json, "url" => TemplateSink.Url, _ => TemplateSink.Html };
+        Assert.Equal(expected, TemplateRenderer.Render(Parse(template), Values("x"), sink));
+        Assert.ThrowsAny<Exception>(() => TemplateRenderer.Render(Parse("{{ c }}{{ v }}{{ t }}"), new ScriptObject(), sink));
+    }
 }

@@ -123,6 +123,28 @@ public sealed class StoreFaultTests
         Assert.Contains("playbook requeue --rule p/r --key=A", Core.Planning.PlanWriter.WriteText(plan.Plan!, workspace.Root), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_failed_attempt_is_recorded_before_the_wait_for_the_next_so_a_crash_then_leaves_it_right()
+    {
+        var requests = 0;
+        using var server = new JsonApiServer(_ => Interlocked.Increment(ref requests) == 1
+            ? (503, "{}", new Dictionary<string, string> { ["Retry-After"] = "2" })
+            : (200, "{}", null));
+        using var workspace = new TempWorkspace();
+        var file = Workspace(workspace, server.Url("/hook"), "max_attempts: 2, backoff_ms: 1");
+        var run = PlaybookEngine.RunAsync([file], Day1, TimeProvider.System);
+        while (Volatile.Read(ref requests) == 0)
+        {
+            await Task.Delay(20);
+        }
+
+        // Waiting out Retry-After: the first attempt is on disk with its outcome (a run killed now leaves it so).
+        await Task.Delay(500);
+        Assert.Equal(["transient"], Attempts(workspace));
+        Assert.True((await run).Success);
+        Assert.Equal(["transient", "succeeded"], Attempts(workspace));
+    }
+
     [Theory]
     [InlineData("INSERT ON attempts")]
     [InlineData("INSERT ON firings")]
@@ -245,5 +267,53 @@ public sealed class RunResultTests
     {
         Assert.False(new RunResult(Empty, [Action(false)], []).Success);
         Assert.False(new RunResult(Empty, [Action(false) with { RetryAt = DateTimeOffset.UnixEpoch }], []).Success);
+    }
+}
+
+/// <summary><c>run</c> executes its actions in lanes, one per channel, as the daemon does.</summary>
+public sealed class RunLaneTests
+{
+    [Fact]
+    public async Task A_slow_receiver_holds_up_only_its_own_lane_and_results_keep_plan_order()
+    {
+        var events = new ConcurrentQueue<string>();
+        using var slow = new JsonApiServer(_ =>
+        {
+            events.Enqueue("slow");
+            Thread.Sleep(1500);
+            return (200, "{}", null);
+        });
+        using var quick = new JsonApiServer(_ =>
+        {
+            events.Enqueue("quick");
+            return (200, "{}", null);
+        });
+        using var workspace = new TempWorkspace();
+        workspace.Write("customers.csv", "id\nA\nB\nC\n");
+        workspace.Write("runner.yaml", $$"""
+            sources:
+              crm: { kind: csv, path: customers.csv, key: id, fields: { id: string } }
+            channels:
+              slow: { kind: webhook, url: "{{slow.Url("/hook")}}" }
+              quick: { kind: webhook, url: "{{quick.Url("/hook")}}" }
+            """);
+        var file = workspace.Write("p.yaml", """
+            playbook: p
+            source: crm
+            rules:
+              - id: r
+                when: "true"
+                actions:
+                  - { type: webhook, channel: slow, body: "{}" }
+                  - { type: webhook, channel: quick, body: "{}" }
+            """);
+
+        var run = await PlaybookEngine.RunAsync([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero), TimeProvider.System);
+
+        Assert.True(run.Success);
+        Assert.Equal(["A/0", "A/1", "B/0", "B/1", "C/0", "C/1"], run.Actions.Select(a => string.Join('/', a.IdempotencyKey.Split('/')[2..4])));
+        // Serially, each quick request would wait for the slow one before it; in lanes all three come before the second slow one.
+        var order = events.ToList();
+        Assert.True(order.Select((e, i) => (e, i)).Where(x => x.e == "quick").Select(x => x.i).Last() < order.Select((e, i) => (e, i)).Where(x => x.e == "slow").Select(x => x.i).ElementAt(1), string.Join(", ", order));
     }
 }
