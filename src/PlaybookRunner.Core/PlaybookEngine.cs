@@ -361,7 +361,7 @@ public static class PlaybookEngine
             return new RunResult(null, [], diagnostics.Sorted()) { Busy = true };
         }
 
-        var runner = CreateRunner(prepared, store, secrets, http, time, owner, logger: null);
+        await using var runner = CreateRunner(prepared, store, secrets, http, time, owner, logger: null);
         if (await plan(store, secrets) is not { } planned)
         {
             return new RunResult(null, [], diagnostics.Sorted());

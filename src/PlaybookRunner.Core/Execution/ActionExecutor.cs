@@ -21,8 +21,11 @@ namespace PlaybookRunner.Core.Execution;
 /// Every sink gets the idempotency key: webhooks as Idempotency-Key and webhook-id headers, emails as
 /// the Message-Id, file lines as "id" (the file sink itself skips a key it already wrote).
 /// </summary>
-internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalog catalog, Secrets secrets, HttpClient http, TimeProvider time)
+internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalog catalog, Secrets secrets, HttpClient http, TimeProvider time) : IAsyncDisposable
 {
+    /// <summary>Connected SMTP clients between messages, per server and login: a run or a daemon pass reuses them (one per lane slot at most).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, System.Collections.Concurrent.ConcurrentBag<SmtpClient>> _idle = new(StringComparer.Ordinal);
+
     public async Task<AttemptOutcome> ExecuteAsync(ActionRecord record, CancellationToken cancellationToken)
     {
         ActionPayload payload;
@@ -278,19 +281,28 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
         };
         // timeout_seconds bounds every step of the conversation, as it bounds a webhook request.
         var timeout = workspace.ExecutionOptions.Timeout;
-        using var client = new SmtpClient { Timeout = (int)Math.Min(timeout.TotalMilliseconds, int.MaxValue) };
+        var user = settings.GetValueOrDefault("username");
+        var pool = $"{host}\n{port.ToString(CultureInfo.InvariantCulture)}\n{tls}\n{user}";
+        SmtpClient? client = null;
         try
         {
-            await client.ConnectAsync(host, port, tls, cancellationToken);
-            if (settings.GetValueOrDefault("username") is { Length: > 0 } user)
+            client = await ConnectionAsync(pool, timeout, cancellationToken);
+            if (client is null)
             {
-                await client.AuthenticateAsync(user, settings.GetValueOrDefault("password") ?? "", cancellationToken);
+                client = new SmtpClient { Timeout = (int)Math.Min(timeout.TotalMilliseconds, int.MaxValue) };
+                await client.ConnectAsync(host, port, tls, cancellationToken);
+                if (user is { Length: > 0 })
+                {
+                    await client.AuthenticateAsync(user, settings.GetValueOrDefault("password") ?? "", cancellationToken);
+                }
             }
 
             var reply = await client.SendAsync(message, cancellationToken);
-            // The server accepted the message (its reply after DATA): it is delivered, whatever QUIT does. A
-            // retry now would send it again, so a server that stalls or drops the line on QUIT changes nothing.
-            await QuitAsync(client, timeout);
+            // The server accepted the message (its reply after DATA): it is delivered, whatever happens to the
+            // connection next. It is kept for the next message; QUIT is sent when the run or pass ends, and a server
+            // that stalls or drops the line then changes nothing.
+            _idle.GetOrAdd(pool, _ => []).Add(client);
+            client = null;
             return AttemptOutcome.Ok($"sent to {string.Join(", ", message.To.Mailboxes.Select(m => m.Address))} via {host}:{port}: {reply.Trim()}");
         }
         catch (SmtpCommandException ex)
@@ -306,6 +318,55 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
         catch (Exception ex) when (ex is SmtpProtocolException or IOException or SocketException or ServiceNotConnectedException)
         {
             return AttemptOutcome.Retry($"SMTP {host}:{port}: {ex.Message.TrimEnd('.')}");
+        }
+        finally
+        {
+            // A connection that failed is not reused.
+            client?.Dispose();
+        }
+    }
+
+    /// <summary>An idle connection to the same server and login that still answers (NOOP), or null: connect afresh.</summary>
+    private async Task<SmtpClient?> ConnectionAsync(string pool, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (!_idle.TryGetValue(pool, out var idle))
+        {
+            return null;
+        }
+
+        while (idle.TryTake(out var client))
+        {
+            try
+            {
+                if (client.IsConnected)
+                {
+                    using var probe = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    probe.CancelAfter(timeout);
+                    await client.NoOpAsync(probe.Token);
+                    return client;
+                }
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException && !cancellationToken.IsCancellationRequested)
+            {
+                // Closed by the server while idle: connect afresh.
+            }
+
+            client.Dispose();
+        }
+
+        return null;
+    }
+
+    /// <summary>Says QUIT on every idle SMTP connection (a stalling server gets at most 5 s, or timeout_seconds) and closes it.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var idle in _idle.Values)
+        {
+            while (idle.TryTake(out var client))
+            {
+                await QuitAsync(client, workspace.ExecutionOptions.Timeout);
+                client.Dispose();
+            }
         }
     }
 

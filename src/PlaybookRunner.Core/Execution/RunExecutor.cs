@@ -52,7 +52,7 @@ internal sealed record RetryPolicy(int MaxAttempts, TimeSpan Backoff, TimeSpan H
 /// dead letters. Before every attempt the claim is renewed and the attempt recorded; a runner that lost its claim
 /// (paused past its lease) stops without executing, and one whose store fails stops executing (<see cref="Failure"/>).
 /// </summary>
-internal sealed class RunExecutor(StateStore store, ActionExecutor executor, TimeProvider time, RetryPolicy retry, string owner, ILogger? logger = null, Func<string, int>? laneLimit = null)
+internal sealed class RunExecutor(StateStore store, ActionExecutor executor, TimeProvider time, RetryPolicy retry, string owner, ILogger? logger = null, Func<string, int>? laneLimit = null) : IAsyncDisposable
 {
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
     private readonly Func<string, int> _laneLimit = laneLimit ?? (_ => 1);
@@ -63,6 +63,9 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
 
     /// <summary>Test hook like <see cref="BeforeExecute"/>, seen only by the async flow that set it (tests run side by side in one process).</summary>
     internal static AsyncLocal<Action<string>?> BeforeExecuteInFlow { get; } = new();
+
+    /// <summary>Ends what the executor keeps open between actions (SMTP connections).</summary>
+    public ValueTask DisposeAsync() => executor.DisposeAsync();
 
     /// <summary>Set when the store failed while executing: execution stopped there (PB5014 for a run).</summary>
     public StoreFailureException? Failure { get; private set; }

@@ -24,7 +24,7 @@ internal sealed partial class Daemon
         }
 
         using var http = new HttpClient(_handler, disposeHandler: false) { Timeout = version.Prepared.Workspace.ExecutionOptions.Timeout };
-        var runner = PlaybookEngine.CreateRunner(version.Prepared, store, _secrets, http, _time, Owner, _logger);
+        await using var runner = PlaybookEngine.CreateRunner(version.Prepared, store, _secrets, http, _time, Owner, _logger);
         if (!RecordLateOutcomes(runner))
         {
             return 0;

@@ -19,8 +19,10 @@ public sealed class SmtpDeliveryTests
         private readonly CancellationTokenSource _stop = new();
         private readonly List<TcpClient> _held = [];
         private int _messages;
+        private int _connections;
+        private int _quits;
 
-        public FaultySmtp(string onQuit, bool stallBeforeAccept = false)
+        public FaultySmtp(string onQuit, bool stallBeforeAccept = false, bool closeAfterMessage = false)
         {
             _listener.Start();
             _ = Task.Run(async () =>
@@ -42,7 +44,8 @@ public sealed class SmtpDeliveryTests
                         _held.Add(client);
                     }
 
-                    _ = Task.Run(() => Serve(client, onQuit, stallBeforeAccept));
+                    Interlocked.Increment(ref _connections);
+                    _ = Task.Run(() => Serve(client, onQuit, stallBeforeAccept, closeAfterMessage));
                 }
             });
         }
@@ -51,7 +54,11 @@ public sealed class SmtpDeliveryTests
 
         public int Messages => Volatile.Read(ref _messages);
 
-        private async Task Serve(TcpClient client, string onQuit, bool stallBeforeAccept)
+        public int Connections => Volatile.Read(ref _connections);
+
+        public int Quits => Volatile.Read(ref _quits);
+
+        private async Task Serve(TcpClient client, string onQuit, bool stallBeforeAccept, bool closeAfterMessage)
         {
             try
             {
@@ -80,6 +87,13 @@ public sealed class SmtpDeliveryTests
 
                             Interlocked.Increment(ref _messages);
                             await writer.WriteLineAsync("250 accepted");
+                            if (closeAfterMessage)
+                            {
+                                // An idle connection the server closes: the next message must not fail on it.
+                                client.Client.Close();
+                                return;
+                            }
+
                             break;
                         case "QUIT" when onQuit == "stall":
                             await Task.Delay(Timeout.Infinite, _stop.Token);
@@ -88,6 +102,7 @@ public sealed class SmtpDeliveryTests
                             client.Client.Close();
                             return;
                         case "QUIT":
+                            Interlocked.Increment(ref _quits);
                             await writer.WriteLineAsync("221 bye");
                             return;
                         default:
@@ -154,5 +169,25 @@ public sealed class SmtpDeliveryTests
         Assert.False(action.Succeeded);
         Assert.Equal(3, action.Attempts);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"3 attempts of 2 s each took {clock.Elapsed}");
+    }
+
+    [Theory]
+    [InlineData(false, 1)]
+    [InlineData(true, 5)]
+    public async Task Messages_of_one_run_share_a_connection_and_one_the_server_closed_is_replaced(bool closeAfterMessage, int connections)
+    {
+        using var smtp = new FaultySmtp("reply", closeAfterMessage: closeAfterMessage);
+        using var workspace = new TempWorkspace();
+        workspace.Write("d.csv", "id\nA\nB\nC\nD\nE\n");
+        workspace.Write("runner.yaml", $"channels:\n  default: {{ kind: smtp, host: 127.0.0.1, port: {smtp.Port}, from: cs@example.com, tls: none, concurrency: 1 }}\nexecution: {{ max_attempts: 3, backoff_ms: 1, timeout_seconds: 2 }}\n");
+        var file = workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: \"true\", actions: [ { type: email, to: owner@example.com, subject: Hi, body: Hello } ] }\n");
+
+        var run = await PlaybookEngine.RunAsync([file], DateTimeOffset.UnixEpoch, new FixedTimeProvider(DateTimeOffset.UnixEpoch));
+
+        Assert.True(run.Success, string.Join("\n", run.Actions.Select(a => a.Message)));
+        Assert.All(run.Actions, a => Assert.Equal(1, a.Attempts));
+        Assert.Equal((5, connections), (smtp.Messages, smtp.Connections));
+        // The connection kept is closed politely when the run ends.
+        Assert.Equal(closeAfterMessage ? 0 : 1, smtp.Quits);
     }
 }
