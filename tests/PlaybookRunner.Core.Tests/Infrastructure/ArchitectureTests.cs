@@ -57,3 +57,79 @@ public sealed class ArchitectureTests
         Assert.Equal([], offending);
     }
 }
+
+/// <summary>
+/// Dependencies between Core's namespaces as its types' signatures show them (base types, interfaces, fields,
+/// properties, method parameters and results). The target is one direction: Diagnostics &lt;- Model &lt;- Yaml &lt;- Loading
+/// &lt;- Compilation; Sources and Evaluation on top; Planning; then Execution, Testing and Scheduling; the engine last.
+/// Today's edges against it are listed as known debt (issue 20); a new edge fails this test until it is added here on
+/// purpose, and a listed edge that is gone must be removed from the list.
+/// </summary>
+public sealed class NamespaceDependencyTests
+{
+    private static readonly HashSet<string> Allowed = new(StringComparer.Ordinal)
+    {
+        // With the target direction.
+        "(engine) -> Compilation", "(engine) -> Diagnostics", "(engine) -> Execution", "(engine) -> Model", "(engine) -> Planning",
+        "(engine) -> Plugins", "(engine) -> Sources", "(engine) -> Testing",
+        "Compilation -> Diagnostics", "Compilation -> Model",
+        "Execution -> Diagnostics", "Execution -> Model", "Execution -> Planning", "Execution -> Plugins", "Execution -> Sources",
+        "Loading -> Diagnostics", "Loading -> Model", "Loading -> Yaml",
+        "Model -> Diagnostics",
+        "Planning -> Compilation", "Planning -> Diagnostics", "Planning -> Evaluation", "Planning -> Model", "Planning -> Plugins", "Planning -> Sources",
+        "Plugins -> Diagnostics",
+        "Scheduling -> Compilation", "Scheduling -> Diagnostics", "Scheduling -> Execution", "Scheduling -> Loading", "Scheduling -> Model",
+        "Scheduling -> Planning", "Scheduling -> Sources",
+        "Sources -> Diagnostics", "Sources -> Loading", "Sources -> Model", "Sources -> Plugins",
+        "Testing -> Compilation", "Testing -> Diagnostics", "Testing -> Model", "Testing -> Planning", "Testing -> Sources", "Testing -> Yaml",
+        "Yaml -> Diagnostics", "Yaml -> Model",
+
+        // Known debt, against the target (issue 20): to be removed, never added to.
+        "Evaluation -> Compilation", "Planning -> Execution", "Scheduling -> (engine)", "Testing -> (engine)",
+    };
+
+    private static string Area(Type type)
+    {
+        var ns = type.Namespace ?? "";
+        return ns == "PlaybookRunner.Core" ? "(engine)" : ns.StartsWith("PlaybookRunner.Core.", StringComparison.Ordinal) ? ns["PlaybookRunner.Core.".Length..].Split('.')[0] : "";
+    }
+
+    private static IEnumerable<Type> Mentioned(Type type)
+    {
+        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
+        IEnumerable<Type> Expand(Type t) => t.IsGenericType ? [t.GetGenericTypeDefinition(), .. t.GetGenericArguments().SelectMany(Expand)]
+            : t.HasElementType ? Expand(t.GetElementType()!) : [t];
+        var direct = new List<Type>();
+        if (type.BaseType is { } baseType)
+        {
+            direct.Add(baseType);
+        }
+
+        direct.AddRange(type.GetInterfaces());
+        direct.AddRange(type.GetFields(all).Select(f => f.FieldType));
+        direct.AddRange(type.GetProperties(all).Select(p => p.PropertyType));
+        foreach (var method in type.GetMethods(all).Cast<MethodBase>().Concat(type.GetConstructors(all)))
+        {
+            direct.AddRange(method.GetParameters().Select(p => p.ParameterType));
+            if (method is MethodInfo info)
+            {
+                direct.Add(info.ReturnType);
+            }
+        }
+
+        return direct.SelectMany(Expand);
+    }
+
+    [Fact]
+    public void Core_namespaces_gain_no_new_dependency()
+    {
+        var edges = typeof(PlaybookEngine).Assembly.GetTypes()
+            .Where(t => Area(t).Length > 0)
+            .SelectMany(t => Mentioned(t).Where(m => m.Assembly == t.Assembly && Area(m).Length > 0 && Area(m) != Area(t)).Select(m => $"{Area(t)} -> {Area(m)}"))
+            .ToHashSet(StringComparer.Ordinal);
+        var added = edges.Except(Allowed).Order(StringComparer.Ordinal).ToList();
+        var gone = Allowed.Except(edges).Order(StringComparer.Ordinal).ToList();
+        Assert.True(added.Count == 0 && gone.Count == 0,
+            $"new: {string.Join(", ", added)}; gone: {string.Join(", ", gone)}; all now: {string.Join(", ", edges.Order(StringComparer.Ordinal).Select(e => $"\"{e}\""))}");
+    }
+}
