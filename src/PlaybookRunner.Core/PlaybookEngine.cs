@@ -48,7 +48,11 @@ public sealed record ExplainResult(Explanation? Explanation, IReadOnlyList<Diagn
 }
 
 /// <summary>One row of <c>playbook history</c>.</summary>
-public sealed record HistoryEntry(DateTimeOffset FiredAt, string Playbook, string Rule, string Key, int ActionIndex, string Type, string State, int Attempts, string? LastError, string IdempotencyKey);
+public sealed record HistoryEntry(DateTimeOffset FiredAt, string Playbook, string Rule, string Key, int ActionIndex, string Type, string State, int Attempts, string? LastError, string IdempotencyKey)
+{
+    /// <summary>For a pending action that failed transiently: when it is attempted again.</summary>
+    public DateTimeOffset? RetryAt { get; init; }
+}
 
 /// <summary>The engine's small public facade: validate, plan, run and history. Never throws on bad input.</summary>
 public static class PlaybookEngine
@@ -555,7 +559,10 @@ public static class PlaybookEngine
 
         using var store = OpenStore(workspace, write: false, new Secrets(), TimeProvider.System, diagnostics);
         var entries = store?.History(rule, key, failedOnly, limit)
-            .Select(r => new HistoryEntry(r.FiredAt, r.Playbook, r.Rule, r.Key, r.ActionIndex, r.Type, StateStore.StateName(r.State), r.Attempts, r.LastError, r.IdempotencyKey))
+            .Select(r => new HistoryEntry(r.FiredAt, r.Playbook, r.Rule, r.Key, r.ActionIndex, r.Type, StateStore.StateName(r.State), r.Attempts, r.LastError, r.IdempotencyKey)
+            {
+                RetryAt = r.State == ActionState.Pending ? r.RetryAt : null,
+            })
             .ToList() ?? [];
         if (rule is not null && entries.Count == 0)
         {

@@ -29,7 +29,7 @@ internal static class HistoryCommand
             foreach (var e in entries)
             {
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{Core.Planning.Planner.FormatInstant(e.FiredAt)}  {e.State,-9}  {e.Playbook}/{e.Rule}  {SafeText.OneLine(e.Key)}  #{e.ActionIndex} {e.Type}  attempts {e.Attempts}{(e.LastError is null ? "" : "  " + SafeText.OneLine(e.LastError))}"));
+                    $"{Core.Planning.Planner.FormatInstant(e.FiredAt)}  {e.State,-9}  {e.Playbook}/{e.Rule}  {SafeText.OneLine(e.Key)}  #{e.ActionIndex} {e.Type}  attempts {e.Attempts}{(e.RetryAt is { } retry ? $"  retry at {Core.Planning.Planner.FormatInstant(retry)}" : "")}{(e.LastError is null ? "" : "  " + SafeText.OneLine(e.LastError))}"));
             }
 
             if (entries.Count == 0)

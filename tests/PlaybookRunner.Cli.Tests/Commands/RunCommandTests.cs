@@ -61,7 +61,9 @@ public sealed class RunCommandTests
         Assert.StartsWith("WAIT p/r A webhook: ", stdout, StringComparison.Ordinal);
         Assert.Contains("0 actions succeeded, 0 failed, 1 to retry, ", stdout, StringComparison.Ordinal);
         Assert.Contains("warning PB5015: p/r webhook action for key 'A' failed transiently: ", stderr, StringComparison.Ordinal);
-        Assert.Contains("pending    p/r  A  #0 webhook  attempts 2", CliRunner.Run("history", dir.Root).Out, StringComparison.Ordinal);
+        var history = CliRunner.Run("history", dir.Root).Out;
+        Assert.Contains("pending    p/r  A  #0 webhook  attempts 2  retry at ", history, StringComparison.Ordinal);
+        Assert.Contains("HTTP 503", history, StringComparison.Ordinal);
 
         // Before its retry time (30 s on) a run leaves it, says when it is due, and exits 1: it is not delivered yet.
         var early = CliRunner.Run("run", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
