@@ -34,8 +34,10 @@ public sealed class RunnerExclusionTests
     {
         var delivered = new ConcurrentQueue<string>();
         using var release = new ManualResetEventSlim();
+        using var executing = new ManualResetEventSlim();
         using var server = new JsonApiServer(request =>
         {
+            executing.Set();
             release.Wait(TimeSpan.FromSeconds(30));
             delivered.Enqueue(request.RawUrl ?? "");
             return (200, "{}", null);
@@ -44,6 +46,8 @@ public sealed class RunnerExclusionTests
         var file = Workspace(workspace, server.Url("/hook"));
 
         var first = Task.Run(() => PlaybookEngine.RunAsync([file], AsOf, TimeProvider.System));
+        // The second starts once the first is delivering (a second started earlier could be the one that registers first).
+        Assert.True(executing.Wait(TimeSpan.FromSeconds(60)), "the first run never delivered");
         var deadline = DateTime.UtcNow.AddSeconds(30);
         RunResult second;
         do
