@@ -303,7 +303,6 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         var sent = false;
         var lastAttempt = 0;
         EndedAttempt? ended = null;
-        AttemptOutcome? lastResult = null;
         DateTimeOffset? firstFailure = null;
         var builder = new ResiliencePipelineBuilder<AttemptOutcome> { TimeProvider = time };
         // max_attempts: 1 means no retry; Polly's retry wants at least one, so there is none then.
@@ -327,19 +326,9 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             outcome = await pipeline.ExecuteAsync(
                 async _ =>
                 {
-                    // One transaction before the side effect: the previous attempt's end, the lease renewed under the claim's
-                    // token, this attempt's row. A store that cannot write it sends nothing.
-                    int? started;
-                    try
-                    {
-                        started = OnStore(() => store.StartAttempt(claim, time.GetUtcNow(), ended), $"recording an attempt at {claim.IdempotencyKey} (nothing was sent)");
-                    }
-                    catch (StoreFailureException ex) when (ended is { } previous && lastResult is { } previousResult)
-                    {
-                        throw new StoreFailureException(ex.Store, ex.Message, ex.InnerException) { Unrecorded = new UnrecordedOutcome(claim, previous.Attempt, previousResult, attempts) };
-                    }
-
-                    ended = null;
+                    // One transaction before the side effect: the lease renewed under the claim's token, this attempt's row.
+                    // A store that cannot write it sends nothing. (A failed attempt before it was recorded at once, below.)
+                    var started = OnStore(() => store.StartAttempt(claim, time.GetUtcNow()), $"recording an attempt at {claim.IdempotencyKey} (nothing was sent)");
                     if (started is not { } attempt)
                     {
                         lost = true;
@@ -354,7 +343,6 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
                         firstFailure ??= time.GetUtcNow();
                     }
 
-                    lastResult = result;
                     if (result.Succeeded)
                     {
                         // Recorded with the action's outcome, in one transaction (the common case: one write fewer).

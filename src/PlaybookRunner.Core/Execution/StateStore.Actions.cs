@@ -158,14 +158,13 @@ internal abstract partial class StateStore
     }
 
     /// <summary>
-    /// Starts an attempt under a claim, before its side effect, in one transaction: records how the previous attempt
-    /// ended (<paramref name="previous"/>), renews the lease under the claim's fencing token, and adds the attempt row
-    /// (<c>started</c>; one a crash interrupts stays so). The attempt's number, or null when the claim was lost.
+    /// Starts an attempt under a claim, before its side effect, in one transaction: renews the lease under the claim's
+    /// fencing token and adds the attempt row (<c>started</c>; one a crash interrupts stays so). The attempt's number,
+    /// or null when the claim was lost.
     /// </summary>
-    public int? StartAttempt(ActionRecord claim, DateTimeOffset at, EndedAttempt? previous)
+    public int? StartAttempt(ActionRecord claim, DateTimeOffset at)
     {
         using var transaction = Writable().BeginTransaction();
-        End(claim.IdempotencyKey, previous, transaction);
         using (var renew = Command($"UPDATE actions SET lease_until = {LeaseUntilSql} WHERE idempotency_key = @id AND fence = @fence AND state = 'pending'", transaction))
         {
             Add(renew, "@id", claim.IdempotencyKey);
