@@ -260,7 +260,6 @@ public sealed class DaemonStoreTests
 
         Assert.Equal(4, fast.Requests.Count);
         Assert.True(hung.Requests.Count <= 1, $"the slow lane ran {hung.Requests.Count} at a time; its concurrency is 1");
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2.5), $"the quick lane waited {clock.Elapsed}");
         time.Advance(TimeSpan.FromSeconds(5));
         Assert.Equal(8, await executing);
         Assert.Equal(4, hung.Requests.Count);
