@@ -33,7 +33,7 @@ public class EvaluationBenchmarks
         var dir = Path.Combine(Path.GetTempPath(), $"playbook-bench-{Records}");
         var csv = BenchWorkspace.Write(dir, Records);
         var diagnostics = new DiagnosticBag();
-        var prepared = PlaybookEngine.Prepare(WorkspaceLoader.Load([dir], diagnostics), diagnostics, BenchWorkspace.AsOf, load: true)
+        var prepared = PlaybookEngine.Prepare(WorkspaceLoader.Load([dir], new Core.Model.HostContext(TimeProvider.System, Environment.GetEnvironmentVariable), diagnostics), diagnostics, BenchWorkspace.AsOf, load: true)
             ?? throw new InvalidOperationException(string.Join("\n", diagnostics.Items.Select(d => d.Message)));
         _unit = prepared.Compiled!.Playbooks[0];
         var source = _unit.Definition.Source;

@@ -224,7 +224,7 @@ internal static class Program
                 counts = await RulesEngineRunner.RunAsync(csv);
                 break;
             default:
-                var result = await PlaybookEngine.PlanAsync([dir], BenchWorkspace.AsOf);
+                var result = await new PlaybookEngine(new EngineOptions { Time = TimeProvider.System, Environment = Environment.GetEnvironmentVariable }).PlanAsync([dir], BenchWorkspace.AsOf);
                 if (result.Plan is null)
                 {
                     Console.Error.WriteLine(string.Join("\n", result.Diagnostics.Select(d => d.Message)));

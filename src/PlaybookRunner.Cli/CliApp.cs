@@ -1,5 +1,6 @@
 using System.CommandLine;
 using PlaybookRunner.Cli.Commands;
+using PlaybookRunner.Core;
 
 namespace PlaybookRunner.Cli;
 
@@ -18,13 +19,14 @@ internal static class CliApp
     /// <summary>Exit code of <c>run</c> when another runner holds the state store and nothing ran (PB5012).</summary>
     public const int Busy = 3;
 
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time)
+    /// <summary>Runs the command line with the engine made from <paramref name="options"/>; returns the exit code.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, EngineOptions options)
     {
         // Whatever a command prints may carry data (a key, a rendered body, an error message): no control
         // sequence reaches the terminal or the CI log raw (docs/security.md).
         stdout = new Core.Diagnostics.SafeTextWriter(stdout);
         stderr = new Core.Diagnostics.SafeTextWriter(stderr);
-        var root = BuildRoot(stdout, stderr, time);
+        var root = BuildRoot(stdout, stderr, options);
 
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -51,28 +53,28 @@ internal static class CliApp
     }
 
     /// <summary>The command line: every verb with its options.</summary>
-    public static RootCommand BuildRoot(TextWriter stdout, TextWriter stderr, TimeProvider time)
+    public static RootCommand BuildRoot(TextWriter stdout, TextWriter stderr, EngineOptions options)
     {
-        var root = Commands(stdout, stderr, time);
+        var root = Commands(stdout, stderr, options, new PlaybookEngine(options));
         var help = root.Options.OfType<System.CommandLine.Help.HelpOption>().Single();
         help.Action = new OptionalArgumentsHelp((System.CommandLine.Help.HelpAction)help.Action!);
         return root;
     }
 
-    private static RootCommand Commands(TextWriter stdout, TextWriter stderr, TimeProvider time) =>
+    private static RootCommand Commands(TextWriter stdout, TextWriter stderr, EngineOptions options, PlaybookEngine engine) =>
         new("PlaybookRunner: customer retention playbooks as code.")
         {
-            ValidateCommand.Create(stdout, time),
-            PlanCommand.Create(stdout, stderr, time),
-            RunCommand.Create(stdout, stderr, time),
-            DaemonCommand.Create(stderr, time),
-            TestCommand.Create(stdout, stderr),
-            ExplainCommand.Create(stdout, stderr, time),
-            InitCommand.Create(stdout, stderr, time),
-            HistoryCommand.Create(stdout, stderr),
-            RequeueCommand.Create(stdout, stderr, time),
-            SourcesCommand.Create(stdout, stderr),
-            EvaluateCommand.Create(stderr),
+            ValidateCommand.Create(stdout, engine),
+            PlanCommand.Create(stdout, stderr, engine),
+            RunCommand.Create(stdout, stderr, engine),
+            DaemonCommand.Create(stderr, options),
+            TestCommand.Create(stdout, stderr, engine),
+            ExplainCommand.Create(stdout, stderr, engine),
+            InitCommand.Create(stdout, stderr, options.Time),
+            HistoryCommand.Create(stdout, stderr, engine),
+            RequeueCommand.Create(stdout, stderr, engine),
+            SourcesCommand.Create(stdout, stderr, engine),
+            EvaluateCommand.Create(stderr, options),
         };
 
     /// <summary>

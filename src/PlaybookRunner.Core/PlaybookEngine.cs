@@ -10,14 +10,14 @@ using PlaybookRunner.Core.Sources;
 
 namespace PlaybookRunner.Core;
 
-/// <summary>The outcome of <see cref="PlaybookEngine.Validate"/>.</summary>
+/// <summary>The outcome of <see cref="PlaybookEngine.ValidateAsync"/>.</summary>
 public sealed record ValidationResult(IReadOnlyList<Diagnostic> Diagnostics, int Playbooks, int Rules)
 {
     /// <summary>True when nothing is an error.</summary>
     public bool Success => !Diagnostics.Any(d => d.IsError);
 }
 
-/// <summary>The outcome of <see cref="PlaybookEngine.Plan"/>: a plan, or diagnostics saying why there is none.</summary>
+/// <summary>The outcome of <see cref="PlaybookEngine.PlanAsync"/>: a plan, or diagnostics saying why there is none.</summary>
 public sealed record PlanResult(Plan? Plan, IReadOnlyList<Diagnostic> Diagnostics)
 {
     /// <summary>True when a plan was made and nothing is an error.</summary>
@@ -47,6 +47,27 @@ public sealed record ExplainResult(Explanation? Explanation, IReadOnlyList<Diagn
     public bool Success => Explanation is not null && !Diagnostics.Any(d => d.IsError);
 }
 
+/// <summary>The outcome of <see cref="PlaybookEngine.DescribeSourceAsync"/>: the description, or diagnostics saying why there is none.</summary>
+public sealed record SourceDescription(string? Text, IReadOnlyList<Diagnostic> Diagnostics)
+{
+    /// <summary>True when the source was described and nothing is an error.</summary>
+    public bool Success => Text is not null && !Diagnostics.Any(d => d.IsError);
+}
+
+/// <summary>The outcome of <see cref="PlaybookEngine.HistoryAsync"/>: what was done, newest first.</summary>
+public sealed record HistoryResult(IReadOnlyList<HistoryEntry> Entries, IReadOnlyList<Diagnostic> Diagnostics)
+{
+    /// <summary>True when the store was read and nothing is an error.</summary>
+    public bool Success => !Diagnostics.Any(d => d.IsError);
+}
+
+/// <summary>The outcome of <see cref="PlaybookEngine.RequeueAsync"/>: the dead letters put back, and those left because their rule fired again since.</summary>
+public sealed record RequeueResult(IReadOnlyList<HistoryEntry> Requeued, IReadOnlyList<(HistoryEntry Entry, DateTimeOffset Since)> Superseded, IReadOnlyList<Diagnostic> Diagnostics)
+{
+    /// <summary>True when nothing is an error.</summary>
+    public bool Success => !Diagnostics.Any(d => d.IsError);
+}
+
 /// <summary>One row of <c>playbook history</c>.</summary>
 public sealed record HistoryEntry(DateTimeOffset FiredAt, string Playbook, string Rule, string Key, int ActionIndex, string Type, string State, int Attempts, string? LastError, string IdempotencyKey)
 {
@@ -54,27 +75,49 @@ public sealed record HistoryEntry(DateTimeOffset FiredAt, string Playbook, strin
     public DateTimeOffset? RetryAt { get; init; }
 }
 
-/// <summary>The engine's small public facade: validate, plan, run and history. Never throws on bad input.</summary>
-public static class PlaybookEngine
+/// <summary>
+/// The engine's small public facade: validate, plan, run, test, explain, history and requeue, each async and
+/// each answering with a result that carries its diagnostics. Never throws on bad input. One instance per
+/// process (or per test) with its <see cref="EngineOptions"/>: the clock, the operator's environment, the
+/// HTTP handler and the observer; nothing is read from process-wide state.
+/// </summary>
+/// <param name="options">What the engine takes from the process it runs in.</param>
+public sealed class PlaybookEngine(EngineOptions options)
 {
-    static PlaybookEngine()
-    {
-        // Regular expressions in conditions cannot run away: every match has a default timeout.
-        AppContext.SetData("REGEX_DEFAULT_MATCH_TIMEOUT", TimeSpan.FromMilliseconds(250));
-    }
+    /// <summary>How long one regular-expression match may take anywhere in the process (<see cref="ConfigureProcess"/>).</summary>
+    public static readonly TimeSpan RegexMatchTimeout = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>The options this engine was made with.</summary>
+    public EngineOptions Options => options;
+
+    /// <summary>The clock and the operator's environment.</summary>
+    internal HostContext Host { get; } = new(options.Time, options.Environment);
+
+    /// <summary>
+    /// The process-wide settings the engine relies on, for the composition root to apply once at start-up:
+    /// every regular expression (a plugin's, a template's) gets a default match timeout, so none runs away.
+    /// </summary>
+    public static void ConfigureProcess() => AppContext.SetData("REGEX_DEFAULT_MATCH_TIMEOUT", RegexMatchTimeout);
+
+    /// <summary>
+    /// For one-shot commands: when one evaluation overruns its time budget by the watchdog's grace, calls
+    /// <paramref name="stop"/> with the reason (which ends the process) rather than letting it run on.
+    /// A daemon never enables this: its worker process is killed instead.
+    /// </summary>
+    public static void StopProcessOnOverrun(Action<string> stop) => EvaluationWatchdog.Enable(stop);
 
     /// <summary>Load, bind sources and compile; null (with diagnostics) when anything is an error.</summary>
-    private static Prepared? Prepare(IReadOnlyList<string> paths, DiagnosticBag diagnostics, DateTimeOffset now, bool load) =>
+    private Prepared? Prepare(IReadOnlyList<string> paths, DiagnosticBag diagnostics, DateTimeOffset now, bool load) =>
         Prepare(LoadWhilePluginsLoad(paths, diagnostics), diagnostics, now, load);
 
     /// <summary>
     /// Loads the workspace while the plugins next to the tool load on another thread: both are needed
     /// before compiling, and on two cores this takes the plugins (tens of milliseconds) off start-up.
     /// </summary>
-    private static WorkspaceDefinition? LoadWhilePluginsLoad(IReadOnlyList<string> paths, DiagnosticBag diagnostics)
+    private WorkspaceDefinition? LoadWhilePluginsLoad(IReadOnlyList<string> paths, DiagnosticBag diagnostics)
     {
-        _ = Task.Run(() => PluginCatalog.Load([]));
-        return WorkspaceLoader.Load(paths, diagnostics);
+        _ = Task.Run(() => PluginCatalog.Load([], BuiltInSources.All));
+        return WorkspaceLoader.Load(paths, Host, diagnostics);
     }
 
     /// <summary>Bind sources and compile a loaded workspace; null (with diagnostics) when anything is an error.</summary>
@@ -86,7 +129,7 @@ public static class PlaybookEngine
         }
 
         CheckSuppressions(workspace, now, diagnostics);
-        var catalog = PluginCatalog.Load(workspace.PluginFolders);
+        var catalog = PluginCatalog.Load(workspace.PluginFolders, BuiltInSources.All);
         if (!SourceBinder.Check(workspace, catalog, diagnostics))
         {
             // Conditions are typed by the sources' records: compile once the sources bind. Errors elsewhere
@@ -115,28 +158,31 @@ public static class PlaybookEngine
             if (suppression.Until is { } until && until < today)
             {
                 diagnostics.Add(DiagnosticDescriptors.ExpiredSuppression, suppression.Location, suppression.Rule,
-                    suppression.Key is null ? "" : $" for key '{suppression.Key}'", until.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+                    suppression.Key is null ? "" : $" for key '{suppression.Key}'", until.ToString(DateFormats.Date, System.Globalization.CultureInfo.InvariantCulture));
             }
         }
     }
 
-    /// <summary>Parses, schema-checks and compiles; reads no data.</summary>
-    public static ValidationResult Validate(IReadOnlyList<string> paths, TimeProvider? time = null)
+    /// <summary>Parses, schema-checks and compiles; reads no data. Suppressions are checked as of the engine's clock.</summary>
+    public Task<ValidationResult> ValidateAsync(IReadOnlyList<string> paths, CancellationToken cancellationToken = default) => Task.Run(() =>
     {
         var diagnostics = new DiagnosticBag();
         var workspace = LoadWhilePluginsLoad(paths, diagnostics);
-        Prepare(workspace, diagnostics, (time ?? TimeProvider.System).GetUtcNow(), load: false);
+        Prepare(workspace, diagnostics, options.Time.GetUtcNow(), load: false);
         return new ValidationResult(diagnostics.Sorted(), workspace?.Playbooks.Count ?? 0, workspace?.Playbooks.Sum(p => p.Rules.Count) ?? 0);
-    }
+    }, cancellationToken);
 
     /// <summary>
     /// Describes a source named in runner.yaml: its declared fields and, for csv and jsonl, fields
     /// inferred from a sample of the data. Null text with diagnostics when the source is not found.
     /// </summary>
-    public static (string? Text, IReadOnlyList<Diagnostic> Diagnostics) DescribeSource(IReadOnlyList<string> paths, string name)
+    public Task<SourceDescription> DescribeSourceAsync(IReadOnlyList<string> paths, string name, CancellationToken cancellationToken = default) =>
+        Task.Run(() => DescribeSource(paths, name), cancellationToken);
+
+    private SourceDescription DescribeSource(IReadOnlyList<string> paths, string name)
     {
         var diagnostics = new DiagnosticBag();
-        var workspace = WorkspaceLoader.Load(paths, diagnostics, requirePlaybooks: false);
+        var workspace = WorkspaceLoader.Load(paths, Host, diagnostics, requirePlaybooks: false);
         SourceDefinition? source = null;
         if (workspace is not null && !workspace.Sources.TryGetValue(name, out source) && workspace.BrokenSources.Contains(name)
             && WorkspaceLoader.ReadUndeclared(workspace, name) is { } undeclared)
@@ -157,29 +203,25 @@ public static class PlaybookEngine
                     name, workspace.RunnerPath is null ? " (no runner.yaml)" : $" in runner.yaml (known: {known})");
             }
 
-            return (null, diagnostics.Sorted());
+            return new SourceDescription(null, diagnostics.Sorted());
         }
 
         if (source.FullPath is { } path && !WorkspacePaths.IsInside(path, workspace.Roots))
         {
             // Reported by the loader (PB1030); nothing of the file is read.
-            return (null, diagnostics.Sorted());
+            return new SourceDescription(null, diagnostics.Sorted());
         }
 
         try
         {
-            return (SourceDescriber.Describe(source), diagnostics.Sorted());
+            return new SourceDescription(SourceDescriber.Describe(source), diagnostics.Sorted());
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or Sylvan.Data.Csv.CsvFormatException or System.Text.DecoderFallbackException)
         {
             diagnostics.Add(DiagnosticDescriptors.DataRead, source.Location, source.Name, ex.Message.TrimEnd('.'));
-            return (null, diagnostics.Sorted());
+            return new SourceDescription(null, diagnostics.Sorted());
         }
     }
-
-    /// <summary>Validates, reads the data and evaluates as of <paramref name="asOf"/>; no side effects.</summary>
-    public static PlanResult Plan(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default) =>
-        PlanAsync(paths, asOf, cancellationToken).GetAwaiter().GetResult();
 
     /// <summary>
     /// Validates, reads the data and evaluates as of <paramref name="asOf"/>. Reads the state store, never writes it.
@@ -192,7 +234,7 @@ public static class PlaybookEngine
     /// <param name="explain">Attach to each finding the values of its condition's parts.</param>
     /// <param name="progress">Told how many records of a streamed source have been read so far.</param>
     /// <param name="provenance">Record what the plan was made from (for <c>run --plan</c>): digests of the workspace files and file-based sources, the git commit.</param>
-    public static async Task<PlanResult> PlanAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default, int? maxActions = null, bool explain = false, IProgress<long>? progress = null, bool provenance = false)
+    public async Task<PlanResult> PlanAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default, int? maxActions = null, bool explain = false, IProgress<long>? progress = null, bool provenance = false)
     {
         var diagnostics = new DiagnosticBag();
         if (Prepare(paths, diagnostics, asOf, load: !explain) is not { } prepared)
@@ -210,8 +252,8 @@ public static class PlaybookEngine
             prepared = prepared with { Compiled = instrumented };
         }
 
-        var secrets = new Secrets();
-        using var store = OpenStore(prepared.Workspace, write: false, secrets, TimeProvider.System, diagnostics);
+        var secrets = new Secrets(Host);
+        using var store = OpenStore(prepared.Workspace, write: false, secrets, options.Time, diagnostics);
         if (store is null)
         {
             return new PlanResult(null, diagnostics.Sorted());
@@ -270,7 +312,7 @@ public static class PlaybookEngine
     /// With <paramref name="createStore"/> false (the CLI's default, <c>run</c> without <c>--create-store</c>), a state
     /// store that does not exist is PB5013 and nothing runs: a lost store is never a silent fresh start.
     /// </remarks>
-    public static async Task<RunResult> RunAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, TimeProvider time, CancellationToken cancellationToken = default, int? maxActions = null, RunScope? scope = null, bool createStore = true)
+    public async Task<RunResult> RunAsync(IReadOnlyList<string> paths, DateTimeOffset asOf, CancellationToken cancellationToken = default, int? maxActions = null, RunScope? scope = null, bool createStore = true)
     {
         var diagnostics = new DiagnosticBag();
         scope ??= new RunScope([], []);
@@ -279,7 +321,7 @@ public static class PlaybookEngine
             return new RunResult(null, [], diagnostics.Sorted());
         }
 
-        return await ExecuteInStoreAsync(prepared, time, diagnostics, maxActions, createStore, besideDaemons: false, cancellationToken, async (store, secrets) =>
+        return await ExecuteInStoreAsync(prepared, diagnostics, maxActions, createStore, besideDaemons: false, cancellationToken, async (store, secrets) =>
         {
             var plan = await Planner.PlanAsync(prepared.Compiled!, asOf, store, prepared.Catalog, secrets, diagnostics, cancellationToken);
             return (plan is null ? null : scope.Apply(plan), scope.IsAll);
@@ -293,8 +335,9 @@ public static class PlaybookEngine
     /// that was already executed (or is a dead letter) is not executed again: its idempotency key is the plan's.
     /// </summary>
     /// <remarks>With <paramref name="besideDaemons"/> (a reviewed-only daemon applying it) daemons sharing the store are not in the way; another run is.</remarks>
-    public static async Task<RunResult> ApplyAsync(IReadOnlyList<string> paths, string planFile, TimeProvider time, CancellationToken cancellationToken = default, int? maxActions = null, RunScope? scope = null, bool createStore = true, bool besideDaemons = false)
+    public async Task<RunResult> ApplyAsync(IReadOnlyList<string> paths, string planFile, CancellationToken cancellationToken = default, int? maxActions = null, RunScope? scope = null, bool createStore = true, bool besideDaemons = false)
     {
+        var time = options.Time;
         var diagnostics = new DiagnosticBag();
         scope ??= new RunScope([], []);
         if (SavedPlan.Read(planFile, diagnostics) is not { } saved)
@@ -309,7 +352,7 @@ public static class PlaybookEngine
             return new RunResult(null, [], diagnostics.Sorted());
         }
 
-        return await ExecuteInStoreAsync(prepared, time, diagnostics, maxActions, createStore, besideDaemons, cancellationToken, async (store, secrets) =>
+        return await ExecuteInStoreAsync(prepared, diagnostics, maxActions, createStore, besideDaemons, cancellationToken, async (store, secrets) =>
         {
             if (SavedPlan.DataUnchanged(saved.Provenance, workspace))
             {
@@ -331,7 +374,7 @@ public static class PlaybookEngine
             if (nowHeld.Count > 0)
             {
                 diagnostics.Add(DiagnosticDescriptors.HeldSincePlan, SourceLocation.At(planFile, 1, 1), nowHeld.Count,
-                    string.Join(", ", nowHeld.Take(5).Select(f => $"{f.Playbook}/{f.Rule} {SafeText.OneLine(f.Key)} ({(f.Suppressed ? "suppressed" : $"held back until {Planner.FormatInstant(f.HeldBackUntil!.Value)}")})"))
+                    string.Join(", ", nowHeld.Take(5).Select(f => $"{f.Playbook}/{f.Rule} {SafeText.OneLine(f.Key)} ({(f.Suppressed ? "suppressed" : $"held back until {DateFormats.FormatInstant(f.HeldBackUntil!.Value)}")})"))
                     + (nowHeld.Count > 5 ? $" and {nowHeld.Count - 5} more" : ""));
             }
 
@@ -345,19 +388,19 @@ public static class PlaybookEngine
     /// the store's runner (PB5012 when another is live), then the plan <paramref name="plan"/> makes (null: stop,
     /// with its diagnostics) executed, recovering earlier runs' actions first when it says so.
     /// </summary>
-    private static async Task<RunResult> ExecuteInStoreAsync(Prepared prepared, TimeProvider time, DiagnosticBag diagnostics, int? maxActions, bool createStore, bool besideDaemons, CancellationToken cancellationToken,
+    private async Task<RunResult> ExecuteInStoreAsync(Prepared prepared, DiagnosticBag diagnostics, int? maxActions, bool createStore, bool besideDaemons, CancellationToken cancellationToken,
         Func<StateStore, Secrets, Task<(Plan? Plan, bool Recover)?>> plan)
     {
         var workspace = prepared.Workspace;
-        var secrets = new Secrets();
+        var time = options.Time;
+        var secrets = new Secrets(Host);
         using var store = OpenStore(workspace, write: true, secrets, time, diagnostics, create: createStore);
         if (store is null)
         {
             return new RunResult(null, [], diagnostics.Sorted());
         }
 
-        using var handler = new SocketsHttpHandler { AllowAutoRedirect = false };
-        using var http = new HttpClient(handler) { Timeout = workspace.ExecutionOptions.Timeout };
+        using var http = new HttpClient(options.HttpHandler(), disposeHandler: true) { Timeout = workspace.ExecutionOptions.Timeout };
         var owner = RunnerId("run");
         using var presence = StorePresence.Enter(store, owner, () => OpenStore(workspace, write: true, secrets, time, new DiagnosticBag()), time, diagnostics, besideDaemons);
         if (presence is null)
@@ -365,7 +408,7 @@ public static class PlaybookEngine
             return new RunResult(null, [], diagnostics.Sorted()) { Busy = true };
         }
 
-        await using var runner = CreateRunner(prepared, store, secrets, http, time, owner, logger: null);
+        await using var runner = CreateRunner(prepared, store, secrets, http, time, owner, logger: null, options.Observer);
         if (await plan(store, secrets) is not { } planned)
         {
             return new RunResult(null, [], diagnostics.Sorted());
@@ -406,7 +449,7 @@ public static class PlaybookEngine
             if (failed.RetryAt is { } retryAt)
             {
                 diagnostics.Add(DiagnosticDescriptors.ActionRetrying, SourceLocation.None, $"{failed.Playbook}/{failed.Rule}", failed.Type, failed.Key, failed.Message,
-                    Planner.FormatInstant(retryAt), Planner.FormatInstant(failed.GivesUpAt!.Value));
+                    DateFormats.FormatInstant(retryAt), DateFormats.FormatInstant(failed.GivesUpAt!.Value));
             }
             else
             {
@@ -451,21 +494,21 @@ public static class PlaybookEngine
     /// Runs the playbook tests (*.test.yaml) under <paramref name="paths"/>: compiles the workspace once,
     /// then evaluates each test's records as of its as_of, with its history instead of the state store.
     /// </summary>
-    public static async Task<Testing.TestRunResult> TestAsync(IReadOnlyList<string> paths, CancellationToken cancellationToken = default)
+    public async Task<Testing.TestRunResult> TestAsync(IReadOnlyList<string> paths, CancellationToken cancellationToken = default)
     {
         var diagnostics = new DiagnosticBag();
         var files = Testing.PlaybookTestLoader.Find(paths);
         var tests = files.SelectMany(f => Testing.PlaybookTestLoader.Load(f, diagnostics)).ToList();
         var workspacePaths = paths.Select(p => Testing.PlaybookTestLoader.IsTestFile(p) ? Path.GetDirectoryName(Path.GetFullPath(p))! : p).Distinct().ToList();
-        var workspace = WorkspaceLoader.Load(workspacePaths, diagnostics);
+        var workspace = WorkspaceLoader.Load(workspacePaths, Host, diagnostics);
         var rules = workspace?.Playbooks.SelectMany(p => p.Rules.Select(r => $"{p.Id}/{r.Id}")).ToList() ?? [];
         if (files.Count == 0)
         {
             diagnostics.Add(DiagnosticDescriptors.NoTests, SourceLocation.None, string.Join(", ", paths));
         }
 
-        // Tests run against what validate accepts: suppressions are checked as of the real clock.
-        if (Prepare(workspace, diagnostics, TimeProvider.System.GetUtcNow(), load: true) is not { } prepared || diagnostics.HasErrors)
+        // Tests run against what validate accepts: suppressions are checked as of the engine's clock.
+        if (Prepare(workspace, diagnostics, options.Time.GetUtcNow(), load: true) is not { } prepared || diagnostics.HasErrors)
         {
             return new Testing.TestRunResult([], diagnostics.Sorted(), rules, rules);
         }
@@ -485,7 +528,7 @@ public static class PlaybookEngine
     /// for the customer <paramref name="key"/> as of <paramref name="asOf"/>: the value of each part of its
     /// condition, the segments and lets, the cooldown and the suppressions. Reads data; no side effects.
     /// </summary>
-    public static async Task<ExplainResult> ExplainAsync(IReadOnlyList<string> paths, string rule, string key, DateTimeOffset asOf, CancellationToken cancellationToken = default)
+    public async Task<ExplainResult> ExplainAsync(IReadOnlyList<string> paths, string rule, string key, DateTimeOffset asOf, CancellationToken cancellationToken = default)
     {
         var diagnostics = new DiagnosticBag();
         if (Prepare(paths, diagnostics, asOf, load: false) is not { } prepared)
@@ -513,8 +556,8 @@ public static class PlaybookEngine
             return new ExplainResult(null, diagnostics.Sorted());
         }
 
-        var secrets = new Secrets();
-        using var store = OpenStore(workspace, write: false, secrets, TimeProvider.System, diagnostics);
+        var secrets = new Secrets(Host);
+        using var store = OpenStore(workspace, write: false, secrets, options.Time, diagnostics);
         if (store is null)
         {
             return new ExplainResult(null, diagnostics.Sorted());
@@ -548,16 +591,19 @@ public static class PlaybookEngine
     }
 
     /// <summary>What was done, newest first, from the state store.</summary>
-    public static (IReadOnlyList<HistoryEntry> Entries, IReadOnlyList<Diagnostic> Diagnostics) History(IReadOnlyList<string> paths, string? rule, string? key, bool failedOnly, int limit = 1000)
+    public Task<HistoryResult> HistoryAsync(IReadOnlyList<string> paths, string? rule, string? key, bool failedOnly, int limit = 1000, CancellationToken cancellationToken = default) =>
+        Task.Run(() => History(paths, rule, key, failedOnly, limit), cancellationToken);
+
+    private HistoryResult History(IReadOnlyList<string> paths, string? rule, string? key, bool failedOnly, int limit)
     {
         var diagnostics = new DiagnosticBag();
-        var workspace = WorkspaceLoader.Load(paths, diagnostics, requirePlaybooks: false);
+        var workspace = WorkspaceLoader.Load(paths, Host, diagnostics, requirePlaybooks: false);
         if (workspace is null)
         {
-            return ([], diagnostics.Sorted());
+            return new HistoryResult([], diagnostics.Sorted());
         }
 
-        using var store = OpenStore(workspace, write: false, new Secrets(), TimeProvider.System, diagnostics);
+        using var store = OpenStore(workspace, write: false, new Secrets(Host), options.Time, diagnostics);
         var entries = store?.History(rule, key, failedOnly, limit)
             .Select(r => new HistoryEntry(r.FiredAt, r.Playbook, r.Rule, r.Key, r.ActionIndex, r.Type, StateStore.StateName(r.State), r.Attempts, r.LastError, r.IdempotencyKey)
             {
@@ -575,45 +621,48 @@ public static class PlaybookEngine
             }
         }
 
-        return (entries, diagnostics.Sorted());
+        return new HistoryResult(entries, diagnostics.Sorted());
     }
 
     /// <summary>
     /// <c>playbook requeue</c>: dead letters (of a rule, a key, or all) back to pending with their original
     /// idempotency keys, recorded in history; the next <c>run</c> or the daemon delivers them.
     /// </summary>
-    public static (IReadOnlyList<HistoryEntry> Requeued, IReadOnlyList<(HistoryEntry Entry, DateTimeOffset Since)> Superseded, IReadOnlyList<Diagnostic> Diagnostics) Requeue(IReadOnlyList<string> paths, string? rule, string? key, TimeProvider time)
+    public Task<RequeueResult> RequeueAsync(IReadOnlyList<string> paths, string? rule, string? key, CancellationToken cancellationToken = default) =>
+        Task.Run(() => Requeue(paths, rule, key), cancellationToken);
+
+    private RequeueResult Requeue(IReadOnlyList<string> paths, string? rule, string? key)
     {
         var diagnostics = new DiagnosticBag();
-        var workspace = WorkspaceLoader.Load(paths, diagnostics, requirePlaybooks: false);
+        var workspace = WorkspaceLoader.Load(paths, Host, diagnostics, requirePlaybooks: false);
         if (workspace is null || diagnostics.HasErrors)
         {
-            return ([], [], diagnostics.Sorted());
+            return new RequeueResult([], [], diagnostics.Sorted());
         }
 
-        using var store = OpenStore(workspace, write: true, new Secrets(), time, diagnostics, create: false);
+        using var store = OpenStore(workspace, write: true, new Secrets(Host), options.Time, diagnostics, create: false);
         if (store is null)
         {
-            return ([], [], diagnostics.Sorted());
+            return new RequeueResult([], [], diagnostics.Sorted());
         }
 
-        var (requeued, superseded) = store.Requeue(rule, key, time.GetUtcNow());
+        var (requeued, superseded) = store.Requeue(rule, key, options.Time.GetUtcNow());
         static HistoryEntry Entry(ActionRecord r, string state) =>
             new(r.FiredAt, r.Playbook, r.Rule, r.Key, r.ActionIndex, r.Type, state, r.Attempts, r.LastError, r.IdempotencyKey);
-        return ([.. requeued.Select(r => Entry(r, "pending"))], [.. superseded.Select(s => (Entry(s.Action, "dead"), s.Since))], diagnostics.Sorted());
+        return new RequeueResult([.. requeued.Select(r => Entry(r, "pending"))], [.. superseded.Select(s => (Entry(s.Action, "dead"), s.Since))], diagnostics.Sorted());
     }
 
     /// <summary>A name for this runner in claims: kind, host and process.</summary>
     internal static string RunnerId(string kind) =>
         $"{kind}:{Environment.MachineName}:{Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)}:{Guid.NewGuid().ToString("N")[..8]}";
 
-    internal static RunExecutor CreateRunner(Prepared prepared, StateStore store, Secrets secrets, HttpClient http, TimeProvider time, string owner, Microsoft.Extensions.Logging.ILogger? logger)
+    internal static RunExecutor CreateRunner(Prepared prepared, StateStore store, Secrets secrets, HttpClient http, TimeProvider time, string owner, Microsoft.Extensions.Logging.ILogger? logger, IExecutionObserver? observer)
     {
         var workspace = prepared.Workspace;
         var executor = new ActionExecutor(workspace, prepared.Catalog, secrets, http, time);
         var options = workspace.ExecutionOptions;
         var retry = new RetryPolicy(options.MaxAttempts, options.Backoff, options.RetryHorizon);
-        return new RunExecutor(store, executor, time, retry, owner, logger, lane => RunExecutor.LaneLimit(workspace, lane));
+        return new RunExecutor(store, executor, time, retry, owner, logger, lane => RunExecutor.LaneLimit(workspace, lane)) { Observer = observer };
     }
 
     /// <summary>
@@ -664,6 +713,3 @@ public static class PlaybookEngine
         }
     }
 }
-
-/// <summary>A workspace ready to evaluate: its model, plugins and compiled rules.</summary>
-internal sealed record Prepared(WorkspaceDefinition Workspace, PluginCatalog Catalog, CompiledWorkspace? Compiled);

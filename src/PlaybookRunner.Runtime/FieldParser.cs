@@ -10,11 +10,6 @@ namespace PlaybookRunner.Runtime;
 /// </summary>
 internal static partial class FieldParser
 {
-    private static readonly string[] DateTimeFormats =
-    [
-        "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm",
-        "yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm", "yyyy-MM-dd",
-    ];
 
     [GeneratedRegex(@"(Z|[+-][0-9]{2}:?[0-9]{2})$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
     private static partial Regex Offset();
@@ -100,7 +95,7 @@ internal static partial class FieldParser
             return true;
         }
 
-        return DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out date);
+        return DateOnly.TryParseExact(text, DateFormats.Date, CultureInfo.InvariantCulture, DateTimeStyles.None, out date);
     }
 
     private static bool Digits(ReadOnlySpan<char> text, out int value)
@@ -209,7 +204,7 @@ internal static partial class FieldParser
             return false;
         }
 
-        if (!DateTime.TryParseExact(text, DateTimeFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
+        if (!DateTime.TryParseExact(text, DateFormats.CellDateTimeInputs, CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
         {
             return false;
         }

@@ -12,6 +12,8 @@ namespace PlaybookRunner.Runtime;
 internal static class HeapLimit
 {
     /// <summary>The limit in MB; null without one.</summary>
+    // The runtime's own setting, read as the GC read it at start-up: not an operator setting of the engine's.
+#pragma warning disable RS0030
     public static long? Megabytes { get; } =
         Environment.GetEnvironmentVariable("DOTNET_GCHeapHardLimit") is { Length: > 0 } hex
         && long.TryParse(hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? hex[2..] : hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var bytes) && bytes > 0
@@ -20,4 +22,5 @@ internal static class HeapLimit
             : AppContext.GetData("System.GC.HeapHardLimitPercent") is not null
                 ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (1024 * 1024)
                 : null;
+#pragma warning restore RS0030
 }

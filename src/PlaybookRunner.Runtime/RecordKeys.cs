@@ -10,7 +10,7 @@ public static class RecordKeys
     public static string Format<T>(T value)
         where T : IFormattable => value.ToString(null, CultureInfo.InvariantCulture);
 
-    public static string Format(DateOnly value) => value.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+    public static string Format(DateOnly value) => value.ToString(DateFormats.Date, CultureInfo.InvariantCulture);
 
     public static string Format(bool value) => value ? "true" : "false";
 

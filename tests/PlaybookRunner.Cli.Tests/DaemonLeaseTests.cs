@@ -2,8 +2,8 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using PlaybookRunner.Cli.Tests.Commands;
 using PlaybookRunner.Core;
-using PlaybookRunner.Core.Scheduling;
-using SchedulingDaemon = PlaybookRunner.Core.Scheduling.Daemon;
+using PlaybookRunner.Hosting;
+using SchedulingDaemon = PlaybookRunner.Hosting.Daemon;
 
 namespace PlaybookRunner.Cli.Tests;
 
@@ -31,7 +31,7 @@ public sealed class DaemonLeaseTests(PostgresServer postgres)
               - { id: busy, when: tickets > 3, actions: [ { type: file, path: out.jsonl, body: "{{ id }}" } ] }
             """);
         var firstLog = new ListLogger();
-        using var first = new SchedulingDaemon([dir.Root], TimeProvider.System, firstLog, DaemonOptions.Default);
+        using var first = new SchedulingDaemon([dir.Root], TestEngine.Options(TimeProvider.System), firstLog, DaemonOptions.Default);
         Assert.True(first.Start(), string.Join('\n', firstLog.Lines.Select(l => l.Message)));
 
         // The data file becomes a named pipe: the tick blocks reading it until the test writes the rows.
@@ -46,7 +46,7 @@ public sealed class DaemonLeaseTests(PostgresServer postgres)
         // Two and a half leases later, a second daemon looks for ticks whose lease ran out.
         await Task.Delay(TimeSpan.FromSeconds(5));
         var secondLog = new ListLogger();
-        using var second = new SchedulingDaemon([dir.Root], TimeProvider.System, secondLog, DaemonOptions.Default);
+        using var second = new SchedulingDaemon([dir.Root], TestEngine.Options(TimeProvider.System), secondLog, DaemonOptions.Default);
         Assert.True(second.Start());
         var takeOver = second.TakeOverStaleTicksAsync(CancellationToken.None);
         var finishedEarly = await Task.WhenAny(takeOver, Task.Delay(TimeSpan.FromSeconds(3))) == takeOver;
@@ -64,7 +64,7 @@ public sealed class DaemonLeaseTests(PostgresServer postgres)
         Assert.DoesNotContain(secondLog.Lines, l => l.Message.Contains("Taking over tick", StringComparison.Ordinal));
         Assert.DoesNotContain(firstLog.Lines, l => l.Level >= LogLevel.Warning);
         Assert.Equal("ok", Assert.Single(first.Schedules()).Last!.Result);
-        Assert.Equal(["p busy A"], PlaybookEngine.History([dir.Root], null, null, failedOnly: false).Entries.Select(e => $"{e.Playbook} {e.Rule} {e.Key}"));
+        Assert.Equal(["p busy A"], TestEngine.History([dir.Root], null, null, failedOnly: false).Entries.Select(e => $"{e.Playbook} {e.Rule} {e.Key}"));
     }
 
     [Fact]
@@ -85,10 +85,10 @@ public sealed class DaemonLeaseTests(PostgresServer postgres)
               - { id: busy, when: tickets > 3, cooldown: 1y, actions: [ { type: file, path: out.jsonl, body: "{{ id }}" } ] }
             """);
         var firstLog = new ListLogger();
-        using var first = new SchedulingDaemon([dir.Root], TimeProvider.System, firstLog, DaemonOptions.Default);
+        using var first = new SchedulingDaemon([dir.Root], TestEngine.Options(TimeProvider.System), firstLog, DaemonOptions.Default);
         Assert.True(first.Start());
         var secondLog = new ListLogger();
-        using var second = new SchedulingDaemon([dir.Root], TimeProvider.System, secondLog, DaemonOptions.Default);
+        using var second = new SchedulingDaemon([dir.Root], TestEngine.Options(TimeProvider.System), secondLog, DaemonOptions.Default);
         Assert.True(second.Start());
 
         var csv = Path.Combine(dir.Root, "customers.csv");
@@ -106,7 +106,7 @@ public sealed class DaemonLeaseTests(PostgresServer postgres)
         Assert.True(await tick.WaitAsync(TimeSpan.FromSeconds(30)));
 
         // One firing for A, from the first tick: the second tick was skipped, not evaluated beside it.
-        Assert.Equal(["p busy A"], PlaybookEngine.History([dir.Root], null, null, failedOnly: false).Entries.Select(e => $"{e.Playbook} {e.Rule} {e.Key}"));
+        Assert.Equal(["p busy A"], TestEngine.History([dir.Root], null, null, failedOnly: false).Entries.Select(e => $"{e.Playbook} {e.Rule} {e.Key}"));
         Assert.Null(Assert.Single(second.Schedules()).Last);
     }
 

@@ -253,7 +253,7 @@ public sealed class EcosystemTests
             .Where(l => l.StartsWith("playbook ", StringComparison.Ordinal))
             .ToList();
         Assert.Equal(8, commands.Count);
-        var root = CliApp.BuildRoot(TextWriter.Null, TextWriter.Null, TimeProvider.System);
+        var root = CliApp.BuildRoot(TextWriter.Null, TextWriter.Null, TestEngine.Options());
         foreach (var command in commands)
         {
             var words = Regex.Matches(command.Split(" >", 2)[0].Split(" ||", 2)[0], "\"[^\"]*\"|\\S+").Select(m => m.Value.Trim('"')).Skip(1).ToArray();

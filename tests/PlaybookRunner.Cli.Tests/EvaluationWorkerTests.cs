@@ -2,8 +2,8 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using PlaybookRunner.Cli.Tests.Commands;
 using PlaybookRunner.Core;
-using PlaybookRunner.Core.Scheduling;
-using SchedulingDaemon = PlaybookRunner.Core.Scheduling.Daemon;
+using PlaybookRunner.Hosting;
+using SchedulingDaemon = PlaybookRunner.Hosting.Daemon;
 
 namespace PlaybookRunner.Cli.Tests;
 
@@ -39,7 +39,7 @@ public sealed class EvaluationWorkerTests
 
     private static SchedulingDaemon Start(TempDir dir, ListLogger logger)
     {
-        var daemon = new SchedulingDaemon([dir.Root], new FixedTimeProvider(DueAt), logger, DaemonOptions.Default with { Worker = Worker });
+        var daemon = new SchedulingDaemon([dir.Root], TestEngine.Options(new FixedTimeProvider(DueAt)), logger, DaemonOptions.Default with { Worker = Worker });
         Assert.True(daemon.Start(), string.Join('\n', logger.Lines.Select(l => l.Message)));
         return daemon;
     }
@@ -53,7 +53,7 @@ public sealed class EvaluationWorkerTests
     }
 
     private static List<string> Fired(TempDir dir) =>
-        [.. PlaybookEngine.History([dir.Root], null, null, failedOnly: false).Entries.Select(e => $"{e.Rule} {e.Key}").Order(StringComparer.Ordinal)];
+        [.. TestEngine.History([dir.Root], null, null, failedOnly: false).Entries.Select(e => $"{e.Rule} {e.Key}").Order(StringComparer.Ordinal)];
 
     private static string Log(ListLogger logger) => string.Join('\n', logger.Lines.Select(l => $"{l.Level}: {l.Message}"));
 
@@ -150,7 +150,7 @@ public sealed class EvaluationWorkerTests
         using var dir = new TempDir();
         Workspace(dir);
         var logger = new ListLogger();
-        using var daemon = new SchedulingDaemon([dir.Root], new FixedTimeProvider(DueAt), logger, DaemonOptions.Default with { Worker = new WorkerCommand(Path.Combine(dir.Root, "no-such-program"), []) });
+        using var daemon = new SchedulingDaemon([dir.Root], TestEngine.Options(new FixedTimeProvider(DueAt)), logger, DaemonOptions.Default with { Worker = new WorkerCommand(Path.Combine(dir.Root, "no-such-program"), []) });
         Assert.True(daemon.Start());
 
         await Tick(daemon, DueAt);
@@ -169,7 +169,7 @@ public sealed class EvaluationWorkerTests
         using var dir = new TempDir();
         Workspace(dir);
         var logger = new ListLogger();
-        using var daemon = new SchedulingDaemon([dir.Root], new FixedTimeProvider(DueAt), logger, DaemonOptions.Default with { Worker = new WorkerCommand("sh", ["-c", script]) });
+        using var daemon = new SchedulingDaemon([dir.Root], TestEngine.Options(new FixedTimeProvider(DueAt)), logger, DaemonOptions.Default with { Worker = new WorkerCommand("sh", ["-c", script]) });
         Assert.True(daemon.Start());
 
         await Tick(daemon, DueAt);
@@ -198,7 +198,7 @@ public sealed class EvaluationWorkerTests
 
         Assert.Contains(daemon.RejectedDiagnostics, d => d.IsError && d.Location.Path.EndsWith("p.yaml", StringComparison.Ordinal) && d.Message.Contains("'crm'", StringComparison.Ordinal));
         Assert.Equal(["crm", "crm"], daemon.Current!.Prepared.Workspace.Playbooks.Select(p => p.Source.Name));
-        Assert.Equal(["p A", "p C", "q A", "q C"], PlaybookEngine.History([dir.Root], null, null, failedOnly: false).Entries.Select(e => $"{e.Playbook} {e.Key}").Order(StringComparer.Ordinal));
+        Assert.Equal(["p A", "p C", "q A", "q C"], TestEngine.History([dir.Root], null, null, failedOnly: false).Entries.Select(e => $"{e.Playbook} {e.Key}").Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -211,7 +211,7 @@ public sealed class EvaluationWorkerTests
         var stop = Path.Combine(dir.Root, "STOP");
         var failing = new WorkerCommand("sh", ["-c", "test -e \"$0\" && { cat > /dev/null; echo 'worker refused' >&2; exit 3; }; exec dotnet \"$1\" __evaluate", stop, Path.Combine(AppContext.BaseDirectory, "playbook.dll")]);
         var logger = new ListLogger();
-        using var daemon = new SchedulingDaemon([dir.Root], new FixedTimeProvider(DueAt), logger, DaemonOptions.Default with { Worker = failing });
+        using var daemon = new SchedulingDaemon([dir.Root], TestEngine.Options(new FixedTimeProvider(DueAt)), logger, DaemonOptions.Default with { Worker = failing });
         Assert.True(daemon.Start(), Log(logger));
 
         File.WriteAllText(stop, "");

@@ -9,7 +9,7 @@ public sealed class ReadmeTests
     public void Every_flag_of_every_verb_is_in_the_readme_command_table()
     {
         var readme = File.ReadAllLines(Path.Combine(CliRunner.RepoRoot, "README.md"));
-        var root = CliApp.BuildRoot(TextWriter.Null, TextWriter.Null, TimeProvider.System);
+        var root = CliApp.BuildRoot(TextWriter.Null, TextWriter.Null, TestEngine.Options());
         var missing = new List<string>();
         foreach (var command in root.Subcommands.Where(c => !c.Hidden).SelectMany(c => c.Subcommands.Count > 0 ? c.Subcommands.Select(s => (Name: $"{c.Name} {s.Name}", Command: s)) : [(c.Name, c)]))
         {

@@ -8,22 +8,15 @@ internal static class Program
 {
     private static int Main(string[] args)
     {
+        StopAtClaim? observer = null;
         if (int.TryParse(Environment.GetEnvironmentVariable("PLAYBOOK_TEST_STOP_AT_CLAIM"), NumberStyles.None, CultureInfo.InvariantCulture, out var stopAt))
         {
             // For the claims and fencing tests: stop right after the Nth claim, before the claim is checked and the action
             // executed, so that the test can kill the daemon or hold it past its lease at exactly that point.
-            var claims = 0;
-            Core.Execution.RunExecutor.BeforeExecute = _ =>
-            {
-                if (Interlocked.Increment(ref claims) == stopAt)
-                {
-                    using var stop = Process.Start("kill", ["-STOP", Environment.ProcessId.ToString(CultureInfo.InvariantCulture)]);
-                    stop.WaitForExit();
-                }
-            };
+            observer = new StopAtClaim(stopAt);
         }
 
-        var exitCode = Cli.Program.Main(args);
+        var exitCode = Cli.Program.Run(args, observer);
         // For the start-up tests: which assemblies this process loaded (a compile-cache hit must not load Roslyn).
         if (Environment.GetEnvironmentVariable("PLAYBOOK_DEBUG_LOADED_ASSEMBLIES") is { Length: > 0 } path)
         {
@@ -31,5 +24,20 @@ internal static class Program
         }
 
         return exitCode;
+    }
+
+    /// <summary>Stops this process (SIGSTOP) right after its Nth claim.</summary>
+    private sealed class StopAtClaim(int stopAt) : Core.Execution.IExecutionObserver
+    {
+        private int _claims;
+
+        public void Claimed(string idempotencyKey)
+        {
+            if (Interlocked.Increment(ref _claims) == stopAt)
+            {
+                using var stop = Process.Start("kill", ["-STOP", Environment.ProcessId.ToString(CultureInfo.InvariantCulture)]);
+                stop.WaitForExit();
+            }
+        }
     }
 }

@@ -32,6 +32,8 @@ internal static class TestOperatorSettings
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2255", Justification = "Test-run set-up before any test.")]
     internal static void Initialize()
     {
+        // What the CLI's entry point does first: the process settings the engine relies on (a regex match timeout).
+        Core.PlaybookEngine.ConfigureProcess();
         var root = new DirectoryInfo(AppContext.BaseDirectory);
         while (root is not null && !File.Exists(Path.Combine(root.FullName, "PlaybookRunner.sln")))
         {

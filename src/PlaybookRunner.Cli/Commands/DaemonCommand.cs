@@ -1,19 +1,13 @@
 using System.CommandLine;
-using System.Globalization;
-using System.Net;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
-using PlaybookRunner.Cli.Daemon;
-using PlaybookRunner.Core.Scheduling;
+using PlaybookRunner.Core;
+using PlaybookRunner.Hosting;
 
 namespace PlaybookRunner.Cli.Commands;
 
 /// <summary><c>playbook daemon</c>: run every playbook on its schedule until stopped.</summary>
 internal static class DaemonCommand
 {
-    public static Command Create(TextWriter stderr, TimeProvider time)
+    public static Command Create(TextWriter stderr, EngineOptions engine)
     {
         var paths = CliApp.PathsArgument();
         var listen = new Option<string>("--listen")
@@ -67,76 +61,22 @@ internal static class DaemonCommand
         {
             Uri? prefix = null;
             var address = result.GetValue(listen)!;
-            if (address != "none" && !TryPrefix(address, out prefix))
+            if (address != "none" && !DaemonHost.TryPrefix(address, out prefix))
             {
                 stderr.WriteLine($"playbook: error PB1024: --listen '{address}' is not HOST:PORT (for example 127.0.0.1:9464) or none");
                 return CliApp.Usage;
             }
 
-            var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-            builder.Logging.SetMinimumLevel(LogLevel.Information);
-            if (result.GetValue(logFormat) == "json")
-            {
-                builder.Logging.AddJsonConsole(o =>
-                {
-                    o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fffK";
-                    o.UseUtcTimestamp = true;
-                });
-            }
-            else
-            {
-                builder.Logging.AddSimpleConsole(o =>
-                {
-                    o.SingleLine = true;
-                    o.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss'Z' ";
-                    o.UseUtcTimestamp = true;
-                });
-            }
-
-            builder.Services.AddSystemd();
-            builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(result.GetValue(shutdown)));
-            builder.Services.AddSingleton(time);
-            builder.Services.AddSingleton(provider => new Core.Scheduling.Daemon(
-                CliApp.PathsOrDefault(result.GetValue(paths)), time, provider.GetRequiredService<ILoggerFactory>().CreateLogger("PlaybookRunner.Daemon"),
+            var options = new DaemonHostOptions(
+                CliApp.PathsOrDefault(result.GetValue(paths)), prefix, result.GetValue(logFormat) == "json", TimeSpan.FromSeconds(result.GetValue(shutdown)),
                 new DaemonOptions(TimeSpan.FromSeconds(result.GetValue(poll)))
                 {
                     Worker = result.GetValue(isolation) == "worker" ? EvaluateCommand.Self() : null,
                     ReviewedPlans = result.GetValue(reviewed) is { } folder ? Path.GetFullPath(folder) : null,
                     CreateStore = result.GetValue(create),
-                }));
-            builder.Services.AddSingleton(provider => prefix is null
-                ? null!
-                : new StatusServer(provider.GetRequiredService<Core.Scheduling.Daemon>(), prefix, time, provider.GetRequiredService<ILoggerFactory>().CreateLogger("PlaybookRunner.Status")));
-            builder.Services.AddSingleton(provider => new DaemonService(
-                provider.GetRequiredService<Core.Scheduling.Daemon>(), prefix is null ? null : provider.GetRequiredService<StatusServer>(),
-                provider.GetRequiredService<IHostApplicationLifetime>(), provider.GetRequiredService<ILogger<DaemonService>>()));
-            builder.Services.AddHostedService(provider => provider.GetRequiredService<DaemonService>());
-
-            using var host = builder.Build();
-            var service = host.Services.GetRequiredService<DaemonService>();
-            await host.RunAsync(cancellationToken);
-            return service.ExitCode;
+                });
+            return await DaemonHost.RunAsync(options, engine, cancellationToken);
         });
         return command;
-    }
-
-    private static bool TryPrefix(string address, out Uri? prefix)
-    {
-        prefix = null;
-        var colon = address.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(address.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
-        {
-            return false;
-        }
-
-        var host = address[..colon].Trim('[', ']');
-        if (!IPAddress.TryParse(host, out var ip) && host != "localhost")
-        {
-            return false;
-        }
-
-        var authority = ip is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } ? $"[{ip}]" : host;
-        prefix = new Uri($"http://{authority}:{port.ToString(CultureInfo.InvariantCulture)}/");
-        return true;
     }
 }

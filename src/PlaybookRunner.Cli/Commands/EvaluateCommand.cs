@@ -1,5 +1,6 @@
 using System.CommandLine;
-using PlaybookRunner.Core.Scheduling;
+using PlaybookRunner.Core;
+using PlaybookRunner.Hosting;
 
 namespace PlaybookRunner.Cli.Commands;
 
@@ -11,7 +12,7 @@ internal static class EvaluateCommand
 {
     public const string Name = "__evaluate";
 
-    public static Command Create(TextWriter stderr)
+    public static Command Create(TextWriter stderr, EngineOptions engine)
     {
         var command = new Command(Name, "The daemon's evaluation worker (internal): a request on standard input, a plan on standard output.") { Hidden = true };
         command.SetAction(async (_, cancellationToken) =>
@@ -24,7 +25,7 @@ internal static class EvaluateCommand
             Console.SetOut(Console.Error);
             try
             {
-                return await EvaluationWorker.ServeAsync(input, output, stderr, cancellationToken);
+                return await EvaluationWorker.ServeAsync(input, output, stderr, engine, cancellationToken);
             }
             finally
             {

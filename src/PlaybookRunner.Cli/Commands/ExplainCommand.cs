@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using PlaybookRunner.Runtime;
 using PlaybookRunner.Core;
 using PlaybookRunner.Core.Diagnostics;
 using PlaybookRunner.Core.Planning;
@@ -10,7 +11,7 @@ namespace PlaybookRunner.Cli.Commands;
 /// <summary><c>playbook explain RULE KEY</c>: why a rule does or does not fire for one customer.</summary>
 internal static class ExplainCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr, TimeProvider time)
+    public static Command Create(TextWriter stdout, TextWriter stderr, PlaybookEngine engine)
     {
         var rule = new Argument<string>("RULE") { Description = "The rule: playbook/rule, or the rule id when only one playbook has it" };
         var key = new Argument<string>("KEY") { Description = "The customer's key in the playbook's source" };
@@ -19,12 +20,12 @@ internal static class ExplainCommand
         var command = new Command("explain", "Why a rule does or does not fire for one customer: the value of each part of its condition.") { rule, key, paths, asOf };
         command.SetAction(async (result, cancellationToken) =>
         {
-            if (!PlanCommand.TryAsOf(result.GetValue(asOf), time, stderr, out var instant))
+            if (!PlanCommand.TryAsOf(result.GetValue(asOf), engine.Options.Time, stderr, out var instant))
             {
                 return CliApp.Usage;
             }
 
-            var explained = await PlaybookEngine.ExplainAsync(CliApp.PathsOrDefault(result.GetValue(paths)), result.GetValue(rule)!, result.GetValue(key)!, instant, cancellationToken);
+            var explained = await engine.ExplainAsync(CliApp.PathsOrDefault(result.GetValue(paths)), result.GetValue(rule)!, result.GetValue(key)!, instant, cancellationToken);
             stderr.Write(DiagnosticFormatter.WriteText(explained.Diagnostics, Directory.GetCurrentDirectory()));
             if (explained.Explanation is not { } explanation)
             {
@@ -41,7 +42,7 @@ internal static class ExplainCommand
     public static string Write(Explanation e)
     {
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"{e.Playbook}/{e.Rule} for {L(e.Key)} as of {Planner.FormatInstant(e.AsOf)}\n\n");
+        text.Append(CultureInfo.InvariantCulture, $"{e.Playbook}/{e.Rule} for {L(e.Key)} as of {DateFormats.FormatInstant(e.AsOf)}\n\n");
         text.Append("when: ").Append(L(e.Condition)).Append('\n');
         var width = e.Parts.Count == 0 ? 0 : e.Parts.Max(p => (p.Depth * 2) + L(p.Expression).Length);
         foreach (var part in e.Parts)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using PlaybookRunner.Runtime;
 using PlaybookRunner.Core;
 using PlaybookRunner.Core.Diagnostics;
 
@@ -8,7 +9,7 @@ namespace PlaybookRunner.Cli.Commands;
 /// <summary><c>playbook history</c>: what was done, from the state store, newest first.</summary>
 internal static class HistoryCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    public static Command Create(TextWriter stdout, TextWriter stderr, PlaybookEngine engine)
     {
         var paths = CliApp.PathsArgument();
         var rule = new Option<string?>("--rule") { Description = "Only this rule: RULE or PLAYBOOK/RULE" };
@@ -16,7 +17,7 @@ internal static class HistoryCommand
         var failed = new Option<bool>("--failed") { Description = "Only dead letters: permanent failures and exhausted retries" };
         var limit = new Option<int>("--limit") { Description = "At most this many rows", DefaultValueFactory = _ => 100 };
         var command = new Command("history", "List recorded actions from the state store.") { paths, rule, key, failed, limit };
-        command.SetAction(result =>
+        command.SetAction(async (result, cancellationToken) =>
         {
             if (result.GetValue(limit) < 1)
             {
@@ -24,12 +25,12 @@ internal static class HistoryCommand
                 return CliApp.Usage;
             }
 
-            var (entries, diagnostics) = PlaybookEngine.History(CliApp.PathsOrDefault(result.GetValue(paths)), result.GetValue(rule), result.GetValue(key), result.GetValue(failed), result.GetValue(limit));
+            var (entries, diagnostics) = await engine.HistoryAsync(CliApp.PathsOrDefault(result.GetValue(paths)), result.GetValue(rule), result.GetValue(key), result.GetValue(failed), result.GetValue(limit), cancellationToken: cancellationToken);
             stderr.Write(DiagnosticFormatter.WriteText(diagnostics, Directory.GetCurrentDirectory()));
             foreach (var e in entries)
             {
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{Core.Planning.Planner.FormatInstant(e.FiredAt)}  {e.State,-9}  {e.Playbook}/{e.Rule}  {SafeText.OneLine(e.Key)}  #{e.ActionIndex} {e.Type}  attempts {e.Attempts}{(e.RetryAt is { } retry ? $"  retry at {Core.Planning.Planner.FormatInstant(retry)}" : "")}{(e.LastError is null ? "" : "  " + SafeText.OneLine(e.LastError))}"));
+                    $"{DateFormats.FormatInstant(e.FiredAt)}  {e.State,-9}  {e.Playbook}/{e.Rule}  {SafeText.OneLine(e.Key)}  #{e.ActionIndex} {e.Type}  attempts {e.Attempts}{(e.RetryAt is { } retry ? $"  retry at {DateFormats.FormatInstant(retry)}" : "")}{(e.LastError is null ? "" : "  " + SafeText.OneLine(e.LastError))}"));
             }
 
             if (entries.Count == 0)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using PlaybookRunner.Runtime;
 using PlaybookRunner.Core;
 using PlaybookRunner.Core.Diagnostics;
 using PlaybookRunner.Core.Planning;
@@ -9,7 +10,7 @@ namespace PlaybookRunner.Cli.Commands;
 /// <summary><c>playbook plan</c>: read data, evaluate, render actions and print what would happen. No side effects.</summary>
 internal static class PlanCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr, TimeProvider time)
+    public static Command Create(TextWriter stdout, TextWriter stderr, PlaybookEngine engine)
     {
         var paths = CliApp.PathsArgument();
         var format = new Option<string>("--format") { Description = "Output format", DefaultValueFactory = _ => "text" };
@@ -23,14 +24,14 @@ internal static class PlanCommand
         var command = new Command("plan", "Preview findings and rendered actions without side effects.") { paths, format, asOf, output, detailed, maxActions, baseline, explain };
         command.SetAction(async (result, cancellationToken) =>
         {
-            if (!TryAsOf(result.GetValue(asOf), time, stderr, out var instant))
+            if (!TryAsOf(result.GetValue(asOf), engine.Options.Time, stderr, out var instant))
             {
                 return CliApp.Usage;
             }
 
             var cwd = Directory.GetCurrentDirectory();
-            var planned = await PlanProgress.RunAsync(stderr, progress =>
-                PlaybookEngine.PlanAsync(CliApp.PathsOrDefault(result.GetValue(paths)), instant, cancellationToken, result.GetValue(maxActions), result.GetValue(explain), progress,
+            var planned = await PlanProgress.RunAsync(stderr, engine.Options.Environment, progress =>
+                engine.PlanAsync(CliApp.PathsOrDefault(result.GetValue(paths)), instant, cancellationToken, result.GetValue(maxActions), result.GetValue(explain), progress,
                     provenance: result.GetValue(format) == "json"));
             if (planned.Plan is not { } plan)
             {
@@ -132,8 +133,7 @@ internal static class PlanCommand
             return true;
         }
 
-        string[] formats = ["yyyy-MM-dd", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF", "yyyy-MM-dd'T'HH:mmK", "yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK"];
-        if (DateTimeOffset.TryParseExact(text.Trim(), formats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out instant))
+        if (DateTimeOffset.TryParseExact(text.Trim(), DateFormats.AsOfInputs, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out instant))
         {
             return true;
         }

@@ -17,13 +17,13 @@ internal sealed class PlanProgress : IProgress<long>
     public void Report(long value) => Interlocked.Exchange(ref _records, value);
 
     /// <summary>True when progress would be drawn for <paramref name="stderr"/>.</summary>
-    public static bool Enabled(TextWriter stderr) =>
-        ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("TERM") != "dumb";
+    public static bool Enabled(TextWriter stderr, Func<string, string?> environment) =>
+        ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected && environment("TERM") != "dumb";
 
     /// <summary>Runs <paramref name="work"/>, drawing its progress when <see cref="Enabled"/>.</summary>
-    public static async Task<T> RunAsync<T>(TextWriter stderr, Func<IProgress<long>?, Task<T>> work)
+    public static async Task<T> RunAsync<T>(TextWriter stderr, Func<string, string?> environment, Func<IProgress<long>?, Task<T>> work)
     {
-        if (!Enabled(stderr))
+        if (!Enabled(stderr, environment))
         {
             return await work(null);
         }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using PlaybookRunner.Runtime;
 using PlaybookRunner.Core;
 using PlaybookRunner.Core.Diagnostics;
 
@@ -8,7 +9,7 @@ namespace PlaybookRunner.Cli.Commands;
 /// <summary><c>playbook run</c>: what plan shows, executed once, each action recorded in the state store.</summary>
 internal static class RunCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr, TimeProvider time)
+    public static Command Create(TextWriter stdout, TextWriter stderr, PlaybookEngine engine)
     {
         var paths = CliApp.PathsArgument();
         var asOf = PlanCommand.AsOfOption();
@@ -26,7 +27,7 @@ internal static class RunCommand
                 return CliApp.Usage;
             }
 
-            if (!PlanCommand.TryAsOf(result.GetValue(asOf), time, stderr, out var instant))
+            if (!PlanCommand.TryAsOf(result.GetValue(asOf), engine.Options.Time, stderr, out var instant))
             {
                 return CliApp.Usage;
             }
@@ -35,8 +36,8 @@ internal static class RunCommand
             var scope = new Core.Planning.RunScope(result.GetValue(rules) ?? [], result.GetValue(keys) ?? []);
             var workspacePaths = CliApp.PathsOrDefault(result.GetValue(paths));
             var run = result.GetValue(saved) is { } planFile
-                ? await PlaybookEngine.ApplyAsync(workspacePaths, planFile, time, cancellationToken, result.GetValue(maxActions), scope, result.GetValue(create))
-                : await PlaybookEngine.RunAsync(workspacePaths, instant, time, cancellationToken, result.GetValue(maxActions), scope, result.GetValue(create));
+                ? await engine.ApplyAsync(workspacePaths, planFile, cancellationToken, result.GetValue(maxActions), scope, result.GetValue(create))
+                : await engine.RunAsync(workspacePaths, instant, cancellationToken, result.GetValue(maxActions), scope, result.GetValue(create));
             foreach (var action in run.Actions)
             {
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -55,11 +56,11 @@ internal static class RunCommand
                 var failed = run.Actions.Count(a => !a.Succeeded && !a.Abandoned) - retrying;
                 var left = run.Actions.Count(a => a.Abandoned);
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"Run as of {Core.Planning.Planner.FormatInstant(plan.AsOf)}: {run.Actions.Count - failed - left - retrying} actions succeeded, {failed} failed, {(retrying > 0 ? $"{retrying} to retry, " : "")}{plan.Summary.Suppressed} suppressed, {plan.Summary.HeldBack} held back, {plan.Errors.Count} errors{(left > 0 ? $", {left} left to the runner that claimed them (not this run's to deliver)" : "")}"));
+                    $"Run as of {DateFormats.FormatInstant(plan.AsOf)}: {run.Actions.Count - failed - left - retrying} actions succeeded, {failed} failed, {(retrying > 0 ? $"{retrying} to retry, " : "")}{plan.Summary.Suppressed} suppressed, {plan.Summary.HeldBack} held back, {plan.Errors.Count} errors{(left > 0 ? $", {left} left to the runner that claimed them (not this run's to deliver)" : "")}"));
                 if (run.Waiting is { Count: > 0, Next: { } next })
                 {
                     stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"{run.Waiting.Count} action(s) wait to be retried after a transient failure; the next from {Core.Planning.Planner.FormatInstant(next)} (run again then, or let the daemon deliver them)"));
+                        $"{run.Waiting.Count} action(s) wait to be retried after a transient failure; the next from {DateFormats.FormatInstant(next)} (run again then, or let the daemon deliver them)"));
                 }
             }
 

@@ -9,7 +9,7 @@ namespace PlaybookRunner.Cli.Commands;
 /// <summary><c>playbook test</c>: run the *.test.yaml playbook tests.</summary>
 internal static class TestCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    public static Command Create(TextWriter stdout, TextWriter stderr, PlaybookEngine engine)
     {
         var paths = CliApp.PathsArgument();
         var junit = new Option<string?>("--junit") { Description = "Also write the results as JUnit XML to this file" };
@@ -17,7 +17,7 @@ internal static class TestCommand
         var command = new Command("test", "Run the playbook tests (*.test.yaml): records, an as-of time, history, and what must fire.") { paths, junit, coverage };
         command.SetAction(async (result, cancellationToken) =>
         {
-            var run = await PlaybookEngine.TestAsync(CliApp.PathsOrDefault(result.GetValue(paths)), cancellationToken);
+            var run = await engine.TestAsync(CliApp.PathsOrDefault(result.GetValue(paths)), cancellationToken);
             var cwd = Directory.GetCurrentDirectory();
             stderr.Write(DiagnosticFormatter.WriteText(run.Diagnostics, cwd));
             foreach (var test in run.Tests)

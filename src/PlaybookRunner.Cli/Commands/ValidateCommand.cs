@@ -8,15 +8,15 @@ namespace PlaybookRunner.Cli.Commands;
 /// <summary><c>playbook validate</c>: parse, schema-check and compile; read no data.</summary>
 internal static class ValidateCommand
 {
-    public static Command Create(TextWriter stdout, TimeProvider time)
+    public static Command Create(TextWriter stdout, PlaybookEngine engine)
     {
         var paths = CliApp.PathsArgument();
         var format = new Option<string>("--format") { Description = "Output format", DefaultValueFactory = _ => "text" };
         format.AcceptOnlyFromAmong("text", "json", "sarif");
         var command = new Command("validate", "Check playbooks like a compiler: YAML, schema, C# conditions, templates, sources.") { paths, format };
-        command.SetAction(result =>
+        command.SetAction(async (result, cancellationToken) =>
         {
-            var validation = PlaybookEngine.Validate(CliApp.PathsOrDefault(result.GetValue(paths)), time);
+            var validation = await engine.ValidateAsync(CliApp.PathsOrDefault(result.GetValue(paths)), cancellationToken);
             var cwd = Directory.GetCurrentDirectory();
             switch (result.GetValue(format))
             {

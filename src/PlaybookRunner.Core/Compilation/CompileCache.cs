@@ -26,7 +26,13 @@ internal sealed class CompileCache
     private static readonly byte[] Magic = "PBC1"u8.ToArray();
     private static readonly Lazy<string> Environment = new(DescribeEnvironment);
 
-    private CompileCache(string folder) => Folder = folder;
+    private readonly TimeProvider _time;
+
+    private CompileCache(string folder, TimeProvider time)
+    {
+        Folder = folder;
+        _time = time;
+    }
 
     /// <summary>Where the entries are.</summary>
     public string Folder { get; }
@@ -35,20 +41,20 @@ internal sealed class CompileCache
     /// The cache in <c>$PLAYBOOK_CACHE_DIR</c>, else <c>$XDG_CACHE_HOME/playbookrunner/compiled</c>, else
     /// <c>~/.cache/playbookrunner/compiled</c>; null when disabled or there is no home.
     /// </summary>
-    public static CompileCache? FromEnvironment() => FromSetting(System.Environment.GetEnvironmentVariable(Variable));
+    public static CompileCache? Of(HostContext host) => FromSetting(host.Variable(Variable), host);
 
     /// <summary>The cache a value of <see cref="Variable"/> names (null: the default folder; empty or <c>off</c>: none).</summary>
-    public static CompileCache? FromSetting(string? configured)
+    public static CompileCache? FromSetting(string? configured, HostContext host)
     {
         if (configured is not null)
         {
-            return configured.Length == 0 || configured.Equals("off", StringComparison.OrdinalIgnoreCase) ? null : new CompileCache(Path.GetFullPath(configured));
+            return configured.Length == 0 || configured.Equals("off", StringComparison.OrdinalIgnoreCase) ? null : new CompileCache(Path.GetFullPath(configured), host.Time);
         }
 
-        var root = System.Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg ? xdg
+        var root = host.Variable("XDG_CACHE_HOME") is { Length: > 0 } xdg ? xdg
             : System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile) is { Length: > 0 } home ? Path.Combine(home, ".cache")
             : null;
-        return root is null ? null : new CompileCache(Path.Combine(root, "playbookrunner", "compiled"));
+        return root is null ? null : new CompileCache(Path.Combine(root, "playbookrunner", "compiled"), host.Time);
     }
 
     /// <summary>The entry's file for a key.</summary>
@@ -203,11 +209,11 @@ internal sealed class CompileCache
         }
     }
 
-    private static void Touch(string path)
+    private void Touch(string path)
     {
         try
         {
-            File.SetLastWriteTimeUtc(path, TimeProvider.System.GetUtcNow().UtcDateTime);
+            File.SetLastWriteTimeUtc(path, _time.GetUtcNow().UtcDateTime);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -46,7 +46,7 @@ internal static class PlaybookCompiler
     /// </param>
     public static CompiledWorkspace? Compile(WorkspaceDefinition workspace, DiagnosticBag diagnostics, bool load, bool explain = false)
     {
-        var sources = Sources.SourceBinder.SourcesToRead(workspace);
+        var sources = workspace.SourcesToRead();
         var templates = workspace.Playbooks.ToDictionary(p => p, p => TemplateCompiler.Compile(p, diagnostics));
         var image = CompileCached(workspace, sources, diagnostics, explain);
         if (image is null || diagnostics.HasErrors)
@@ -66,7 +66,7 @@ internal static class PlaybookCompiler
     /// </summary>
     private static CompiledImage? CompileCached(WorkspaceDefinition workspace, IReadOnlyList<SourceDefinition> sources, DiagnosticBag diagnostics, bool explain)
     {
-        var cache = CompileCache.FromEnvironment();
+        var cache = CompileCache.Of(workspace.Host);
         var key = CompileCache.Key(workspace, sources) + (explain ? "-explain" : "");
         if (cache?.TryRead(key) is { } cached && (explain ? ExplainImage.Decode(cached) : new CompiledImage(cached, new Dictionary<(string Playbook, string Rule), IReadOnlyList<ExplainNode>>())) is { } hit)
         {

@@ -4,6 +4,7 @@ using System.Text.Encodings.Web;
 using System.Text;
 using System.Text.Json;
 using PlaybookRunner.Core.Compilation;
+using PlaybookRunner.Core.Model;
 using Scriban;
 using Scriban.Parsing;
 using Scriban.Runtime;
@@ -322,7 +323,7 @@ internal static class TemplateRenderer
     {
         protected override string Escape(StringBuilder written, object? value)
         {
-            if (!HasFixedAuthority(written.ToString()))
+            if (!ActionRules.HasFixedAuthority(written.ToString()))
             {
                 throw new InvalidOperationException(
                     "a value from the data cannot set a webhook URL's scheme, host or port: write 'https://host/' in the template before any {{ }}");
@@ -358,13 +359,6 @@ internal static class TemplateRenderer
 
             return text;
         }
-    }
-
-    /// <summary>True when <paramref name="url"/> starts with <c>scheme://authority</c> ended by '/', '?' or '#'.</summary>
-    internal static bool HasFixedAuthority(string url)
-    {
-        var scheme = url.IndexOf("://", StringComparison.Ordinal);
-        return scheme > 0 && url.IndexOfAny(['/', '?', '#'], scheme + 3) > scheme + 3;
     }
 }
 

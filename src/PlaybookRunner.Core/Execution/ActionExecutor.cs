@@ -82,7 +82,7 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
             ["key"] = record.Key,
             ["severity"] = payload.Severity,
             ["body"] = payload.Field("body"),
-            ["at"] = StateStore.FormatInstant(record.FiredAt),
+            ["at"] = DateFormats.FormatStored(record.FiredAt),
             ["id"] = record.IdempotencyKey,
         }) + "\n";
         await using var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, FileOptions.WriteThrough);
@@ -143,7 +143,7 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
                 return AttemptOutcome.Permanent(problem);
             }
 
-            if (ReservedHeaders.Contains(header))
+            if (ActionRules.ReservedHeaders.Contains(header))
             {
                 return AttemptOutcome.Permanent($"header '{header}' is set by the HTTP client or the engine, not by a playbook; nothing was sent");
             }
@@ -197,16 +197,6 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
         header.Any(char.IsControl) || value.Any(c => char.IsControl(c) && c != '\t')
             ? $"header '{string.Concat(header.Where(c => !char.IsControl(c)))}' contains a control character (U+{(int)header.Concat(value).First(c => char.IsControl(c) && c != '\t'):X4}); nothing was sent"
             : null;
-
-    /// <summary>
-    /// Headers a playbook cannot set: the ones that frame or route the request (a Host from data would take
-    /// the channel's credentials to another virtual host) and the ones the engine sets for idempotency.
-    /// </summary>
-    public static readonly IReadOnlySet<string> ReservedHeaders = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
-    {
-        "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "TE", "Trailer", "Keep-Alive", "Expect",
-        "Proxy-Authorization", "Proxy-Connection", "Idempotency-Key", "webhook-id", "webhook-timestamp", "X-Playbook-Fencing-Token",
-    };
 
     /// <summary>Says goodbye to an SMTP server after it accepted the message; a stall or an error there is no failure.</summary>
     private static async Task QuitAsync(SmtpClient client, TimeSpan timeout)

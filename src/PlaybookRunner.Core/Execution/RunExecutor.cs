@@ -58,11 +58,8 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     private readonly Func<string, int> _laneLimit = laneLimit ?? (_ => 1);
     private readonly Lock _store = new();
 
-    /// <summary>Test hook: called after an action is claimed and before its claim is checked and it is executed.</summary>
-    internal static Action<string>? BeforeExecute { get; set; }
-
-    /// <summary>Test hook like <see cref="BeforeExecute"/>, seen only by the async flow that set it (tests run side by side in one process).</summary>
-    internal static AsyncLocal<Action<string>?> BeforeExecuteInFlow { get; } = new();
+    /// <summary>Told after an action is claimed and before its claim is checked and it is executed (<see cref="EngineOptions.Observer"/>).</summary>
+    public IExecutionObserver? Observer { get; init; }
 
     /// <summary>Ends what the executor keeps open between actions (SMTP connections).</summary>
     public ValueTask DisposeAsync() => executor.DisposeAsync();
@@ -71,7 +68,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     public StoreFailureException? Failure { get; private set; }
 
     public static string IdempotencyKey(string playbook, string rule, string key, int index, DateTimeOffset firedAt) =>
-        $"{playbook}/{rule}/{key}/{index.ToString(CultureInfo.InvariantCulture)}/{firedAt.UtcDateTime.ToString("yyyyMMdd'T'HHmmss.fff'Z'", CultureInfo.InvariantCulture)}";
+        $"{playbook}/{rule}/{key}/{index.ToString(CultureInfo.InvariantCulture)}/{firedAt.UtcDateTime.ToString(DateFormats.KeyInstant, CultureInfo.InvariantCulture)}";
 
     /// <summary>
     /// Claims and executes pending actions nobody holds (or whose lease ran out) until none is left or
@@ -297,7 +294,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     /// </summary>
     public async Task<ExecutedAction> ExecuteClaimAsync(ActionRecord claim, bool recovered, CancellationToken stopping, CancellationToken cancellationToken)
     {
-        (BeforeExecuteInFlow.Value ?? BeforeExecute)?.Invoke(claim.IdempotencyKey);
+        Observer?.Claimed(claim.IdempotencyKey);
         var attempts = 0;
         var lost = false;
         var sent = false;
@@ -411,7 +408,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
 
         var state = outcome.Succeeded ? ActionState.Succeeded : ActionState.Dead;
         var message = outcome.Succeeded || !outcome.Transient ? outcome.Message
-            : claim.FailingSince is { } since ? $"{outcome.Message} (gave up after retrying since {Planner.FormatInstant(since)})"
+            : claim.FailingSince is { } since ? $"{outcome.Message} (gave up after retrying since {DateFormats.FormatInstant(since)})"
             : $"{outcome.Message} (gave up after {attempts} attempts)";
         if (!Recording(claim, lastAttempt, outcome with { Message = message }, attempts, () => store.RecordOutcome(claim, state, outcome.Succeeded ? null : message, now, attempts, ended),
             $"recording the outcome of {claim.IdempotencyKey} ({StateStore.StateName(state)})"))

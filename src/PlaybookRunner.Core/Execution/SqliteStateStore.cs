@@ -26,8 +26,8 @@ internal sealed class SqliteStateStore : StateStore
     protected override void BindClock(DbCommand command)
     {
         var now = Time.GetUtcNow();
-        Add(command, "@now", FormatInstant(now));
-        Add(command, "@until", FormatInstant(now + Lease));
+        Add(command, "@now", DateFormats.FormatStored(now));
+        Add(command, "@until", DateFormats.FormatStored(now + Lease));
     }
 
     public static SqliteStateStore OpenReadOnly(string path, TimeProvider time)

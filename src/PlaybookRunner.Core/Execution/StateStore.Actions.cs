@@ -35,7 +35,7 @@ internal abstract partial class StateStore
                     Add(command, "@p", firing.Playbook);
                     Add(command, "@r", firing.Rule);
                     Add(command, "@k", firing.Key);
-                    Add(command, "@at", FormatInstant(firing.FiredAt));
+                    Add(command, "@at", DateFormats.FormatStored(firing.FiredAt));
                     command.ExecuteNonQuery();
                 }
 
@@ -52,11 +52,11 @@ internal abstract partial class StateStore
                     Add(command, "@r", firing.Rule);
                     Add(command, "@k", firing.Key);
                     Add(command, "@i", action.Index);
-                    Add(command, "@at", FormatInstant(firing.FiredAt));
+                    Add(command, "@at", DateFormats.FormatStored(firing.FiredAt));
                     Add(command, "@t", action.Type);
                     Add(command, "@lane", action.Lane);
                     Add(command, "@payload", action.Payload);
-                    Add(command, "@now", FormatInstant(now));
+                    Add(command, "@now", DateFormats.FormatStored(now));
                     command.ExecuteNonQuery();
                 }
             }
@@ -92,7 +92,7 @@ internal abstract partial class StateStore
             """);
         Writable();
         Add(command, "@owner", owner);
-        Add(command, "@due_now", FormatInstant(Time.GetUtcNow()));
+        Add(command, "@due_now", DateFormats.FormatStored(Time.GetUtcNow()));
         if (idempotencyKey is not null)
         {
             Add(command, "@id", idempotencyKey);
@@ -149,7 +149,7 @@ internal abstract partial class StateStore
         Add(command, "@n", attempts);
         Add(command, "@s", StateName(state));
         Add(command, "@e", error);
-        Add(command, "@at", FormatInstant(now));
+        Add(command, "@at", DateFormats.FormatStored(now));
         Add(command, "@id", claim.IdempotencyKey);
         Add(command, "@fence", claim.Fence);
         var recorded = command.ExecuteNonQuery() == 1;
@@ -185,7 +185,7 @@ internal abstract partial class StateStore
             """,
             transaction);
         Add(insert, "@id", claim.IdempotencyKey);
-        Add(insert, "@at", FormatInstant(at));
+        Add(insert, "@at", DateFormats.FormatStored(at));
         var attempt = Convert.ToInt32(insert.ExecuteScalar(), CultureInfo.InvariantCulture);
         transaction.Commit();
         return attempt;
@@ -225,7 +225,7 @@ internal abstract partial class StateStore
                 Add(later, "@p", dead.Playbook);
                 Add(later, "@r", dead.Rule);
                 Add(later, "@k", dead.Key);
-                Add(later, "@at", FormatInstant(dead.FiredAt));
+                Add(later, "@at", DateFormats.FormatStored(dead.FiredAt));
                 if (later.ExecuteScalar() is string since)
                 {
                     superseded.Add((dead, ParseInstant(since)));
@@ -235,7 +235,7 @@ internal abstract partial class StateStore
 
             using (var update = Command("UPDATE actions SET state = 'pending', updated_at = @now, lease_owner = NULL, lease_until = NULL, failing_since = NULL, retry_at = NULL WHERE idempotency_key = @id AND state = 'dead'", transaction))
             {
-                Add(update, "@now", FormatInstant(now));
+                Add(update, "@now", DateFormats.FormatStored(now));
                 Add(update, "@id", dead.IdempotencyKey);
                 if (update.ExecuteNonQuery() != 1)
                 {
@@ -251,7 +251,7 @@ internal abstract partial class StateStore
                 transaction))
             {
                 Add(row, "@id", dead.IdempotencyKey);
-                Add(row, "@at", FormatInstant(now));
+                Add(row, "@at", DateFormats.FormatStored(now));
                 row.ExecuteNonQuery();
             }
 
@@ -276,7 +276,7 @@ internal abstract partial class StateStore
             """);
         Writable();
         Add(command, "@id", idempotencyKey);
-        Add(command, "@at", FormatInstant(at));
+        Add(command, "@at", DateFormats.FormatStored(at));
         return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
 
@@ -308,9 +308,9 @@ internal abstract partial class StateStore
             transaction);
         Add(command, "@n", attempts);
         Add(command, "@e", error);
-        Add(command, "@at", FormatInstant(now));
-        Add(command, "@since", FormatInstant(failingSince));
-        Add(command, "@retry", FormatInstant(retryAt));
+        Add(command, "@at", DateFormats.FormatStored(now));
+        Add(command, "@since", DateFormats.FormatStored(failingSince));
+        Add(command, "@retry", DateFormats.FormatStored(retryAt));
         Add(command, "@id", claim.IdempotencyKey);
         Add(command, "@fence", claim.Fence);
         var recorded = command.ExecuteNonQuery() == 1;
@@ -327,7 +327,7 @@ internal abstract partial class StateStore
         }
 
         using var command = Command("SELECT COUNT(*), MIN(retry_at) FROM actions WHERE state = 'pending' AND retry_at > @now");
-        Add(command, "@now", FormatInstant(Time.GetUtcNow()));
+        Add(command, "@now", DateFormats.FormatStored(Time.GetUtcNow()));
         using var reader = command.ExecuteReader();
         reader.Read();
         return (Convert.ToInt32(reader.GetValue(0), CultureInfo.InvariantCulture), reader.IsDBNull(1) ? null : ParseInstant(reader.GetString(1)));

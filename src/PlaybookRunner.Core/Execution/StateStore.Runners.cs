@@ -45,7 +45,7 @@ internal abstract partial class StateStore
         command.Parameters.Add(id);
         var at = command.CreateParameter();
         at.ParameterName = "@at";
-        at.Value = FormatInstant(now);
+        at.Value = DateFormats.FormatStored(now);
         command.Parameters.Add(at);
         command.ExecuteNonQuery();
     }
@@ -147,7 +147,7 @@ internal abstract partial class StateStore
         Writable();
         AddTick(command, playbook, schedule, dueAt);
         Add(command, "@fence", fence);
-        Add(command, "@at", FormatInstant(now));
+        Add(command, "@at", DateFormats.FormatStored(now));
         return command.ExecuteNonQuery() == 1;
     }
 
@@ -189,6 +189,6 @@ internal abstract partial class StateStore
     {
         Add(command, "@p", playbook);
         Add(command, "@s", schedule);
-        Add(command, "@due", FormatInstant(dueAt));
+        Add(command, "@due", DateFormats.FormatStored(dueAt));
     }
 }

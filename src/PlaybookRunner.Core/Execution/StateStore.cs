@@ -201,12 +201,6 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
     /// <summary>Binds the parameters <see cref="NowSql"/> and <see cref="LeaseUntilSql"/> use.</summary>
     protected abstract void BindClock(DbCommand command);
 
-    /// <summary>Opens the SQLite store at <paramref name="path"/> for reading; a missing file reads as empty and is not created.</summary>
-    public static StateStore OpenReadOnly(string path) => SqliteStateStore.OpenReadOnly(path, TimeProvider.System);
-
-    /// <summary>Opens (creating and migrating as needed) the SQLite store at <paramref name="path"/>.</summary>
-    public static StateStore OpenForWrite(string path) => SqliteStateStore.OpenForWrite(path, TimeProvider.System, TimeSpan.FromSeconds(60));
-
     /// <inheritdoc />
     public DateTimeOffset? LastFired(string playbook, string rule, string key) =>
         _lastFired.TryGetValue((playbook, rule, key), out var at) ? at : null;
@@ -269,8 +263,6 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
         ActionState.Dead => "dead",
         _ => "pending",
     };
-
-    public static string FormatInstant(DateTimeOffset instant) => instant.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
 
     protected static DateTimeOffset ParseInstant(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
 

@@ -39,7 +39,7 @@ internal sealed class StorePresence : IDisposable
 
         store.Leave(owner);
         diagnostics.Add(DiagnosticDescriptors.StoreBusy, SourceLocation.None,
-            string.Join(", ", others.Select(o => $"a {o.Kind} ({SafeText.OneLine(o.Owner)}, since {Planner.FormatInstant(o.Since)})")));
+            string.Join(", ", others.Select(o => $"a {o.Kind} ({SafeText.OneLine(o.Owner)}, since {DateFormats.FormatInstant(o.Since)})")));
         return null;
     }
 

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Text.RegularExpressions;
+using PlaybookRunner.Core.Model;
 
 namespace PlaybookRunner.Core.Loading;
 
@@ -39,8 +40,8 @@ internal sealed partial class SecretPolicy
         }
     }
 
-    /// <summary>The policy the operator set for this process.</summary>
-    public static SecretPolicy Current => new(Environment.GetEnvironmentVariable(Variable));
+    /// <summary>The policy the operator set for the process <paramref name="host"/> describes.</summary>
+    public static SecretPolicy Of(HostContext host) => new(host.Variable(Variable));
 
     /// <summary>A policy from a text in the <see cref="Variable"/> form (tests).</summary>
     public static SecretPolicy Parse(string? text) => new(text);

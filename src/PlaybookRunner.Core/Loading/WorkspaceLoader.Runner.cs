@@ -22,7 +22,7 @@ public static partial class WorkspaceLoader
             DateOnly? until = null;
             if (item["until"] is YamlScalar untilNode)
             {
-                if (DateOnly.TryParseExact(untilNode.Value, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var date))
+                if (DateOnly.TryParseExact(untilNode.Value, DateFormats.Date, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var date))
                 {
                     until = date;
                 }

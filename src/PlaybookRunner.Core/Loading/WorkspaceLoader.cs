@@ -55,10 +55,10 @@ public static partial class WorkspaceLoader
     private static readonly string[] ReservedFileNames = [RunnerFileName, "runner.yml", "suppressions.yaml", "suppressions.yml"];
 
     /// <summary>Loads the playbooks named by <paramref name="paths"/> (files or folders).</summary>
-    public static WorkspaceDefinition? Load(IReadOnlyList<string> paths, DiagnosticBag diagnostics) => Load(paths, diagnostics, requirePlaybooks: true);
+    public static WorkspaceDefinition? Load(IReadOnlyList<string> paths, HostContext host, DiagnosticBag diagnostics) => Load(paths, host, diagnostics, requirePlaybooks: true);
 
     /// <summary>Loads the workspace; with <paramref name="requirePlaybooks"/> false, runner.yaml alone is enough.</summary>
-    public static WorkspaceDefinition? Load(IReadOnlyList<string> paths, DiagnosticBag diagnostics, bool requirePlaybooks)
+    public static WorkspaceDefinition? Load(IReadOnlyList<string> paths, HostContext host, DiagnosticBag diagnostics, bool requirePlaybooks)
     {
         var files = new List<string>();
         string? runner = null;
@@ -89,7 +89,7 @@ public static partial class WorkspaceLoader
         if (files.Count == 0 && !requirePlaybooks && runner is not null)
         {
             var alone = LoadRunner(runner, reader, diagnostics);
-            return Confine(alone with { Files = reader.Read, Roots = WorkspacePaths.Roots(alone.Root, []) }, diagnostics);
+            return Confine(alone with { Files = reader.Read, Host = host, Roots = WorkspacePaths.Roots(alone.Root, [], host) }, diagnostics);
         }
 
         if (files.Count == 0)
@@ -103,14 +103,14 @@ public static partial class WorkspaceLoader
         }
 
         var named = paths.Select(Path.GetFullPath).Select(p => Directory.Exists(p) ? p : Path.GetDirectoryName(p)!).ToList();
-        return LoadFiles(runner, files, reader, diagnostics, named: named);
+        return LoadFiles(runner, files, reader, host, diagnostics, named: named);
     }
 
     /// <summary>
     /// Loads exactly the version of a workspace that <paramref name="snapshot"/> holds, whatever the files
     /// on disk say by now (the daemon's evaluation worker).
     /// </summary>
-    public static WorkspaceDefinition? Load(WorkspaceSnapshot snapshot, DiagnosticBag diagnostics)
+    public static WorkspaceDefinition? Load(WorkspaceSnapshot snapshot, HostContext host, DiagnosticBag diagnostics)
     {
         if (snapshot.Playbooks.Count == 0)
         {
@@ -118,14 +118,14 @@ public static partial class WorkspaceLoader
             return null;
         }
 
-        return LoadFiles(snapshot.RunnerPath, snapshot.Playbooks, new FileReader(snapshot.Files), diagnostics, snapshot.Root, [snapshot.Root]);
+        return LoadFiles(snapshot.RunnerPath, snapshot.Playbooks, new FileReader(snapshot.Files), host, diagnostics, snapshot.Root, [snapshot.Root]);
     }
 
-    private static WorkspaceDefinition LoadFiles(string? runner, IReadOnlyList<string> files, FileReader reader, DiagnosticBag diagnostics, string? root = null, IReadOnlyList<string>? named = null)
+    private static WorkspaceDefinition LoadFiles(string? runner, IReadOnlyList<string> files, FileReader reader, HostContext host, DiagnosticBag diagnostics, string? root = null, IReadOnlyList<string>? named = null)
     {
         root ??= runner is not null ? Path.GetDirectoryName(runner)! : Path.GetDirectoryName(files[0])!;
         var workspace = runner is not null ? LoadRunner(runner, reader, diagnostics) : EmptyWorkspace(root);
-        workspace = workspace with { Roots = WorkspacePaths.Roots(workspace.Root, named ?? []) };
+        workspace = workspace with { Host = host, Roots = WorkspacePaths.Roots(workspace.Root, named ?? [], host) };
         var playbooks = new List<PlaybookDefinition>();
         var ids = new Dictionary<string, PlaybookDefinition>(StringComparer.Ordinal);
         foreach (var file in files)
@@ -183,7 +183,7 @@ public static partial class WorkspaceLoader
             }
 
             foreach (var header in playbook.Rules.SelectMany(r => r.Actions).Where(a => a.Type == "webhook").SelectMany(a => a.Fields)
-                .Where(f => f.Name == "headers").SelectMany(f => f.Children ?? []).Where(h => Execution.ActionExecutor.ReservedHeaders.Contains(h.Name)))
+                .Where(f => f.Name == "headers").SelectMany(f => f.Children ?? []).Where(h => ActionRules.ReservedHeaders.Contains(h.Name)))
             {
                 diagnostics.Add(DiagnosticDescriptors.ActionFieldInvalid, header.Location, $"Header '{header.Name}' is set by the HTTP client or the engine, not by a playbook");
             }
@@ -199,14 +199,14 @@ public static partial class WorkspaceLoader
             foreach (var field in playbook.Rules.SelectMany(r => r.Actions).Where(a => a.Type == "webhook").SelectMany(a => a.Fields).Where(f => f.Name == "url"))
             {
                 if (field.Template is { } template && LiteralPrefix(template.Value) is var fixedPart && fixedPart.Length < template.Value.Length
-                    && !Evaluation.TemplateRenderer.HasFixedAuthority(fixedPart))
+                    && !ActionRules.HasFixedAuthority(fixedPart))
                 {
                     diagnostics.Add(DiagnosticDescriptors.UrlHostFromData, field.Location, template.Value);
                 }
             }
         }
 
-        var policy = SecretPolicy.Current;
+        var policy = SecretPolicy.Of(workspace.Host);
         foreach (var source in sources)
         {
             CheckSecrets($"source '{source.Name}'", source.Options, source.LocationOf, policy, diagnostics);
@@ -216,7 +216,7 @@ public static partial class WorkspaceLoader
         {
             CheckSecrets($"channel '{channel.Name}'", channel.Settings, _ => channel.Location, policy, diagnostics);
             foreach (var header in channel.Settings.Keys.Where(k => k.StartsWith("headers.", StringComparison.Ordinal)).Select(k => k["headers.".Length..])
-                .Where(Execution.ActionExecutor.ReservedHeaders.Contains))
+                .Where(ActionRules.ReservedHeaders.Contains))
             {
                 diagnostics.Add(DiagnosticDescriptors.ActionFieldInvalid, channel.Location, $"Header '{header}' of channel '{channel.Name}' is set by the HTTP client or the engine, not by a workspace");
             }
@@ -224,9 +224,7 @@ public static partial class WorkspaceLoader
 
         CheckSecrets("state store", workspace.State.Settings, _ => workspace.State.Location, policy, diagnostics);
 
-        var allowed = (Environment.GetEnvironmentVariable(PluginFoldersVariable) ?? "")
-            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(f => WorkspacePaths.RealPath(f)).ToList();
+        var allowed = workspace.Host.PathList(PluginFoldersVariable).Select(f => WorkspacePaths.RealPath(f)).ToList();
         var plugins = new List<string>();
         foreach (var folder in workspace.PluginFolders)
         {

@@ -1,3 +1,5 @@
+using PlaybookRunner.Core.Model;
+
 namespace PlaybookRunner.Core.Loading;
 
 /// <summary>
@@ -12,7 +14,7 @@ internal static class WorkspacePaths
     public const string AllowedRootsVariable = "PLAYBOOK_ALLOWED_ROOTS";
 
     /// <summary>The roots of a workspace whose runner.yaml (or first playbook) is in <paramref name="folder"/>, plus the named folders.</summary>
-    public static IReadOnlyList<string> Roots(string folder, IEnumerable<string> named)
+    public static IReadOnlyList<string> Roots(string folder, IEnumerable<string> named, HostContext host)
     {
         var roots = new List<string> { folder };
         roots.AddRange(named);
@@ -25,7 +27,7 @@ internal static class WorkspacePaths
             }
         }
 
-        foreach (var extra in (Environment.GetEnvironmentVariable(AllowedRootsVariable) ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var extra in host.PathList(AllowedRootsVariable))
         {
             roots.Add(Path.GetFullPath(extra));
         }

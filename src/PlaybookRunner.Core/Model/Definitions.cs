@@ -137,6 +137,35 @@ public sealed record WorkspaceDefinition(
     IReadOnlyDictionary<string, string> SeverityOverrides,
     IReadOnlyList<PlaybookDefinition> Playbooks)
 {
+    /// <summary>The sources to read for this workspace: each playbook's source and their related sources, each once.</summary>
+    public IReadOnlyList<SourceDefinition> SourcesToRead()
+    {
+        var result = new List<SourceDefinition>();
+        foreach (var source in Playbooks.Select(p => p.Source))
+        {
+            if (!result.Contains(source))
+            {
+                result.Add(source);
+            }
+        }
+
+        foreach (var source in result.ToList())
+        {
+            foreach (var related in source.Related)
+            {
+                if (Sources.TryGetValue(related.Source, out var target) && !result.Contains(target))
+                {
+                    result.Add(target);
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The process it was loaded in: the clock and the operator's environment (never the workspace's to set).</summary>
+    public HostContext Host { get; init; } = HostContext.Unset;
+
     /// <summary>runner.yaml's timezone: the default for playbooks and sources that set none (UTC without one).</summary>
     public string DefaultTimeZone { get; init; } = "UTC";
 

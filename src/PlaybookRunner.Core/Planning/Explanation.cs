@@ -56,15 +56,15 @@ internal static class Explainer
             : last is not { } at
                 ? $"{duration}; never fired for {key}"
                 : duration.AddTo(at, playbook.TimeZone) is var until && until > plan.AsOf
-                    ? $"{duration}; last fired {Planner.FormatInstant(at)}, held back until {Planner.FormatInstant(until)}"
-                    : $"{duration}; last fired {Planner.FormatInstant(at)}, over since {Planner.FormatInstant(until)}";
+                    ? $"{duration}; last fired {DateFormats.FormatInstant(at)}, held back until {DateFormats.FormatInstant(until)}"
+                    : $"{duration}; last fired {DateFormats.FormatInstant(at)}, over since {DateFormats.FormatInstant(until)}";
         if (history.LastDeadLetter(playbook.Id, rule.Id, key) is { } dead)
         {
-            cooldown += $"; the firing of {Planner.FormatInstant(dead.FiredAt)} was not delivered (dead letter: {dead.Error.ReplaceLineEndings(" ")}) and starts no cooldown";
+            cooldown += $"; the firing of {DateFormats.FormatInstant(dead.FiredAt)} was not delivered (dead letter: {dead.Error.ReplaceLineEndings(" ")}) and starts no cooldown";
         }
         var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(plan.AsOf, playbook.TimeZone).DateTime);
         var suppression = workspace.Suppressions.FirstOrDefault(s => s.Covers(playbook.Id, rule.Id, key, today)) is { } covering
-            ? $"suppressed{(covering.Until is { } u ? " until " + u.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : "")}: {covering.Justification}"
+            ? $"suppressed{(covering.Until is { } u ? " until " + u.ToString(DateFormats.Date, CultureInfo.InvariantCulture) : "")}: {covering.Justification}"
             : "none";
 
         var finding = plan.Findings.FirstOrDefault(f => f.Playbook == playbook.Id && f.Rule == rule.Id && f.Key == key);
@@ -73,7 +73,7 @@ internal static class Explainer
         {
             { IsPending: true } => $"fires: {finding.Actions.Count} action(s) would run",
             { Suppressed: true } => "the condition holds, but the finding is suppressed: no action runs",
-            { HeldBackUntil: { } heldUntil } => $"the condition holds, but the cooldown holds it back until {Planner.FormatInstant(heldUntil)}: no action runs",
+            { HeldBackUntil: { } heldUntil } => $"the condition holds, but the cooldown holds it back until {DateFormats.FormatInstant(heldUntil)}: no action runs",
             _ when error is not null => $"does not fire: {error.Message}",
             _ when Planner.EffectiveSeverity(workspace, playbook, rule) is null => "does not fire: the rule is turned off by severity_overrides (none)",
             _ => "does not fire: the condition is false",

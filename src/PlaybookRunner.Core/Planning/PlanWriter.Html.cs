@@ -64,8 +64,8 @@ public static partial class PlanWriter
         html.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
             .Append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n")
             .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-            .Append(CultureInfo.InvariantCulture, $"<title>Playbook plan as of {E(Planner.FormatInstant(plan.AsOf))}</title>\n<style>{Style}</style>\n</head>\n")
-            .Append(CultureInfo.InvariantCulture, $"<body data-ready=\"false\" data-total=\"{plan.Findings.Count}\">\n<header><h1>Playbook plan</h1><p>As of {E(Planner.FormatInstant(plan.AsOf))}: what <code>playbook run</code> would do.</p></header>\n<main>\n");
+            .Append(CultureInfo.InvariantCulture, $"<title>Playbook plan as of {E(DateFormats.FormatInstant(plan.AsOf))}</title>\n<style>{Style}</style>\n</head>\n")
+            .Append(CultureInfo.InvariantCulture, $"<body data-ready=\"false\" data-total=\"{plan.Findings.Count}\">\n<header><h1>Playbook plan</h1><p>As of {E(DateFormats.FormatInstant(plan.AsOf))}: what <code>playbook run</code> would do.</p></header>\n<main>\n");
         html.Append("<section id=\"summary\"><h2>Summary</h2><div class=\"cards\">")
             .Append(Card("records", s.Records)).Append(Card("findings", s.Findings)).Append(Card("actions pending", s.Actions))
             .Append(Card("suppressed", s.Suppressed)).Append(Card("held back", s.HeldBack)).Append(Card("errors", s.Errors)).Append("</div>\n")
@@ -166,7 +166,7 @@ public static partial class PlanWriter
         }
         else if (finding.HeldBackUntil is { } until)
         {
-            html.Append(CultureInfo.InvariantCulture, $"<p class=\"note\">Held back by its cooldown until {E(Planner.FormatInstant(until))}. No action runs.</p>\n");
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"note\">Held back by its cooldown until {E(DateFormats.FormatInstant(until))}. No action runs.</p>\n");
         }
 
         foreach (var action in finding.Actions)

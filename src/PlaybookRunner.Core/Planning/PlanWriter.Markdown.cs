@@ -17,7 +17,7 @@ public static partial class PlanWriter
     {
         var md = new StringBuilder();
         var s = plan.Summary;
-        md.Append(CultureInfo.InvariantCulture, $"## Playbook plan as of {Planner.FormatInstant(plan.AsOf)}\n\n");
+        md.Append(CultureInfo.InvariantCulture, $"## Playbook plan as of {DateFormats.FormatInstant(plan.AsOf)}\n\n");
         md.Append(CultureInfo.InvariantCulture,
             $"**{s.Actions} actions pending** from {s.Findings} findings over {s.Records} records; {s.Suppressed} suppressed, {s.HeldBack} held back by a cooldown, {s.Errors} errors.\n\n");
         md.Append("| Playbook | Rule | Severity | Findings | Actions pending | Suppressed | Held back |\n|---|---|---|---:|---:|---:|---:|\n");
@@ -99,7 +99,7 @@ public static partial class PlanWriter
             md.Append(CultureInfo.InvariantCulture, $"### Held back by a cooldown ({heldBack.Count})\n\n| Finding | Until |\n|---|---|\n");
             foreach (var finding in heldBack)
             {
-                md.Append(CultureInfo.InvariantCulture, $"| {CodeCell($"{finding.Playbook}/{finding.Rule} {finding.Key}")} | {Planner.FormatInstant(finding.HeldBackUntil!.Value)} |\n");
+                md.Append(CultureInfo.InvariantCulture, $"| {CodeCell($"{finding.Playbook}/{finding.Rule} {finding.Key}")} | {DateFormats.FormatInstant(finding.HeldBackUntil!.Value)} |\n");
             }
 
             md.Append('\n');

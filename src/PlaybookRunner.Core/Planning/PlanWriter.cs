@@ -24,7 +24,7 @@ public static partial class PlanWriter
         using (var json = new Utf8JsonWriter(stream, JsonOptions))
         {
             json.WriteStartObject();
-            json.WriteString("asOf", Planner.FormatInstant(plan.AsOf));
+            json.WriteString("asOf", DateFormats.FormatInstant(plan.AsOf));
             json.WriteStartArray("findings");
             foreach (var f in plan.Findings)
             {
@@ -48,13 +48,13 @@ public static partial class PlanWriter
 
                 if (f.HeldBackUntil is { } until)
                 {
-                    json.WriteString("heldBackUntil", Planner.FormatInstant(until));
+                    json.WriteString("heldBackUntil", DateFormats.FormatInstant(until));
                 }
 
                 if (f.DeadLetter is { } dead)
                 {
                     json.WriteStartObject("deadLetter");
-                    json.WriteString("firedAt", Planner.FormatInstant(dead.FiredAt));
+                    json.WriteString("firedAt", DateFormats.FormatInstant(dead.FiredAt));
                     json.WriteString("error", dead.Error);
                     json.WriteEndObject();
                 }
@@ -141,7 +141,7 @@ public static partial class PlanWriter
     {
         json.WriteStartObject("provenance");
         json.WriteString("engine", provenance.Engine);
-        json.WriteString("asOf", Planner.FormatInstant(provenance.AsOf));
+        json.WriteString("asOf", DateFormats.FormatInstant(provenance.AsOf));
         if (provenance.GitCommit is { } commit)
         {
             json.WriteString("gitCommit", commit);
@@ -237,7 +237,7 @@ public static partial class PlanWriter
     public static string WriteText(Plan plan, string baseDirectory, PlanChanges? changes = null)
     {
         var text = new StringBuilder();
-        text.Append("Plan as of ").Append(Planner.FormatInstant(plan.AsOf)).Append("\n\n");
+        text.Append("Plan as of ").Append(DateFormats.FormatInstant(plan.AsOf)).Append("\n\n");
         if (changes is not null)
         {
             text.Append(PlanDiff.WriteText(changes)).Append('\n');
@@ -259,12 +259,12 @@ public static partial class PlanWriter
                 }
                 else if (finding.HeldBackUntil is { } until)
                 {
-                    text.Append("      held back by cooldown until ").Append(Planner.FormatInstant(until)).Append('\n');
+                    text.Append("      held back by cooldown until ").Append(DateFormats.FormatInstant(until)).Append('\n');
                 }
 
                 if (finding.DeadLetter is { } dead)
                 {
-                    text.Append("      ! the firing of ").Append(Planner.FormatInstant(dead.FiredAt)).Append(" was not delivered (dead letter: ")
+                    text.Append("      ! the firing of ").Append(DateFormats.FormatInstant(dead.FiredAt)).Append(" was not delivered (dead letter: ")
                         .Append(OneLine(dead.Error)).Append("); it starts no cooldown, so this finding fires anew; to deliver the original actions instead, before the next run: playbook requeue --rule ")
                         .Append(ShellWord($"{finding.Playbook}/{finding.Rule}")).Append(" --key=").Append(ShellWord(finding.Key)).Append('\n');
                 }

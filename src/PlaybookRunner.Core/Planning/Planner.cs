@@ -495,9 +495,6 @@ internal static class Planner
 
         return new PlannedActionField(field.Name, null, field.Flag, null);
     }
-
-    /// <summary>Formats an instant the way plan output does: ISO 8601 with offset.</summary>
-    public static string FormatInstant(DateTimeOffset instant) => instant.ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture);
 }
 
 /// <summary>What one scheduled tick evaluates: one playbook's rules that share a schedule.</summary>

@@ -26,7 +26,7 @@ internal static class Preflight
         }
 
         var result = new List<Diagnostic>();
-        var secrets = new Secrets();
+        var secrets = new Secrets(workspace.Host);
         foreach (var (name, count) in needed.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             if (!workspace.Channels.TryGetValue(name, out var channel))

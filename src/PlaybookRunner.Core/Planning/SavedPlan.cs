@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using PlaybookRunner.Core.Diagnostics;
-using PlaybookRunner.Core.Execution;
 using PlaybookRunner.Core.Model;
 
 namespace PlaybookRunner.Core.Planning;
@@ -118,7 +117,7 @@ internal static class SavedPlan
     /// <summary>True when every source the plan read is a file whose digest the plan recorded and still has: the plan can be made again.</summary>
     public static bool DataUnchanged(Provenance saved, WorkspaceDefinition workspace)
     {
-        var sources = Sources.SourceBinder.SourcesToRead(workspace);
+        var sources = workspace.SourcesToRead();
         var current = Provenance.Of(workspace, saved.AsOf).Sources;
         return sources.All(s => saved.Sources.TryGetValue(s.Name, out var digest) && current.GetValueOrDefault(s.Name) == digest);
     }
@@ -259,7 +258,7 @@ internal static class SavedPlan
     /// and held back when the rule fired for the customer since the plan was made and its cooldown runs, or
     /// suppressed when a suppression now covers it. Findings of rules the workspace no longer has are dropped.
     /// </summary>
-    public static Plan Recheck(Plan plan, WorkspaceDefinition workspace, StateStore store, DateTimeOffset now)
+    public static Plan Recheck(Plan plan, WorkspaceDefinition workspace, IFiringHistory store, DateTimeOffset now)
     {
         var findings = new List<PlannedFinding>();
         foreach (var finding in plan.Findings)

@@ -26,11 +26,12 @@ internal sealed class PluginCatalog
     private readonly Dictionary<string, ActionProvider> _actions = new(StringComparer.Ordinal);
     private readonly List<Diagnostic> _diagnostics = [];
 
-    private PluginCatalog()
+    private PluginCatalog(IEnumerable<ISourcePlugin> builtInSources)
     {
-        AddSource(new Sources.JsonlSourcePlugin(), BuiltIn);
-        AddSource(new Sources.SqliteSourcePlugin(), BuiltIn);
-        AddSource(new Sources.PostgresSourcePlugin(), BuiltIn);
+        foreach (var source in builtInSources)
+        {
+            AddSource(source, BuiltIn);
+        }
     }
 
     /// <summary>Source kinds implemented by the engine itself (csv is read by a dedicated fast reader).</summary>
@@ -46,8 +47,11 @@ internal sealed class PluginCatalog
     /// <summary>Problems met while loading (also reported on every later use of the same folders).</summary>
     public IReadOnlyList<Diagnostic> Diagnostics => _diagnostics;
 
-    /// <summary>Loads (once per process and set of folders) the plugins of the default folder and <paramref name="folders"/>.</summary>
-    public static PluginCatalog Load(IEnumerable<string> folders)
+    /// <summary>
+    /// Loads (once per process and set of folders) the plugins of the default folder and <paramref name="folders"/>,
+    /// next to the engine's own <paramref name="builtInSources"/> (the same on every call).
+    /// </summary>
+    public static PluginCatalog Load(IEnumerable<string> folders, IEnumerable<ISourcePlugin> builtInSources)
     {
         var all = new[] { DefaultFolder }.Concat(folders).Select(Path.GetFullPath).Distinct(StringComparer.Ordinal).ToList();
         var cacheKey = string.Join("|", all);
@@ -55,7 +59,7 @@ internal sealed class PluginCatalog
         {
             if (!Cache.TryGetValue(cacheKey, out var catalog))
             {
-                catalog = new PluginCatalog();
+                catalog = new PluginCatalog(builtInSources);
                 foreach (var folder in all.Where(Directory.Exists))
                 {
                     foreach (var pluginDirectory in Directory.EnumerateDirectories(folder).Order(StringComparer.Ordinal))

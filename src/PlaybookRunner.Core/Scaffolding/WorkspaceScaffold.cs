@@ -13,7 +13,7 @@ public static class WorkspaceScaffold
     /// <summary>The files to write, relative to the target folder, with their content.</summary>
     public static IReadOnlyList<(string Path, string Content)> Files(DateOnly today)
     {
-        string Day(int daysAgo) => today.AddDays(-daysAgo).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        string Day(int daysAgo) => today.AddDays(-daysAgo).ToString(DateFormats.Date, CultureInfo.InvariantCulture);
         var csv = new StringBuilder("id,name,owner_email,revenue,nps,last_contact_at\n")
             .Append(CultureInfo.InvariantCulture, $"C-001,Northwind Traders,ann@example.com,420000,9,{Day(3)}\n")
             .Append(CultureInfo.InvariantCulture, $"C-002,Contoso Pharmaceuticals,raj@example.com,380000,6,{Day(41)}\n")

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using PlaybookRunner.Core.Loading;
+using PlaybookRunner.Core.Model;
 
 namespace PlaybookRunner.Core.Sources;
 
@@ -12,12 +13,15 @@ internal sealed partial class Secrets
     private readonly HashSet<string> _resolved = new(StringComparer.Ordinal);
     private readonly Func<string, string?> _environment;
 
-    /// <param name="environment">Where values come from; by default the process environment, for the names the operator allows (<see cref="SecretPolicy"/>) only.</param>
-    public Secrets(Func<string, string?>? environment = null)
+    /// <summary>Secrets from the operator's environment, for the names the operator allows (<see cref="SecretPolicy"/>) only.</summary>
+    public Secrets(HostContext host)
     {
-        var policy = SecretPolicy.Current;
-        _environment = environment ?? (name => policy.Allows(name) ? Environment.GetEnvironmentVariable(name) : null);
+        var policy = SecretPolicy.Of(host);
+        _environment = name => policy.Allows(name) ? host.Variable(name) : null;
     }
+
+    /// <param name="environment">Where values come from, every name allowed (tests).</param>
+    public Secrets(Func<string, string?> environment) => _environment = environment;
 
     [GeneratedRegex(@"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}", RegexOptions.CultureInvariant)]
     private static partial Regex Reference();

@@ -11,32 +11,6 @@ namespace PlaybookRunner.Core.Sources;
 /// </summary>
 internal static class SourceBinder
 {
-    /// <summary>The sources to read for a workspace: each playbook's source and their related sources, each once.</summary>
-    public static IReadOnlyList<SourceDefinition> SourcesToRead(WorkspaceDefinition workspace)
-    {
-        var result = new List<SourceDefinition>();
-        foreach (var source in workspace.Playbooks.Select(p => p.Source))
-        {
-            if (!result.Contains(source))
-            {
-                result.Add(source);
-            }
-        }
-
-        foreach (var source in result.ToList())
-        {
-            foreach (var related in source.Related)
-            {
-                if (workspace.Sources.TryGetValue(related.Source, out var target) && !result.Contains(target))
-                {
-                    result.Add(target);
-                }
-            }
-        }
-
-        return result;
-    }
-
     /// <returns>True when every source binds (an unknown plugin action type is reported, and does not stop the sources binding).</returns>
     public static bool Check(WorkspaceDefinition workspace, PluginCatalog catalog, DiagnosticBag diagnostics)
     {
@@ -49,7 +23,7 @@ internal static class SourceBinder
 
     private static void CheckSources(WorkspaceDefinition workspace, PluginCatalog catalog, DiagnosticBag diagnostics)
     {
-        foreach (var source in SourcesToRead(workspace))
+        foreach (var source in workspace.SourcesToRead())
         {
             if (source.Kind == "csv")
             {

@@ -58,7 +58,7 @@ internal static class PlaybookTestRunner
         }
 
         var evaluation = new DiagnosticBag();
-        var plan = await Planner.PlanAsync(prepared.Compiled, test.AsOf, history, prepared.Catalog, new Secrets(), evaluation, cancellationToken,
+        var plan = await Planner.PlanAsync(prepared.Compiled, test.AsOf, history, prepared.Catalog, new Secrets(prepared.Workspace.Host), evaluation, cancellationToken,
             new PlanScope(playbook.Id, playbook.Rules.Select(r => r.Id).ToHashSet(StringComparer.Ordinal)),
             source => ReferenceEquals(source, playbook.Source) ? rows : []);
         if (plan is null)
@@ -93,7 +93,7 @@ internal static class PlaybookTestRunner
             {
                 { IsPending: true } => $"it fires (message: {finding.Message})",
                 { Suppressed: true } => $"it is suppressed ({finding.Justification})",
-                { HeldBackUntil: { } until } => $"it is held back by its cooldown until {Planner.FormatInstant(until)}",
+                { HeldBackUntil: { } until } => $"it is held back by its cooldown until {DateFormats.FormatInstant(until)}",
                 _ when playbook.Rules.FirstOrDefault(r => r.Id == expectation.Rule) is { } rule && Planner.EffectiveSeverity(workspace, playbook, rule) is null
                     => "it does not: the rule is turned off by severity_overrides (none) in runner.yaml",
                 _ => plan.Errors.FirstOrDefault(e => e.Rule == expectation.Rule && e.Key == expectation.Key) is { } error

@@ -49,7 +49,7 @@ public sealed class RequeueCommandTests
         Assert.Equal([$"{Key} 400", $"{Key} 202"], received);
         var history = CliRunner.Run("history", dir.Root).Out;
         Assert.Contains("succeeded  p/busy  A  #0 webhook  attempts 2", history, StringComparison.Ordinal);
-        using var store = PlaybookRunner.Core.Execution.StateStore.OpenReadOnly(Path.Combine(dir.Root, "playbook-state.db"));
+        using var store = PlaybookRunner.Core.Execution.SqliteStateStore.OpenReadOnly(Path.Combine(dir.Root, "playbook-state.db"), TimeProvider.System);
         Assert.Equal(["permanent", "requeued", "succeeded"], store.Attempts(Key).Select(a => a.Outcome));
     }
 

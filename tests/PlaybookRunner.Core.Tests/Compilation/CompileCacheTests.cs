@@ -23,9 +23,9 @@ public sealed class CompileCacheTests
     private static (Core.Model.WorkspaceDefinition Workspace, string Key, string Entry) Load(string file)
     {
         var diagnostics = new DiagnosticBag();
-        var workspace = WorkspaceLoader.Load([file], diagnostics)!;
-        var key = CompileCache.Key(workspace, SourceBinder.SourcesToRead(workspace));
-        return (workspace, key, CompileCache.FromEnvironment()!.PathOf(key));
+        var workspace = WorkspaceLoader.Load([file], TestEngine.Host(), diagnostics)!;
+        var key = CompileCache.Key(workspace, workspace.SourcesToRead());
+        return (workspace, key, CompileCache.Of(TestEngine.Host())!.PathOf(key));
     }
 
     [Fact]
@@ -37,14 +37,14 @@ public sealed class CompileCacheTests
         var (_, _, entry) = Load(file);
         Assert.False(File.Exists(entry));
 
-        var first = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+        var first = TestEngine.Plan([file], DateTimeOffset.UnixEpoch);
         Assert.True(File.Exists(entry));
         Assert.Equal("PBC1", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(entry), 0, 4));
         // This entry's temporary file is gone (other tests write their own entries into the shared folder meanwhile).
         Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(entry)!, Path.GetFileName(entry) + ".*.tmp"));
         var written = File.ReadAllBytes(entry);
 
-        var second = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+        var second = TestEngine.Plan([file], DateTimeOffset.UnixEpoch);
         Assert.Equal(["B"], first.Plan!.Findings.Select(f => f.Key));
         Assert.Equal(["B"], second.Plan!.Findings.Select(f => f.Key));
         Assert.Equal(written, File.ReadAllBytes(entry));
@@ -57,17 +57,17 @@ public sealed class CompileCacheTests
         workspace.Write("data.csv", Data);
         var file = workspace.Write("p.yaml", Playbook(when: "spend > 50 && id != \"corrupt-" + Guid.NewGuid().ToString("N") + "\""));
         var (_, key, entry) = Load(file);
-        Assert.True(PlaybookEngine.Validate([file]).Success);
+        Assert.True(TestEngine.Validate([file]).Success);
         var good = File.ReadAllBytes(entry);
 
         var torn = (byte[])good.Clone();
         torn[^10] ^= 0xFF;
         File.WriteAllBytes(entry, torn);
-        Assert.Null(CompileCache.FromEnvironment()!.TryRead(key));
+        Assert.Null(CompileCache.Of(TestEngine.Host())!.TryRead(key));
         Assert.False(File.Exists(entry));
 
         File.WriteAllBytes(entry, good[..20]);
-        var plan = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+        var plan = TestEngine.Plan([file], DateTimeOffset.UnixEpoch);
         Assert.Equal(["B"], plan.Plan!.Findings.Select(f => f.Key));
         Assert.Equal(good, File.ReadAllBytes(entry));
     }
@@ -79,7 +79,7 @@ public sealed class CompileCacheTests
         workspace.Write("data.csv", Data);
         var file = workspace.Write("p.yaml", Playbook(when: "spend > \"fifty-" + Guid.NewGuid().ToString("N") + "\""));
         var (_, _, entry) = Load(file);
-        var validation = PlaybookEngine.Validate([file]);
+        var validation = TestEngine.Validate([file]);
         Assert.Equal("PB2001", Assert.Single(validation.Diagnostics).Id);
         Assert.False(File.Exists(entry));
     }
@@ -107,7 +107,7 @@ public sealed class CompileCacheTests
     public void Writes_leave_no_temporary_files_and_old_entries_are_pruned()
     {
         using var workspace = new TempWorkspace();
-        var cache = CompileCache.FromSetting(Path.Combine(workspace.Root, "cache"))!;
+        var cache = CompileCache.FromSetting(Path.Combine(workspace.Root, "cache"), TestEngine.Host())!;
         for (var i = 0; i < CompileCache.MaxEntries + 5; i++)
         {
             cache.Write($"k{i:D3}", [1, 2, (byte)i]);
@@ -124,9 +124,9 @@ public sealed class CompileCacheTests
     [Fact]
     public void Off_or_empty_disables_the_cache()
     {
-        Assert.Null(CompileCache.FromSetting("off"));
-        Assert.Null(CompileCache.FromSetting("OFF"));
-        Assert.Null(CompileCache.FromSetting(""));
-        Assert.Equal(Path.GetFullPath("/tmp/somewhere"), CompileCache.FromSetting("/tmp/somewhere")!.Folder);
+        Assert.Null(CompileCache.FromSetting("off", TestEngine.Host()));
+        Assert.Null(CompileCache.FromSetting("OFF", TestEngine.Host()));
+        Assert.Null(CompileCache.FromSetting("", TestEngine.Host()));
+        Assert.Equal(Path.GetFullPath("/tmp/somewhere"), CompileCache.FromSetting("/tmp/somewhere", TestEngine.Host())!.Folder);
     }
 }

@@ -22,7 +22,7 @@ public sealed class ConditionInstrumenterTests
     public void Every_example_playbook_compiles_instrumented()
     {
         var diagnostics = new DiagnosticBag();
-        var workspace = Core.Loading.WorkspaceLoader.Load([TestPaths.Playbooks], diagnostics)!;
+        var workspace = Core.Loading.WorkspaceLoader.Load([TestPaths.Playbooks], TestEngine.Host(), diagnostics)!;
         var compiled = PlaybookCompiler.Compile(workspace, diagnostics, load: true, explain: true);
         Assert.DoesNotContain(diagnostics.Items, d => d.IsError);
         Assert.NotNull(compiled);

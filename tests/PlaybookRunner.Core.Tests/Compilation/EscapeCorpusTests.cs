@@ -24,12 +24,12 @@ public sealed class EscapeCorpusTests
         {
             foreach (var file in cases)
             {
-                var validation = PlaybookEngine.Validate([file]);
+                var validation = TestEngine.Validate([file]);
                 Assert.False(validation.Success, file);
                 Assert.All(validation.Diagnostics.Where(d => d.IsError), error =>
                     Assert.True(error.Location.Path == file && error.Location.Line > 0 && error.Location.Column > 0, DiagnosticFormatter.FormatText(error, TestPaths.Cases)));
 
-                var plan = await PlaybookEngine.PlanAsync([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero));
+                var plan = await TestEngine.PlanAsync([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero));
                 Assert.Null(plan.Plan);
                 Assert.DoesNotContain(plan.Diagnostics, d => d.Message.Contains(Canary, StringComparison.Ordinal));
             }

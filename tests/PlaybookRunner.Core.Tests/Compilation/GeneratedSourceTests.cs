@@ -46,13 +46,13 @@ public sealed class GeneratedSourceTests
                 when: n > 3
             """);
 
-        var validation = PlaybookEngine.Validate([workspace.Root]);
+        var validation = TestEngine.Validate([workspace.Root]);
         var error = Assert.Single(validation.Diagnostics, d => d.IsError);
         Assert.Equal(("PB2001", bad, 5, 11), (error.Id, error.Location.Path, error.Location.Line, error.Location.Column));
         Assert.StartsWith("CS0019:", error.Message, StringComparison.Ordinal);
 
         File.Delete(bad);
-        var plan = PlaybookEngine.Plan([good], DateTimeOffset.UnixEpoch);
+        var plan = TestEngine.Plan([good], DateTimeOffset.UnixEpoch);
         Assert.Equal(["A"], plan.Plan!.Findings.Select(f => f.Key));
     }
 
@@ -69,7 +69,7 @@ public sealed class GeneratedSourceTests
                 when: id == "A"
             """);
         var diagnostics = new Core.Diagnostics.DiagnosticBag();
-        var loaded = Core.Loading.WorkspaceLoader.Load([file], diagnostics)!;
+        var loaded = Core.Loading.WorkspaceLoader.Load([file], TestEngine.Host(), diagnostics)!;
         var builder = new CSharpSourceBuilder(diagnostics);
         var sources = loaded.Playbooks.Select(p => p.Source).Distinct().ToList();
         var code = builder.Build(sources, loaded.Playbooks, r => loaded.Sources[r.Source]);
@@ -94,7 +94,7 @@ public sealed class GeneratedSourceTests
                 message: "{{ v }} {{ r }} {{ c }} {{ index }} {{ records }}"
             """);
 
-        var result = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+        var result = TestEngine.Plan([file], DateTimeOffset.UnixEpoch);
 
         Assert.True(result.Plan is not null, string.Join("\n", result.Diagnostics.Select(d => d.Message)));
         Assert.Equal("vee arr see secret-value recs", Assert.Single(result.Plan.Findings).Message);

@@ -8,7 +8,7 @@ public sealed class PlaybookCompilerTests
     public void All_playbooks_compile_into_one_assembly()
     {
         var diagnostics = new Core.Diagnostics.DiagnosticBag();
-        var workspace = Core.Loading.WorkspaceLoader.Load([TestPaths.Playbooks], diagnostics)!;
+        var workspace = Core.Loading.WorkspaceLoader.Load([TestPaths.Playbooks], TestEngine.Host(), diagnostics)!;
         var compiled = PlaybookCompiler.Compile(workspace, diagnostics, load: true)!;
         Assert.Empty(diagnostics.Items);
         Assert.Equal(3, compiled.Playbooks.Count);
@@ -32,11 +32,11 @@ public sealed class PlaybookCompilerTests
               - id: s
                 when: Environment.GetEnvironmentVariable("HOME") != null
             """);
-        var validation = PlaybookEngine.Validate([file]);
+        var validation = TestEngine.Validate([file]);
         Assert.Equal(
             [("PB2002", 5, 31, "'System.IO' is not allowed in playbook expressions"), ("PB2002", 7, 11, "'System.Environment' is not allowed in playbook expressions")],
             validation.Diagnostics.Select(d => (d.Id, d.Location.Line, d.Location.Column, d.Message)));
-        var plan = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+        var plan = TestEngine.Plan([file], DateTimeOffset.UnixEpoch);
         Assert.Null(plan.Plan);
         Assert.False(File.Exists(marker));
     }
@@ -54,7 +54,7 @@ public sealed class PlaybookCompilerTests
                   n > 1 &&
                     nn < 3
             """);
-        var error = Assert.Single(PlaybookEngine.Validate([file]).Diagnostics);
+        var error = Assert.Single(TestEngine.Validate([file]).Diagnostics);
         Assert.Equal(("PB2001", 7, 9), (error.Id, error.Location.Line, error.Location.Column));
         Assert.StartsWith("CS0103: 'nn' is not a field, related list, let value, segment or helper of playbook", error.Message, StringComparison.Ordinal);
     }
@@ -70,7 +70,7 @@ public sealed class PlaybookCompilerTests
               - id: r
                 when: "true); } static void X() { System.IO.File.Delete(\"x\"); } void Y() { var z = (true"
             """);
-        var diagnostics = PlaybookEngine.Validate([file]).Diagnostics;
+        var diagnostics = TestEngine.Validate([file]).Diagnostics;
         Assert.NotEmpty(diagnostics);
         Assert.All(diagnostics, d => Assert.Equal(5, d.Location.Line));
         Assert.All(diagnostics, d => Assert.StartsWith("PB200", d.Id, StringComparison.Ordinal));

@@ -22,7 +22,7 @@ public sealed class ConditionHelpersTests
             rules:
             {rules}
             """);
-        var result = PlaybookEngine.Plan([file], DateTimeOffset.Parse(asOf, System.Globalization.CultureInfo.InvariantCulture));
+        var result = TestEngine.Plan([file], DateTimeOffset.Parse(asOf, System.Globalization.CultureInfo.InvariantCulture));
         Assert.True(result.Success, string.Join("\n", result.Diagnostics.Select(d => $"{d.Location.Line},{d.Location.Column}: {d.Message}")));
         return result.Plan!;
     }

@@ -32,7 +32,7 @@ public sealed class TemplateEscapeTests
                 message: '{{ object.typeof name }} {{ date.to_string now "%Y" }} {{ name | string.upcase }}'
             """);
 
-        var plan = PlaybookEngine.Plan([file], new DateTimeOffset(2001, 2, 3, 4, 5, 6, TimeSpan.Zero)).Plan!;
+        var plan = TestEngine.Plan([file], new DateTimeOffset(2001, 2, 3, 4, 5, 6, TimeSpan.Zero)).Plan!;
         Assert.Empty(plan.Errors);
         Assert.Equal("string 2001 ACME", Assert.Single(plan.Findings).Message);
     }
@@ -51,9 +51,9 @@ public sealed class TemplateEscapeTests
                 when: id == "A"
                 message: '{{template.Replace("'", "''", StringComparison.Ordinal)}}'
             """);
-        Assert.True(PlaybookEngine.Validate([file]).Success);
+        Assert.True(TestEngine.Validate([file]).Success);
 
-        var plan = PlaybookEngine.Plan([file], new DateTimeOffset(2001, 2, 3, 4, 5, 6, TimeSpan.Zero)).Plan!;
+        var plan = TestEngine.Plan([file], new DateTimeOffset(2001, 2, 3, 4, 5, 6, TimeSpan.Zero)).Plan!;
         var error = Assert.Single(plan.Errors);
         Assert.Equal(("r", "A"), (error.Rule, error.Key));
         Assert.DoesNotContain("TypeInitializationException", error.Message, StringComparison.Ordinal);

@@ -97,7 +97,7 @@ public sealed class ClaimTests(PostgresServer postgres)
         workspace.Write("p.yaml", "playbook: p\nsource: crm\nrules:\n  - { id: r, when: \"true\" }\n");
 
         Environment.SetEnvironmentVariable("PB_TEST_STATE_URL", null);
-        var missing = PlaybookEngine.Plan([workspace.Root], Due);
+        var missing = TestEngine.Plan([workspace.Root], Due);
         Assert.Equal([("PB1023", 4, 3, "Environment variable 'PB_TEST_STATE_URL' is not set")], missing.Diagnostics.Select(d => (d.Id, d.Location.Line, d.Location.Column, d.Message)));
 
         var canary = TestCanary.New("state-password");
@@ -105,7 +105,7 @@ public sealed class ClaimTests(PostgresServer postgres)
         Environment.SetEnvironmentVariable("PB_TEST_STATE_URL", builder.ToString());
         try
         {
-            var refused = PlaybookEngine.Plan([workspace.Root], Due);
+            var refused = TestEngine.Plan([workspace.Root], Due);
             var diagnostic = Assert.Single(refused.Diagnostics);
             Assert.Equal(("PB1027", 4, 3), (diagnostic.Id, diagnostic.Location.Line, diagnostic.Location.Column));
             Assert.StartsWith("State store postgres: ", diagnostic.Message, StringComparison.Ordinal);

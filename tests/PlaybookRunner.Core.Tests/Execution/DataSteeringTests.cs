@@ -50,7 +50,7 @@ public sealed class DataSteeringTests
                       {"title": "Schedule a review with {{ name }}", "owner": "{{ name | string.upcase }}", "n": {{ n }}, "bare": {{ name }}, "none": {{ null }}, "list": {{ [name, n] }}}
             """);
 
-        var run = await PlaybookEngine.RunAsync([file], AsOf, new FixedTimeProvider(AsOf));
+        var run = await TestEngine.RunAsync([file], AsOf, new FixedTimeProvider(AsOf));
 
         Assert.True(run.Success, string.Join('\n', run.Diagnostics.Select(d => d.Message).Concat(run.Plan?.Errors.Select(e => e.Message) ?? [])));
         using var body = JsonDocument.Parse(Assert.Single(bodies));
@@ -115,7 +115,7 @@ public sealed class DataSteeringTests
                   - { type: webhook, url: "{{{server.Url("/hooks/")}}}{{ name }}?customer={{ name }}", body: "{}" }
             """);
 
-        var run = await PlaybookEngine.RunAsync([file], AsOf, new FixedTimeProvider(AsOf));
+        var run = await TestEngine.RunAsync([file], AsOf, new FixedTimeProvider(AsOf));
 
         Assert.True(run.Success, string.Join('\n', run.Actions.Select(a => a.Message).Concat(run.Plan?.Errors.Select(e => e.Message) ?? [])));
         var url = Assert.Single(urls);
@@ -141,7 +141,7 @@ public sealed class DataSteeringTests
                   - { type: webhook, url: "{{{server.Url("/hooks/")}}}{{ id }}", body: "{}" }
             """);
 
-        var run = await PlaybookEngine.RunAsync([file], AsOf, new FixedTimeProvider(AsOf));
+        var run = await TestEngine.RunAsync([file], AsOf, new FixedTimeProvider(AsOf));
 
         Assert.Contains("cannot be a '.' or '..' segment", Assert.Single(run.Plan!.Errors).Message, StringComparison.Ordinal);
         Assert.Empty(run.Actions);
@@ -167,7 +167,7 @@ public sealed class DataSteeringTests
                   - { type: webhook, url: "{{url}}", body: "{}" }
             """);
 
-        var diagnostic = Assert.Single(PlaybookEngine.Validate([file]).Diagnostics, d => d.IsError);
+        var diagnostic = Assert.Single(TestEngine.Validate([file]).Diagnostics, d => d.IsError);
         Assert.Equal(("PB3005", 7), (diagnostic.Id, diagnostic.Location.Line));
         Assert.Contains("must fix its scheme, host and port before its first template value", diagnostic.Message, StringComparison.Ordinal);
     }
@@ -192,7 +192,7 @@ public sealed class DataSteeringTests
                   - { type: file, path: "{{path}}", body: x }
             """);
 
-        var diagnostic = Assert.Single(PlaybookEngine.Validate([file]).Diagnostics, d => d.IsError);
+        var diagnostic = Assert.Single(TestEngine.Validate([file]).Diagnostics, d => d.IsError);
         Assert.Equal(("PB1030", 7), (diagnostic.Id, diagnostic.Location.Line));
         Assert.Contains(why, diagnostic.Message, StringComparison.Ordinal);
     }
@@ -221,7 +221,7 @@ public sealed class DataSteeringTests
             """);
         var before = File.ReadAllText(file);
 
-        var run = await PlaybookEngine.RunAsync([file], AsOf, new FixedTimeProvider(AsOf));
+        var run = await TestEngine.RunAsync([file], AsOf, new FixedTimeProvider(AsOf));
 
         var error = Assert.Single(run.Plan!.Errors);
         Assert.Equal(id, error.Key);
@@ -273,7 +273,7 @@ public sealed class DataSteeringTests
                   - { type: webhook, channel: tasks, {{headers}}, body: "{}" }
             """);
 
-        var errors = PlaybookEngine.Validate([file]).Diagnostics.Where(d => d.IsError).ToList();
+        var errors = TestEngine.Validate([file]).Diagnostics.Where(d => d.IsError).ToList();
         Assert.Contains(errors, d => d.Id == "PB3006" && d.Message.StartsWith(message, StringComparison.Ordinal) && d.Location.Line == 7);
         Assert.Contains(errors, d => d.Id == "PB3006" && d.Message == "Header 'Content-Length' of channel 'tasks' is set by the HTTP client or the engine, not by a workspace");
     }
@@ -293,7 +293,7 @@ public sealed class DataSteeringTests
                     url: "http://127.0.0.1:9/x"
                     body: '{{body.Replace("'", "''", StringComparison.Ordinal)}}'
             """);
-        var result = PlaybookEngine.Plan([file], AsOf);
+        var result = TestEngine.Plan([file], AsOf);
         Assert.True(result.Plan is not null, string.Join('\n', result.Diagnostics.Select(d => d.Message)));
         return result.Plan;
     }

@@ -59,7 +59,7 @@ public sealed class HeaderInjectionTests
                       - { type: webhook, url: "http://127.0.0.1:{{{port}}}/hook", headers: { X-Customer: "{{ name }}" }, body: '{"id": "{{ id }}"}' }
                 """);
 
-            var run = await PlaybookEngine.RunAsync([file], DateTimeOffset.UnixEpoch, new FixedTimeProvider(DateTimeOffset.UnixEpoch));
+            var run = await TestEngine.RunAsync([file], DateTimeOffset.UnixEpoch, new FixedTimeProvider(DateTimeOffset.UnixEpoch));
 
             var error = Assert.Single(run.Plan!.Errors);
             Assert.Equal(("PB5002", "A"), (error.Id, error.Key));
@@ -97,7 +97,7 @@ public sealed class HeaderInjectionTests
                   - { type: email, to: owner@example.com, subject: "Call {{ name }}", body: "Call {{ name }}" }
             """);
 
-        var run = await PlaybookEngine.RunAsync([file], DateTimeOffset.UnixEpoch, new FixedTimeProvider(DateTimeOffset.UnixEpoch));
+        var run = await TestEngine.RunAsync([file], DateTimeOffset.UnixEpoch, new FixedTimeProvider(DateTimeOffset.UnixEpoch));
 
         var error = Assert.Single(run.Plan!.Errors);
         Assert.Equal(("PB5002", "A"), (error.Id, error.Key));

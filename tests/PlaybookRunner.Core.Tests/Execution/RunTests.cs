@@ -21,7 +21,7 @@ public sealed class RunTests
         return workspace.Write("p.yaml", "playbook: p\nsource: crm\nrules:\n" + rules);
     }
 
-    private static Task<RunResult> Run(string file, DateTimeOffset at) => PlaybookEngine.RunAsync([file], at, new FixedTimeProvider(at));
+    private static Task<RunResult> Run(string file, DateTimeOffset at) => TestEngine.RunAsync([file], at, new FixedTimeProvider(at));
 
     [Fact]
     public async Task A_webhook_redirect_is_not_followed_so_the_channel_headers_stay_with_their_host()
@@ -66,7 +66,7 @@ public sealed class RunTests
         var first = await Run(file, Day1);
         Assert.Equal([("A", true), ("A", true), ("B", true), ("B", false), ("C", false), ("C", false)], first.Actions.Select(a => (a.Key, a.Succeeded)));
 
-        var plan = (await PlaybookEngine.PlanAsync([file], Day1.AddDays(1))).Plan!;
+        var plan = (await TestEngine.PlanAsync([file], Day1.AddDays(1))).Plan!;
         Assert.Equal(
             [("A", true, false), ("B", true, false), ("C", false, true)],
             plan.Findings.Select(f => (f.Key, f.HeldBackUntil is not null, f.DeadLetter is not null)));
@@ -77,7 +77,7 @@ public sealed class RunTests
         Assert.Contains("C  ", Core.Planning.PlanWriter.WriteText(plan, workspace.Root), StringComparison.Ordinal);
         Assert.Contains("! the firing of 2026-03-02T09:00:00+00:00 was not delivered (dead letter: ", Core.Planning.PlanWriter.WriteText(plan, workspace.Root), StringComparison.Ordinal);
 
-        var explained = await PlaybookEngine.ExplainAsync([file], "p/busy", "C", Day1.AddDays(1));
+        var explained = await TestEngine.ExplainAsync([file], "p/busy", "C", Day1.AddDays(1));
         Assert.Contains("was not delivered (dead letter: ", explained.Explanation!.Cooldown, StringComparison.Ordinal);
         Assert.Contains("starts no cooldown", explained.Explanation.Cooldown, StringComparison.Ordinal);
 
@@ -112,7 +112,7 @@ public sealed class RunTests
             (lines[0].GetProperty("playbook").GetString(), lines[0].GetProperty("rule").GetString(), lines[0].GetProperty("key").GetString(), lines[0].GetProperty("severity").GetString(), lines[0].GetProperty("at").GetString()));
 
         // Two days later: the cooldown holds both back; plan shows until when; nothing runs.
-        var plan = await PlaybookEngine.PlanAsync([file], Day1.AddDays(2));
+        var plan = await TestEngine.PlanAsync([file], Day1.AddDays(2));
         Assert.All(plan.Plan!.Findings, f => Assert.Equal(Day1.AddDays(7), f.HeldBackUntil));
         Assert.Equal((0, 2), (plan.Plan.Summary.Actions, plan.Plan.Summary.HeldBack));
         var second = await Run(file, Day1.AddDays(2));
@@ -123,7 +123,7 @@ public sealed class RunTests
         Assert.Equal([("escalate", "A"), ("escalate", "C")], third.Actions.Select(a => (a.Rule, a.Key)));
         Assert.Equal(4, File.ReadAllLines(Path.Combine(workspace.Root, "out", "outbox.jsonl")).Length);
 
-        var (history, _) = PlaybookEngine.History([workspace.Root], "busy", "A", failedOnly: false);
+        var (history, _) = TestEngine.History([workspace.Root], "busy", "A", failedOnly: false);
         var entry = Assert.Single(history);
         Assert.Equal(("succeeded", 1, "p/busy/A/0/20260302T090000.000Z"), (entry.State, entry.Attempts, entry.IdempotencyKey));
     }
@@ -133,13 +133,13 @@ public sealed class RunTests
     {
         using var workspace = new TempWorkspace();
         var file = Workspace(workspace, "  - { id: r, when: tickets > 3, actions: [ { type: file, path: o.jsonl, body: x } ] }\n");
-        var plan = await PlaybookEngine.PlanAsync([file], Day1);
+        var plan = await TestEngine.PlanAsync([file], Day1);
         Assert.True(plan.Success);
         Assert.False(File.Exists(Path.Combine(workspace.Root, "playbook-state.db")));
         await Run(file, Day1);
         var before = File.GetLastWriteTimeUtc(Path.Combine(workspace.Root, "playbook-state.db"));
         var size = new FileInfo(Path.Combine(workspace.Root, "playbook-state.db")).Length;
-        await PlaybookEngine.PlanAsync([file], Day1.AddDays(1));
+        await TestEngine.PlanAsync([file], Day1.AddDays(1));
         Assert.Equal((before, size), (File.GetLastWriteTimeUtc(Path.Combine(workspace.Root, "playbook-state.db")), new FileInfo(Path.Combine(workspace.Root, "playbook-state.db")).Length));
     }
 
@@ -191,9 +191,9 @@ public sealed class RunTests
             Assert.Equal(3, requests.Count);
             Assert.All(requests, r => Assert.Equal("Bearer " + secret, r.Authorization));
 
-            var (dead, _) = PlaybookEngine.History([workspace.Root], null, null, failedOnly: true);
+            var (dead, _) = TestEngine.History([workspace.Root], null, null, failedOnly: true);
             Assert.Equal(("C", "dead"), (Assert.Single(dead).Key, dead[0].State));
-            using (var store = Core.Execution.StateStore.OpenReadOnly(Path.Combine(workspace.Root, "playbook-state.db")))
+            using (var store = Core.Execution.SqliteStateStore.OpenReadOnly(Path.Combine(workspace.Root, "playbook-state.db"), TimeProvider.System))
             {
                 Assert.Equal(["transient", "succeeded"], store.Attempts("p/busy/A/0/20260302T090000.000Z").Select(a => a.Outcome));
                 Assert.Equal(["permanent"], store.Attempts("p/busy/C/0/20260302T090000.000Z").Select(a => a.Outcome));
@@ -284,13 +284,13 @@ public sealed class RunTests
               - { rule: p/busy, key: C, until: 2026-01-31, justification: Old news }
               - { rule: p/gone, justification: Renamed rule }
             """);
-        var validation = PlaybookEngine.Validate([workspace.Root], new FixedTimeProvider(Day1));
+        var validation = TestEngine.Validate([workspace.Root], new FixedTimeProvider(Day1));
         Assert.Equal(
             [("PB1025", 3, 5, "Suppression of 'p/busy' for key 'C' expired on 2026-01-31"), ("PB1026", 4, 5, "Suppression names 'p/gone', which is not a rule of any playbook here")],
             validation.Diagnostics.Select(d => (d.Id, d.Location.Line, d.Location.Column, d.Message)));
         Assert.True(validation.Success);
 
-        var plan = (await PlaybookEngine.PlanAsync([file], Day1)).Plan!;
+        var plan = (await TestEngine.PlanAsync([file], Day1)).Plan!;
         Assert.Equal([("A", true, "The CEO meets them every week"), ("C", false, null)], plan.Findings.Select(f => (f.Key, f.Suppressed, f.Justification)));
         Assert.Equal((1, 1), (plan.Summary.Actions, plan.Summary.Suppressed));
         var run = await Run(file, Day1);
@@ -302,18 +302,11 @@ public sealed class RunTests
     {
         using var workspace = new TempWorkspace();
         var file = Workspace(workspace, "  - { id: busy, when: tickets > 3, actions: [ { type: file, path: o.jsonl, body: \"{{ id }}\" } ] }\n");
-        Core.Execution.RunExecutor.BeforeExecuteInFlow.Value = key => throw new InvalidOperationException("simulated crash before " + key);
-        try
-        {
-            await Assert.ThrowsAsync<InvalidOperationException>(() => Run(file, Day1));
-        }
-        finally
-        {
-            Core.Execution.RunExecutor.BeforeExecuteInFlow.Value = null;
-        }
+        var crash = TestEngine.Engine(new FixedTimeProvider(Day1), new CrashBeforeExecuting());
+        await Assert.ThrowsAsync<InvalidOperationException>(() => crash.RunAsync([file], Day1));
 
         Assert.False(File.Exists(Path.Combine(workspace.Root, "o.jsonl")));
-        var (pending, _) = PlaybookEngine.History([workspace.Root], null, null, failedOnly: false);
+        var (pending, _) = TestEngine.History([workspace.Root], null, null, failedOnly: false);
         // Every firing's intent is recorded before the first action runs.
         Assert.Equal([("A", "pending"), ("C", "pending")], pending.Select(p => (p.Key, p.State)));
 
@@ -341,6 +334,12 @@ public sealed class RunTests
 
         return text.ToString();
     }
+
+    /// <summary>Simulates a crash after an action's intent is recorded and before it is executed.</summary>
+    private sealed class CrashBeforeExecuting : Core.Execution.IExecutionObserver
+    {
+        public void Claimed(string idempotencyKey) => throw new InvalidOperationException("simulated crash before " + idempotencyKey);
+    }
 }
 
 public sealed class StateStoreTests
@@ -350,11 +349,11 @@ public sealed class StateStoreTests
     {
         using var workspace = new TempWorkspace();
         var path = Path.Combine(workspace.Root, "state.db");
-        using (Core.Execution.StateStore.OpenForWrite(path))
+        using (Core.Execution.SqliteStateStore.OpenForWrite(path, TimeProvider.System, TimeSpan.FromSeconds(60)))
         {
         }
 
-        using (Core.Execution.StateStore.OpenForWrite(path))
+        using (Core.Execution.SqliteStateStore.OpenForWrite(path, TimeProvider.System, TimeSpan.FromSeconds(60)))
         {
         }
 
@@ -375,7 +374,7 @@ public sealed class StateStoreTests
     {
         using var workspace = new TempWorkspace();
         var path = Path.Combine(workspace.Root, "state.db");
-        using (Core.Execution.StateStore.OpenForWrite(path))
+        using (Core.Execution.SqliteStateStore.OpenForWrite(path, TimeProvider.System, TimeSpan.FromSeconds(60)))
         {
         }
 
@@ -387,7 +386,7 @@ public sealed class StateStoreTests
             command.ExecuteNonQuery();
         }
 
-        var error = Assert.Throws<InvalidOperationException>(() => Core.Execution.StateStore.OpenForWrite(path));
+        var error = Assert.Throws<InvalidOperationException>(() => Core.Execution.SqliteStateStore.OpenForWrite(path, TimeProvider.System, TimeSpan.FromSeconds(60)));
         Assert.Contains("has schema version 99, newer than this PlaybookRunner understands (6)", error.Message, StringComparison.Ordinal);
     }
 }

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Time.Testing;
 using PlaybookRunner.Core.Execution;
-using PlaybookRunner.Core.Scheduling;
+using PlaybookRunner.Hosting;
 
 namespace PlaybookRunner.Core.Tests.Execution;
 
@@ -45,7 +45,7 @@ public sealed class RunnerExclusionTests
         using var workspace = new TempWorkspace();
         var file = Workspace(workspace, server.Url("/hook"));
 
-        var first = Task.Run(() => PlaybookEngine.RunAsync([file], AsOf, TimeProvider.System));
+        var first = Task.Run(() => TestEngine.RunAsync([file], AsOf, TimeProvider.System));
         // The second starts once the first is delivering (a second started earlier could be the one that registers first).
         Assert.True(executing.Wait(TimeSpan.FromSeconds(60)), "the first run never delivered");
         var deadline = DateTime.UtcNow.AddSeconds(30);
@@ -53,7 +53,7 @@ public sealed class RunnerExclusionTests
         do
         {
             await Task.Delay(100);
-            second = await PlaybookEngine.RunAsync([file], AsOf.AddMinutes(1), TimeProvider.System);
+            second = await TestEngine.RunAsync([file], AsOf.AddMinutes(1), TimeProvider.System);
         }
         while (!second.Busy && DateTime.UtcNow < deadline && !first.IsCompleted);
 
@@ -69,7 +69,7 @@ public sealed class RunnerExclusionTests
         Assert.Equal(3, delivered.Count);
 
         // Once the first has left, a run goes ahead: everything is held back by the cooldown, nothing is sent again.
-        var third = await PlaybookEngine.RunAsync([file], AsOf.AddMinutes(2), TimeProvider.System);
+        var third = await TestEngine.RunAsync([file], AsOf.AddMinutes(2), TimeProvider.System);
         Assert.False(third.Busy);
         Assert.Equal(3, delivered.Count);
         Assert.Equal(3, third.Plan!.Summary.HeldBack);
@@ -88,11 +88,11 @@ public sealed class RunnerExclusionTests
         var file = Workspace(workspace, server.Url("/hook"));
         var time = new FakeTimeProvider(AsOf.AddMinutes(-30));
         var logger = new ListLogger();
-        using (var daemon = new Daemon([workspace.Root], time, logger, DaemonOptions.Default))
+        using (var daemon = new Daemon([workspace.Root], TestEngine.Options(time), logger, DaemonOptions.Default))
         {
             Assert.True(daemon.Start());
 
-            var refused = await PlaybookEngine.RunAsync([file], AsOf, time);
+            var refused = await TestEngine.RunAsync([file], AsOf, time);
 
             Assert.True(refused.Busy);
             Assert.Contains("a daemon (daemon:", Assert.Single(refused.Diagnostics, d => d.IsError).Message, StringComparison.Ordinal);
@@ -100,11 +100,11 @@ public sealed class RunnerExclusionTests
         }
 
         // The daemon left when it stopped: a run goes ahead.
-        Assert.False((await PlaybookEngine.RunAsync([file], AsOf, time)).Busy);
+        Assert.False((await TestEngine.RunAsync([file], AsOf, time)).Busy);
         Assert.Equal(3, delivered.Count);
 
         // A run live in the store (on another machine) makes a daemon's tick wait for the next poll.
-        using var waiting = new Daemon([workspace.Root], time, logger, DaemonOptions.Default);
+        using var waiting = new Daemon([workspace.Root], TestEngine.Options(time), logger, DaemonOptions.Default);
         Assert.True(waiting.Start());
         await waiting.CatchUpAsync(CancellationToken.None);
         time.Advance(TimeSpan.FromMinutes(31));
@@ -139,7 +139,7 @@ public sealed class RunnerExclusionTests
             store.Heartbeat("run:elsewhere:1:abcd1234", "run");
         }
 
-        var run = await PlaybookEngine.RunAsync([file], AsOf, TimeProvider.System);
+        var run = await TestEngine.RunAsync([file], AsOf, TimeProvider.System);
 
         Assert.False(run.Busy, string.Join('\n', run.Diagnostics.Select(d => d.Message)));
         Assert.True(run.Success, string.Join('\n', run.Diagnostics.Select(d => d.Message)));

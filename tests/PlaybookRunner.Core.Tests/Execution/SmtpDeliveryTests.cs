@@ -146,7 +146,7 @@ public sealed class SmtpDeliveryTests
         var file = Workspace(workspace, smtp.Port);
         var clock = Stopwatch.StartNew();
 
-        var run = await PlaybookEngine.RunAsync([file], DateTimeOffset.UnixEpoch, new FixedTimeProvider(DateTimeOffset.UnixEpoch));
+        var run = await TestEngine.RunAsync([file], DateTimeOffset.UnixEpoch, new FixedTimeProvider(DateTimeOffset.UnixEpoch));
 
         var action = Assert.Single(run.Actions);
         Assert.True(action.Succeeded, action.Message);
@@ -163,7 +163,7 @@ public sealed class SmtpDeliveryTests
         var file = Workspace(workspace, smtp.Port);
         var clock = Stopwatch.StartNew();
 
-        var run = await PlaybookEngine.RunAsync([file], DateTimeOffset.UnixEpoch, new FixedTimeProvider(DateTimeOffset.UnixEpoch));
+        var run = await TestEngine.RunAsync([file], DateTimeOffset.UnixEpoch, new FixedTimeProvider(DateTimeOffset.UnixEpoch));
 
         var action = Assert.Single(run.Actions);
         Assert.False(action.Succeeded);
@@ -182,7 +182,7 @@ public sealed class SmtpDeliveryTests
         workspace.Write("runner.yaml", $"channels:\n  default: {{ kind: smtp, host: 127.0.0.1, port: {smtp.Port}, from: cs@example.com, tls: none, concurrency: 1 }}\nexecution: {{ max_attempts: 3, backoff_ms: 1, timeout_seconds: 2 }}\n");
         var file = workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: \"true\", actions: [ { type: email, to: owner@example.com, subject: Hi, body: Hello } ] }\n");
 
-        var run = await PlaybookEngine.RunAsync([file], DateTimeOffset.UnixEpoch, new FixedTimeProvider(DateTimeOffset.UnixEpoch));
+        var run = await TestEngine.RunAsync([file], DateTimeOffset.UnixEpoch, new FixedTimeProvider(DateTimeOffset.UnixEpoch));
 
         Assert.True(run.Success, string.Join("\n", run.Actions.Select(a => a.Message)));
         Assert.All(run.Actions, a => Assert.Equal(1, a.Attempts));

@@ -49,7 +49,7 @@ public sealed class StoreFaultTests
 
     private static List<string> Attempts(TempWorkspace workspace)
     {
-        using var store = StateStore.OpenReadOnly(Db(workspace));
+        using var store = Core.Execution.SqliteStateStore.OpenReadOnly(Db(workspace), TimeProvider.System);
         return [.. store.Attempts(Key).Select(a => a.Outcome)];
     }
 
@@ -68,7 +68,7 @@ public sealed class StoreFaultTests
         var time = new SteppedTimeProvider(Day1);
 
         // The receiver is down: two attempts, then the action waits (pending, not a dead letter); run exits 1 with a warning.
-        var first = await PlaybookEngine.RunAsync([file], Day1, time);
+        var first = await TestEngine.RunAsync([file], Day1, time);
         var waiting = Assert.Single(first.Actions);
         Assert.Equal((false, Day1.AddSeconds(30), Day1.AddHours(1)), (waiting.Succeeded, waiting.RetryAt, waiting.GivesUpAt));
         Assert.False(first.Success);
@@ -76,11 +76,11 @@ public sealed class StoreFaultTests
         Assert.Equal(Core.Diagnostics.DiagnosticSeverity.Warning, warning.Severity);
         Assert.Contains("attempted again from 2026-03-02T09:00:30+00:00 (by the next run or the daemon) until 2026-03-02T10:00:00+00:00", warning.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(first.Diagnostics, d => d.Id == "PB5004");
-        Assert.Equal(("pending", 2), PlaybookEngine.History([file], null, null, failedOnly: false).Entries.Select(e => (e.State, e.Attempts)).Single());
+        Assert.Equal(("pending", 2), TestEngine.History([file], null, null, failedOnly: false).Entries.Select(e => (e.State, e.Attempts)).Single());
 
         // Before its retry time a run leaves it alone (and the cooldown holds the customer: no second firing), and says so.
         time.Now = Day1.AddSeconds(10);
-        var early = await PlaybookEngine.RunAsync([file], Day1.AddSeconds(10), time);
+        var early = await TestEngine.RunAsync([file], Day1.AddSeconds(10), time);
         Assert.Empty(early.Actions);
         Assert.Equal((1, (DateTimeOffset?)Day1.AddSeconds(30)), early.Waiting);
         Assert.Equal(2, keys.Count);
@@ -88,7 +88,7 @@ public sealed class StoreFaultTests
         // The receiver is back: the next run after the retry time delivers it, once, with the same key.
         Volatile.Write(ref down, false);
         time.Now = Day1.AddSeconds(31);
-        var later = await PlaybookEngine.RunAsync([file], Day1.AddSeconds(31), time);
+        var later = await TestEngine.RunAsync([file], Day1.AddSeconds(31), time);
         var delivered = Assert.Single(later.Actions);
         Assert.True(delivered.Succeeded && delivered.Recovered);
         Assert.True(later.Success);
@@ -104,21 +104,21 @@ public sealed class StoreFaultTests
         var file = Workspace(workspace, server.Url("/hook"), "max_attempts: 1, retry_horizon_minutes: 1");
         var time = new SteppedTimeProvider(Day1);
 
-        Assert.Equal(Day1.AddSeconds(30), Assert.Single((await PlaybookEngine.RunAsync([file], Day1, time)).Actions).RetryAt);
+        Assert.Equal(Day1.AddSeconds(30), Assert.Single((await TestEngine.RunAsync([file], Day1, time)).Actions).RetryAt);
         time.Now = Day1.AddSeconds(30);
         // The wait doubles, but never past the horizon: the last round is at its end.
-        Assert.Equal(Day1.AddMinutes(1), Assert.Single((await PlaybookEngine.RunAsync([file], Day1, time)).Actions).RetryAt);
+        Assert.Equal(Day1.AddMinutes(1), Assert.Single((await TestEngine.RunAsync([file], Day1, time)).Actions).RetryAt);
         time.Now = Day1.AddMinutes(1);
-        var last = await PlaybookEngine.RunAsync([file], Day1, time);
+        var last = await TestEngine.RunAsync([file], Day1, time);
 
         var dead = Assert.Single(last.Actions);
         Assert.Null(dead.RetryAt);
         Assert.EndsWith("(gave up after retrying since 2026-03-02T09:00:00+00:00)", dead.Message, StringComparison.Ordinal);
         Assert.Contains(last.Diagnostics, d => d.Id == "PB5004");
-        Assert.Equal(("dead", 3), PlaybookEngine.History([file], null, null, failedOnly: true).Entries.Select(e => (e.State, e.Attempts)).Single());
+        Assert.Equal(("dead", 3), TestEngine.History([file], null, null, failedOnly: true).Entries.Select(e => (e.State, e.Attempts)).Single());
         Assert.Equal(["transient", "transient", "transient"], Attempts(workspace));
 
-        var plan = await PlaybookEngine.PlanAsync([file], Day1.AddDays(1));
+        var plan = await TestEngine.PlanAsync([file], Day1.AddDays(1));
         Assert.Contains("hook: HTTP 503 Service Unavailable (gave up after retrying since 2026-03-02T09:00:00+00:00)); it starts no cooldown", Core.Planning.PlanWriter.WriteText(plan.Plan!, workspace.Root), StringComparison.Ordinal);
         Assert.Contains("playbook requeue --rule p/r --key=A", Core.Planning.PlanWriter.WriteText(plan.Plan!, workspace.Root), StringComparison.Ordinal);
     }
@@ -132,7 +132,7 @@ public sealed class StoreFaultTests
             : (200, "{}", null));
         using var workspace = new TempWorkspace();
         var file = Workspace(workspace, server.Url("/hook"), "max_attempts: 2, backoff_ms: 1");
-        var run = PlaybookEngine.RunAsync([file], Day1, TimeProvider.System);
+        var run = TestEngine.RunAsync([file], Day1, TimeProvider.System);
         while (Volatile.Read(ref requests) == 0)
         {
             await Task.Delay(20);
@@ -161,7 +161,7 @@ public sealed class StoreFaultTests
         Sql(workspace, $"CREATE TRIGGER broken BEFORE {broken} BEGIN SELECT RAISE(ABORT, 'database disk image is malformed'); END;");
         for (var i = 0; i < 3; i++)
         {
-            var run = await PlaybookEngine.RunAsync([file], Day1, new FixedTimeProvider(Day1), createStore: false);
+            var run = await TestEngine.RunAsync([file], Day1, new FixedTimeProvider(Day1), createStore: false);
             var error = Assert.Single(run.Diagnostics, d => d.Id == "PB5014");
             Assert.Contains($"State store {Db(workspace)} failed: ", error.Message, StringComparison.Ordinal);
             Assert.Contains("database disk image is malformed", error.Message, StringComparison.Ordinal);
@@ -172,7 +172,7 @@ public sealed class StoreFaultTests
         }
 
         Sql(workspace, "DROP TRIGGER broken");
-        var repaired = await PlaybookEngine.RunAsync([file], Day1, new FixedTimeProvider(Day1), createStore: false);
+        var repaired = await TestEngine.RunAsync([file], Day1, new FixedTimeProvider(Day1), createStore: false);
         Assert.True(repaired.Success, string.Join("\n", repaired.Diagnostics.Select(d => d.Message)));
         Assert.Single(server.Requests);
     }
@@ -195,17 +195,17 @@ public sealed class StoreFaultTests
         }
 
         Sql(workspace, $"CREATE TRIGGER broken BEFORE {broken} BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;");
-        var run = await PlaybookEngine.RunAsync([file], Day1, new FixedTimeProvider(Day1), createStore: false);
+        var run = await TestEngine.RunAsync([file], Day1, new FixedTimeProvider(Day1), createStore: false);
         var error = Assert.Single(run.Diagnostics, d => d.Id == "PB5014");
         Assert.True(error.Message.Contains($"{Key} may have been delivered: it stays pending", StringComparison.Ordinal), error.Message);
         Assert.Contains($"{Key} may have been delivered: it stays pending and is sent again with the same idempotency key once the store works", error.Message, StringComparison.Ordinal);
         Assert.Single(keys);
 
         Sql(workspace, "DROP TRIGGER broken");
-        var again = await PlaybookEngine.RunAsync([file], Day1, new FixedTimeProvider(Day1), createStore: false);
+        var again = await TestEngine.RunAsync([file], Day1, new FixedTimeProvider(Day1), createStore: false);
         Assert.True(again.Success);
         Assert.Equal([Key, Key], keys);
-        Assert.Equal("succeeded", PlaybookEngine.History([file], null, null, failedOnly: false).Entries.Single().State);
+        Assert.Equal("succeeded", TestEngine.History([file], null, null, failedOnly: false).Entries.Single().State);
     }
 
     [Theory]
@@ -219,7 +219,7 @@ public sealed class StoreFaultTests
         var file = Workspace(workspace, server.Url("/hook"), "max_attempts: 1");
         if (how != "never created")
         {
-            Assert.True((await PlaybookEngine.RunAsync([file], Day1, new FixedTimeProvider(Day1), createStore: true)).Success);
+            Assert.True((await TestEngine.RunAsync([file], Day1, new FixedTimeProvider(Day1), createStore: true)).Success);
             foreach (var suffix in new[] { "", "-wal", "-shm" })
             {
                 File.Delete(Db(workspace) + suffix);
@@ -232,7 +232,7 @@ public sealed class StoreFaultTests
         }
 
         var sent = server.Requests.Count;
-        var refused = await PlaybookEngine.RunAsync([file], Day1.AddDays(40), new FixedTimeProvider(Day1.AddDays(40)), createStore: false);
+        var refused = await TestEngine.RunAsync([file], Day1.AddDays(40), new FixedTimeProvider(Day1.AddDays(40)), createStore: false);
         var error = Assert.Single(refused.Diagnostics);
         Assert.Equal("PB5013", error.Id);
         Assert.StartsWith($"The state store {Db(workspace)} does not exist (or is empty); nothing was run", error.Message, StringComparison.Ordinal);
@@ -241,9 +241,9 @@ public sealed class StoreFaultTests
         Assert.Equal(how == "truncated", File.Exists(Db(workspace)));
 
         // requeue does not create one either.
-        Assert.Equal("PB5013", Assert.Single(PlaybookEngine.Requeue([file], null, null, TimeProvider.System).Diagnostics).Id);
+        Assert.Equal("PB5013", Assert.Single(TestEngine.Requeue([file], null, null, TimeProvider.System).Diagnostics).Id);
 
-        var created = await PlaybookEngine.RunAsync([file], Day1.AddDays(40), new FixedTimeProvider(Day1.AddDays(40)), createStore: true);
+        var created = await TestEngine.RunAsync([file], Day1.AddDays(40), new FixedTimeProvider(Day1.AddDays(40)), createStore: true);
         Assert.True(created.Success);
         Assert.Equal(sent + 1, server.Requests.Count);
     }
@@ -308,7 +308,7 @@ public sealed class RunLaneTests
                   - { type: webhook, channel: quick, body: "{}" }
             """);
 
-        var run = await PlaybookEngine.RunAsync([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero), TimeProvider.System);
+        var run = await TestEngine.RunAsync([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero), TimeProvider.System);
 
         Assert.True(run.Success);
         Assert.Equal(["A/0", "A/1", "B/0", "B/1", "C/0", "C/1"], run.Actions.Select(a => string.Join('/', a.IdempotencyKey.Split('/')[2..4])));

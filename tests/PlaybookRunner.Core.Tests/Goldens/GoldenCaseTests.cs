@@ -26,7 +26,7 @@ public sealed class GoldenCaseTests
     public void Case_yields_exactly_the_golden_diagnostics(string relativePath)
     {
         var file = Path.Combine(TestPaths.Cases, relativePath);
-        var result = PlaybookEngine.Validate([file]);
+        var result = TestEngine.Validate([file]);
         var actual = DiagnosticFormatter.WriteText(result.Diagnostics, TestPaths.Cases);
         var golden = Path.ChangeExtension(file, ".diagnostics.txt");
         if (TestPaths.UpdateGoldens)

@@ -10,7 +10,7 @@ public sealed class PlanGoldenTests
     [Fact]
     public void Plan_of_the_examples_matches_the_golden_json()
     {
-        var result = PlaybookEngine.Plan([TestPaths.Playbooks], AsOf);
+        var result = TestEngine.Plan([TestPaths.Playbooks], AsOf);
         Assert.True(result.Success, string.Join("\n", result.Diagnostics.Select(d => d.Message)));
         var json = PlanWriter.WriteJson(result.Plan!, TestPaths.RepoRoot);
         var golden = Path.Combine(TestPaths.Goldens, "examples.plan.json");
@@ -26,15 +26,15 @@ public sealed class PlanGoldenTests
     [Fact]
     public void Two_plans_of_the_same_inputs_are_byte_identical()
     {
-        var first = PlanWriter.WriteJson(PlaybookEngine.Plan([TestPaths.Playbooks], AsOf).Plan!, TestPaths.RepoRoot);
-        var second = PlanWriter.WriteJson(PlaybookEngine.Plan([TestPaths.Playbooks], AsOf).Plan!, TestPaths.RepoRoot);
+        var first = PlanWriter.WriteJson(TestEngine.Plan([TestPaths.Playbooks], AsOf).Plan!, TestPaths.RepoRoot);
+        var second = PlanWriter.WriteJson(TestEngine.Plan([TestPaths.Playbooks], AsOf).Plan!, TestPaths.RepoRoot);
         Assert.Equal(first, second);
     }
 
     [Fact]
     public void Examples_validate_without_diagnostics()
     {
-        var result = PlaybookEngine.Validate([TestPaths.Playbooks], new FixedTimeProvider(AsOf));
+        var result = TestEngine.Validate([TestPaths.Playbooks], new FixedTimeProvider(AsOf));
         Assert.Empty(result.Diagnostics);
         Assert.Equal(3, result.Playbooks);
         Assert.Equal(7, result.Rules);

@@ -15,7 +15,7 @@ public sealed class ExecutionLimitTests
         workspace.Write("runner.yaml", $"execution:\n  {setting}: {value}\n");
         var file = workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: data.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: \"true\" }\n");
 
-        var error = Assert.Single(PlaybookEngine.Validate([file]).Diagnostics, d => d.IsError);
+        var error = Assert.Single(TestEngine.Validate([file]).Diagnostics, d => d.IsError);
         Assert.Equal(("PB1005", 2, setting.Length + 5), (error.Id, error.Location.Line, error.Location.Column));
         Assert.EndsWith($"must be at most {ceiling}", error.Message, StringComparison.Ordinal);
     }
@@ -28,6 +28,6 @@ public sealed class ExecutionLimitTests
         workspace.Write("runner.yaml", "execution: { evaluation_budget_ms: 600000, worker_memory_mb: 16384, worker_timeout_seconds: 3600 }\n");
         var file = workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: data.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: \"true\" }\n");
 
-        Assert.True(PlaybookEngine.Validate([file]).Success);
+        Assert.True(TestEngine.Validate([file]).Success);
     }
 }

@@ -26,7 +26,7 @@ public sealed class OnePassTests
         workspace.Write("cron.yaml", "playbook: cron\nsource: other\nschedule: \"0 9 * * MON-FRU\"\ntimezone: Europe/Londn\nrules:\n  - id: r\n    when: tickets > 3\n    actions: [ { type: webhook, channel: hook, body: \"{}\" } ]\n");
         workspace.Write("uses-broken.yaml", "playbook: uses-broken\nsource: broken\nrules:\n  - id: r\n    when: id == \"A\"\n");
 
-        var diagnostics = PlaybookEngine.Validate([workspace.Root]).Diagnostics;
+        var diagnostics = TestEngine.Validate([workspace.Root]).Diagnostics;
 
         var lines = diagnostics.Select(d => $"{Path.GetFileName(d.Location.Path)}({d.Location.Line}) {d.Id}: {d.Message}").ToList();
         Assert.Collection(

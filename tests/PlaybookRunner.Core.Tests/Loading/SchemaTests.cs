@@ -40,7 +40,7 @@ public sealed class SchemaTests
             Assert.StartsWith("# yaml-language-server: $schema=../schema/", File.ReadLines(file).First(), StringComparison.Ordinal);
         }
 
-        var workspace = WorkspaceLoader.Load([TestPaths.Playbooks], new DiagnosticBag());
+        var workspace = WorkspaceLoader.Load([TestPaths.Playbooks], TestEngine.Host(), new DiagnosticBag());
         Assert.Equal(["key-client-care", "nps-follow-up", "ticket-escalation"], workspace!.Playbooks.Select(p => p.Id));
     }
 
@@ -91,7 +91,7 @@ public sealed class SchemaTests
                   - { type: file, path: out.jsonl, body: b }
             """);
         var diagnostics = new DiagnosticBag();
-        var loaded = WorkspaceLoader.Load([file], diagnostics);
+        var loaded = WorkspaceLoader.Load([file], TestEngine.Host(), diagnostics);
         Assert.Empty(diagnostics.Items);
         var playbook = Assert.Single(loaded!.Playbooks);
         Assert.Equal(("p", "T", "D", "Europe/London", "0 8 * * MON-FRI"), (playbook.Id, playbook.Title, playbook.Description, playbook.TimeZoneId, playbook.Schedule!.Text));
@@ -145,7 +145,7 @@ public sealed class SchemaRejectionTests
         var node = YamlTreeReader.ReadFile(file, diagnostics);
         Assert.NotNull(node);
         Assert.False(YamlSchemaValidator.ForEmbedded("playbook.schema.json").Validate(node, diagnostics));
-        Assert.False(PlaybookEngine.Validate([file]).Success);
+        Assert.False(TestEngine.Validate([file]).Success);
     }
 
     [Fact]

@@ -15,7 +15,7 @@ public sealed class SecretPolicyTests
         workspace.Write("data.csv", "id\nA\n");
         workspace.Write("runner.yaml", runner);
         var file = workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: data.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: \"true\" }\n");
-        return [.. PlaybookEngine.Validate([file]).Diagnostics.Where(d => d.IsError)];
+        return [.. TestEngine.Validate([file]).Diagnostics.Where(d => d.IsError)];
     }
 
     [Theory]
@@ -40,7 +40,7 @@ public sealed class SecretPolicyTests
     [Fact]
     public void A_variable_the_operator_did_not_allow_is_never_read_even_when_asked_directly()
     {
-        var secrets = new Secrets();
+        var secrets = new Secrets(TestEngine.Host());
         Assert.False(secrets.TryResolve("${env:HOME}", out var resolved, out var missing));
         Assert.Equal(("", "HOME"), (resolved, missing));
     }

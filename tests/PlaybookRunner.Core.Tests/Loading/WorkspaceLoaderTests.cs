@@ -14,7 +14,7 @@ public sealed class WorkspaceLoaderTests
         var first = workspace.Write("a.yaml", Playbook);
         var second = workspace.Write("b.yaml", Playbook);
         var diagnostics = new DiagnosticBag();
-        var loaded = WorkspaceLoader.Load([workspace.Root], diagnostics);
+        var loaded = WorkspaceLoader.Load([workspace.Root], TestEngine.Host(), diagnostics);
         var error = Assert.Single(diagnostics.Items);
         Assert.Equal(("PB1009", second, 1, 11), (error.Id, error.Location.Path, error.Location.Line, error.Location.Column));
         Assert.Equal($"Playbook id 'same' is already used by {first}", error.Message);
@@ -29,7 +29,7 @@ public sealed class WorkspaceLoaderTests
         workspace.Write("a.test.yaml", "tests: []\n");
         workspace.Write("suppressions.yaml", "suppressions: []\n");
         var diagnostics = new DiagnosticBag();
-        var loaded = WorkspaceLoader.Load([workspace.Root], diagnostics);
+        var loaded = WorkspaceLoader.Load([workspace.Root], TestEngine.Host(), diagnostics);
         Assert.Empty(diagnostics.Items);
         Assert.Single(loaded!.Playbooks);
     }
@@ -41,14 +41,14 @@ public sealed class WorkspaceLoaderTests
         var runner = workspace.Write("runner.yaml", "timezone: Europe/Paris\n");
         var file = workspace.Write("a.yaml", Playbook);
         workspace.Write("suppressions.yaml", "suppressions: [ { rule: same/r, justification: agreed with the owner } ]\n");
-        var loaded = WorkspaceLoader.Load([workspace.Root], new DiagnosticBag())!;
+        var loaded = WorkspaceLoader.Load([workspace.Root], TestEngine.Host(), new DiagnosticBag())!;
         var snapshot = WorkspaceSnapshot.Of(loaded);
         workspace.Write("a.yaml", Playbook.Replace("\"true\"", "\"false\"", StringComparison.Ordinal));
         workspace.Write("runner.yaml", "timezone: [broken\n");
         File.Delete(Path.Combine(workspace.Root, "suppressions.yaml"));
 
         var diagnostics = new DiagnosticBag();
-        var again = WorkspaceLoader.Load(snapshot, diagnostics)!;
+        var again = WorkspaceLoader.Load(snapshot, TestEngine.Host(), diagnostics)!;
 
         Assert.Empty(diagnostics.Items);
         Assert.Equal(runner, snapshot.RunnerPath);
@@ -62,7 +62,7 @@ public sealed class WorkspaceLoaderTests
     {
         var path = Path.Combine(Path.GetTempPath(), "pbtest-none", "a.yaml");
         var diagnostics = new DiagnosticBag();
-        var loaded = WorkspaceLoader.Load(new WorkspaceSnapshot(null, Path.GetDirectoryName(path)!, [path], new Dictionary<string, byte[]>()), diagnostics);
+        var loaded = WorkspaceLoader.Load(new WorkspaceSnapshot(null, Path.GetDirectoryName(path)!, [path], new Dictionary<string, byte[]>()), TestEngine.Host(), diagnostics);
 
         var error = Assert.Single(diagnostics.Items);
         Assert.Equal(("PB1018", path, 1, 1, $"Cannot read {path}: not in the snapshot"), (error.Id, error.Location.Path, error.Location.Line, error.Location.Column, error.Message));
@@ -74,7 +74,7 @@ public sealed class WorkspaceLoaderTests
     {
         using var workspace = new TempWorkspace();
         var diagnostics = new DiagnosticBag();
-        Assert.Null(WorkspaceLoader.Load([workspace.Root], diagnostics));
+        Assert.Null(WorkspaceLoader.Load([workspace.Root], TestEngine.Host(), diagnostics));
         Assert.Equal("PB1019", Assert.Single(diagnostics.Items).Id);
     }
 
@@ -84,7 +84,7 @@ public sealed class WorkspaceLoaderTests
         using var workspace = new TempWorkspace();
         workspace.Write("runner.yaml", "sources:\n  crm: { kind: csv, path: d.csv, key: id, fields: { id: strin } }\n");
         workspace.Write("a.yaml", "playbook: a\nsource: crm\nrules:\n  - { id: r, when: \"true\" }\n");
-        var result = PlaybookEngine.Validate([workspace.Root]);
+        var result = TestEngine.Validate([workspace.Root]);
         Assert.Equal("PB1005", Assert.Single(result.Diagnostics).Id);
         Assert.EndsWith("runner.yaml", result.Diagnostics[0].Location.Path, StringComparison.Ordinal);
     }

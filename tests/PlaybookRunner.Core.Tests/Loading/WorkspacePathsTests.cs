@@ -54,12 +54,12 @@ public sealed class WorkspacePathsTests : IDisposable
               - { id: r, when: n > 3 }
             """);
 
-        var validation = PlaybookEngine.Validate([file]);
+        var validation = TestEngine.Validate([file]);
         var error = Assert.Single(validation.Diagnostics, d => d.IsError);
         Assert.Equal(("PB1030", file, 4, 9), (error.Id, error.Location.Path, error.Location.Line, error.Location.Column));
         Assert.Contains("is outside the workspace root", error.Message, StringComparison.Ordinal);
 
-        var plan = await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch);
+        var plan = await TestEngine.PlanAsync([file], DateTimeOffset.UnixEpoch);
         Assert.Null(plan.Plan);
         Assert.DoesNotContain(plan.Diagnostics, d => d.Message.Contains("PBOUTSIDE-SECRET", StringComparison.Ordinal));
     }
@@ -77,7 +77,7 @@ public sealed class WorkspacePathsTests : IDisposable
               crm: { kind: csv, path: "{{Expand(written)}}", key: id, fields: { id: string } }
             """);
 
-        var (text, diagnostics) = PlaybookEngine.DescribeSource([workspace.Root], "crm");
+        var (text, diagnostics) = TestEngine.DescribeSource([workspace.Root], "crm");
 
         Assert.Null(text);
         Assert.Equal("PB1030", Assert.Single(diagnostics, d => d.IsError).Id);
@@ -98,13 +98,13 @@ public sealed class WorkspacePathsTests : IDisposable
         var file = workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: data.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: \"true\" }\n");
         File.CreateSymbolicLink(Path.Combine(workspace.Root, at), Expand(target));
 
-        var validation = PlaybookEngine.Validate([workspace.Root]);
+        var validation = TestEngine.Validate([workspace.Root]);
 
         var warning = Assert.Single(validation.Diagnostics, d => d.Id == "PB1035");
         Assert.Equal(Path.Combine(workspace.Root, at), warning.Location.Path);
         Assert.DoesNotContain(validation.Diagnostics, d => d.IsError);
         Assert.DoesNotContain(validation.Diagnostics, d => d.Message.Contains("PBOUTSIDE-SECRET", StringComparison.Ordinal));
-        Assert.Equal(["p"], PlaybookEngine.Plan([workspace.Root], DateTimeOffset.UnixEpoch).Plan!.Findings.Select(f => f.Playbook).Distinct());
+        Assert.Equal(["p"], TestEngine.Plan([workspace.Root], DateTimeOffset.UnixEpoch).Plan!.Findings.Select(f => f.Playbook).Distinct());
         Assert.True(File.Exists(file));
     }
 
@@ -121,7 +121,7 @@ public sealed class WorkspacePathsTests : IDisposable
               - { id: r, when: n > 3 }
             """);
 
-        Assert.Equal(["A"], PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch).Plan!.Findings.Select(f => f.Key));
+        Assert.Equal(["A"], TestEngine.Plan([file], DateTimeOffset.UnixEpoch).Plan!.Findings.Select(f => f.Key));
     }
 
     [Fact]
@@ -142,7 +142,7 @@ public sealed class WorkspacePathsTests : IDisposable
                   - { type: file, path: ../escaped.jsonl, body: "{{ id }}" }
             """);
 
-        var validation = PlaybookEngine.Validate([file]);
+        var validation = TestEngine.Validate([file]);
         Assert.Equal(["PB1030", "PB1030"], validation.Diagnostics.Where(d => d.IsError).Select(d => d.Id));
         Assert.Contains(validation.Diagnostics, d => d.Location.Path.EndsWith("runner.yaml", StringComparison.Ordinal) && d.Location.Line == 1);
         Assert.Contains(validation.Diagnostics, d => d.Location.Path == file && d.Location.Line == 7);
@@ -166,7 +166,7 @@ public sealed class WorkspacePathsTests : IDisposable
                   - { type: file, path: "{{ id }}.jsonl", body: "{{ id }}" }
             """);
 
-        var run = await PlaybookEngine.RunAsync([file], DateTimeOffset.UnixEpoch, new FixedTimeProvider(DateTimeOffset.UnixEpoch));
+        var run = await TestEngine.RunAsync([file], DateTimeOffset.UnixEpoch, new FixedTimeProvider(DateTimeOffset.UnixEpoch));
         Assert.True(run.Plan is not null, string.Join('\n', run.Diagnostics.Select(d => d.Message)));
 
         // plan reports it (preflight) and run never executes it: a value adds no path segment.
@@ -201,7 +201,7 @@ public sealed class WorkspacePathsTests : IDisposable
               - { id: r, when: id == "A" }
             """);
 
-        var validation = PlaybookEngine.Validate([file]);
+        var validation = TestEngine.Validate([file]);
         Assert.Equal(
             [("PB1031", 1, 11), ("PB1031", 1, 20)],
             validation.Diagnostics.Where(d => d.Descriptor == DiagnosticDescriptors.PluginFolderNotAllowed).Select(d => (d.Id, d.Location.Line, d.Location.Column)));

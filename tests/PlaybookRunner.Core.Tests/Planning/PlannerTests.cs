@@ -14,7 +14,7 @@ public sealed class PlannerTests
         }
 
         var file = workspace.Write("p.yaml", playbook);
-        return PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+        return TestEngine.Plan([file], DateTimeOffset.UnixEpoch);
     }
 
     private const string Runner = """
@@ -143,7 +143,7 @@ public sealed class PlannerTests
         workspace.Write("runner.yaml", Runner);
         workspace.Write("data.csv", "id,name,email\nA,\U0001F600 Smile,a@example.com\n".Replace("\\U0001F600", "\U0001F600", StringComparison.Ordinal));
         var file = workspace.Write("p.yaml", "playbook: p\nsource: crm\nrules:\n  - { id: r, when: \"true\", message: \"{{ name | string.slice 0 1 }}\" }\n");
-        var result = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+        var result = TestEngine.Plan([file], DateTimeOffset.UnixEpoch);
         Assert.Equal("\uFFFD", Assert.Single(result.Plan!.Findings).Message);
         Assert.Contains("\"message\": \"\uFFFD\"", PlanWriter.WriteJson(result.Plan, workspace.Root), StringComparison.Ordinal);
     }

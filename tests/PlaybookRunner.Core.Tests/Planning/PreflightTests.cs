@@ -31,7 +31,7 @@ public sealed class PreflightTests
                   - { type: webhook, channel: hook, body: "{}" }
             """);
 
-        var result = PlaybookEngine.Plan([file], AsOf);
+        var result = TestEngine.Plan([file], AsOf);
 
         Assert.NotNull(result.Plan);
         var error = Assert.Single(result.Plan!.Diagnostics, d => d.IsError);
@@ -64,7 +64,7 @@ public sealed class PreflightTests
                       - { type: webhook, channel: hook, body: "{}" }
                 """);
 
-            var result = PlaybookEngine.Plan([file], AsOf);
+            var result = TestEngine.Plan([file], AsOf);
 
             Assert.True(result.Success, string.Join('\n', result.Diagnostics.Select(d => d.Message)));
         }
@@ -90,7 +90,7 @@ public sealed class PreflightTests
                   - { type: email, to: "{{ email }}", subject: Hi, body: Hello }
             """);
 
-        var result = PlaybookEngine.Plan([file], AsOf);
+        var result = TestEngine.Plan([file], AsOf);
         Assert.True(result.Plan is not null, string.Join('\n', result.Diagnostics.Select(d => d.Message)));
         var plan = result.Plan;
 
@@ -125,7 +125,7 @@ public sealed class PreflightTests
                   - {action}
             """);
 
-        var diagnostic = Assert.Single(PlaybookEngine.Validate([file]).Diagnostics, d => d.IsError);
+        var diagnostic = Assert.Single(TestEngine.Validate([file]).Diagnostics, d => d.IsError);
         Assert.Equal(("PB3006", 7), (diagnostic.Id, diagnostic.Location.Line));
         Assert.StartsWith(message, diagnostic.Message, StringComparison.Ordinal);
     }

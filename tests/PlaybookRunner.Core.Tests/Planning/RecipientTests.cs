@@ -17,7 +17,7 @@ public sealed class RecipientTests
                 actions:
                   - { type: email, to: "{{to}}", cc: "team@example.com", subject: s, body: b }
             """);
-        var result = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+        var result = TestEngine.Plan([file], DateTimeOffset.UnixEpoch);
         return result.Plan ?? throw new InvalidOperationException(string.Join('\n', result.Diagnostics.Select(d => d.Message)));
     }
 

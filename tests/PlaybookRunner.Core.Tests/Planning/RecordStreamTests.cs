@@ -23,7 +23,7 @@ public sealed class RecordStreamTests
         using var workspace = new TempWorkspace();
         workspace.Write("data.csv", "id,spend,visits\nA,10,1\nB,90,many\nC,5,2\n");
         var file = workspace.Write("p.yaml", Playbook());
-        var result = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+        var result = TestEngine.Plan([file], DateTimeOffset.UnixEpoch);
         Assert.Null(result.Plan);
         var error = Assert.Single(result.Diagnostics);
         Assert.Equal(("PB4006", 3, 3), (error.Id, error.Location.Line, error.Location.Column));
@@ -36,7 +36,7 @@ public sealed class RecordStreamTests
         using var workspace = new TempWorkspace();
         workspace.Write("data.csv", "id,spend,visits\nA,10,x\nB,lots,1\n");
         var file = workspace.Write("p.yaml", Playbook());
-        var error = Assert.Single(PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch).Diagnostics);
+        var error = Assert.Single(TestEngine.Plan([file], DateTimeOffset.UnixEpoch).Diagnostics);
         // The first bad row in the file is row 2 (visits), although the let's own column goes bad only in row 3.
         Assert.Equal(("PB4006", 2, 3), (error.Id, error.Location.Line, error.Location.Column));
     }
@@ -47,7 +47,7 @@ public sealed class RecordStreamTests
         using var workspace = new TempWorkspace();
         workspace.Write("data.csv", "id,spend,visits\nA,10,1\nB,90,many\nC,5,2\n");
         var file = workspace.Write("p.yaml", Playbook(badRow: "skip"));
-        var result = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+        var result = TestEngine.Plan([file], DateTimeOffset.UnixEpoch);
         var plan = result.Plan!;
         // B is skipped, so total = 15 and A (10 * 2 > 15) fires; had B counted, nobody would.
         Assert.Equal([("A", "A spends 10 of 15")], plan.Findings.Select(f => (f.Key, f.Message)));
@@ -64,7 +64,7 @@ public sealed class RecordStreamTests
         workspace.Write("runner.yaml", "sources:\n  s: { kind: csv, path: data.csv, key: id, on_bad_row: skip, fields: { id: string, spend: int, visits: int } }\n");
         workspace.Write("p.yaml", "playbook: p\nsource: s\nrules:\n  - { id: r, when: spend > 6 }\n");
         workspace.Write("q.yaml", "playbook: q\nsource: s\nlet: { top: Max(c => c.spend) }\nrules:\n  - { id: r, when: spend == top }\n");
-        var plan = PlaybookEngine.Plan([workspace.Root], DateTimeOffset.UnixEpoch).Plan!;
+        var plan = TestEngine.Plan([workspace.Root], DateTimeOffset.UnixEpoch).Plan!;
         Assert.Equal([("p", "A"), ("q", "A")], plan.Findings.Select(f => (f.Playbook, f.Key)));
         Assert.Equal(2, plan.Summary.Records);
         Assert.Equal("PB4007", Assert.Single(plan.Diagnostics).Id);
@@ -76,7 +76,7 @@ public sealed class RecordStreamTests
         using var workspace = new TempWorkspace();
         workspace.Write("data.csv", "id,spend,visits\nA,10,1\nB,90,3\nA,5,2\n");
         var file = workspace.Write("p.yaml", Playbook());
-        var error = Assert.Single(PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch).Diagnostics);
+        var error = Assert.Single(TestEngine.Plan([file], DateTimeOffset.UnixEpoch).Diagnostics);
         Assert.Equal(("PB4008", 4), (error.Id, error.Location.Line));
         Assert.Contains("row 2", error.Message, StringComparison.Ordinal);
     }
@@ -88,7 +88,7 @@ public sealed class RecordStreamTests
         // Keys are checked when the read ends or fails: the repeat in row 3 comes before the bad value in row 4.
         workspace.Write("data.csv", "id,spend,visits\nA,10,1\nA,90,3\nC,5,many\n");
         var file = workspace.Write("p.yaml", Playbook());
-        var error = Assert.Single(PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch).Diagnostics);
+        var error = Assert.Single(TestEngine.Plan([file], DateTimeOffset.UnixEpoch).Diagnostics);
         Assert.Equal(("PB4008", 3, "Row 3: key 'A' already appeared at row 2"), (error.Id, error.Location.Line, error.Message));
     }
 
@@ -98,7 +98,7 @@ public sealed class RecordStreamTests
         using var workspace = new TempWorkspace();
         workspace.Write("data.csv", "id,spend,visits\nA,10,1\nB,90,many\nB,5,2\nA,7,2\n");
         var file = workspace.Write("p.yaml", Playbook(badRow: "skip"));
-        var result = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+        var result = TestEngine.Plan([file], DateTimeOffset.UnixEpoch);
         // Row 3 (B) is skipped, so row 4's B is the first B kept; row 5 repeats A from row 2.
         var error = Assert.Single(result.Diagnostics, d => d.IsError);
         Assert.Equal(("PB4008", 5, "Row 5: key 'A' already appeared at row 2"), (error.Id, error.Location.Line, error.Message));
@@ -119,7 +119,7 @@ public sealed class RecordStreamTests
             rules:
               - { id: r, when: 'n == 1 && first == since' }
             """);
-        var plan = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch).Plan!;
+        var plan = TestEngine.Plan([file], DateTimeOffset.UnixEpoch).Plan!;
         Assert.Equal(["B"], plan.Findings.Select(f => f.Key));
     }
 
@@ -131,7 +131,7 @@ public sealed class RecordStreamTests
         workspace.Write("data.csv", "id,spend,visits\nA,1,1\nA,2,2\n" + string.Concat(Enumerable.Range(0, 20_000).Select(i => $"C{i},3,{i % 7}\n")));
         workspace.Write("runner.yaml", "execution: { evaluation_budget_ms: 50 }\n");
         var file = workspace.Write("p.yaml", Playbook().Replace("spend * 2 > total", "Enumerable.Range(0, 100000).Count(i => i % 7 == visits) > total", StringComparison.Ordinal));
-        var result = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+        var result = TestEngine.Plan([file], DateTimeOffset.UnixEpoch);
         Assert.Null(result.Plan);
         var error = Assert.Single(result.Diagnostics);
         Assert.Equal(("PB4008", 3, "Row 3: key 'A' already appeared at row 2"), (error.Id, error.Location.Line, error.Message));

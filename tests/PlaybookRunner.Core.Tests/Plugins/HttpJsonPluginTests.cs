@@ -61,7 +61,7 @@ public sealed class HttpJsonPluginTests
                     token: "${env:{{variable}}}"
                     backoff_ms: 10
                 """);
-            var result = await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch);
+            var result = await TestEngine.PlanAsync([file], DateTimeOffset.UnixEpoch);
             Assert.True(result.Success, string.Join("\n", result.Diagnostics.Select(d => d.Message)));
             Assert.Equal(["A Acme ann@example.com", "C Cask cat@example.com"], result.Plan!.Findings.Select(f => f.Message));
             var requests = server.Requests.ToList();
@@ -99,7 +99,7 @@ public sealed class HttpJsonPluginTests
                     next: links.next
                     token: "${env:{{variable}}}"
                 """);
-            var result = await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch);
+            var result = await TestEngine.PlanAsync([file], DateTimeOffset.UnixEpoch);
 
             Assert.Null(result.Plan);
             Assert.Contains(result.Diagnostics, d => d.Message.Contains("a source reads from its own origin only", StringComparison.Ordinal));
@@ -125,7 +125,7 @@ public sealed class HttpJsonPluginTests
                 url: {server.Url("/c?size=1")}
                 page_param: page
             """);
-        var result = await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch);
+        var result = await TestEngine.PlanAsync([file], DateTimeOffset.UnixEpoch);
         Assert.True(result.Success, string.Join("\n", result.Diagnostics.Select(d => d.Message)));
         Assert.Equal(["A", "B"], result.Plan!.Findings.Select(f => f.Key));
         Assert.Equal(["/c?size=1&page=1", "/c?size=1&page=2", "/c?size=1&page=3"], server.Requests.Select(r => r.Url));
@@ -137,7 +137,7 @@ public sealed class HttpJsonPluginTests
         using var server = new JsonApiServer(_ => (404, "{}", null));
         using var workspace = new TempWorkspace();
         var file = Workspace(workspace, $"    url: {server.Url("/gone?secret=abc")}\n    backoff_ms: 10");
-        var error = Assert.Single((await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch)).Diagnostics);
+        var error = Assert.Single((await TestEngine.PlanAsync([file], DateTimeOffset.UnixEpoch)).Diagnostics);
         Assert.Equal("PB4013", error.Id);
         Assert.Equal($"Source 'api' (kind http-json, plugin PlaybookRunner.Plugins.HttpJson) failed while reading: {server.Url("/gone")}: HTTP 404 Not Found", error.Message);
         Assert.Single(server.Requests);
@@ -149,7 +149,7 @@ public sealed class HttpJsonPluginTests
         using var server = new JsonApiServer(_ => (500, "{}", null));
         using var workspace = new TempWorkspace();
         var file = Workspace(workspace, $"    url: {server.Url("/c")}\n    retries: 2\n    backoff_ms: 1");
-        var error = Assert.Single((await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch)).Diagnostics);
+        var error = Assert.Single((await TestEngine.PlanAsync([file], DateTimeOffset.UnixEpoch)).Diagnostics);
         Assert.EndsWith("HTTP 500 Internal Server Error", error.Message, StringComparison.Ordinal);
         Assert.Equal(3, server.Requests.Count);
     }
@@ -159,7 +159,7 @@ public sealed class HttpJsonPluginTests
     {
         using var workspace = new TempWorkspace();
         var file = Workspace(workspace, "    url: ftp://example/x\n    next: a\n    page_param: p\n    colour: blue");
-        var diagnostics = PlaybookEngine.Validate([file]).Diagnostics;
+        var diagnostics = TestEngine.Validate([file]).Diagnostics;
         Assert.Equal(
             [("PB4012", 5, 10, "Source 'api' (url): 'ftp://example/x' is not an absolute http or https URL"),
              ("PB4012", 6, 11, "Source 'api' (next): use either next (a next-link path) or page_param (a page number parameter), not both"),
@@ -175,7 +175,7 @@ public sealed class PluginCatalogTests
     {
         using var workspace = new TempWorkspace();
         var file = workspace.Write("p.yaml", "playbook: p\nsource: { kind: salesforce, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: \"true\" }\n");
-        var error = Assert.Single(PlaybookEngine.Validate([file]).Diagnostics);
+        var error = Assert.Single(TestEngine.Validate([file]).Diagnostics);
         Assert.Equal(("PB4002", 2, 17), (error.Id, error.Location.Line, error.Location.Column));
         Assert.Equal("Source kind 'salesforce' is not available; built-in kinds here: csv, jsonl, postgres, sqlite", error.Message);
     }
@@ -192,7 +192,7 @@ public sealed class PluginCatalogTests
         workspace.Write("runner.yaml", $"plugins: [ \"{plugins}\" ]\n");
         workspace.Write("d.csv", "id\nA\n");
         workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: \"true\" }\n");
-        var diagnostics = PlaybookEngine.Validate([workspace.Root]).Diagnostics;
+        var diagnostics = TestEngine.Validate([workspace.Root]).Diagnostics;
         Assert.Equal(["PB4011", "PB4011"], diagnostics.Select(d => d.Id));
         Assert.Equal($"Plugin 'Empty' could not be loaded: Empty.dll not found in {Path.Combine(plugins, "Empty")}", diagnostics[0].Message);
         Assert.StartsWith("Plugin 'Garbage' could not be loaded: BadImageFormatException:", diagnostics[1].Message, StringComparison.Ordinal);
@@ -229,9 +229,9 @@ public sealed class SlackActionPluginTests
         {
             using var workspace = new TempWorkspace();
             var file = Workspace(workspace, $"      - {{ type: slack, url_env: {variable}, channel: \"#cs\", text: \"*{{{{ name }}}}* needs a call\" }}\n");
-            var plan = await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch);
+            var plan = await TestEngine.PlanAsync([file], DateTimeOffset.UnixEpoch);
             Assert.True(plan.Success, string.Join("\n", plan.Diagnostics.Select(d => d.Message)));
-            var run = await PlaybookEngine.RunAsync([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero), TimeProvider.System);
+            var run = await TestEngine.RunAsync([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero), TimeProvider.System);
             var action = Assert.Single(run.Actions);
             Assert.Equal(("slack", true, 2), (action.Type, action.Succeeded, action.Attempts));
             Assert.Equal("{\"text\":\"*Acme* needs a call\",\"channel\":\"#cs\"}", bodies[1].Body);
@@ -254,7 +254,7 @@ public sealed class SlackActionPluginTests
         {
             using var workspace = new TempWorkspace();
             var file = Workspace(workspace, $"      - {{ type: slack, url_env: {variable}, text: hi }}\n");
-            var run = await PlaybookEngine.RunAsync([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero), TimeProvider.System);
+            var run = await TestEngine.RunAsync([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero), TimeProvider.System);
 
             var action = Assert.Single(run.Actions);
             Assert.False(action.Succeeded);
@@ -272,7 +272,7 @@ public sealed class SlackActionPluginTests
     {
         using var workspace = new TempWorkspace();
         var file = Workspace(workspace, "      - { type: slack, txt: hi }\n      - { type: pager, text: x }\n");
-        var diagnostics = PlaybookEngine.Validate([file]).Diagnostics;
+        var diagnostics = TestEngine.Validate([file]).Diagnostics;
         Assert.Equal(
             [("PB1003", 7, 9, "Missing required key 'text' in a slack action"),
              ("PB1002", 7, 24, "Unknown key 'txt' in a slack action; did you mean 'text'?"),

@@ -19,7 +19,7 @@ public sealed class BadDataTests
             rules:
               - { id: r, when: n > 0 }
             """);
-        var result = PlaybookEngine.Plan([file], AsOf);
+        var result = TestEngine.Plan([file], AsOf);
         return ([.. result.Diagnostics.Select(d => DiagnosticFormatter.FormatText(d, workspace.Root))], result.Plan?.Findings.Select(f => f.Key).ToList() ?? []);
     }
 

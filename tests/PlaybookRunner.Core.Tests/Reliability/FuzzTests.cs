@@ -52,8 +52,8 @@ public sealed class FuzzTests
                 CopyTree(workspace.Root, Path.Combine(dump, i.ToString("D3", System.Globalization.CultureInfo.InvariantCulture)));
             }
             var clock = Stopwatch.StartNew();
-            var validation = PlaybookEngine.Validate([workspace.Root]);
-            var tests = await PlaybookEngine.TestAsync([workspace.Root]);
+            var validation = TestEngine.Validate([workspace.Root]);
+            var tests = await TestEngine.TestAsync([workspace.Root]);
             clock.Stop();
             slowest = clock.Elapsed > slowest ? clock.Elapsed : slowest;
             var shown = Encoding.UTF8.GetString(content);

@@ -19,7 +19,7 @@ public sealed class RunawayTests
         workspace.Write("p.yaml", $"playbook: p\nsource: {{ kind: csv, path: d.csv, key: id, fields: {{ id: string, n: int, name: string }} }}\nrules:\n  - {{ id: fine, when: n > 1 }}\n  - id: runaway\n    when: '{when.Replace("'", "''", StringComparison.Ordinal)}'\n");
         workspace.Write("q.yaml", "playbook: q\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int, name: string } }\nrules:\n  - { id: other, when: n > 0 }\n");
         var clock = Stopwatch.StartNew();
-        var result = PlaybookEngine.Plan([workspace.Root], AsOf);
+        var result = TestEngine.Plan([workspace.Root], AsOf);
         return (result.Plan ?? throw new InvalidOperationException(string.Join("\n", result.Diagnostics.Select(d => d.Message))), clock.Elapsed);
     }
 
@@ -61,7 +61,7 @@ public sealed class RunawayTests
         workspace.Write("runner.yaml", "execution: { evaluation_budget_ms: 300 }\n");
         workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, name: string } }\nrules:\n  - { id: slow, when: 'name.Replace(\"a\", name).Replace(\"a\", \"aa\").Length < 0' }\n");
         var clock = Stopwatch.StartNew();
-        var plan = PlaybookEngine.Plan([workspace.Root], AsOf).Plan!;
+        var plan = TestEngine.Plan([workspace.Root], AsOf).Plan!;
         var error = Assert.Single(plan.Errors);
         Assert.Equal(("PB5003", "p"), (error.Id, error.Playbook));
         Assert.StartsWith("Evaluation of playbook 'p' exceeded its time budget of 300 ms at key 'R", error.Message, StringComparison.Ordinal);

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Time.Testing;
 using PlaybookRunner.Core.Execution;
-using PlaybookRunner.Core.Scheduling;
+using PlaybookRunner.Hosting;
 
 namespace PlaybookRunner.Core.Tests.Scheduling;
 
@@ -37,7 +37,7 @@ public sealed class DaemonStoreTests
 
     private static Daemon Started(TempWorkspace workspace, TimeProvider time, ListLogger logger, bool create = true)
     {
-        var daemon = new Daemon([workspace.Root], time, logger, DaemonOptions.Default with { CreateStore = create });
+        var daemon = new Daemon([workspace.Root], TestEngine.Options(time), logger, DaemonOptions.Default with { CreateStore = create });
         Assert.True(daemon.Start());
         return daemon;
     }
@@ -74,7 +74,7 @@ public sealed class DaemonStoreTests
         using var workspace = new TempWorkspace();
         Workspace(workspace);
         var logger = new ListLogger();
-        using var refused = new Daemon([workspace.Root], new FakeTimeProvider(Start), logger, DaemonOptions.Default with { CreateStore = false });
+        using var refused = new Daemon([workspace.Root], TestEngine.Options(new FakeTimeProvider(Start)), logger, DaemonOptions.Default with { CreateStore = false });
         Assert.False(refused.Start());
         Assert.Contains(logger.Lines, l => l.Message.Contains("error PB5013: The state store", StringComparison.Ordinal) && l.Message.Contains("does not exist", StringComparison.Ordinal));
         Assert.False(File.Exists(Db(workspace)));
@@ -220,7 +220,7 @@ public sealed class DaemonStoreTests
         Assert.Equal(2, await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None));
         Assert.Equal(4, File.ReadAllLines(Path.Combine(workspace.Root, "out.jsonl")).Length);
         Assert.Equal(["20260303T080000.000Z", "20260303T080000.000Z", "20260302T080000.000Z", "20260302T080000.000Z"],
-            PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Select(e => e.IdempotencyKey.Split('/')[^1]));
+            TestEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Select(e => e.IdempotencyKey.Split('/')[^1]));
     }
 
     [Fact]
@@ -326,7 +326,7 @@ public sealed class DaemonStoreTests
         await daemon.RunDueAsync(time.GetUtcNow(), CancellationToken.None);
         Assert.False(daemon.StoreDownNow);
         Assert.Equal(1, await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None));
-        Assert.Equal("p/busy/A/0/20260302T080000.000Z", PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Single().IdempotencyKey);
+        Assert.Equal("p/busy/A/0/20260302T080000.000Z", TestEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Single().IdempotencyKey);
         Assert.DoesNotContain("playbook_ticks_skipped_total{", daemon.Metrics.Render(["p"], null), StringComparison.Ordinal);
     }
 }

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
-using PlaybookRunner.Core.Scheduling;
+using PlaybookRunner.Hosting;
 
 namespace PlaybookRunner.Core.Tests.Scheduling;
 
@@ -32,7 +32,7 @@ public sealed class DaemonTests
 
     private static Daemon Start(TempWorkspace workspace, TimeProvider time, ListLogger? logger = null)
     {
-        var daemon = new Daemon([workspace.Root], time, logger ?? new ListLogger(), DaemonOptions.Default);
+        var daemon = new Daemon([workspace.Root], TestEngine.Options(time), logger ?? new ListLogger(), DaemonOptions.Default);
         Assert.True(daemon.Start());
         return daemon;
     }
@@ -114,7 +114,7 @@ public sealed class DaemonTests
             await second.RunDueAsync(time.GetUtcNow(), CancellationToken.None);
         }
 
-        return (Ticks(workspace), [.. PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Select(h => h.IdempotencyKey)]);
+        return (Ticks(workspace), [.. TestEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Select(h => h.IdempotencyKey)]);
     }
 
     [Fact]
@@ -160,7 +160,7 @@ public sealed class DaemonTests
 
         // The old rule still runs: A (5 tickets) fires.
         await Step(daemon, time, DateTimeOffset.Parse("2026-03-02T08:00:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(10));
-        Assert.Equal(["A"], PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Select(e => e.Key));
+        Assert.Equal(["A"], TestEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Select(e => e.Key));
 
         // A good edit loads (B fires too now) and the old compiled rules are unloaded and collected.
         File.WriteAllText(file, File.ReadAllText(file).Replace("when: tickets >> \"3\"", "when: tickets > 0", StringComparison.Ordinal));
@@ -174,7 +174,7 @@ public sealed class DaemonTests
 
         Assert.False(unloaded.IsAlive, "the replaced version's load context was not collected");
         await Step(daemon, time, DateTimeOffset.Parse("2026-03-02T09:00:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(10));
-        Assert.Equal(["A", "B", "A"], PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Select(e => e.Key));
+        Assert.Equal(["A", "B", "A"], TestEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Select(e => e.Key));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -290,13 +290,13 @@ public sealed class DaemonTests
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => inFlight);
         }
 
-        var entry = Assert.Single(PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries);
+        var entry = Assert.Single(TestEngine.History([workspace.Root], null, null, failedOnly: false).Entries);
         Assert.Equal(("pending", "p/busy/A/0/20260302T080000.000Z"), (entry.State, entry.IdempotencyKey));
 
         // The claim was released: the next pass (this daemon or another) runs it at once, with the same key.
         Assert.Equal(1, await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None));
         Assert.Equal(["p/busy/A/0/20260302T080000.000Z", "p/busy/A/0/20260302T080000.000Z"], keys);
-        Assert.Equal("succeeded", PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Single().State);
+        Assert.Equal("succeeded", TestEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Single().State);
     }
 
     [Fact]
@@ -314,7 +314,7 @@ public sealed class DaemonTests
 
         using var stopping = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
         Assert.Equal(0, await daemon.ExecutePendingAsync(stopping.Token, CancellationToken.None));
-        var entry = Assert.Single(PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries);
+        var entry = Assert.Single(TestEngine.History([workspace.Root], null, null, failedOnly: false).Entries);
         Assert.Equal(("pending", 0), (entry.State, entry.Attempts));
     }
 
@@ -329,7 +329,7 @@ public sealed class DaemonTests
         await daemon.CatchUpAsync(CancellationToken.None);
         await Step(daemon, time, DateTimeOffset.Parse("2026-03-02T08:00:00Z", System.Globalization.CultureInfo.InvariantCulture), TimeSpan.FromMinutes(10));
 
-        Assert.Empty(PlaybookEngine.History([workspace.Root], null, null, failedOnly: false).Entries);
+        Assert.Empty(TestEngine.History([workspace.Root], null, null, failedOnly: false).Entries);
         Assert.Contains(logger.Lines, l => l.Level == LogLevel.Error && l.Message.Contains("error PB5006: Playbook 'p' would execute 2 actions, more than its max_actions of 1; nothing was executed", StringComparison.Ordinal));
         Assert.Equal("errors", Assert.Single(daemon.Schedules()).Last!.Result);
     }

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using PlaybookRunner.Core.Planning;
-using PlaybookRunner.Core.Scheduling;
+using PlaybookRunner.Hosting;
 
 namespace PlaybookRunner.Core.Tests.Scheduling;
 
@@ -29,7 +29,7 @@ public sealed class ReviewedPlansTests
 
     private static void Save(TempWorkspace workspace, string folder, string name)
     {
-        var planned = PlaybookEngine.PlanAsync([workspace.Root], AsOf, provenance: true).GetAwaiter().GetResult();
+        var planned = TestEngine.PlanAsync([workspace.Root], AsOf, provenance: true).GetAwaiter().GetResult();
         Assert.True(planned.Success, string.Join('\n', planned.Diagnostics.Select(d => d.Message)));
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, name), PlanWriter.WriteJson(planned.Plan!, workspace.Root));
@@ -43,7 +43,7 @@ public sealed class ReviewedPlansTests
         var folder = Path.Combine(workspace.Root, "approved");
         var time = new FakeTimeProvider(AsOf.AddHours(1));
         var logger = new ListLogger();
-        using var daemon = new Daemon([workspace.Root], time, logger, DaemonOptions.Default with { ReviewedPlans = folder });
+        using var daemon = new Daemon([workspace.Root], TestEngine.Options(time), logger, DaemonOptions.Default with { ReviewedPlans = folder });
         Assert.True(daemon.Start());
         Assert.Equal(0, await daemon.ApplyReviewedPlansAsync(folder, CancellationToken.None));
 
@@ -79,7 +79,7 @@ public sealed class ReviewedPlansTests
         Workspace(workspace);
         var folder = Path.Combine(workspace.Root, "approved");
         var time = new FakeTimeProvider(AsOf.AddHours(1));
-        using var daemon = new Daemon([workspace.Root], time, new ListLogger(), DaemonOptions.Default with { ReviewedPlans = folder });
+        using var daemon = new Daemon([workspace.Root], TestEngine.Options(time), new ListLogger(), DaemonOptions.Default with { ReviewedPlans = folder });
         Assert.True(daemon.Start());
         Save(workspace, folder, "monday.plan.json");
         using (var store = PlaybookRunner.Core.Execution.SqliteStateStore.OpenForWrite(Path.Combine(workspace.Root, "playbook-state.db"), time, TimeSpan.FromMinutes(5)))
@@ -100,7 +100,7 @@ public sealed class ReviewedPlansTests
         using var workspace = new TempWorkspace();
         Workspace(workspace);
         var time = new FakeTimeProvider(AsOf);
-        using var daemon = new Daemon([workspace.Root], time, new ListLogger(), new DaemonOptions(TimeSpan.FromSeconds(1)) { ReviewedPlans = Path.Combine(workspace.Root, "approved") });
+        using var daemon = new Daemon([workspace.Root], TestEngine.Options(time), new ListLogger(), new DaemonOptions(TimeSpan.FromSeconds(1)) { ReviewedPlans = Path.Combine(workspace.Root, "approved") });
         Assert.True(daemon.Start());
         using var stop = new CancellationTokenSource();
         var loop = daemon.RunSchedulerAsync(stop.Token);
@@ -122,13 +122,13 @@ public sealed class ReviewedPlansTests
         Workspace(workspace);
         var folder = Path.Combine(workspace.Root, "approved");
         var time = new FakeTimeProvider(AsOf.AddHours(1));
-        using var daemon = new Daemon([workspace.Root], time, new ListLogger(), DaemonOptions.Default with { ReviewedPlans = folder });
+        using var daemon = new Daemon([workspace.Root], TestEngine.Options(time), new ListLogger(), DaemonOptions.Default with { ReviewedPlans = folder });
         Assert.True(daemon.Start());
         Save(workspace, folder, "monday.plan.json");
         Assert.Equal(1, await daemon.ApplyReviewedPlansAsync(folder, CancellationToken.None));
 
         // Its worker executes pending actions too, so a manual run beside it is refused, as beside any daemon.
-        var run = await PlaybookEngine.RunAsync([workspace.Root], AsOf, time);
+        var run = await TestEngine.RunAsync([workspace.Root], AsOf, time);
         Assert.True(run.Busy);
         Assert.Equal("PB5012", Assert.Single(run.Diagnostics).Id);
 

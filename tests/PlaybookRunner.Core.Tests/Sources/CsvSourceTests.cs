@@ -34,7 +34,7 @@ public sealed class CsvSourceTests
     {
         using var workspace = new TempWorkspace();
         var file = workspace.Write("telco.yaml", TelcoPlaybook("decimal?"));
-        var result = PlaybookEngine.Plan([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero));
+        var result = TestEngine.Plan([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero));
         Assert.True(result.Success, string.Join("\n", result.Diagnostics.Select(d => d.Message)));
         var plan = result.Plan!;
         Assert.Equal(7043, plan.Summary.Records);
@@ -48,7 +48,7 @@ public sealed class CsvSourceTests
     {
         using var workspace = new TempWorkspace();
         var file = workspace.Write("telco.yaml", TelcoPlaybook("decimal"));
-        var result = PlaybookEngine.Plan([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero));
+        var result = TestEngine.Plan([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero));
         Assert.Null(result.Plan);
         var error = Assert.Single(result.Diagnostics);
         Assert.Equal("PB4006", error.Id);
@@ -75,7 +75,7 @@ public sealed class CsvSourceTests
                 when: "true"
                 message: "{{ id }}"
             """);
-        return (PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch), data);
+        return (TestEngine.Plan([file], DateTimeOffset.UnixEpoch), data);
     }
 
     [Fact]
@@ -148,7 +148,7 @@ public sealed class CsvSourceTests
     {
         using var workspace = new TempWorkspace();
         var file = workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: nope.csv, key: id, fields: { id: string } }\nrules:\n  - { id: r, when: \"true\" }\n");
-        var result = PlaybookEngine.Plan([file], DateTimeOffset.UnixEpoch);
+        var result = TestEngine.Plan([file], DateTimeOffset.UnixEpoch);
         var error = Assert.Single(result.Diagnostics);
         Assert.Equal("PB4004", error.Id);
         Assert.Equal(2, error.Location.Line);

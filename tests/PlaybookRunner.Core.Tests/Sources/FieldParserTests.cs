@@ -52,7 +52,7 @@ public sealed class FieldParserTests
     [InlineData("")]
     public void The_fast_date_path_accepts_exactly_what_the_format_parser_accepts(string text)
     {
-        var expected = DateOnly.TryParseExact(text, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var date);
+        var expected = DateOnly.TryParseExact(text, DateFormats.Date, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var date);
         Assert.Equal((expected, date), (FieldParser.TryParseDate(text, out var fast), fast));
     }
 

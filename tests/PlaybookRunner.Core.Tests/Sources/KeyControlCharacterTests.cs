@@ -18,7 +18,7 @@ public sealed class KeyControlCharacterTests
         workspace.Write($"d.{kind}", data);
         var file = workspace.Write("p.yaml", $"playbook: p\nsource: {{ kind: {kind}, path: d.{kind}, key: id, fields: {{ id: string, n: int }} }}\nrules:\n  - {{ id: r, when: n > 3 }}\n");
 
-        var result = PlaybookEngine.Plan([file], AsOf);
+        var result = TestEngine.Plan([file], AsOf);
 
         var error = Assert.Single(result.Diagnostics, d => d.IsError);
         Assert.Contains(error.Id, new[] { "PB4006", "PB4014" });
@@ -34,7 +34,7 @@ public sealed class KeyControlCharacterTests
         workspace.Write($"d.{kind}", data);
         var file = workspace.Write("p.yaml", $"playbook: p\nsource: {{ kind: {kind}, path: d.{kind}, key: id, on_bad_row: skip, fields: {{ id: string, n: int }} }}\nrules:\n  - {{ id: r, when: n > 3 }}\n");
 
-        var result = PlaybookEngine.Plan([file], AsOf);
+        var result = TestEngine.Plan([file], AsOf);
 
         Assert.True(result.Plan is not null, string.Join('\n', result.Diagnostics.Select(d => d.Message)));
         Assert.Equal(["B"], result.Plan.Findings.Select(f => f.Key));

@@ -9,7 +9,7 @@ public sealed class SourceDescriberTests
     {
         using var workspace = new TempWorkspace();
         workspace.Write("runner.yaml", $"sources:\n  telco:\n    kind: csv\n    path: \"{TestPaths.TelcoCsv}\"\n    key: id\n    fields: {{ id: {{ type: string, column: customerID }} }}\n");
-        var (text, diagnostics) = PlaybookEngine.DescribeSource([workspace.Root], "telco");
+        var (text, diagnostics) = TestEngine.DescribeSource([workspace.Root], "telco");
         Assert.Empty(diagnostics);
         var lines = text!.Split('\n');
         Assert.Equal($"Source telco: kind csv, key id, path {TestPaths.TelcoCsv}", lines[0]);
@@ -26,7 +26,7 @@ public sealed class SourceDescriberTests
     [Fact]
     public void Unknown_source_names_the_known_ones()
     {
-        var (text, diagnostics) = PlaybookEngine.DescribeSource([TestPaths.Playbooks], "crn");
+        var (text, diagnostics) = TestEngine.DescribeSource([TestPaths.Playbooks], "crn");
         Assert.Null(text);
         var error = Assert.Single(diagnostics);
         Assert.Equal(("PB4001", "Source 'crn' is not defined in runner.yaml (known: crm)"), (error.Id, error.Message));

@@ -26,7 +26,7 @@ public sealed class SourceKindsTests
             {"id": "C", "name": "Cask", "revenue": 3, "last_contact_at": "2026-03-01T10:00:00Z", "extra": {"nested": true}}
             """);
         var file = workspace.Write("p.yaml", "playbook: p\nsource: { kind: jsonl, path: c.jsonl, key: id, fields: { id: string, name: string, revenue: decimal, last_contact_at: datetime?, tags: \"string[]?\" } }\n" + Rules);
-        var result = PlaybookEngine.Plan([file], AsOf);
+        var result = TestEngine.Plan([file], AsOf);
         Assert.True(result.Success, string.Join("\n", result.Diagnostics.Select(d => d.Message)));
         Assert.Equal(["Acme 1,200.50", "Bolt 10.00"], result.Plan!.Findings.Select(f => f.Message));
         Assert.Equal(3, result.Plan.Summary.Records);
@@ -38,12 +38,12 @@ public sealed class SourceKindsTests
         using var workspace = new TempWorkspace();
         var data = workspace.Write("c.jsonl", "{\"id\": \"A\", \"n\": 1}\n{\"id\": \"B\", \"n\": 1.5}\n");
         var file = workspace.Write("p.yaml", "playbook: p\nsource: { kind: jsonl, path: c.jsonl, key: id, fields: { id: string, n: int } }\nrules:\n  - { id: r, when: n > 0 }\n");
-        var error = Assert.Single(PlaybookEngine.Plan([file], AsOf).Diagnostics);
+        var error = Assert.Single(TestEngine.Plan([file], AsOf).Diagnostics);
         Assert.Equal(("PB4014", data, 2), (error.Id, error.Location.Path, error.Location.Line));
         Assert.Equal("line 2: field 'n' (int) '1.5' is not a valid int", error.Message);
 
         workspace.Write("c.jsonl", "{\"id\": \"A\", \"n\": 1}\n{\"id\": \"B\", \"n\": \n");
-        error = Assert.Single(PlaybookEngine.Plan([file], AsOf).Diagnostics);
+        error = Assert.Single(TestEngine.Plan([file], AsOf).Diagnostics);
         Assert.Equal(("PB4019", 2), (error.Id, error.Location.Line));
         Assert.StartsWith("line 2: not valid JSON", error.Message, StringComparison.Ordinal);
     }
@@ -77,7 +77,7 @@ public sealed class SourceKindsTests
                 when: active && DaysSince(last_contact_at) > 30
                 message: "{{ id }} {{ name }} {{ revenue | money }}"
             """);
-        var result = PlaybookEngine.Plan([file], AsOf);
+        var result = TestEngine.Plan([file], AsOf);
         Assert.True(result.Success, string.Join("\n", result.Diagnostics.Select(d => d.Message)));
         Assert.Equal(["1 Acme 1,200.50"], result.Plan!.Findings.Select(f => f.Message));
     }
@@ -93,7 +93,7 @@ public sealed class SourceKindsTests
         }
 
         var file = workspace.Write("p.yaml", "playbook: p\nsource: { kind: sqlite, path: crm.db, query: SELECT * FROM nope, key: id, fields: { id: long } }\nrules:\n  - { id: r, when: id > 0 }\n");
-        var error = Assert.Single(PlaybookEngine.Plan([file], AsOf).Diagnostics);
+        var error = Assert.Single(TestEngine.Plan([file], AsOf).Diagnostics);
         Assert.Equal("PB4013", error.Id);
         Assert.Equal("Source 'p (inline)' (kind sqlite, built in) failed while reading: SQLite Error 1: 'no such table: nope'", error.Message);
     }
@@ -130,7 +130,7 @@ public sealed class SourceKindsTests
                 when: DaysSince(activities.Max(a => (DateTime?)a.at)) > 30
                 message: "{{ name }}: {{ activities.size }} activities{{ for a in activities }} {{ a.kind }}{{ end }}"
             """);
-        var result = PlaybookEngine.Plan([file], AsOf);
+        var result = TestEngine.Plan([file], AsOf);
         Assert.True(result.Success, string.Join("\n", result.Diagnostics.Select(d => d.Message)));
         Assert.Equal(["Bolt: 1 activities call", "Cask: 0 activities"], result.Plan!.Findings.Select(f => f.Message));
         Assert.Equal(3, result.Plan.Summary.Records);
@@ -142,7 +142,7 @@ public sealed class SourceKindsTests
         using var workspace = new TempWorkspace();
         workspace.Write("runner.yaml", "sources:\n  crm:\n    kind: csv\n    path: c.csv\n    key: id\n    fields: { id: string }\n    related: { activities: { source: nope, key: customer_id } }\n");
         workspace.Write("p.yaml", "playbook: p\nsource: crm\nrules:\n  - { id: r, when: activities.Count > 0 }\n");
-        var error = Assert.Single(PlaybookEngine.Validate([workspace.Root]).Diagnostics);
+        var error = Assert.Single(TestEngine.Validate([workspace.Root]).Diagnostics);
         Assert.Equal(("PB4016", 7, 16), (error.Id, error.Location.Line, error.Location.Column));
         Assert.Equal("Related 'activities': source 'nope' is not defined in runner.yaml", error.Message);
     }
@@ -186,7 +186,7 @@ public sealed class PostgresSourceTests(PostgresServer server)
                     when: nps < 7 && DaysUntil(renews) < 60 && tags != null && tags.Contains("vip")
                     message: "{{ id }} {{ revenue | money }} {{ days_since last_contact_at }}"
                 """);
-            var result = await PlaybookEngine.PlanAsync([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero));
+            var result = await TestEngine.PlanAsync([file], new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero));
             Assert.True(result.Success, string.Join("\n", result.Diagnostics.Select(d => d.Message)));
             Assert.Equal(["A 900,000.00 59"], result.Plan!.Findings.Select(f => f.Message));
             Assert.Equal(2, result.Plan.Summary.Records);
@@ -211,12 +211,12 @@ public sealed class PostgresSourceTests(PostgresServer server)
 
         using var workspace = new TempWorkspace();
         var file = workspace.Write("p.yaml", $"playbook: p\nsource:\n  kind: postgres\n  connection: \"{server.ConnectionString}\"\n  query: WITH gone AS (DELETE FROM {table} RETURNING id) SELECT id FROM gone\n  key: id\n  fields: {{ id: string }}\nrules:\n  - {{ id: r, when: id != null }}\n");
-        var error = Assert.Single((await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch)).Diagnostics);
+        var error = Assert.Single((await TestEngine.PlanAsync([file], DateTimeOffset.UnixEpoch)).Diagnostics);
         // It passes the one-statement check (it starts with WITH); the read-only transaction stops it.
         Assert.Equal("PB4013", error.Id);
         Assert.Contains("read-only transaction", error.Message, StringComparison.Ordinal);
         var plain = workspace.Write("q.yaml", File.ReadAllText(file).Replace($"WITH gone AS (DELETE FROM {table} RETURNING id) SELECT id FROM gone", $"DELETE FROM {table} RETURNING id", StringComparison.Ordinal).Replace("playbook: p", "playbook: q", StringComparison.Ordinal));
-        Assert.Equal("PB4012", Assert.Single(PlaybookEngine.Validate([plain]).Diagnostics).Id);
+        Assert.Equal("PB4012", Assert.Single(TestEngine.Validate([plain]).Diagnostics).Id);
         await using (var connection = new NpgsqlConnection(server.ConnectionString))
         {
             await connection.OpenAsync();
@@ -231,7 +231,7 @@ public sealed class PostgresSourceTests(PostgresServer server)
     {
         using var workspace = new TempWorkspace();
         var file = workspace.Write("p.yaml", "playbook: p\nsource:\n  kind: postgres\n  connection: \"${env:PB_SURELY_UNSET_VARIABLE}\"\n  query: SELECT 1 AS id\n  key: id\n  fields: { id: int }\nrules:\n  - { id: r, when: id > 0 }\n");
-        var error = Assert.Single((await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch)).Diagnostics);
+        var error = Assert.Single((await TestEngine.PlanAsync([file], DateTimeOffset.UnixEpoch)).Diagnostics);
         Assert.Equal(("PB1023", 4, 15), (error.Id, error.Location.Line, error.Location.Column));
         Assert.Equal("Environment variable 'PB_SURELY_UNSET_VARIABLE' is not set", error.Message);
 
@@ -241,7 +241,7 @@ public sealed class PostgresSourceTests(PostgresServer server)
         try
         {
             workspace.Write("p.yaml", $"playbook: p\nsource:\n  kind: postgres\n  connection: \"${{env:{variable}}}\"\n  query: SELECT 1 AS id\n  key: id\n  fields: {{ id: int }}\nrules:\n  - {{ id: r, when: id > 0 }}\n");
-            var failure = Assert.Single((await PlaybookEngine.PlanAsync([file], DateTimeOffset.UnixEpoch)).Diagnostics);
+            var failure = Assert.Single((await TestEngine.PlanAsync([file], DateTimeOffset.UnixEpoch)).Diagnostics);
             Assert.Equal("PB4013", failure.Id);
             Assert.DoesNotContain(password, failure.Message, StringComparison.Ordinal);
             Assert.Contains("nobody_here", failure.Message, StringComparison.Ordinal);

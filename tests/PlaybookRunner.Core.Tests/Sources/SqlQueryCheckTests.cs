@@ -81,7 +81,7 @@ public sealed class SqlQueryCheckTests
             rules:
               - { id: r, when: "true" }
             """);
-        var error = Assert.Single(PlaybookEngine.Validate([file]).Diagnostics, d => d.IsError);
+        var error = Assert.Single(TestEngine.Validate([file]).Diagnostics, d => d.IsError);
         Assert.Equal(5, error.Location.Line);
         Assert.Contains("the query has 2 statements", error.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(workspace.Root, "outside.db")));

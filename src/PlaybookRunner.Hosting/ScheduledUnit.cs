@@ -1,7 +1,7 @@
 using PlaybookRunner.Core.Model;
 using PlaybookRunner.Core.Planning;
 
-namespace PlaybookRunner.Core.Scheduling;
+namespace PlaybookRunner.Hosting;
 
 /// <summary>
 /// One schedule of one playbook: the rules that run on it (the playbook's schedule, or a rule's own).

@@ -1,9 +1,11 @@
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core;
 using System.Globalization;
 using System.Net;
 using System.Text;
 using PlaybookRunner.Core.Execution;
 
-namespace PlaybookRunner.Core.Scheduling;
+namespace PlaybookRunner.Hosting;
 
 /// <summary>The daemon's small status page: schedules with next and last runs, a rejected edit, recent actions.</summary>
 internal static class StatusPage
@@ -24,7 +26,7 @@ internal static class StatusPage
         {
             var root = Directory.GetCurrentDirectory();
             html.Append("<h2>Rejected edit</h2><p>The last edit did not validate; the last good version of the files in error keeps running.</p><pre>")
-                .Append(E(Diagnostics.DiagnosticFormatter.WriteText(daemon.RejectedDiagnostics, root)))
+                .Append(E(DiagnosticFormatter.WriteText(daemon.RejectedDiagnostics, root)))
                 .Append("</pre>\n");
         }
 
@@ -52,7 +54,7 @@ internal static class StatusPage
         return html.ToString();
     }
 
-    private static string Instant(DateTimeOffset instant) => instant.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+    private static string Instant(DateTimeOffset instant) => instant.UtcDateTime.ToString(DateFormats.StatusInstant, CultureInfo.InvariantCulture);
 
     private static string E(string text) => WebUtility.HtmlEncode(text);
 }

@@ -1,3 +1,4 @@
+using PlaybookRunner.Core;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -8,7 +9,7 @@ using PlaybookRunner.Core.Model;
 using PlaybookRunner.Core.Planning;
 using PlaybookRunner.Core.Sources;
 
-namespace PlaybookRunner.Core.Scheduling;
+namespace PlaybookRunner.Hosting;
 
 /// <summary>How the daemon starts its evaluation worker: the program and the arguments that come before nothing else (the request is sent on standard input).</summary>
 public sealed record WorkerCommand(string FileName, IReadOnlyList<string> Arguments);
@@ -35,17 +36,15 @@ internal sealed partial class WorkerJson : JsonSerializerContext;
 /// compiles it (a compile-cache hit: the daemon compiled the same version), reads the sources, reads the
 /// store's history read-only, and answers with the plan; the daemon records what fired.
 /// </summary>
-internal static class EvaluationWorker
+public static class EvaluationWorker
 {
-
     private const int MaxErrorChars = 2000;
 
     /// <summary>How long the worker's output may stay open after it exited or was killed (a process it started still holding it).</summary>
     private static readonly TimeSpan Drain = TimeSpan.FromSeconds(3);
 
-    /// <summary>The daemon's side: runs the tick in a worker and returns its plan, or null with a PB5008 diagnostic (or the worker's own).</summary>
     /// <summary>The longest a reload check (load and compile, no data) may take in the worker.</summary>
-    public static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(120);
+    internal static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(120);
 
     /// <summary>
     /// Checks an edited version in a worker process: loads and compiles it there (no data is read), so that
@@ -53,7 +52,7 @@ internal static class EvaluationWorker
     /// the compile errors, or PB5009 when the worker failed (crashed, timed out), are in <paramref name="diagnostics"/>.
     /// A successful check also fills the compile cache, so the daemon's own load of that version is a cache hit.
     /// </summary>
-    public static async Task<bool> CheckAsync(WorkerCommand command, WorkspaceDefinition workspace, Secrets secrets, DiagnosticBag diagnostics, CancellationToken cancellationToken)
+    internal static async Task<bool> CheckAsync(WorkerCommand command, WorkspaceDefinition workspace, Secrets secrets, DiagnosticBag diagnostics, CancellationToken cancellationToken)
     {
         var request = new WorkerRequest(WorkspaceSnapshot.Of(workspace), "", [], DateTimeOffset.UnixEpoch, Check: true);
         var timeout = TimeSpan.FromSeconds(Math.Min(CheckTimeout.TotalSeconds, workspace.ExecutionOptions.WorkerTimeout.TotalSeconds));
@@ -72,7 +71,8 @@ internal static class EvaluationWorker
         return !failed && !(response.Diagnostics ?? []).Any(d => d.IsError);
     }
 
-    public static async Task<Plan?> EvaluateAsync(WorkerCommand command, WorkspaceDefinition workspace, PlanScope scope, DateTimeOffset asOf, Secrets secrets, DiagnosticBag diagnostics, CancellationToken cancellationToken)
+    /// <summary>The daemon's side: runs the tick in a worker and returns its plan, or null with a PB5008 diagnostic (or the worker's own).</summary>
+    internal static async Task<Plan?> EvaluateAsync(WorkerCommand command, WorkspaceDefinition workspace, PlanScope scope, DateTimeOffset asOf, Secrets secrets, DiagnosticBag diagnostics, CancellationToken cancellationToken)
     {
         // The worker resolves the secrets its sources use; the daemon learns them too, to scrub the worker's errors.
         foreach (var setting in workspace.Sources.Values.SelectMany(s => s.Options.Values)
@@ -196,7 +196,7 @@ internal static class EvaluationWorker
     /// evaluates it, writes the response to <paramref name="output"/>. Returns the exit code: 0 with a
     /// response (diagnostics included), 2 when the request cannot be read.
     /// </summary>
-    public static async Task<int> ServeAsync(Stream input, Stream output, TextWriter error, CancellationToken cancellationToken)
+    public static async Task<int> ServeAsync(Stream input, Stream output, TextWriter error, EngineOptions engine, CancellationToken cancellationToken)
     {
         WorkerRequest? request;
         try
@@ -216,15 +216,16 @@ internal static class EvaluationWorker
         }
 
         var diagnostics = new DiagnosticBag();
-        var plan = request.Check ? Check(request, diagnostics) : await PlanAsync(request, diagnostics, cancellationToken);
+        var host = new HostContext(engine.Time, engine.Environment);
+        var plan = request.Check ? Check(request, host, diagnostics) : await PlanAsync(request, host, diagnostics, cancellationToken);
         await JsonSerializer.SerializeAsync(output, new WorkerResponse(plan, diagnostics.Items), WorkerJson.Default.WorkerResponse, cancellationToken);
         return 0;
     }
 
     /// <summary>A reload check: load and compile the snapshot (into the compile cache), read no data.</summary>
-    private static Plan? Check(WorkerRequest request, DiagnosticBag diagnostics)
+    private static Plan? Check(WorkerRequest request, HostContext host, DiagnosticBag diagnostics)
     {
-        var workspace = WorkspaceLoader.Load(request.Snapshot, diagnostics);
+        var workspace = WorkspaceLoader.Load(request.Snapshot, host, diagnostics);
         if (!diagnostics.HasErrors)
         {
             PlaybookEngine.Prepare(workspace, diagnostics, DateTimeOffset.UnixEpoch, load: false)?.Compiled?.Unload();
@@ -233,16 +234,16 @@ internal static class EvaluationWorker
         return null;
     }
 
-    private static async Task<Plan?> PlanAsync(WorkerRequest request, DiagnosticBag diagnostics, CancellationToken cancellationToken)
+    private static async Task<Plan?> PlanAsync(WorkerRequest request, HostContext host, DiagnosticBag diagnostics, CancellationToken cancellationToken)
     {
-        var workspace = WorkspaceLoader.Load(request.Snapshot, diagnostics);
+        var workspace = WorkspaceLoader.Load(request.Snapshot, host, diagnostics);
         if (diagnostics.HasErrors || PlaybookEngine.Prepare(workspace, diagnostics, request.AsOf, load: true) is not { Compiled: { } compiled } prepared)
         {
             return null;
         }
 
-        var secrets = new Secrets();
-        using var store = PlaybookEngine.OpenStore(prepared.Workspace, write: false, secrets, TimeProvider.System, diagnostics);
+        var secrets = new Secrets(host);
+        using var store = PlaybookEngine.OpenStore(prepared.Workspace, write: false, secrets, host.Time, diagnostics);
         if (store is null)
         {
             return null;

@@ -1,9 +1,11 @@
+using PlaybookRunner.Core;
+using PlaybookRunner.Core.Model;
 using Microsoft.Extensions.Logging;
 using PlaybookRunner.Core.Diagnostics;
 using PlaybookRunner.Core.Execution;
 using PlaybookRunner.Core.Planning;
 
-namespace PlaybookRunner.Core.Scheduling;
+namespace PlaybookRunner.Hosting;
 
 /// <summary>
 /// The daemon and its state store: opened afresh for each unit of work, checked to be the same store it started with
@@ -269,7 +271,7 @@ internal sealed partial class Daemon
     }
 
     /// <summary>True (logged once per episode) when the pending actions exceed <c>max_backlog</c>: no new tick is recorded until they drain.</summary>
-    private bool OverBacklog(StateStore store, Model.WorkspaceDefinition workspace)
+    private bool OverBacklog(StateStore store, WorkspaceDefinition workspace)
     {
         var bound = workspace.ExecutionOptions.MaxBacklog;
         var (pending, _) = store.Backlog();
@@ -334,7 +336,7 @@ internal sealed partial class Daemon
                 var what = _storeFailing.Keys.Any(k => k != StoreUse.Open)
                     ? $"fails what {string.Join(" and ", _storeFailing.Keys.Where(k => k != StoreUse.Open).Order().Select(k => k == StoreUse.Ticks ? "ticks" : "actions"))} need"
                     : "is unreachable";
-                problems.Add($"the state store {what} since {Planner.FormatInstant(since)} ({(long)(now - since).TotalSeconds} s): {_storeError}");
+                problems.Add($"the state store {what} since {DateFormats.FormatInstant(since)} ({(long)(now - since).TotalSeconds} s): {_storeError}");
             }
 
             if (_overBacklog)

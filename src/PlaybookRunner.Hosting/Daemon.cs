@@ -1,10 +1,12 @@
+using PlaybookRunner.Core;
+using PlaybookRunner.Core.Model;
 using Microsoft.Extensions.Logging;
 using PlaybookRunner.Core.Diagnostics;
 using PlaybookRunner.Core.Execution;
 using PlaybookRunner.Core.Planning;
 using PlaybookRunner.Core.Sources;
 
-namespace PlaybookRunner.Core.Scheduling;
+namespace PlaybookRunner.Hosting;
 
 /// <summary>How the daemon runs.</summary>
 /// <param name="Poll">How often it looks for edited playbooks, unclaimed actions and stale ticks (capped at half the lease).</param>
@@ -43,9 +45,10 @@ internal sealed partial class Daemon : IDisposable
     private readonly IReadOnlyList<string> _paths;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Secrets _secrets = new();
-    // No redirects: a redirect would carry a channel's headers (and its secrets) to another host.
-    private readonly SocketsHttpHandler _handler = new() { PooledConnectionLifetime = TimeSpan.FromMinutes(5), AllowAutoRedirect = false };
+    private readonly PlaybookEngine _engine;
+    private readonly HostContext _host;
+    private readonly Secrets _secrets;
+    private readonly HttpMessageHandler _handler;
     private readonly SemaphoreSlim _workAvailable = new(0);
     private readonly Dictionary<(string, string), DateTimeOffset?> _nextDue = [];
     private readonly Dictionary<(string, string), TickOutcome> _lastTicks = [];
@@ -56,10 +59,18 @@ internal sealed partial class Daemon : IDisposable
     private DateTimeOffset _lastLoop;
     private DateTimeOffset? _busySince;
 
-    public Daemon(IReadOnlyList<string> paths, TimeProvider time, ILogger logger, DaemonOptions options)
+    /// <param name="paths">The workspace folders or playbook files.</param>
+    /// <param name="engine">What the engine takes from the process: the clock, the operator's environment, the HTTP handler, the observer.</param>
+    /// <param name="logger">Where the daemon logs.</param>
+    /// <param name="options">How the daemon runs.</param>
+    public Daemon(IReadOnlyList<string> paths, EngineOptions engine, ILogger logger, DaemonOptions options)
     {
         _paths = paths;
-        _time = time;
+        _engine = new PlaybookEngine(engine);
+        _host = _engine.Host;
+        _time = engine.Time;
+        _secrets = new Secrets(_host);
+        _handler = engine.HttpHandler();
         _logger = logger;
         Options = options;
         Owner = PlaybookEngine.RunnerId("daemon");
@@ -248,7 +259,7 @@ internal sealed partial class Daemon : IDisposable
             RunResult result;
             try
             {
-                result = await PlaybookEngine.ApplyAsync(_paths, file, _time, cancellationToken, createStore: false, besideDaemons: true);
+                result = await _engine.ApplyAsync(_paths, file, cancellationToken, createStore: false, besideDaemons: true);
             }
             catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
             {
@@ -274,13 +285,13 @@ internal sealed partial class Daemon : IDisposable
             var lines = result.Diagnostics.Select(d => DiagnosticFormatter.FormatText(d, root)).ToList();
             var outcome = result.Plan is null
                 ? "refused: nothing was executed"
-                : $"applied as of {Planning.Planner.FormatInstant(result.Plan.AsOf)}: {result.Actions.Count(a => a.Succeeded)} actions succeeded, {result.Actions.Count(a => !a.Succeeded && !a.Abandoned)} failed, {result.Plan.Summary.HeldBack} held back, {result.Plan.Summary.Suppressed} suppressed";
+                : $"applied as of {DateFormats.FormatInstant(result.Plan.AsOf)}: {result.Actions.Count(a => a.Succeeded)} actions succeeded, {result.Actions.Count(a => !a.Succeeded && !a.Abandoned)} failed, {result.Plan.Summary.HeldBack} held back, {result.Plan.Summary.Suppressed} suppressed";
             var target = Path.Combine(folder, result.Plan is null ? "refused" : "applied");
             var name = Path.GetFileName(file);
             try
             {
                 Directory.CreateDirectory(target);
-                File.WriteAllLines(Path.Combine(target, name + ".log"), [$"{Planning.Planner.FormatInstant(_time.GetUtcNow())} {name} {outcome}", .. lines]);
+                File.WriteAllLines(Path.Combine(target, name + ".log"), [$"{DateFormats.FormatInstant(_time.GetUtcNow())} {name} {outcome}", .. lines]);
                 File.Move(file, Path.Combine(target, name), overwrite: true);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -324,13 +335,13 @@ internal sealed partial class Daemon : IDisposable
         lock (_statusLock)
         {
             problems.AddRange(_lastTicks.Where(t => t.Value.SourceErrors > 0).OrderBy(t => t.Key)
-                .Select(t => $"the last tick of {t.Key.Item1} ({t.Key.Item2}) due {Planner.FormatInstant(t.Value.DueAt)} could not read its data ({t.Value.Result}); see the log"));
+                .Select(t => $"the last tick of {t.Key.Item1} ({t.Key.Item2}) due {DateFormats.FormatInstant(t.Value.DueAt)} could not read its data ({t.Value.Result}); see the log"));
         }
 
         return problems;
     }
 
-    private TimeSpan TickLimit(Model.WorkspaceDefinition workspace) => Options.Worker is null
+    private TimeSpan TickLimit(WorkspaceDefinition workspace) => Options.Worker is null
         ? workspace.ExecutionOptions.EvaluationBudget
         : workspace.ExecutionOptions.WorkerTimeout;
 

@@ -1,10 +1,11 @@
+using PlaybookRunner.Core;
 using Microsoft.Extensions.Logging;
 using PlaybookRunner.Core.Diagnostics;
 using PlaybookRunner.Core.Execution;
 using PlaybookRunner.Core.Planning;
 using PlaybookRunner.Core.Sources;
 
-namespace PlaybookRunner.Core.Scheduling;
+namespace PlaybookRunner.Hosting;
 
 /// <summary>The scheduler's part: due ticks (each claimed once across daemons, retried as its own occurrence), their evaluation in process or in a worker, lease renewal and stale-tick takeover.</summary>
 internal sealed partial class Daemon
@@ -136,7 +137,7 @@ internal sealed partial class Daemon
             _logger.LogError("{Playbook}: {Diagnostic}", unit.Playbook, DiagnosticFormatter.FormatText(diagnostic, Directory.GetCurrentDirectory()));
         }
 
-        foreach (var group in Planning.PlanErrorGroup.Of(plan?.Errors ?? []))
+        foreach (var group in PlanErrorGroup.Of(plan?.Errors ?? []))
         {
             _logger.LogError("{Playbook}: {Error}", unit.Playbook, group.Format(Directory.GetCurrentDirectory()));
         }

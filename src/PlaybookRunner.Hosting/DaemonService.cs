@@ -1,14 +1,14 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace PlaybookRunner.Cli.Daemon;
+namespace PlaybookRunner.Hosting;
 
 /// <summary>
 /// Runs the daemon's scheduler and worker loops inside the generic host. On stop (SIGTERM, Ctrl+C,
 /// systemd stop) it takes no new work, lets the action in flight finish within the host's shutdown
 /// timeout, and otherwise abandons it: it stays pending and is retried with the same key.
 /// </summary>
-internal sealed class DaemonService(Core.Scheduling.Daemon daemon, StatusServer? server, IHostApplicationLifetime lifetime, ILogger<DaemonService> logger) : IHostedService
+internal sealed class DaemonService(Daemon daemon, StatusServer? server, IHostApplicationLifetime lifetime, ILogger<DaemonService> logger) : IHostedService
 {
     private readonly CancellationTokenSource _stopping = new();
     private readonly CancellationTokenSource _abort = new();
@@ -21,7 +21,7 @@ internal sealed class DaemonService(Core.Scheduling.Daemon daemon, StatusServer?
     {
         if (!daemon.Start())
         {
-            ExitCode = CliApp.Errors;
+            ExitCode = DaemonHost.Errors;
             lifetime.StopApplication();
             return Task.CompletedTask;
         }
@@ -33,7 +33,7 @@ internal sealed class DaemonService(Core.Scheduling.Daemon daemon, StatusServer?
         catch (System.Net.HttpListenerException ex)
         {
             logger.LogError("Cannot listen on {Prefix}: {Error}", server!.Prefix, Core.Diagnostics.SafeText.OneLine(ex.Message));
-            ExitCode = CliApp.Errors;
+            ExitCode = DaemonHost.Errors;
             lifetime.StopApplication();
             return Task.CompletedTask;
         }
@@ -57,7 +57,7 @@ internal sealed class DaemonService(Core.Scheduling.Daemon daemon, StatusServer?
         {
             // A bug, not bad input: stop the daemon (systemd restarts it) rather than run half-alive.
             logger.LogCritical("The {Loop} loop stopped: {Type}: {Error}", name, ex.GetType().Name, Core.Diagnostics.SafeText.OneLine(ex.Message));
-            ExitCode = CliApp.Errors;
+            ExitCode = DaemonHost.Errors;
             lifetime.StopApplication();
         }
     }

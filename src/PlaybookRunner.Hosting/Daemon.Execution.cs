@@ -1,10 +1,11 @@
+using PlaybookRunner.Core;
 using Microsoft.Extensions.Logging;
 using PlaybookRunner.Core.Diagnostics;
 using PlaybookRunner.Core.Execution;
 using PlaybookRunner.Core.Planning;
 using PlaybookRunner.Core.Sources;
 
-namespace PlaybookRunner.Core.Scheduling;
+namespace PlaybookRunner.Hosting;
 
 /// <summary>The action worker's part: claims executed side by side in lanes, one per channel, each at its concurrency.</summary>
 internal sealed partial class Daemon
@@ -24,7 +25,7 @@ internal sealed partial class Daemon
         }
 
         using var http = new HttpClient(_handler, disposeHandler: false) { Timeout = version.Prepared.Workspace.ExecutionOptions.Timeout };
-        await using var runner = PlaybookEngine.CreateRunner(version.Prepared, store, _secrets, http, _time, Owner, _logger);
+        await using var runner = PlaybookEngine.CreateRunner(version.Prepared, store, _secrets, http, _time, Owner, _logger, _engine.Options.Observer);
         if (!RecordLateOutcomes(runner))
         {
             return 0;

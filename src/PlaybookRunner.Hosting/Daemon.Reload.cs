@@ -1,3 +1,5 @@
+using PlaybookRunner.Core.Planning;
+using PlaybookRunner.Core;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -5,7 +7,7 @@ using PlaybookRunner.Core.Diagnostics;
 using PlaybookRunner.Core.Loading;
 using PlaybookRunner.Core.Model;
 
-namespace PlaybookRunner.Core.Scheduling;
+namespace PlaybookRunner.Hosting;
 
 /// <summary>One loaded version of the workspace: compiled, with its schedules and the fingerprint of the files it came from.</summary>
 internal sealed record DaemonVersion(Prepared Prepared, IReadOnlyList<ScheduledUnit> Units, string Fingerprint);
@@ -32,7 +34,7 @@ internal sealed partial class Daemon
         }
 
         var diagnostics = new DiagnosticBag();
-        var workspace = WorkspaceLoader.Load(_paths, diagnostics);
+        var workspace = WorkspaceLoader.Load(_paths, _host, diagnostics);
         var rejected = diagnostics.Items.Where(d => d.IsError).ToList();
         Prepared? prepared = null;
         var kept = new List<string>();
@@ -142,7 +144,7 @@ internal sealed partial class Daemon
     private static bool Rebuilds(WorkspaceDefinition workspace, DateTimeOffset now, List<Diagnostic> rejected)
     {
         var diagnostics = new DiagnosticBag();
-        var rebuilt = WorkspaceLoader.Load(WorkspaceSnapshot.Of(workspace), diagnostics);
+        var rebuilt = WorkspaceLoader.Load(WorkspaceSnapshot.Of(workspace), workspace.Host, diagnostics);
         if (!diagnostics.HasErrors)
         {
             PlaybookEngine.Prepare(rebuilt, diagnostics, now, load: false);

@@ -1,15 +1,15 @@
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.Logging;
-using PlaybookRunner.Core.Scheduling;
 
-namespace PlaybookRunner.Cli.Daemon;
+
+namespace PlaybookRunner.Hosting;
 
 /// <summary>
 /// The daemon's HTTP endpoint (127.0.0.1 by default): <c>/healthz</c>, <c>/metrics</c> (Prometheus text)
 /// and <c>/</c>, a status page. Read-only; it never changes what the daemon does.
 /// </summary>
-internal sealed class StatusServer(Core.Scheduling.Daemon daemon, Uri prefix, TimeProvider time, ILogger logger) : IDisposable
+internal sealed class StatusServer(Daemon daemon, Uri prefix, TimeProvider time, ILogger logger) : IDisposable
 {
     private readonly HttpListener _listener = new();
     private Task? _loop;

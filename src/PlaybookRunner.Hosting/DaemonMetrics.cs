@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 
-namespace PlaybookRunner.Core.Scheduling;
+namespace PlaybookRunner.Hosting;
 
 /// <summary>
 /// The daemon's counters, rendered in the Prometheus text exposition format (version 0.0.4).
