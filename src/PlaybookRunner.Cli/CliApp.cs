@@ -1,6 +1,7 @@
 using System.CommandLine;
 using PlaybookRunner.Cli.Commands;
 using PlaybookRunner.Core;
+using PlaybookRunner.Core.Diagnostics;
 
 namespace PlaybookRunner.Cli;
 
@@ -33,7 +34,7 @@ internal static class CliApp
         {
             foreach (var error in parsed.Errors)
             {
-                stderr.WriteLine($"playbook: error PB1024: {error.Message}");
+                Report(stderr, DiagnosticDescriptors.BadInvocation, error.Message);
             }
 
             stderr.WriteLine("Run 'playbook --help' for usage.");
@@ -47,10 +48,14 @@ internal static class CliApp
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // Bad input never gets here (the engine reports diagnostics); this is a bug, reported without a stack trace.
-            stderr.WriteLine($"playbook: error PB0001: internal error: {ex.GetType().Name}: {ex.Message}");
+            Report(stderr, DiagnosticDescriptors.InternalError, ex.GetType().Name, ex.Message);
             return Errors;
         }
     }
+
+    /// <summary>Writes one diagnostic of the command line itself (no file position), formatted as every diagnostic is.</summary>
+    public static void Report(TextWriter stderr, DiagnosticDescriptor descriptor, params object?[] args) =>
+        stderr.WriteLine(DiagnosticFormatter.FormatText(Diagnostic.Create(descriptor, SourceLocation.None, args), Directory.GetCurrentDirectory()));
 
     /// <summary>The command line: every verb with its options.</summary>
     public static RootCommand BuildRoot(TextWriter stdout, TextWriter stderr, EngineOptions options)

@@ -145,19 +145,19 @@ public sealed class PlaybookEngine(EngineOptions options)
     {
         foreach (var suppression in workspace.Suppressions)
         {
-            var parts = suppression.Rule.Split('/');
-            var playbook = workspace.Playbooks.FirstOrDefault(p => p.Id == parts[0]);
-            if (playbook is null || (parts[1] != "*" && !playbook.Rules.Any(r => r.Id == parts[1])))
+            var target = suppression.Rule;
+            var playbook = workspace.Playbooks.FirstOrDefault(p => p.Id == target.Playbook);
+            if (playbook is null || (!target.IsWholePlaybook && !playbook.Rules.Any(r => r.Id == target.Rule)))
             {
-                diagnostics.Add(DiagnosticDescriptors.DanglingSuppression, suppression.Location, suppression.Rule,
-                    Yaml.YamlSchemaValidator.Suggest(suppression.Rule, workspace.Playbooks.SelectMany(p => p.Rules.Select(r => $"{p.Id}/{r.Id}"))));
+                diagnostics.Add(DiagnosticDescriptors.DanglingSuppression, suppression.Location, target.ToString(),
+                    Yaml.YamlSchemaValidator.Suggest(target.ToString(), workspace.Playbooks.SelectMany(p => p.Rules.Select(r => $"{p.Id}/{r.Id}"))));
                 continue;
             }
 
             var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(now, playbook.TimeZone).DateTime);
             if (suppression.Until is { } until && until < today)
             {
-                diagnostics.Add(DiagnosticDescriptors.ExpiredSuppression, suppression.Location, suppression.Rule,
+                diagnostics.Add(DiagnosticDescriptors.ExpiredSuppression, suppression.Location, target.ToString(),
                     suppression.Key is null ? "" : $" for key '{suppression.Key}'", until.ToString(DateFormats.Date, System.Globalization.CultureInfo.InvariantCulture));
             }
         }

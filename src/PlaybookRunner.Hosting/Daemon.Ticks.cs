@@ -142,7 +142,7 @@ internal sealed partial class Daemon
             _logger.LogError("{Playbook}: {Error}", unit.Playbook, group.Format(Directory.GetCurrentDirectory()));
         }
 
-        foreach (var error in plan?.Errors.Where(e => e.Location is null || e.Problem is null) ?? [])
+        foreach (var error in plan?.Errors.Where(e => e.Problem is null) ?? [])
         {
             _logger.LogError("{Playbook}: {Id}: {Message}", error.Playbook, error.Id, error.Message);
         }
@@ -154,7 +154,7 @@ internal sealed partial class Daemon
         }
 
         Metrics.Evaluated(unit.Playbook, duration, plan is not null && errors == 0, now);
-        var result = plan is null ? "failed" : errors > 0 ? "errors" : "ok";
+        var result = plan is null ? TickResult.Failed : errors > 0 ? TickResult.Errors : TickResult.Ok;
         lock (_statusLock)
         {
             _lastTicks[unit.Identity] = new TickOutcome(dueAt, now, result, findings.Count, recorded, errors, duration, sourceErrors);

@@ -31,8 +31,21 @@ public sealed record DaemonOptions(TimeSpan Poll)
 /// <summary>What the status page shows about one schedule.</summary>
 internal sealed record ScheduleStatus(string Playbook, string Schedule, string Zone, IReadOnlyList<string> Rules, DateTimeOffset? NextRun, TickOutcome? Last);
 
+/// <summary>How a tick ended.</summary>
+internal enum TickResult
+{
+    /// <summary>Evaluated without an error.</summary>
+    Ok,
+
+    /// <summary>Evaluated, with errors for some customers or rules (what fired was recorded).</summary>
+    Errors,
+
+    /// <summary>Not evaluated: the data could not be read, the worker failed, or the store refused.</summary>
+    Failed,
+}
+
 /// <summary>How one tick went; <paramref name="SourceErrors"/> counts errors reading its data (PB4xxx), which make the daemon unhealthy until a tick reads cleanly.</summary>
-internal sealed record TickOutcome(DateTimeOffset DueAt, DateTimeOffset FinishedAt, string Result, int Findings, int Recorded, int Errors, TimeSpan Duration, int SourceErrors = 0);
+internal sealed record TickOutcome(DateTimeOffset DueAt, DateTimeOffset FinishedAt, TickResult Result, int Findings, int Recorded, int Errors, TimeSpan Duration, int SourceErrors = 0);
 
 /// <summary>
 /// <c>playbook daemon</c> without its host: keeps the last good version of the workspace (hot reload),
@@ -335,7 +348,7 @@ internal sealed partial class Daemon : IDisposable
         lock (_statusLock)
         {
             problems.AddRange(_lastTicks.Where(t => t.Value.SourceErrors > 0).OrderBy(t => t.Key)
-                .Select(t => $"the last tick of {t.Key.Item1} ({t.Key.Item2}) due {DateFormats.FormatInstant(t.Value.DueAt)} could not read its data ({t.Value.Result}); see the log"));
+                .Select(t => $"the last tick of {t.Key.Item1} ({t.Key.Item2}) due {DateFormats.FormatInstant(t.Value.DueAt)} could not read its data ({StatusPage.Name(t.Value.Result)}); see the log"));
         }
 
         return problems;

@@ -37,7 +37,7 @@ internal static class StatusPage
             html.Append(CultureInfo.InvariantCulture,
                 $"<tr><td>{E(schedule.Playbook)}</td><td><code>{E(schedule.Schedule)}</code></td><td>{E(schedule.Zone)}</td><td>{E(string.Join(", ", schedule.Rules))}</td>"
                 + $"<td>{E(schedule.NextRun is { } next ? Instant(next) : "-")}</td><td>{E(last is null ? "not yet" : Instant(last.DueAt))}</td>"
-                + $"<td class=\"{E(last?.Result ?? "")}\">{E(last?.Result ?? "-")}</td><td>{last?.Findings}</td><td>{last?.Recorded}</td>"
+                + $"<td class=\"{Name(last?.Result)}\">{(last is null ? "-" : Name(last.Result))}</td><td>{last?.Findings}</td><td>{last?.Recorded}</td>"
                 + $"<td>{(last is null ? "" : E(((long)last.Duration.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + " ms"))}</td></tr>\n");
         }
 
@@ -57,4 +57,13 @@ internal static class StatusPage
     private static string Instant(DateTimeOffset instant) => instant.UtcDateTime.ToString(DateFormats.StatusInstant, CultureInfo.InvariantCulture);
 
     private static string E(string text) => WebUtility.HtmlEncode(text);
+
+    /// <summary>A tick's result as the page (and its CSS classes) names it: ok, errors or failed.</summary>
+    internal static string Name(TickResult? result) => result switch
+    {
+        TickResult.Ok => "ok",
+        TickResult.Errors => "errors",
+        TickResult.Failed => "failed",
+        _ => "",
+    };
 }

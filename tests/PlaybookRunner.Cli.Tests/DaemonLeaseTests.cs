@@ -63,7 +63,7 @@ public sealed class DaemonLeaseTests(PostgresServer postgres)
         Assert.True(finishedEarly, "the second daemon took the running tick over and waited for the data");
         Assert.DoesNotContain(secondLog.Lines, l => l.Message.Contains("Taking over tick", StringComparison.Ordinal));
         Assert.DoesNotContain(firstLog.Lines, l => l.Level >= LogLevel.Warning);
-        Assert.Equal("ok", Assert.Single(first.Schedules()).Last!.Result);
+        Assert.Equal(TickResult.Ok, Assert.Single(first.Schedules()).Last!.Result);
         Assert.Equal(["p busy A"], TestEngine.History([dir.Root], null, null, failedOnly: false).Entries.Select(e => $"{e.Playbook} {e.Rule} {e.Key}"));
     }
 

@@ -107,7 +107,7 @@ public sealed class EvaluationWorkerTests
         Assert.Empty(Fired(dir));
         Assert.Equal(2, logger.Lines.Count(l => l.Level == LogLevel.Error && l.Message.Contains("PB5007: Evaluation of playbook 'p' allocated more than 256 MB for key 'A', in rule 'busy'; stopped", StringComparison.Ordinal)));
         Assert.Equal(new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero), Assert.Single(daemon.Schedules()).Last!.DueAt);
-        Assert.Equal("errors", daemon.Schedules()[0].Last!.Result);
+        Assert.Equal(TickResult.Errors, daemon.Schedules()[0].Last!.Result);
     }
 
     [Fact]
@@ -140,7 +140,7 @@ public sealed class EvaluationWorkerTests
         Assert.InRange(elapsed.TotalSeconds, 3, 30);
         Assert.Contains(logger.Lines, l => l.Level == LogLevel.Error && l.Message.Contains("error PB5008: Evaluation worker of playbook 'p' did not finish within 3 s (execution: worker_timeout_seconds) and was killed; nothing was recorded for this tick", StringComparison.Ordinal));
         Assert.Equal(["busy A", "busy C"], Fired(dir));
-        Assert.Equal("ok", Assert.Single(daemon.Schedules()).Last!.Result);
+        Assert.Equal(TickResult.Ok, Assert.Single(daemon.Schedules()).Last!.Result);
         Assert.DoesNotContain(Process.GetProcesses(), p => IsWorkerOf(p, dir.Root));
     }
 
@@ -157,7 +157,7 @@ public sealed class EvaluationWorkerTests
 
         Assert.Empty(Fired(dir));
         Assert.Contains(logger.Lines, l => l.Level == LogLevel.Error && l.Message.Contains("error PB5008: Evaluation worker of playbook 'p' could not be started (", StringComparison.Ordinal));
-        Assert.Equal("failed", Assert.Single(daemon.Schedules()).Last!.Result);
+        Assert.Equal(TickResult.Failed, Assert.Single(daemon.Schedules()).Last!.Result);
     }
 
     [Theory]
@@ -176,7 +176,7 @@ public sealed class EvaluationWorkerTests
 
         Assert.Empty(Fired(dir));
         Assert.Contains(logger.Lines, l => l.Level == LogLevel.Error && l.Message.Contains($"error PB5008: Evaluation worker of playbook 'p' {expected}", StringComparison.Ordinal));
-        Assert.Equal("failed", Assert.Single(daemon.Schedules()).Last!.Result);
+        Assert.Equal(TickResult.Failed, Assert.Single(daemon.Schedules()).Last!.Result);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using PlaybookRunner.Core;
 using PlaybookRunner.Hosting;
+using PlaybookRunner.Core.Diagnostics;
 
 namespace PlaybookRunner.Cli.Commands;
 
@@ -63,7 +64,7 @@ internal static class DaemonCommand
             var address = result.GetValue(listen)!;
             if (address != "none" && !DaemonHost.TryPrefix(address, out prefix))
             {
-                stderr.WriteLine($"playbook: error PB1024: --listen '{address}' is not HOST:PORT (for example 127.0.0.1:9464) or none");
+                CliApp.Report(stderr, DiagnosticDescriptors.BadInvocation, $"--listen '{address}' is not HOST:PORT (for example 127.0.0.1:9464) or none");
                 return CliApp.Usage;
             }
 

@@ -21,7 +21,7 @@ internal static class HistoryCommand
         {
             if (result.GetValue(limit) < 1)
             {
-                stderr.WriteLine($"playbook: error PB1024: --limit must be at least 1 (it is {result.GetValue(limit)})");
+                CliApp.Report(stderr, DiagnosticDescriptors.BadInvocation, $"--limit must be at least 1 (it is {result.GetValue(limit)})");
                 return CliApp.Usage;
             }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using PlaybookRunner.Core.Scaffolding;
+using PlaybookRunner.Core.Diagnostics;
 
 namespace PlaybookRunner.Cli.Commands;
 
@@ -18,7 +19,7 @@ internal static class InitCommand
             var existing = files.Select(f => f.Path).Where(p => File.Exists(Path.Combine(root, p))).ToList();
             if (existing.Count > 0 && !result.GetValue(force))
             {
-                stderr.WriteLine($"playbook: error PB1024: {root} already has {string.Join(", ", existing)}; nothing was written (use --force to overwrite)");
+                CliApp.Report(stderr, DiagnosticDescriptors.BadInvocation, $"{root} already has {string.Join(", ", existing)}; nothing was written (use --force to overwrite)");
                 return CliApp.Errors;
             }
 
@@ -34,7 +35,7 @@ internal static class InitCommand
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                stderr.WriteLine($"playbook: error PB1018: Cannot write in {root}: {ex.Message}");
+                CliApp.Report(stderr, DiagnosticDescriptors.FileWrite, root, ex.Message.TrimEnd('.'));
                 return CliApp.Errors;
             }
 

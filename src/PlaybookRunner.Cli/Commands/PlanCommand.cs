@@ -81,7 +81,7 @@ internal static class PlanCommand
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
-                    stderr.WriteLine($"playbook: error PB1018: Cannot write {file}: {ex.Message}");
+                    CliApp.Report(stderr, DiagnosticDescriptors.FileWrite, file, ex.Message.TrimEnd('.'));
                     return CliApp.Errors;
                 }
             }
@@ -138,7 +138,7 @@ internal static class PlanCommand
             return true;
         }
 
-        stderr.WriteLine($"playbook: error PB1024: --as-of '{text}' is not an ISO 8601 date or time, e.g. 2026-03-02T09:00:00Z");
+        CliApp.Report(stderr, DiagnosticDescriptors.BadInvocation, $"--as-of '{text}' is not an ISO 8601 date or time, e.g. 2026-03-02T09:00:00Z");
         return false;
     }
 }

@@ -21,7 +21,7 @@ internal static class RequeueCommand
         {
             if (result.GetValue(rule) is null && result.GetValue(key) is null && !result.GetValue(all))
             {
-                stderr.WriteLine("playbook: error PB1024: name what to requeue: --rule, --key (both narrow it) or --all");
+                CliApp.Report(stderr, DiagnosticDescriptors.BadInvocation, "name what to requeue: --rule, --key (both narrow it) or --all");
                 return CliApp.Usage;
             }
 

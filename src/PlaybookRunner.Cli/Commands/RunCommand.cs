@@ -23,7 +23,7 @@ internal static class RunCommand
         {
             if (result.GetValue(saved) is not null && result.GetValue(asOf) is not null)
             {
-                stderr.WriteLine("playbook: error PB1024: --as-of cannot be given with --plan: a saved plan runs as of the instant it was made for");
+                CliApp.Report(stderr, DiagnosticDescriptors.BadInvocation, "--as-of cannot be given with --plan: a saved plan runs as of the instant it was made for");
                 return CliApp.Usage;
             }
 

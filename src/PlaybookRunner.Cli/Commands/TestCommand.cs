@@ -46,7 +46,7 @@ internal static class TestCommand
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
-                    stderr.WriteLine($"playbook: error PB1024: cannot write {path}: {ex.Message}");
+                    CliApp.Report(stderr, DiagnosticDescriptors.FileWrite, path, ex.Message.TrimEnd('.'));
                     return CliApp.Errors;
                 }
             }

@@ -13,12 +13,17 @@ public static class DiagnosticDescriptors
     private const string Evaluation = "Evaluation";
     private const string Usage = "Usage";
     private const string Tests = "Tests";
+    private const string Internal = "Internal";
 
     private static DiagnosticDescriptor Error(string id, string title, string format, string category, string help) =>
         new(id, title, format, category, DiagnosticSeverity.Error, help);
 
     private static DiagnosticDescriptor Warning(string id, string title, string format, string category, string help) =>
         new(id, title, format, category, DiagnosticSeverity.Warning, help);
+
+    // PB0xxx: PlaybookRunner itself.
+    public static readonly DiagnosticDescriptor InternalError = Error("PB0001", "Internal error", "internal error: {0}: {1}", Internal,
+        "A bug in PlaybookRunner, not in the playbooks: bad input is always a diagnostic of its own. Report it with the command that gave it.");
 
     // PB1xxx: files, YAML and the schema.
     public static readonly DiagnosticDescriptor YamlSyntax = Error("PB1001", "YAML syntax error", "{0}", Yaml,
@@ -99,6 +104,8 @@ public static class DiagnosticDescriptors
         "Name a rule as playbook/rule, or by its id when only one playbook has it.");
     public static readonly DiagnosticDescriptor BadInvocation = Error("PB1024", "Bad command-line value", "{0}", Usage,
         "See 'playbook --help'.");
+    public static readonly DiagnosticDescriptor FileWrite = Error("PB1040", "Cannot write file", "Cannot write {0}: {1}", Usage,
+        "An output of the command (--out, --junit, init's files) could not be written: check the folder exists and may be written.");
 
     // PB2xxx: C# conditions.
     public static readonly DiagnosticDescriptor CSharpError = Error("PB2001", "C# error in an expression", "{0}", Condition,

@@ -33,7 +33,14 @@ public static partial class WorkspaceLoader
                 }
             }
 
-            result.Add(new SuppressionDefinition(item.Text("rule")!, item.Text("key"), until, item.Text("justification")!, item.Location));
+            if (!RuleRef.TryParse(item.Text("rule")!, out var rule))
+            {
+                // The schema's pattern admits only playbook/rule and playbook/*: this is a second line of defence.
+                diagnostics.Add(DiagnosticDescriptors.PatternMismatch, item.Location, item.Text("rule")!, "rule", "not playbook-id/rule-id or playbook-id/*");
+                continue;
+            }
+
+            result.Add(new SuppressionDefinition(rule, item.Text("key"), until, item.Text("justification")!, item.Location));
         }
 
         return result;

@@ -119,11 +119,11 @@ public sealed record StateDefinition(string Kind, IReadOnlyDictionary<string, st
 }
 
 /// <summary>A suppression from suppressions.yaml (spec section 8).</summary>
-public sealed record SuppressionDefinition(string Rule, string? Key, DateOnly? Until, string Justification, SourceLocation Location)
+public sealed record SuppressionDefinition(RuleRef Rule, string? Key, DateOnly? Until, string Justification, SourceLocation Location)
 {
     /// <summary>True when this suppression covers the finding, as of <paramref name="today"/>.</summary>
     public bool Covers(string playbook, string rule, string key, DateOnly today) =>
-        (Rule == $"{playbook}/{rule}" || Rule == $"{playbook}/*") && (Key is null || Key == key) && (Until is null || today <= Until);
+        Rule.Matches(playbook, rule) && (Key is null || Key == key) && (Until is null || today <= Until);
 }
 
 /// <summary>Everything the loader read: runner.yaml and the playbooks.</summary>

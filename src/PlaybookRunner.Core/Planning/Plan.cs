@@ -39,30 +39,33 @@ public sealed record PlannedFinding(
     public IReadOnlyList<ExplainedPart>? Explanation { get; init; }
 
     /// <summary>True when <c>run</c> would execute this finding's actions.</summary>
-    public bool IsPending => !Suppressed && HeldBackUntil is null;
+    public bool IsPending => State == FindingState.Pending;
+
+    /// <summary>What <c>run</c> does with this finding: executes its actions, or holds it back (suppressed, cooldown).</summary>
+    public FindingState State => Suppressed ? FindingState.Suppressed : HeldBackUntil is not null ? FindingState.HeldBack : FindingState.Pending;
 }
 
-/// <summary>A failure while evaluating or rendering for one finding; other findings still ran.</summary>
-public sealed record PlanError(string Id, string Playbook, string? Rule, string? Key, string Message)
+/// <summary>What <c>run</c> does with a finding.</summary>
+public enum FindingState
 {
-    /// <summary>The message, on one line: a key or an exception's message from data never starts a new line of output.</summary>
-    public string Message { get; init; } = Diagnostics.SafeText.OneLine(Message);
+    /// <summary>Its actions run.</summary>
+    Pending,
 
-    /// <summary>For a rendered action field run would fail on: the field's template.</summary>
-    public SourceLocation? Location { get; init; }
+    /// <summary>A suppression in suppressions.yaml covers it: nothing runs.</summary>
+    Suppressed,
 
-    /// <summary>For a rendered action field run would fail on: what is wrong, without the key's data (the same for every key it affects).</summary>
-    public string? Problem { get; init; }
+    /// <summary>The rule's cooldown for this customer has not ended: nothing runs yet.</summary>
+    HeldBack,
 }
 
 /// <summary>The per-key errors that share a template and a problem, reported once with the keys counted (preflight).</summary>
 public sealed record PlanErrorGroup(string Id, string Playbook, SourceLocation Location, string Problem, IReadOnlyList<string> Keys)
 {
-    /// <summary>The errors of <paramref name="errors"/> that have a location and a problem, grouped; the others are left out.</summary>
-    public static IReadOnlyList<PlanErrorGroup> Of(IEnumerable<PlanError> errors) =>
+    /// <summary>The errors of <paramref name="errors"/> that have a problem (and its location), grouped; the others are left out.</summary>
+    public static IReadOnlyList<PlanErrorGroup> Of(IEnumerable<Diagnostic> errors) =>
     [
-        .. errors.Where(e => e.Location is not null && e.Problem is not null)
-            .GroupBy(e => (e.Id, e.Playbook, e.Location!.Value, e.Problem!))
+        .. errors.Where(e => e.Problem is not null)
+            .GroupBy(e => (e.Id, Playbook: e.Playbook ?? "", e.Location, e.Problem!))
             .Select(g => new PlanErrorGroup(g.Key.Id, g.Key.Playbook, g.Key.Item3, g.Key.Item4, [.. g.Select(e => e.Key ?? "").Order(StringComparer.Ordinal)])),
     ];
 
@@ -87,7 +90,7 @@ public sealed record PlanSummary(int Records, int Findings, int Actions, int Sup
 public sealed record Plan(
     DateTimeOffset AsOf,
     IReadOnlyList<PlannedFinding> Findings,
-    IReadOnlyList<PlanError> Errors,
+    IReadOnlyList<Diagnostic> Errors,
     IReadOnlyList<Diagnostic> Diagnostics,
     PlanSummary Summary)
 {

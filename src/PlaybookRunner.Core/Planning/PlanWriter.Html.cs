@@ -156,7 +156,7 @@ public static partial class PlanWriter
     private static void AppendFinding(StringBuilder html, PlannedFinding finding)
     {
         var severity = Planner.SeverityName(finding.Severity);
-        var state = finding.Suppressed ? "suppressed" : finding.HeldBackUntil is not null ? "held-back" : "pending";
+        var state = finding.State switch { FindingState.Suppressed => "suppressed", FindingState.HeldBack => "held-back", _ => "pending" };
         html.Append(CultureInfo.InvariantCulture,
             $"<article class=\"finding\" data-playbook=\"{E(finding.Playbook)}\" data-rule=\"{E($"{finding.Playbook}/{finding.Rule}")}\" data-severity=\"{severity}\" data-state=\"{state}\" data-key=\"{E(finding.Key)}\">\n")
             .Append(CultureInfo.InvariantCulture, $"<h3><span class=\"sev\">{severity}</span>{E(finding.Playbook)}/{E(finding.Rule)} &middot; {E(finding.Key)}</h3>\n<p class=\"message\">{E(finding.Message ?? "")}</p>\n");

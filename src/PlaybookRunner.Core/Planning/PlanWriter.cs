@@ -251,7 +251,7 @@ public static partial class PlanWriter
                 .Append(group.Count()).Append(group.Count() == 1 ? " finding\n" : " findings\n");
             foreach (var finding in group)
             {
-                var mark = finding.Suppressed ? "~ " : finding.HeldBackUntil is not null ? "= " : "+ ";
+                var mark = finding.State switch { FindingState.Suppressed => "~ ", FindingState.HeldBack => "= ", _ => "+ " };
                 text.Append("  ").Append(mark).Append(OneLine(finding.Key)).Append("  ").Append(OneLine(finding.Message)).Append('\n');
                 if (finding.Suppressed)
                 {
@@ -304,14 +304,14 @@ public static partial class PlanWriter
     /// The plan's errors as lines: the ones run would certainly fail on once per template and problem, with the
     /// keys counted (preflight); each other error on a line of its own, after <paramref name="prefix"/>.
     /// </summary>
-    public static IEnumerable<string> ErrorLines(IReadOnlyList<PlanError> errors, string baseDirectory, string prefix)
+    public static IEnumerable<string> ErrorLines(IReadOnlyList<Diagnostic> errors, string baseDirectory, string prefix)
     {
         foreach (var group in PlanErrorGroup.Of(errors))
         {
             yield return group.Format(baseDirectory);
         }
 
-        foreach (var error in errors.Where(e => e.Location is null || e.Problem is null))
+        foreach (var error in errors.Where(e => e.Problem is null))
         {
             yield return $"{prefix}error {error.Id}: {error.Playbook}: {OneLine(error.Message)}";
         }
@@ -329,13 +329,13 @@ public static partial class PlanWriter
         };
     }
 
-    /// <summary>Data on one line of a report: line breaks as spaces, every other control character escaped visibly.</summary>
     /// <summary>A word to paste into a shell: as is when it is plain, else single-quoted (so a key from data cannot add a command).</summary>
     internal static string ShellWord(string text) =>
         text.Length > 0 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '/' or ':' or '@')
             ? text
             : "'" + OneLine(text).Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
+    /// <summary>Data on one line of a report: line breaks as spaces, every other control character escaped visibly.</summary>
     internal static string OneLine(string? text) => SafeText.OneLine((text ?? "").ReplaceLineEndings(" ").Trim());
 
     private static string Truncate(string text, int max) => text.Length <= max ? text : string.Concat(text.AsSpan(0, max - 3), "...");

@@ -66,7 +66,7 @@ internal static class Planner
 
         AttachRelated(workspace, records);
         var findings = new List<PlannedFinding>();
-        var errors = new List<PlanError>();
+        var errors = new List<Diagnostic>();
         var streamed = new HashSet<SourceDefinition>();
         foreach (var unit in units)
         {
@@ -103,8 +103,8 @@ internal static class Planner
 
             foreach (var error in sink.Errors)
             {
-                errors.Add(new PlanError(DiagnosticDescriptors.ConditionThrew.Id, playbook.Id, RuleOf(error.Where), error.Key.Length == 0 ? null : error.Key,
-                    DiagnosticDescriptors.ConditionThrew.Format([error.Where, error.Key, Describe(error.Exception)])));
+                errors.Add(Diagnostic.About(DiagnosticDescriptors.ConditionThrew, playbook.Id, RuleOf(error.Where), error.Key.Length == 0 ? null : error.Key,
+                    error.Where, error.Key, Describe(error.Exception)));
             }
 
             if (sink.BudgetExceeded)
@@ -113,8 +113,8 @@ internal static class Planner
                 var limit = !sink.BudgetMemory ? (long)budget.TotalMilliseconds
                     : sink.OutOfMemory ? HeapLimit.Megabytes ?? 0
                     : CompiledPlaybook<GeneratedRecord>.MaxBytesPerRecord / (1024 * 1024);
-                errors.Add(new PlanError(descriptor.Id, playbook.Id, RuleOf(sink.BudgetWhere), sink.BudgetKey,
-                    descriptor.Format([playbook.Id, limit, sink.BudgetKey, sink.BudgetWhere])));
+                errors.Add(Diagnostic.About(descriptor, playbook.Id, RuleOf(sink.BudgetWhere), sink.BudgetKey,
+                    playbook.Id, limit, sink.BudgetKey, sink.BudgetWhere));
             }
 
             var helpers = new TemplateHelpers(asOf, playbook.TimeZone);
@@ -164,8 +164,7 @@ internal static class Planner
                 catch (ActionFieldException ex)
                 {
                     // What run would certainly fail on, located at the field's template; writers count the keys (preflight).
-                    errors.Add(new PlanError(DiagnosticDescriptors.TemplateFailed.Id, playbook.Id, rule.Id, key,
-                        DiagnosticDescriptors.TemplateFailed.Format([$"rule '{rule.Id}'", key, ex.Message]))
+                    errors.Add(Diagnostic.About(DiagnosticDescriptors.TemplateFailed, playbook.Id, rule.Id, key, $"rule '{rule.Id}'", key, ex.Message) with
                     {
                         Location = ex.Location,
                         Problem = $"rule '{rule.Id}': {ex.Field} {ex.Problem}",
@@ -173,8 +172,7 @@ internal static class Planner
                 }
                 catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
                 {
-                    errors.Add(new PlanError(DiagnosticDescriptors.TemplateFailed.Id, playbook.Id, rule.Id, key,
-                        DiagnosticDescriptors.TemplateFailed.Format([$"rule '{rule.Id}'", key, Describe(ex)])));
+                    errors.Add(Diagnostic.About(DiagnosticDescriptors.TemplateFailed, playbook.Id, rule.Id, key, $"rule '{rule.Id}'", key, Describe(ex)));
                 }
             }
         }

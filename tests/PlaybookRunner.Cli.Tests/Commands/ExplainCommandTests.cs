@@ -78,7 +78,7 @@ public sealed class ExplainCommandTests
 
         var missing = CliRunner.Run("explain", "detractor-follow-up", "C-9999", CliRunner.Playbooks);
         Assert.Equal(1, missing.ExitCode);
-        Assert.Equal($"{ValidateCommandTests.Display(Path.Combine(CliRunner.Playbooks, "runner.yaml"))}(9,5): error PB1029: No record with key 'C-9999' in source 'crm' of playbook 'nps-follow-up'\n", missing.Err.ReplaceLineEndings("\n"));
+        Assert.Equal($"{TempDir.Display(Path.Combine(CliRunner.Playbooks, "runner.yaml"))}(9,5): error PB1029: No record with key 'C-9999' in source 'crm' of playbook 'nps-follow-up'\n", missing.Err.ReplaceLineEndings("\n"));
 
         using var dir = new TempDir();
         dir.Write("d.csv", "id\nA\n");

@@ -12,47 +12,11 @@ namespace PlaybookRunner.Cli.Tests.Commands;
 /// </summary>
 public sealed partial class OutputInjectionTests
 {
-    /// <summary>
-    /// Each row is one customer whose key or name attacks another output. A key cannot hold a control
-    /// character (that is a data error, KeyControlCharacterTests), so the keys attack with a bidi override
-    /// and a workflow command after a space; the names carry the control characters.
-    /// </summary>
-    private static readonly string[] HostileNames =
-    [
-        "[click me](https://evil.example/phish) ![pixel](https://evil.example/p.png) <https://evil.example/a>",
-        "@octocat #1 www.evil.example https://evil.example/b mail@evil.example",
-        "<img src=x onerror=alert(1)><b>bold</b><!-- comment --> &amp; &#64;",
-        "| forged | cell | ` code ``` fence ~~~ **strong** _em_",
-        "first\n::error file=p.yaml,line=1::forged\nplaybooks/p.yaml(1,1): error PB0000: forged",
-        "\u001b[2J\u001b]8;;https://evil.example\u0007link\u001b]8;;\u0007 \u009b31m \u202Egnp.exe",
-    ];
-
-    private static string Csv() =>
-        "id,name,n\n" + string.Concat(HostileNames.Select((name, i) => $"\"K{i}{(i == 5 ? "\u202Egnp" : i == 4 ? " ::warning::k" : "")}\",\"{name.Replace("\"", "\"\"", StringComparison.Ordinal)}\",5\n"));
-
-    private static string Workspace(TempDir dir)
-    {
-        dir.Write("d.csv", Csv());
-        dir.Write("runner.yaml", "channels:\n  default: { kind: smtp, host: 127.0.0.1, port: 1, from: cs@example.com, tls: none }\nexecution: { max_attempts: 1 }\n");
-        dir.Write("p.yaml", """
-            playbook: p
-            source: { kind: csv, path: d.csv, key: id, fields: { id: string, name: string, n: int } }
-            rules:
-              - id: r
-                when: n > 3
-                message: "{{ name }} needs a call"
-                actions:
-                  - { type: file, path: out.jsonl, body: "Call {{ name }}" }
-                  - { type: email, to: cs@example.com, subject: "Call", body: "Call {{ name }}" }
-            """);
-        return dir.Root;
-    }
-
     [Fact]
     public void The_markdown_report_renders_no_link_image_mention_html_or_extra_cell_from_data()
     {
         using var dir = new TempDir();
-        var root = Workspace(dir);
+        var root = HostileWorkspace.Create(dir);
         dir.Write("suppressions.yaml", "suppressions:\n  - { rule: p/r, key: K2, justification: \"[see](https://evil.example) <b>x</b> | cell @octocat\" }\n");
         var report = Path.Combine(dir.Root, "plan.md");
         var (code, _, stderr) = CliRunner.Run("plan", root, "--as-of", "2026-03-02T09:00:00Z", "--format", "markdown", "--out", report);
@@ -79,25 +43,7 @@ public sealed partial class OutputInjectionTests
         Assert.DoesNotMatch("(?m)^playbooks/p\\.yaml\\(1,1\\)", markdown);
 
         // Every hostile body stays inside its code fence: the rendered report has one <pre> per body.
-        Assert.Equal((HostileNames.Length - 1) * 2, Regex.Count(html, "<pre>"));
-    }
-
-    [Fact]
-    public void The_html_report_shows_hostile_data_as_text_in_headless_chromium()
-    {
-        using var dir = new TempDir();
-        var root = Workspace(dir);
-        var report = Path.Combine(dir.Root, "plan.html");
-        Assert.Equal(0, CliRunner.Run("plan", root, "--as-of", "2026-03-02T09:00:00Z", "--format", "html", "--out", report).ExitCode);
-        Assert.DoesNotMatch("(?m)^::|(?m)^playbooks/p\\.yaml\\(1,1\\)", File.ReadAllText(report));
-
-        var (dom, log) = PlanReportTests.Chromium(report, "");
-
-        Assert.Contains("data-ready=\"true\"", dom, StringComparison.Ordinal);
-        Assert.DoesNotContain("<img src=\"x\"", dom, StringComparison.Ordinal);
-        Assert.DoesNotContain("<b>bold</b>", dom, StringComparison.Ordinal);
-        Assert.Contains("&lt;img src=x onerror=alert(1)&gt;&lt;b&gt;bold&lt;/b&gt;", dom, StringComparison.Ordinal);
-        Assert.DoesNotMatch("Uncaught|Content Security Policy", log);
+        Assert.Equal((HostileWorkspace.Names.Length - 1) * 2, Regex.Count(html, "<pre>"));
     }
 
     [Theory]
@@ -108,7 +54,7 @@ public sealed partial class OutputInjectionTests
     public void Plan_output_to_a_terminal_has_no_control_sequence_and_no_forged_line(string format)
     {
         using var dir = new TempDir();
-        var root = Workspace(dir);
+        var root = HostileWorkspace.Create(dir);
 
         var (code, stdout, stderr) = CliRunner.Run("plan", root, "--as-of", "2026-03-02T09:00:00Z", "--format", format);
 
@@ -125,7 +71,7 @@ public sealed partial class OutputInjectionTests
     public void Run_history_and_explain_show_hostile_keys_visibly()
     {
         using var dir = new TempDir();
-        var root = Workspace(dir);
+        var root = HostileWorkspace.Create(dir);
 
         var run = CliRunner.Run("run", "--create-store", root, "--as-of", "2026-03-02T09:00:00Z");
         var history = CliRunner.Run("history", root);

@@ -128,7 +128,7 @@ public sealed class RunCommandTests
         using var dir = new TempDir();
         dir.Write("d.csv", "id,n\nA,5\nB,6\nC,1\n");
         var playbook = dir.Write("p.yaml", "playbook: p\nmax_actions: 1\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int } }\nrules:\n  - { id: r, when: n > 3, actions: [ { type: file, path: out.jsonl, body: \"{{ id }}\" } ] }\n");
-        var shown = ValidateCommandTests.Display(playbook);
+        var shown = TempDir.Display(playbook);
 
         var plan = CliRunner.Run("plan", dir.Root, "--as-of", "2026-03-02T09:00:00Z");
         Assert.Equal(0, plan.ExitCode);

@@ -83,7 +83,7 @@ public sealed class TestCommandTests
             """);
         var junit = Path.Combine(dir.Root, "results.xml");
         var (code, stdout, stderr) = CliRunner.Run("test", dir.Root, "--junit", junit, "--coverage");
-        var file = ValidateCommandTests.Display(Path.Combine(dir.Root, "p.test.yaml"));
+        var file = TempDir.Display(Path.Combine(dir.Root, "p.test.yaml"));
         Assert.Equal((1, ""), (code, stderr));
         Assert.Equal(
             $"""
@@ -135,7 +135,7 @@ public sealed class TestCommandTests
                 expect: [ { rule: busy, key: A, fires: false } ]
             """);
         var (code, stdout, _) = CliRunner.Run("test", dir.Root);
-        var file = ValidateCommandTests.Display(Path.Combine(dir.Root, "p.test.yaml"));
+        var file = TempDir.Display(Path.Combine(dir.Root, "p.test.yaml"));
         Assert.Equal(1, code);
         var errors = stdout.ReplaceLineEndings("\n").Split('\n').Where(l => l.Contains(" error ", StringComparison.Ordinal)).ToList();
         Assert.Equal(
@@ -168,7 +168,7 @@ public sealed class TestCommandTests
                 records: []
             """);
         var (code, _, stderr) = CliRunner.Run("test", dir.Root);
-        var file = ValidateCommandTests.Display(Path.Combine(dir.Root, "p.test.yaml"));
+        var file = TempDir.Display(Path.Combine(dir.Root, "p.test.yaml"));
         Assert.Equal(1, code);
         Assert.Contains($"{file}(7,5): error PB1003: Missing required key 'expect' in tests[1]", stderr, StringComparison.Ordinal);
 

@@ -23,8 +23,8 @@ public sealed class ValidateCommandTests
         var (code, stdout, _) = CliRunner.Run("validate", file);
         Assert.Equal(1, code);
         var lines = stdout.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal($"{Display(file)}(4,5): error PB1003: Missing required key 'when' in rules[0]", lines[0]);
-        Assert.Equal($"{Display(file)}(5,5): error PB1002: Unknown key 'wen' in rules[0]; did you mean 'when'?", lines[1]);
+        Assert.Equal($"{TempDir.Display(file)}(4,5): error PB1003: Missing required key 'when' in rules[0]", lines[0]);
+        Assert.Equal($"{TempDir.Display(file)}(5,5): error PB1002: Unknown key 'wen' in rules[0]; did you mean 'when'?", lines[1]);
         Assert.Equal("Validation failed: 2 error(s), 0 warning(s)", lines[2]);
     }
 
@@ -63,29 +63,6 @@ public sealed class ValidateCommandTests
         Assert.Equal(1, code);
         Assert.StartsWith("playbook: error PB1018: Cannot read /no/such/folder: no such file or folder", stdout, StringComparison.Ordinal);
     }
-
-    internal static string Display(string path) =>
-        Path.GetRelativePath(Directory.GetCurrentDirectory(), path) is var r && !r.StartsWith("..", StringComparison.Ordinal) ? r : path;
-}
-
-internal sealed class TempDir : IDisposable
-{
-    public TempDir()
-    {
-        Root = Path.Combine(Path.GetTempPath(), "pbcli-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(Root);
-    }
-
-    public string Root { get; }
-
-    public string Write(string name, string content)
-    {
-        var path = Path.Combine(Root, name);
-        File.WriteAllText(path, content);
-        return path;
-    }
-
-    public void Dispose() => TestCanary.DeleteFolder(Root);
 }
 
 public sealed class SourcesCommandTests

@@ -12,7 +12,7 @@ public sealed class DiagnosticCatalogueTests
         Assert.Equal(ids.Count, ids.Distinct().Count());
         Assert.All(DiagnosticDescriptors.All, d =>
         {
-            Assert.Matches("^PB[1-6][0-9]{3}$", d.Id);
+            Assert.Matches("^PB[0-6][0-9]{3}$", d.Id);
             Assert.False(d.MessageFormat.EndsWith('.'), d.Id);
         });
     }

@@ -48,7 +48,18 @@ public sealed class SafeTextTests
         Assert.DoesNotContain('\n', diagnostic.Message);
         Assert.Contains("K\\n::error::x", diagnostic.Message, StringComparison.Ordinal);
         Assert.Equal("a\\nb", new Diagnostic(DiagnosticDescriptors.TemplateFailed, SourceLocation.None, DiagnosticSeverity.Error, "a\nb").Message);
-        Assert.Equal("a\\nb", new PlaybookRunner.Core.Planning.PlanError("PB5002", "p", "r", "k", "a\nb").Message);
+        Assert.Equal("a\\nb", Diagnostic.About(DiagnosticDescriptors.TemplateFailed, "p", "r", "k", "rule 'r'", "k", "a\nb").Arguments[2]);
+    }
+
+    [Fact]
+    public void The_same_report_twice_is_one_diagnostic_whatever_its_argument_lists()
+    {
+        // A diagnostic carries its arguments as a list; two reports of the same thing still deduplicate.
+        var first = Diagnostic.About(DiagnosticDescriptors.TemplateFailed, "p", "r", "k", "rule 'r'", "k", "boom");
+        var second = Diagnostic.About(DiagnosticDescriptors.TemplateFailed, "p", "r", "k", "rule 'r'", "k", "boom");
+        Assert.Equal(first, second);
+        Assert.Single(new[] { first, second }.Distinct());
+        Assert.NotEqual(first, second with { Key = "other" });
     }
 
     [Theory]

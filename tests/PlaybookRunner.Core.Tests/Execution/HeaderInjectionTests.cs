@@ -64,7 +64,7 @@ public sealed class HeaderInjectionTests
             var error = Assert.Single(run.Plan!.Errors);
             Assert.Equal(("PB5002", "A"), (error.Id, error.Key));
             Assert.Contains("header 'X-Customer' contains a control character", error.Message, StringComparison.Ordinal);
-            Assert.Equal((7, 85), (error.Location!.Value.Line, error.Location.Value.Column));
+            Assert.Equal((7, 85), (error.Location.Line, error.Location.Column));
             Assert.Equal(["B"], run.Actions.Where(a => a.Succeeded).Select(a => a.Key));
             Assert.DoesNotContain(run.Actions, a => a.Key == "A");
             lock (requests)

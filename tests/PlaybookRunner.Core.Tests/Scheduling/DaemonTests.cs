@@ -331,7 +331,7 @@ public sealed class DaemonTests
 
         Assert.Empty(TestEngine.History([workspace.Root], null, null, failedOnly: false).Entries);
         Assert.Contains(logger.Lines, l => l.Level == LogLevel.Error && l.Message.Contains("error PB5006: Playbook 'p' would execute 2 actions, more than its max_actions of 1; nothing was executed", StringComparison.Ordinal));
-        Assert.Equal("errors", Assert.Single(daemon.Schedules()).Last!.Result);
+        Assert.Equal(TickResult.Errors, Assert.Single(daemon.Schedules()).Last!.Result);
     }
 
     [Fact]
@@ -350,6 +350,6 @@ public sealed class DaemonTests
         var stopped = logger.Lines.Count(l => l.Level == LogLevel.Error && l.Message.Contains("PB5003: Evaluation of playbook 'p' exceeded its time budget of 300 ms at key 'A'", StringComparison.Ordinal));
         // Stopped in the rule, or at the check before the record when a loaded machine spent the budget reading the data.
         Assert.True(stopped == 2, string.Join('\n', logger.Lines.Select(l => $"{l.Level} {l.Message}")));
-        Assert.Equal("errors", Assert.Single(daemon.Schedules()).Last!.Result);
+        Assert.Equal(TickResult.Errors, Assert.Single(daemon.Schedules()).Last!.Result);
     }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace PlaybookRunner.Cli.Tests;
+namespace PlaybookRunner.Tests.Cli;
 
 /// <summary>Runs a program to its end and returns its exit code and output; fails the test if it does not end in time.</summary>
 internal static class ProcessRunner

@@ -1,9 +1,8 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using PlaybookRunner.Cli.Tests.Commands;
 using YamlDotNet.RepresentationModel;
 
-namespace PlaybookRunner.Cli.Tests;
+namespace PlaybookRunner.EndToEnd.Tests;
 
 /// <summary>
 /// How PlaybookRunner fits .NET and CI: the dotnet tool package, <c>playbook init</c>, the schemas in the
@@ -226,7 +225,7 @@ public sealed class EcosystemTests
         var match = located.Match(line);
         Assert.True(match.Success, line);
         Assert.Equal(
-            (ValidateCommandTests.Display(Path.Combine(dir.Root, "p.yaml")), "4", "5", "error", "PB1003"),
+            (TempDir.Display(Path.Combine(dir.Root, "p.yaml")), "4", "5", "error", "PB1003"),
             (match.Groups[patterns[0].GetProperty("file").GetInt32()].Value, match.Groups[patterns[0].GetProperty("line").GetInt32()].Value,
              match.Groups[patterns[0].GetProperty("column").GetInt32()].Value, match.Groups[patterns[0].GetProperty("severity").GetInt32()].Value,
              match.Groups[patterns[0].GetProperty("code").GetInt32()].Value));
@@ -253,7 +252,7 @@ public sealed class EcosystemTests
             .Where(l => l.StartsWith("playbook ", StringComparison.Ordinal))
             .ToList();
         Assert.Equal(8, commands.Count);
-        var root = CliApp.BuildRoot(TextWriter.Null, TextWriter.Null, TestEngine.Options());
+        var root = PlaybookRunner.Cli.CliApp.BuildRoot(TextWriter.Null, TextWriter.Null, TestEngine.Options());
         foreach (var command in commands)
         {
             var words = Regex.Matches(command.Split(" >", 2)[0].Split(" ||", 2)[0], "\"[^\"]*\"|\\S+").Select(m => m.Value.Trim('"')).Skip(1).ToArray();

@@ -1,4 +1,4 @@
-namespace PlaybookRunner.Cli.Tests;
+namespace PlaybookRunner.Tests.Cli;
 
 /// <summary>Runs the CLI in process, the way spectre.console.cli's CommandAppTester does, capturing output and exit code.</summary>
 internal static class CliRunner
@@ -8,7 +8,7 @@ internal static class CliRunner
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         var time = new FixedTimeProvider(new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero));
-        var code = CliApp.Run(args, stdout, stderr, TestEngine.Options(time));
+        var code = PlaybookRunner.Cli.CliApp.Run(args, stdout, stderr, TestEngine.Options(time));
         TestCanary.Keep("cli", $"playbook {string.Join(' ', args)}\n{stdout}\n{stderr}");
         return (code, stdout.ToString(), stderr.ToString());
     }

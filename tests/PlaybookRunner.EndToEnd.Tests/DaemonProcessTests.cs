@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace PlaybookRunner.Cli.Tests;
+namespace PlaybookRunner.EndToEnd.Tests;
 
 /// <summary>
 /// The real `playbook daemon` as processes: three daemons sharing one PostgreSQL store and one webhook

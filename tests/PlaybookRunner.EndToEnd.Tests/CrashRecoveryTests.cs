@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
 
-namespace PlaybookRunner.Cli.Tests;
+namespace PlaybookRunner.EndToEnd.Tests;
 
 /// <summary>
 /// Kills the real `playbook run` process with SIGKILL at several points of a 1,000-action run against

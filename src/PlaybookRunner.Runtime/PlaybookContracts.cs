@@ -1,0 +1,41 @@
+namespace PlaybookRunner.Runtime;
+
+/// <summary>Marks a helper that aggregates the whole population: allowed in <c>let</c> only.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+internal sealed class PopulationAggregateAttribute : Attribute;
+
+/// <summary>How the engine runs a generated playbook without knowing its record type.</summary>
+internal interface IPlaybookEntry
+{
+    EvaluationSink __RunAny(IReadOnlyList<GeneratedRecord> population, IEnumerable<GeneratedRecord> records, DateTimeOffset now, PlaybookShape playbook, IFiringHistory history, TimeSpan budget);
+}
+
+/// <summary>A population held in memory that can be let go once the last <c>let</c> has been computed (a column store).</summary>
+internal interface IReleasablePopulation
+{
+    void Release();
+}
+
+/// <summary>Looks up when a rule last fired for a customer (the state store; empty until one is configured).</summary>
+internal interface IFiringHistory
+{
+    /// <summary>When the rule last fired for the customer and something of it was (or may still be) delivered.</summary>
+    DateTimeOffset? LastFired(string playbook, string rule, string key);
+
+    /// <summary>The latest firing none of whose actions was delivered (all dead letters), when it is later than <see cref="LastFired"/>.</summary>
+    (DateTimeOffset FiredAt, string Error)? LastDeadLetter(string playbook, string rule, string key) => null;
+}
+
+/// <summary>A history with no firings.</summary>
+internal sealed class EmptyHistory : IFiringHistory
+{
+    public static readonly EmptyHistory Instance = new();
+
+    public DateTimeOffset? LastFired(string playbook, string rule, string key) => null;
+}
+
+/// <summary>Thrown by a generated playbook when a <c>let</c> expression fails.</summary>
+internal sealed class LetFailedException(int index, Exception inner) : Exception(inner.Message, inner)
+{
+    public int Index { get; } = index;
+}
