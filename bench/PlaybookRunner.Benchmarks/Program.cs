@@ -12,6 +12,9 @@ namespace PlaybookRunner.Benchmarks;
 /// <c>startup --playbook PATH [--runs N] [--dir DIR]</c>: wall time of <c>--version</c> and of <c>validate</c> of the examples
 /// and of 100 rules, with the compile cache warm and with it off (a cold compile every time).
 /// <c>micro [BenchmarkDotNet options]</c>: evaluation only, in memory, with allocations.
+/// <c>shape [--rows N] [--rates 1,25,100] [--smoke] [--dir DIR]</c>: the shape real playbooks have (<see cref="ShapeBench"/>),
+/// planned to a JSON file by PlaybookRunner and by the hand-written floor at each firing rate; checks the two wrote
+/// the same findings byte for byte and prints time and memory with the ratio.
 /// </summary>
 internal static class Program
 {
@@ -28,8 +31,10 @@ internal static class Program
                 return await EndToEndAsync(args[1..]);
             case "startup":
                 return StartUp(args[1..]);
+            case "shape":
+                return Shape(args[1..]);
             default:
-                Console.Error.WriteLine("usage: e2e [--rows N] [--smoke] [--dir DIR] | startup --playbook PATH [--runs N] [--dir DIR] | micro [BenchmarkDotNet options]");
+                Console.Error.WriteLine("usage: e2e [--rows N] [--smoke] [--dir DIR] | shape [--rows N] [--rates 1,25,100] [--smoke] [--dir DIR] | startup --playbook PATH [--runs N] [--dir DIR] | micro [BenchmarkDotNet options]");
                 return 2;
         }
     }
@@ -92,6 +97,58 @@ internal static class Program
         Console.WriteLine(agree ? "All three engines found the same customers per rule." : "MISMATCH: the engines disagree: " + string.Join(" | ", results.Select(x => $"{x.Key}: {string.Join(",", x.Value.Counts)}")));
         return agree ? 0 : 1;
     }
+
+    private static int Shape(string[] args)
+    {
+        var smoke = args.Contains("--smoke");
+        var rows = Option(args, "--rows") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : smoke ? 20_000 : 1_000_000;
+        var rates = (Option(args, "--rates") ?? "1,25,100").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToList();
+        var dir = Option(args, "--dir") ?? Path.Combine(Path.GetTempPath(), $"playbook-shape-{rows}");
+        var repeat = smoke ? 1 : 3;
+        var agree = true;
+        Console.WriteLine($"{rows:N0} customers in {dir}; 3 rules, a Pareto and a percentile let, per rule a message, an email (multi-line body) and a webhook (JSON body); plan --format json --out");
+        Console.WriteLine();
+        Console.WriteLine($"{"rate",5} {"engine",-9} {"findings",9} {"seconds",8} {"x floor",8} {"peak heap MB",13} {"held MB",8} {"peak RSS MB",12}");
+        foreach (var rate in rates)
+        {
+            ShapeBench.Write(dir, rows, rate);
+            // The first run compiles and fills the compile cache; the measured runs start from it.
+            if (Child($"shape-playbook:{rate}", dir) is null)
+            {
+                return 1;
+            }
+
+            var results = new Dictionary<string, ChildResult>();
+            foreach (var engine in new[] { "shape-floor", "shape-playbook" })
+            {
+                var runs = Enumerable.Range(0, repeat).Select(_ => Child($"{engine}:{rate}", dir)).ToList();
+                if (runs.Any(x => x is null) || Child($"{engine}:{rate}", dir, memory: true) is not { } held)
+                {
+                    return 1;
+                }
+
+                results[engine] = runs.MinBy(x => x!.Seconds)! with { PeakLiveMb = held.PeakLiveMb, Spread = runs.Max(x => x!.Seconds) - runs.Min(x => x!.Seconds) };
+            }
+
+            var floor = results["shape-floor"];
+            foreach (var (engine, result) in results)
+            {
+                Console.WriteLine($"{rate + "%",5} {engine[6..],-9} {result.Counts.Sum(),9:N0} {result.Seconds,8:F2} {result.Seconds / floor.Seconds,8:F2} {result.PeakHeapMb,13:F0} {result.PeakLiveMb,8:F0} {result.PeakRssMb,12:F0}   (spread {result.Spread:F2} s)");
+            }
+
+            var same = ShapeBench.SameFindings(ShapeOutput(dir, "shape-floor"), ShapeOutput(dir, "shape-playbook"), out var difference);
+            if (!same || !floor.Counts.SequenceEqual(results["shape-playbook"].Counts))
+            {
+                Console.WriteLine($"MISMATCH at {rate}%: {difference} (findings per rule: floor {string.Join(",", floor.Counts)}, playbook {string.Join(",", results["shape-playbook"].Counts)})");
+                agree = false;
+            }
+        }
+
+        Console.WriteLine(agree ? "Both engines wrote the same findings, messages and actions, byte for byte, at every rate." : "MISMATCH: see above.");
+        return agree ? 0 : 1;
+    }
+
+    private static string ShapeOutput(string dir, string engine) => Path.Combine(dir, $"{engine}.out.json");
 
     private static int StartUp(string[] args)
     {
@@ -177,7 +234,11 @@ internal static class Program
     private static string? Option(string[] args, string name) =>
         Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 
-    private sealed record ChildResult(double Seconds, double PeakHeapMb, double PeakLiveMb, double PeakRssMb, int[] Counts);
+    private sealed record ChildResult(double Seconds, double PeakHeapMb, double PeakLiveMb, double PeakRssMb, int[] Counts)
+    {
+        /// <summary>Slowest minus fastest of the timed runs.</summary>
+        public double Spread { get; init; }
+    }
 
     /// <summary>Runs one engine in a fresh process, so that its time and memory are its own.</summary>
     private static ChildResult? Child(string engine, string dir, bool memory = false)
@@ -215,8 +276,28 @@ internal static class Program
         using var sampler = new PeakSampler(memory);
         var clock = Stopwatch.StartNew();
         int[] counts;
-        switch (engine)
+        switch (engine.Split(':')[0])
         {
+            case "shape-floor":
+                counts = ShapeBench.Floor(csv, int.Parse(engine.Split(':')[1], CultureInfo.InvariantCulture), ShapeOutput(dir, "shape-floor"));
+                break;
+            case "shape-playbook":
+                var planned = await new PlaybookEngine(new EngineOptions { Time = TimeProvider.System, Environment = Environment.GetEnvironmentVariable })
+                    .PlanAsync([dir], BenchWorkspace.AsOf, provenance: true);
+                if (planned.Plan is null)
+                {
+                    Console.Error.WriteLine(string.Join("\n", planned.Diagnostics.Select(d => d.Message)));
+                    return 1;
+                }
+
+                // What `plan --format json --out FILE` does: the plan streamed into the file.
+                using (var output = new FileStream(ShapeOutput(dir, "shape-playbook"), FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+                {
+                    Core.Planning.PlanWriter.WriteJson(output, planned.Plan, dir);
+                }
+
+                counts = [.. ShapeBench.Rules.Select(r => planned.Plan.Findings.Count(f => f.Rule == r.Id))];
+                break;
             case "floor":
                 counts = HandWritten.Run(csv);
                 break;
@@ -248,8 +329,8 @@ internal static class Program
 
     /// <summary>
     /// Samples the managed heap every millisecond: its size, garbage not yet collected included. In a
-    /// memory run it instead forces a full, compacting collection every 10 ms and takes the heap's size
-    /// after it: what the program still references (much slower; not timed). Reads the peak resident
+    /// memory run it instead forces a full, compacting collection every 10 ms (or four times as long as the
+    /// last one took) and takes the heap's size after it: what the program still references (much slower; not timed). Reads the peak resident
     /// set from the kernel at the end.
     /// </summary>
     private sealed class PeakSampler : IDisposable
@@ -267,8 +348,11 @@ internal static class Program
             {
                 while (!_stop)
                 {
+                    var clock = Stopwatch.StartNew();
                     Sample();
-                    Thread.Sleep(_memory ? 10 : 1);
+                    // A full collection of a large heap takes long: wait four times as long as it took, so that the
+                    // program still gets most of the time (a heap of a gigabyte would otherwise hardly move).
+                    Thread.Sleep(_memory ? Math.Max(10, (int)(clock.ElapsedMilliseconds * 4)) : 1);
                 }
             }) { IsBackground = true, Priority = ThreadPriority.AboveNormal };
             _thread.Start();

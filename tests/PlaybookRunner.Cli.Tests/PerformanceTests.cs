@@ -96,6 +96,25 @@ public sealed class PerformanceTests
     }
 
     [Fact]
+    public void The_shape_benchmark_runs_in_smoke_mode_and_both_engines_write_the_same_findings_and_strings()
+    {
+        // The realistic shape (messages, an email and a webhook per rule) at the three firing rates: the floor's
+        // findings, messages and rendered actions must be PlaybookRunner's, byte for byte.
+        var folder = Path.Combine(Path.GetTempPath(), "pb-shape-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, stdout, stderr) = ProcessRunner.Run("dotnet", [Bench, "shape", "--smoke", "--rows", "5000", "--dir", folder], timeoutSeconds: 300);
+            Assert.True(code == 0, stdout + stderr);
+            Assert.Contains("Both engines wrote the same findings, messages and actions, byte for byte, at every rate.", stdout, StringComparison.Ordinal);
+            Assert.Matches(@"100%\s+playbook\s+15,000\s+[0-9.]+", stdout);
+        }
+        finally
+        {
+            TestCanary.DeleteFolder(folder);
+        }
+    }
+
+    [Fact]
     public void The_start_up_benchmark_runs_against_the_built_program()
     {
         var folder = Path.Combine(Path.GetTempPath(), "pb-startup-" + Guid.NewGuid().ToString("N"));
