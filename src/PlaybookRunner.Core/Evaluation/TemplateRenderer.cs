@@ -76,6 +76,10 @@ internal static class TemplateRenderer
     [ThreadStatic]
     private static Dictionary<TemplateSink, TemplateContext>? _contexts;
 
+    /// <summary>The scope of one render's own assignments and captures, emptied before each render (renders never nest).</summary>
+    [ThreadStatic]
+    private static ScriptObject? _assigned;
+
     private static ScriptObject OverridesFor(TemplateSink sink)
     {
         var overrides = new ScriptObject();
@@ -117,8 +121,15 @@ internal static class TemplateRenderer
         return context;
     }
 
-    /// <summary>Renders one template against <paramref name="globals"/>, every value escaped for where the output lands.</summary>
-    public static string Render(CompiledTemplate template, ScriptObject globals, TemplateSink sink)
+    /// <summary>Renders one template against a finding's values, every value escaped for where the output lands.</summary>
+    public static string Render(CompiledTemplate template, TemplateScope scope, TemplateSink sink) => Render(template, scope, sink, interpreted: false);
+
+    /// <summary>
+    /// Renders one template; a template that is text and plain values is written without the interpreter
+    /// (<see cref="TemplateParts"/>) unless <paramref name="interpreted"/> asks for Scriban's own render (which the
+    /// tests compare it with).
+    /// </summary>
+    internal static string Render(CompiledTemplate template, TemplateScope scope, TemplateSink sink, bool interpreted)
     {
         var contexts = _contexts ??= [];
         if (!contexts.Remove(sink, out var context))
@@ -127,34 +138,101 @@ internal static class TemplateRenderer
         }
 
         var overrides = Overrides.GetValueOrDefault(sink);
-        context.PushGlobal(globals);
+        if (!interpreted && TemplateParts.Of(template.Template) is { } parts && TryRenderParts(parts, scope, context, overrides) is { } fast)
+        {
+            contexts[sink] = context;
+            return fast;
+        }
+
+        context.PushGlobal(scope.Finding);
+        // Above the finding's values (no field shadows them): the rule's shared, read-only names and helpers, the
+        // sink's own helpers, and above them all a scope of this render's own for what the template assigns or captures.
+        context.PushGlobal(scope.Shared);
         if (overrides is not null)
         {
-            // The helpers above the finding's values (no field shadows them), and above them a fresh scope for what the
-            // template assigns or captures (the shared helpers are read-only).
             context.PushGlobal(overrides);
-            context.PushGlobal(new ScriptObject());
         }
+
+        var assigned = _assigned ??= new ScriptObject();
+        assigned.Clear();
+        context.PushGlobal(assigned);
 
         // Taken out of the cache while it renders: a render that fails (a limit, a template error) leaves a context
         // that is not reused; one that succeeds goes back, with this finding's values popped off it.
         (context as EscapingContext)?.BeginRender();
         var text = WellFormed(template.Template.Render(context));
+        context.PopGlobal();
         if (overrides is not null)
         {
             context.PopGlobal();
-            context.PopGlobal();
         }
 
+        context.PopGlobal();
         context.PopGlobal();
         contexts[sink] = context;
         return text;
     }
 
+    /// <summary>
+    /// Renders a template that is text and plain values (<see cref="TemplateParts"/>) without the interpreter: the
+    /// text appended, each value written through the context's own escaping, as a full render writes it. Null when
+    /// a value is not one this path writes, the output passes the limit, or escaping refuses a value: then the
+    /// full render does it all again, and reports what it reports.
+    /// </summary>
+    private static string? TryRenderParts(TemplateParts parts, TemplateScope scope, TemplateContext context, ScriptObject? overrides)
+    {
+        var escaping = context as EscapingContext;
+        StringBuilder builder;
+        if (escaping is not null)
+        {
+            escaping.BeginRender();
+            builder = escaping.Main;
+        }
+        else
+        {
+            builder = _plain ??= new StringBuilder();
+            builder.Clear();
+        }
+
+        try
+        {
+            foreach (var part in parts.Parts)
+            {
+                if (part.Text is { } text)
+                {
+                    builder.Append(text);
+                }
+                else if (TemplateParts.TryValue(part, scope, overrides, out var value))
+                {
+                    builder.Append(escaping is not null ? escaping.EscapeValue(builder, value) : context.ObjectToString(value));
+                }
+                else
+                {
+                    return null;
+                }
+
+                if (builder.Length > OutputLimit)
+                {
+                    return null;
+                }
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+
+        return WellFormed(builder.ToString());
+    }
+
+    /// <summary>The output of a template rendered without the interpreter in a sink that escapes nothing.</summary>
+    [ThreadStatic]
+    private static StringBuilder? _plain;
+
     /// <summary>Replaces lone surrogates (say, half an emoji cut by string.slice) so the text is valid UTF-16.</summary>
     private static string WellFormed(string text)
     {
-        if (!text.Any(char.IsSurrogate))
+        if (!text.AsSpan().ContainsAnyInRange('\uD800', '\uDFFF'))
         {
             return text;
         }
@@ -187,6 +265,12 @@ internal static class TemplateRenderer
         private StringBuilder _main;
 
         protected EscapingContext() => _main = ((StringBuilderOutput)Output).Builder;
+
+        /// <summary>The template's own output (not a capture's).</summary>
+        internal StringBuilder Main => _main;
+
+        /// <summary>The text a full render writes for <paramref name="value"/> here (<see cref="Escape"/>).</summary>
+        internal string EscapeValue(StringBuilder written, object? value) => Escape(written, value);
 
         /// <summary>Before each render of a reused context: the template's own output is what is empty now, and nothing is carried over.</summary>
         public virtual void BeginRender()
@@ -379,6 +463,52 @@ internal enum TemplateSink
 
     /// <summary>A file action's path: one segment at most per value.</summary>
     PathSegment,
+}
+
+/// <summary>
+/// What a template of one finding sees: <see cref="Finding"/>, its values (fields, related lists, lets,
+/// segments: one object per finding), and <see cref="Shared"/>, the rule's read-only names (rule, playbook,
+/// now) and the helpers, one object per rule and plan, above the values so that no field shadows them.
+/// </summary>
+internal sealed class TemplateScope
+{
+    private readonly Func<ScriptObject>? _build;
+    private readonly IFindingValues? _values;
+    private ScriptObject? _finding;
+
+    public TemplateScope(ScriptObject finding, ScriptObject shared)
+    {
+        _finding = finding;
+        Shared = shared;
+    }
+
+    /// <summary>A scope whose values object is built only when a template needs the interpreter; <paramref name="values"/> answers the others.</summary>
+    public TemplateScope(Func<ScriptObject> build, IFindingValues values, ScriptObject shared)
+    {
+        _build = build;
+        _values = values;
+        Shared = shared;
+    }
+
+    /// <summary>The finding's values as the interpreter sees them (built on first use).</summary>
+    public ScriptObject Finding => _finding ??= _build!();
+
+    /// <summary>The rule's shared, read-only names and the helpers.</summary>
+    public ScriptObject Shared { get; init; }
+
+    /// <summary>The helpers behind the shared <c>days_since</c> and <c>months_since</c>, for templates rendered without the interpreter (<see cref="TemplateParts"/>).</summary>
+    public TemplateHelpers? Helpers { get; init; }
+
+    /// <summary>One of the finding's values by name, as <see cref="Finding"/> holds it, without building it when it is not built yet.</summary>
+    public bool TryFindingValue(string name, out object? value) =>
+        _finding is null && _values is not null ? _values.TryGet(name, out value) : Finding.TryGetValue(name, out value);
+}
+
+/// <summary>A finding's values by name, read straight from its record (<see cref="TemplateScope"/>).</summary>
+internal interface IFindingValues
+{
+    /// <summary>False when the name is not one of the values, or is one this reading does not give (a related list).</summary>
+    bool TryGet(string name, out object? value);
 }
 
 /// <summary>The helper functions templates see (spec section 6), bound to one evaluation instant and zone.</summary>

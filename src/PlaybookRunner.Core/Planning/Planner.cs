@@ -118,6 +118,11 @@ internal static class Planner
             }
 
             var helpers = new TemplateHelpers(asOf, playbook.TimeZone);
+            // The names every finding of a rule shares (rule, playbook, now, the helpers): made once per rule, read-only.
+            var shared = new ScriptObject?[playbook.Rules.Count];
+            var severities = playbook.Rules.Select(r => EffectiveSeverity(workspace.Definition, playbook, r)).ToArray();
+            var names = FindingValues.Names(playbook);
+            var lets = sink.Lets;
             var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(asOf, playbook.TimeZone).DateTime);
             var relatedSources = playbook.Source.Related.Select(r => workspace.Definition.Sources[r.Source]).ToList();
             // Rendering has its loop, recursion and output limits, and in one-shot commands the same time
@@ -131,7 +136,7 @@ internal static class Planner
                     continue;
                 }
 
-                if (EffectiveSeverity(workspace.Definition, playbook, rule) is not { } severity)
+                if (severities[raw.RuleIndex] is not { } severity)
                 {
                     continue;
                 }
@@ -150,7 +155,8 @@ internal static class Planner
                 try
                 {
                     // The template globals (every field, related list, let and segment) only when something is rendered.
-                    var globals = templates.Message is null && templates.Actions.Count == 0 ? null : Globals(playbook, relatedSources, rule, severity, raw, sink.Lets, asOf, helpers);
+                    var globals = templates.Message is null && templates.Actions.Count == 0 ? null
+                        : new TemplateScope(() => Globals(playbook, relatedSources, raw, lets), new FindingValues(names, raw, lets, playbook.TimeZone), shared[raw.RuleIndex] ??= Shared(playbook, rule, severity, asOf, helpers)) { Helpers = helpers };
                     var message = templates.Message is null ? rule.Title ?? rule.Id : TemplateRenderer.Render(templates.Message, globals!, TemplateSink.Text);
                     var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!, workspace.Definition, playbook)).ToList();
                     findings.Add(new PlannedFinding(playbook.Id, rule.Id, raw.RuleIndex, key, severity, message, suppression is not null, actions)
@@ -272,11 +278,12 @@ internal static class Planner
         };
     }
 
-    private static ScriptObject Globals(PlaybookDefinition playbook, IReadOnlyList<SourceDefinition> relatedSources, RuleDefinition rule, Severity severity, RawFinding raw, object?[] lets, DateTimeOffset now, TemplateHelpers helpers)
+    /// <summary>One finding's values as its templates see them: the record's fields, its related lists, the lets and the segments.</summary>
+    private static ScriptObject Globals(PlaybookDefinition playbook, IReadOnlyList<SourceDefinition> relatedSources, RawFinding raw, object?[] lets)
     {
         var zone = playbook.TimeZone;
-        var globals = new ScriptObject();
         var fields = playbook.Source.Fields;
+        var globals = new ScriptObject(fields.Count + playbook.Source.Related.Count + playbook.Lets.Count + playbook.Segments.Count);
         for (var i = 0; i < fields.Count; i++)
         {
             globals.SetValue(fields[i].Name, ForTemplate(raw.Record.GetField(i), zone), false);
@@ -311,16 +318,83 @@ internal static class Planner
             globals.SetValue(playbook.Segments[i].Name, raw.Segments[i], false);
         }
 
-        globals.SetValue("rule", new ScriptObject
-        {
-            ["id"] = rule.Id,
-            ["title"] = rule.Title ?? rule.Id,
-            ["severity"] = SeverityName(severity),
-        }, true);
-        globals.SetValue("playbook", new ScriptObject { ["id"] = playbook.Id, ["title"] = playbook.Title ?? playbook.Id }, true);
-        globals.SetValue("now", TimeZoneInfo.ConvertTime(now, zone).DateTime, true);
-        helpers.AddTo(globals);
         return globals;
+    }
+
+    /// <summary>What every finding of a rule shares, read-only: <c>rule</c>, <c>playbook</c>, <c>now</c> and the helpers.</summary>
+    private static ScriptObject Shared(PlaybookDefinition playbook, RuleDefinition rule, Severity severity, DateTimeOffset now, TemplateHelpers helpers)
+    {
+        var ruleObject = new ScriptObject { ["id"] = rule.Id, ["title"] = rule.Title ?? rule.Id, ["severity"] = SeverityName(severity) };
+        var playbookObject = new ScriptObject { ["id"] = playbook.Id, ["title"] = playbook.Title ?? playbook.Id };
+        ruleObject.IsReadOnly = true;
+        playbookObject.IsReadOnly = true;
+        var shared = new ScriptObject();
+        shared.SetValue("rule", ruleObject, true);
+        shared.SetValue("playbook", playbookObject, true);
+        shared.SetValue("now", TimeZoneInfo.ConvertTime(now, playbook.TimeZone).DateTime, true);
+        helpers.AddTo(shared);
+        shared.IsReadOnly = true;
+        return shared;
+    }
+
+    /// <summary>
+    /// A finding's values read straight from its record, as <see cref="Globals"/> would hold them: templates that the
+    /// interpreter need not render (most) never make the values object.
+    /// </summary>
+    private sealed class FindingValues(IReadOnlyDictionary<string, (int Kind, int Index)> names, RawFinding raw, object?[] lets, TimeZoneInfo zone) : IFindingValues
+    {
+        private const int Field = 0, Related = 1, Let = 2, Segment = 3;
+
+        /// <summary>Each name a finding's values object has, and where its value comes from (a later kind wins, as there).</summary>
+        public static IReadOnlyDictionary<string, (int Kind, int Index)> Names(PlaybookDefinition playbook)
+        {
+            var names = new Dictionary<string, (int, int)>(StringComparer.Ordinal);
+            for (var i = 0; i < playbook.Source.Fields.Count; i++)
+            {
+                names[playbook.Source.Fields[i].Name] = (Field, i);
+            }
+
+            for (var i = 0; i < playbook.Source.Related.Count; i++)
+            {
+                names[playbook.Source.Related[i].Name] = (Related, i);
+            }
+
+            for (var i = 0; i < playbook.Lets.Count; i++)
+            {
+                names[playbook.Lets[i].Name] = (Let, i);
+            }
+
+            for (var i = 0; i < playbook.Segments.Count; i++)
+            {
+                names[playbook.Segments[i].Name] = (Segment, i);
+            }
+
+            return names;
+        }
+
+        public bool TryGet(string name, out object? value)
+        {
+            value = null;
+            if (!names.TryGetValue(name, out var at))
+            {
+                return false;
+            }
+
+            switch (at.Kind)
+            {
+                case Field:
+                    value = ForTemplate(raw.Record.GetField(at.Index), zone);
+                    return true;
+                case Let:
+                    value = ForTemplate(lets[at.Index], zone);
+                    return true;
+                case Segment:
+                    value = raw.Segments[at.Index];
+                    return true;
+                default:
+                    return false;
+            }
+        }
     }
 
     /// <summary>Values as templates see them: datetimes in the playbook's zone, dates as midnight, lists as arrays.</summary>
@@ -340,7 +414,7 @@ internal static class Planner
         _ => "warning",
     };
 
-    private static PlannedAction RenderAction(CompiledAction action, ScriptObject globals, WorkspaceDefinition workspace, PlaybookDefinition playbook)
+    private static PlannedAction RenderAction(CompiledAction action, TemplateScope globals, WorkspaceDefinition workspace, PlaybookDefinition playbook)
     {
         var fields = new List<PlannedActionField>(action.Fields.Count);
         foreach (var field in action.Fields)
@@ -381,9 +455,10 @@ internal static class Planner
         var text = rendered.Text;
         switch (action.Definition.Type, field.Name)
         {
-            case ("webhook", "body") when text is not null:
+            case ("webhook", "body") when text is not null && !IsJson(text):
                 try
                 {
+                    // Parsed again only to say why, in the parser's own words.
                     using var _ = JsonDocument.Parse(text);
                 }
                 catch (JsonException ex)
@@ -420,6 +495,37 @@ internal static class Planner
                 }
 
                 break;
+        }
+    }
+
+    /// <summary>
+    /// True when <paramref name="text"/> is one JSON value, as <see cref="JsonDocument.Parse(string, JsonDocumentOptions)"/>
+    /// accepts it (the same reader and options), read without building a document: the check runs for every finding.
+    /// </summary>
+    internal static bool IsJson(string text)
+    {
+        var length = System.Text.Encoding.UTF8.GetMaxByteCount(text.Length);
+        var rented = length > 4096 ? System.Buffers.ArrayPool<byte>.Shared.Rent(length) : null;
+        var buffer = rented ?? stackalloc byte[length];
+        try
+        {
+            var reader = new Utf8JsonReader(buffer[..System.Text.Encoding.UTF8.GetBytes(text, buffer)]);
+            while (reader.Read())
+            {
+            }
+
+            return reader.BytesConsumed > 0;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+            }
         }
     }
 
@@ -479,7 +585,7 @@ internal static class Planner
         _ => TemplateSink.Text,
     };
 
-    private static PlannedActionField RenderField(CompiledActionField field, ScriptObject globals, TemplateSink sink)
+    private static PlannedActionField RenderField(CompiledActionField field, TemplateScope globals, TemplateSink sink)
     {
         if (field.Children is { } children)
         {

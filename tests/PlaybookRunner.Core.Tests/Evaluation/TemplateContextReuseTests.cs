@@ -15,11 +15,24 @@ public sealed class TemplateContextReuseTests
 {
     private static CompiledTemplate Parse(string text) => new(Template.Parse(text), new SpannedText(text, Core.Diagnostics.SourceLocation.None, []));
 
-    private static ScriptObject Values(string name)
+    private static TemplateScope Values(string name)
     {
         var globals = new ScriptObject();
         globals.SetValue("name", name, false);
-        return globals;
+        return new TemplateScope(globals, Shared());
+    }
+
+    private static TemplateScope Empty() => new(new ScriptObject(), Shared());
+
+    /// <summary>What the findings of one rule share, read-only, as the planner makes it.</summary>
+    private static ScriptObject Shared()
+    {
+        var rule = new ScriptObject { ["id"] = "r" };
+        rule.IsReadOnly = true;
+        var shared = new ScriptObject();
+        shared.SetValue("rule", rule, true);
+        shared.IsReadOnly = true;
+        return shared;
     }
 
     [Fact]
@@ -34,9 +47,9 @@ public sealed class TemplateContextReuseTests
     public void A_finding_s_values_and_the_variables_a_template_sets_are_gone_at_the_next_render()
     {
         Assert.Equal("Acme", TemplateRenderer.Render(Parse("{{ leak = name }}{{ name }}"), Values("Acme"), TemplateSink.Text));
-        var error = Assert.ThrowsAny<Exception>(() => TemplateRenderer.Render(Parse("{{ leak }}"), new ScriptObject(), TemplateSink.Text));
+        var error = Assert.ThrowsAny<Exception>(() => TemplateRenderer.Render(Parse("{{ leak }}"), Empty(), TemplateSink.Text));
         Assert.Contains("leak", error.Message, StringComparison.Ordinal);
-        Assert.Throws<Scriban.Syntax.ScriptRuntimeException>(() => TemplateRenderer.Render(Parse("{{ name }}"), new ScriptObject(), TemplateSink.Text));
+        Assert.Throws<Scriban.Syntax.ScriptRuntimeException>(() => TemplateRenderer.Render(Parse("{{ name }}"), Empty(), TemplateSink.Text));
     }
 
     [Fact]
@@ -45,6 +58,29 @@ public sealed class TemplateContextReuseTests
         Assert.ThrowsAny<Exception>(() => TemplateRenderer.Render(Parse("{\"a\": \"\\{{ name }}\"}"), Values("role"), TemplateSink.Json));
         Assert.Equal("<p>&lt;b&gt;</p>", TemplateRenderer.Render(Parse("<p>{{ name }}</p>"), Values("<b>"), TemplateSink.Html));
         Assert.Equal("{\"a\": \"\\\"}\"}", TemplateRenderer.Render(Parse("{\"a\": \"{{ name }}\"}"), Values("\"}"), TemplateSink.Json));
+    }
+
+    [Theory]
+    [InlineData("{{ rule.id = name }}")]
+    [InlineData("{{ rule = name }}")]
+    [InlineData("{{ r = rule; r.id = name }}")]
+    [InlineData("{{ rule[\"id\"] = name }}")]
+    public void A_template_cannot_change_what_the_findings_of_its_rule_share(string write)
+    {
+        // rule, playbook, now and the helpers are made once per rule and shared by its findings: read-only.
+        var scope = Values("alice");
+        foreach (var sink in new[] { TemplateSink.Text, TemplateSink.Json })
+        {
+            try
+            {
+                TemplateRenderer.Render(Parse(write), scope, sink);
+            }
+            catch (Exception ex) when (ex is Scriban.Syntax.ScriptRuntimeException or InvalidOperationException)
+            {
+            }
+
+            Assert.Equal("r", TemplateRenderer.Render(Parse("{{ rule.id }}"), new TemplateScope(Values("bob").Finding, scope.Shared), TemplateSink.Text));
+        }
     }
 
     [Theory]
@@ -75,6 +111,6 @@ public sealed class TemplateContextReuseTests
     {
         var sink = kind switch { "json" => TemplateSink.Json, "url" => TemplateSink.Url, _ => TemplateSink.Html };
         Assert.Equal(expected, TemplateRenderer.Render(Parse(template), Values("x"), sink));
-        Assert.ThrowsAny<Exception>(() => TemplateRenderer.Render(Parse("{{ c }}{{ v }}{{ t }}"), new ScriptObject(), sink));
+        Assert.ThrowsAny<Exception>(() => TemplateRenderer.Render(Parse("{{ c }}{{ v }}{{ t }}"), Empty(), sink));
     }
 }

@@ -1,0 +1,135 @@
+using PlaybookRunner.Core.Compilation;
+using PlaybookRunner.Core.Evaluation;
+using PlaybookRunner.Core.Model;
+using Scriban;
+using Scriban.Runtime;
+
+namespace PlaybookRunner.Core.Tests.Evaluation;
+
+/// <summary>
+/// Templates that are text and plain values render without Scriban's interpreter (<see cref="TemplateParts"/>).
+/// Whatever the template, the sink and the values, the result must be exactly the interpreter's: the same text,
+/// or the same error.
+/// </summary>
+public sealed class TemplatePartsTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
+
+    private static readonly string[] Templates =
+    [
+        "", "no values at all", "{{ name }}", "Hello {{ name }}!", "{{ name }}{{ name }}", "{{ rule.id }}/{{ playbook.id }}/{{ rule.severity }}",
+        "{{ days_since last }} days", "{{ months_since last }} months", "{{ days_since missing_date }}", "{{ n }} and {{ d }} and {{ b }} and {{ big }}",
+        "{\"a\": \"{{ name }}\", \"n\": {{ n }}, \"b\": {{ b }}, \"d\": {{ d }}}", "{\"a\": {{ name }}}", "{\"a\": \"x\\{{ name }}\"}", "{\"a\": \"{{ nothing }}\", \"b\": {{ nothing }}}",
+        "https://h.example/x/{{ name }}?q={{ n }}", "{{ name }}/path", "https://{{ name }}/", "out/{{ name }}.jsonl", "<p>{{ name }}</p>",
+        "{{ json_escape }}", "{{ missing }}", "{{ name.size }}", "{{~ name ~}}  x", "  a\n  {{ name }}\n", "{{ now }}", "{{ last }}", "{{ tags }}", "{{ rule }}",
+        "{{ days_since }}", "{{ math.pi }}", "{{ ratio }}", "{{ if b }}yes{{ end }}", "{{ name | string.upcase }}", "{{ x = name }}{{ x }}",
+    ];
+
+    private static readonly string[] Names = ["Acme", "O\"Brien", "<b>&amp;", "..", ".", "a/b", "é ü 😀", "", "x\ny", "  spaced  ", "\\", "}}", "a\u2028b"];
+
+    private static TemplateScope Scope(string name)
+    {
+        var helpers = new TemplateHelpers(Now, TimeZoneInfo.Utc);
+        var finding = new ScriptObject();
+        finding.SetValue("name", name, false);
+        finding.SetValue("n", 42, false);
+        finding.SetValue("big", 9_000_000_000L, false);
+        finding.SetValue("d", 12.50m, false);
+        finding.SetValue("b", true, false);
+        finding.SetValue("ratio", 0.125, false);
+        finding.SetValue("nothing", null, false);
+        finding.SetValue("missing_date", null, false);
+        finding.SetValue("last", new DateTime(2026, 1, 15), false);
+        finding.SetValue("tags", new ScriptArray(new[] { "a", "b" }), false);
+        var rule = new ScriptObject { ["id"] = "no-contact", ["title"] = "No contact", ["severity"] = "warning" };
+        rule.IsReadOnly = true;
+        var shared = new ScriptObject();
+        shared.SetValue("rule", rule, true);
+        shared.SetValue("playbook", new ScriptObject { ["id"] = "care", ["title"] = "Care" }, true);
+        shared.SetValue("now", Now.DateTime, true);
+        helpers.AddTo(shared);
+        shared.IsReadOnly = true;
+        return new TemplateScope(finding, shared) { Helpers = helpers };
+    }
+
+    private static string Outcome(Func<string> render)
+    {
+        try
+        {
+            return "ok: " + render();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return $"{ex.GetType().Name}: {ex.Message}";
+        }
+    }
+
+    [Fact]
+    public void Every_template_sink_and_value_renders_exactly_as_the_interpreter_renders_it()
+    {
+        var compared = 0;
+        foreach (var text in Templates)
+        {
+            var template = new CompiledTemplate(Template.Parse(text), new SpannedText(text, Core.Diagnostics.SourceLocation.None, []));
+            foreach (var sink in Enum.GetValues<TemplateSink>())
+            {
+                foreach (var name in Names)
+                {
+                    var scope = Scope(name);
+                    var fast = Outcome(() => TemplateRenderer.Render(template, scope, sink));
+                    var interpreted = Outcome(() => TemplateRenderer.Render(template, scope, sink, interpreted: true));
+                    Assert.True(fast == interpreted, $"template {text} in {sink} with name {name}:\n  without the interpreter: {fast}\n  interpreted:             {interpreted}");
+                    compared++;
+                }
+            }
+        }
+
+        Assert.Equal(Templates.Length * Enum.GetValues<TemplateSink>().Length * Names.Length, compared);
+    }
+
+    [Theory]
+    [InlineData("Hello {{ name }}, {{ rule.id }}: {{ days_since last }} days", true)]
+    [InlineData("{\"customer\": \"{{ id }}\", \"monthly\": {{ monthly }}}", true)]
+    [InlineData("{{ if b }}yes{{ end }}", false)]
+    [InlineData("{{ name | string.upcase }}", false)]
+    [InlineData("{{ money revenue }}", false)]
+    [InlineData("{{ x = 1 }}", false)]
+    public void Text_and_plain_values_are_read_into_parts_and_anything_else_is_left_to_the_interpreter(string text, bool parts) =>
+        Assert.Equal(parts, TemplateParts.Of(Template.Parse(text)) is not null);
+}
+
+/// <summary>The per-finding check that a webhook body is JSON reads it without building a document, and agrees with the parser.</summary>
+public sealed class WebhookBodyCheckTests
+{
+    [Theory]
+    [InlineData("{}")]
+    [InlineData("{\"a\": 1, \"b\": [true, null, \"x\"]}")]
+    [InlineData("  [1, 2]  ")]
+    [InlineData("\"text\"")]
+    [InlineData("42")]
+    [InlineData("")]
+    [InlineData("   ")]
+    [InlineData("{\"a\": }")]
+    [InlineData("{} {}")]
+    [InlineData("{\"a\": 1,}")]
+    [InlineData("/* note */ {}")]
+    [InlineData("{\"a\": \"\\x\"}")]
+    [InlineData("{\"é\": \"😀\"}")]
+    [InlineData("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]")]
+    public void It_accepts_exactly_what_the_parser_accepts(string body)
+    {
+        bool parses;
+        try
+        {
+            using var _ = System.Text.Json.JsonDocument.Parse(body);
+            parses = true;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            parses = false;
+        }
+
+        Assert.Equal(parses, Core.Planning.Planner.IsJson(body));
+        Assert.Equal(parses, Core.Planning.Planner.IsJson(body + new string(' ', 5000)));
+    }
+}
