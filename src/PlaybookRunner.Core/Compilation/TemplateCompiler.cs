@@ -17,6 +17,9 @@ internal sealed record CompiledActionField(string Name, CompiledTemplate? Templa
 internal sealed record CompiledAction(ActionDefinition Definition, IReadOnlyList<CompiledActionField> Fields)
 {
     public bool IsHtml => Fields.Any(f => f.Name == "html" && f.Flag == true);
+
+    /// <summary>What the engine knows about the action's type.</summary>
+    public ActionKind Kind { get; } = ActionKind.Of(Definition.Type);
 }
 
 /// <summary>The parsed message and action templates of one rule.</summary>

@@ -446,25 +446,6 @@ internal static class TemplateRenderer
     }
 }
 
-/// <summary>Where a template's output lands, which decides how every value written into it is escaped.</summary>
-internal enum TemplateSink
-{
-    /// <summary>Plain text (messages, subjects, plain bodies): written as is.</summary>
-    Text,
-
-    /// <summary>An HTML email body: HTML-encoded.</summary>
-    Html,
-
-    /// <summary>A webhook body: JSON-escaped inside strings, one JSON value elsewhere.</summary>
-    Json,
-
-    /// <summary>A webhook URL: only after the fixed scheme, host and port; percent-encoded.</summary>
-    Url,
-
-    /// <summary>A file action's path: one segment at most per value.</summary>
-    PathSegment,
-}
-
 /// <summary>
 /// What a template of one finding sees: <see cref="Finding"/>, its values (fields, related lists, lets,
 /// segments: one object per finding), and <see cref="Shared"/>, the rule's read-only names (rule, playbook,

@@ -40,13 +40,11 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
 
         try
         {
-            var outcome = payload.Type switch
-            {
-                "file" => await WriteFileAsync(record, payload, cancellationToken),
-                "webhook" => await PostWebhookAsync(record, payload, cancellationToken),
-                "email" => await SendEmailAsync(record, payload, cancellationToken),
-                _ => await RunPluginAsync(record, payload, cancellationToken),
-            };
+            var kind = ActionKind.Of(payload.Type);
+            var outcome = await (kind == ActionKind.File ? WriteFileAsync(record, payload, cancellationToken)
+                : kind == ActionKind.Webhook ? PostWebhookAsync(record, payload, cancellationToken)
+                : kind == ActionKind.Email ? SendEmailAsync(record, payload, cancellationToken)
+                : RunPluginAsync(record, payload, cancellationToken));
             return outcome with { Message = secrets.Scrub(outcome.Message) };
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -61,7 +59,7 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
 
     private async Task<AttemptOutcome> WriteFileAsync(ActionRecord record, ActionPayload payload, CancellationToken cancellationToken)
     {
-        var path = Path.GetFullPath(Path.Combine(payload.BaseDirectory, payload.Field("path") ?? "outbox.jsonl"));
+        var path = Path.GetFullPath(Path.Combine(payload.BaseDirectory, payload.Field("path") ?? ActionKind.File.DefaultOutputPath));
         if (Loading.OutputPaths.Problem(path, payload.Field("path") ?? "", workspace) is { } problem)
         {
             // Checked again at execution: plan reports it too, but the file system may have changed since.
@@ -106,7 +104,7 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
         var headers = new List<(string, string)>();
         if (payload.Field("channel") is { } name)
         {
-            if (!workspace.Channels.TryGetValue(name, out var channel) || channel.Kind != "webhook")
+            if (!workspace.Channels.TryGetValue(name, out var channel) || channel.Kind != ActionKind.Webhook.ChannelKind)
             {
                 return AttemptOutcome.Permanent($"webhook channel '{name}' is not defined in runner.yaml");
             }

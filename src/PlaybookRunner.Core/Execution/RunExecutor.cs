@@ -140,13 +140,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     /// The lane an action is delivered in, whose concurrency the daemon bounds: its SMTP channel, its webhook channel
     /// (or the host of its url), <c>file</c>, or a plugin's type. One hung receiver holds up only its own lane.
     /// </summary>
-    public static string Lane(ActionPayload payload) => payload.Type switch
-    {
-        "email" => "email:" + payload.Fields.GetValueOrDefault("channel", "default"),
-        "webhook" when payload.Fields.TryGetValue("channel", out var channel) => "webhook:" + channel,
-        "webhook" => "webhook:" + (Uri.TryCreate(payload.Fields.GetValueOrDefault("url", ""), UriKind.Absolute, out var url) ? url.Authority : "url"),
-        _ => payload.Type,
-    };
+    public static string Lane(ActionPayload payload) => Model.ActionKind.Of(payload.Type).Lane(payload.Fields);
 
     /// <summary>
     /// How many actions of one lane run side by side: <c>concurrency</c> of its channel, else <c>execution:
@@ -154,7 +148,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     /// </summary>
     public static int LaneLimit(Model.WorkspaceDefinition workspace, string lane)
     {
-        if (lane == "file")
+        if (Model.ActionKind.Of(lane).OneAtATime)
         {
             return 1;
         }

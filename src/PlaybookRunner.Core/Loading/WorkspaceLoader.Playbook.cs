@@ -8,33 +8,6 @@ namespace PlaybookRunner.Core.Loading;
 /// <summary>One playbook file: its source, lets and segments, rules and their actions, and the channels they name.</summary>
 public static partial class WorkspaceLoader
 {
-    /// <summary>What run would fail on in a field written without template values (preflight at validate); null when nothing.</summary>
-    private static string? LiteralProblem(string type, string field, string text)
-    {
-        switch (type, field)
-        {
-            case ("webhook", "body"):
-                try
-                {
-                    using var _ = System.Text.Json.JsonDocument.Parse(text);
-                    return null;
-                }
-                catch (System.Text.Json.JsonException ex)
-                {
-                    return $"The webhook body is not valid JSON: {ex.Message}";
-                }
-
-            case ("webhook", "url"):
-                return Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? null : $"'{text}' is not an absolute http or https URL";
-            case ("email", "to" or "cc"):
-                var bad = text.Split([',', ';']).Select(p => p.Trim())
-                    .FirstOrDefault(p => !MimeKit.MailboxAddress.TryParse(p, out var address) || !address.Address.Contains('@', StringComparison.Ordinal));
-                return bad is null ? null : $"'{field}': '{bad}' is not one email address";
-            default:
-                return null;
-        }
-    }
-
     /// <summary>A template's text before its first <c>{{</c>: the part the author fixed.</summary>
     private static string LiteralPrefix(string template)
     {
@@ -256,28 +229,19 @@ public static partial class WorkspaceLoader
         }
 
         var action = new ActionDefinition(type, fields, map.Location) { TypeLocation = map["type"]!.Location };
-        switch (type)
+        var kind = ActionKind.Of(type);
+        if (kind.ChannelKind is { } channelKind)
         {
-            case "email":
-                CheckChannel(action.Field("channel")?.Template?.Value ?? "default", action.Field("channel")?.Template?.Location ?? map.Location, "email", "smtp", workspace, diagnostics);
-                break;
-            case "webhook":
-                var channel = action.Field("channel");
-                if ((channel is null) == (action.Field("url") is null))
-                {
-                    diagnostics.Add(DiagnosticDescriptors.WebhookTarget, map.Location with { EndLine = map.Location.Line, EndColumn = map.Location.Column + 1 });
-                }
-                else if (channel?.Template is { } name)
-                {
-                    CheckChannel(name.Value, name.Location, "webhook", "webhook", workspace, diagnostics);
-                }
-
-                break;
-            case "file":
-                break;
-            default:
-                // A plugin action type: checked against the loaded plugins by SourceBinder.
-                break;
+            // A plugin action type is checked against the loaded plugins by SourceBinder.
+            var channel = action.Field("channel");
+            if (kind.ChannelOrUrl && (channel is null) == (action.Field("url") is null))
+            {
+                diagnostics.Add(DiagnosticDescriptors.WebhookTarget, map.Location with { EndLine = map.Location.Line, EndColumn = map.Location.Column + 1 });
+            }
+            else if (kind.ChannelOf(channel?.Template?.Value) is { } name)
+            {
+                CheckChannel(name, channel?.Template?.Location ?? map.Location, type, channelKind, workspace, diagnostics);
+            }
         }
 
         return action;

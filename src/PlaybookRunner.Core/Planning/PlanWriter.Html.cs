@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using PlaybookRunner.Core.Model;
 
 namespace PlaybookRunner.Core.Planning;
 
@@ -198,7 +199,7 @@ public static partial class PlanWriter
             }
             else
             {
-                html.Append("<pre>").Append(E(action.Type == "webhook" ? PrettyJson(body) : body)).Append("</pre>\n");
+                html.Append("<pre>").Append(E(ActionKind.Of(action.Type).BodyFormat == "json" ? PrettyJson(body) : body)).Append("</pre>\n");
             }
         }
 

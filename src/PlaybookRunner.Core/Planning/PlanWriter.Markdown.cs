@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using PlaybookRunner.Core.Model;
 
 namespace PlaybookRunner.Core.Planning;
 
@@ -63,7 +64,7 @@ public static partial class PlanWriter
                 {
                     var lines = body.TrimEnd('\n').Split('\n').Select(l => Diagnostics.SafeText.OneLine(l.TrimEnd('\r'))).ToList();
                     var fence = Fence(lines);
-                    md.Append("\n  ").Append(fence).Append(action.Type == "webhook" ? "json" : "text").Append('\n');
+                    md.Append("\n  ").Append(fence).Append(ActionKind.Of(action.Type).BodyFormat).Append('\n');
                     foreach (var line in lines)
                     {
                         md.Append("  ").Append(line).Append('\n');

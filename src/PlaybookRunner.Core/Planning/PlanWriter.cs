@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Model;
 
 namespace PlaybookRunner.Core.Planning;
 
@@ -320,13 +321,7 @@ public static partial class PlanWriter
     internal static string Summarise(PlannedAction action)
     {
         string? Field(string name) => action.Fields.FirstOrDefault(f => f.Name == name)?.Text;
-        return action.Type switch
-        {
-            "email" => $"email to {OneLine(Field("to"))}: \"{OneLine(Field("subject"))}\"",
-            "webhook" => $"webhook {(Field("channel") is { } c ? $"channel {c}" : OneLine(Field("url")))}: {Truncate(OneLine(Field("body")), 100)}",
-            "file" => $"append to {OneLine(Field("path"))}: {Truncate(OneLine(Field("body")), 100)}",
-            _ => action.Type,
-        };
+        return ActionKind.Of(action.Type).Summary(Field);
     }
 
     /// <summary>A word to paste into a shell: as is when it is plain, else single-quoted (so a key from data cannot add a command).</summary>
@@ -337,6 +332,4 @@ public static partial class PlanWriter
 
     /// <summary>Data on one line of a report: line breaks as spaces, every other control character escaped visibly.</summary>
     internal static string OneLine(string? text) => SafeText.OneLine((text ?? "").ReplaceLineEndings(" ").Trim());
-
-    private static string Truncate(string text, int max) => text.Length <= max ? text : string.Concat(text.AsSpan(0, max - 3), "...");
 }

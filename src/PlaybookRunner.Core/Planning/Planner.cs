@@ -443,147 +443,40 @@ internal static class Planner
     private static string FieldLabel(CompiledAction action, CompiledActionField field) => $"{action.Definition.Type} action '{field.Name}'";
 
     /// <summary>
-    /// What run would certainly fail on, found while planning (docs/execution.md, "Preflight"): a webhook body
-    /// that is not JSON, a webhook URL that is not absolute http(s), a recipient that is not exactly the
-    /// addresses the template writes, a header or subject with a control character, a file path a file
-    /// action may not write.
+    /// What run would certainly fail on, found while planning (docs/execution.md, "Preflight"): what the action's kind
+    /// refuses in a rendered field (a webhook body that is not JSON, a URL that is not absolute http(s), a recipient
+    /// that is not exactly the addresses the template writes, a subject with a control character), a header with a
+    /// control character, a file path a file action may not write.
     /// </summary>
     private static void Preflight(CompiledAction action, CompiledActionField field, PlannedActionField rendered, WorkspaceDefinition workspace, PlaybookDefinition playbook)
     {
         var location = field.Template?.Source.Location ?? action.Definition.Location;
         var label = FieldLabel(action, field);
-        var text = rendered.Text;
-        switch (action.Definition.Type, field.Name)
+        var kind = action.Kind;
+        if (rendered.Text is { } text && field.Template is { } template && kind.RenderedProblem(field.Name, text, template.Source.Value) is { } problem)
         {
-            case ("webhook", "body") when text is not null && !IsJson(text):
-                try
-                {
-                    // Parsed again only to say why, in the parser's own words.
-                    using var _ = JsonDocument.Parse(text);
-                }
-                catch (JsonException ex)
-                {
-                    throw new ActionFieldException(label, location, "is not valid JSON after rendering", $"is not valid JSON after rendering: {ex.Message}", ex);
-                }
-
-                break;
-            case ("webhook", "url") when text is not null:
-                if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
-                {
-                    throw new ActionFieldException(label, location, "is not an absolute http or https URL", $"'{SafeText.OneLine(text)}' is not an absolute http or https URL");
-                }
-
-                break;
-            case ("email", "to" or "cc") when text is not null && field.Template is not null:
-                CheckRecipients(label, location, field.Template.Source.Value, text);
-                break;
-            case ("email", "subject") when text is not null && text.Any(c => char.IsControl(c) && c != '\t'):
-                throw new ActionFieldException(label, location, "contains a control character (a line break from the data); nothing would be sent", "contains a control character; nothing would be sent");
-            case ("webhook", "headers") when rendered.Children is { } headers:
-                if (headers.FirstOrDefault(h => h.Text?.Any(c => char.IsControl(c) && c != '\t') == true) is { } bad)
-                {
-                    throw new ActionFieldException(label, field.Children?.FirstOrDefault(c => c.Name == bad.Name)?.Template?.Source.Location ?? location, "has a header value with a control character (a line break from the data); nothing would be sent",
-                        $"header '{bad.Name}' contains a control character; nothing would be sent");
-                }
-
-                break;
-            case ("file", "path"):
-                var written = text ?? "outbox.jsonl";
-                if (Loading.OutputPaths.Problem(Path.Combine(Path.GetDirectoryName(playbook.Path)!, written), written, workspace) is { } problem)
-                {
-                    throw new ActionFieldException(label, location, "renders a path a file action may not write (outside the workspace root, in .git, a YAML file or a file the workspace reads)", problem);
-                }
-
-                break;
+            throw new ActionFieldException(label, location, problem.Problem, problem.Message);
         }
-    }
 
-    /// <summary>
-    /// True when <paramref name="text"/> is one JSON value, as <see cref="JsonDocument.Parse(string, JsonDocumentOptions)"/>
-    /// accepts it (the same reader and options), read without building a document: the check runs for every finding.
-    /// </summary>
-    internal static bool IsJson(string text)
-    {
-        var length = System.Text.Encoding.UTF8.GetMaxByteCount(text.Length);
-        var rented = length > 4096 ? System.Buffers.ArrayPool<byte>.Shared.Rent(length) : null;
-        var buffer = rented ?? stackalloc byte[length];
-        try
+        if (field.Name == kind.HeadersField && rendered.Children is { } headers
+            && headers.FirstOrDefault(h => h.Text?.Any(c => char.IsControl(c) && c != '\t') == true) is { } bad)
         {
-            var reader = new Utf8JsonReader(buffer[..System.Text.Encoding.UTF8.GetBytes(text, buffer)]);
-            while (reader.Read())
+            throw new ActionFieldException(label, field.Children?.FirstOrDefault(c => c.Name == bad.Name)?.Template?.Source.Location ?? location, "has a header value with a control character (a line break from the data); nothing would be sent",
+                $"header '{bad.Name}' contains a control character; nothing would be sent");
+        }
+
+        if (field.Name == kind.OutputPathField)
+        {
+            var written = rendered.Text ?? kind.DefaultOutputPath;
+            if (Loading.OutputPaths.Problem(Path.Combine(Path.GetDirectoryName(playbook.Path)!, written), written, workspace) is { } pathProblem)
             {
-            }
-
-            return reader.BytesConsumed > 0;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-        finally
-        {
-            if (rented is not null)
-            {
-                System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+                throw new ActionFieldException(label, location, "renders a path a file action may not write (outside the workspace root, in .git, a YAML file or a file the workspace reads)", pathProblem);
             }
         }
     }
-
-    /// <summary>
-    /// A recipient field yields exactly the addresses its template writes: the template's own ',' and ';'
-    /// (outside <c>{{ }}</c>) separate them, and each rendered part must be one valid address. A value
-    /// from the data cannot add recipients (<c>a@x.com, evil@y.com</c> in a cell) or leave one empty.
-    /// </summary>
-    private static void CheckRecipients(string label, SourceLocation location, string template, string rendered)
-    {
-        var written = 1;
-        var depth = 0;
-        for (var i = 0; i < template.Length; i++)
-        {
-            if (template.AsSpan(i).StartsWith("{{"))
-            {
-                depth++;
-                i++;
-            }
-            else if (template.AsSpan(i).StartsWith("}}") && depth > 0)
-            {
-                depth--;
-                i++;
-            }
-            else if (depth == 0 && template[i] is ',' or ';')
-            {
-                written++;
-            }
-        }
-
-        var parts = rendered.Split([',', ';']).Select(p => p.Trim()).ToList();
-        if (parts.Count != written)
-        {
-            throw new ActionFieldException(label, location, "renders more or fewer addresses than its template writes: a value from the data cannot add or remove recipients",
-                $"renders {parts.Count} addresses where its template writes {written}: a value from the data cannot add recipients");
-        }
-
-        foreach (var part in parts)
-        {
-            if (!MimeKit.MailboxAddress.TryParse(part, out var address) || address.Address.Length == 0 || !address.Address.Contains('@', StringComparison.Ordinal))
-            {
-                throw new ActionFieldException(label, location, "renders something that is not one email address (empty, or not an address)",
-                    $"renders '{SafeText.OneLine(OneLineText(part))}', which is not one email address");
-            }
-        }
-    }
-
-    private static string OneLineText(string text) => text.Length > 80 ? text[..80] + "..." : text.ReplaceLineEndings(" ");
 
     /// <summary>Where an action field's text lands, which decides how values are escaped in it (docs/security.md).</summary>
-    internal static TemplateSink SinkOf(CompiledAction action, string field) => (action.Definition.Type, field) switch
-    {
-        ("email", "body") when action.IsHtml => TemplateSink.Html,
-        ("webhook", "body") => TemplateSink.Json,
-        ("webhook", "url") => TemplateSink.Url,
-        ("file", "path") => TemplateSink.PathSegment,
-        _ => TemplateSink.Text,
-    };
+    internal static TemplateSink SinkOf(CompiledAction action, string field) => action.Kind.Sink(field, action.IsHtml);
 
     private static PlannedActionField RenderField(CompiledActionField field, TemplateScope globals, TemplateSink sink)
     {

@@ -18,8 +18,7 @@ internal static class Preflight
         var needed = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var action in plan.Findings.Where(f => f.IsPending).SelectMany(f => f.Actions))
         {
-            var channel = action.Fields.FirstOrDefault(f => f.Name == "channel")?.Text ?? (action.Type == "email" ? "default" : null);
-            if (channel is not null && action.Type is "email" or "webhook")
+            if (ActionKind.Of(action.Type).ChannelOf(action.Fields.FirstOrDefault(f => f.Name == "channel")?.Text) is { } channel)
             {
                 needed[channel] = needed.GetValueOrDefault(channel) + 1;
             }

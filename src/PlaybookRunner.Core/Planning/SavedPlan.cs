@@ -200,7 +200,7 @@ internal static class SavedPlan
             }
         }
 
-        if (template.Type == "webhook" && template.Field("url")?.Template is { } url && Text("url") is { } rendered
+        if (ActionKind.Of(template.Type).UrlField is { } urlField && template.Field(urlField)?.Template is { } url && Text(urlField) is { } rendered
             && !SameOrigin(Authority(url.Value), rendered))
         {
             return "its url's scheme, host or port";

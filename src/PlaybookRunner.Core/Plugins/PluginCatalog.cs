@@ -135,7 +135,7 @@ internal sealed class PluginCatalog
 
     private void AddAction(IActionPlugin plugin, string pluginName, SourceLocation location)
     {
-        if (plugin.Type is "email" or "webhook" or "file" || _actions.ContainsKey(plugin.Type))
+        if (Model.ActionKind.Of(plugin.Type).IsBuiltIn || _actions.ContainsKey(plugin.Type))
         {
             _diagnostics.Add(Diagnostic.Create(DiagnosticDescriptors.PluginLoad, location, pluginName, $"action type '{plugin.Type}' is already provided"));
             return;

@@ -60,12 +60,12 @@ internal static class SourceBinder
     /// <summary>Actions of types other than email, webhook and file must come from a plugin, with the fields it declares.</summary>
     private static void CheckPluginActions(WorkspaceDefinition workspace, PluginCatalog catalog, DiagnosticBag diagnostics)
     {
-        foreach (var action in workspace.Playbooks.SelectMany(p => p.Rules).SelectMany(r => r.Actions).Where(a => a.Type is not ("email" or "webhook" or "file")))
+        foreach (var action in workspace.Playbooks.SelectMany(p => p.Rules).SelectMany(r => r.Actions).Where(a => !ActionKind.Of(a.Type).IsBuiltIn))
         {
             var at = action.Location with { EndLine = action.Location.Line, EndColumn = action.Location.Column + 1 };
             if (!catalog.Actions.TryGetValue(action.Type, out var provider))
             {
-                var types = new[] { "email", "webhook", "file" }.Concat(catalog.Actions.Keys.Order(StringComparer.Ordinal));
+                var types = ActionKind.BuiltIn.Select(k => k.Type).Concat(catalog.Actions.Keys.Order(StringComparer.Ordinal));
                 diagnostics.Add(DiagnosticDescriptors.NotInEnum, action.TypeLocation, action.Type, "action type", string.Join(", ", types));
                 continue;
             }

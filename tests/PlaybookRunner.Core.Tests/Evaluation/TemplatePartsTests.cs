@@ -129,7 +129,7 @@ public sealed class WebhookBodyCheckTests
             parses = false;
         }
 
-        Assert.Equal(parses, Core.Planning.Planner.IsJson(body));
-        Assert.Equal(parses, Core.Planning.Planner.IsJson(body + new string(' ', 5000)));
+        Assert.Equal(parses, Core.Model.ActionKind.IsJson(body));
+        Assert.Equal(parses, Core.Model.ActionKind.IsJson(body + new string(' ', 5000)));
     }
 }

@@ -97,7 +97,7 @@ public sealed class NamespaceDependencyTests
         "Loading -> Diagnostics", "Loading -> Model", "Loading -> Yaml",
         "Model -> Diagnostics",
         "Planning -> Compilation", "Planning -> Diagnostics", "Planning -> Evaluation", "Planning -> Loading", "Planning -> Model", "Planning -> Plugins", "Planning -> Sources",
-        "Plugins -> Diagnostics",
+        "Plugins -> Diagnostics", "Plugins -> Model",
         "Sources -> Diagnostics", "Sources -> Loading", "Sources -> Model", "Sources -> Plugins", "Sources -> Yaml",
         "Testing -> Compilation", "Testing -> Diagnostics", "Testing -> Loading", "Testing -> Model", "Testing -> Planning", "Testing -> Sources", "Testing -> Yaml",
         "Yaml -> Diagnostics", "Yaml -> Model",
