@@ -82,7 +82,9 @@ public sealed class PostgresServer : IDisposable
 
     private static (int Code, string Out, string Err) Run(string script, params string[] args)
     {
-        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        // A folder that outlives every test: a test that briefly makes its own temporary folder the current one must
+        // not become the server's working directory, deleted under it (initdb then fails: "could not identify current directory").
+        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetTempPath() };
         info.ArgumentList.Add(Path.Combine(RepoRoot(), "tests", "scripts", script));
         foreach (var arg in args)
         {

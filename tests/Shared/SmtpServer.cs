@@ -11,7 +11,8 @@ internal sealed class SmtpServer : IDisposable
     {
         Directory = Path.Combine(Path.GetTempPath(), "pbsmtp-" + Guid.NewGuid().ToString("N")[..8]);
         Port = PostgresServer.FreePort();
-        var info = new ProcessStartInfo("bash") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        // Not the current folder, which a test may briefly set to a temporary one it then deletes.
+        var info = new ProcessStartInfo("bash") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetTempPath() };
         info.ArgumentList.Add(Path.Combine(TestOperatorSettings.RepoRoot, "tests", "scripts", "smtp-server.sh"));
         info.ArgumentList.Add(Directory);
         info.ArgumentList.Add(Port.ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -7,7 +7,8 @@ namespace PlaybookRunner.Core.Evaluation;
 
 /// <summary>
 /// The shape most templates have, read once from the parsed template: text, and values written as they are
-/// (<c>{{ name }}</c>, <c>{{ rule.id }}</c>, <c>{{ days_since last_contact }}</c>, <c>{{ months_since x }}</c>).
+/// (<c>{{ name }}</c>, <c>{{ rule.id }}</c>, <c>{{ days_since last_contact }}</c>, <c>{{ months_since x }}</c>,
+/// <c>{{ revenue | money }}</c>, <c>{{ revenue | money "€" }}</c>, <c>{{ money revenue }}</c>).
 /// Such a template renders without Scriban's interpreter: the text is appended and each value goes through the
 /// same context's escaping as a full render would (<see cref="TemplateRenderer"/>). Anything else (a condition, a
 /// loop, a pipe, another function, an assignment) leaves the template to Scriban, and so does any value this
@@ -26,8 +27,9 @@ internal sealed class TemplateParts
     /// <param name="Text">Literal text (when <paramref name="Name"/> is null).</param>
     /// <param name="Name">The name looked up.</param>
     /// <param name="Member">For <c>name.member</c>: the member.</param>
-    /// <param name="Helper">For <c>helper name</c>: days_since or months_since.</param>
-    public sealed record Part(string? Text, string? Name, string? Member, string? Helper);
+    /// <param name="Helper">For <c>helper name</c>: days_since, months_since or money.</param>
+    /// <param name="Symbol">For money: the currency symbol given, if any.</param>
+    public sealed record Part(string? Text, string? Name, string? Member, string? Helper, string? Symbol = null);
 
     /// <summary>The parts of <paramref name="template"/>; null when it has more than text and plain values.</summary>
     public static TemplateParts? Of(Template template) => Cache.GetValue(template, t => [Read(t)])[0];
@@ -46,8 +48,8 @@ internal sealed class TemplateParts
             {
                 case ScriptEscapeStatement:
                     break;
-                case ScriptRawStatement { IsEscape: false } raw:
-                    parts.Add(new Part(raw.Text.ToString(), null, null, null));
+                case ScriptRawStatement { IsEscape: false } raw when raw.Text.ToString() is { } text:
+                    parts.Add(new Part(text, null, null, null));
                     break;
                 case ScriptExpressionStatement { Expression: var expression } when Value(expression) is { } value:
                     parts.Add(value);
@@ -66,6 +68,14 @@ internal sealed class TemplateParts
         ScriptMemberExpression { Target: ScriptVariableGlobal target, Member: { } member } => new Part(null, target.Name, member.Name, null),
         ScriptFunctionCall { Target: ScriptVariableGlobal { Name: "days_since" or "months_since" } helper, Arguments: [ScriptVariableGlobal argument], ExplicitCall: false }
             => new Part(null, argument.Name, null, helper.Name),
+        ScriptFunctionCall { Target: ScriptVariableGlobal { Name: "money" }, Arguments: [ScriptVariableGlobal argument], ExplicitCall: false }
+            => new Part(null, argument.Name, null, "money"),
+        ScriptFunctionCall { Target: ScriptVariableGlobal { Name: "money" }, Arguments: [ScriptVariableGlobal argument, ScriptLiteral { Value: string symbol }], ExplicitCall: false }
+            => new Part(null, argument.Name, null, "money", symbol),
+        ScriptPipeCall { From: ScriptVariableGlobal argument, To: ScriptFunctionCall { Target: ScriptVariableGlobal { Name: "money" }, Arguments: [], ExplicitCall: false } }
+            => new Part(null, argument.Name, null, "money"),
+        ScriptPipeCall { From: ScriptVariableGlobal argument, To: ScriptFunctionCall { Target: ScriptVariableGlobal { Name: "money" }, Arguments: [ScriptLiteral { Value: string symbol }], ExplicitCall: false } }
+            => new Part(null, argument.Name, null, "money", symbol),
         _ => null,
     };
 
@@ -102,7 +112,14 @@ internal sealed class TemplateParts
                 return false;
             }
 
-            found = helper == "days_since" ? helpers.DaysSince(found) : helpers.MonthsSince(found);
+            found = helper switch
+            {
+                "days_since" => helpers.DaysSince(found),
+                "months_since" => helpers.MonthsSince(found),
+                // money reads numbers only here; anything else (text, a missing value) is the interpreter's.
+                _ when found is decimal or int or long => TemplateHelpers.Money(found, part.Symbol ?? ""),
+                _ => null,
+            };
         }
 
         // Only what every sink writes the same way here and in a full render: text on one line (Scriban indents

@@ -211,14 +211,17 @@ internal static class TemplateRenderer
                     return null;
                 }
 
-                if (builder.Length > OutputLimit)
+                if (builder.Length >= OutputLimit)
                 {
+                    // At the limit the interpreter's own accounting decides (a value of exactly the limit already fails there).
                     return null;
                 }
             }
         }
-        catch (InvalidOperationException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // Escaping refused a value, or a helper failed on it (a date the zone cannot hold): the interpreter reports it
+            // as it always has, at the field's template.
             return null;
         }
 

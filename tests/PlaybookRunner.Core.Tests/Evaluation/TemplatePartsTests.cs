@@ -23,6 +23,8 @@ public sealed class TemplatePartsTests
         "https://h.example/x/{{ name }}?q={{ n }}", "{{ name }}/path", "https://{{ name }}/", "out/{{ name }}.jsonl", "<p>{{ name }}</p>",
         "{{ json_escape }}", "{{ missing }}", "{{ name.size }}", "{{~ name ~}}  x", "  a\n  {{ name }}\n", "{{ now }}", "{{ last }}", "{{ tags }}", "{{ rule }}",
         "{{ days_since }}", "{{ math.pi }}", "{{ ratio }}", "{{ if b }}yes{{ end }}", "{{ name | string.upcase }}", "{{ x = name }}{{ x }}",
+        "{{ d | money }}", "{{ d | money \"€\" }}", "{{ money d }}", "{{ money d \"EUR\" }}", "{{ n | money }}", "{{ big | money \"$\" }}", "{{ name | money }}",
+        "{{ nothing | money }}", "{{ ratio | money }}", "{\"revenue\": \"{{ d | money }}\", \"n\": {{ d | money }}}", "{{ d | money | string.upcase }}",
     ];
 
     private static readonly string[] Names = ["Acme", "O\"Brien", "<b>&amp;", "..", ".", "a/b", "é ü 😀", "", "x\ny", "  spaced  ", "\\", "}}", "a\u2028b"];
@@ -88,11 +90,53 @@ public sealed class TemplatePartsTests
     }
 
     [Theory]
+    [InlineData(65_535)]
+    [InlineData(65_536)]
+    [InlineData(65_537)]
+    [InlineData(16_384)]
+    public void At_the_output_limit_both_paths_agree(int length)
+    {
+        // 16,384 '<' are 65,536 characters once HTML-encoded: the limit is reached by escaping, not by the data.
+        var value = length == 16_384 ? new string('<', length) : new string('a', length);
+        foreach (var text in new[] { "{{ name }}", "x{{ name }}", "{\"a\": {{ name }}}" })
+        {
+            var template = new CompiledTemplate(Template.Parse(text), new SpannedText(text, Core.Diagnostics.SourceLocation.None, []));
+            foreach (var sink in Enum.GetValues<TemplateSink>())
+            {
+                var fast = Outcome(() => TemplateRenderer.Render(template, Scope(value), sink));
+                var interpreted = Outcome(() => TemplateRenderer.Render(template, Scope(value), sink, interpreted: true));
+                Assert.True(fast == interpreted, $"{text} in {sink} with {length} characters:\n  {fast[..Math.Min(200, fast.Length)]}\n  {interpreted[..Math.Min(200, interpreted.Length)]}");
+            }
+        }
+    }
+
+    [Fact]
+    public void A_helper_that_fails_on_a_value_fails_as_the_interpreter_reports_it()
+    {
+        // 0001-01-01 in a zone east of UTC cannot be an instant: days_since throws; the error is the interpreter's.
+        var zone = TimeZoneInfo.FindSystemTimeZoneById("Europe/Paris");
+        var helpers = new TemplateHelpers(Now, zone);
+        var finding = new ScriptObject();
+        finding.SetValue("d", DateTime.MinValue, false);
+        var shared = new ScriptObject();
+        helpers.AddTo(shared);
+        var scope = new TemplateScope(finding, shared) { Helpers = helpers };
+        foreach (var text in new[] { "{{ days_since d }}", "{{ months_since d }}" })
+        {
+            var template = new CompiledTemplate(Template.Parse(text), new SpannedText(text, Core.Diagnostics.SourceLocation.None, []));
+            Assert.Equal(Outcome(() => TemplateRenderer.Render(template, scope, TemplateSink.Text, interpreted: true)), Outcome(() => TemplateRenderer.Render(template, scope, TemplateSink.Text)));
+        }
+    }
+
+    [Theory]
     [InlineData("Hello {{ name }}, {{ rule.id }}: {{ days_since last }} days", true)]
     [InlineData("{\"customer\": \"{{ id }}\", \"monthly\": {{ monthly }}}", true)]
     [InlineData("{{ if b }}yes{{ end }}", false)]
     [InlineData("{{ name | string.upcase }}", false)]
-    [InlineData("{{ money revenue }}", false)]
+    [InlineData("{{ money revenue }}", true)]
+    [InlineData("{{ revenue | money \"€\" }}", true)]
+    [InlineData("{{ revenue | money | string.upcase }}", false)]
+    [InlineData("{{ revenue | money symbol }}", false)]
     [InlineData("{{ x = 1 }}", false)]
     public void Text_and_plain_values_are_read_into_parts_and_anything_else_is_left_to_the_interpreter(string text, bool parts) =>
         Assert.Equal(parts, TemplateParts.Of(Template.Parse(text)) is not null);
