@@ -74,6 +74,15 @@ public sealed class PerformanceTests
         }
     }
 
+    [Fact]
+    public void Progress_sees_standard_error_behind_the_cli_s_safe_writer()
+    {
+        // The CLI wraps standard error in its SafeTextWriter: the check must see through it, or progress never shows on a terminal.
+        Assert.True(PlaybookRunner.Cli.Commands.PlanProgress.WritesToConsoleError(new Core.Diagnostics.SafeTextWriter(Console.Error)));
+        Assert.True(PlaybookRunner.Cli.Commands.PlanProgress.WritesToConsoleError(Console.Error));
+        Assert.False(PlaybookRunner.Cli.Commands.PlanProgress.WritesToConsoleError(new Core.Diagnostics.SafeTextWriter(new StringWriter())));
+    }
+
     // bin/<configuration>/net10.0/: the benchmark is built in the same configuration as the tests.
     private static string Bench => Path.Combine(CliRunner.RepoRoot, "bench", "PlaybookRunner.Benchmarks", "bin",
         Path.GetFileName(Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar))!), "net10.0", "PlaybookRunner.Benchmarks.dll");

@@ -1,3 +1,4 @@
+using PlaybookRunner.Core.Diagnostics;
 using Spectre.Console;
 
 namespace PlaybookRunner.Cli.Commands;
@@ -18,7 +19,11 @@ internal sealed class PlanProgress : IProgress<long>
 
     /// <summary>True when progress would be drawn for <paramref name="stderr"/>.</summary>
     public static bool Enabled(TextWriter stderr, Func<string, string?> environment) =>
-        ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected && environment("TERM") != "dumb";
+        WritesToConsoleError(stderr) && !Console.IsErrorRedirected && environment("TERM") != "dumb";
+
+    /// <summary>True when <paramref name="stderr"/> is the process's standard error, as is or behind the CLI's <see cref="SafeTextWriter"/>.</summary>
+    internal static bool WritesToConsoleError(TextWriter stderr) =>
+        ReferenceEquals(stderr is SafeTextWriter safe ? safe.Inner : stderr, Console.Error);
 
     /// <summary>Runs <paramref name="work"/>, drawing its progress when <see cref="Enabled"/>.</summary>
     public static async Task<T> RunAsync<T>(TextWriter stderr, Func<string, string?> environment, Func<IProgress<long>?, Task<T>> work)

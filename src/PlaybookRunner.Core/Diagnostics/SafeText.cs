@@ -78,6 +78,9 @@ public sealed class SafeTextWriter(TextWriter inner) : TextWriter
 {
     private bool _lineStart = true;
 
+    /// <summary>The writer this one writes to.</summary>
+    public TextWriter Inner => inner;
+
     public override Encoding Encoding => inner.Encoding;
 
     public override IFormatProvider FormatProvider => inner.FormatProvider;

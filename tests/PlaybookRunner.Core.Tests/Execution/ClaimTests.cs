@@ -68,7 +68,9 @@ public sealed class ClaimTests(PostgresServer postgres)
     [Fact]
     public void Postgres_daemons_starting_together_migrate_once()
     {
-        var connection = postgres.CreateDatabase("pbmigrate");
+        // Four connections opened at once on a loaded CI machine (every test project runs side by side): a generous connect timeout,
+        // so that this tests the migration, not how fast the machine forks a backend.
+        var connection = new Npgsql.NpgsqlConnectionStringBuilder(postgres.CreateDatabase("pbmigrate")) { Timeout = 60, CommandTimeout = 120 }.ToString();
         var stores = Enumerable.Range(0, 4).AsParallel().Select(_ => PostgresStateStore.Open(connection, write: true, TimeProvider.System, TimeSpan.FromSeconds(30))).ToList();
         foreach (var store in stores)
         {
