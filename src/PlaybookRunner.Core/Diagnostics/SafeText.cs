@@ -17,6 +17,9 @@ public static class SafeText
     public static bool IsUnsafe(char c) => char.IsControl(c) || c is '\u2028' or '\u2029' or '\u061C' or '\u200E' or '\u200F' or '\uFEFF'
         || c is >= '\u202A' and <= '\u202E' || c is >= '\u2066' and <= '\u2069';
 
+    /// <summary>Data on one line of a report: line breaks as spaces, trimmed, every other control character escaped visibly.</summary>
+    public static string ReportLine(string? text) => OneLine((text ?? "").ReplaceLineEndings(" ").Trim());
+
     /// <summary>The text on one line: every unsafe character (line breaks included) written as an escape such as <c>\n</c> or <c>\u001B</c>.</summary>
     public static string OneLine(string? text) => Escape(text ?? "", keepLineBreaks: false);
 

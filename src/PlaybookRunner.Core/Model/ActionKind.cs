@@ -128,7 +128,7 @@ internal class ActionKind
     protected static bool HasControl(string text) => text.Any(c => char.IsControl(c) && c != '\t');
 
     /// <summary>Data on one line of a report.</summary>
-    protected static string OneLine(string? text) => Diagnostics.SafeText.OneLine((text ?? "").ReplaceLineEndings(" ").Trim());
+    protected static string OneLine(string? text) => Diagnostics.SafeText.ReportLine(text);
 
     protected static string Truncate(string text, int max) => text.Length <= max ? text : string.Concat(text.AsSpan(0, max - 3), "...");
 

@@ -331,5 +331,5 @@ public static partial class PlanWriter
             : "'" + OneLine(text).Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     /// <summary>Data on one line of a report: line breaks as spaces, every other control character escaped visibly.</summary>
-    internal static string OneLine(string? text) => SafeText.OneLine((text ?? "").ReplaceLineEndings(" ").Trim());
+    internal static string OneLine(string? text) => SafeText.ReportLine(text);
 }
