@@ -162,9 +162,12 @@ public sealed class DaemonProcessTests(PostgresServer postgres, Xunit.Abstractio
             killed.Signal("KILL");
             killed.WaitForExit(TimeSpan.FromSeconds(10));
 
-            // The second stops after its 30th claim: hold it past two lease periods, then let it go on.
-            WaitUntil(() => paused.IsStopped, TimeSpan.FromSeconds(90), Logs);
-            Thread.Sleep(TimeSpan.FromSeconds(7));
+            // The second stops after its 30th claim: hold it until its lease ran out and another runner delivered the
+            // action it holds (on a slow machine that can take longer than the lease), then let it go on.
+            const string Marker = "test host: stopping at claim ";
+            WaitUntil(() => paused.IsStopped && paused.Lines.Any(l => l.StartsWith(Marker, StringComparison.Ordinal)), TimeSpan.FromSeconds(90), Logs);
+            var held = paused.Lines.Single(l => l.StartsWith(Marker, StringComparison.Ordinal))[Marker.Length..].Trim();
+            WaitUntil(() => received.ContainsKey(held), TimeSpan.FromSeconds(90), Logs);
             paused.Signal("CONT");
 
             WaitUntil(() => received.Count == Customers, TimeSpan.FromSeconds(90), Logs);

@@ -35,6 +35,9 @@ internal static class Program
         {
             if (Interlocked.Increment(ref _claims) == stopAt)
             {
+                // The test reads which action this process holds, to wait until another runner has taken it over.
+                Console.Error.WriteLine($"test host: stopping at claim {idempotencyKey}");
+                Console.Error.Flush();
                 using var stop = Process.Start("kill", ["-STOP", Environment.ProcessId.ToString(CultureInfo.InvariantCulture)]);
                 stop.WaitForExit();
             }
