@@ -293,7 +293,7 @@ internal static class Program
                 // What `plan --format json --out FILE` does: the plan streamed into the file.
                 using (var output = new FileStream(ShapeOutput(dir, "shape-playbook"), FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
                 {
-                    Core.Planning.PlanWriter.WriteJson(output, planned.Plan, dir);
+                    Core.Planning.PlanDocument.Write(output, planned.Plan, dir);
                 }
 
                 counts = [.. ShapeBench.Rules.Select(r => planned.Plan.Findings.Count(f => f.Rule == r.Id))];

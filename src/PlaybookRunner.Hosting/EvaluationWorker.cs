@@ -18,11 +18,55 @@ public sealed record WorkerCommand(string FileName, IReadOnlyList<string> Argume
 internal sealed record WorkerRequest(WorkspaceSnapshot Snapshot, string Playbook, IReadOnlyList<string> Rules, DateTimeOffset AsOf, bool Check = false);
 
 /// <summary>What the worker sends back: the plan (null when there is none) and the diagnostics of loading, compiling and reading.</summary>
-internal sealed record WorkerResponse(Plan? Plan, IReadOnlyList<Diagnostic> Diagnostics);
+internal sealed record WorkerResponse(Plan? Plan, IReadOnlyList<Diagnostic> Diagnostics)
+{
+    /// <summary>
+    /// The answer as JSON: <c>{ "plan": PLAN-DOCUMENT or null, "diagnostics": [...] }</c>, the plan in the same
+    /// document <c>plan --format json</c> writes (<see cref="PlanDocument"/>), compact, paths as they are.
+    /// </summary>
+    public void Write(Stream output)
+    {
+        using var json = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        json.WriteStartObject();
+        json.WritePropertyName("plan");
+        if (Plan is null)
+        {
+            json.WriteNullValue();
+        }
+        else
+        {
+            PlanDocument.Write(json, Plan, "");
+        }
+
+        json.WriteStartArray("diagnostics");
+        foreach (var diagnostic in Diagnostics)
+        {
+            DiagnosticFormatter.WriteJsonDiagnostic(json, diagnostic, "");
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    /// <summary>Reads an answer written by <see cref="Write"/>; its plan bound to <paramref name="workspace"/>. Throws <see cref="JsonException"/> or <see cref="FormatException"/> when it is not one.</summary>
+    public static WorkerResponse Read(string text, WorkspaceDefinition workspace)
+    {
+        using var document = JsonDocument.Parse(text);
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("plan", out var plan) || !root.TryGetProperty("diagnostics", out var diagnostics)
+            || diagnostics.ValueKind != JsonValueKind.Array)
+        {
+            throw new FormatException("no plan and diagnostics[]");
+        }
+
+        return new WorkerResponse(
+            plan.ValueKind == JsonValueKind.Null ? null : SavedPlan.Bind(PlanDocument.Read(plan), workspace),
+            [.. diagnostics.EnumerateArray().Select(d => PlanDocument.ReadDiagnostic(d))]);
+    }
+}
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(WorkerRequest))]
-[JsonSerializable(typeof(WorkerResponse))]
 internal sealed partial class WorkerJson : JsonSerializerContext;
 
 /// <summary>
@@ -170,24 +214,21 @@ public static class EvaluationWorker
                 return null;
             }
 
-            WorkerResponse? response;
-            try
-            {
-                response = JsonSerializer.Deserialize(text, WorkerJson.Default.WorkerResponse);
-            }
-            catch (JsonException ex)
-            {
-                fail($"answered with something that is not a plan ({ex.Message.TrimEnd('.')})");
-                return null;
-            }
-
-            if (response is null)
+            if (string.IsNullOrWhiteSpace(text))
             {
                 fail("answered with nothing");
                 return null;
             }
 
-            return response;
+            try
+            {
+                return WorkerResponse.Read(text, workspace);
+            }
+            catch (Exception ex) when (ex is JsonException or FormatException)
+            {
+                fail($"answered with something that is not a plan ({ex.Message.Split(" LineNumber:", StringSplitOptions.None)[0].TrimEnd('.')})");
+                return null;
+            }
         }
     }
 
@@ -205,22 +246,26 @@ public static class EvaluationWorker
         }
         catch (JsonException ex)
         {
-            await error.WriteLineAsync($"playbook: error PB5008: the evaluation request is not valid: {ex.Message}");
+            await error.WriteLineAsync(Refusal(ex.Message.Split(" LineNumber:", StringSplitOptions.None)[0].TrimEnd('.')));
             return 2;
         }
 
         if (request?.Snapshot?.Playbooks is null || request.Snapshot.Files is null || request.Playbook is null || request.Rules is null)
         {
-            await error.WriteLineAsync("playbook: error PB5008: the evaluation request is not valid: a snapshot, a playbook and rules are required");
+            await error.WriteLineAsync(Refusal("a snapshot, a playbook and rules are required"));
             return 2;
         }
 
         var diagnostics = new DiagnosticBag();
         var host = new HostContext(engine.Time, engine.Environment);
         var plan = request.Check ? Check(request, host, diagnostics) : await PlanAsync(request, host, diagnostics, cancellationToken);
-        await JsonSerializer.SerializeAsync(output, new WorkerResponse(plan, diagnostics.Items), WorkerJson.Default.WorkerResponse, cancellationToken);
+        new WorkerResponse(plan, diagnostics.Items).Write(output);
+        await output.FlushAsync(cancellationToken);
         return 0;
     }
+
+    private static string Refusal(string why) =>
+        DiagnosticFormatter.FormatText(Diagnostic.Create(DiagnosticDescriptors.BadWorkerRequest, SourceLocation.None, why), "");
 
     /// <summary>A reload check: load and compile the snapshot (into the compile cache), read no data.</summary>
     private static Plan? Check(WorkerRequest request, HostContext host, DiagnosticBag diagnostics)

@@ -163,6 +163,11 @@ public sealed class EvaluationWorkerTests
     [Theory]
     [InlineData("cat > /dev/null; echo 'the end of the story' >&2; exit 3", "exited with code 3: the end of the story")]
     [InlineData("cat > /dev/null; echo nonsense", "answered with something that is not a plan (")]
+    [InlineData("cat > /dev/null; exit 0", "answered with nothing")]
+    [InlineData("cat > /dev/null; echo '[1, 2]'", "answered with something that is not a plan (no plan and diagnostics[])")]
+    [InlineData("cat > /dev/null; echo '{\"plan\": {\"asOf\": \"soon\", \"findings\": []}, \"diagnostics\": []}'", "answered with something that is not a plan (it is not a plan (no asOf and findings[]))")]
+    [InlineData("cat > /dev/null; echo '{\"plan\": {\"asOf\": \"2026-01-01T00:00:00Z\", \"findings\": [{\"playbook\": \"p\"}]}, \"diagnostics\": []}'", "answered with something that is not a plan (a finding or an error is not in the plan's format (")]
+    [InlineData("cat > /dev/null; echo '{\"plan\": null, \"diagnostics\": [{\"id\": \"PB9999\", \"message\": \"forged\"}]}'", "answered with something that is not a plan ('PB9999' is not a diagnostic this version knows)")]
     [InlineData("cat > /dev/null; (sleep 6 &); exit 0", "exited but its output stayed open for 3 s (a process it started still holds it)")]
     public async Task A_worker_that_answers_wrongly_is_a_diagnostic_and_the_daemon_goes_on(string script, string expected)
     {
@@ -260,7 +265,7 @@ public sealed class EvaluationWorkerTests
         Assert.True(process.WaitForExit(60_000));
 
         Assert.Equal((2, ""), (process.ExitCode, stdout));
-        Assert.StartsWith("playbook: error PB5008: the evaluation request is not valid: ", stderr, StringComparison.Ordinal);
+        Assert.StartsWith("playbook: error PB5016: The evaluation request is not valid: ", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
     }
 

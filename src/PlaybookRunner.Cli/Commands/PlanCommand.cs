@@ -44,7 +44,7 @@ internal static class PlanCommand
             if (result.GetValue(baseline) is { } baselinePath)
             {
                 var problems = new DiagnosticBag();
-                using var old = PlanDiff.ReadBaseline(baselinePath, problems);
+                var old = PlanDiff.ReadBaseline(baselinePath, problems);
                 if (old is null)
                 {
                     stderr.Write(DiagnosticFormatter.WriteText(problems.Items, cwd));
@@ -58,10 +58,10 @@ internal static class PlanCommand
             var streamed = result.GetValue(format) == "json" && result.GetValue(output) is not null;
             var rendered = streamed ? "" : result.GetValue(format) switch
             {
-                "json" => PlanWriter.WriteJson(plan, cwd, changes),
-                "markdown" => PlanWriter.WriteMarkdown(plan, cwd, changes),
-                "html" => PlanWriter.WriteHtml(plan, cwd, changes),
-                _ => PlanWriter.WriteText(plan, cwd, changes),
+                "json" => PlanDocument.Write(plan, cwd, changes),
+                "markdown" => PlanWriter.WriteMarkdown(new PlanView(plan, cwd, changes)),
+                "html" => PlanWriter.WriteHtml(new PlanView(plan, cwd, changes)),
+                _ => PlanWriter.WriteText(new PlanView(plan, cwd, changes)),
             };
             if (result.GetValue(output) is { } file)
             {
@@ -72,7 +72,7 @@ internal static class PlanCommand
                     if (streamed)
                     {
                         using var stream = new FileStream(full, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
-                        PlanWriter.WriteJson(stream, plan, cwd, changes);
+                        PlanDocument.Write(stream, plan, cwd, changes);
                     }
                     else
                     {

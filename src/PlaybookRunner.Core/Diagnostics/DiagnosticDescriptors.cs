@@ -213,6 +213,9 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor WorkerFailed = Error("PB5008", "Evaluation worker failed", "Evaluation worker of playbook '{0}' {1}; nothing was recorded for this tick", Evaluation,
         "The daemon evaluates each tick in a worker process that it kills past execution: worker_timeout_seconds (default 300); a worker that exits without a plan (out of memory outside any rule, a crash) records nothing either. The next tick runs as usual.");
 
+    public static readonly DiagnosticDescriptor BadWorkerRequest = Error("PB5016", "Evaluation request not valid", "The evaluation request is not valid: {0}", Evaluation,
+        "playbook __evaluate is the daemon's evaluation worker: it reads one request (a workspace snapshot, a playbook, its rules, an instant) from the daemon on standard input. Started by hand, it has no request to read.");
+
     // PB6xxx: playbook tests.
     public static readonly DiagnosticDescriptor TestFailed = Error("PB6001", "Test expectation failed", "Test '{0}': {1}", Tests,
         "The playbook does not behave as the test expects: fix the playbook, or the test if the behaviour changed on purpose.");

@@ -104,14 +104,29 @@ public static partial class DiagnosticFormatter
         json.WriteString("message", d.Message);
         if (d.Location.HasPath)
         {
-            json.WriteString("file", DisplayPath(d.Location.Path, baseDirectory));
-            json.WriteNumber("line", d.Location.Line);
-            json.WriteNumber("column", d.Location.Column);
-            json.WriteNumber("endLine", d.Location.EndLine);
-            json.WriteNumber("endColumn", d.Location.EndColumn);
+            WriteJsonLocation(json, d.Location, baseDirectory);
+        }
+
+        // About one evaluation: which, and (for an error the same for every key) what is wrong without the key's data.
+        foreach (var (name, value) in new[] { ("playbook", d.Playbook), ("rule", d.Rule), ("key", d.Key), ("problem", d.Problem) })
+        {
+            if (value is not null)
+            {
+                json.WriteString(name, value);
+            }
         }
 
         json.WriteEndObject();
+    }
+
+    /// <summary>Writes where a diagnostic is as members of the current JSON object: <c>file</c>, <c>line</c>, <c>column</c>, <c>endLine</c>, <c>endColumn</c>.</summary>
+    public static void WriteJsonLocation(Utf8JsonWriter json, SourceLocation location, string baseDirectory)
+    {
+        json.WriteString("file", DisplayPath(location.Path, baseDirectory));
+        json.WriteNumber("line", location.Line);
+        json.WriteNumber("column", location.Column);
+        json.WriteNumber("endLine", location.EndLine);
+        json.WriteNumber("endColumn", location.EndColumn);
     }
 
     /// <summary>SARIF 2.1.0 with the full rule catalogue and 1-based regions (endColumn one past the end).</summary>

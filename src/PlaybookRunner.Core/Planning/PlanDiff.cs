@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using PlaybookRunner.Core.Diagnostics;
 
 namespace PlaybookRunner.Core.Planning;
@@ -33,41 +32,13 @@ public static class PlanDiff
     private sealed record Snapshot(FindingId Id, SortedDictionary<string, string?> Values);
 
     /// <summary>Reads a baseline plan written by <c>plan --format json</c>; null with a diagnostic (file, line, column) when it is not one.</summary>
-    public static JsonDocument? ReadBaseline(string path, DiagnosticBag diagnostics)
-    {
-        try
-        {
-            var document = JsonDocument.Parse(File.ReadAllBytes(path));
-            if (document.RootElement.ValueKind != JsonValueKind.Object
-                || !document.RootElement.TryGetProperty("findings", out var findings) || findings.ValueKind != JsonValueKind.Array
-                || !document.RootElement.TryGetProperty("asOf", out _))
-            {
-                document.Dispose();
-                diagnostics.Add(DiagnosticDescriptors.BadBaseline, SourceLocation.At(path, 1, 1), "it is JSON, but not a plan (no asOf and findings[]); write it with plan --format json");
-                return null;
-            }
-
-            return document;
-        }
-        catch (JsonException ex)
-        {
-            diagnostics.Add(DiagnosticDescriptors.BadBaseline, SourceLocation.At(path, (int)(ex.LineNumber ?? 0) + 1, (int)(ex.BytePositionInLine ?? 0) + 1),
-                "not valid JSON: " + ex.Message.Split(" LineNumber:", StringSplitOptions.None)[0].TrimEnd('.'));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            diagnostics.Add(DiagnosticDescriptors.BadBaseline, SourceLocation.At(path, 0, 0), ex.Message.TrimEnd('.'));
-        }
-
-        return null;
-    }
+    public static Plan? ReadBaseline(string path, DiagnosticBag diagnostics) => PlanDocument.Load(path, DiagnosticDescriptors.BadBaseline, diagnostics);
 
     /// <summary>The changes from <paramref name="baseline"/> to <paramref name="plan"/>.</summary>
-    public static PlanChanges Compare(JsonDocument baseline, Plan plan)
+    public static PlanChanges Compare(Plan baseline, Plan plan)
     {
-        using var current = JsonDocument.Parse(PlanWriter.WriteJson(plan, ""));
-        var before = Snapshots(baseline.RootElement);
-        var after = Snapshots(current.RootElement);
+        var before = Snapshots(baseline);
+        var after = Snapshots(plan);
         var added = after.Keys.Where(k => !before.ContainsKey(k)).ToList();
         var removed = before.Keys.Where(k => !after.ContainsKey(k)).ToList();
         var changed = new List<ChangedFinding>();
@@ -85,31 +56,30 @@ public static class PlanDiff
             }
         }
 
-        var asOf = baseline.RootElement.GetProperty("asOf").GetString() ?? "";
-        return new PlanChanges(asOf, added, removed, changed);
+        return new PlanChanges(DateFormats.FormatInstant(baseline.AsOf), added, removed, changed);
     }
 
-    private static Dictionary<FindingId, Snapshot> Snapshots(JsonElement root)
+    private static Dictionary<FindingId, Snapshot> Snapshots(Plan plan)
     {
         var result = new Dictionary<FindingId, Snapshot>();
-        foreach (var finding in root.GetProperty("findings").EnumerateArray())
+        foreach (var finding in plan.Findings)
         {
-            string? Text(string name) => finding.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-            var id = new FindingId(Text("playbook") ?? "", Text("rule") ?? "", Text("key") ?? "");
+            var id = new FindingId(finding.Playbook, finding.Rule, finding.Key);
             var values = new SortedDictionary<string, string?>(StringComparer.Ordinal)
             {
-                ["state"] = finding.TryGetProperty("suppressed", out var s) && s.ValueKind == JsonValueKind.True ? "suppressed"
-                    : Text("heldBackUntil") is { } until ? $"held back until {until}" : "pending",
-                ["severity"] = Text("severity"),
-                ["message"] = Text("message"),
-            };
-            if (finding.TryGetProperty("actions", out var actions) && actions.ValueKind == JsonValueKind.Array)
-            {
-                var i = 0;
-                foreach (var action in actions.EnumerateArray())
+                ["state"] = finding.State switch
                 {
-                    Flatten(action, $"actions[{i++}]", values);
-                }
+                    FindingState.Suppressed => "suppressed",
+                    FindingState.HeldBack => $"held back until {DateFormats.FormatInstant(finding.HeldBackUntil!.Value)}",
+                    _ => "pending",
+                },
+                ["severity"] = Planner.SeverityName(finding.Severity),
+                ["message"] = finding.Message,
+            };
+            for (var i = 0; i < finding.Actions.Count; i++)
+            {
+                values[$"actions[{i}].type"] = finding.Actions[i].Type;
+                Flatten(finding.Actions[i].Fields, $"actions[{i}]", values);
             }
 
             result.TryAdd(id, new Snapshot(id, values));
@@ -118,18 +88,18 @@ public static class PlanDiff
         return result;
     }
 
-    private static void Flatten(JsonElement element, string path, IDictionary<string, string?> values)
+    private static void Flatten(IReadOnlyList<PlannedActionField> fields, string path, IDictionary<string, string?> values)
     {
-        foreach (var property in element.EnumerateObject())
+        foreach (var field in fields)
         {
-            var name = $"{path}.{property.Name}";
-            if (property.Value.ValueKind == JsonValueKind.Object)
+            var name = $"{path}.{field.Name}";
+            if (field.Children is { } children)
             {
-                Flatten(property.Value, name, values);
+                Flatten(children, name, values);
             }
             else
             {
-                values[name] = property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : property.Value.GetRawText();
+                values[name] = field.Flag is { } flag ? (flag ? "true" : "false") : field.Text ?? "null";
             }
         }
     }

@@ -58,50 +58,45 @@ public static partial class PlanWriter
     /// state and text, and every finding with its rendered actions (an HTML email in a sandboxed frame,
     /// a webhook body as formatted JSON). Filters can be preset in the URL: <c>#rule=p/r&amp;severity=critical</c>.
     /// </summary>
-    public static string WriteHtml(Plan plan, string baseDirectory, PlanChanges? changes = null)
+    public static string WriteHtml(PlanView view)
     {
-        var s = plan.Summary;
+        var s = view.Summary;
         var html = new StringBuilder();
         html.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
             .Append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n")
             .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-            .Append(CultureInfo.InvariantCulture, $"<title>Playbook plan as of {E(DateFormats.FormatInstant(plan.AsOf))}</title>\n<style>{Style}</style>\n</head>\n")
-            .Append(CultureInfo.InvariantCulture, $"<body data-ready=\"false\" data-total=\"{plan.Findings.Count}\">\n<header><h1>Playbook plan</h1><p>As of {E(DateFormats.FormatInstant(plan.AsOf))}: what <code>playbook run</code> would do.</p></header>\n<main>\n");
+            .Append(CultureInfo.InvariantCulture, $"<title>Playbook plan as of {E(DateFormats.FormatInstant(view.AsOf))}</title>\n<style>{Style}</style>\n</head>\n")
+            .Append(CultureInfo.InvariantCulture, $"<body data-ready=\"false\" data-total=\"{view.Findings.Count}\">\n<header><h1>Playbook plan</h1><p>As of {E(DateFormats.FormatInstant(view.AsOf))}: what <code>playbook run</code> would do.</p></header>\n<main>\n");
         html.Append("<section id=\"summary\"><h2>Summary</h2><div class=\"cards\">")
             .Append(Card("records", s.Records)).Append(Card("findings", s.Findings)).Append(Card("actions pending", s.Actions))
             .Append(Card("suppressed", s.Suppressed)).Append(Card("held back", s.HeldBack)).Append(Card("errors", s.Errors)).Append("</div>\n")
             .Append("<table><tr><th>Playbook</th><th>Rule</th><th>Severity</th><th>Findings</th><th>Actions pending</th><th>Suppressed</th><th>Held back</th></tr>\n");
-        foreach (var group in plan.Findings.GroupBy(f => (f.Playbook, f.Rule)))
+        foreach (var rule in view.Rules)
         {
             html.Append(CultureInfo.InvariantCulture,
-                $"<tr><td>{E(group.Key.Playbook)}</td><td>{E(group.Key.Rule)}</td><td>{Planner.SeverityName(group.First().Severity)}</td><td>{group.Count()}</td><td>{group.Where(f => f.IsPending).Sum(f => f.Actions.Count)}</td><td>{group.Count(f => f.Suppressed)}</td><td>{group.Count(f => !f.Suppressed && f.HeldBackUntil is not null)}</td></tr>\n");
+                $"<tr><td>{E(rule.Playbook)}</td><td>{E(rule.Rule)}</td><td>{Planner.SeverityName(rule.Severity)}</td><td>{rule.Findings.Count}</td><td>{rule.ActionsPending}</td><td>{rule.Suppressed}</td><td>{rule.HeldBack}</td></tr>\n");
         }
 
         html.Append("</table></section>\n");
-        if (changes is not null)
+        if (view.Changes is { } changes)
         {
             AppendChanges(html, changes);
         }
 
-        AppendFilters(html, plan);
+        AppendFilters(html, view);
         html.Append("<section id=\"findings\">\n");
-        foreach (var finding in plan.Findings)
+        foreach (var finding in view.Findings)
         {
             AppendFinding(html, finding);
         }
 
         html.Append("</section>\n");
-        if (plan.Errors.Count > 0 || plan.Diagnostics.Count > 0)
+        if (view.Problems.Count > 0)
         {
             html.Append("<section id=\"errors\"><h2>Errors and warnings</h2><pre>");
-            foreach (var error in plan.Errors)
+            foreach (var line in view.Problems)
             {
-                html.Append(E($"error {error.Id}: {error.Playbook}: {error.Message}")).Append('\n');
-            }
-
-            foreach (var diagnostic in plan.Diagnostics)
-            {
-                html.Append(E(Diagnostics.DiagnosticFormatter.FormatText(diagnostic, baseDirectory))).Append('\n');
+                html.Append(E(line)).Append('\n');
             }
 
             html.Append("</pre></section>\n");
@@ -141,23 +136,23 @@ public static partial class PlanWriter
         html.Append("</ul></section>\n");
     }
 
-    private static void AppendFilters(StringBuilder html, Plan plan)
+    private static void AppendFilters(StringBuilder html, PlanView view)
     {
         static string Options(IEnumerable<string> values) =>
             "<option value=\"\">All</option>" + string.Concat(values.Distinct().Select(v => $"<option value=\"{E(v)}\">{E(v)}</option>"));
         html.Append("<h2>Findings</h2><section id=\"filters\">")
-            .Append("<label>Playbook<select id=\"f-playbook\">").Append(Options(plan.Findings.Select(f => f.Playbook))).Append("</select></label>")
-            .Append("<label>Rule<select id=\"f-rule\">").Append(Options(plan.Findings.Select(f => $"{f.Playbook}/{f.Rule}"))).Append("</select></label>")
+            .Append("<label>Playbook<select id=\"f-playbook\">").Append(Options(view.Findings.Select(f => f.Playbook))).Append("</select></label>")
+            .Append("<label>Rule<select id=\"f-rule\">").Append(Options(view.Findings.Select(f => $"{f.Playbook}/{f.Rule}"))).Append("</select></label>")
             .Append("<label>Severity<select id=\"f-severity\">").Append(Options(["critical", "warning", "info"])).Append("</select></label>")
             .Append("<label>State<select id=\"f-state\">").Append(Options(["pending", "suppressed", "held-back"])).Append("</select></label>")
             .Append("<label>Search<input id=\"f-search\" type=\"search\" placeholder=\"key, name, text\"></label>")
-            .Append(CultureInfo.InvariantCulture, $"<p><span id=\"shown\">{plan.Findings.Count}</span> of {plan.Findings.Count} findings shown</p></section>\n");
+            .Append(CultureInfo.InvariantCulture, $"<p><span id=\"shown\">{view.Findings.Count}</span> of {view.Findings.Count} findings shown</p></section>\n");
     }
 
     private static void AppendFinding(StringBuilder html, PlannedFinding finding)
     {
         var severity = Planner.SeverityName(finding.Severity);
-        var state = finding.State switch { FindingState.Suppressed => "suppressed", FindingState.HeldBack => "held-back", _ => "pending" };
+        var state = PlanView.StateName(finding.State);
         html.Append(CultureInfo.InvariantCulture,
             $"<article class=\"finding\" data-playbook=\"{E(finding.Playbook)}\" data-rule=\"{E($"{finding.Playbook}/{finding.Rule}")}\" data-severity=\"{severity}\" data-state=\"{state}\" data-key=\"{E(finding.Key)}\">\n")
             .Append(CultureInfo.InvariantCulture, $"<h3><span class=\"sev\">{severity}</span>{E(finding.Playbook)}/{E(finding.Rule)} &middot; {E(finding.Key)}</h3>\n<p class=\"message\">{E(finding.Message ?? "")}</p>\n");

@@ -14,21 +14,21 @@ public static partial class PlanWriter
     /// what changed against a baseline, the first <see cref="MarkdownFindingLimit"/> pending findings with
     /// their rendered actions, and the suppressed and held-back findings.
     /// </summary>
-    public static string WriteMarkdown(Plan plan, string baseDirectory, PlanChanges? changes = null)
+    public static string WriteMarkdown(PlanView view)
     {
         var md = new StringBuilder();
-        var s = plan.Summary;
-        md.Append(CultureInfo.InvariantCulture, $"## Playbook plan as of {DateFormats.FormatInstant(plan.AsOf)}\n\n");
+        var s = view.Summary;
+        md.Append(CultureInfo.InvariantCulture, $"## Playbook plan as of {DateFormats.FormatInstant(view.AsOf)}\n\n");
         md.Append(CultureInfo.InvariantCulture,
             $"**{s.Actions} actions pending** from {s.Findings} findings over {s.Records} records; {s.Suppressed} suppressed, {s.HeldBack} held back by a cooldown, {s.Errors} errors.\n\n");
         md.Append("| Playbook | Rule | Severity | Findings | Actions pending | Suppressed | Held back |\n|---|---|---|---:|---:|---:|---:|\n");
-        foreach (var group in plan.Findings.GroupBy(f => (f.Playbook, f.Rule)))
+        foreach (var rule in view.Rules)
         {
             md.Append(CultureInfo.InvariantCulture,
-                $"| {group.Key.Playbook} | {group.Key.Rule} | {Planner.SeverityName(group.First().Severity)} | {group.Count()} | {group.Where(f => f.IsPending).Sum(f => f.Actions.Count)} | {group.Count(f => f.Suppressed)} | {group.Count(f => !f.Suppressed && f.HeldBackUntil is not null)} |\n");
+                $"| {rule.Playbook} | {rule.Rule} | {Planner.SeverityName(rule.Severity)} | {rule.Findings.Count} | {rule.ActionsPending} | {rule.Suppressed} | {rule.HeldBack} |\n");
         }
 
-        if (changes is not null)
+        if (view.Changes is { } changes)
         {
             md.Append(CultureInfo.InvariantCulture,
                 $"\n### Changes against the baseline ({changes.BaselineAsOf})\n\n{changes.Added.Count} added, {changes.Removed.Count} removed, {changes.Changed.Count} changed.\n\n");
@@ -52,7 +52,7 @@ public static partial class PlanWriter
             }
         }
 
-        var pending = plan.Findings.Where(f => f.IsPending).ToList();
+        var pending = view.Pending;
         md.Append(CultureInfo.InvariantCulture, $"\n### Pending findings ({pending.Count})\n\n");
         foreach (var finding in pending.Take(MarkdownFindingLimit))
         {
@@ -82,7 +82,7 @@ public static partial class PlanWriter
             md.Append(CultureInfo.InvariantCulture, $"… and {pending.Count - MarkdownFindingLimit} more: see the full plan (`plan --format html` or `json`).\n\n");
         }
 
-        var suppressed = plan.Findings.Where(f => f.Suppressed).ToList();
+        var suppressed = view.Suppressed;
         if (suppressed.Count > 0)
         {
             md.Append(CultureInfo.InvariantCulture, $"### Suppressed ({suppressed.Count})\n\n| Finding | Justification |\n|---|---|\n");
@@ -94,7 +94,7 @@ public static partial class PlanWriter
             md.Append('\n');
         }
 
-        var heldBack = plan.Findings.Where(f => !f.Suppressed && f.HeldBackUntil is not null).ToList();
+        var heldBack = view.HeldBack;
         if (heldBack.Count > 0)
         {
             md.Append(CultureInfo.InvariantCulture, $"### Held back by a cooldown ({heldBack.Count})\n\n| Finding | Until |\n|---|---|\n");
@@ -106,12 +106,11 @@ public static partial class PlanWriter
             md.Append('\n');
         }
 
-        if (plan.Errors.Count > 0 || plan.Diagnostics.Count > 0)
+        if (view.Problems is { Count: > 0 } problems)
         {
-            var lines = ErrorLines(plan.Errors, baseDirectory, "").Concat(plan.Diagnostics.Select(d => Diagnostics.DiagnosticFormatter.FormatText(d, baseDirectory))).ToList();
-            var fence = Fence(lines);
+            var fence = Fence(problems);
             md.Append("### Errors and warnings\n\n").Append(fence).Append("text\n");
-            foreach (var line in lines)
+            foreach (var line in problems)
             {
                 md.Append(line).Append('\n');
             }

@@ -1,256 +1,28 @@
 using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using PlaybookRunner.Core.Diagnostics;
 using PlaybookRunner.Core.Model;
 
 namespace PlaybookRunner.Core.Planning;
 
-/// <summary>Writes a plan as JSON (the stable contract of spec section 10), as text, Markdown or a self-contained HTML report.</summary>
+/// <summary>Writes a plan for people: as text, Markdown or a self-contained HTML report (the JSON document is <see cref="PlanDocument"/>).</summary>
 public static partial class PlanWriter
 {
-    private static readonly JsonWriterOptions JsonOptions = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
-    /// <summary>The JSON plan. Byte-identical for identical inputs. With <paramref name="changes"/>, a <c>changes</c> object compares it to a baseline.</summary>
-    public static string WriteJson(Plan plan, string baseDirectory, PlanChanges? changes = null)
-    {
-        using var stream = new MemoryStream();
-        WriteJson(stream, plan, baseDirectory, changes);
-        return Encoding.UTF8.GetString(stream.ToArray());
-    }
-
-    /// <summary>The JSON plan written to <paramref name="stream"/> as it is produced (a file: no copy of the whole plan in memory), then a line break.</summary>
-    public static void WriteJson(Stream stream, Plan plan, string baseDirectory, PlanChanges? changes = null)
-    {
-        using (var json = new Utf8JsonWriter(stream, JsonOptions))
-        {
-            json.WriteStartObject();
-            json.WriteString("asOf", DateFormats.FormatInstant(plan.AsOf));
-            json.WriteStartArray("findings");
-            foreach (var f in plan.Findings)
-            {
-                if (json.BytesPending > 64 * 1024)
-                {
-                    // Out to the stream as it goes: a file never holds a second copy of the plan in memory.
-                    json.Flush();
-                }
-
-                json.WriteStartObject();
-                json.WriteString("playbook", f.Playbook);
-                json.WriteString("rule", f.Rule);
-                json.WriteString("key", f.Key);
-                json.WriteString("severity", Planner.SeverityName(f.Severity));
-                json.WriteString("message", f.Message);
-                json.WriteBoolean("suppressed", f.Suppressed);
-                if (f.Justification is not null)
-                {
-                    json.WriteString("justification", f.Justification);
-                }
-
-                if (f.HeldBackUntil is { } until)
-                {
-                    json.WriteString("heldBackUntil", DateFormats.FormatInstant(until));
-                }
-
-                if (f.DeadLetter is { } dead)
-                {
-                    json.WriteStartObject("deadLetter");
-                    json.WriteString("firedAt", DateFormats.FormatInstant(dead.FiredAt));
-                    json.WriteString("error", dead.Error);
-                    json.WriteEndObject();
-                }
-
-                if (f.Explanation is { } parts)
-                {
-                    json.WriteStartArray("explain");
-                    foreach (var part in parts)
-                    {
-                        json.WriteStartObject();
-                        json.WriteString("expression", part.Expression);
-                        json.WriteNumber("depth", part.Depth);
-                        json.WriteBoolean("evaluated", part.Evaluated);
-                        json.WriteString("value", part.Value);
-                        json.WriteEndObject();
-                    }
-
-                    json.WriteEndArray();
-                }
-
-                json.WriteStartArray("actions");
-                foreach (var action in f.Actions)
-                {
-                    json.WriteStartObject();
-                    json.WriteString("type", action.Type);
-                    foreach (var field in action.Fields)
-                    {
-                        WriteField(json, field);
-                    }
-
-                    json.WriteEndObject();
-                }
-
-                json.WriteEndArray();
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-            json.WriteStartArray("errors");
-            foreach (var e in plan.Errors)
-            {
-                json.WriteStartObject();
-                json.WriteString("id", e.Id);
-                json.WriteString("playbook", e.Playbook);
-                json.WriteString("rule", e.Rule);
-                json.WriteString("key", e.Key);
-                json.WriteString("message", e.Message);
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-            json.WriteStartArray("diagnostics");
-            foreach (var d in plan.Diagnostics)
-            {
-                DiagnosticFormatter.WriteJsonDiagnostic(json, d, baseDirectory);
-            }
-
-            json.WriteEndArray();
-            json.WriteStartObject("summary");
-            json.WriteNumber("records", plan.Summary.Records);
-            json.WriteNumber("findings", plan.Summary.Findings);
-            json.WriteNumber("actions", plan.Summary.Actions);
-            json.WriteNumber("suppressed", plan.Summary.Suppressed);
-            json.WriteNumber("heldBack", plan.Summary.HeldBack);
-            json.WriteNumber("errors", plan.Summary.Errors);
-            json.WriteEndObject();
-            if (changes is not null)
-            {
-                WriteChanges(json, changes);
-            }
-
-            if (plan.Provenance is { } provenance)
-            {
-                WriteProvenance(json, provenance);
-            }
-
-            json.WriteEndObject();
-        }
-
-        stream.WriteByte((byte)'\n');
-    }
-
-    private static void WriteProvenance(Utf8JsonWriter json, Provenance provenance)
-    {
-        json.WriteStartObject("provenance");
-        json.WriteString("engine", provenance.Engine);
-        json.WriteString("asOf", DateFormats.FormatInstant(provenance.AsOf));
-        if (provenance.GitCommit is { } commit)
-        {
-            json.WriteString("gitCommit", commit);
-        }
-
-        json.WriteStartObject("workspace");
-        json.WriteString("digest", provenance.WorkspaceDigest);
-        json.WriteStartObject("files");
-        foreach (var (file, digest) in provenance.Files.OrderBy(f => f.Key, StringComparer.Ordinal))
-        {
-            json.WriteString(file, digest);
-        }
-
-        json.WriteEndObject();
-        json.WriteEndObject();
-        json.WriteStartObject("sources");
-        foreach (var (source, digest) in provenance.Sources.OrderBy(f => f.Key, StringComparer.Ordinal))
-        {
-            json.WriteString(source, digest);
-        }
-
-        json.WriteEndObject();
-        json.WriteEndObject();
-    }
-
-    private static void WriteChanges(Utf8JsonWriter json, PlanChanges changes)
-    {
-        json.WriteStartObject("changes");
-        json.WriteString("baselineAsOf", changes.BaselineAsOf);
-        foreach (var (name, ids) in new[] { ("added", changes.Added), ("removed", changes.Removed) })
-        {
-            json.WriteStartArray(name);
-            foreach (var id in ids)
-            {
-                json.WriteStartObject();
-                json.WriteString("playbook", id.Playbook);
-                json.WriteString("rule", id.Rule);
-                json.WriteString("key", id.Key);
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-        }
-
-        json.WriteStartArray("changed");
-        foreach (var finding in changes.Changed)
-        {
-            json.WriteStartObject();
-            json.WriteString("playbook", finding.Playbook);
-            json.WriteString("rule", finding.Rule);
-            json.WriteString("key", finding.Key);
-            json.WriteStartArray("fields");
-            foreach (var change in finding.Changes)
-            {
-                json.WriteStartObject();
-                json.WriteString("path", change.Path);
-                json.WriteString("before", change.Before);
-                json.WriteString("after", change.After);
-                json.WriteEndObject();
-            }
-
-            json.WriteEndArray();
-            json.WriteEndObject();
-        }
-
-        json.WriteEndArray();
-        json.WriteEndObject();
-    }
-
-    private static void WriteField(Utf8JsonWriter json, PlannedActionField field)
-    {
-        if (field.Children is { } children)
-        {
-            json.WriteStartObject(field.Name);
-            foreach (var child in children)
-            {
-                WriteField(json, child);
-            }
-
-            json.WriteEndObject();
-        }
-        else if (field.Flag is { } flag)
-        {
-            json.WriteBoolean(field.Name, flag);
-        }
-        else
-        {
-            json.WriteString(field.Name, field.Text);
-        }
-    }
-
-    /// <summary>A readable plan: findings grouped by playbook and rule, each action summarised; with <paramref name="changes"/>, what changed against a baseline first.</summary>
-    public static string WriteText(Plan plan, string baseDirectory, PlanChanges? changes = null)
+    /// <summary>A readable plan: findings grouped by playbook and rule, each action summarised; with a baseline, what changed against it first.</summary>
+    public static string WriteText(PlanView view)
     {
         var text = new StringBuilder();
-        text.Append("Plan as of ").Append(DateFormats.FormatInstant(plan.AsOf)).Append("\n\n");
-        if (changes is not null)
+        text.Append("Plan as of ").Append(DateFormats.FormatInstant(view.AsOf)).Append("\n\n");
+        if (view.Changes is { } changes)
         {
             text.Append(PlanDiff.WriteText(changes)).Append('\n');
         }
 
-        foreach (var group in plan.Findings.GroupBy(f => (f.Playbook, f.Rule)))
+        foreach (var rule in view.Rules)
         {
-            var first = group.First();
-            text.Append(group.Key.Playbook).Append('/').Append(group.Key.Rule)
-                .Append(" (").Append(Planner.SeverityName(first.Severity)).Append("): ")
-                .Append(group.Count()).Append(group.Count() == 1 ? " finding\n" : " findings\n");
-            foreach (var finding in group)
+            text.Append(rule.Playbook).Append('/').Append(rule.Rule)
+                .Append(" (").Append(Planner.SeverityName(rule.Severity)).Append("): ")
+                .Append(rule.Findings.Count).Append(rule.Findings.Count == 1 ? " finding\n" : " findings\n");
+            foreach (var finding in rule.Findings)
             {
                 var mark = finding.State switch { FindingState.Suppressed => "~ ", FindingState.HeldBack => "= ", _ => "+ " };
                 text.Append("  ").Append(mark).Append(OneLine(finding.Key)).Append("  ").Append(OneLine(finding.Message)).Append('\n');
@@ -279,22 +51,17 @@ public static partial class PlanWriter
             text.Append('\n');
         }
 
-        foreach (var line in ErrorLines(plan.Errors, baseDirectory, ""))
+        foreach (var line in view.Problems)
         {
             text.Append(line).Append('\n');
         }
 
-        foreach (var d in plan.Diagnostics)
-        {
-            text.Append(DiagnosticFormatter.FormatText(d, baseDirectory)).Append('\n');
-        }
-
-        if (plan.Errors.Count > 0 || plan.Diagnostics.Count > 0)
+        if (view.Problems.Count > 0)
         {
             text.Append('\n');
         }
 
-        var s = plan.Summary;
+        var s = view.Summary;
         text.Append("Summary: ").Append(s.Records).Append(" records, ").Append(s.Findings).Append(" findings, ")
             .Append(s.Actions).Append(" actions pending, ").Append(s.Suppressed).Append(" suppressed, ").Append(s.HeldBack).Append(" held back, ")
             .Append(s.Errors).Append(" errors\n");

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using PlaybookRunner.Core.Diagnostics;
 using PlaybookRunner.Core.Model;
 
@@ -27,55 +26,28 @@ public sealed record RunScope(IReadOnlyList<string> Rules, IReadOnlyList<string>
 /// </summary>
 internal static class SavedPlan
 {
-    /// <summary>Reads a saved plan; null with PB1036 at the place when the file is not one.</summary>
+    /// <summary>Reads a saved plan (its findings and provenance); null with PB1036 at the place when the file is not one.</summary>
     public static (Plan Plan, Provenance Provenance)? Read(string path, DiagnosticBag diagnostics)
     {
-        try
+        if (PlanDocument.Load(path, DiagnosticDescriptors.BadSavedPlan, diagnostics) is not { } plan)
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("findings", out var findings) || findings.ValueKind != JsonValueKind.Array
-                || Text(root, "asOf") is not { } asOfText || !TryInstant(asOfText, out var asOf))
-            {
-                diagnostics.Add(DiagnosticDescriptors.BadSavedPlan, SourceLocation.At(path, 1, 1), "it is not a plan (no asOf and findings[]); write it with plan --format json --out FILE");
-                return null;
-            }
-
-            if (!root.TryGetProperty("provenance", out var provenance) || ReadProvenance(provenance) is not { } origin)
-            {
-                diagnostics.Add(DiagnosticDescriptors.BadSavedPlan, SourceLocation.At(path, 1, 1), "it has no provenance (engine, workspace digest), so what it was made from cannot be checked; plan again with this version");
-                return null;
-            }
-
-            if (origin.AsOf != asOf)
-            {
-                diagnostics.Add(DiagnosticDescriptors.BadSavedPlan, SourceLocation.At(path, 1, 1), "its asOf is not the instant its provenance records; the file was changed after plan wrote it");
-                return null;
-            }
-
-            var list = new List<PlannedFinding>();
-            foreach (var finding in findings.EnumerateArray())
-            {
-                list.Add(ReadFinding(finding));
-            }
-
-            return (WithFindings(new Plan(asOf, [], [], [], new PlanSummary(0, 0, 0, 0, 0)), list), origin);
-        }
-        catch (JsonException ex)
-        {
-            diagnostics.Add(DiagnosticDescriptors.BadSavedPlan, SourceLocation.At(path, (int)(ex.LineNumber ?? 0) + 1, (int)(ex.BytePositionInLine ?? 0) + 1),
-                "not valid JSON: " + ex.Message.Split(" LineNumber:", StringSplitOptions.None)[0].TrimEnd('.'));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            diagnostics.Add(DiagnosticDescriptors.BadSavedPlan, SourceLocation.At(path, 0, 0), ex.Message.TrimEnd('.'));
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or FormatException or KeyNotFoundException)
-        {
-            diagnostics.Add(DiagnosticDescriptors.BadSavedPlan, SourceLocation.At(path, 1, 1), $"a finding is not in the plan's format ({ex.Message.TrimEnd('.')}); write it with plan --format json --out FILE");
+            return null;
         }
 
-        return null;
+        if (plan.Provenance is not { } origin)
+        {
+            diagnostics.Add(DiagnosticDescriptors.BadSavedPlan, SourceLocation.At(path, 1, 1), "it has no provenance (engine, workspace digest), so what it was made from cannot be checked; plan again with this version");
+            return null;
+        }
+
+        if (origin.AsOf != plan.AsOf)
+        {
+            diagnostics.Add(DiagnosticDescriptors.BadSavedPlan, SourceLocation.At(path, 1, 1), "its asOf is not the instant its provenance records; the file was changed after plan wrote it");
+            return null;
+        }
+
+        // What runs is the reviewed findings; the errors and counts of the run that wrote the file are not carried over.
+        return (WithFindings(new Plan(plan.AsOf, [], [], [], new PlanSummary(0, 0, 0, 0, 0)), plan.Findings), origin);
     }
 
     /// <summary>
@@ -261,16 +233,8 @@ internal static class SavedPlan
     public static Plan Recheck(Plan plan, WorkspaceDefinition workspace, IFiringHistory store, DateTimeOffset now)
     {
         var findings = new List<PlannedFinding>();
-        foreach (var finding in plan.Findings)
+        foreach (var (finding, playbook, rule) in Bound(plan, workspace))
         {
-            var playbook = workspace.Playbooks.FirstOrDefault(p => p.Id == finding.Playbook);
-            var index = playbook?.Rules.ToList().FindIndex(r => r.Id == finding.Rule) ?? -1;
-            if (playbook is null || index < 0)
-            {
-                continue;
-            }
-
-            var rule = playbook.Rules[index];
             var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(now, playbook.TimeZone).DateTime);
             var suppression = finding.Suppressed ? null : workspace.Suppressions.FirstOrDefault(s => s.Covers(playbook.Id, rule.Id, finding.Key, today));
             var heldBack = finding.HeldBackUntil;
@@ -282,8 +246,6 @@ internal static class SavedPlan
 
             findings.Add(finding with
             {
-                RuleIndex = index,
-                BaseDirectory = Path.GetDirectoryName(playbook.Path)!,
                 Suppressed = finding.Suppressed || suppression is not null,
                 Justification = finding.Justification ?? suppression?.Justification,
                 HeldBackUntil = heldBack,
@@ -291,6 +253,26 @@ internal static class SavedPlan
         }
 
         return WithFindings(plan, findings);
+    }
+
+    /// <summary>
+    /// A plan read from its document (<see cref="PlanDocument.Read"/>) bound to <paramref name="workspace"/>: each
+    /// finding with its rule index and its playbook's folder (file actions' paths are relative to it); findings of a
+    /// playbook or rule the workspace does not have are dropped.
+    /// </summary>
+    public static Plan Bind(Plan plan, WorkspaceDefinition workspace) => WithFindings(plan, [.. Bound(plan, workspace).Select(b => b.Finding)]);
+
+    private static IEnumerable<(PlannedFinding Finding, PlaybookDefinition Playbook, RuleDefinition Rule)> Bound(Plan plan, WorkspaceDefinition workspace)
+    {
+        foreach (var finding in plan.Findings)
+        {
+            var playbook = workspace.Playbooks.FirstOrDefault(p => p.Id == finding.Playbook);
+            var index = playbook?.Rules.ToList().FindIndex(r => r.Id == finding.Rule) ?? -1;
+            if (playbook is not null && index >= 0)
+            {
+                yield return (finding with { RuleIndex = index, BaseDirectory = Path.GetDirectoryName(playbook.Path)! }, playbook, playbook.Rules[index]);
+            }
+        }
     }
 
     /// <summary>The plan with <paramref name="findings"/> and a summary counted from them.</summary>
@@ -302,65 +284,4 @@ internal static class SavedPlan
             HeldBack = findings.Count(f => f.HeldBackUntil is not null && !f.Suppressed),
         },
     };
-
-    private static PlannedFinding ReadFinding(JsonElement finding)
-    {
-        var actions = new List<PlannedAction>();
-        foreach (var action in finding.GetProperty("actions").EnumerateArray())
-        {
-            actions.Add(new PlannedAction(
-                Text(action, "type") ?? throw new FormatException("an action has no type"),
-                [.. action.EnumerateObject().Where(p => p.Name != "type").Select(ReadField)]));
-        }
-
-        var severity = Text(finding, "severity") switch
-        {
-            "info" => Severity.Info,
-            "critical" => Severity.Critical,
-            _ => Severity.Warning,
-        };
-        return new PlannedFinding(
-            Text(finding, "playbook") ?? throw new FormatException("a finding has no playbook"),
-            Text(finding, "rule") ?? throw new FormatException("a finding has no rule"),
-            -1,
-            Text(finding, "key") ?? throw new FormatException("a finding has no key"),
-            severity,
-            Text(finding, "message"),
-            finding.TryGetProperty("suppressed", out var suppressed) && suppressed.ValueKind == JsonValueKind.True,
-            actions)
-        {
-            Justification = Text(finding, "justification"),
-            HeldBackUntil = Text(finding, "heldBackUntil") is { } until && TryInstant(until, out var instant) ? instant : null,
-        };
-    }
-
-    private static PlannedActionField ReadField(JsonProperty property) => property.Value.ValueKind switch
-    {
-        JsonValueKind.Object => new PlannedActionField(property.Name, null, null, [.. property.Value.EnumerateObject().Select(ReadField)]),
-        JsonValueKind.True or JsonValueKind.False => new PlannedActionField(property.Name, null, property.Value.GetBoolean(), null),
-        JsonValueKind.String => new PlannedActionField(property.Name, property.Value.GetString(), null, null),
-        _ => throw new FormatException($"action field '{property.Name}' is neither text, a flag nor a map"),
-    };
-
-    private static Provenance? ReadProvenance(JsonElement element)
-    {
-        if (element.ValueKind != JsonValueKind.Object || Text(element, "engine") is not { } engine || Text(element, "asOf") is not { } asOfText
-            || !TryInstant(asOfText, out var asOf) || !element.TryGetProperty("workspace", out var workspace) || Text(workspace, "digest") is not { } digest
-            || !workspace.TryGetProperty("files", out var files) || files.ValueKind != JsonValueKind.Object)
-        {
-            return null;
-        }
-
-        static Dictionary<string, string> Map(JsonElement map) => map.ValueKind == JsonValueKind.Object
-            ? map.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.String).ToDictionary(p => p.Name, p => p.Value.GetString()!, StringComparer.Ordinal)
-            : [];
-        return new Provenance(engine, asOf, Text(element, "gitCommit"), digest, Map(files),
-            element.TryGetProperty("sources", out var sources) ? Map(sources) : []);
-    }
-
-    private static string? Text(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-
-    private static bool TryInstant(string text, out DateTimeOffset instant) =>
-        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out instant);
 }

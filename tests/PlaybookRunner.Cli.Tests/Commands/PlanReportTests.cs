@@ -105,7 +105,7 @@ public sealed class PlanReportTests
         var (code, _, stderr) = CliRunner.Run("plan", dir.Root, "--baseline", broken);
         Assert.Equal(1, code);
         Assert.StartsWith($"{TempDir.Display(broken)}(3,17): error PB1028: Baseline plan: not valid JSON: 'o' is an invalid start of a value", stderr, StringComparison.Ordinal);
-        Assert.Equal($"{TempDir.Display(other)}(1,1): error PB1028: Baseline plan: it is JSON, but not a plan (no asOf and findings[]); write it with plan --format json\n",
+        Assert.Equal($"{TempDir.Display(other)}(1,1): error PB1028: Baseline plan: it is JSON, but not a plan (no asOf and findings[]); write it with plan --format json --out FILE\n",
             CliRunner.Run("plan", dir.Root, "--baseline", other).Err.ReplaceLineEndings("\n"));
         Assert.Contains("error PB1028: Baseline plan: Could not find file", CliRunner.Run("plan", dir.Root, "--baseline", Path.Combine(dir.Root, "none.json")).Err, StringComparison.Ordinal);
     }

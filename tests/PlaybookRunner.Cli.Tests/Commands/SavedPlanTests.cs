@@ -156,7 +156,7 @@ public sealed class SavedPlanTests(PostgresServer postgres)
 
     [Theory]
     [InlineData("{ not json", "error PB1036: Saved plan: not valid JSON")]
-    [InlineData("{ \"hello\": 1 }", "error PB1036: Saved plan: it is not a plan")]
+    [InlineData("{ \"hello\": 1 }", "error PB1036: Saved plan: it is JSON, but not a plan")]
     [InlineData("{ \"asOf\": \"2026-03-02T09:00:00+00:00\", \"findings\": [] }", "error PB1036: Saved plan: it has no provenance")]
     public void Run_plan_refuses_a_file_that_is_not_a_saved_plan(string content, string message)
     {

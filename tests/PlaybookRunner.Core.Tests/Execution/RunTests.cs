@@ -73,9 +73,9 @@ public sealed class RunTests
         var dead = plan.Findings.Single(f => f.Key == "C").DeadLetter!.Value;
         Assert.Equal(Day1, dead.FiredAt);
         Assert.Contains("HTTP 400", dead.Error, StringComparison.Ordinal);
-        Assert.Contains("\"deadLetter\": {", Core.Planning.PlanWriter.WriteJson(plan, workspace.Root), StringComparison.Ordinal);
-        Assert.Contains("C  ", Core.Planning.PlanWriter.WriteText(plan, workspace.Root), StringComparison.Ordinal);
-        Assert.Contains("! the firing of 2026-03-02T09:00:00+00:00 was not delivered (dead letter: ", Core.Planning.PlanWriter.WriteText(plan, workspace.Root), StringComparison.Ordinal);
+        Assert.Contains("\"deadLetter\": {", Core.Planning.PlanDocument.Write(plan, workspace.Root), StringComparison.Ordinal);
+        Assert.Contains("C  ", Core.Planning.PlanWriter.WriteText(new Core.Planning.PlanView(plan, workspace.Root)), StringComparison.Ordinal);
+        Assert.Contains("! the firing of 2026-03-02T09:00:00+00:00 was not delivered (dead letter: ", Core.Planning.PlanWriter.WriteText(new Core.Planning.PlanView(plan, workspace.Root)), StringComparison.Ordinal);
 
         var explained = await TestEngine.ExplainAsync([file], "p/busy", "C", Day1.AddDays(1));
         Assert.Contains("was not delivered (dead letter: ", explained.Explanation!.Cooldown, StringComparison.Ordinal);

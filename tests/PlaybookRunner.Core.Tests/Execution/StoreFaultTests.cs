@@ -119,8 +119,8 @@ public sealed class StoreFaultTests
         Assert.Equal(["transient", "transient", "transient"], Attempts(workspace));
 
         var plan = await TestEngine.PlanAsync([file], Day1.AddDays(1));
-        Assert.Contains("hook: HTTP 503 Service Unavailable (gave up after retrying since 2026-03-02T09:00:00+00:00)); it starts no cooldown", Core.Planning.PlanWriter.WriteText(plan.Plan!, workspace.Root), StringComparison.Ordinal);
-        Assert.Contains("playbook requeue --rule p/r --key=A", Core.Planning.PlanWriter.WriteText(plan.Plan!, workspace.Root), StringComparison.Ordinal);
+        Assert.Contains("hook: HTTP 503 Service Unavailable (gave up after retrying since 2026-03-02T09:00:00+00:00)); it starts no cooldown", Core.Planning.PlanWriter.WriteText(new Core.Planning.PlanView(plan.Plan!, workspace.Root)), StringComparison.Ordinal);
+        Assert.Contains("playbook requeue --rule p/r --key=A", Core.Planning.PlanWriter.WriteText(new Core.Planning.PlanView(plan.Plan!, workspace.Root)), StringComparison.Ordinal);
     }
 
     [Fact]

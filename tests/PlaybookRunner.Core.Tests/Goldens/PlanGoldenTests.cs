@@ -12,7 +12,7 @@ public sealed class PlanGoldenTests
     {
         var result = TestEngine.Plan([TestPaths.Playbooks], AsOf);
         Assert.True(result.Success, string.Join("\n", result.Diagnostics.Select(d => d.Message)));
-        var json = PlanWriter.WriteJson(result.Plan!, TestPaths.RepoRoot);
+        var json = PlanDocument.Write(result.Plan!, TestPaths.RepoRoot);
         var golden = Path.Combine(TestPaths.Goldens, "examples.plan.json");
         if (TestPaths.UpdateGoldens)
         {
@@ -26,8 +26,8 @@ public sealed class PlanGoldenTests
     [Fact]
     public void Two_plans_of_the_same_inputs_are_byte_identical()
     {
-        var first = PlanWriter.WriteJson(TestEngine.Plan([TestPaths.Playbooks], AsOf).Plan!, TestPaths.RepoRoot);
-        var second = PlanWriter.WriteJson(TestEngine.Plan([TestPaths.Playbooks], AsOf).Plan!, TestPaths.RepoRoot);
+        var first = PlanDocument.Write(TestEngine.Plan([TestPaths.Playbooks], AsOf).Plan!, TestPaths.RepoRoot);
+        var second = PlanDocument.Write(TestEngine.Plan([TestPaths.Playbooks], AsOf).Plan!, TestPaths.RepoRoot);
         Assert.Equal(first, second);
     }
 

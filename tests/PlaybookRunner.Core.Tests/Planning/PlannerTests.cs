@@ -145,7 +145,7 @@ public sealed class PlannerTests
         var file = workspace.Write("p.yaml", "playbook: p\nsource: crm\nrules:\n  - { id: r, when: \"true\", message: \"{{ name | string.slice 0 1 }}\" }\n");
         var result = TestEngine.Plan([file], DateTimeOffset.UnixEpoch);
         Assert.Equal("\uFFFD", Assert.Single(result.Plan!.Findings).Message);
-        Assert.Contains("\"message\": \"\uFFFD\"", PlanWriter.WriteJson(result.Plan, workspace.Root), StringComparison.Ordinal);
+        Assert.Contains("\"message\": \"\uFFFD\"", PlanDocument.Write(result.Plan, workspace.Root), StringComparison.Ordinal);
     }
 
     [Fact]

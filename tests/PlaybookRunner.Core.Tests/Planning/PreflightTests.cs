@@ -101,8 +101,8 @@ public sealed class PreflightTests
         Assert.Equal(["A", "B", "C"], group.Keys);
         var lines = PlanWriter.ErrorLines(plan.Errors, workspace.Root, "playbook: ").ToList();
         Assert.Equal(["p.yaml(7,28): error PB5002: rule 'r': email action 'to' renders something that is not one email address (empty, or not an address) (3 keys: A, B, C)"], lines);
-        Assert.Contains("(3 keys: A, B, C)", PlanWriter.WriteText(plan, workspace.Root), StringComparison.Ordinal);
-        Assert.Contains("(3 keys: A, B, C)", PlanWriter.WriteMarkdown(plan, workspace.Root), StringComparison.Ordinal);
+        Assert.Contains("(3 keys: A, B, C)", PlanWriter.WriteText(new PlanView(plan, workspace.Root)), StringComparison.Ordinal);
+        Assert.Contains("(3 keys: A, B, C)", PlanWriter.WriteMarkdown(new PlanView(plan, workspace.Root)), StringComparison.Ordinal);
     }
 
     [Theory]

@@ -32,7 +32,7 @@ public sealed class ReviewedPlansTests
         var planned = TestEngine.PlanAsync([workspace.Root], AsOf, provenance: true).GetAwaiter().GetResult();
         Assert.True(planned.Success, string.Join('\n', planned.Diagnostics.Select(d => d.Message)));
         Directory.CreateDirectory(folder);
-        File.WriteAllText(Path.Combine(folder, name), PlanWriter.WriteJson(planned.Plan!, workspace.Root));
+        File.WriteAllText(Path.Combine(folder, name), PlanDocument.Write(planned.Plan!, workspace.Root));
     }
 
     [Fact]

@@ -1,0 +1,442 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using PlaybookRunner.Core.Diagnostics;
+using PlaybookRunner.Core.Model;
+
+namespace PlaybookRunner.Core.Planning;
+
+/// <summary>
+/// The plan as one JSON document, the stable contract of <c>plan --format json</c>: written here, and read
+/// back here by <c>run --plan</c> (a reviewed plan), by <c>plan --baseline</c> and by the daemon from its
+/// evaluation worker, so that there is one shape of a plan in JSON and one reader of it.
+/// </summary>
+public static class PlanDocument
+{
+    private static readonly JsonWriterOptions Indented = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>The document as text. Byte-identical for identical inputs.</summary>
+    public static string Write(Plan plan, string baseDirectory, PlanChanges? changes = null)
+    {
+        using var stream = new MemoryStream();
+        Write(stream, plan, baseDirectory, changes);
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>The document written to <paramref name="stream"/> as it is produced (a file: no copy of the whole plan in memory), then a line break.</summary>
+    public static void Write(Stream stream, Plan plan, string baseDirectory, PlanChanges? changes = null)
+    {
+        using (var json = new Utf8JsonWriter(stream, Indented))
+        {
+            Write(json, plan, baseDirectory, changes);
+        }
+
+        stream.WriteByte((byte)'\n');
+    }
+
+    /// <summary>
+    /// The document as one JSON object on <paramref name="json"/>. File paths in errors and diagnostics are
+    /// relative to <paramref name="baseDirectory"/> when they are inside it; with an empty one they are as they are.
+    /// </summary>
+    public static void Write(Utf8JsonWriter json, Plan plan, string baseDirectory, PlanChanges? changes = null)
+    {
+        json.WriteStartObject();
+        json.WriteString("asOf", DateFormats.FormatInstant(plan.AsOf));
+        json.WriteStartArray("findings");
+        foreach (var f in plan.Findings)
+        {
+            if (json.BytesPending > 64 * 1024)
+            {
+                // Out to the stream as it goes: a file never holds a second copy of the plan in memory.
+                json.Flush();
+            }
+
+            WriteFinding(json, f);
+        }
+
+        json.WriteEndArray();
+        json.WriteStartArray("errors");
+        foreach (var e in plan.Errors)
+        {
+            WriteError(json, e, baseDirectory);
+        }
+
+        json.WriteEndArray();
+        json.WriteStartArray("diagnostics");
+        foreach (var d in plan.Diagnostics)
+        {
+            DiagnosticFormatter.WriteJsonDiagnostic(json, d, baseDirectory);
+        }
+
+        json.WriteEndArray();
+        json.WriteStartObject("summary");
+        json.WriteNumber("records", plan.Summary.Records);
+        json.WriteNumber("findings", plan.Summary.Findings);
+        json.WriteNumber("actions", plan.Summary.Actions);
+        json.WriteNumber("suppressed", plan.Summary.Suppressed);
+        json.WriteNumber("heldBack", plan.Summary.HeldBack);
+        json.WriteNumber("errors", plan.Summary.Errors);
+        json.WriteEndObject();
+        if (changes is not null)
+        {
+            WriteChanges(json, changes);
+        }
+
+        if (plan.Provenance is { } provenance)
+        {
+            WriteProvenance(json, provenance);
+        }
+
+        json.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Reads a plan document from a file; null with <paramref name="bad"/> at the place (file, line, column)
+    /// when the file cannot be read, is not JSON or is not a plan.
+    /// </summary>
+    public static Plan? Load(string path, DiagnosticDescriptor bad, DiagnosticBag diagnostics)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+            if (!IsPlan(document.RootElement))
+            {
+                diagnostics.Add(bad, SourceLocation.At(path, 1, 1), "it is JSON, but not a plan (no asOf and findings[]); write it with plan --format json --out FILE");
+                return null;
+            }
+
+            // A baseline or a reviewed plan is its findings (and provenance): the errors of the run that wrote it are not read.
+            return Read(document.RootElement, reports: false);
+        }
+        catch (JsonException ex)
+        {
+            diagnostics.Add(bad, SourceLocation.At(path, (int)(ex.LineNumber ?? 0) + 1, (int)(ex.BytePositionInLine ?? 0) + 1),
+                "not valid JSON: " + ex.Message.Split(" LineNumber:", StringSplitOptions.None)[0].TrimEnd('.'));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            diagnostics.Add(bad, SourceLocation.At(path, 0, 0), ex.Message.TrimEnd('.'));
+        }
+        catch (FormatException ex)
+        {
+            diagnostics.Add(bad, SourceLocation.At(path, 1, 1), $"{ex.Message}; write it with plan --format json --out FILE");
+        }
+
+        return null;
+    }
+
+    /// <summary>True when <paramref name="root"/> has the two members every plan has: <c>asOf</c> and <c>findings[]</c>.</summary>
+    public static bool IsPlan(JsonElement root) =>
+        root.ValueKind == JsonValueKind.Object && root.TryGetProperty("findings", out var findings) && findings.ValueKind == JsonValueKind.Array
+        && Text(root, "asOf") is { } asOf && TryInstant(asOf, out _);
+
+    /// <summary>
+    /// The plan a document holds: findings, errors, diagnostics, summary and provenance. Findings are not yet bound to
+    /// a workspace (<see cref="PlannedFinding.RuleIndex"/> is -1; see <see cref="SavedPlan.Bind"/>). Throws
+    /// <see cref="FormatException"/> naming what is not in the plan's format. Without <paramref name="reports"/>, the
+    /// errors and diagnostics are not read (left empty).
+    /// </summary>
+    public static Plan Read(JsonElement root, bool reports = true)
+    {
+        if (!IsPlan(root))
+        {
+            throw new FormatException("it is not a plan (no asOf and findings[])");
+        }
+
+        try
+        {
+            var findings = root.GetProperty("findings").EnumerateArray().Select(ReadFinding).ToList();
+            var errors = reports ? Array(root, "errors").Select(e => ReadDiagnostic(e, DiagnosticSeverity.Error)).ToList() : [];
+            var diagnostics = reports ? Array(root, "diagnostics").Select(d => ReadDiagnostic(d, null)).ToList() : [];
+            var summary = root.TryGetProperty("summary", out var s) && s.ValueKind == JsonValueKind.Object
+                ? new PlanSummary(Number(s, "records"), Number(s, "findings"), Number(s, "actions"), Number(s, "suppressed"), Number(s, "errors")) { HeldBack = Number(s, "heldBack") }
+                : new PlanSummary(0, findings.Count, 0, 0, errors.Count);
+            TryInstant(Text(root, "asOf")!, out var asOf);
+            return new Plan(asOf, findings, errors, diagnostics, summary)
+            {
+                Provenance = root.TryGetProperty("provenance", out var provenance) ? ReadProvenance(provenance) : null,
+            };
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            throw new FormatException($"a finding or an error is not in the plan's format ({ex.Message.TrimEnd('.')})", ex);
+        }
+    }
+
+    private static void WriteFinding(Utf8JsonWriter json, PlannedFinding f)
+    {
+        json.WriteStartObject();
+        json.WriteString("playbook", f.Playbook);
+        json.WriteString("rule", f.Rule);
+        json.WriteString("key", f.Key);
+        json.WriteString("severity", Planner.SeverityName(f.Severity));
+        json.WriteString("message", f.Message);
+        json.WriteBoolean("suppressed", f.Suppressed);
+        if (f.Justification is not null)
+        {
+            json.WriteString("justification", f.Justification);
+        }
+
+        if (f.HeldBackUntil is { } until)
+        {
+            json.WriteString("heldBackUntil", DateFormats.FormatInstant(until));
+        }
+
+        if (f.DeadLetter is { } dead)
+        {
+            json.WriteStartObject("deadLetter");
+            json.WriteString("firedAt", DateFormats.FormatInstant(dead.FiredAt));
+            json.WriteString("error", dead.Error);
+            json.WriteEndObject();
+        }
+
+        if (f.Explanation is { } parts)
+        {
+            json.WriteStartArray("explain");
+            foreach (var part in parts)
+            {
+                json.WriteStartObject();
+                json.WriteString("expression", part.Expression);
+                json.WriteNumber("depth", part.Depth);
+                json.WriteBoolean("evaluated", part.Evaluated);
+                json.WriteString("value", part.Value);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        }
+
+        json.WriteStartArray("actions");
+        foreach (var action in f.Actions)
+        {
+            json.WriteStartObject();
+            json.WriteString("type", action.Type);
+            foreach (var field in action.Fields)
+            {
+                WriteField(json, field);
+            }
+
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    /// <summary>An evaluation error: its ID, playbook, rule, key and message; where it is and what is wrong for every key, when that is known.</summary>
+    private static void WriteError(Utf8JsonWriter json, Diagnostic e, string baseDirectory)
+    {
+        json.WriteStartObject();
+        json.WriteString("id", e.Id);
+        json.WriteString("playbook", e.Playbook);
+        json.WriteString("rule", e.Rule);
+        json.WriteString("key", e.Key);
+        json.WriteString("message", e.Message);
+        if (e.Location.HasPath)
+        {
+            DiagnosticFormatter.WriteJsonLocation(json, e.Location, baseDirectory);
+        }
+
+        if (e.Problem is not null)
+        {
+            json.WriteString("problem", e.Problem);
+        }
+
+        json.WriteEndObject();
+    }
+
+    private static void WriteField(Utf8JsonWriter json, PlannedActionField field)
+    {
+        if (field.Children is { } children)
+        {
+            json.WriteStartObject(field.Name);
+            foreach (var child in children)
+            {
+                WriteField(json, child);
+            }
+
+            json.WriteEndObject();
+        }
+        else if (field.Flag is { } flag)
+        {
+            json.WriteBoolean(field.Name, flag);
+        }
+        else
+        {
+            json.WriteString(field.Name, field.Text);
+        }
+    }
+
+    private static void WriteProvenance(Utf8JsonWriter json, Provenance provenance)
+    {
+        json.WriteStartObject("provenance");
+        json.WriteString("engine", provenance.Engine);
+        json.WriteString("asOf", DateFormats.FormatInstant(provenance.AsOf));
+        if (provenance.GitCommit is { } commit)
+        {
+            json.WriteString("gitCommit", commit);
+        }
+
+        json.WriteStartObject("workspace");
+        json.WriteString("digest", provenance.WorkspaceDigest);
+        json.WriteStartObject("files");
+        foreach (var (file, digest) in provenance.Files.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            json.WriteString(file, digest);
+        }
+
+        json.WriteEndObject();
+        json.WriteEndObject();
+        json.WriteStartObject("sources");
+        foreach (var (source, digest) in provenance.Sources.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            json.WriteString(source, digest);
+        }
+
+        json.WriteEndObject();
+        json.WriteEndObject();
+    }
+
+    private static void WriteChanges(Utf8JsonWriter json, PlanChanges changes)
+    {
+        json.WriteStartObject("changes");
+        json.WriteString("baselineAsOf", changes.BaselineAsOf);
+        foreach (var (name, ids) in new[] { ("added", changes.Added), ("removed", changes.Removed) })
+        {
+            json.WriteStartArray(name);
+            foreach (var id in ids)
+            {
+                json.WriteStartObject();
+                json.WriteString("playbook", id.Playbook);
+                json.WriteString("rule", id.Rule);
+                json.WriteString("key", id.Key);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        }
+
+        json.WriteStartArray("changed");
+        foreach (var finding in changes.Changed)
+        {
+            json.WriteStartObject();
+            json.WriteString("playbook", finding.Playbook);
+            json.WriteString("rule", finding.Rule);
+            json.WriteString("key", finding.Key);
+            json.WriteStartArray("fields");
+            foreach (var change in finding.Changes)
+            {
+                json.WriteStartObject();
+                json.WriteString("path", change.Path);
+                json.WriteString("before", change.Before);
+                json.WriteString("after", change.After);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    private static PlannedFinding ReadFinding(JsonElement finding)
+    {
+        var actions = new List<PlannedAction>();
+        foreach (var action in finding.GetProperty("actions").EnumerateArray())
+        {
+            actions.Add(new PlannedAction(
+                Text(action, "type") ?? throw new FormatException("an action has no type"),
+                [.. action.EnumerateObject().Where(p => p.Name != "type").Select(ReadField)]));
+        }
+
+        var severity = Text(finding, "severity") switch
+        {
+            "info" => Severity.Info,
+            "critical" => Severity.Critical,
+            _ => Severity.Warning,
+        };
+        return new PlannedFinding(
+            Text(finding, "playbook") ?? throw new FormatException("a finding has no playbook"),
+            Text(finding, "rule") ?? throw new FormatException("a finding has no rule"),
+            -1,
+            Text(finding, "key") ?? throw new FormatException("a finding has no key"),
+            severity,
+            Text(finding, "message"),
+            finding.TryGetProperty("suppressed", out var suppressed) && suppressed.ValueKind == JsonValueKind.True,
+            actions)
+        {
+            Justification = Text(finding, "justification"),
+            HeldBackUntil = Text(finding, "heldBackUntil") is { } until && TryInstant(until, out var instant) ? instant : null,
+            DeadLetter = finding.TryGetProperty("deadLetter", out var dead) && Text(dead, "firedAt") is { } firedAt && TryInstant(firedAt, out var fired)
+                ? (fired, Text(dead, "error") ?? "") : null,
+            Explanation = finding.TryGetProperty("explain", out var explain) && explain.ValueKind == JsonValueKind.Array
+                ? [.. explain.EnumerateArray().Select(p => new ExplainedPart(Text(p, "expression") ?? "", Number(p, "depth"), p.TryGetProperty("evaluated", out var e) && e.ValueKind == JsonValueKind.True, Text(p, "value")))]
+                : null,
+        };
+    }
+
+    private static PlannedActionField ReadField(JsonProperty property) => property.Value.ValueKind switch
+    {
+        JsonValueKind.Object => new PlannedActionField(property.Name, null, null, [.. property.Value.EnumerateObject().Select(ReadField)]),
+        JsonValueKind.True or JsonValueKind.False => new PlannedActionField(property.Name, null, property.Value.GetBoolean(), null),
+        JsonValueKind.String or JsonValueKind.Null => new PlannedActionField(property.Name, property.Value.GetString(), null, null),
+        _ => throw new FormatException($"action field '{property.Name}' is neither text, a flag nor a map"),
+    };
+
+    /// <summary>
+    /// A diagnostic as <see cref="DiagnosticFormatter.WriteJsonDiagnostic"/> writes it, or an evaluation error of this
+    /// document (<paramref name="severity"/> error); its ID must be one of this version's catalogue (else <see cref="FormatException"/>).
+    /// </summary>
+    public static Diagnostic ReadDiagnostic(JsonElement element, DiagnosticSeverity? severity = null)
+    {
+        var id = Text(element, "id") ?? throw new FormatException("an error or diagnostic has no id");
+        var descriptor = DiagnosticDescriptors.All.FirstOrDefault(d => d.Id == id) ?? throw new FormatException($"'{SafeText.OneLine(id)}' is not a diagnostic this version knows");
+        var location = Text(element, "file") is { } file
+            ? new SourceLocation(file, Number(element, "line"), Number(element, "column"), Number(element, "endLine"), Number(element, "endColumn"))
+            : SourceLocation.None;
+        var level = severity ?? Text(element, "severity") switch
+        {
+            "error" => DiagnosticSeverity.Error,
+            "warning" => DiagnosticSeverity.Warning,
+            _ => DiagnosticSeverity.Info,
+        };
+        return new Diagnostic(descriptor, location, level, Text(element, "message") ?? "")
+        {
+            Playbook = Text(element, "playbook"),
+            Rule = Text(element, "rule"),
+            Key = Text(element, "key"),
+            Problem = Text(element, "problem"),
+        };
+    }
+
+    private static Provenance? ReadProvenance(JsonElement element)
+    {
+        if (element.ValueKind != JsonValueKind.Object || Text(element, "engine") is not { } engine || Text(element, "asOf") is not { } asOfText
+            || !TryInstant(asOfText, out var asOf) || !element.TryGetProperty("workspace", out var workspace) || Text(workspace, "digest") is not { } digest
+            || !workspace.TryGetProperty("files", out var files) || files.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        static Dictionary<string, string> Map(JsonElement map) => map.ValueKind == JsonValueKind.Object
+            ? map.EnumerateObject().Where(p => p.Value.ValueKind == JsonValueKind.String).ToDictionary(p => p.Name, p => p.Value.GetString()!, StringComparer.Ordinal)
+            : [];
+        return new Provenance(engine, asOf, Text(element, "gitCommit"), digest, Map(files),
+            element.TryGetProperty("sources", out var sources) ? Map(sources) : []);
+    }
+
+    private static IEnumerable<JsonElement> Array(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Array ? value.EnumerateArray() : [];
+
+    private static string? Text(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    private static int Number(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var n) ? n : 0;
+
+    private static bool TryInstant(string text, out DateTimeOffset instant) =>
+        DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out instant);
+}
