@@ -68,7 +68,7 @@ public class EvaluationBenchmarks
 
     [Benchmark(OperationsPerInvoke = Records, Description = "PlaybookRunner (let + segments + rules)")]
     public int PlaybookRunner() =>
-        _unit.Run(_records, _records, BenchWorkspace.AsOf, EmptyHistory.Instance, TimeSpan.FromMinutes(5)).Findings.Count;
+        _unit.Run(_records, _records, BenchWorkspace.AsOf, EmptyHistory.Instance, TimeSpan.FromMinutes(5), null).Findings.Count;
 
     [Benchmark(OperationsPerInvoke = RulesEngineRecords, Description = "RulesEngine 6.0.1")]
     public async Task<int> RulesEngine()

@@ -25,6 +25,15 @@ public sealed record EngineOptions
     /// </summary>
     public Func<HttpMessageHandler> HttpHandler { get; init; } = () => new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
 
+    /// <summary>How many findings a plan holds in memory before spilling them, rendered, to unlinked temporary files.</summary>
+    public int FindingsInMemory { get; init; } = Planning.FindingSpool.HostLimit;
+
+    /// <summary>Where a large plan spills its findings; null for the system's temporary folder (<c>TMPDIR</c>).</summary>
+    public string? SpillFolder { get; init; }
+
+    /// <summary>The host context the engine's workspaces are loaded with.</summary>
+    internal Model.HostContext Host() => new(Time, Environment) { FindingsInMemory = FindingsInMemory, SpillFolder = SpillFolder ?? Path.GetTempPath() };
+
     /// <summary>Told about each action's execution as it happens (a test host's hook; none by default).</summary>
     public IExecutionObserver? Observer { get; init; }
 }

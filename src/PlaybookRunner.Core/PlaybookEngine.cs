@@ -91,7 +91,7 @@ public sealed class PlaybookEngine(EngineOptions options)
     public EngineOptions Options => options;
 
     /// <summary>The clock and the operator's environment.</summary>
-    internal HostContext Host { get; } = new(options.Time, options.Environment);
+    internal HostContext Host { get; } = options.Host();
 
     /// <summary>
     /// The process-wide settings the engine relies on, for the composition root to apply once at start-up:

@@ -257,7 +257,7 @@ public static class EvaluationWorker
         }
 
         var diagnostics = new DiagnosticBag();
-        var host = new HostContext(engine.Time, engine.Environment);
+        var host = engine.Host();
         var plan = request.Check ? Check(request, host, diagnostics) : await PlanAsync(request, host, diagnostics, cancellationToken);
         new WorkerResponse(plan, diagnostics.Items).Write(output);
         await output.FlushAsync(cancellationToken);

@@ -50,10 +50,11 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
         DateTimeOffset now,
         PlaybookShape playbook,
         IFiringHistory history,
-        TimeSpan budget)
+        TimeSpan budget,
+        Action<RawFinding, object?[]>? onFinding = null)
     {
         _population = population;
-        _sink = new EvaluationSink();
+        _sink = new EvaluationSink { OnFinding = onFinding };
         _history = history;
         _zone = playbook.TimeZone;
         _playbookId = playbook.Id;
@@ -104,10 +105,10 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
     }
 
     /// <summary>The untyped entry point the engine calls.</summary>
-    EvaluationSink IPlaybookEntry.__RunAny(IReadOnlyList<GeneratedRecord> population, IEnumerable<GeneratedRecord> records, DateTimeOffset now, PlaybookShape playbook, IFiringHistory history, TimeSpan budget)
+    EvaluationSink IPlaybookEntry.__RunAny(IReadOnlyList<GeneratedRecord> population, IEnumerable<GeneratedRecord> records, DateTimeOffset now, PlaybookShape playbook, IFiringHistory history, TimeSpan budget, Action<RawFinding, object?[]>? onFinding)
     {
         var typed = new TypedList(population);
-        return __Run(typed, ReferenceEquals(records, population) ? typed : records.Cast<TRecord>(), now, playbook, history, budget);
+        return __Run(typed, ReferenceEquals(records, population) ? typed : records.Cast<TRecord>(), now, playbook, history, budget, onFinding);
     }
 
     protected abstract void __Evaluate(IEnumerable<TRecord> records);
@@ -221,7 +222,18 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
         }
     }
 
-    protected void __Fire(int rule, TRecord record, bool[] segments) => _sink.Findings.Add(new RawFinding(rule, record, segments));
+    protected void __Fire(int rule, TRecord record, bool[] segments)
+    {
+        var finding = new RawFinding(rule, record, segments);
+        if (_sink.OnFinding is { } onFinding)
+        {
+            onFinding(finding, _sink.Lets);
+        }
+        else
+        {
+            _sink.Findings.Add(finding);
+        }
+    }
 
     protected void __RuleFailed(int rule, TRecord record, Exception exception)
     {

@@ -11,6 +11,12 @@ internal sealed class EvaluationSink
 {
     public List<RawFinding> Findings { get; } = [];
 
+    /// <summary>
+    /// When set, each finding is handed here as it fires, with the let values, instead of being kept in
+    /// <see cref="Findings"/>: the planner renders it and lets the record go (findings never all held).
+    /// </summary>
+    public Action<RawFinding, object?[]>? OnFinding { get; init; }
+
     public List<RawError> Errors { get; } = [];
 
     public object?[] Lets { get; set; } = [];

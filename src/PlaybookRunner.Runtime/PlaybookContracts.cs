@@ -7,7 +7,7 @@ internal sealed class PopulationAggregateAttribute : Attribute;
 /// <summary>How the engine runs a generated playbook without knowing its record type.</summary>
 internal interface IPlaybookEntry
 {
-    EvaluationSink __RunAny(IReadOnlyList<GeneratedRecord> population, IEnumerable<GeneratedRecord> records, DateTimeOffset now, PlaybookShape playbook, IFiringHistory history, TimeSpan budget);
+    EvaluationSink __RunAny(IReadOnlyList<GeneratedRecord> population, IEnumerable<GeneratedRecord> records, DateTimeOffset now, PlaybookShape playbook, IFiringHistory history, TimeSpan budget, Action<RawFinding, object?[]>? onFinding);
 }
 
 /// <summary>A population held in memory that can be let go once the last <c>let</c> has been computed (a column store).</summary>

@@ -228,7 +228,8 @@ internal sealed class CSharpSourceBuilder
         {
             var rule = playbook.Rules[i];
             var n = i.ToString(CultureInfo.InvariantCulture);
-            _code.Append("            try\n            {\n                if (\n");
+            // The condition alone is guarded: what a finding's handling throws (the planner renders it as it fires) is not the rule's error.
+            _code.Append("            bool __fire").Append(n).Append(";\n            try\n            {\n                __fire").Append(n).Append(" = (\n");
             string? instrumented = null;
             if (_explain && parsed[rule.When] is not null)
             {
@@ -238,8 +239,8 @@ internal sealed class CSharpSourceBuilder
             }
 
             AppendExpression(playbook, ExpressionKind.When, rule.Id, rule.When, parsed[rule.When], Guarded(instrumented ?? rule.When.Value));
-            _code.Append("                )\n                {\n                    __Fire(").Append(n).Append(", __r, ").Append(segmentArray).Append(");\n                }\n")
-                .Append("            }\n            catch (global::System.Exception __e)\n            {\n                __RuleFailed(").Append(n).Append(", __r, __e);\n            }\n");
+            _code.Append("                );\n            }\n            catch (global::System.Exception __e)\n            {\n                __RuleFailed(").Append(n).Append(", __r, __e);\n                __fire").Append(n).Append(" = false;\n            }\n")
+                .Append("            if (__fire").Append(n).Append(")\n            {\n                __Fire(").Append(n).Append(", __r, ").Append(segmentArray).Append(");\n            }\n");
         }
 
         _code.Append("        }\n    }\n}\n");

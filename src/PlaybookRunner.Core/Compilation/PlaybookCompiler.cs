@@ -108,7 +108,7 @@ internal static class PlaybookCompiler
             var shape = new PlaybookShape(definition.Id, definition.TimeZone, [.. definition.Rules.Select(r => r.Id)], [.. definition.Lets.Select(l => l.Name)], [.. definition.Segments.Select(s => s.Name)]);
             units.Add(new CompiledPlaybookUnit(
                 definition,
-                (population, records, now, history, budget) => ((IPlaybookEntry)Activator.CreateInstance(type)!).__RunAny(population, records, now, shape, history, budget),
+                (population, records, now, history, budget, onFinding) => ((IPlaybookEntry)Activator.CreateInstance(type)!).__RunAny(population, records, now, shape, history, budget, onFinding),
                 templates[definition]));
         }
 

@@ -216,6 +216,9 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor BadWorkerRequest = Error("PB5016", "Evaluation request not valid", "The evaluation request is not valid: {0}", Evaluation,
         "playbook __evaluate is the daemon's evaluation worker: it reads one request (a workspace snapshot, a playbook, its rules, an instant) from the daemon on standard input. Started by hand, it has no request to read.");
 
+    public static readonly DiagnosticDescriptor SpillFailed = Error("PB5017", "Findings cannot be spilled", "A plan of more than {0} findings writes them to temporary files in '{1}', which failed: {2}", Evaluation,
+        "Past that many findings a plan keeps them, rendered, in unlinked temporary files rather than in memory. Point TMPDIR at a writable folder with room for them (about the size of the JSON plan).");
+
     // PB6xxx: playbook tests.
     public static readonly DiagnosticDescriptor TestFailed = Error("PB6001", "Test expectation failed", "Test '{0}': {1}", Tests,
         "The playbook does not behave as the test expects: fix the playbook, or the test if the behaviour changed on purpose.");

@@ -26,8 +26,17 @@ public sealed class HostContext(TimeProvider time, Func<string, string?> environ
     public IReadOnlyList<string> PathList(string name) =>
         (environment(name) ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
+    /// <summary>
+    /// How many findings a plan holds in memory; past it they are spilled, rendered, to unlinked files in
+    /// <see cref="SpillFolder"/> (docs/performance.md).
+    /// </summary>
+    public int FindingsInMemory { get; init; } = Planning.FindingSpool.HostLimit;
+
+    /// <summary>Where a large plan spills its findings: the system's temporary folder (<c>TMPDIR</c>) unless set.</summary>
+    public string SpillFolder { get; init; } = Path.GetTempPath();
+
     /// <summary>The same environment with another clock.</summary>
-    public HostContext WithTime(TimeProvider other) => new(other, environment);
+    public HostContext WithTime(TimeProvider other) => new(other, environment) { FindingsInMemory = FindingsInMemory, SpillFolder = SpillFolder };
 
     private sealed class NoClock : TimeProvider
     {

@@ -15,9 +15,10 @@ internal static class BlastRadius
     {
         var descriptor = refuse ? DiagnosticDescriptors.RunRefused : DiagnosticDescriptors.TooManyActions;
         var result = new List<Diagnostic>();
+        var pending = PendingActions.Of(plan).ByPlaybook;
         foreach (var playbook in workspace.Playbooks)
         {
-            var count = plan.Findings.Where(f => f.IsPending && f.Playbook == playbook.Id).Sum(f => f.Actions.Count);
+            var count = pending.GetValueOrDefault(playbook.Id);
             if (playbook.MaxActions is { } max && count > max.Limit)
             {
                 result.Add(Diagnostic.Create(descriptor, max.Location, $"Playbook '{playbook.Id}'", count, $"its max_actions of {max.Limit.ToString(CultureInfo.InvariantCulture)}"));

@@ -96,4 +96,57 @@ public sealed record Plan(
 {
     /// <summary>What the plan was made from, for a saved plan (<c>plan --format json</c>); see <see cref="Planning.Provenance"/>.</summary>
     public Provenance? Provenance { get; init; }
+
+    /// <summary>
+    /// The pending actions counted as the planner made the findings; null for a plan read back or narrowed
+    /// (then <see cref="PendingActions.Of(Plan)"/> counts them from the findings).
+    /// </summary>
+    public PendingActions? Pending { get; init; }
+}
+
+/// <summary>The actions <c>run</c> would execute, counted per playbook and per channel: what the blast-radius guard and preflight check.</summary>
+public sealed record PendingActions(IReadOnlyDictionary<string, int> ByPlaybook, IReadOnlyDictionary<string, int> ByChannel)
+{
+    /// <summary>The plan's counts: as the planner made them, or counted from its findings (one pass).</summary>
+    public static PendingActions Of(Plan plan)
+    {
+        if (plan.Pending is { } counted)
+        {
+            return counted;
+        }
+
+        var tally = new PendingTally();
+        foreach (var finding in plan.Findings)
+        {
+            tally.Add(finding);
+        }
+
+        return tally.Result();
+    }
+}
+
+/// <summary>Counts pending actions per playbook and per channel, one finding at a time.</summary>
+internal sealed class PendingTally
+{
+    private readonly Dictionary<string, int> _playbooks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _channels = new(StringComparer.Ordinal);
+
+    public void Add(PlannedFinding finding)
+    {
+        if (!finding.IsPending)
+        {
+            return;
+        }
+
+        _playbooks[finding.Playbook] = _playbooks.GetValueOrDefault(finding.Playbook) + finding.Actions.Count;
+        foreach (var action in finding.Actions)
+        {
+            if (ActionKind.Of(action.Type).ChannelOf(action.Fields.FirstOrDefault(f => f.Name == "channel")?.Text) is { } channel)
+            {
+                _channels[channel] = _channels.GetValueOrDefault(channel) + 1;
+            }
+        }
+    }
+
+    public PendingActions Result() => new(new Dictionary<string, int>(_playbooks, StringComparer.Ordinal), new Dictionary<string, int>(_channels, StringComparer.Ordinal));
 }

@@ -14,7 +14,8 @@ namespace PlaybookRunner.Core.Planning;
 /// </summary>
 public static class PlanDocument
 {
-    private static readonly JsonWriterOptions Indented = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    /// <summary>How the document is written: indented, with only what JSON requires escaped.</summary>
+    internal static readonly JsonWriterOptions Indented = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>The document as text. Byte-identical for identical inputs.</summary>
     public static string Write(Plan plan, string baseDirectory, PlanChanges? changes = null)
@@ -44,15 +45,23 @@ public static class PlanDocument
         json.WriteStartObject();
         json.WriteString("asOf", DateFormats.FormatInstant(plan.AsOf));
         json.WriteStartArray("findings");
-        foreach (var f in plan.Findings)
+        if (plan.Findings is SpooledFindings spooled)
         {
-            if (json.BytesPending > 64 * 1024)
+            // A large plan's findings were written as these bytes when they were rendered: copied out as they are.
+            spooled.WriteTo(json);
+        }
+        else
+        {
+            foreach (var f in plan.Findings)
             {
-                // Out to the stream as it goes: a file never holds a second copy of the plan in memory.
-                json.Flush();
-            }
+                if (json.BytesPending > 64 * 1024)
+                {
+                    // Out to the stream as it goes: a file never holds a second copy of the plan in memory.
+                    json.Flush();
+                }
 
-            WriteFinding(json, f);
+                WriteFinding(json, f);
+            }
         }
 
         json.WriteEndArray();
@@ -164,7 +173,8 @@ public static class PlanDocument
         }
     }
 
-    private static void WriteFinding(Utf8JsonWriter json, PlannedFinding f)
+    /// <summary>One finding as an object of the document's <c>findings</c> array.</summary>
+    internal static void WriteFinding(Utf8JsonWriter json, PlannedFinding f)
     {
         json.WriteStartObject();
         json.WriteString("playbook", f.Playbook);
@@ -342,7 +352,8 @@ public static class PlanDocument
         json.WriteEndObject();
     }
 
-    private static PlannedFinding ReadFinding(JsonElement finding)
+    /// <summary>One finding of the document's <c>findings</c> array, not yet bound to a workspace.</summary>
+    internal static PlannedFinding ReadFinding(JsonElement finding)
     {
         var actions = new List<PlannedAction>();
         foreach (var action in finding.GetProperty("actions").EnumerateArray())

@@ -65,7 +65,8 @@ internal static class Planner
         }
 
         AttachRelated(workspace, records);
-        var findings = new List<PlannedFinding>();
+        var host = workspace.Definition.Host;
+        var spool = new FindingSpool(host.FindingsInMemory, host.SpillFolder);
         var errors = new List<Diagnostic>();
         var streamed = new HashSet<SourceDefinition>();
         foreach (var unit in units)
@@ -73,32 +74,43 @@ internal static class Planner
             cancellationToken.ThrowIfCancellationRequested();
             var playbook = unit.Definition;
             var budget = workspace.Definition.ExecutionOptions.EvaluationBudget;
+            // Each finding is rendered as it fires (the record is let go after it) and handed to the spool;
+            // rendering has its loop, recursion and output limits, and shares the evaluation's time budget.
+            var render = FindingRenderer(workspace, unit, asOf, history, scope, spool, errors);
             EvaluationSink sink;
-            if (records.TryGetValue(playbook.Source, out var held))
+            try
             {
-                sink = unit.Run(held, held, asOf, history, budget);
-            }
-            else
-            {
-                var stream = await RecordStream.EvaluateAsync(workspace, unit, records, catalog, secrets, asOf, history, budget, progress, cancellationToken);
-                // Every playbook on a file reads it again; its diagnostics and count are reported once.
-                if (streamed.Add(playbook.Source))
+                if (records.TryGetValue(playbook.Source, out var held))
                 {
-                    diagnostics.AddRange(stream.Diagnostics);
-                    planDiagnostics.AddRange(stream.Diagnostics.Where(d => !d.IsError));
-                    recordCount += stream.Count;
+                    sink = unit.Run(held, held, asOf, history, budget, render);
                 }
                 else
                 {
-                    diagnostics.AddRange(stream.Diagnostics.Where(d => d.IsError));
-                }
+                    var stream = await RecordStream.EvaluateAsync(workspace, unit, records, catalog, secrets, asOf, history, budget, progress, render, cancellationToken);
+                    // Every playbook on a file reads it again; its diagnostics and count are reported once.
+                    if (streamed.Add(playbook.Source))
+                    {
+                        diagnostics.AddRange(stream.Diagnostics);
+                        planDiagnostics.AddRange(stream.Diagnostics.Where(d => !d.IsError));
+                        recordCount += stream.Count;
+                    }
+                    else
+                    {
+                        diagnostics.AddRange(stream.Diagnostics.Where(d => d.IsError));
+                    }
 
-                if (stream.Sink is not { } streamedSink)
-                {
-                    continue;
-                }
+                    if (stream.Sink is not { } streamedSink)
+                    {
+                        continue;
+                    }
 
-                sink = streamedSink;
+                    sink = streamedSink;
+                }
+            }
+            catch (SpillFailedException ex)
+            {
+                diagnostics.Add(DiagnosticDescriptors.SpillFailed, SourceLocation.None, host.FindingsInMemory, host.SpillFolder, ex.Message);
+                return null;
             }
 
             foreach (var error in sink.Errors)
@@ -116,71 +128,6 @@ internal static class Planner
                 errors.Add(Diagnostic.About(descriptor, playbook.Id, RuleOf(sink.BudgetWhere), sink.BudgetKey,
                     playbook.Id, limit, sink.BudgetKey, sink.BudgetWhere));
             }
-
-            var helpers = new TemplateHelpers(asOf, playbook.TimeZone);
-            // The names every finding of a rule shares (rule, playbook, now, the helpers): made once per rule, read-only.
-            var shared = new ScriptObject?[playbook.Rules.Count];
-            var severities = playbook.Rules.Select(r => EffectiveSeverity(workspace.Definition, playbook, r)).ToArray();
-            var names = FindingValues.Names(playbook);
-            var lets = sink.Lets;
-            var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(asOf, playbook.TimeZone).DateTime);
-            var relatedSources = playbook.Source.Related.Select(r => workspace.Definition.Sources[r.Source]).ToList();
-            // Rendering has its loop, recursion and output limits, and in one-shot commands the same time
-            // budget as the evaluation (many regex calls each just under their timeout add up).
-            using var watch = EvaluationWatchdog.Watch(playbook.Id, budget);
-            foreach (var raw in sink.Findings)
-            {
-                var rule = playbook.Rules[raw.RuleIndex];
-                if (scope is not null && !scope.Rules.Contains(rule.Id))
-                {
-                    continue;
-                }
-
-                if (severities[raw.RuleIndex] is not { } severity)
-                {
-                    continue;
-                }
-
-                var key = raw.Record.Key;
-                DateTimeOffset? heldBackUntil = null;
-                if (rule.Cooldown is { } cooldown && history.LastFired(playbook.Id, rule.Id, key) is { } last
-                    && cooldown.AddTo(last, playbook.TimeZone) is var until && until > asOf)
-                {
-                    heldBackUntil = until;
-                }
-
-                var suppression = workspace.Definition.Suppressions.FirstOrDefault(s => s.Covers(playbook.Id, rule.Id, key, today));
-
-                var templates = unit.Templates[raw.RuleIndex];
-                try
-                {
-                    // The template globals (every field, related list, let and segment) only when something is rendered.
-                    var globals = templates.Message is null && templates.Actions.Count == 0 ? null
-                        : new TemplateScope(() => Globals(playbook, relatedSources, raw, lets), new FindingValues(names, raw, lets, playbook.TimeZone), shared[raw.RuleIndex] ??= Shared(playbook, rule, severity, asOf, helpers)) { Helpers = helpers };
-                    var message = templates.Message is null ? rule.Title ?? rule.Id : TemplateRenderer.Render(templates.Message, globals!, TemplateSink.Text);
-                    var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!, workspace.Definition, playbook)).ToList();
-                    findings.Add(new PlannedFinding(playbook.Id, rule.Id, raw.RuleIndex, key, severity, message, suppression is not null, actions)
-                    {
-                        Justification = suppression?.Justification,
-                        BaseDirectory = Path.GetDirectoryName(playbook.Path)!,
-                        HeldBackUntil = heldBackUntil,
-                        DeadLetter = history.LastDeadLetter(playbook.Id, rule.Id, key),
-                    });
-                }
-                catch (ActionFieldException ex)
-                {
-                    // What run would certainly fail on, located at the field's template; writers count the keys (preflight).
-                    errors.Add(Diagnostic.About(DiagnosticDescriptors.TemplateFailed, playbook.Id, rule.Id, key, $"rule '{rule.Id}'", key, ex.Message) with
-                    {
-                        Location = ex.Location,
-                        Problem = $"rule '{rule.Id}': {ex.Field} {ex.Problem}",
-                    });
-                }
-                catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
-                {
-                    errors.Add(Diagnostic.About(DiagnosticDescriptors.TemplateFailed, playbook.Id, rule.Id, key, $"rule '{rule.Id}'", key, Describe(ex)));
-                }
-            }
         }
 
         if (diagnostics.HasErrors)
@@ -189,12 +136,17 @@ internal static class Planner
             return null;
         }
 
-        findings.Sort((a, b) =>
+        IReadOnlyList<PlannedFinding> findings;
+        try
         {
-            var c = string.CompareOrdinal(a.Playbook, b.Playbook);
-            c = c != 0 ? c : a.RuleIndex.CompareTo(b.RuleIndex);
-            return c != 0 ? c : string.CompareOrdinal(a.Key, b.Key);
-        });
+            findings = spool.Complete();
+        }
+        catch (IOException ex)
+        {
+            diagnostics.Add(DiagnosticDescriptors.SpillFailed, SourceLocation.None, host.FindingsInMemory, host.SpillFolder, ex.Message.TrimEnd('.'));
+            return null;
+        }
+
         errors.Sort((a, b) =>
         {
             var c = string.CompareOrdinal(a.Playbook, b.Playbook);
@@ -202,17 +154,96 @@ internal static class Planner
             c = c != 0 ? c : string.CompareOrdinal(a.Key, b.Key);
             return c != 0 ? c : string.CompareOrdinal(a.Message, b.Message);
         });
-        var summary = new PlanSummary(
-            recordCount,
-            findings.Count,
-            findings.Where(f => f.IsPending).Sum(f => f.Actions.Count),
-            findings.Count(f => f.Suppressed),
-            errors.Count)
-        {
-            HeldBack = findings.Count(f => f.HeldBackUntil is not null && !f.Suppressed),
-        };
-        return new Plan(asOf, findings, errors, DiagnosticBag.Sort(planDiagnostics), summary);
+        var summary = new PlanSummary(recordCount, spool.Count, spool.ActionsPending, spool.Suppressed, errors.Count) { HeldBack = spool.HeldBack };
+        return new Plan(asOf, findings, errors, DiagnosticBag.Sort(planDiagnostics), summary) { Pending = spool.Pending };
     }
+
+    /// <summary>
+    /// What renders one playbook's findings as they fire: the severity override, the cooldown, the suppression,
+    /// the message and the actions; a rendered finding goes to <paramref name="spool"/>, a failed one to
+    /// <paramref name="errors"/> (PB5002, located at the template when run would certainly fail on it).
+    /// </summary>
+    private static Action<RawFinding, object?[]> FindingRenderer(
+        CompiledWorkspace workspace,
+        CompiledPlaybookUnit unit,
+        DateTimeOffset asOf,
+        IFiringHistory history,
+        PlanScope? scope,
+        FindingSpool spool,
+        List<Diagnostic> errors)
+    {
+        var playbook = unit.Definition;
+        var helpers = new TemplateHelpers(asOf, playbook.TimeZone);
+        // The names every finding of a rule shares (rule, playbook, now, the helpers): made once per rule, read-only.
+        var shared = new ScriptObject?[playbook.Rules.Count];
+        var severities = playbook.Rules.Select(r => EffectiveSeverity(workspace.Definition, playbook, r)).ToArray();
+        var names = FindingValues.Names(playbook);
+        var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(asOf, playbook.TimeZone).DateTime);
+        var relatedSources = playbook.Source.Related.Select(r => workspace.Definition.Sources[r.Source]).ToList();
+        var baseDirectory = Path.GetDirectoryName(playbook.Path)!;
+        return (raw, lets) =>
+        {
+            var rule = playbook.Rules[raw.RuleIndex];
+            if ((scope is not null && !scope.Rules.Contains(rule.Id)) || severities[raw.RuleIndex] is not { } severity)
+            {
+                return;
+            }
+
+            var key = raw.Record.Key;
+            DateTimeOffset? heldBackUntil = null;
+            if (rule.Cooldown is { } cooldown && history.LastFired(playbook.Id, rule.Id, key) is { } last
+                && cooldown.AddTo(last, playbook.TimeZone) is var until && until > asOf)
+            {
+                heldBackUntil = until;
+            }
+
+            var suppression = workspace.Definition.Suppressions.FirstOrDefault(s => s.Covers(playbook.Id, rule.Id, key, today));
+            var templates = unit.Templates[raw.RuleIndex];
+            PlannedFinding finding;
+            try
+            {
+                // The template globals (every field, related list, let and segment) only when something is rendered.
+                var globals = templates.Message is null && templates.Actions.Count == 0 ? null
+                    : new TemplateScope(() => Globals(playbook, relatedSources, raw, lets), new FindingValues(names, raw, lets, playbook.TimeZone), shared[raw.RuleIndex] ??= Shared(playbook, rule, severity, asOf, helpers)) { Helpers = helpers };
+                var message = templates.Message is null ? rule.Title ?? rule.Id : TemplateRenderer.Render(templates.Message, globals!, TemplateSink.Text);
+                var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!, workspace.Definition, playbook)).ToList();
+                finding = new PlannedFinding(playbook.Id, rule.Id, raw.RuleIndex, key, severity, message, suppression is not null, actions)
+                {
+                    Justification = suppression?.Justification,
+                    BaseDirectory = baseDirectory,
+                    HeldBackUntil = heldBackUntil,
+                    DeadLetter = history.LastDeadLetter(playbook.Id, rule.Id, key),
+                };
+            }
+            catch (ActionFieldException ex)
+            {
+                // What run would certainly fail on, located at the field's template; writers count the keys (preflight).
+                errors.Add(Diagnostic.About(DiagnosticDescriptors.TemplateFailed, playbook.Id, rule.Id, key, $"rule '{rule.Id}'", key, ex.Message) with
+                {
+                    Location = ex.Location,
+                    Problem = $"rule '{rule.Id}': {ex.Field} {ex.Problem}",
+                });
+                return;
+            }
+            catch (Exception ex) when (ex is not (OutOfMemoryException or OperationCanceledException))
+            {
+                errors.Add(Diagnostic.About(DiagnosticDescriptors.TemplateFailed, playbook.Id, rule.Id, key, $"rule '{rule.Id}'", key, Describe(ex)));
+                return;
+            }
+
+            try
+            {
+                spool.Add(finding);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new SpillFailedException(ex.Message.TrimEnd('.'), ex);
+            }
+        };
+    }
+
+    /// <summary>Writing a large plan's findings to its spill files failed (PB5017); it ends the plan.</summary>
+    private sealed class SpillFailedException(string message, Exception inner) : Exception(message, inner);
 
     /// <summary>Gives each record the read-only lists of its related records (spec section 4), matched by key.</summary>
     private static void AttachRelated(CompiledWorkspace workspace, Dictionary<SourceDefinition, List<GeneratedRecord>> records)

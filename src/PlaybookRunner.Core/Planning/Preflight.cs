@@ -15,15 +15,7 @@ internal static class Preflight
 {
     public static IReadOnlyList<Diagnostic> ChannelSecrets(Plan plan, WorkspaceDefinition workspace)
     {
-        var needed = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var action in plan.Findings.Where(f => f.IsPending).SelectMany(f => f.Actions))
-        {
-            if (ActionKind.Of(action.Type).ChannelOf(action.Fields.FirstOrDefault(f => f.Name == "channel")?.Text) is { } channel)
-            {
-                needed[channel] = needed.GetValueOrDefault(channel) + 1;
-            }
-        }
-
+        var needed = PendingActions.Of(plan).ByChannel;
         var result = new List<Diagnostic>();
         var secrets = new Secrets(workspace.Host);
         foreach (var (name, count) in needed.OrderBy(p => p.Key, StringComparer.Ordinal))

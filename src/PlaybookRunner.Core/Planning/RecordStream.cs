@@ -35,6 +35,7 @@ internal static class RecordStream
         IFiringHistory history,
         TimeSpan budget,
         IProgress<long>? progress,
+        Action<RawFinding, object?[]>? onFinding,
         CancellationToken cancellationToken)
     {
         var playbook = unit.Definition;
@@ -117,7 +118,7 @@ internal static class RecordStream
             // the evaluation can drop it once the lets are computed.
             var lets = population;
             population = [];
-            sink = unit.Run(lets, Flatten(buffer, stop.Token), asOf, history, budget);
+            sink = unit.Run(lets, Flatten(buffer, stop.Token), asOf, history, budget, onFinding);
         }
         finally
         {

@@ -279,6 +279,7 @@ internal static class SavedPlan
     public static Plan WithFindings(Plan plan, IReadOnlyList<PlannedFinding> findings) => plan with
     {
         Findings = findings,
+        Pending = null,
         Summary = new PlanSummary(plan.Summary.Records, findings.Count, findings.Where(f => f.IsPending).Sum(f => f.Actions.Count), findings.Count(f => f.Suppressed), plan.Errors.Count)
         {
             HeldBack = findings.Count(f => f.HeldBackUntil is not null && !f.Suppressed),

@@ -1,0 +1,347 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections;
+using System.Text.Json;
+
+namespace PlaybookRunner.Core.Planning;
+
+/// <summary>
+/// Collects a plan's findings as the planner renders them and gives them back in the plan's order (playbook,
+/// rule in file order, key). Up to <see cref="HostLimit"/> findings are held in memory; past it every finding is
+/// written to a spill file of its rule (one per playbook and rule) as the exact bytes the JSON plan shows it with,
+/// so that memory does not grow with findings and <c>plan --format json</c> copies them out unchanged. A rule whose
+/// findings arrive in key order (a source sorted by key) is read back as written; otherwise an index of its keys
+/// and offsets is sorted. Spill files are unlinked as soon as they are created (readable by this process only, gone
+/// with it however it ends).
+/// </summary>
+internal sealed class FindingSpool(int inMemory, string folder)
+{
+    private readonly List<PlannedFinding> _held = [];
+    private readonly Dictionary<(string Playbook, int Rule), SpillSegment> _segments = [];
+    private readonly ArrayBufferWriter<byte> _buffer = new(4096);
+    private readonly PendingTally _pending = new();
+    private Utf8JsonWriter? _writer;
+    private bool _spilling;
+
+    /// <summary>The default of <see cref="Model.HostContext.FindingsInMemory"/>: findings held before spilling.</summary>
+    public const int HostLimit = 50_000;
+
+    /// <summary>Findings added.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>Actions of pending findings.</summary>
+    public int ActionsPending { get; private set; }
+
+    /// <summary>Findings a suppression covers.</summary>
+    public int Suppressed { get; private set; }
+
+    /// <summary>Findings a cooldown holds back.</summary>
+    public int HeldBack { get; private set; }
+
+    /// <summary>The pending actions per playbook and channel, counted as findings were added.</summary>
+    public PendingActions Pending => _pending.Result();
+
+    /// <summary>True once findings are written to spill files.</summary>
+    public bool Spilled => _spilling;
+
+    /// <summary>Takes one rendered finding (its <see cref="PlannedFinding.RuleIndex"/> and folder set). Throws <see cref="IOException"/> when spilling fails.</summary>
+    public void Add(PlannedFinding finding)
+    {
+        Count++;
+        _pending.Add(finding);
+        switch (finding.State)
+        {
+            case FindingState.Pending:
+                ActionsPending += finding.Actions.Count;
+                break;
+            case FindingState.Suppressed:
+                Suppressed++;
+                break;
+            default:
+                HeldBack++;
+                break;
+        }
+
+        if (!_spilling && _held.Count < inMemory)
+        {
+            _held.Add(finding);
+            return;
+        }
+
+        if (!_spilling)
+        {
+            _spilling = true;
+            foreach (var held in _held)
+            {
+                Spill(held);
+            }
+
+            _held.Clear();
+            _held.TrimExcess();
+        }
+
+        Spill(finding);
+    }
+
+    /// <summary>The findings in the plan's order: a list when they were held, else a reader of the spill files.</summary>
+    public IReadOnlyList<PlannedFinding> Complete()
+    {
+        if (!_spilling)
+        {
+            _held.Sort(static (a, b) =>
+            {
+                var c = string.CompareOrdinal(a.Playbook, b.Playbook);
+                c = c != 0 ? c : a.RuleIndex.CompareTo(b.RuleIndex);
+                return c != 0 ? c : string.CompareOrdinal(a.Key, b.Key);
+            });
+            return _held;
+        }
+
+        var segments = _segments.Values.OrderBy(s => s.Playbook, StringComparer.Ordinal).ThenBy(s => s.RuleIndex).ToList();
+        segments.ForEach(s => s.Finish());
+        return new SpooledFindings(segments, Count);
+    }
+
+    private void Spill(PlannedFinding finding)
+    {
+        if (!_segments.TryGetValue((finding.Playbook, finding.RuleIndex), out var segment))
+        {
+            segment = new SpillSegment(finding.Playbook, finding.RuleIndex, finding.BaseDirectory, folder);
+            _segments[(finding.Playbook, finding.RuleIndex)] = segment;
+        }
+
+        // The finding as the JSON plan writes it inside its findings array (depth 2, indented, from the line
+        // break before it): copied out as a raw value, it makes the same bytes as writing the finding there.
+        _buffer.ResetWrittenCount();
+        if (_writer is null)
+        {
+            _writer = new Utf8JsonWriter(_buffer, PlanDocument.Indented);
+        }
+        else
+        {
+            _writer.Reset(_buffer);
+        }
+
+        _writer.WriteStartObject();
+        _writer.WriteStartArray("findings");
+        _writer.Flush();
+        var start = (int)_writer.BytesCommitted;
+        PlanDocument.WriteFinding(_writer, finding);
+        _writer.Flush();
+        segment.Append(finding.Key, _buffer.WrittenSpan[start..]);
+    }
+}
+
+/// <summary>One rule's spilled findings: length-prefixed JSON in an unlinked file, in arrival order.</summary>
+internal sealed class SpillSegment
+{
+    private const int ChunkSize = 1 << 20;
+    private readonly FileStream _file;
+    private string? _lastKey;
+    private List<(string Key, long Offset, int Length)>? _index;
+
+    public SpillSegment(string playbook, int ruleIndex, string baseDirectory, string folder)
+    {
+        Playbook = playbook;
+        RuleIndex = ruleIndex;
+        BaseDirectory = baseDirectory;
+        var path = Path.Combine(folder, $"playbook-spill-{Guid.NewGuid():N}");
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 1 << 16 };
+        if (OperatingSystem.IsWindows())
+        {
+            options.Options = FileOptions.DeleteOnClose;
+        }
+        else
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        _file = new FileStream(path, options);
+        if (!OperatingSystem.IsWindows())
+        {
+            // Unlinked at once: the data lives while this process holds the file, and nothing is left behind.
+            File.Delete(path);
+        }
+    }
+
+    public string Playbook { get; }
+
+    public int RuleIndex { get; }
+
+    public string BaseDirectory { get; }
+
+    public void Append(string key, ReadOnlySpan<byte> finding)
+    {
+        if (_index is null && _lastKey is not null && string.CompareOrdinal(key, _lastKey) < 0)
+        {
+            // Out of key order: from here on the segment is read back through a sorted index.
+            _index = [.. Keys()];
+        }
+
+        var offset = _file.Position;
+        Span<byte> header = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(header, finding.Length);
+        _file.Write(header);
+        _file.Write(finding);
+        _index?.Add((key, offset, finding.Length));
+        _lastKey = key;
+    }
+
+    /// <summary>Writes out what is buffered and puts the index (if any) in key order.</summary>
+    public void Finish()
+    {
+        _file.Flush();
+        _index?.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+    }
+
+    /// <summary>
+    /// The findings' bytes in key order. Each is valid until the next one is read: the buffer is reused.
+    /// Enumerations are independent (positional reads), so several may run at once.
+    /// </summary>
+    public IEnumerable<ReadOnlyMemory<byte>> Records()
+    {
+        if (_index is { } index)
+        {
+            var buffer = new byte[4096];
+            foreach (var (_, offset, length) in index)
+            {
+                if (buffer.Length < length)
+                {
+                    buffer = new byte[Math.Max(length, buffer.Length * 2)];
+                }
+
+                ReadExactly(offset + 4, buffer.AsSpan(0, length));
+                yield return buffer.AsMemory(0, length);
+            }
+
+            yield break;
+        }
+
+        foreach (var record in Sequential())
+        {
+            yield return record.Bytes;
+        }
+    }
+
+    /// <summary>The finding <paramref name="bytes"/> hold, bound to this segment's rule and folder.</summary>
+    public PlannedFinding Read(ReadOnlyMemory<byte> bytes)
+    {
+        using var document = JsonDocument.Parse(bytes);
+        return PlanDocument.ReadFinding(document.RootElement) with { RuleIndex = RuleIndex, BaseDirectory = BaseDirectory };
+    }
+
+    private IEnumerable<(string Key, long Offset, int Length)> Keys()
+    {
+        _file.Flush();
+        foreach (var (offset, bytes) in Sequential())
+        {
+            using var document = JsonDocument.Parse(bytes);
+            yield return (document.RootElement.GetProperty("key").GetString()!, offset, bytes.Length);
+        }
+    }
+
+    /// <summary>The records in file order, read a chunk at a time; each valid until the next.</summary>
+    private IEnumerable<(long Offset, ReadOnlyMemory<byte> Bytes)> Sequential()
+    {
+        var end = _file.Length;
+        var chunk = new byte[ChunkSize];
+        long chunkStart = 0, position = 0;
+        var filled = 0;
+        while (position < end)
+        {
+            var at = (int)(position - chunkStart);
+            if (at + 4 > filled || at + 4 + Length(chunk, at) > filled)
+            {
+                // The next record is not all in the chunk: read on from it (into a bigger chunk if it is larger).
+                chunkStart = position;
+                at = 0;
+                filled = Fill(chunk, chunkStart);
+                if (filled >= 4 && 4 + Length(chunk, 0) > chunk.Length)
+                {
+                    chunk = new byte[4 + Length(chunk, 0)];
+                    filled = Fill(chunk, chunkStart);
+                }
+
+                if (filled < 4 || 4 + Length(chunk, 0) > filled)
+                {
+                    throw new IOException("a spill file of the plan ended early");
+                }
+            }
+
+            var size = Length(chunk, at);
+            yield return (position, chunk.AsMemory(at + 4, size));
+            position += 4 + size;
+        }
+    }
+
+    private static int Length(byte[] chunk, int at) => BinaryPrimitives.ReadInt32LittleEndian(chunk.AsSpan(at, 4));
+
+    /// <summary>Reads from <paramref name="offset"/> until <paramref name="chunk"/> is full or the file ends; the bytes read.</summary>
+    private int Fill(byte[] chunk, long offset)
+    {
+        var done = 0;
+        int read;
+        while (done < chunk.Length && (read = RandomAccess.Read(_file.SafeFileHandle, chunk.AsSpan(done), offset + done)) > 0)
+        {
+            done += read;
+        }
+
+        return done;
+    }
+
+    private void ReadExactly(long offset, Span<byte> into)
+    {
+        var done = 0;
+        while (done < into.Length)
+        {
+            var read = RandomAccess.Read(_file.SafeFileHandle, into[done..], offset + done);
+            if (read == 0)
+            {
+                throw new IOException("a spill file of the plan ended early");
+            }
+
+            done += read;
+        }
+    }
+}
+
+/// <summary>
+/// A plan's findings read back from its spill files, in the plan's order. Enumerating reads them again each
+/// time (nothing is held); the indexer walks to the position, so read them in order.
+/// </summary>
+internal sealed class SpooledFindings(IReadOnlyList<SpillSegment> segments, int count) : IReadOnlyList<PlannedFinding>
+{
+    public int Count => count;
+
+    public PlannedFinding this[int index] => index >= 0 && index < count ? this.Skip(index).First() : throw new ArgumentOutOfRangeException(nameof(index));
+
+    public IEnumerator<PlannedFinding> GetEnumerator()
+    {
+        foreach (var segment in segments)
+        {
+            foreach (var bytes in segment.Records())
+            {
+                yield return segment.Read(bytes);
+            }
+        }
+    }
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <summary>Copies every finding into the plan's findings array as the bytes spilled (the same as writing each there).</summary>
+    public void WriteTo(Utf8JsonWriter json)
+    {
+        foreach (var segment in segments)
+        {
+            foreach (var bytes in segment.Records())
+            {
+                if (json.BytesPending > 64 * 1024)
+                {
+                    json.Flush();
+                }
+
+                json.WriteRawValue(bytes.Span, skipInputValidation: true);
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+using System.Globalization;
+using System.Text;
+using PlaybookRunner.Core.Planning;
+
+namespace PlaybookRunner.Core.Tests.Planning;
+
+/// <summary>
+/// A plan with more findings than it holds in memory spills them, rendered, to unlinked files and gives them
+/// back in the plan's order: the JSON plan, the reports and what <c>run</c> executes are the same as when they
+/// are held (docs/performance.md, "Findings are not held").
+/// </summary>
+public sealed class FindingSpoolTests
+{
+    private static readonly DateTimeOffset AsOf = new(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
+
+    private static async Task<(PlanResult Result, string Json)> PlanWith(IReadOnlyList<string> paths, int inMemory, string spillFolder)
+    {
+        var engine = new PlaybookEngine(TestEngine.Options(new FixedTimeProvider(AsOf)) with { FindingsInMemory = inMemory, SpillFolder = spillFolder });
+        var result = await engine.PlanAsync(paths, AsOf);
+        Assert.True(result.Plan is not null, string.Join("\n", result.Diagnostics.Select(d => d.Message)));
+        return (result, PlanDocument.Write(result.Plan!, TestPaths.RepoRoot));
+    }
+
+    [Fact]
+    public async Task The_examples_planned_with_every_finding_spilled_are_the_golden_plan_byte_for_byte()
+    {
+        using var spill = new TempWorkspace();
+
+        var (result, json) = await PlanWith([TestPaths.Playbooks], 1, spill.Root);
+
+        Assert.IsType<SpooledFindings>(result.Plan!.Findings);
+        Assert.Equal(File.ReadAllText(Path.Combine(TestPaths.Goldens, "examples.plan.json")), json);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(spill.Root));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_spilled_plan_equals_a_held_one_whether_the_source_is_in_key_order_or_not(bool sorted)
+    {
+        using var workspace = new TempWorkspace();
+        var keys = Enumerable.Range(0, 300).Select(i => $"C{i:D4}").ToArray();
+        if (!sorted)
+        {
+            new Random(7).Shuffle(keys);
+        }
+
+        var csv = new StringBuilder("id,n,email\n");
+        foreach (var key in keys)
+        {
+            var n = int.Parse(key[1..], CultureInfo.InvariantCulture);
+            csv.Append(CultureInfo.InvariantCulture, $"{key},{n},c{n}@example.com\n");
+        }
+
+        workspace.Write("d.csv", csv.ToString());
+        workspace.Write("runner.yaml", "channels:\n  default: { kind: smtp, host: 127.0.0.1, from: cs@example.com }\n  hook: { kind: webhook, url: \"http://127.0.0.1:9/x\" }\n");
+        workspace.Write("suppressions.yaml", "suppressions:\n  - { rule: b/wide, key: C0010, justification: on hold }\n");
+        workspace.Write("a.yaml", """
+            playbook: a
+            source: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int, email: string } }
+            let:
+              top: Percentile(r => r.n, 0.90)
+            rules:
+              - id: even
+                when: n % 2 == 0
+                message: "Customer {{ id }} ({{ n }}) — \"even\" <b>"
+                actions:
+                  - { type: email, to: "{{ email }}", subject: "Hello {{ id }}", body: "Line one for {{ id }}\nline two: {{ n }}\n" }
+                  - { type: webhook, channel: hook, body: '{"id": "{{ id }}", "n": {{ n }}}' }
+              - id: top
+                when: n >= top
+                actions:
+                  - { type: file, path: out/top.jsonl, body: '{"id": "{{ id }}"}' }
+            """);
+        workspace.Write("b.yaml", """
+            playbook: b
+            source: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int, email: string } }
+            rules:
+              - id: wide
+                when: n % 3 == 0
+                message: "{{ id }}"
+            """);
+
+        using var spill = new TempWorkspace();
+        var (held, heldJson) = await PlanWith([workspace.Root], 1_000_000, spill.Root);
+        var (spilled, spilledJson) = await PlanWith([workspace.Root], 7, spill.Root);
+
+        Assert.IsNotType<SpooledFindings>(held.Plan!.Findings);
+        Assert.IsType<SpooledFindings>(spilled.Plan!.Findings);
+        Assert.Equal(heldJson, spilledJson);
+        Assert.Equal(held.Plan.Summary, spilled.Plan.Summary);
+        Assert.Equal(PlanWriter.WriteText(new PlanView(held.Plan, workspace.Root)), PlanWriter.WriteText(new PlanView(spilled.Plan, workspace.Root)));
+        // What run reads of each finding: its rule's index and folder (file actions) besides what the JSON shows.
+        Assert.Equal(
+            held.Plan.Findings.Select(f => (f.Playbook, f.RuleIndex, f.Key, f.BaseDirectory, f.State, f.Actions.Count)),
+            spilled.Plan.Findings.Select(f => (f.Playbook, f.RuleIndex, f.Key, f.BaseDirectory, f.State, f.Actions.Count)));
+        Assert.Equal(held.Plan.Findings[41].Key, spilled.Plan.Findings[41].Key);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(spill.Root));
+    }
+
+    [Fact]
+    public async Task A_spill_folder_that_cannot_be_written_is_a_diagnostic_and_no_plan()
+    {
+        using var spill = new TempWorkspace();
+        var missing = Path.Combine(spill.Root, "no", "such", "folder");
+        var engine = new PlaybookEngine(TestEngine.Options(new FixedTimeProvider(AsOf)) with { FindingsInMemory = 2, SpillFolder = missing });
+
+        var result = await engine.PlanAsync([TestPaths.Playbooks], AsOf);
+
+        Assert.Null(result.Plan);
+        var error = Assert.Single(result.Diagnostics, d => d.IsError);
+        Assert.Equal("PB5017", error.Id);
+        Assert.StartsWith($"A plan of more than 2 findings writes them to temporary files in '{missing}', which failed: ", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("abcd")]
+    [InlineData("dacb")]
+    [InlineData("acbd")]
+    public void A_segment_gives_back_records_of_any_size_in_key_order(string order)
+    {
+        var keys = order.Select(c => c.ToString()).ToArray();
+        using var spill = new TempWorkspace();
+        var segment = new SpillSegment("p", 0, spill.Root, spill.Root);
+        // A record larger than the read chunk (1 MiB), and small ones around it.
+        var sizes = new Dictionary<string, int> { ["a"] = 10, ["b"] = (1 << 20) + 17, ["c"] = 3, ["d"] = 70_000 };
+        string Record(string key) => $"{{\"key\": \"{key}\", \"pad\": \"{new string(key[0], sizes[key])}\"}}";
+        foreach (var key in keys)
+        {
+            segment.Append(key, Encoding.UTF8.GetBytes(Record(key)));
+        }
+
+        segment.Finish();
+
+        Assert.Equal(new[] { "a", "b", "c", "d" }.Select(Record), segment.Records().Select(r => Encoding.UTF8.GetString(r.Span)));
+        Assert.Equal(new[] { "a", "b", "c", "d" }.Select(Record), segment.Records().Select(r => Encoding.UTF8.GetString(r.Span)));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(spill.Root));
+    }
+}
