@@ -284,9 +284,10 @@ internal static class Program
             case "shape-playbook":
                 var planned = await new PlaybookEngine(new EngineOptions { Time = TimeProvider.System, Environment = Environment.GetEnvironmentVariable })
                     .PlanAsync([dir], BenchWorkspace.AsOf, provenance: true);
-                if (planned.Plan is null)
+                if (planned.Plan is null || planned.Plan.Errors.Count > 0)
                 {
-                    Console.Error.WriteLine(string.Join("\n", planned.Diagnostics.Select(d => d.Message)));
+                    // An error (a budget run out, a template that failed) means findings are missing: not a valid measurement.
+                    Console.Error.WriteLine(string.Join("\n", planned.Diagnostics.Select(d => d.Message).Concat(planned.Plan?.Errors.Take(5).Select(e => e.Message) ?? [])));
                     return 1;
                 }
 

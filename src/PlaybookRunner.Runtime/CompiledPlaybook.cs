@@ -23,7 +23,9 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
     private string[] _segmentNames = [];
     private TRecord? _current;
     private long _deadline;
+    private EvaluationWatchdog.Handle? _watch;
     private long _recordBaseline = -1;
+    private long _renderTicks;
     private long _guardCalls;
     private string _where = "between records";
 
@@ -69,6 +71,7 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
         var culture = System.Globalization.CultureInfo.CurrentCulture;
         var uiCulture = System.Globalization.CultureInfo.CurrentUICulture;
         using var watch = EvaluationWatchdog.Watch(_playbookId, budget);
+        _watch = watch;
         try
         {
             // Expressions see one culture everywhere, so string comparison and formatting never depend on the machine.
@@ -227,7 +230,25 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
         var finding = new RawFinding(rule, record, segments);
         if (_sink.OnFinding is { } onFinding)
         {
-            onFinding(finding, _sink.Lets);
+            // The budget is the conditions': the time the planner spends rendering the finding is added to the
+            // deadline (and the watchdog's), so a large rollout's messages do not use it up. One render is bounded
+            // by the template limits, and one that runs past the watchdog's grace still stops the process.
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            try
+            {
+                onFinding(finding, _sink.Lets);
+            }
+            finally
+            {
+                _renderTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
+                var milliseconds = _renderTicks * 1000 / System.Diagnostics.Stopwatch.Frequency;
+                if (milliseconds > 0)
+                {
+                    _renderTicks -= milliseconds * System.Diagnostics.Stopwatch.Frequency / 1000;
+                    _deadline += milliseconds;
+                    _watch?.Extend(milliseconds);
+                }
+            }
         }
         else
         {

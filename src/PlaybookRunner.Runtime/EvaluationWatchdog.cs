@@ -28,7 +28,7 @@ internal static class EvaluationWatchdog
     }
 
     /// <summary>Watches one evaluation until the returned handle is disposed; null when the watchdog is off.</summary>
-    public static IDisposable? Watch(string playbook, TimeSpan budget)
+    public static Handle? Watch(string playbook, TimeSpan budget)
     {
         if (_stop is null)
         {
@@ -54,8 +54,18 @@ internal static class EvaluationWatchdog
         }
     }
 
-    private sealed class Handle(long id) : IDisposable
+    /// <summary>One watched evaluation.</summary>
+    public sealed class Handle(long id) : IDisposable
     {
+        /// <summary>Moves the hard deadline <paramref name="milliseconds"/> later (time the evaluation spent on what its budget does not count).</summary>
+        public void Extend(long milliseconds)
+        {
+            if (milliseconds > 0 && Running.TryGetValue(id, out var entry))
+            {
+                Running[id] = entry with { HardDeadline = entry.HardDeadline + milliseconds };
+            }
+        }
+
         public void Dispose() => Running.TryRemove(id, out _);
     }
 }

@@ -36,6 +36,25 @@ public sealed class RunawayTests
     }
 
     [Fact]
+    public void Rendering_many_findings_does_not_use_up_the_conditions_time_budget()
+    {
+        // Each finding renders a template that loops: together far more than the 300 ms budget, while the
+        // conditions take a few milliseconds. Findings are rendered as they fire, inside the evaluation, and the
+        // budget counts the conditions only (docs/performance.md, "Findings are not held").
+        using var workspace = new TempWorkspace();
+        workspace.Write("d.csv", "id,n\n" + string.Concat(Enumerable.Range(0, 3000).Select(i => $"R{i:D4},{i}\n")));
+        workspace.Write("runner.yaml", "execution: { evaluation_budget_ms: 300 }\n");
+        workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int } }\nrules:\n  - id: all\n    when: \"true\"\n    message: \"{{ for i in 1..900 }}{{ i + n }},{{ end }}\"\n");
+        var clock = Stopwatch.StartNew();
+
+        var plan = TestEngine.Plan([workspace.Root], AsOf).Plan!;
+
+        Assert.Empty(plan.Errors);
+        Assert.Equal(3000, plan.Findings.Count);
+        Assert.True(clock.Elapsed > TimeSpan.FromMilliseconds(300), $"rendering took only {clock.Elapsed}: the test no longer shows anything");
+    }
+
+    [Fact]
     public void Out_of_memory_without_a_heap_limit_is_an_error_of_that_rule_and_key_only()
     {
         // The second Replace would be 8 * 10^9 characters: string.Replace refuses with OutOfMemoryException
