@@ -78,6 +78,8 @@ internal static class CliApp
             InitCommand.Create(stdout, stderr, options.Time),
             HistoryCommand.Create(stdout, stderr, engine),
             RequeueCommand.Create(stdout, stderr, engine),
+            SuppressCommand.Create(stdout, stderr, engine),
+            SuppressCommand.CreateUnsuppress(stdout, stderr, engine),
             SourcesCommand.Create(stdout, stderr, engine),
             EvaluateCommand.Create(stderr, options),
         };

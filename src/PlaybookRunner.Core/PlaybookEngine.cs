@@ -82,7 +82,7 @@ public sealed record HistoryEntry(DateTimeOffset FiredAt, string Playbook, strin
 /// HTTP handler and the observer; nothing is read from process-wide state.
 /// </summary>
 /// <param name="options">What the engine takes from the process it runs in.</param>
-public sealed class PlaybookEngine(EngineOptions options)
+public sealed partial class PlaybookEngine(EngineOptions options)
 {
     /// <summary>How long one regular-expression match may take anywhere in the process (<see cref="ConfigureProcess"/>).</summary>
     public static readonly TimeSpan RegexMatchTimeout = TimeSpan.FromMilliseconds(250);

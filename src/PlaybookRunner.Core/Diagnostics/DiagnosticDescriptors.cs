@@ -106,6 +106,8 @@ public static class DiagnosticDescriptors
         "See 'playbook --help'.");
     public static readonly DiagnosticDescriptor FileWrite = Error("PB1040", "Cannot write file", "Cannot write {0}: {1}", Usage,
         "An output of the command (--out, --junit, init's files) could not be written: check the folder exists and may be written.");
+    public static readonly DiagnosticDescriptor SuppressionNotChanged = Error("PB1041", "Suppressions not changed", "suppressions.yaml was not changed: {0}", Usage,
+        "playbook suppress and unsuppress edit suppressions.yaml for review in git; they refuse an unknown rule, a date in the past, an empty or multi-line reason, and a file they cannot edit as text.");
 
     // PB2xxx: C# conditions.
     public static readonly DiagnosticDescriptor CSharpError = Error("PB2001", "C# error in an expression", "{0}", Condition,
