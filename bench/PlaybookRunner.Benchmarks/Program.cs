@@ -12,7 +12,7 @@ namespace PlaybookRunner.Benchmarks;
 /// <c>startup --playbook PATH [--runs N] [--dir DIR]</c>: wall time of <c>--version</c> and of <c>validate</c> of the examples
 /// and of 100 rules, with the compile cache warm and with it off (a cold compile every time).
 /// <c>micro [BenchmarkDotNet options]</c>: evaluation only, in memory, with allocations.
-/// <c>shape [--rows N] [--rates 1,25,100] [--smoke] [--dir DIR]</c>: the shape real playbooks have (<see cref="ShapeBench"/>),
+/// <c>shape [--rows N] [--rates 1,25,100] [--repeat N] [--smoke] [--dir DIR]</c>: the shape real playbooks have (<see cref="ShapeBench"/>),
 /// planned to a JSON file by PlaybookRunner and by the hand-written floor at each firing rate; checks the two wrote
 /// the same findings byte for byte and prints time and memory with the ratio.
 /// </summary>
@@ -34,7 +34,7 @@ internal static class Program
             case "shape":
                 return Shape(args[1..]);
             default:
-                Console.Error.WriteLine("usage: e2e [--rows N] [--smoke] [--dir DIR] | shape [--rows N] [--rates 1,25,100] [--smoke] [--dir DIR] | startup --playbook PATH [--runs N] [--dir DIR] | micro [BenchmarkDotNet options]");
+                Console.Error.WriteLine("usage: e2e [--rows N] [--smoke] [--dir DIR] | shape [--rows N] [--rates 1,25,100] [--repeat N] [--smoke] [--dir DIR] | startup --playbook PATH [--runs N] [--dir DIR] | micro [BenchmarkDotNet options]");
                 return 2;
         }
     }
@@ -104,7 +104,7 @@ internal static class Program
         var rows = Option(args, "--rows") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : smoke ? 20_000 : 1_000_000;
         var rates = (Option(args, "--rates") ?? "1,25,100").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToList();
         var dir = Option(args, "--dir") ?? Path.Combine(Path.GetTempPath(), $"playbook-shape-{rows}");
-        var repeat = smoke ? 1 : 3;
+        var repeat = Option(args, "--repeat") is { } n ? int.Parse(n, CultureInfo.InvariantCulture) : smoke ? 1 : 3;
         var agree = true;
         Console.WriteLine($"{rows:N0} customers in {dir}; 3 rules, a Pareto and a percentile let, per rule a message, an email (multi-line body) and a webhook (JSON body); plan --format json --out");
         Console.WriteLine();
