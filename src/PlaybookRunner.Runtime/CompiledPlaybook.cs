@@ -32,6 +32,15 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
     /// <summary>The most one record's segments and rules may allocate before the evaluation is stopped.</summary>
     public const long MaxBytesPerRecord = 512L * 1024 * 1024;
 
+    /// <summary>
+    /// What a <c>let</c> may allocate per record of its population on top of <see cref="MaxBytesPerRecord"/>: an
+    /// aggregate reads every record once (a view of it and its value), so what it allocates grows with the
+    /// population (10,000,000 customers: about 2.9 GB), while the process's heap limit still bounds what it holds.
+    /// </summary>
+    public const long LetBytesPerRecord = 256;
+
+    private long _allowance = MaxBytesPerRecord;
+
     /// <summary>How many lambda calls pass between two looks at the clock and the allocation counter.</summary>
     public const int CallsPerCheck = 16;
 
@@ -89,6 +98,7 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
             _sink.BudgetKey = _current?.Key ?? "";
             _sink.BudgetWhere = _where;
             _sink.BudgetMemory = ex.Memory;
+            _sink.MemoryAllowance = _allowance;
             _sink.OutOfMemory = ex.InnerException is OutOfMemoryException;
         }
         catch (OutOfMemoryException) when (HeapLimit.Megabytes is not null)
@@ -149,6 +159,7 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
         _current = record;
         _where = "between records";
         _recordBaseline = -1;
+        _allowance = MaxBytesPerRecord;
         if (Environment.TickCount64 > _deadline)
         {
             throw new BudgetExceededException(memory: false);
@@ -183,7 +194,7 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
         {
             _recordBaseline = allocated;
         }
-        else if (allocated - _recordBaseline > MaxBytesPerRecord)
+        else if (allocated - _recordBaseline > _allowance)
         {
             throw new BudgetExceededException(memory: true);
         }
@@ -193,6 +204,7 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
     {
         _where = $"let '{_letNames[index]}'";
         _recordBaseline = -1;
+        _allowance = MaxBytesPerRecord + (_population.Count * LetBytesPerRecord);
         Check();
 
         try

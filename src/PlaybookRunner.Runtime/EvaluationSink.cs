@@ -28,6 +28,9 @@ internal sealed class EvaluationSink
     /// <summary>Where the budget ran out: rule 'x', segment 'y', let 'z', or between records.</summary>
     public string BudgetWhere { get; set; } = "between records";
 
+    /// <summary>What the stopped record or let was allowed to allocate, when the memory limit stopped it.</summary>
+    public long MemoryAllowance { get; set; }
+
     /// <summary>True when the memory limit, not the time budget, stopped the evaluation.</summary>
     public bool BudgetMemory { get; set; }
 

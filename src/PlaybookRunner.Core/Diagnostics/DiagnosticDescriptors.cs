@@ -193,7 +193,7 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor BudgetExceeded = Error("PB5003", "Evaluation budget exceeded", "Evaluation of playbook '{0}' exceeded its time budget of {1} ms at key '{2}', in {3}; stopped", Evaluation,
         "Conditions must be cheap; a playbook that runs past the budget (execution: evaluation_budget_ms, default 60000) is stopped there and reported.");
     public static readonly DiagnosticDescriptor MemoryExceeded = Error("PB5007", "Evaluation memory limit exceeded", "Evaluation of playbook '{0}' allocated more than {1} MB for key '{2}', in {3}; stopped", Evaluation,
-        "One record's conditions may allocate at most 512 MB, and the daemon's evaluation worker holds at most execution: worker_memory_mb (default 2048); an expression that builds huge collections or strings is stopped there and reported.");
+        "One record's conditions may allocate at most 512 MB (a let, computed over the whole population, 256 bytes more per record), and the daemon's evaluation worker holds at most execution: worker_memory_mb (default 2048); an expression that builds huge collections or strings is stopped there and reported.");
     public static readonly DiagnosticDescriptor TooManyActions = Warning("PB5005", "More actions than the limit", "{0} would execute {1} actions, more than {2}", Evaluation,
         "A blast-radius guard: max_actions in the playbook or --max-actions on the command line. Check the edit; raise the limit if the volume is intended. plan warns, run refuses.");
     public static readonly DiagnosticDescriptor RunRefused = Error("PB5006", "Run refused: too many actions", "{0} would execute {1} actions, more than {2}; nothing was executed", Evaluation,

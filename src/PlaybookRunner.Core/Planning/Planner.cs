@@ -124,7 +124,7 @@ internal static class Planner
                 var descriptor = sink.BudgetMemory ? DiagnosticDescriptors.MemoryExceeded : DiagnosticDescriptors.BudgetExceeded;
                 var limit = !sink.BudgetMemory ? (long)budget.TotalMilliseconds
                     : sink.OutOfMemory ? HeapLimit.Megabytes ?? 0
-                    : CompiledPlaybook<GeneratedRecord>.MaxBytesPerRecord / (1024 * 1024);
+                    : sink.MemoryAllowance / (1024 * 1024);
                 errors.Add(Diagnostic.About(descriptor, playbook.Id, RuleOf(sink.BudgetWhere), sink.BudgetKey,
                     playbook.Id, limit, sink.BudgetKey, sink.BudgetWhere));
             }

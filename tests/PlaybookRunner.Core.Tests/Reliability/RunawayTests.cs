@@ -36,6 +36,23 @@ public sealed class RunawayTests
     }
 
     [Fact]
+    public void A_let_that_allocates_without_bound_is_stopped_at_its_allowance_which_grows_with_the_population()
+    {
+        // A let reads the whole population, so it may allocate 256 bytes per record more than a record's 512 MB
+        // (a Pareto over 10,000,000 customers allocates about 2 GB of record views); one that builds a huge list is still stopped.
+        using var workspace = new TempWorkspace();
+        workspace.Write("d.csv", "id,n,name\nA,1,a\nB,2,b\n");
+        workspace.Write("runner.yaml", "execution: { evaluation_budget_ms: 120000 }\n");
+        workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int, name: string } }\nlet:\n  big: Count(c => Enumerable.Range(0, 100000).SelectMany(i => Enumerable.Repeat(c.name, 100000)).ToList().Count > 0)\nrules:\n  - { id: r, when: n > big }\n");
+
+        var plan = TestEngine.Plan([workspace.Root], AsOf).Plan!;
+
+        var error = Assert.Single(plan.Errors);
+        Assert.Equal(("PB5007", "p"), (error.Id, error.Playbook));
+        Assert.Equal("Evaluation of playbook 'p' allocated more than 512 MB for key '', in let 'big'; stopped", error.Message);
+    }
+
+    [Fact]
     public void Rendering_many_findings_does_not_use_up_the_conditions_time_budget()
     {
         // Each finding renders a template that loops: together far more than the 300 ms budget, while the
