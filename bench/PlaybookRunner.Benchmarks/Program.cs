@@ -11,6 +11,7 @@ namespace PlaybookRunner.Benchmarks;
 /// floor and RulesEngine each in a fresh process, checks they find the same, prints ratios.
 /// <c>startup --playbook PATH [--runs N] [--dir DIR]</c>: wall time of <c>--version</c> and of <c>validate</c> of the examples
 /// and of 100 rules, with the compile cache warm and with it off (a cold compile every time).
+/// <c>throughput [--actions N] [--kind file|webhook] ...</c>: actions a second <c>run</c> executes (<see cref="ThroughputBench"/>).
 /// <c>micro [BenchmarkDotNet options]</c>: evaluation only, in memory, with allocations.
 /// <c>shape [--rows N] [--rates 1,25,100] [--repeat N] [--smoke] [--dir DIR]</c>: the shape real playbooks have (<see cref="ShapeBench"/>),
 /// planned to a JSON file by PlaybookRunner and by the hand-written floor at each firing rate; checks the two wrote
@@ -33,8 +34,10 @@ internal static class Program
                 return StartUp(args[1..]);
             case "shape":
                 return Shape(args[1..]);
+            case "throughput":
+                return await ThroughputBench.RunAsync(args[1..]);
             default:
-                Console.Error.WriteLine("usage: e2e [--rows N] [--smoke] [--dir DIR] | shape [--rows N] [--rates 1,25,100] [--repeat N] [--smoke] [--dir DIR] | startup --playbook PATH [--runs N] [--dir DIR] | micro [BenchmarkDotNet options]");
+                Console.Error.WriteLine("usage: e2e [--rows N] [--smoke] [--dir DIR] | shape [--rows N] [--rates 1,25,100] [--repeat N] [--smoke] [--dir DIR] | throughput [--actions N] [--kind file|webhook] [--delay-ms 2] [--concurrency 4] [--repeat N] | startup --playbook PATH [--runs N] [--dir DIR] | micro [BenchmarkDotNet options]");
                 return 2;
         }
     }
@@ -231,7 +234,7 @@ internal static class Program
         throw new InvalidOperationException("Run from the repository: PlaybookRunner.sln not found above " + Directory.GetCurrentDirectory());
     }
 
-    private static string? Option(string[] args, string name) =>
+    internal static string? Option(string[] args, string name) =>
         Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 
     private sealed record ChildResult(double Seconds, double PeakHeapMb, double PeakLiveMb, double PeakRssMb, int[] Counts)

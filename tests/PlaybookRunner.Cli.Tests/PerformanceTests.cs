@@ -123,6 +123,25 @@ public sealed class PerformanceTests
         }
     }
 
+    [Theory]
+    [InlineData("file")]
+    [InlineData("webhook")]
+    public void The_throughput_benchmark_runs_and_every_action_arrives_exactly_once(string kind)
+    {
+        // It fails itself unless every action succeeded and arrived once (a line each, or a request per key).
+        var folder = Path.Combine(Path.GetTempPath(), "pb-throughput-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, stdout, stderr) = ProcessRunner.Run("dotnet", [Bench, "throughput", "--kind", kind, "--actions", "1500", "--repeat", "1", "--dir", folder], timeoutSeconds: 300);
+            Assert.True(code == 0, stdout + stderr);
+            Assert.Matches($@"best execution: [0-9,]+ {kind} actions a second", stdout);
+        }
+        finally
+        {
+            TestCanary.DeleteFolder(folder);
+        }
+    }
+
     [Fact]
     public void The_start_up_benchmark_runs_against_the_built_program()
     {

@@ -67,36 +67,130 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var marker = $"\"id\":{JsonSerializer.Serialize(record.IdempotencyKey)}";
-        if (File.Exists(path) && await TailContainsAsync(path, marker, cancellationToken))
+        if (File.Exists(path) && (await TailAsync(path, cancellationToken)).Contains(Marker(record), StringComparison.Ordinal))
         {
             return AttemptOutcome.Ok($"already in {Path.GetFileName(path)}");
         }
 
-        var line = JsonSerializer.Serialize(new Dictionary<string, string?>
-        {
-            ["playbook"] = record.Playbook,
-            ["rule"] = record.Rule,
-            ["key"] = record.Key,
-            ["severity"] = payload.Severity,
-            ["body"] = payload.Field("body"),
-            ["at"] = DateFormats.FormatStored(record.FiredAt),
-            ["id"] = record.IdempotencyKey,
-        }) + "\n";
+        var line = Line(record, payload);
         await using var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, FileOptions.WriteThrough);
         await stream.WriteAsync(Encoding.UTF8.GetBytes(line), cancellationToken);
         await stream.FlushAsync(cancellationToken);
         return AttemptOutcome.Ok($"appended to {Path.GetFileName(path)}");
     }
 
+    /// <summary>
+    /// Appends a batch of claimed file actions (<see cref="RunExecutor"/>), each after its attempt was recorded: one
+    /// write and one sync per file, not per line. A line is looked for in its file first only when its action was
+    /// attempted before (its attempt numbered above 1): a first attempt's row was durable before any line was
+    /// written, so a first attempt cannot have written one. <paramref name="sending"/> is told each action's index right
+    /// before its file is written. The outcomes in the order of <paramref name="batch"/>.
+    /// </summary>
+    public async Task<AttemptOutcome[]> WriteFilesAsync(IReadOnlyList<(ActionRecord Claim, int Attempt)> batch, Action<int> sending, CancellationToken cancellationToken)
+    {
+        var outcomes = new AttemptOutcome[batch.Count];
+        var files = new Dictionary<string, List<(int Index, ActionPayload Payload)>>(StringComparer.Ordinal);
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var (claim, _) = batch[i];
+            ActionPayload payload;
+            try
+            {
+                payload = ActionPayload.FromJson(claim.Payload);
+            }
+            catch (JsonException ex)
+            {
+                outcomes[i] = AttemptOutcome.Permanent($"the stored payload is not readable: {ex.Message}");
+                continue;
+            }
+
+            var path = Path.GetFullPath(Path.Combine(payload.BaseDirectory, payload.Field("path") ?? ActionKind.File.DefaultOutputPath));
+            if (!files.TryGetValue(path, out var lines))
+            {
+                files[path] = lines = [];
+            }
+
+            lines.Add((i, payload));
+        }
+
+        foreach (var (path, lines) in files)
+        {
+            foreach (var (i, _) in lines)
+            {
+                sending(i);
+            }
+
+            // Checked right before the write, as for one action: the file system may have changed since the plan.
+            if (Loading.OutputPaths.Problem(path, lines[0].Payload.Field("path") ?? "", workspace) is { } problem)
+            {
+                foreach (var (i, _) in lines)
+                {
+                    outcomes[i] = AttemptOutcome.Permanent(problem);
+                }
+
+                continue;
+            }
+
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                var tail = lines.Any(l => batch[l.Index].Attempt > 1) && File.Exists(path) ? await TailAsync(path, cancellationToken) : "";
+                var text = new StringBuilder();
+                foreach (var (i, payload) in lines)
+                {
+                    var claim = batch[i].Claim;
+                    if (batch[i].Attempt > 1 && tail.Contains(Marker(claim), StringComparison.Ordinal))
+                    {
+                        outcomes[i] = AttemptOutcome.Ok($"already in {Path.GetFileName(path)}");
+                        continue;
+                    }
+
+                    text.Append(Line(claim, payload));
+                    outcomes[i] = AttemptOutcome.Ok($"appended to {Path.GetFileName(path)}");
+                }
+
+                await using var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, FileOptions.WriteThrough);
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(text.ToString()), cancellationToken);
+                await stream.FlushAsync(cancellationToken);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Part of the lines may be in the file: each is retried on its own, which looks for it first.
+                foreach (var (i, _) in lines)
+                {
+                    outcomes[i] = AttemptOutcome.Retry(secrets.Scrub($"{ex.GetType().Name}: {ex.Message.TrimEnd('.')}"));
+                }
+            }
+        }
+
+        return outcomes;
+    }
+
+    private static string Marker(ActionRecord record) => $"\"id\":{JsonSerializer.Serialize(record.IdempotencyKey)}";
+
+    private static string Line(ActionRecord record, ActionPayload payload) => JsonSerializer.Serialize(new Dictionary<string, string?>
+    {
+        ["playbook"] = record.Playbook,
+        ["rule"] = record.Rule,
+        ["key"] = record.Key,
+        ["severity"] = payload.Severity,
+        ["body"] = payload.Field("body"),
+        ["at"] = DateFormats.FormatStored(record.FiredAt),
+        ["id"] = record.IdempotencyKey,
+    }) + "\n";
+
     /// <summary>A retried action is recent, so the last 256 KiB of the file are enough to find it.</summary>
-    private static async Task<bool> TailContainsAsync(string path, string marker, CancellationToken cancellationToken)
+    private static async Task<string> TailAsync(string path, CancellationToken cancellationToken)
     {
         await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        stream.Seek(Math.Max(0, stream.Length - (256 * 1024)), SeekOrigin.Begin);
+        stream.Seek(Math.Max(0, stream.Length - TailBytes), SeekOrigin.Begin);
         using var reader = new StreamReader(stream, Encoding.UTF8);
-        return (await reader.ReadToEndAsync(cancellationToken)).Contains(marker, StringComparison.Ordinal);
+        return await reader.ReadToEndAsync(cancellationToken);
     }
+
+    /// <summary>How much of a file's end a retried line is looked for in; a batch of file actions writes less than half of it.</summary>
+    public const int TailBytes = 256 * 1024;
 
     private async Task<AttemptOutcome> PostWebhookAsync(ActionRecord record, ActionPayload payload, CancellationToken cancellationToken)
     {

@@ -71,41 +71,25 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         $"{playbook}/{rule}/{key}/{index.ToString(CultureInfo.InvariantCulture)}/{firedAt.UtcDateTime.ToString(DateFormats.KeyInstant, CultureInfo.InvariantCulture)}";
 
     /// <summary>
-    /// Claims and executes pending actions nobody holds (or whose lease ran out) until none is left or
-    /// <paramref name="stopping"/> is signalled. With <paramref name="steal"/>, live claims are taken too
-    /// (a single <c>run</c> on a SQLite store, finishing what a crashed run left).
+    /// Claims and executes the pending actions that are due and that nobody holds (or whose lease ran out), oldest first,
+    /// a batch per lane at a time as <see cref="ExecuteAsync(IReadOnlyList{ValueTuple{string, string}}, Func{string, int}, CancellationToken, bool, bool, CancellationToken)"/>
+    /// does, until none is left or <paramref name="stopping"/> is signalled (no new batch, no wait for a retry). With
+    /// <paramref name="steal"/>, live claims are taken too (a single <c>run</c> on a SQLite store, finishing what a crashed run left).
     /// </summary>
     public async Task<IReadOnlyList<ExecutedAction>> RecoverAsync(bool steal, CancellationToken stopping, CancellationToken cancellationToken)
     {
-        var done = new List<ExecutedAction>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        IReadOnlyList<(string Key, string Lane)> keys;
         try
         {
-            while (!stopping.IsCancellationRequested && OnStore(() => store.Claim(owner, steal: steal), "claiming a pending action") is { } claim)
-            {
-                if (!seen.Add(claim.IdempotencyKey))
-                {
-                    OnStore(() => store.Release(claim), "releasing a claim");
-                    break;
-                }
-
-                try
-                {
-                    done.Add(await ExecuteClaimAsync(claim, recovered: true, stopping, cancellationToken));
-                }
-                catch (OperationCanceledException) when (stopping.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-                {
-                    // Stopped while waiting to retry: the claim was released and the action stays pending.
-                    break;
-                }
-            }
+            keys = OnStore(() => store.DueKeys(), "listing the pending actions");
         }
         catch (StoreFailureException ex)
         {
             Failure = ex;
+            return [];
         }
 
-        return done;
+        return await ExecuteAsync(keys, _laneLimit, cancellationToken, recovered: true, steal: steal, stopping: stopping);
     }
 
     /// <summary>Records every pending finding's firing and actions; returns the idempotency keys recorded, in order, with their lanes.</summary>
@@ -160,63 +144,312 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             : workspace.ExecutionOptions.ChannelConcurrency;
     }
 
+    /// <summary>At most this many actions of the file lane are claimed and started in one transaction.</summary>
+    internal const int FileBatch = 512;
+
+    /// <summary>
+    /// File actions of a batch are written and their outcomes recorded in parts of at most this many payload bytes: the
+    /// lines a crash can leave unrecorded then stay well inside the tail a retried line is looked for in.
+    /// </summary>
+    private const int FilePartBytes = 64 * 1024;
+
+    private volatile bool _stopped;
+
+    /// <summary>
+    /// How many actions of a lane are claimed and started in one transaction: <see cref="FileBatch"/> for the file lane,
+    /// else 16 per concurrent slot (16 to 256). Their outcomes are recorded 4 per slot at a time (a file batch's per part).
+    /// </summary>
+    internal static int BatchSize(string lane, int limit) => Model.ActionKind.Of(lane).OneAtATime ? FileBatch : Math.Clamp(limit * 16, 16, 256);
+
     /// <summary>
     /// Claims and executes the named actions, side by side across lanes and at most <paramref name="laneLimit"/> at a time
-    /// in each, in order within a lane; one another runner holds or finished is skipped. The results are in the order
-    /// of <paramref name="keys"/>. A store failure stops new claims; the actions in flight finish (<see cref="Failure"/>).
+    /// in each, in order within a lane; one another runner holds or finished is skipped. A lane's actions are claimed and
+    /// their attempts recorded a batch at a time (<see cref="BatchSize"/>), in one transaction before any of them is sent,
+    /// and their outcomes are recorded a few at a time, in one transaction each; file actions are written a part at a
+    /// time, one write and sync per file. A transient failure is recorded, then retried on its own. The results are in
+    /// the order of <paramref name="keys"/>. A store failure stops new claims in every lane; the actions in flight finish
+    /// (<see cref="Failure"/>).
     /// </summary>
-    public async Task<IReadOnlyList<ExecutedAction>> ExecuteAsync(IReadOnlyList<(string Key, string Lane)> keys, Func<string, int> laneLimit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ExecutedAction>> ExecuteAsync(IReadOnlyList<(string Key, string Lane)> keys, Func<string, int> laneLimit, CancellationToken cancellationToken,
+        bool recovered = false, bool steal = false, CancellationToken stopping = default)
     {
-        var queues = keys.Select((k, i) => (k.Key, k.Lane, Index: i)).GroupBy(k => k.Lane, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => new Queue<(string Key, string Lane, int Index)>(g), StringComparer.Ordinal);
-        var busy = queues.Keys.ToDictionary(l => l, _ => 0, StringComparer.Ordinal);
-        var running = new Dictionary<Task<ExecutedAction?>, (string Lane, int Index)>();
-        var done = new List<(int Index, ExecutedAction Action)>();
-        var claiming = true;
-        while (true)
+        var results = new ExecutedAction?[keys.Count];
+        var lanes = keys.Select((k, i) => (k.Key, Index: i)).GroupBy(k => keys[k.Index].Lane, StringComparer.Ordinal).ToList();
+        var batches = new Batches(recovered, steal, stopping);
+        await Task.WhenAll(lanes.Select(lane => Task.Run(
+            () => LaneAsync(lane.Key, [.. lane], Math.Max(1, laneLimit(lane.Key)), results, batches, cancellationToken), CancellationToken.None)));
+        cancellationToken.ThrowIfCancellationRequested();
+        return [.. results.OfType<ExecutedAction>()];
+    }
+
+    /// <summary>How a lane's batches are claimed: recovering earlier runs' actions (taking live claims with <c>Steal</c>), and what stops the waits between retries.</summary>
+    private sealed record Batches(bool Recovered, bool Steal, CancellationToken Stopping);
+
+    /// <summary>One lane's actions, a batch at a time.</summary>
+    private async Task LaneAsync(string lane, IReadOnlyList<(string Key, int Index)> items, int limit, ExecutedAction?[] results, Batches how, CancellationToken cancellationToken)
+    {
+        var positions = items.ToDictionary(i => i.Key, i => i.Index, StringComparer.Ordinal);
+        var size = BatchSize(lane, limit);
+        for (var next = 0; next < items.Count && !_stopped && !cancellationToken.IsCancellationRequested && !how.Stopping.IsCancellationRequested; next += size)
         {
-            foreach (var (lane, queue) in queues)
-            {
-                while (claiming && queue.Count > 0 && busy[lane] < Math.Max(1, laneLimit(lane)))
-                {
-                    var (key, _, index) = queue.Dequeue();
-                    busy[lane]++;
-                    running[Task.Run(async () => OnStore(() => store.Claim(owner, key), "claiming an action") is { } claim
-                        ? await ExecuteClaimAsync(claim, recovered: false, CancellationToken.None, cancellationToken)
-                        : null, CancellationToken.None)] = (lane, index);
-                }
-            }
-
-            if (running.Count == 0)
-            {
-                break;
-            }
-
-            var finished = await Task.WhenAny(running.Keys);
-            var (doneLane, doneIndex) = running[finished];
-            running.Remove(finished);
-            busy[doneLane]--;
+            var keys = items.Skip(next).Take(size).Select(i => i.Key).ToList();
+            IReadOnlyList<(ActionRecord Claim, int Attempt)> batch;
             try
             {
-                if (await finished is { } action)
-                {
-                    done.Add((doneIndex, action));
-                }
+                batch = OnStore(() => store.ClaimAndStart(owner, keys, time.GetUtcNow(), how.Steal), "claiming actions and recording their attempts (nothing was sent)");
             }
             catch (StoreFailureException ex)
             {
-                Failure ??= ex;
-                claiming = false;
+                Stop(ex);
+                return;
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+
+            var retries = await BatchAsync(lane, batch, limit, positions, results, how.Recovered, cancellationToken);
+            if (retries.Count > 0)
             {
-                // Aborted: the action stays pending (its claim released); the others in flight finish or abort too.
-                claiming = false;
+                await Parallel.ForEachAsync(retries, new ParallelOptions { MaxDegreeOfParallelism = limit }, async (retry, _) =>
+                {
+                    try
+                    {
+                        results[positions[retry.Claim.IdempotencyKey]] = await ExecuteClaimAsync(retry.Claim, how.Recovered, how.Stopping, cancellationToken, (retry.Attempt, retry.Outcome));
+                    }
+                    catch (StoreFailureException ex)
+                    {
+                        Stop(ex);
+                    }
+                    catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested || how.Stopping.IsCancellationRequested)
+                    {
+                        // Aborted, or stopped while waiting to retry: the action stays pending (its claim released).
+                    }
+                });
+            }
+        }
+    }
+
+    /// <summary>
+    /// Sends a claimed batch and records its outcomes; returns the transient failures (recorded as such) to retry. Stopped
+    /// (cancelled, or the store failed): what was not sent is given back, its attempt rows removed.
+    /// </summary>
+    private async Task<List<(ActionRecord Claim, int Attempt, AttemptOutcome Outcome)>> BatchAsync(
+        string lane, IReadOnlyList<(ActionRecord Claim, int Attempt)> batch, int limit, Dictionary<string, int> positions, ExecutedAction?[] results, bool recovered, CancellationToken cancellationToken)
+    {
+        var retries = new List<(ActionRecord, int, AttemptOutcome)>();
+        var sent = new bool[batch.Count];
+        var done = new List<(int Index, AttemptOutcome? Outcome)>();
+        var gate = new Lock();
+        var held = time.GetTimestamp();
+        var lost = new bool[batch.Count];
+        try
+        {
+            if (Model.ActionKind.Of(lane).OneAtATime)
+            {
+                foreach (var part in Parts(batch))
+                {
+                    if (_stopped)
+                    {
+                        break;
+                    }
+
+                    var chunk = part.Select(i => batch[i]).ToList();
+                    var outcomes = await executor.WriteFilesAsync(chunk, n =>
+                    {
+                        Observer?.Claimed(chunk[n].Claim.IdempotencyKey);
+                        sent[part[n]] = true;
+                    }, cancellationToken);
+                    Record(batch, [.. part.Select((i, n) => (i, (AttemptOutcome?)outcomes[n]))], positions, results, retries, recovered);
+                }
+            }
+            else
+            {
+                await Parallel.ForEachAsync(Enumerable.Range(0, batch.Count), new ParallelOptions { MaxDegreeOfParallelism = limit, CancellationToken = cancellationToken }, async (i, _) =>
+                {
+                    if (_stopped)
+                    {
+                        return;
+                    }
+
+                    List<(int, AttemptOutcome?)>? full = null;
+                    lock (gate)
+                    {
+                        if (time.GetElapsedTime(held) > store.Lease / 3)
+                        {
+                            // A slow batch: its claims not sent yet are renewed together, so that none runs out before its turn.
+                            var waiting = Enumerable.Range(0, batch.Count).Where(j => !sent[j] && !lost[j]).ToList();
+                            var renewed = OnStore(() => store.RenewAll([.. waiting.Select(j => batch[j].Claim)]), "renewing the claims of a batch (nothing more was sent)");
+                            foreach (var (j, ok) in waiting.Zip(renewed))
+                            {
+                                lost[j] = !ok;
+                            }
+
+                            held = time.GetTimestamp();
+                        }
+
+                        sent[i] = !lost[i];
+                        if (lost[i])
+                        {
+                            done.Add((i, null));
+                        }
+                    }
+
+                    if (!sent[i])
+                    {
+                        return;
+                    }
+
+                    Observer?.Claimed(batch[i].Claim.IdempotencyKey);
+                    var outcome = await executor.ExecuteAsync(batch[i].Claim, cancellationToken);
+                    lock (gate)
+                    {
+                        done.Add((i, outcome));
+                        if (done.Count >= limit * 4)
+                        {
+                            full = [.. done];
+                            done.Clear();
+                        }
+                    }
+
+                    if (full is not null)
+                    {
+                        Record(batch, full, positions, results, retries, recovered);
+                    }
+                });
+
+                Record(batch, done, positions, results, retries, recovered);
+            }
+        }
+        catch (StoreFailureException ex)
+        {
+            Stop(ex);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Aborted: what finished is recorded; what is in flight and what was not sent stay pending, their claims released.
+            _stopped = true;
+            try
+            {
+                List<(int, AttemptOutcome?)> finished;
+                lock (gate)
+                {
+                    finished = [.. done];
+                    done.Clear();
+                }
+
+                Record(batch, finished, positions, results, retries, recovered);
+                foreach (var i in Enumerable.Range(0, batch.Count).Where(i => sent[i] && results[positions[batch[i].Claim.IdempotencyKey]] is null))
+                {
+                    TryRelease(batch[i].Claim);
+                }
+            }
+            catch (StoreFailureException)
+            {
+                // The leases run out on their own.
             }
         }
 
-        cancellationToken.ThrowIfCancellationRequested();
-        return [.. done.OrderBy(d => d.Index).Select(d => d.Action)];
+        var unsent = Enumerable.Range(0, batch.Count).Where(i => !sent[i] && !lost[i]).Select(i => batch[i]).ToList();
+        if (unsent.Count > 0)
+        {
+            try
+            {
+                OnStore(() => store.ReleaseUnsent(unsent), "giving back claims that were not sent");
+            }
+            catch (StoreFailureException)
+            {
+                // The leases run out on their own; the attempt rows say started, and nothing was sent.
+            }
+        }
+
+        return retries;
+    }
+
+    /// <summary>The file batch's parts: consecutive indexes holding at most <see cref="FilePartBytes"/> of payload (at least one each).</summary>
+    private static List<List<int>> Parts(IReadOnlyList<(ActionRecord Claim, int Attempt)> batch)
+    {
+        var parts = new List<List<int>>();
+        var bytes = 0;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (parts.Count == 0 || (bytes + batch[i].Claim.Payload.Length > FilePartBytes && parts[^1].Count > 0))
+            {
+                parts.Add([]);
+                bytes = 0;
+            }
+
+            parts[^1].Add(i);
+            bytes += batch[i].Claim.Payload.Length;
+        }
+
+        return parts;
+    }
+
+    /// <summary>
+    /// Records how the attempts of part of a batch ended, in one transaction: a success or a permanent failure finishes its
+    /// action; a transient failure is kept for its retry; a lost claim (null outcome) ends its attempt unsent.
+    /// </summary>
+    private void Record(IReadOnlyList<(ActionRecord Claim, int Attempt)> batch, IReadOnlyList<(int Index, AttemptOutcome? Outcome)> outcomes, Dictionary<string, int> positions,
+        ExecutedAction?[] results, List<(ActionRecord Claim, int Attempt, AttemptOutcome Outcome)> retries, bool recovered)
+    {
+        if (outcomes.Count == 0)
+        {
+            return;
+        }
+
+        var rows = outcomes.Select(o => (batch[o.Index].Claim,
+            o.Outcome is { } outcome ? new EndedAttempt(batch[o.Index].Attempt, AttemptName(outcome), outcome.Message) : new EndedAttempt(batch[o.Index].Attempt, "abandoned", LostMessage),
+            o.Outcome switch { { Succeeded: true } => ActionState.Succeeded, { Transient: false } => ActionState.Dead, _ => (ActionState?)null },
+            o.Outcome is { Succeeded: false } failed ? failed.Message : null)).ToList();
+        IReadOnlyList<bool> recorded;
+        try
+        {
+            recorded = OnStore(() => store.RecordBatch(rows, time.GetUtcNow()), rows.Count == 1 ? $"recording the outcome of {rows[0].Claim.IdempotencyKey}" : $"recording the outcomes of {rows.Count} actions");
+        }
+        catch (StoreFailureException ex)
+        {
+            var keys = outcomes.Where(o => o.Outcome is not null).Select(o => batch[o.Index].Claim.IdempotencyKey).ToList();
+            throw new StoreFailureException(ex.Store, keys.Count switch
+            {
+                0 => ex.Message,
+                1 => $"{ex.Message}; {keys[0]} may have been delivered: it stays pending and is sent again with the same idempotency key once the store works",
+                _ => $"{ex.Message}; {keys.Count} actions may have been delivered ({keys[0]} to {keys[^1]}): they stay pending and are sent again with the same idempotency keys once the store works",
+            }, ex.InnerException);
+        }
+
+        foreach (var ((index, outcome), ok) in outcomes.Zip(recorded))
+        {
+            var (claim, attempt) = batch[index];
+            var position = positions[claim.IdempotencyKey];
+            if (outcome is null)
+            {
+                _logger.LogWarning("Action {IdempotencyKey} was claimed by another runner while this one was paused; left to it (fencing token {Fence})", Diagnostics.SafeText.OneLine(claim.IdempotencyKey), claim.Fence);
+                results[position] = new ExecutedAction(claim.IdempotencyKey, claim.Playbook, claim.Rule, claim.Key, claim.Type, false, recovered, 0, LostMessage) { Abandoned = true };
+            }
+            else if (outcome is { Succeeded: false, Transient: true })
+            {
+                retries.Add((claim, attempt, outcome));
+            }
+            else
+            {
+                if (!ok)
+                {
+                    _logger.LogWarning("Action {IdempotencyKey} ended ({Outcome}) after its claim passed to another runner; the other runner's record stands", Diagnostics.SafeText.OneLine(claim.IdempotencyKey), AttemptName(outcome));
+                }
+
+                results[position] = new ExecutedAction(claim.IdempotencyKey, claim.Playbook, claim.Rule, claim.Key, claim.Type, outcome.Succeeded, recovered, 1, outcome.Message);
+            }
+        }
+    }
+
+    private const string LostMessage = "the claim was lost to another runner before this attempt; not executed";
+
+    /// <summary>Stops claiming in every lane after a store failure; the first failure is the one reported.</summary>
+    private void Stop(StoreFailureException failure)
+    {
+        lock (_store)
+        {
+            Failure ??= failure;
+        }
+
+        _stopped = true;
     }
 
     /// <summary>Records and executes a plan's pending findings; nothing is executed when recording fails (<see cref="Failure"/>).</summary>
@@ -285,10 +518,16 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     /// (the claim is released and the action stays pending); <paramref name="cancellationToken"/> also
     /// cancels an attempt in flight. A store failure is thrown as <see cref="StoreFailureException"/> saying
     /// whether the action may have been delivered (then it stays pending and is sent again with the same key).
+    /// <paramref name="first"/> is an attempt a batch made and recorded already (a transient failure): it counts as the
+    /// first, and the retries follow it.
     /// </summary>
-    public async Task<ExecutedAction> ExecuteClaimAsync(ActionRecord claim, bool recovered, CancellationToken stopping, CancellationToken cancellationToken)
+    public async Task<ExecutedAction> ExecuteClaimAsync(ActionRecord claim, bool recovered, CancellationToken stopping, CancellationToken cancellationToken, (int Attempt, AttemptOutcome Outcome)? first = null)
     {
-        Observer?.Claimed(claim.IdempotencyKey);
+        if (first is null)
+        {
+            Observer?.Claimed(claim.IdempotencyKey);
+        }
+
         var attempts = 0;
         var lost = false;
         var sent = false;
@@ -317,6 +556,17 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             outcome = await pipeline.ExecuteAsync(
                 async _ =>
                 {
+                    if (first is { } made)
+                    {
+                        // The batch's attempt, made and recorded already: its outcome decides whether to retry.
+                        first = null;
+                        attempts++;
+                        sent = true;
+                        firstFailure ??= time.GetUtcNow();
+                        lastAttempt = made.Attempt;
+                        return made.Outcome;
+                    }
+
                     // One transaction before the side effect: the lease renewed under the claim's token, this attempt's row.
                     // A store that cannot write it sends nothing. (A failed attempt before it was recorded at once, below.)
                     var started = OnStore(() => store.StartAttempt(claim, time.GetUtcNow()), $"recording an attempt at {claim.IdempotencyKey} (nothing was sent)");

@@ -107,6 +107,159 @@ internal abstract partial class StateStore
         return Read(command).SingleOrDefault();
     }
 
+    /// <summary>The pending actions that are due (not waiting for a retry time), oldest first, with their lanes.</summary>
+    public IReadOnlyList<(string Key, string Lane)> DueKeys()
+    {
+        var keys = new List<(string, string)>();
+        using var command = Command($"SELECT idempotency_key, COALESCE(lane, type) FROM actions WHERE state = 'pending'{Due} ORDER BY fired_at, playbook, rule, key, action_index");
+        Writable();
+        Add(command, "@due_now", DateFormats.FormatStored(Time.GetUtcNow()));
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            keys.Add((reader.GetString(0), reader.GetString(1)));
+        }
+
+        return keys;
+    }
+
+    /// <summary>
+    /// Claims the named actions that are claimable (as <see cref="Claim"/> with a key: unclaimed or with their lease run
+    /// out unless <paramref name="steal"/>, and due) and starts an attempt at each, all in one transaction: one disk sync for a batch, before any of their
+    /// side effects. An action another runner holds or finished is left out. The claims in the order of
+    /// <paramref name="keys"/>, each with its attempt's number.
+    /// </summary>
+    public IReadOnlyList<(ActionRecord Claim, int Attempt)> ClaimAndStart(string owner, IReadOnlyList<string> keys, DateTimeOffset at, bool steal = false)
+    {
+        var started = new List<(ActionRecord, int)>(keys.Count);
+        using var transaction = Writable().BeginTransaction();
+        using var claim = Command(
+            $"""
+            UPDATE actions SET lease_owner = @owner, lease_until = {LeaseUntilSql}, fence = fence + 1
+            WHERE idempotency_key = @id AND state = 'pending'{(steal ? "" : $" AND (lease_until IS NULL OR lease_until < {NowSql})")}{Due}
+            RETURNING {ActionColumns}
+            """,
+            transaction);
+        Add(claim, "@owner", owner);
+        Add(claim, "@due_now", DateFormats.FormatStored(Time.GetUtcNow()));
+        Add(claim, "@id", "");
+        BindClock(claim);
+        using var attempt = Command(StartAttemptSql, transaction);
+        Add(attempt, "@id", "");
+        Add(attempt, "@at", DateFormats.FormatStored(at));
+        foreach (var key in keys)
+        {
+            claim.Parameters["@id"].Value = key;
+            if (Read(claim).SingleOrDefault() is not { } record)
+            {
+                continue;
+            }
+
+            attempt.Parameters["@id"].Value = key;
+            started.Add((record, Convert.ToInt32(attempt.ExecuteScalar(), CultureInfo.InvariantCulture)));
+        }
+
+        transaction.Commit();
+        return started;
+    }
+
+    /// <summary>
+    /// Records how a batch of attempts ended, in one transaction: each attempt's row, and for an action that is finished
+    /// (<c>Finished</c> set: succeeded or a dead letter) its state under its claim. For each, false when
+    /// its claim was lost (the action's row unchanged).
+    /// </summary>
+    public IReadOnlyList<bool> RecordBatch(IReadOnlyList<(ActionRecord Claim, EndedAttempt Ended, ActionState? Finished, string? Error)> outcomes, DateTimeOffset now)
+    {
+        var recorded = new List<bool>(outcomes.Count);
+        using var transaction = Writable().BeginTransaction();
+        using var end = Command("UPDATE attempts SET outcome = @o, message = @m WHERE idempotency_key = @id AND attempt = @n", transaction);
+        Add(end, "@id", "");
+        Add(end, "@n", 0);
+        Add(end, "@o", "");
+        Add(end, "@m", "");
+        using var finish = Command(
+            """
+            UPDATE actions SET state = @s, attempts = attempts + 1, last_error = @e, updated_at = @at, lease_owner = NULL, lease_until = NULL
+            WHERE idempotency_key = @id AND fence = @fence
+            """,
+            transaction);
+        Add(finish, "@s", "");
+        Add(finish, "@e", null);
+        Add(finish, "@at", DateFormats.FormatStored(now));
+        Add(finish, "@id", "");
+        Add(finish, "@fence", 0L);
+        foreach (var (claim, ended, finished, error) in outcomes)
+        {
+            end.Parameters["@id"].Value = claim.IdempotencyKey;
+            end.Parameters["@n"].Value = ended.Attempt;
+            end.Parameters["@o"].Value = ended.Outcome;
+            end.Parameters["@m"].Value = ended.Message;
+            end.ExecuteNonQuery();
+            if (finished is not { } state)
+            {
+                recorded.Add(true);
+                continue;
+            }
+
+            finish.Parameters["@s"].Value = StateName(state);
+            finish.Parameters["@e"].Value = (object?)error ?? DBNull.Value;
+            finish.Parameters["@id"].Value = claim.IdempotencyKey;
+            finish.Parameters["@fence"].Value = claim.Fence;
+            recorded.Add(finish.ExecuteNonQuery() == 1);
+        }
+
+        transaction.Commit();
+        return recorded;
+    }
+
+    /// <summary>
+    /// Gives back claims of a batch whose attempts were started but not made (the run was stopped first), in one
+    /// transaction: each attempt row is removed, since nothing was sent, and the action is left pending for whoever
+    /// claims it next. A claim that was lost is left alone.
+    /// </summary>
+    public void ReleaseUnsent(IReadOnlyList<(ActionRecord Claim, int Attempt)> unsent)
+    {
+        using var transaction = Writable().BeginTransaction();
+        foreach (var (claim, attempt) in unsent)
+        {
+            using var release = Command("UPDATE actions SET lease_owner = NULL, lease_until = NULL WHERE idempotency_key = @id AND fence = @fence AND state = 'pending'", transaction);
+            Add(release, "@id", claim.IdempotencyKey);
+            Add(release, "@fence", claim.Fence);
+            if (release.ExecuteNonQuery() == 1)
+            {
+                using var remove = Command("DELETE FROM attempts WHERE idempotency_key = @id AND attempt = @n AND outcome = 'started'", transaction);
+                Add(remove, "@id", claim.IdempotencyKey);
+                Add(remove, "@n", attempt);
+                remove.ExecuteNonQuery();
+            }
+        }
+
+        transaction.Commit();
+    }
+
+    /// <summary>
+    /// Extends the leases of a batch's claims whose attempts are not made yet, in one transaction (a batch that takes
+    /// longer than a third of the lease); for each, false when the claim was lost.
+    /// </summary>
+    public IReadOnlyList<bool> RenewAll(IReadOnlyList<ActionRecord> claims)
+    {
+        var renewed = new List<bool>(claims.Count);
+        using var transaction = Writable().BeginTransaction();
+        using var command = Command($"UPDATE actions SET lease_until = {LeaseUntilSql} WHERE idempotency_key = @id AND fence = @fence AND state = 'pending'", transaction);
+        Add(command, "@id", "");
+        Add(command, "@fence", 0L);
+        BindClock(command);
+        foreach (var claim in claims)
+        {
+            command.Parameters["@id"].Value = claim.IdempotencyKey;
+            command.Parameters["@fence"].Value = claim.Fence;
+            renewed.Add(command.ExecuteNonQuery() == 1);
+        }
+
+        transaction.Commit();
+        return renewed;
+    }
+
     /// <summary>
     /// Extends the lease of a claim; false when the claim was lost (another runner claimed the action,
     /// which changed its fencing token, or it is finished). A lease that ran out with nobody taking
@@ -177,19 +330,21 @@ internal abstract partial class StateStore
             }
         }
 
-        using var insert = Command(
-            """
-            INSERT INTO attempts (idempotency_key, attempt, at, outcome, message)
-            VALUES (@id, (SELECT COUNT(*) + 1 FROM attempts WHERE idempotency_key = @id), @at, 'started', '')
-            RETURNING attempt
-            """,
-            transaction);
+        using var insert = Command(StartAttemptSql, transaction);
         Add(insert, "@id", claim.IdempotencyKey);
         Add(insert, "@at", DateFormats.FormatStored(at));
         var attempt = Convert.ToInt32(insert.ExecuteScalar(), CultureInfo.InvariantCulture);
         transaction.Commit();
         return attempt;
     }
+
+    /// <summary>Adds an attempt row <c>started</c> for <c>@id</c> at <c>@at</c>, numbered after the action's earlier ones; returns its number.</summary>
+    private const string StartAttemptSql =
+        """
+        INSERT INTO attempts (idempotency_key, attempt, at, outcome, message)
+        VALUES (@id, (SELECT COUNT(*) + 1 FROM attempts WHERE idempotency_key = @id), @at, 'started', '')
+        RETURNING attempt
+        """;
 
     private void End(string idempotencyKey, EndedAttempt? ended, DbTransaction transaction)
     {
@@ -268,12 +423,7 @@ internal abstract partial class StateStore
     /// </summary>
     public int BeginAttempt(string idempotencyKey, DateTimeOffset at)
     {
-        using var command = Command(
-            """
-            INSERT INTO attempts (idempotency_key, attempt, at, outcome, message)
-            VALUES (@id, (SELECT COUNT(*) + 1 FROM attempts WHERE idempotency_key = @id), @at, 'started', '')
-            RETURNING attempt
-            """);
+        using var command = Command(StartAttemptSql);
         Writable();
         Add(command, "@id", idempotencyKey);
         Add(command, "@at", DateFormats.FormatStored(at));

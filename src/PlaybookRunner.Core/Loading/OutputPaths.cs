@@ -42,3 +42,32 @@ internal static class OutputPaths
         return null;
     }
 }
+
+/// <summary>
+/// <see cref="OutputPaths.Problem"/> answered once per path for one plan (resolving a path's links costs a system call per
+/// folder): a plan is a snapshot, and <c>run</c> checks each path again right before writing it. At most
+/// <see cref="Capacity"/> paths are remembered (paths rendered per customer are checked each time past that).
+/// </summary>
+internal sealed class OutputPathCheck(WorkspaceDefinition workspace)
+{
+    private const int Capacity = 1024;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Path, string Written), string?> _answers = new();
+
+    /// <inheritdoc cref="OutputPaths.Problem"/>
+    public string? Problem(string path, string written)
+    {
+        if (_answers.TryGetValue((path, written), out var known))
+        {
+            return known;
+        }
+
+        var answer = OutputPaths.Problem(path, written, workspace);
+        if (_answers.Count < Capacity)
+        {
+            _answers.TryAdd((path, written), answer);
+        }
+
+        return answer;
+    }
+}

@@ -181,6 +181,7 @@ internal static class Planner
         var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(asOf, playbook.TimeZone).DateTime);
         var relatedSources = playbook.Source.Related.Select(r => workspace.Definition.Sources[r.Source]).ToList();
         var baseDirectory = Path.GetDirectoryName(playbook.Path)!;
+        var outputPaths = new Loading.OutputPathCheck(workspace.Definition);
         return (raw, lets) =>
         {
             var rule = playbook.Rules[raw.RuleIndex];
@@ -206,7 +207,7 @@ internal static class Planner
                 var globals = templates.Message is null && templates.Actions.Count == 0 ? null
                     : new TemplateScope(() => Globals(playbook, relatedSources, raw, lets), new FindingValues(names, raw, lets, playbook.TimeZone), shared[raw.RuleIndex] ??= Shared(playbook, rule, severity, asOf, helpers)) { Helpers = helpers };
                 var message = templates.Message is null ? rule.Title ?? rule.Id : TemplateRenderer.Render(templates.Message, globals!, TemplateSink.Text);
-                var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!, workspace.Definition, playbook)).ToList();
+                var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!, outputPaths, playbook)).ToList();
                 finding = new PlannedFinding(playbook.Id, rule.Id, raw.RuleIndex, key, severity, message, suppression is not null, actions)
                 {
                     Justification = suppression?.Justification,
@@ -445,7 +446,7 @@ internal static class Planner
         _ => "warning",
     };
 
-    private static PlannedAction RenderAction(CompiledAction action, TemplateScope globals, WorkspaceDefinition workspace, PlaybookDefinition playbook)
+    private static PlannedAction RenderAction(CompiledAction action, TemplateScope globals, Loading.OutputPathCheck outputPaths, PlaybookDefinition playbook)
     {
         var fields = new List<PlannedActionField>(action.Fields.Count);
         foreach (var field in action.Fields)
@@ -453,7 +454,7 @@ internal static class Planner
             try
             {
                 var rendered = RenderField(field, globals, SinkOf(action, field.Name));
-                Preflight(action, field, rendered, workspace, playbook);
+                Preflight(action, field, rendered, outputPaths, playbook);
                 fields.Add(rendered);
             }
             catch (ActionFieldException)
@@ -479,7 +480,7 @@ internal static class Planner
     /// that is not exactly the addresses the template writes, a subject with a control character), a header with a
     /// control character, a file path a file action may not write.
     /// </summary>
-    private static void Preflight(CompiledAction action, CompiledActionField field, PlannedActionField rendered, WorkspaceDefinition workspace, PlaybookDefinition playbook)
+    private static void Preflight(CompiledAction action, CompiledActionField field, PlannedActionField rendered, Loading.OutputPathCheck outputPaths, PlaybookDefinition playbook)
     {
         var location = field.Template?.Source.Location ?? action.Definition.Location;
         var label = FieldLabel(action, field);
@@ -499,7 +500,7 @@ internal static class Planner
         if (field.Name == kind.OutputPathField)
         {
             var written = rendered.Text ?? kind.DefaultOutputPath;
-            if (Loading.OutputPaths.Problem(Path.Combine(Path.GetDirectoryName(playbook.Path)!, written), written, workspace) is { } pathProblem)
+            if (outputPaths.Problem(Path.Combine(Path.GetDirectoryName(playbook.Path)!, written), written) is { } pathProblem)
             {
                 throw new ActionFieldException(label, location, "renders a path a file action may not write (outside the workspace root, in .git, a YAML file or a file the workspace reads)", pathProblem);
             }
