@@ -21,6 +21,7 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
     private string[] _ruleIds = [];
     private string[] _letNames = [];
     private string[] _segmentNames = [];
+    private string[] _valueNames = [];
     private TRecord? _current;
     private long _deadline;
     private EvaluationWatchdog.Handle? _watch;
@@ -72,6 +73,7 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
         _ruleIds = [.. playbook.RuleIds];
         _letNames = [.. playbook.LetNames];
         _segmentNames = [.. playbook.SegmentNames];
+        _valueNames = [.. playbook.ValueNames];
         _sink.Lets = new object?[_letNames.Length];
         Now = now;
         Today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(now, _zone).DateTime);
@@ -237,9 +239,12 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
         }
     }
 
-    protected void __Fire(int rule, TRecord record, bool[] segments)
+    protected void __Fire(int rule, TRecord record, bool[] segments) => __Fire(rule, record, segments, []);
+
+    /// <summary>A rule held for <paramref name="record"/>: the finding, with its segments and computed values, goes to the planner.</summary>
+    protected void __Fire(int rule, TRecord record, bool[] segments, object?[] values)
     {
-        var finding = new RawFinding(rule, record, segments);
+        var finding = new RawFinding(rule, record, segments) { Values = values };
         if (_sink.OnFinding is { } onFinding)
         {
             // The budget is the conditions': the time the planner spends rendering the finding is added to the
@@ -268,26 +273,23 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
         }
     }
 
-    protected void __RuleFailed(int rule, TRecord record, Exception exception)
+    protected void __RuleFailed(int rule, TRecord record, Exception exception) => Failed($"rule '{_ruleIds[rule]}'", record, exception);
+
+    protected void __SegmentFailed(int segment, TRecord record, Exception exception) => Failed($"segment '{_segmentNames[segment]}'", record, exception);
+
+    /// <summary>A computed value threw for <paramref name="record"/>: reported like a segment, and the record is skipped by this playbook.</summary>
+    protected void __ValueFailed(int value, TRecord record, Exception exception) => Failed($"value '{_valueNames[value]}'", record, exception);
+
+    /// <summary>An expression threw for one record: an error of the plan, unless the budget ran out (which stops the evaluation).</summary>
+    private void Failed(string where, TRecord record, Exception exception)
     {
         if (exception is BudgetExceededException || (exception is OutOfMemoryException && HeapLimit.Megabytes is not null))
         {
-            _where = $"rule '{_ruleIds[rule]}'";
+            _where = where;
             throw exception as BudgetExceededException ?? new BudgetExceededException((OutOfMemoryException)exception);
         }
 
-        _sink.Errors.Add(new RawError($"rule '{_ruleIds[rule]}'", record.Key, exception));
-    }
-
-    protected void __SegmentFailed(int segment, TRecord record, Exception exception)
-    {
-        if (exception is BudgetExceededException || (exception is OutOfMemoryException && HeapLimit.Megabytes is not null))
-        {
-            _where = $"segment '{_segmentNames[segment]}'";
-            throw exception as BudgetExceededException ?? new BudgetExceededException((OutOfMemoryException)exception);
-        }
-
-        _sink.Errors.Add(new RawError($"segment '{_segmentNames[segment]}'", record.Key, exception));
+        _sink.Errors.Add(new RawError(where, record.Key, exception));
     }
 
     /// <summary>When <paramref name="ruleId"/> of this playbook last fired for the current customer.</summary>

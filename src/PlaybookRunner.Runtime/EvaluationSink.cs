@@ -1,7 +1,11 @@
 namespace PlaybookRunner.Runtime;
 
-/// <summary>A rule that held for a record, with the segment values at that moment (for templates).</summary>
-internal sealed record RawFinding(int RuleIndex, GeneratedRecord Record, bool[] Segments);
+/// <summary>A rule that held for a record, with the segment and computed values at that moment (for templates and the plan).</summary>
+internal sealed record RawFinding(int RuleIndex, GeneratedRecord Record, bool[] Segments)
+{
+    /// <summary>The playbook's computed values for the record, in file order.</summary>
+    public object?[] Values { get; init; } = [];
+}
 
 /// <summary>An expression that threw for one record (or a let value that threw for the population).</summary>
 internal sealed record RawError(string Where, string Key, Exception Exception);

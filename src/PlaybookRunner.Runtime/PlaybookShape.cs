@@ -6,4 +6,8 @@ namespace PlaybookRunner.Runtime;
 /// <param name="RuleIds">The rules, in file order.</param>
 /// <param name="LetNames">The <c>let</c> values, in file order.</param>
 /// <param name="SegmentNames">The segments, in file order.</param>
-public sealed record PlaybookShape(string Id, TimeZoneInfo TimeZone, IReadOnlyList<string> RuleIds, IReadOnlyList<string> LetNames, IReadOnlyList<string> SegmentNames);
+public sealed record PlaybookShape(string Id, TimeZoneInfo TimeZone, IReadOnlyList<string> RuleIds, IReadOnlyList<string> LetNames, IReadOnlyList<string> SegmentNames)
+{
+    /// <summary>The computed values (<c>values:</c>), in file order.</summary>
+    public IReadOnlyList<string> ValueNames { get; init; } = [];
+}

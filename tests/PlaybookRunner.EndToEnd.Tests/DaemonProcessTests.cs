@@ -340,7 +340,7 @@ public sealed class DaemonProcessTests(PostgresServer postgres, Xunit.Abstractio
         {
             using var daemon = new DaemonProcess(root, new Dictionary<string, string>(), "--listen", "none");
             Assert.Equal(1, daemon.WaitForExit(TimeSpan.FromSeconds(60)));
-            Assert.Contains("p.yaml(6,11): error PB2001: CS0103: 'nope' is not a field, related list, let value, segment or helper of playbook 'p'", daemon.Log, StringComparison.Ordinal);
+            Assert.Contains("p.yaml(6,11): error PB2001: CS0103: 'nope' is not a field, related list, let value, computed value, segment or helper of playbook 'p'", daemon.Log, StringComparison.Ordinal);
             Assert.Contains("nothing to run", daemon.Log, StringComparison.Ordinal);
         }
         finally

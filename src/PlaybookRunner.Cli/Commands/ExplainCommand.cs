@@ -51,28 +51,28 @@ internal static class ExplainCommand
             text.Append("  ").Append(left.PadRight(width)).Append("  = ").Append(part.Evaluated ? L(part.Value) : "(not evaluated)").Append('\n');
         }
 
-        if (e.Segments.Count > 0)
-        {
-            text.Append("segments:\n");
-            foreach (var segment in e.Segments)
-            {
-                text.Append(CultureInfo.InvariantCulture, $"  {segment.Name} = {L(segment.Value ?? "(not evaluated)")}    ({L(segment.Expression)})\n");
-            }
-        }
-
-        if (e.Lets.Count > 0)
-        {
-            text.Append("let:\n");
-            foreach (var let in e.Lets)
-            {
-                text.Append(CultureInfo.InvariantCulture, $"  {let.Name} = {L(let.Value ?? "(not evaluated)")}    ({L(let.Expression)})\n");
-            }
-        }
-
+        Named(text, "values", e.Values);
+        Named(text, "segments", e.Segments);
+        Named(text, "let", e.Lets);
         text.Append("cooldown: ").Append(L(e.Cooldown)).Append('\n');
         text.Append("suppression: ").Append(L(e.Suppression)).Append('\n');
         text.Append("result: ").Append(L(e.Outcome)).Append('\n');
         return text.ToString();
+    }
+
+    /// <summary>A block of named values (computed values, segments, lets): each with its value and expression.</summary>
+    private static void Named(StringBuilder text, string title, IReadOnlyList<ExplainedValue> items)
+    {
+        if (items.Count == 0)
+        {
+            return;
+        }
+
+        text.Append(title).Append(":\n");
+        foreach (var item in items)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  {item.Name} = {L(item.Value ?? "(not evaluated)")}    ({L(item.Expression)})\n");
+        }
     }
 
     /// <summary>Workspace or data text on one line of the explanation (<see cref="SafeText"/>).</summary>

@@ -13,7 +13,7 @@ namespace PlaybookRunner.Core.Compilation;
 
 /// <summary>
 /// Generates the C# source of one compilation for all playbooks: a record class per source and a
-/// playbook class whose <c>__Evaluate</c> holds every let, segment and rule, with <c>#line</c>
+/// playbook class whose <c>__Evaluate</c> holds every let, computed value, segment and rule, with <c>#line</c>
 /// directives so that compiler errors point into the YAML.
 /// </summary>
 internal sealed class CSharpSourceBuilder
@@ -57,6 +57,9 @@ internal sealed class CSharpSourceBuilder
 
     /// <summary><see cref="Global"/> for an open generic type, without its arity suffix (the caller writes the type arguments).</summary>
     private static string GlobalGeneric(Type open) => "global::" + open.FullName![..open.FullName!.IndexOf('`', StringComparison.Ordinal)];
+
+    /// <summary>With explain: computed value <c>i</c> is recorded as rule <c>ValueExplainBase - i</c> (segments are <c>-1 - i</c>).</summary>
+    internal const int ValueExplainBase = -100_000;
 
     private static string RecordClassName(int sourceIndex) => PlaybookCompiler.RecordClassName(sourceIndex);
 
@@ -186,7 +189,7 @@ internal sealed class CSharpSourceBuilder
 
         var parsed = new Dictionary<SpannedText, ExpressionSyntax?>(ReferenceEqualityComparer.Instance);
         var used = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var text in playbook.Lets.Select(l => l.Expression).Concat(playbook.Segments.Select(s => s.Expression)).Concat(playbook.Rules.Select(r => r.When)))
+        foreach (var text in playbook.Lets.Select(l => l.Expression).Concat(playbook.Values.Select(v => v.Expression)).Concat(playbook.Segments.Select(s => s.Expression)).Concat(playbook.Rules.Select(r => r.When)))
         {
             var syntax = Parse(text);
             parsed[text] = syntax;
@@ -211,6 +214,23 @@ internal sealed class CSharpSourceBuilder
             _code.Append("            var @").Append(name).Append(" = __r.@").Append(name).Append(";\n");
         }
 
+        // Computed values, once per record, in file order: all in one try, so that each is a typed local (var) the rest of
+        // the record's code sees; __vi says which one threw (-1 once all are computed: a later throw is not theirs).
+        if (playbook.Values.Count > 0)
+        {
+            _code.Append("            int __vi = 0;\n            try\n            {\n");
+            for (var i = 0; i < playbook.Values.Count; i++)
+            {
+                var value = playbook.Values[i];
+                _code.Append("            __vi = ").Append(i.ToString(CultureInfo.InvariantCulture)).Append(";\n            var @").Append(value.Name).Append(" = (\n");
+                AppendExpression(playbook, ExpressionKind.Value, value.Name, value.Expression, parsed[value.Expression],
+                    Guarded(_explain ? $"__X({(ValueExplainBase - i).ToString(CultureInfo.InvariantCulture)}, 0, {value.Expression.Value})" : value.Expression.Value));
+                _code.Append("            );\n");
+            }
+
+            _code.Append("            __vi = -1;\n");
+        }
+
         for (var i = 0; i < playbook.Segments.Count; i++)
         {
             var segment = playbook.Segments[i];
@@ -224,6 +244,7 @@ internal sealed class CSharpSourceBuilder
         var segmentArray = playbook.Segments.Count == 0
             ? "global::System.Array.Empty<bool>()"
             : "new bool[] { " + string.Join(", ", playbook.Segments.Select(s => "@" + s.Name)) + " }";
+        var valueArray = playbook.Values.Count == 0 ? "" : ", new object?[] { " + string.Join(", ", playbook.Values.Select(v => "@" + v.Name)) + " }";
         for (var i = 0; i < playbook.Rules.Count; i++)
         {
             var rule = playbook.Rules[i];
@@ -240,7 +261,12 @@ internal sealed class CSharpSourceBuilder
 
             AppendExpression(playbook, ExpressionKind.When, rule.Id, rule.When, parsed[rule.When], Guarded(instrumented ?? rule.When.Value));
             _code.Append("                );\n            }\n            catch (global::System.Exception __e)\n            {\n                __RuleFailed(").Append(n).Append(", __r, __e);\n                __fire").Append(n).Append(" = false;\n            }\n")
-                .Append("            if (__fire").Append(n).Append(")\n            {\n                __Fire(").Append(n).Append(", __r, ").Append(segmentArray).Append(");\n            }\n");
+                .Append("            if (__fire").Append(n).Append(")\n            {\n                __Fire(").Append(n).Append(", __r, ").Append(segmentArray).Append(valueArray).Append(");\n            }\n");
+        }
+
+        if (playbook.Values.Count > 0)
+        {
+            _code.Append("            }\n            catch (global::System.Exception __e) when (__vi >= 0)\n            {\n                __ValueFailed(__vi, __r, __e);\n            }\n");
         }
 
         _code.Append("        }\n    }\n}\n");

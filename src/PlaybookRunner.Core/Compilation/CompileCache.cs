@@ -153,7 +153,7 @@ internal sealed class CompileCache
             Add("playbook");
             Add(playbook.Id);
             Add(PlaybookCompiler.IndexOf(sources, playbook.Source).ToString(CultureInfo.InvariantCulture));
-            foreach (var (kind, items) in new[] { ("let", playbook.Lets), ("segment", playbook.Segments) })
+            foreach (var (kind, items) in new[] { ("let", playbook.Lets), ("value", playbook.Values), ("segment", playbook.Segments) })
             {
                 foreach (var item in items)
                 {

@@ -9,6 +9,7 @@ internal enum ExpressionKind
     Let,
     Segment,
     When,
+    Value,
 }
 
 /// <summary>
@@ -27,6 +28,7 @@ internal sealed record ExpressionSite(
     {
         ExpressionKind.Let => $"let '{Name}'",
         ExpressionKind.Segment => $"segment '{Name}'",
+        ExpressionKind.Value => $"value '{Name}'",
         _ => $"'when' of rule '{Name}'",
     };
 }

@@ -105,7 +105,10 @@ internal static class PlaybookCompiler
         {
             var type = assembly.GetType($"{Namespace}.{PlaybookClassName(i)}")!;
             var definition = playbooks[i];
-            var shape = new PlaybookShape(definition.Id, definition.TimeZone, [.. definition.Rules.Select(r => r.Id)], [.. definition.Lets.Select(l => l.Name)], [.. definition.Segments.Select(s => s.Name)]);
+            var shape = new PlaybookShape(definition.Id, definition.TimeZone, [.. definition.Rules.Select(r => r.Id)], [.. definition.Lets.Select(l => l.Name)], [.. definition.Segments.Select(s => s.Name)])
+            {
+                ValueNames = [.. definition.Values.Select(v => v.Name)],
+            };
             units.Add(new CompiledPlaybookUnit(
                 definition,
                 (population, records, now, history, budget, onFinding) => ((IPlaybookEntry)Activator.CreateInstance(type)!).__RunAny(population, records, now, shape, history, budget, onFinding),

@@ -170,7 +170,7 @@ internal static partial class RoslynCompiler
                 continue;
             }
 
-            if (error.Id is "CS0029" or "CS0266" && site.Kind != ExpressionKind.Let && message.Contains("to 'bool'", StringComparison.Ordinal))
+            if (error.Id is "CS0029" or "CS0266" && site.Kind is ExpressionKind.Segment or ExpressionKind.When && message.Contains("to 'bool'", StringComparison.Ordinal))
             {
                 var type = message.Split('\'')[1];
                 diagnostics.Add(DiagnosticDescriptors.NotBool, Map(error.Location, site, builder.Files), site.Describe(), type);
@@ -181,11 +181,18 @@ internal static partial class RoslynCompiler
             {
                 message += "; a let value sees the whole population: use an aggregate such as Sum(c => c.field)";
             }
+            else if (error.Id is "CS0103" or "CS0841" && message.Split('\'') is [_, var value, ..] && site.Playbook.Values.FirstOrDefault(v => v.Name == value) is { } later)
+            {
+                // A value read by a let (computed before any customer) or by a value above it.
+                message = site.Kind == ExpressionKind.Let
+                    ? $"'{value}' is a computed value, one per customer; a let value sees the whole population: aggregate the field it is computed from"
+                    : $"'{value}' is a computed value defined below {site.Describe()}; a value sees only the values above it: move '{value}' up";
+            }
             else if (error.Id == "CS0103" && message.Split('\'') is [_, var name, ..])
             {
                 var known = site.Playbook.Source.Fields.Select(f => f.Name).Concat(site.Playbook.Source.Related.Select(r => r.Name))
-                    .Concat(site.Playbook.Lets.Select(l => l.Name)).Concat(site.Playbook.Segments.Select(s => s.Name)).Concat(HelperNames);
-                message = $"'{name}' is not a field, related list, let value, segment or helper of playbook '{site.Playbook.Id}'{Yaml.YamlSchemaValidator.Suggest(name, known)}";
+                    .Concat(site.Playbook.Lets.Select(l => l.Name)).Concat(site.Playbook.Values.Select(v => v.Name)).Concat(site.Playbook.Segments.Select(s => s.Name)).Concat(HelperNames);
+                message = $"'{name}' is not a field, related list, let value, computed value, segment or helper of playbook '{site.Playbook.Id}'{Yaml.YamlSchemaValidator.Suggest(name, known)}";
             }
             else if (error.Id == "CS1061" && message.Split('\'') is [_, var type, _, var member, ..] && RecordSource(type, sources) is { } source)
             {
@@ -246,13 +253,13 @@ internal static partial class RoslynCompiler
 
     private static void CheckSite(SemanticModel model, SyntaxNode root, ExpressionSite site, IReadOnlyDictionary<string, string> files, DiagnosticBag diagnostics, bool instrumented, IReadOnlyList<Microsoft.CodeAnalysis.Text.TextSpan> errorSpans, IReadOnlyList<SourceDefinition> sources)
     {
-        if (site.Kind == ExpressionKind.Let
+        if (site.Kind is ExpressionKind.Let or ExpressionKind.Value
             && root.DescendantNodes(site.GeneratedSpan).OfType<Microsoft.CodeAnalysis.CSharp.Syntax.ExpressionSyntax>()
                 .Where(n => site.GeneratedSpan.Contains(n.Span)).MaxBy(n => n.Span.Length) is { } expression
             && model.GetTypeInfo(expression).Type is { TypeKind: not TypeKind.Error } type
             && !ExpressionAllowList.IsScalar(type))
         {
-            diagnostics.Add(DiagnosticDescriptors.LetType, Map(expression.GetLocation(), site, files), site.Name, type.ToDisplayString());
+            diagnostics.Add(DiagnosticDescriptors.LetType, Map(expression.GetLocation(), site, files), site.Describe(), type.ToDisplayString());
         }
 
         foreach (var (location, what, why) in ExpressionAllowList.Check(model, root, site.GeneratedSpan, site.Kind == ExpressionKind.Let, instrumented))

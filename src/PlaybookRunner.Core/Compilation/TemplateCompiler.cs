@@ -62,12 +62,14 @@ internal static class TemplateCompiler
         known.UnionWith(playbook.Source.Fields.Select(f => f.Name));
         known.UnionWith(playbook.Source.Related.Select(r => r.Name));
         known.UnionWith(playbook.Lets.Select(l => l.Name));
+        known.UnionWith(playbook.Values.Select(v => v.Name));
         known.UnionWith(playbook.Segments.Select(s => s.Name));
         known.UnionWith(Helpers);
         known.UnionWith(BuiltIns);
         var scalars = new HashSet<string>(StringComparer.Ordinal) { "now" };
         scalars.UnionWith(playbook.Source.Fields.Select(f => f.Name));
         scalars.UnionWith(playbook.Lets.Select(l => l.Name));
+        scalars.UnionWith(playbook.Values.Select(v => v.Name));
         scalars.UnionWith(playbook.Segments.Select(s => s.Name));
 
         return

@@ -120,8 +120,8 @@ public static class DiagnosticDescriptors
         "A when or segment expression must evaluate to true or false.");
     public static readonly DiagnosticDescriptor UnknownRuleRef = Error("PB2005", "Unknown rule in LastFired", "LastFired names '{0}', which is not a rule of playbook '{1}'", Condition,
         "LastFired(\"rule-id\") takes the id of a rule of the same playbook, as a string literal.");
-    public static readonly DiagnosticDescriptor LetType = Error("PB2007", "let value of the wrong type", "let '{0}' must be a number, bool, text or date/time value, but this is '{1}'", Condition,
-        "let values are computed once and shared: aggregate a list into a single value, e.g. Count(...) or Max(...).");
+    public static readonly DiagnosticDescriptor LetType = Error("PB2007", "let or computed value of the wrong type", "{0} must be a number, bool, text or date/time value, but this is '{1}'", Condition,
+        "let values are computed once and shared, and computed values (values:) once per customer, then shown by explain and the plan: aggregate a list into a single value, e.g. Count(...) or Max(...).");
     public static readonly DiagnosticDescriptor ExpressionTooLarge = Error("PB2008", "Expression too large", "{0}", Condition,
         "An expression may have at most 10,000 characters, 2,000 tokens, nesting 100 deep and lambdas 3 deep, so that no expression can exhaust the compiler; compute parts in segments or let values.");
     public static readonly DiagnosticDescriptor InternalCompile = Error("PB2006", "Internal compiler error", "Internal error while compiling playbooks: {0}", Condition,

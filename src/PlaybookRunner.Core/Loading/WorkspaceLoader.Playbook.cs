@@ -5,7 +5,7 @@ using PlaybookRunner.Core.Yaml;
 
 namespace PlaybookRunner.Core.Loading;
 
-/// <summary>One playbook file: its source, lets and segments, rules and their actions, and the channels they name.</summary>
+/// <summary>One playbook file: its source, lets, computed values and segments, rules and their actions, and the channels they name.</summary>
 public static partial class WorkspaceLoader
 {
     /// <summary>A template's text before its first <c>{{</c>: the part the author fixed.</summary>
@@ -74,6 +74,7 @@ public static partial class WorkspaceLoader
         }
 
         var lets = ReadNamed(map["let"], "a let value", names, diagnostics);
+        var values = ReadNamed(map["values"], "a computed value", names, diagnostics);
         var segments = ReadNamed(map["segments"], "a segment", names, diagnostics);
         var rules = new List<RuleDefinition>();
         var ruleLines = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -102,6 +103,7 @@ public static partial class WorkspaceLoader
             lets, segments, rules, map["playbook"]!.Location)
         {
             CatchUp = map.Text("catchup") != "none",
+            Values = values,
             MaxActions = map["max_actions"] is YamlScalar max
                 ? (int.TryParse(max.Value, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var limit) ? limit : int.MaxValue, max.Location)
                 : null,

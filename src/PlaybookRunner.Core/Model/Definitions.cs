@@ -48,7 +48,7 @@ public sealed record SourceDefinition(
     public string? FullPath => Option("path") is { } p ? System.IO.Path.GetFullPath(System.IO.Path.Combine(BaseDirectory, p)) : null;
 }
 
-/// <summary>A named expression: a <c>let</c> value or a segment.</summary>
+/// <summary>A named expression: a <c>let</c> value, a computed value or a segment.</summary>
 public sealed record NamedExpression(string Name, SpannedText Expression, SourceLocation NameLocation);
 
 /// <summary>One field of an action: a template, a boolean, or a nested map of templates (headers).</summary>
@@ -102,6 +102,12 @@ public sealed record PlaybookDefinition(
 
     /// <summary>Whether the daemon runs the latest tick missed while it was down, once, at start-up (<c>catchup: one</c>, the default).</summary>
     public bool CatchUp { get; init; } = true;
+
+    /// <summary>
+    /// The computed values (<c>values:</c>), in file order: one expression per record each, evaluated once per customer
+    /// before the segments, each seeing the fields, related lists, lets and the values before it.
+    /// </summary>
+    public IReadOnlyList<NamedExpression> Values { get; init; } = [];
 }
 
 /// <summary>An action channel from runner.yaml (smtp or webhook).</summary>

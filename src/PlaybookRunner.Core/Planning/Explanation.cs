@@ -8,7 +8,7 @@ namespace PlaybookRunner.Core.Planning;
 /// <summary>One part of a condition with its value for one customer; not evaluated when short-circuited.</summary>
 public sealed record ExplainedPart(string Expression, int Depth, bool Evaluated, string? Value);
 
-/// <summary>A named value shown by explain: a segment (with its expression) or a let.</summary>
+/// <summary>A named value shown by explain: a computed value or a segment (with its expression), or a let.</summary>
 public sealed record ExplainedValue(string Name, string Expression, string? Value);
 
 /// <summary>Why a rule does or does not fire for one customer (<c>playbook explain</c>).</summary>
@@ -28,6 +28,9 @@ public sealed record Explanation(
 {
     /// <summary>True when evaluating the rule for this key failed (the outcome says how): explain exits 1.</summary>
     public bool Failed { get; init; }
+
+    /// <summary>The playbook's computed values (<c>values:</c>) for this customer, with their expressions.</summary>
+    public IReadOnlyList<ExplainedValue> Values { get; init; } = [];
 }
 
 /// <summary>Builds explanations from what an instrumented evaluation recorded.</summary>
@@ -47,6 +50,8 @@ internal static class Explainer
         var rule = playbook.Rules[ruleIndex];
         var segments = playbook.Segments.Select((s, i) => new ExplainedValue(s.Name, s.Expression.Value,
             sink.Values.TryGetValue((playbook.Id, -1 - i, key), out var values) && values.TryGetValue(0, out var value) ? ExplainSink.Format(value) : null)).ToList();
+        var computed = playbook.Values.Select((v, i) => new ExplainedValue(v.Name, v.Expression.Value,
+            sink.Values.TryGetValue((playbook.Id, CSharpSourceBuilder.ValueExplainBase - i, key), out var values) && values.TryGetValue(0, out var value) ? ExplainSink.Format(value) : null)).ToList();
         var lets = playbook.Lets.Select((l, i) => new ExplainedValue(l.Name, l.Expression.Value,
             sink.Lets.TryGetValue((playbook.Id, i), out var value) ? ExplainSink.Format(value) : null)).ToList();
 
@@ -82,6 +87,7 @@ internal static class Explainer
             cooldown, suppression, finding?.IsPending ?? false, outcome)
         {
             Failed = finding is null && error is not null,
+            Values = computed,
         };
     }
 }

@@ -35,6 +35,15 @@ public sealed record PlannedFinding(
     /// <summary>The folder of the playbook's file: file action paths are relative to it.</summary>
     public string BaseDirectory { get; init; } = "";
 
+    /// <summary>
+    /// The playbook's computed values (<c>values:</c>) for this customer, in file order, each as a JSON literal: a
+    /// number, <c>true</c>/<c>false</c>, <c>null</c>, or a string (text, and dates as the plan writes them).
+    /// </summary>
+    public IReadOnlyList<(string Name, string Json)> Values { get; init; } = [];
+
+    /// <summary>The computed values on one line for people: <c>days_silent = 34, owner = "Ana"</c>.</summary>
+    public string ValuesLine => string.Join(", ", Values.Select(v => $"{v.Name} = {v.Json}"));
+
     /// <summary>With <c>plan --explain</c>: the value of each part of the rule's condition for this customer.</summary>
     public IReadOnlyList<ExplainedPart>? Explanation { get; init; }
 

@@ -201,6 +201,18 @@ public static class PlanDocument
             json.WriteEndObject();
         }
 
+        if (f.Values.Count > 0)
+        {
+            json.WriteStartObject("values");
+            foreach (var (name, literal) in f.Values)
+            {
+                json.WritePropertyName(name);
+                json.WriteRawValue(literal);
+            }
+
+            json.WriteEndObject();
+        }
+
         if (f.Explanation is { } parts)
         {
             json.WriteStartArray("explain");
@@ -352,6 +364,19 @@ public static class PlanDocument
         json.WriteEndObject();
     }
 
+    /// <summary>A computed value as the JSON literal a finding's <c>values</c> show (see <see cref="PlannedFinding.Values"/>).</summary>
+    internal static string ValueLiteral(object? value) => value switch
+    {
+        null => "null",
+        bool b => b ? "true" : "false",
+        int or long or short or byte or decimal => ((IFormattable)value).ToString(null, CultureInfo.InvariantCulture),
+        double d when double.IsFinite(d) => d.ToString("R", CultureInfo.InvariantCulture),
+        string s => JsonSerializer.Serialize(s, Relaxed),
+        _ => JsonSerializer.Serialize(Runtime.ExplainSink.Format(value), Relaxed),
+    };
+
+    private static readonly JsonSerializerOptions Relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>One finding of the document's <c>findings</c> array, not yet bound to a workspace.</summary>
     internal static PlannedFinding ReadFinding(JsonElement finding)
     {
@@ -383,6 +408,9 @@ public static class PlanDocument
             HeldBackUntil = Text(finding, "heldBackUntil") is { } until && TryInstant(until, out var instant) ? instant : null,
             DeadLetter = finding.TryGetProperty("deadLetter", out var dead) && Text(dead, "firedAt") is { } firedAt && TryInstant(firedAt, out var fired)
                 ? (fired, Text(dead, "error") ?? "") : null,
+            Values = finding.TryGetProperty("values", out var values) && values.ValueKind == JsonValueKind.Object
+                ? [.. values.EnumerateObject().Select(v => (v.Name, v.Value.GetRawText()))]
+                : [],
             Explanation = finding.TryGetProperty("explain", out var explain) && explain.ValueKind == JsonValueKind.Array
                 ? [.. explain.EnumerateArray().Select(p => new ExplainedPart(Text(p, "expression") ?? "", Number(p, "depth"), p.TryGetProperty("evaluated", out var e) && e.ValueKind == JsonValueKind.True, Text(p, "value")))]
                 : null,

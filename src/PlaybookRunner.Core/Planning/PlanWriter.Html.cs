@@ -156,6 +156,11 @@ public static partial class PlanWriter
         html.Append(CultureInfo.InvariantCulture,
             $"<article class=\"finding\" data-playbook=\"{E(finding.Playbook)}\" data-rule=\"{E($"{finding.Playbook}/{finding.Rule}")}\" data-severity=\"{severity}\" data-state=\"{state}\" data-key=\"{E(finding.Key)}\">\n")
             .Append(CultureInfo.InvariantCulture, $"<h3><span class=\"sev\">{severity}</span>{E(finding.Playbook)}/{E(finding.Rule)} &middot; {E(finding.Key)}</h3>\n<p class=\"message\">{E(finding.Message ?? "")}</p>\n");
+        if (finding.Values.Count > 0)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"values\">{E(finding.ValuesLine)}</p>\n");
+        }
+
         if (finding.Suppressed)
         {
             html.Append(CultureInfo.InvariantCulture, $"<p class=\"note\">Suppressed: {E(finding.Justification ?? "")}. No action runs.</p>\n");

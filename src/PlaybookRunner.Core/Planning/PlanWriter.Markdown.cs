@@ -57,6 +57,11 @@ public static partial class PlanWriter
         foreach (var finding in pending.Take(MarkdownFindingLimit))
         {
             md.Append(CultureInfo.InvariantCulture, $"<details><summary><b>{Inert(finding.Playbook)}/{Inert(finding.Rule)}</b> · <code>{Inert(finding.Key)}</code> · {Planner.SeverityName(finding.Severity)}: {Inert(finding.Message)}</summary>\n\n");
+            if (finding.Values.Count > 0)
+            {
+                md.Append("Values: ").Append(Cell(finding.ValuesLine)).Append("\n\n");
+            }
+
             foreach (var action in finding.Actions)
             {
                 md.Append("- ").Append(Cell(Summarise(action))).Append('\n');

@@ -26,6 +26,11 @@ public static partial class PlanWriter
             {
                 var mark = finding.State switch { FindingState.Suppressed => "~ ", FindingState.HeldBack => "= ", _ => "+ " };
                 text.Append("  ").Append(mark).Append(OneLine(finding.Key)).Append("  ").Append(OneLine(finding.Message)).Append('\n');
+                if (finding.Values.Count > 0)
+                {
+                    text.Append("      values: ").Append(OneLine(finding.ValuesLine)).Append('\n');
+                }
+
                 if (finding.Suppressed)
                 {
                     text.Append("      suppressed: ").Append(OneLine(finding.Justification)).Append('\n');

@@ -214,6 +214,7 @@ internal static class Planner
                     BaseDirectory = baseDirectory,
                     HeldBackUntil = heldBackUntil,
                     DeadLetter = history.LastDeadLetter(playbook.Id, rule.Id, key),
+                    Values = playbook.Values.Count == 0 ? [] : [.. playbook.Values.Select((v, i) => (v.Name, PlanDocument.ValueLiteral(raw.Values[i])))],
                 };
             }
             catch (ActionFieldException ex)
@@ -315,7 +316,7 @@ internal static class Planner
     {
         var zone = playbook.TimeZone;
         var fields = playbook.Source.Fields;
-        var globals = new ScriptObject(fields.Count + playbook.Source.Related.Count + playbook.Lets.Count + playbook.Segments.Count);
+        var globals = new ScriptObject(fields.Count + playbook.Source.Related.Count + playbook.Lets.Count + playbook.Values.Count + playbook.Segments.Count);
         for (var i = 0; i < fields.Count; i++)
         {
             globals.SetValue(fields[i].Name, ForTemplate(raw.Record.GetField(i), zone), false);
@@ -343,6 +344,11 @@ internal static class Planner
         for (var i = 0; i < playbook.Lets.Count; i++)
         {
             globals.SetValue(playbook.Lets[i].Name, ForTemplate(lets[i], zone), false);
+        }
+
+        for (var i = 0; i < playbook.Values.Count; i++)
+        {
+            globals.SetValue(playbook.Values[i].Name, ForTemplate(raw.Values[i], zone), false);
         }
 
         for (var i = 0; i < playbook.Segments.Count; i++)
@@ -375,7 +381,7 @@ internal static class Planner
     /// </summary>
     private sealed class FindingValues(IReadOnlyDictionary<string, (int Kind, int Index)> names, RawFinding raw, object?[] lets, TimeZoneInfo zone) : IFindingValues
     {
-        private const int Field = 0, Related = 1, Let = 2, Segment = 3;
+        private const int Field = 0, Related = 1, Let = 2, Segment = 3, Value = 4;
 
         /// <summary>Each name a finding's values object has, and where its value comes from (a later kind wins, as there).</summary>
         public static IReadOnlyDictionary<string, (int Kind, int Index)> Names(PlaybookDefinition playbook)
@@ -394,6 +400,11 @@ internal static class Planner
             for (var i = 0; i < playbook.Lets.Count; i++)
             {
                 names[playbook.Lets[i].Name] = (Let, i);
+            }
+
+            for (var i = 0; i < playbook.Values.Count; i++)
+            {
+                names[playbook.Values[i].Name] = (Value, i);
             }
 
             for (var i = 0; i < playbook.Segments.Count; i++)
@@ -422,6 +433,9 @@ internal static class Planner
                     return true;
                 case Segment:
                     value = raw.Segments[at.Index];
+                    return true;
+                case Value:
+                    value = ForTemplate(raw.Values[at.Index], zone);
                     return true;
                 default:
                     return false;

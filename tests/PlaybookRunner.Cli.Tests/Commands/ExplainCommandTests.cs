@@ -5,7 +5,7 @@ namespace PlaybookRunner.Cli.Tests.Commands;
 public sealed class ExplainCommandTests
 {
     [Fact]
-    public void Explain_shows_every_part_of_the_condition_with_its_value_and_the_segments_lets_and_cooldown()
+    public void Explain_shows_every_part_of_the_condition_with_its_value_and_the_computed_values_segments_lets_and_cooldown()
     {
         var (code, stdout, stderr) = CliRunner.Run("explain", "key-client-care/renewal-at-risk", "C-1004", CliRunner.Playbooks, "--as-of", "2026-03-02T09:00:00Z");
         Assert.Equal((0, ""), (code, stderr));
@@ -13,17 +13,20 @@ public sealed class ExplainCommandTests
             """
             key-client-care/renewal-at-risk for C-1004 as of 2026-03-02T09:00:00+00:00
 
-            when: key && DaysUntil(renewal_date) <= 60 && (nps < 7 || DaysSince(last_contact_at) > 21)
-              key                                         = true
-              DaysUntil(renewal_date) <= 60               = true
-                DaysUntil(renewal_date)                   = 25
-                  renewal_date                            = 2026-03-27
-              nps < 7 || DaysSince(last_contact_at) > 21  = true
-                nps < 7                                   = false
-                  nps                                     = null
-                DaysSince(last_contact_at) > 21           = true
-                  DaysSince(last_contact_at)              = 37
-                    last_contact_at                       = 2026-01-23T11:45:00
+            when: key && DaysUntil(renewal_date) <= 60 && (nps < 7 || days_silent == null || days_silent > 21)
+              key                                                 = true
+              DaysUntil(renewal_date) <= 60                       = true
+                DaysUntil(renewal_date)                           = 25
+                  renewal_date                                    = 2026-03-27
+              nps < 7 || days_silent == null || days_silent > 21  = true
+                nps < 7                                           = false
+                  nps                                             = null
+                days_silent == null                               = false
+                  days_silent                                     = 37
+                days_silent > 21                                  = true
+                  days_silent                                     = 37
+            values:
+              days_silent = 37    (last_contact_at == null ? (int?)null : DaysSince(last_contact_at))
             segments:
               key = true    (revenue >= key_revenue)
             let:
@@ -98,7 +101,7 @@ public sealed class ExplainCommandTests
         var first = plan.RootElement.GetProperty("findings")[0];
         Assert.Equal(("no-contact-30d", "C-1002"), (first.GetProperty("rule").GetString(), first.GetProperty("key").GetString()));
         Assert.Equal(
-            ["key=true@0", "DaysSince(last_contact_at) > 30=true@0", "DaysSince(last_contact_at)=46@1", "last_contact_at=2026-01-14T10:30:00@2"],
+            ["key=true@0", "days_silent == null || days_silent > 30=true@0", "days_silent == null=false@1", "days_silent=46@2", "days_silent > 30=true@1", "days_silent=46@2"],
             first.GetProperty("explain").EnumerateArray().Select(p => $"{p.GetProperty("expression").GetString()}={p.GetProperty("value").GetString()}@{p.GetProperty("depth").GetInt32()}"));
 
         // Without --explain the plan is the documented golden, unchanged.

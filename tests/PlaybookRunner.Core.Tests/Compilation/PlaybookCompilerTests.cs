@@ -56,7 +56,7 @@ public sealed class PlaybookCompilerTests
             """);
         var error = Assert.Single(TestEngine.Validate([file]).Diagnostics);
         Assert.Equal(("PB2001", 7, 9), (error.Id, error.Location.Line, error.Location.Column));
-        Assert.StartsWith("CS0103: 'nn' is not a field, related list, let value, segment or helper of playbook", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("CS0103: 'nn' is not a field, related list, let value, computed value, segment or helper of playbook", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -33,7 +33,7 @@ public sealed class OnePassTests
             lines,
             l => Assert.StartsWith("cron.yaml(3) PB1012: '0 9 * * MON-FRU' is not a valid cron expression: field 5 (day of week) 'MON-FRU'", l, StringComparison.Ordinal),
             l => Assert.Equal("cron.yaml(4) PB1013: 'Europe/Londn' is not a known IANA time zone; did you mean 'Europe/London'?", l),
-            l => Assert.Equal("csharp.yaml(5) PB2001: CS0103: 'tickts' is not a field, related list, let value, segment or helper of playbook 'csharp'; did you mean 'tickets'?", l),
+            l => Assert.Equal("csharp.yaml(5) PB2001: CS0103: 'tickts' is not a field, related list, let value, computed value, segment or helper of playbook 'csharp'; did you mean 'tickets'?", l),
             l => Assert.StartsWith("runner.yaml(2) PB1005: 'strng' is not a valid sources.crm.fields.owner", l, StringComparison.Ordinal),
             l => Assert.StartsWith("runner.yaml(4) PB1003: Missing required key 'path'", l, StringComparison.Ordinal),
             l => Assert.StartsWith("runner.yaml(6) PB1006: 'webhok' is not allowed for channels.hook.kind; expected one of: smtp, webhook; did you mean 'webhook'?", l, StringComparison.Ordinal),
