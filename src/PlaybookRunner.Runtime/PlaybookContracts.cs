@@ -24,6 +24,9 @@ internal interface IFiringHistory
 
     /// <summary>The latest firing none of whose actions was delivered (all dead letters), when it is later than <see cref="LastFired"/>.</summary>
     (DateTimeOffset FiredAt, string Error)? LastDeadLetter(string playbook, string rule, string key) => null;
+
+    /// <summary>When an action of the rule's firings for the customer was last delivered (succeeded); null when none was.</summary>
+    DateTimeOffset? LastDelivered(string playbook, string rule, string key) => null;
 }
 
 /// <summary>A history with no firings.</summary>

@@ -26,7 +26,7 @@ public sealed class PerformanceTests
 
             var again = Playbook(environment, "validate", CliRunner.Playbooks);
             Assert.Equal(0, again.Code);
-            Assert.StartsWith("Validated 3 playbook(s), 7 rule(s): 0 error(s)", again.Out.Split('\n').Last(l => l.Length > 0), StringComparison.Ordinal);
+            Assert.StartsWith("Validated 3 playbook(s), 8 rule(s): 0 error(s)", again.Out.Split('\n').Last(l => l.Length > 0), StringComparison.Ordinal);
             Assert.DoesNotContain(File.ReadAllLines(loaded), name => name.StartsWith("Microsoft.CodeAnalysis", StringComparison.Ordinal));
 
             var plan = Playbook(environment, "plan", CliRunner.Playbooks, "--format", "json", "--as-of", "2026-03-02T09:00:00Z");

@@ -13,7 +13,7 @@ public sealed class ProgramProcessTests
         // The real clock decides whether the example suppression has expired (a warning), so only errors are pinned here.
         var validate = Start("validate");
         Assert.Equal((0, ""), (validate.Code, validate.Err));
-        Assert.StartsWith("Validated 3 playbook(s), 7 rule(s): 0 error(s)", validate.Out.Split('\n').Last(l => l.Length > 0), StringComparison.Ordinal);
+        Assert.StartsWith("Validated 3 playbook(s), 8 rule(s): 0 error(s)", validate.Out.Split('\n').Last(l => l.Length > 0), StringComparison.Ordinal);
 
         var plan = Start("plan", "--format", "json", "--as-of", "2026-03-02T09:00:00Z");
         Assert.Equal(0, plan.Code);

@@ -32,7 +32,7 @@ public sealed class EcosystemTests
         Assert.True(install.Code == 0, install.Out + install.Err);
         var playbook = Path.Combine(tools, "playbook");
         Assert.StartsWith("0.1.0", Exec(playbook, ["--version"]).Out, StringComparison.Ordinal);
-        Assert.Equal((0, "Validated 3 playbook(s), 7 rule(s): 0 error(s), 0 warning(s)\n"), Exec(playbook, ["validate", "playbooks/"]) is var v ? (v.Code, v.Out) : default);
+        Assert.Equal((0, "Validated 3 playbook(s), 8 rule(s): 0 error(s), 0 warning(s)\n"), Exec(playbook, ["validate", "playbooks/"]) is var v ? (v.Code, v.Out) : default);
 
         // The http-json plugin travels in the package: a source of that kind binds.
         File.WriteAllText(Path.Combine(dir.Root, "p.yaml"), """

@@ -32,7 +32,10 @@ internal sealed record RuleTemplates(CompiledTemplate? Message, IReadOnlyList<Co
 internal static class TemplateCompiler
 {
     /// <summary>Helpers PlaybookRunner adds to Scriban's built-ins.</summary>
-    public static readonly IReadOnlyList<string> Helpers = ["days_since", "months_since", "money", "json_escape", "html_escape", "raw"];
+    public static readonly IReadOnlyList<string> Helpers = ["days_since", "months_since", "money", "json_escape", "html_escape", "raw", "last_fired_of", "last_delivered_of"];
+
+    /// <summary>A finding's history, per customer: when its rule last fired for them and when an action of it was last delivered.</summary>
+    public static readonly IReadOnlyList<string> HistoryNames = ["last_fired", "last_delivered"];
 
     /// <summary>Scriban built-in objects that templates may use (include is not: templates cannot read files).</summary>
     public static readonly IReadOnlyList<string> BuiltIns = ["array", "date", "html", "math", "object", "regex", "string", "timespan", "empty", "blank"];
@@ -59,6 +62,7 @@ internal static class TemplateCompiler
     public static RuleTemplates[] Compile(PlaybookDefinition playbook, DiagnosticBag diagnostics)
     {
         var known = new HashSet<string>(StringComparer.Ordinal) { "rule", "playbook", "now" };
+        known.UnionWith(HistoryNames);
         known.UnionWith(playbook.Source.Fields.Select(f => f.Name));
         known.UnionWith(playbook.Source.Related.Select(r => r.Name));
         known.UnionWith(playbook.Lets.Select(l => l.Name));
@@ -67,6 +71,7 @@ internal static class TemplateCompiler
         known.UnionWith(Helpers);
         known.UnionWith(BuiltIns);
         var scalars = new HashSet<string>(StringComparer.Ordinal) { "now" };
+        scalars.UnionWith(HistoryNames);
         scalars.UnionWith(playbook.Source.Fields.Select(f => f.Name));
         scalars.UnionWith(playbook.Lets.Select(l => l.Name));
         scalars.UnionWith(playbook.Values.Select(v => v.Name));

@@ -512,6 +512,8 @@ internal sealed class TemplateHelpers(DateTimeOffset now, TimeZoneInfo zone)
             functions.Import("json_escape", new Func<object?, string>(JsonEscape));
             functions.Import("html_escape", new Func<object?, string>(HtmlEscape));
             functions.Import("raw", new Func<object?, string>(v => Convert.ToString(v, CultureInfo.InvariantCulture) ?? ""));
+            functions.Import("last_fired_of", new Func<string, DateTime?>(rule => Past(rule, (h, p, r, k) => h.LastFired(p, r, k))));
+            functions.Import("last_delivered_of", new Func<string, DateTime?>(rule => Past(rule, (h, p, r, k) => h.LastDelivered(p, r, k))));
             _functions = functions;
         }
 
@@ -519,6 +521,26 @@ internal sealed class TemplateHelpers(DateTimeOffset now, TimeZoneInfo zone)
         {
             target.SetValue(name, function, true);
         }
+    }
+
+    /// <summary>The firing history <c>last_fired_of</c> and <c>last_delivered_of</c> read (the state store, or a test's history).</summary>
+    public Runtime.IFiringHistory History { get; init; } = Runtime.EmptyHistory.Instance;
+
+    /// <summary>The playbook whose rules <c>last_fired_of</c> names.</summary>
+    public Model.PlaybookDefinition? Playbook { get; init; }
+
+    /// <summary>The customer being rendered: set before each finding's templates (one playbook renders one finding at a time).</summary>
+    public string CurrentKey { get; set; } = "";
+
+    /// <summary>A rule of the playbook's history for the current customer, in the playbook's zone; null when it has none.</summary>
+    private DateTime? Past(string rule, Func<Runtime.IFiringHistory, string, string, string, DateTimeOffset?> read)
+    {
+        if (Playbook is null || !Playbook.Rules.Any(r => r.Id == rule))
+        {
+            throw new InvalidOperationException($"'{rule}' is not a rule of playbook '{Playbook?.Id}' (its rules: {string.Join(", ", Playbook?.Rules.Select(r => r.Id) ?? [])})");
+        }
+
+        return read(History, Playbook.Id, rule, CurrentKey) is { } at ? TimeZoneInfo.ConvertTime(at, zone).DateTime : null;
     }
 
     /// <summary>Whole days from a date or datetime (shown in the playbook's zone) to now; null when missing.</summary>

@@ -140,6 +140,7 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
 
     private readonly Dictionary<(string, string, string), DateTimeOffset> _lastFired = [];
     private readonly Dictionary<(string, string, string), (DateTimeOffset FiredAt, string Error)> _deadLetters = [];
+    private readonly Dictionary<(string, string, string), DateTimeOffset> _lastDelivered = [];
 
     protected StateStore(DbConnection? connection, TimeProvider time, TimeSpan lease)
     {
@@ -162,6 +163,15 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
                 while (reader.Read())
                 {
                     _lastFired[(reader.GetString(0), reader.GetString(1), reader.GetString(2))] = ParseInstant(reader.GetString(3));
+                }
+            }
+
+            using (var command = Command("SELECT playbook, rule, key, MAX(updated_at) FROM actions WHERE state = 'succeeded' GROUP BY playbook, rule, key"))
+            using (var reader = command.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    _lastDelivered[(reader.GetString(0), reader.GetString(1), reader.GetString(2))] = ParseInstant(reader.GetString(3));
                 }
             }
 
@@ -204,6 +214,10 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
     /// <inheritdoc />
     public DateTimeOffset? LastFired(string playbook, string rule, string key) =>
         _lastFired.TryGetValue((playbook, rule, key), out var at) ? at : null;
+
+    /// <inheritdoc />
+    public DateTimeOffset? LastDelivered(string playbook, string rule, string key) =>
+        _lastDelivered.TryGetValue((playbook, rule, key), out var at) ? at : null;
 
     /// <inheritdoc />
     public (DateTimeOffset FiredAt, string Error)? LastDeadLetter(string playbook, string rule, string key) =>

@@ -22,6 +22,7 @@ public static partial class WorkspaceLoader
     private static readonly HashSet<string> ReservedNames = new(StringComparer.Ordinal)
     {
         "rule", "playbook", "now", "days_since", "months_since", "money", "json_escape", "html_escape", "raw",
+        "last_fired", "last_delivered", "last_fired_of", "last_delivered_of",
         "array", "date", "html", "math", "object", "regex", "string", "timespan", "empty", "blank", "include", "include_join",
         "Key", "GetField", "Create", "MakeArray", "SetRelated", "GetRelated", "Now", "Today", "LastFired",
     };

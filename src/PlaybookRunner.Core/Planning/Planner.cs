@@ -173,7 +173,7 @@ internal static class Planner
         List<Diagnostic> errors)
     {
         var playbook = unit.Definition;
-        var helpers = new TemplateHelpers(asOf, playbook.TimeZone);
+        var helpers = new TemplateHelpers(asOf, playbook.TimeZone) { History = history, Playbook = playbook };
         // The names every finding of a rule shares (rule, playbook, now, the helpers): made once per rule, read-only.
         var shared = new ScriptObject?[playbook.Rules.Count];
         var severities = playbook.Rules.Select(r => EffectiveSeverity(workspace.Definition, playbook, r)).ToArray();
@@ -204,8 +204,10 @@ internal static class Planner
             try
             {
                 // The template globals (every field, related list, let and segment) only when something is rendered.
+                helpers.CurrentKey = key;
+                var past = (history.LastFired(playbook.Id, rule.Id, key), history.LastDelivered(playbook.Id, rule.Id, key));
                 var globals = templates.Message is null && templates.Actions.Count == 0 ? null
-                    : new TemplateScope(() => Globals(playbook, relatedSources, raw, lets), new FindingValues(names, raw, lets, playbook.TimeZone), shared[raw.RuleIndex] ??= Shared(playbook, rule, severity, asOf, helpers)) { Helpers = helpers };
+                    : new TemplateScope(() => Globals(playbook, relatedSources, raw, lets, past), new FindingValues(names, raw, lets, past, playbook.TimeZone), shared[raw.RuleIndex] ??= Shared(playbook, rule, severity, asOf, helpers)) { Helpers = helpers };
                 var message = templates.Message is null ? rule.Title ?? rule.Id : TemplateRenderer.Render(templates.Message, globals!, TemplateSink.Text);
                 var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!, outputPaths, playbook)).ToList();
                 finding = new PlannedFinding(playbook.Id, rule.Id, raw.RuleIndex, key, severity, message, suppression is not null, actions)
@@ -312,7 +314,7 @@ internal static class Planner
     }
 
     /// <summary>One finding's values as its templates see them: the record's fields, its related lists, the lets and the segments.</summary>
-    private static ScriptObject Globals(PlaybookDefinition playbook, IReadOnlyList<SourceDefinition> relatedSources, RawFinding raw, object?[] lets)
+    private static ScriptObject Globals(PlaybookDefinition playbook, IReadOnlyList<SourceDefinition> relatedSources, RawFinding raw, object?[] lets, (DateTimeOffset? Fired, DateTimeOffset? Delivered) past)
     {
         var zone = playbook.TimeZone;
         var fields = playbook.Source.Fields;
@@ -351,6 +353,9 @@ internal static class Planner
             globals.SetValue(playbook.Values[i].Name, ForTemplate(raw.Values[i], zone), false);
         }
 
+        globals.SetValue("last_fired", ForTemplate(past.Fired, zone), false);
+        globals.SetValue("last_delivered", ForTemplate(past.Delivered, zone), false);
+
         for (var i = 0; i < playbook.Segments.Count; i++)
         {
             globals.SetValue(playbook.Segments[i].Name, raw.Segments[i], false);
@@ -379,14 +384,18 @@ internal static class Planner
     /// A finding's values read straight from its record, as <see cref="Globals"/> would hold them: templates that the
     /// interpreter need not render (most) never make the values object.
     /// </summary>
-    private sealed class FindingValues(IReadOnlyDictionary<string, (int Kind, int Index)> names, RawFinding raw, object?[] lets, TimeZoneInfo zone) : IFindingValues
+    private sealed class FindingValues(IReadOnlyDictionary<string, (int Kind, int Index)> names, RawFinding raw, object?[] lets, (DateTimeOffset? Fired, DateTimeOffset? Delivered) past, TimeZoneInfo zone) : IFindingValues
     {
-        private const int Field = 0, Related = 1, Let = 2, Segment = 3, Value = 4;
+        private const int Field = 0, Related = 1, Let = 2, Segment = 3, Value = 4, History = 5;
 
         /// <summary>Each name a finding's values object has, and where its value comes from (a later kind wins, as there).</summary>
         public static IReadOnlyDictionary<string, (int Kind, int Index)> Names(PlaybookDefinition playbook)
         {
-            var names = new Dictionary<string, (int, int)>(StringComparer.Ordinal);
+            var names = new Dictionary<string, (int, int)>(StringComparer.Ordinal)
+            {
+                ["last_fired"] = (History, 0),
+                ["last_delivered"] = (History, 1),
+            };
             for (var i = 0; i < playbook.Source.Fields.Count; i++)
             {
                 names[playbook.Source.Fields[i].Name] = (Field, i);
@@ -436,6 +445,9 @@ internal static class Planner
                     return true;
                 case Value:
                     value = ForTemplate(raw.Values[at.Index], zone);
+                    return true;
+                case History:
+                    value = ForTemplate(at.Index == 0 ? past.Fired : past.Delivered, zone);
                     return true;
                 default:
                     return false;

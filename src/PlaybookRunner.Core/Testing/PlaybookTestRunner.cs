@@ -231,5 +231,8 @@ internal static class PlaybookTestRunner
             _last[(playbook, rule, key)] = _last.TryGetValue((playbook, rule, key), out var earlier) && earlier > at ? earlier : at;
 
         public DateTimeOffset? LastFired(string playbook, string rule, string key) => _last.TryGetValue((playbook, rule, key), out var at) ? at : null;
+
+        /// <summary>A test's history entry is a firing that was delivered.</summary>
+        public DateTimeOffset? LastDelivered(string playbook, string rule, string key) => LastFired(playbook, rule, key);
     }
 }

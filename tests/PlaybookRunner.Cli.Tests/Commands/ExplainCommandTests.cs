@@ -77,7 +77,7 @@ public sealed class ExplainCommandTests
     {
         var unknown = CliRunner.Run("explain", "nope", "C-1001", CliRunner.Playbooks);
         Assert.Equal(1, unknown.ExitCode);
-        Assert.StartsWith("playbook: error PB1029: No rule 'nope' (rules: key-client-care/no-contact-30d, key-client-care/semiannual-review,", unknown.Err, StringComparison.Ordinal);
+        Assert.StartsWith("playbook: error PB1029: No rule 'nope' (rules: key-client-care/no-contact-30d, key-client-care/escalate-to-lead, key-client-care/semiannual-review,", unknown.Err, StringComparison.Ordinal);
 
         var missing = CliRunner.Run("explain", "detractor-follow-up", "C-9999", CliRunner.Playbooks);
         Assert.Equal(1, missing.ExitCode);

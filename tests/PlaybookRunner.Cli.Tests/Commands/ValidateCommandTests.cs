@@ -9,7 +9,7 @@ public sealed class ValidateCommandTests
     {
         var (code, stdout, stderr) = CliRunner.Run("validate", CliRunner.Playbooks);
         Assert.Equal(0, code);
-        Assert.Equal("Validated 3 playbook(s), 7 rule(s): 0 error(s), 0 warning(s)\n", stdout.ReplaceLineEndings("\n"));
+        Assert.Equal("Validated 3 playbook(s), 8 rule(s): 0 error(s), 0 warning(s)\n", stdout.ReplaceLineEndings("\n"));
         Assert.Empty(stderr);
     }
 

@@ -26,7 +26,7 @@ public sealed class ConditionInstrumenterTests
         var compiled = PlaybookCompiler.Compile(workspace, diagnostics, load: true, explain: true);
         Assert.DoesNotContain(diagnostics.Items, d => d.IsError);
         Assert.NotNull(compiled);
-        Assert.Equal(7, compiled.ExplainNodes.Count);
+        Assert.Equal(8, compiled.ExplainNodes.Count);
         compiled.Unload();
     }
 }

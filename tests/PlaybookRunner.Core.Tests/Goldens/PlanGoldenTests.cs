@@ -37,6 +37,6 @@ public sealed class PlanGoldenTests
         var result = TestEngine.Validate([TestPaths.Playbooks], new FixedTimeProvider(AsOf));
         Assert.Empty(result.Diagnostics);
         Assert.Equal(3, result.Playbooks);
-        Assert.Equal(7, result.Rules);
+        Assert.Equal(8, result.Rules);
     }
 }
