@@ -242,9 +242,12 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
     protected void __Fire(int rule, TRecord record, bool[] segments) => __Fire(rule, record, segments, []);
 
     /// <summary>A rule held for <paramref name="record"/>: the finding, with its segments and computed values, goes to the planner.</summary>
-    protected void __Fire(int rule, TRecord record, bool[] segments, object?[] values)
+    protected void __Fire(int rule, TRecord record, bool[] segments, object?[] values) => __Fire(rule, record, segments, values, -1);
+
+    /// <summary>As above, for a rule another rule may inhibit: <paramref name="inhibitedBy"/> is the one holding for the record, or -1.</summary>
+    protected void __Fire(int rule, TRecord record, bool[] segments, object?[] values, int inhibitedBy)
     {
-        var finding = new RawFinding(rule, record, segments) { Values = values };
+        var finding = new RawFinding(rule, record, segments) { Values = values, InhibitedBy = inhibitedBy };
         if (_sink.OnFinding is { } onFinding)
         {
             // The budget is the conditions': the time the planner spends rendering the finding is added to the

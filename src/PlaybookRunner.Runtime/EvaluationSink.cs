@@ -5,6 +5,9 @@ internal sealed record RawFinding(int RuleIndex, GeneratedRecord Record, bool[] 
 {
     /// <summary>The playbook's computed values for the record, in file order.</summary>
     public object?[] Values { get; init; } = [];
+
+    /// <summary>The index of a rule that holds for the record and inhibits this one (<c>inhibits:</c>); -1 when none.</summary>
+    public int InhibitedBy { get; init; } = -1;
 }
 
 /// <summary>An expression that threw for one record (or a let value that threw for the population).</summary>

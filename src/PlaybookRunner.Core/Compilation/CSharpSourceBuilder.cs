@@ -260,8 +260,20 @@ internal sealed class CSharpSourceBuilder
             }
 
             AppendExpression(playbook, ExpressionKind.When, rule.Id, rule.When, parsed[rule.When], Guarded(instrumented ?? rule.When.Value));
-            _code.Append("                );\n            }\n            catch (global::System.Exception __e)\n            {\n                __RuleFailed(").Append(n).Append(", __r, __e);\n                __fire").Append(n).Append(" = false;\n            }\n")
-                .Append("            if (__fire").Append(n).Append(")\n            {\n                __Fire(").Append(n).Append(", __r, ").Append(segmentArray).Append(valueArray).Append(");\n            }\n");
+            _code.Append("                );\n            }\n            catch (global::System.Exception __e)\n            {\n                __RuleFailed(").Append(n).Append(", __r, __e);\n                __fire").Append(n).Append(" = false;\n            }\n");
+        }
+
+        // Every condition first, then the findings: a rule inhibited by a later one knows whether that one holds.
+        for (var i = 0; i < playbook.Rules.Count; i++)
+        {
+            var n = i.ToString(CultureInfo.InvariantCulture);
+            var id = playbook.Rules[i].Id;
+            var inhibitors = playbook.Rules.Select((r, j) => (r, j)).Where(x => x.j != i && x.r.Inhibits.Any(h => h.Rule == id)).Select(x => x.j).ToList();
+            var inhibitedBy = inhibitors.Count == 0 ? ""
+                : ", " + (playbook.Values.Count == 0 ? "global::System.Array.Empty<object?>()" : valueArray[2..]) + ", "
+                    + string.Concat(inhibitors.Select(j => $"__fire{j.ToString(CultureInfo.InvariantCulture)} ? {j.ToString(CultureInfo.InvariantCulture)} : ")) + "-1";
+            _code.Append("            if (__fire").Append(n).Append(")\n            {\n                __Fire(").Append(n).Append(", __r, ").Append(segmentArray)
+                .Append(inhibitors.Count == 0 ? valueArray : inhibitedBy).Append(");\n            }\n");
         }
 
         if (playbook.Values.Count > 0)

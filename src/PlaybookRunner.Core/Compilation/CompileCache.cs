@@ -168,6 +168,11 @@ internal sealed class CompileCache
                 Add("rule");
                 Add(rule.Id);
                 AddText(rule.When);
+                foreach (var (inhibited, _) in rule.Inhibits)
+                {
+                    Add("inhibits");
+                    Add(inhibited);
+                }
             }
         }
 

@@ -109,6 +109,9 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor SuppressionNotChanged = Error("PB1041", "Suppressions not changed", "suppressions.yaml was not changed: {0}", Usage,
         "playbook suppress and unsuppress edit suppressions.yaml for review in git; they refuse an unknown rule, a date in the past, an empty or multi-line reason, and a file they cannot edit as text.");
 
+    public static readonly DiagnosticDescriptor BadInhibits = Error("PB1042", "Rule in inhibits not found", "Rule '{0}' inhibits '{1}', which is {2}", Yaml,
+        "inhibits: lists rules of the same playbook that this rule silences for a customer while it fires for them (the escalation silences the reminder); see docs/language.md.");
+
     // PB2xxx: C# conditions.
     public static readonly DiagnosticDescriptor CSharpError = Error("PB2001", "C# error in an expression", "{0}", Condition,
         "The expression does not compile. Fields, segments and let values are in scope by name; see docs/language.md.");

@@ -92,6 +92,22 @@ public static partial class WorkspaceLoader
             rules.Add(rule);
         }
 
+        foreach (var rule in rules)
+        {
+            foreach (var (inhibited, location) in rule.Inhibits)
+            {
+                if (inhibited == rule.Id)
+                {
+                    diagnostics.Add(DiagnosticDescriptors.BadInhibits, location, rule.Id, inhibited, "the rule itself; a rule that holds cannot silence its own finding");
+                }
+                else if (!ruleLines.ContainsKey(inhibited))
+                {
+                    diagnostics.Add(DiagnosticDescriptors.BadInhibits, location, rule.Id, inhibited,
+                        $"not a rule of this playbook{Yaml.YamlSchemaValidator.Suggest(inhibited, rules.Select(r => r.Id))} (a rule silences rules of its own playbook only)");
+                }
+            }
+        }
+
         // A bad schedule, time zone, channel or duplicate rule is reported and does not stop the conditions and
         // templates from being checked; a name clash would make them report the clash again, so it does.
         if (source is null || diagnostics.Items.Skip(before).Any(d => d.IsError && !IndependentErrors.Contains(d.Descriptor)))
@@ -206,7 +222,10 @@ public static partial class WorkspaceLoader
             ReadCron(map, diagnostics),
             map["message"] is YamlScalar message ? Spanned(message) : null,
             actions,
-            map.Location);
+            map.Location)
+        {
+            Inhibits = map["inhibits"] is YamlSequence inhibits ? [.. inhibits.Items.OfType<YamlScalar>().Select(i => (i.Value, i.Location))] : [],
+        };
     }
 
     private static ActionDefinition ReadAction(YamlMapping map, WorkspaceDefinition workspace, DiagnosticBag diagnostics)

@@ -78,7 +78,14 @@ public sealed record RuleDefinition(
     CronSchedule? Schedule,
     SpannedText? Message,
     IReadOnlyList<ActionDefinition> Actions,
-    SourceLocation Location);
+    SourceLocation Location)
+{
+    /// <summary>
+    /// The rules of the same playbook this rule silences for a customer while its condition holds for them
+    /// (<c>inhibits:</c>): the escalation silences the reminder. Each with where it is written.
+    /// </summary>
+    public IReadOnlyList<(string Rule, SourceLocation Location)> Inhibits { get; init; } = [];
+}
 
 /// <summary>One playbook file.</summary>
 public sealed record PlaybookDefinition(

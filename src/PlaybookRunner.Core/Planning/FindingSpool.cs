@@ -38,6 +38,9 @@ internal sealed class FindingSpool(int inMemory, string folder)
     /// <summary>Findings a cooldown holds back.</summary>
     public int HeldBack { get; private set; }
 
+    /// <summary>Findings another rule inhibits.</summary>
+    public int Inhibited { get; private set; }
+
     /// <summary>The pending actions per playbook and channel, counted as findings were added.</summary>
     public PendingActions Pending => _pending.Result();
 
@@ -56,6 +59,9 @@ internal sealed class FindingSpool(int inMemory, string folder)
                 break;
             case FindingState.Suppressed:
                 Suppressed++;
+                break;
+            case FindingState.Inhibited:
+                Inhibited++;
                 break;
             default:
                 HeldBack++;

@@ -47,11 +47,14 @@ public sealed record PlannedFinding(
     /// <summary>With <c>plan --explain</c>: the value of each part of the rule's condition for this customer.</summary>
     public IReadOnlyList<ExplainedPart>? Explanation { get; init; }
 
+    /// <summary>The rule of the same playbook that holds for this customer and inhibits this one (<c>inhibits:</c>), if any.</summary>
+    public string? InhibitedBy { get; init; }
+
     /// <summary>True when <c>run</c> would execute this finding's actions.</summary>
     public bool IsPending => State == FindingState.Pending;
 
-    /// <summary>What <c>run</c> does with this finding: executes its actions, or holds it back (suppressed, cooldown).</summary>
-    public FindingState State => Suppressed ? FindingState.Suppressed : HeldBackUntil is not null ? FindingState.HeldBack : FindingState.Pending;
+    /// <summary>What <c>run</c> does with this finding: executes its actions, or holds it back (suppressed, inhibited, cooldown).</summary>
+    public FindingState State => Suppressed ? FindingState.Suppressed : InhibitedBy is not null ? FindingState.Inhibited : HeldBackUntil is not null ? FindingState.HeldBack : FindingState.Pending;
 }
 
 /// <summary>What <c>run</c> does with a finding.</summary>
@@ -65,6 +68,9 @@ public enum FindingState
 
     /// <summary>The rule's cooldown for this customer has not ended: nothing runs yet.</summary>
     HeldBack,
+
+    /// <summary>Another rule that holds for this customer silences this one (<c>inhibits:</c>): nothing runs.</summary>
+    Inhibited,
 }
 
 /// <summary>The per-key errors that share a template and a problem, reported once with the keys counted (preflight).</summary>
@@ -93,6 +99,9 @@ public sealed record PlanSummary(int Records, int Findings, int Actions, int Sup
 {
     /// <summary>Findings held back by a cooldown.</summary>
     public int HeldBack { get; init; }
+
+    /// <summary>Findings another rule inhibits.</summary>
+    public int Inhibited { get; init; }
 }
 
 /// <summary>What <c>plan</c> computed: the contract of <c>plan --format json</c> (spec section 10).</summary>

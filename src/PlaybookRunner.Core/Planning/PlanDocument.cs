@@ -85,6 +85,7 @@ public static class PlanDocument
         json.WriteNumber("actions", plan.Summary.Actions);
         json.WriteNumber("suppressed", plan.Summary.Suppressed);
         json.WriteNumber("heldBack", plan.Summary.HeldBack);
+        json.WriteNumber("inhibited", plan.Summary.Inhibited);
         json.WriteNumber("errors", plan.Summary.Errors);
         json.WriteEndObject();
         if (changes is not null)
@@ -159,7 +160,7 @@ public static class PlanDocument
             var errors = reports ? Array(root, "errors").Select(e => ReadDiagnostic(e, DiagnosticSeverity.Error)).ToList() : [];
             var diagnostics = reports ? Array(root, "diagnostics").Select(d => ReadDiagnostic(d, null)).ToList() : [];
             var summary = root.TryGetProperty("summary", out var s) && s.ValueKind == JsonValueKind.Object
-                ? new PlanSummary(Number(s, "records"), Number(s, "findings"), Number(s, "actions"), Number(s, "suppressed"), Number(s, "errors")) { HeldBack = Number(s, "heldBack") }
+                ? new PlanSummary(Number(s, "records"), Number(s, "findings"), Number(s, "actions"), Number(s, "suppressed"), Number(s, "errors")) { HeldBack = Number(s, "heldBack"), Inhibited = Number(s, "inhibited") }
                 : new PlanSummary(0, findings.Count, 0, 0, errors.Count);
             TryInstant(Text(root, "asOf")!, out var asOf);
             return new Plan(asOf, findings, errors, diagnostics, summary)
@@ -191,6 +192,11 @@ public static class PlanDocument
         if (f.HeldBackUntil is { } until)
         {
             json.WriteString("heldBackUntil", DateFormats.FormatInstant(until));
+        }
+
+        if (f.InhibitedBy is not null)
+        {
+            json.WriteString("inhibitedBy", f.InhibitedBy);
         }
 
         if (f.DeadLetter is { } dead)
@@ -405,6 +411,7 @@ public static class PlanDocument
             actions)
         {
             Justification = Text(finding, "justification"),
+            InhibitedBy = Text(finding, "inhibitedBy"),
             HeldBackUntil = Text(finding, "heldBackUntil") is { } until && TryInstant(until, out var instant) ? instant : null,
             DeadLetter = finding.TryGetProperty("deadLetter", out var dead) && Text(dead, "firedAt") is { } firedAt && TryInstant(firedAt, out var fired)
                 ? (fired, Text(dead, "error") ?? "") : null,

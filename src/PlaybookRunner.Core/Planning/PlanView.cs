@@ -32,6 +32,7 @@ public sealed class PlanView
         Pending = [.. plan.Findings.Where(f => f.State == FindingState.Pending)];
         Suppressed = [.. plan.Findings.Where(f => f.State == FindingState.Suppressed)];
         HeldBack = [.. plan.Findings.Where(f => f.State == FindingState.HeldBack)];
+        Inhibited = [.. plan.Findings.Where(f => f.State == FindingState.Inhibited)];
         Problems = [.. PlanWriter.ErrorLines(plan.Errors, baseDirectory, ""), .. plan.Diagnostics.Select(d => DiagnosticFormatter.FormatText(d, baseDirectory))];
     }
 
@@ -62,17 +63,21 @@ public sealed class PlanView
     /// <summary>The findings a cooldown holds back.</summary>
     public IReadOnlyList<PlannedFinding> HeldBack { get; }
 
+    /// <summary>The findings another rule inhibits.</summary>
+    public IReadOnlyList<PlannedFinding> Inhibited { get; }
+
     /// <summary>
     /// The plan's errors and diagnostics as lines, as every report prints them: an error run would certainly fail on
     /// once per template and problem with the keys counted, every other error and each diagnostic on a line of its own.
     /// </summary>
     public IReadOnlyList<string> Problems { get; }
 
-    /// <summary>A finding's state as reports and filters name it: <c>pending</c>, <c>suppressed</c> or <c>held-back</c>.</summary>
+    /// <summary>A finding's state as reports and filters name it: <c>pending</c>, <c>suppressed</c>, <c>held-back</c> or <c>inhibited</c>.</summary>
     public static string StateName(FindingState state) => state switch
     {
         FindingState.Suppressed => "suppressed",
         FindingState.HeldBack => "held-back",
+        FindingState.Inhibited => "inhibited",
         _ => "pending",
     };
 }

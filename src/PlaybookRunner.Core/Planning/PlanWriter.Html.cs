@@ -144,7 +144,7 @@ public static partial class PlanWriter
             .Append("<label>Playbook<select id=\"f-playbook\">").Append(Options(view.Findings.Select(f => f.Playbook))).Append("</select></label>")
             .Append("<label>Rule<select id=\"f-rule\">").Append(Options(view.Findings.Select(f => $"{f.Playbook}/{f.Rule}"))).Append("</select></label>")
             .Append("<label>Severity<select id=\"f-severity\">").Append(Options(["critical", "warning", "info"])).Append("</select></label>")
-            .Append("<label>State<select id=\"f-state\">").Append(Options(["pending", "suppressed", "held-back"])).Append("</select></label>")
+            .Append("<label>State<select id=\"f-state\">").Append(Options(["pending", "suppressed", "held-back", "inhibited"])).Append("</select></label>")
             .Append("<label>Search<input id=\"f-search\" type=\"search\" placeholder=\"key, name, text\"></label>")
             .Append(CultureInfo.InvariantCulture, $"<p><span id=\"shown\">{view.Findings.Count}</span> of {view.Findings.Count} findings shown</p></section>\n");
     }
@@ -164,6 +164,10 @@ public static partial class PlanWriter
         if (finding.Suppressed)
         {
             html.Append(CultureInfo.InvariantCulture, $"<p class=\"note\">Suppressed: {E(finding.Justification ?? "")}. No action runs.</p>\n");
+        }
+        else if (finding.InhibitedBy is { } inhibitor)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"note\">Inhibited by {E(inhibitor)}, which fires for this customer. No action runs.</p>\n");
         }
         else if (finding.HeldBackUntil is { } until)
         {

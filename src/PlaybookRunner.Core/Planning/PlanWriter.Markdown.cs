@@ -111,6 +111,18 @@ public static partial class PlanWriter
             md.Append('\n');
         }
 
+        var inhibited = view.Inhibited;
+        if (inhibited.Count > 0)
+        {
+            md.Append(CultureInfo.InvariantCulture, $"### Inhibited by another rule ({inhibited.Count})\n\n| Finding | Inhibited by |\n|---|---|\n");
+            foreach (var finding in inhibited)
+            {
+                md.Append(CultureInfo.InvariantCulture, $"| {CodeCell($"{finding.Playbook}/{finding.Rule} {finding.Key}")} | {CodeCell($"{finding.Playbook}/{finding.InhibitedBy}")} |\n");
+            }
+
+            md.Append('\n');
+        }
+
         if (view.Problems is { Count: > 0 } problems)
         {
             var fence = Fence(problems);

@@ -24,7 +24,7 @@ public static partial class PlanWriter
                 .Append(rule.Findings.Count).Append(rule.Findings.Count == 1 ? " finding\n" : " findings\n");
             foreach (var finding in rule.Findings)
             {
-                var mark = finding.State switch { FindingState.Suppressed => "~ ", FindingState.HeldBack => "= ", _ => "+ " };
+                var mark = finding.State switch { FindingState.Suppressed => "~ ", FindingState.HeldBack => "= ", FindingState.Inhibited => "^ ", _ => "+ " };
                 text.Append("  ").Append(mark).Append(OneLine(finding.Key)).Append("  ").Append(OneLine(finding.Message)).Append('\n');
                 if (finding.Values.Count > 0)
                 {
@@ -34,6 +34,10 @@ public static partial class PlanWriter
                 if (finding.Suppressed)
                 {
                     text.Append("      suppressed: ").Append(OneLine(finding.Justification)).Append('\n');
+                }
+                else if (finding.InhibitedBy is { } inhibitor)
+                {
+                    text.Append("      inhibited by ").Append(OneLine(inhibitor)).Append(", which fires for this customer\n");
                 }
                 else if (finding.HeldBackUntil is { } until)
                 {
@@ -69,7 +73,7 @@ public static partial class PlanWriter
         var s = view.Summary;
         text.Append("Summary: ").Append(s.Records).Append(" records, ").Append(s.Findings).Append(" findings, ")
             .Append(s.Actions).Append(" actions pending, ").Append(s.Suppressed).Append(" suppressed, ").Append(s.HeldBack).Append(" held back, ")
-            .Append(s.Errors).Append(" errors\n");
+            .Append(s.Errors).Append(" errors").Append(s.Inhibited > 0 ? $", {s.Inhibited} inhibited\n" : "\n");
         return text.ToString();
     }
 

@@ -154,7 +154,7 @@ internal static class Planner
             c = c != 0 ? c : string.CompareOrdinal(a.Key, b.Key);
             return c != 0 ? c : string.CompareOrdinal(a.Message, b.Message);
         });
-        var summary = new PlanSummary(recordCount, spool.Count, spool.ActionsPending, spool.Suppressed, errors.Count) { HeldBack = spool.HeldBack };
+        var summary = new PlanSummary(recordCount, spool.Count, spool.ActionsPending, spool.Suppressed, errors.Count) { HeldBack = spool.HeldBack, Inhibited = spool.Inhibited };
         return new Plan(asOf, findings, errors, DiagnosticBag.Sort(planDiagnostics), summary) { Pending = spool.Pending };
     }
 
@@ -216,6 +216,8 @@ internal static class Planner
                     BaseDirectory = baseDirectory,
                     HeldBackUntil = heldBackUntil,
                     DeadLetter = history.LastDeadLetter(playbook.Id, rule.Id, key),
+                    // A rule turned off by severity_overrides (none) silences nothing.
+                    InhibitedBy = raw.InhibitedBy >= 0 && severities[raw.InhibitedBy] is not null ? playbook.Rules[raw.InhibitedBy].Id : null,
                     Values = playbook.Values.Count == 0 ? [] : [.. playbook.Values.Select((v, i) => (v.Name, PlanDocument.ValueLiteral(raw.Values[i])))],
                 };
             }

@@ -282,7 +282,8 @@ internal static class SavedPlan
         Pending = null,
         Summary = new PlanSummary(plan.Summary.Records, findings.Count, findings.Where(f => f.IsPending).Sum(f => f.Actions.Count), findings.Count(f => f.Suppressed), plan.Errors.Count)
         {
-            HeldBack = findings.Count(f => f.HeldBackUntil is not null && !f.Suppressed),
+            HeldBack = findings.Count(f => f.State == FindingState.HeldBack),
+            Inhibited = findings.Count(f => f.State == FindingState.Inhibited),
         },
     };
 }

@@ -93,6 +93,7 @@ internal static class PlaybookTestRunner
             {
                 { IsPending: true } => $"it fires (message: {finding.Message})",
                 { Suppressed: true } => $"it is suppressed ({finding.Justification})",
+                { InhibitedBy: { } inhibitor } => $"it is inhibited by rule '{inhibitor}', which fires too",
                 { HeldBackUntil: { } until } => $"it is held back by its cooldown until {DateFormats.FormatInstant(until)}",
                 _ when playbook.Rules.FirstOrDefault(r => r.Id == expectation.Rule) is { } rule && Planner.EffectiveSeverity(workspace, playbook, rule) is null
                     => "it does not: the rule is turned off by severity_overrides (none) in runner.yaml",
