@@ -103,12 +103,12 @@ public sealed partial class PlaybookEngine
             : workspace.Playbooks.Where(p => p.Rules.Any(r => r.Id == rule)).Select(p => $"{p.Id}/{rule}").ToList() is [var only] ? only : rule;
         if (!RuleRef.TryParse(text, out var target))
         {
-            Refuse(diagnostics, $"'{SafeText.OneLine(rule)}' is not playbook/rule, playbook/* or the id of a rule only one playbook has");
+            Refuse(diagnostics, $"'{SafeText.OneLine(rule)}' is not playbook/rule, playbook/*, a pattern such as */* or the id of a rule only one playbook has");
             return null;
         }
 
-        var playbook = workspace.Playbooks.FirstOrDefault(p => p.Id == target.Playbook);
-        if (mustExist && (playbook is null || (!target.IsWholePlaybook && !playbook.Rules.Any(r => r.Id == target.Rule))))
+        var playbook = target.MatchingPlaybooks(workspace.Playbooks).FirstOrDefault();
+        if (mustExist && playbook is null)
         {
             Refuse(diagnostics, $"'{target}' is not a rule of any playbook here"
                 + Yaml.YamlSchemaValidator.Suggest(target.ToString(), workspace.Playbooks.SelectMany(p => p.Rules.Select(r => $"{p.Id}/{r.Id}"))));

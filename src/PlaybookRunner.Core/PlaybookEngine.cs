@@ -146,8 +146,8 @@ public sealed partial class PlaybookEngine(EngineOptions options)
         foreach (var suppression in workspace.Suppressions)
         {
             var target = suppression.Rule;
-            var playbook = workspace.Playbooks.FirstOrDefault(p => p.Id == target.Playbook);
-            if (playbook is null || (!target.IsWholePlaybook && !playbook.Rules.Any(r => r.Id == target.Rule)))
+            var playbook = target.MatchingPlaybooks(workspace.Playbooks).FirstOrDefault();
+            if (playbook is null)
             {
                 diagnostics.Add(DiagnosticDescriptors.DanglingSuppression, suppression.Location, target.ToString(),
                     Yaml.YamlSchemaValidator.Suggest(target.ToString(), workspace.Playbooks.SelectMany(p => p.Rules.Select(r => $"{p.Id}/{r.Id}"))));

@@ -35,8 +35,8 @@ public static partial class WorkspaceLoader
 
             if (!RuleRef.TryParse(item.Text("rule")!, out var rule))
             {
-                // The schema's pattern admits only playbook/rule and playbook/*: this is a second line of defence.
-                diagnostics.Add(DiagnosticDescriptors.PatternMismatch, item.Location, item.Text("rule")!, "rule", "not playbook-id/rule-id or playbook-id/*");
+                // The schema's pattern admits only playbook/rule and patterns of them: this is a second line of defence.
+                diagnostics.Add(DiagnosticDescriptors.PatternMismatch, item.Location, item.Text("rule")!, "rule", "not playbook-id/rule-id, playbook-id/* or a pattern such as */*");
                 continue;
             }
 

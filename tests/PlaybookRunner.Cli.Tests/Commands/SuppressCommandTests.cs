@@ -146,13 +146,28 @@ public sealed class SuppressCommandTests
         Assert.Contains("p/quiet A: Still meeting monthly", Plan(dir));
     }
 
+    [Fact]
+    public void A_pattern_pauses_every_rule_of_every_playbook_for_one_customer()
+    {
+        using var dir = Workspace();
+
+        var suppress = CliRunner.Run("suppress", "*/*", "B", dir.Root, "--reason", "Legal hold: no outreach at all");
+
+        Assert.True(suppress.ExitCode == 0, suppress.Err);
+        Assert.Contains("  - rule: \"*/*\"\n    key: \"B\"\n", File(dir), StringComparison.Ordinal);
+        Assert.Equal(["p/busy B: Legal hold: no outreach at all", "p/quiet B: Legal hold: no outreach at all", "q/other B: Legal hold: no outreach at all"],
+            Plan(dir).Where(f => f.Contains(" B: ", StringComparison.Ordinal)));
+        Assert.Contains("q/other A: pending", Plan(dir));
+    }
+
     [Theory]
     [InlineData(new[] { "suppress", "p/bussy", "B", "--reason", "x" }, "'p/bussy' is not a rule of any playbook here; did you mean 'p/busy'?")]
     [InlineData(new[] { "suppress", "p/busy", "B", "--until", "2020-01-01", "--reason", "x" }, "--until 2020-01-01 is in the past")]
     [InlineData(new[] { "suppress", "p/busy", "B", "--reason", "  " }, "--reason must be one line of 1 to 500 characters")]
     [InlineData(new[] { "suppress", "p/busy", "B", "--reason", "two\nlines" }, "--reason must be one line of 1 to 500 characters")]
     [InlineData(new[] { "suppress", "p/busy", "B\u001b[31m", "--reason", "x" }, "KEY must be a customer key")]
-    [InlineData(new[] { "suppress", "nowhere", "B", "--reason", "x" }, "'nowhere' is not playbook/rule, playbook/* or the id of a rule only one playbook has")]
+    [InlineData(new[] { "suppress", "nowhere", "B", "--reason", "x" }, "'nowhere' is not playbook/rule, playbook/*, a pattern such as */* or the id of a rule only one playbook has")]
+    [InlineData(new[] { "suppress", "p/bu*y-x", "B", "--reason", "x" }, "'p/bu*y-x' is not a rule of any playbook here")]
     [InlineData(new[] { "unsuppress", "p/quiet", "B" }, "no suppression of 'p/quiet' for key 'B'; it has one for key 'A'")]
     [InlineData(new[] { "unsuppress", "p/busy", "*" }, "no suppression of 'p/busy' for every customer; it has one for key 'C'")]
     public void A_refused_change_is_a_diagnostic_and_leaves_the_file_as_it_was(string[] args, string expected)
