@@ -39,6 +39,42 @@ public abstract partial class CompiledPlaybook<TRecord>
     /// <inheritdoc cref="DaysUntil(DateOnly?)"/>
     public int DaysUntil(DateTimeOffset? value) => value is { } v ? LocalDate(v).DayNumber - Today.DayNumber : int.MaxValue;
 
+    /// <summary>True when <paramref name="day"/> is a working day of the business calendar (runner.yaml <c>calendar:</c>) and not a holiday.</summary>
+    public bool IsBusinessDay(DateOnly day) => _calendar.IsBusinessDay(day);
+
+    /// <inheritdoc cref="IsBusinessDay(DateOnly)"/>
+    public bool IsBusinessDay(DateTime value) => _calendar.IsBusinessDay(LocalDate(ToInstant(value)));
+
+    /// <inheritdoc cref="IsBusinessDay(DateOnly)"/>
+    public bool IsBusinessDay(DateTimeOffset value) => _calendar.IsBusinessDay(LocalDate(value));
+
+    /// <summary>The date <paramref name="days"/> business days after <paramref name="day"/> (skipping weekends and holidays): a due date.</summary>
+    public DateOnly AddBusinessDays(DateOnly day, int days) => _calendar.AddBusinessDays(day, days);
+
+    /// <inheritdoc cref="AddBusinessDays(DateOnly, int)"/>
+    public DateOnly AddBusinessDays(DateTime value, int days) => _calendar.AddBusinessDays(LocalDate(ToInstant(value)), days);
+
+    /// <inheritdoc cref="AddBusinessDays(DateOnly, int)"/>
+    public DateOnly AddBusinessDays(DateTimeOffset value, int days) => _calendar.AddBusinessDays(LocalDate(value), days);
+
+    /// <summary>Business days after <paramref name="value"/>'s date up to and including <see cref="Today"/>; <see cref="int.MaxValue"/> when missing.</summary>
+    public int BusinessDaysSince(DateOnly? value) => value is { } v ? _calendar.BusinessDaysBetween(v, Today) : int.MaxValue;
+
+    /// <inheritdoc cref="BusinessDaysSince(DateOnly?)"/>
+    public int BusinessDaysSince(DateTime? value) => value is { } v ? _calendar.BusinessDaysBetween(LocalDate(ToInstant(v)), Today) : int.MaxValue;
+
+    /// <inheritdoc cref="BusinessDaysSince(DateOnly?)"/>
+    public int BusinessDaysSince(DateTimeOffset? value) => value is { } v ? _calendar.BusinessDaysBetween(LocalDate(v), Today) : int.MaxValue;
+
+    /// <summary>Business days after <see cref="Today"/> up to and including <paramref name="value"/>'s date; <see cref="int.MaxValue"/> when missing.</summary>
+    public int BusinessDaysUntil(DateOnly? value) => value is { } v ? _calendar.BusinessDaysBetween(Today, v) : int.MaxValue;
+
+    /// <inheritdoc cref="BusinessDaysUntil(DateOnly?)"/>
+    public int BusinessDaysUntil(DateTime? value) => value is { } v ? _calendar.BusinessDaysBetween(Today, LocalDate(ToInstant(v))) : int.MaxValue;
+
+    /// <inheritdoc cref="BusinessDaysUntil(DateOnly?)"/>
+    public int BusinessDaysUntil(DateTimeOffset? value) => value is { } v ? _calendar.BusinessDaysBetween(Today, LocalDate(v)) : int.MaxValue;
+
     private static DateTimeOffset ToInstant(DateTime value) =>
         value.Kind == DateTimeKind.Local ? new DateTimeOffset(value.ToUniversalTime(), TimeSpan.Zero) : new DateTimeOffset(DateTime.SpecifyKind(value, DateTimeKind.Utc), TimeSpan.Zero);
 

@@ -22,6 +22,7 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
     private string[] _letNames = [];
     private string[] _segmentNames = [];
     private string[] _valueNames = [];
+    private BusinessCalendar _calendar = BusinessCalendar.Default;
     private TRecord? _current;
     private long _deadline;
     private EvaluationWatchdog.Handle? _watch;
@@ -74,6 +75,7 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
         _letNames = [.. playbook.LetNames];
         _segmentNames = [.. playbook.SegmentNames];
         _valueNames = [.. playbook.ValueNames];
+        _calendar = playbook.Calendar;
         _sink.Lets = new object?[_letNames.Length];
         Now = now;
         Today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(now, _zone).DateTime);

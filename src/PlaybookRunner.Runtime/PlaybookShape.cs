@@ -10,4 +10,7 @@ public sealed record PlaybookShape(string Id, TimeZoneInfo TimeZone, IReadOnlyLi
 {
     /// <summary>The computed values (<c>values:</c>), in file order.</summary>
     public IReadOnlyList<string> ValueNames { get; init; } = [];
+
+    /// <summary>The business calendar of runner.yaml, for the business-day helpers.</summary>
+    public BusinessCalendar Calendar { get; init; } = BusinessCalendar.Default;
 }

@@ -100,6 +100,7 @@ internal static class PlaybookCompiler
         }
 
         var playbooks = workspace.Playbooks;
+        var calendar = new Runtime.BusinessCalendar(workspace.Calendar.WorkingDays, workspace.Calendar.Holidays);
         var units = new List<CompiledPlaybookUnit>();
         for (var i = 0; i < playbooks.Count; i++)
         {
@@ -108,6 +109,7 @@ internal static class PlaybookCompiler
             var shape = new PlaybookShape(definition.Id, definition.TimeZone, [.. definition.Rules.Select(r => r.Id)], [.. definition.Lets.Select(l => l.Name)], [.. definition.Segments.Select(s => s.Name)])
             {
                 ValueNames = [.. definition.Values.Select(v => v.Name)],
+                Calendar = calendar,
             };
             units.Add(new CompiledPlaybookUnit(
                 definition,

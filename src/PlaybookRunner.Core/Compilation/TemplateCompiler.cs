@@ -32,7 +32,7 @@ internal sealed record RuleTemplates(CompiledTemplate? Message, IReadOnlyList<Co
 internal static class TemplateCompiler
 {
     /// <summary>Helpers PlaybookRunner adds to Scriban's built-ins.</summary>
-    public static readonly IReadOnlyList<string> Helpers = ["days_since", "months_since", "money", "json_escape", "html_escape", "raw", "last_fired_of", "last_delivered_of"];
+    public static readonly IReadOnlyList<string> Helpers = ["days_since", "months_since", "money", "json_escape", "html_escape", "raw", "last_fired_of", "last_delivered_of", "add_business_days", "business_days_since"];
 
     /// <summary>A finding's history, per customer: when its rule last fired for them and when an action of it was last delivered.</summary>
     public static readonly IReadOnlyList<string> HistoryNames = ["last_fired", "last_delivered"];

@@ -512,6 +512,8 @@ internal sealed class TemplateHelpers(DateTimeOffset now, TimeZoneInfo zone)
             functions.Import("json_escape", new Func<object?, string>(JsonEscape));
             functions.Import("html_escape", new Func<object?, string>(HtmlEscape));
             functions.Import("raw", new Func<object?, string>(v => Convert.ToString(v, CultureInfo.InvariantCulture) ?? ""));
+            functions.Import("add_business_days", new Func<object?, int, DateTime?>(AddBusinessDays));
+            functions.Import("business_days_since", new Func<object?, int?>(BusinessDaysSince));
             functions.Import("last_fired_of", new Func<string, DateTime?>(rule => Past(rule, (h, p, r, k) => h.LastFired(p, r, k))));
             functions.Import("last_delivered_of", new Func<string, DateTime?>(rule => Past(rule, (h, p, r, k) => h.LastDelivered(p, r, k))));
             _functions = functions;
@@ -522,6 +524,18 @@ internal sealed class TemplateHelpers(DateTimeOffset now, TimeZoneInfo zone)
             target.SetValue(name, function, true);
         }
     }
+
+    /// <summary>The business calendar of runner.yaml (<c>add_business_days</c>, <c>business_days_since</c>).</summary>
+    public Runtime.BusinessCalendar Calendar { get; init; } = Runtime.BusinessCalendar.Default;
+
+    /// <summary>The date (midnight) <paramref name="days"/> business days after a date or datetime's date in the playbook's zone; null when missing.</summary>
+    public DateTime? AddBusinessDays(object? value, int days) =>
+        ToInstant(value) is { } instant ? Calendar.AddBusinessDays(DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(instant, zone).DateTime), days).ToDateTime(TimeOnly.MinValue) : null;
+
+    /// <summary>Business days after a date or datetime's date up to and including today, in the playbook's zone; null when missing.</summary>
+    public int? BusinessDaysSince(object? value) => ToInstant(value) is { } instant
+        ? Calendar.BusinessDaysBetween(DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(instant, zone).DateTime), DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(now, zone).DateTime))
+        : null;
 
     /// <summary>The firing history <c>last_fired_of</c> and <c>last_delivered_of</c> read (the state store, or a test's history).</summary>
     public Runtime.IFiringHistory History { get; init; } = Runtime.EmptyHistory.Instance;

@@ -134,6 +134,7 @@ public static partial class WorkspaceLoader
         var execution = map["execution"] is YamlMapping executionMap ? Settings(executionMap) : new Dictionary<string, string>(StringComparer.Ordinal);
         return new WorkspaceDefinition(root, path, sources, channels, state, plugins, overrides, [])
         {
+            Calendar = map["calendar"] is YamlMapping calendar ? ReadCalendar(calendar, diagnostics) : CalendarDefinition.Default,
             Execution = execution,
             ExecutionOptions = ExecutionOptions.From(execution),
             DefaultTimeZone = defaultZone,
@@ -141,6 +142,36 @@ public static partial class WorkspaceLoader
             BrokenSources = written.Sources.Where(n => !sources.ContainsKey(n)).ToHashSet(StringComparer.Ordinal),
             BrokenChannels = written.Channels.Where(n => !channels.ContainsKey(n)).ToHashSet(StringComparer.Ordinal),
         };
+    }
+
+    /// <summary>
+    /// <c>calendar:</c>: <c>working_days</c> (mon to sun, default mon to fri) and <c>holidays</c> (dates). A date that is
+    /// not one is reported at its position (the schema checks the shape); the rest of the calendar still counts.
+    /// </summary>
+    private static CalendarDefinition ReadCalendar(YamlMapping map, DiagnosticBag diagnostics)
+    {
+        var names = new Dictionary<string, DayOfWeek>(StringComparer.Ordinal)
+        {
+            ["mon"] = DayOfWeek.Monday, ["tue"] = DayOfWeek.Tuesday, ["wed"] = DayOfWeek.Wednesday, ["thu"] = DayOfWeek.Thursday,
+            ["fri"] = DayOfWeek.Friday, ["sat"] = DayOfWeek.Saturday, ["sun"] = DayOfWeek.Sunday,
+        };
+        var working = map["working_days"] is YamlSequence days
+            ? days.Items.OfType<YamlScalar>().Where(d => names.ContainsKey(d.Value)).Select(d => names[d.Value]).Distinct().ToList()
+            : [.. CalendarDefinition.Default.WorkingDays];
+        var holidays = new List<DateOnly>();
+        foreach (var item in map["holidays"] is YamlSequence list ? list.Items.OfType<YamlScalar>() : [])
+        {
+            if (DateOnly.TryParseExact(item.Value, DateFormats.Date, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var date))
+            {
+                holidays.Add(date);
+            }
+            else
+            {
+                diagnostics.Add(DiagnosticDescriptors.PatternMismatch, item.Location, item.Value, "holidays", "not a calendar date (yyyy-MM-dd)");
+            }
+        }
+
+        return working.Count == 0 ? CalendarDefinition.Default with { Holidays = holidays } : new CalendarDefinition(working, holidays);
     }
 
     /// <summary>Scalar settings by key; a nested mapping (headers) is flattened as <c>headers.Name</c>.</summary>

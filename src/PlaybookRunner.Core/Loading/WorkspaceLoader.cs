@@ -22,7 +22,8 @@ public static partial class WorkspaceLoader
     private static readonly HashSet<string> ReservedNames = new(StringComparer.Ordinal)
     {
         "rule", "playbook", "now", "days_since", "months_since", "money", "json_escape", "html_escape", "raw",
-        "last_fired", "last_delivered", "last_fired_of", "last_delivered_of",
+        "last_fired", "last_delivered", "last_fired_of", "last_delivered_of", "add_business_days", "business_days_since",
+        "IsBusinessDay", "AddBusinessDays", "BusinessDaysSince", "BusinessDaysUntil",
         "array", "date", "html", "math", "object", "regex", "string", "timespan", "empty", "blank", "include", "include_join",
         "Key", "GetField", "Create", "MakeArray", "SetRelated", "GetRelated", "Now", "Today", "LastFired",
     };

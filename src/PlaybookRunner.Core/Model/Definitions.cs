@@ -139,6 +139,13 @@ public sealed record SuppressionDefinition(RuleRef Rule, string? Key, DateOnly? 
         Rule.Matches(playbook, rule) && (Key is null || Key == key) && (Until is null || today <= Until);
 }
 
+/// <summary>runner.yaml's <c>calendar:</c>: the weekdays that are working days, and the holidays.</summary>
+public sealed record CalendarDefinition(IReadOnlyList<DayOfWeek> WorkingDays, IReadOnlyList<DateOnly> Holidays)
+{
+    /// <summary>Monday to Friday, no holidays.</summary>
+    public static CalendarDefinition Default { get; } = new([DayOfWeek.Monday, DayOfWeek.Tuesday, DayOfWeek.Wednesday, DayOfWeek.Thursday, DayOfWeek.Friday], []);
+}
+
 /// <summary>Everything the loader read: runner.yaml and the playbooks.</summary>
 public sealed record WorkspaceDefinition(
     string Root,
@@ -181,6 +188,9 @@ public sealed record WorkspaceDefinition(
 
     /// <summary>runner.yaml's timezone: the default for playbooks and sources that set none (UTC without one).</summary>
     public string DefaultTimeZone { get; init; } = "UTC";
+
+    /// <summary>The business calendar (<c>calendar:</c>): working days (Monday to Friday unless set) and holidays.</summary>
+    public CalendarDefinition Calendar { get; init; } = CalendarDefinition.Default;
 
     /// <summary>The bytes of every YAML file this version was loaded from, by full path (playbooks that did not load too).</summary>
     public IReadOnlyDictionary<string, byte[]> Files { get; init; } = new Dictionary<string, byte[]>();

@@ -173,7 +173,12 @@ internal static class Planner
         List<Diagnostic> errors)
     {
         var playbook = unit.Definition;
-        var helpers = new TemplateHelpers(asOf, playbook.TimeZone) { History = history, Playbook = playbook };
+        var helpers = new TemplateHelpers(asOf, playbook.TimeZone)
+        {
+            History = history,
+            Playbook = playbook,
+            Calendar = new Runtime.BusinessCalendar(workspace.Definition.Calendar.WorkingDays, workspace.Definition.Calendar.Holidays),
+        };
         // The names every finding of a rule shares (rule, playbook, now, the helpers): made once per rule, read-only.
         var shared = new ScriptObject?[playbook.Rules.Count];
         var severities = playbook.Rules.Select(r => EffectiveSeverity(workspace.Definition, playbook, r)).ToArray();
