@@ -12,7 +12,7 @@ namespace PlaybookRunner.Core.Testing;
 
 /// <summary>
 /// Runs playbook tests against the compiled workspace: the test's records replace the playbook's
-/// source (related sources are empty), its history replaces the state store, and the evaluation is
+/// source and the related records they carry its related sources (empty otherwise), its history replaces the state store, and the evaluation is
 /// the one <c>plan</c> does, suppressions and severity overrides included.
 /// </summary>
 internal static class PlaybookTestRunner
@@ -30,7 +30,7 @@ internal static class PlaybookTestRunner
         }
 
         var playbook = unit.Definition;
-        var rows = Rows(test, playbook.Source, failures);
+        var (rows, relatedRows) = Rows(test, playbook.Source, prepared.Workspace, failures);
         var history = new TestHistory();
         foreach (var entry in test.History)
         {
@@ -60,7 +60,7 @@ internal static class PlaybookTestRunner
         var evaluation = new DiagnosticBag();
         var plan = await Planner.PlanAsync(prepared.Compiled, test.AsOf, history, prepared.Catalog, new Secrets(prepared.Workspace.Host), evaluation, cancellationToken,
             new PlanScope(playbook.Id, playbook.Rules.Select(r => r.Id).ToHashSet(StringComparer.Ordinal)),
-            source => ReferenceEquals(source, playbook.Source) ? rows : []);
+            source => ReferenceEquals(source, playbook.Source) ? rows : relatedRows.TryGetValue(source.Name, out var related) ? related : []);
         if (plan is null)
         {
             foreach (var diagnostic in evaluation.Items.Where(d => d.IsError))
@@ -149,46 +149,28 @@ internal static class PlaybookTestRunner
         }
     }
 
-    /// <summary>The test's records as typed rows of the source, in declared field order.</summary>
-    private static List<SourceRow> Rows(PlaybookTest test, SourceDefinition source, DiagnosticBag failures)
+    /// <summary>
+    /// The test's records as typed rows of the source, in declared field order; and the related records each carries
+    /// under a <c>related:</c> name of the source, as rows of the related source, their join field filled with the
+    /// record's key when they leave it out.
+    /// </summary>
+    private static (List<SourceRow> Rows, Dictionary<string, List<SourceRow>> Related) Rows(PlaybookTest test, SourceDefinition source, WorkspaceDefinition workspace, DiagnosticBag failures)
     {
         var rows = new List<SourceRow>();
+        var related = new Dictionary<string, List<SourceRow>>(StringComparer.Ordinal);
         var keys = new HashSet<string>(StringComparer.Ordinal);
-        var zone = source.TimeZone;
         for (var r = 0; r < test.Records.Count; r++)
         {
             var record = test.Records[r];
             var prefix = $"Test '{test.Name}', record {(r + 1).ToString(CultureInfo.InvariantCulture)}";
-            foreach (var entry in record.Entries.Where(e => !source.Fields.Any(f => f.Name == e.Key.Value)))
+            foreach (var entry in record.Entries.Where(e => !source.Fields.Any(f => f.Name == e.Key.Value) && !source.Related.Any(x => x.Name == e.Key.Value)))
             {
+                var lists = source.Related.Count == 0 ? "" : $"; related lists: {string.Join(", ", source.Related.Select(x => x.Name))}";
                 failures.Add(DiagnosticDescriptors.TestBadRecord, entry.Key.Location,
-                    $"{prefix}: '{entry.Key.Value}' is not a field of source '{source.Name}' (fields: {string.Join(", ", source.Fields.Select(f => f.Name))})");
+                    $"{prefix}: '{entry.Key.Value}' is not a field of source '{source.Name}' (fields: {string.Join(", ", source.Fields.Select(f => f.Name))}{lists})");
             }
 
-            var values = new object?[source.Fields.Count];
-            for (var i = 0; i < source.Fields.Count; i++)
-            {
-                var field = source.Fields[i];
-                var node = record[field.Name];
-                object? value = null;
-                var problem = "";
-                var ok = node switch
-                {
-                    null or YamlScalar { IsNull: true } => field.Type.IsNullable || Fail("is missing", out problem),
-                    YamlSequence list when field.Type.Kind == FieldKind.StringArray && list.Items.All(n => n is YamlScalar) =>
-                        Set([.. list.Items.Cast<YamlScalar>().Select(s => s.Value)], out value, out problem),
-                    YamlScalar scalar => FieldParser.TryParse(scalar.Value, field.Type, zone, out value, out problem),
-                    _ => Fail($"is {node.Describe()}", out problem),
-                };
-                if (!ok)
-                {
-                    failures.Add(DiagnosticDescriptors.TestBadRecord, node?.Location ?? record.Location,
-                        $"{prefix}: field '{field.Name}' ({field.Type}) {problem}");
-                }
-
-                values[i] = value;
-            }
-
+            var values = Typed(record, source, prefix, null, failures);
             var keyField = source.Fields.ToList().FindIndex(f => f.Name == source.Key);
             var key = keyField < 0 ? "" : values[keyField] is { } k ? Convert.ToString(k, CultureInfo.InvariantCulture) ?? "" : "";
             if (keyField >= 0 && !keys.Add(key))
@@ -197,9 +179,65 @@ internal static class PlaybookTestRunner
             }
 
             rows.Add(new SourceRow(values, r + 1, record.Location.Line));
+            foreach (var link in source.Related.Where(x => record[x.Name] is not null))
+            {
+                if (record[link.Name] is not YamlSequence items || items.Items.Any(i => i is not YamlMapping) || !workspace.Sources.TryGetValue(link.Source, out var target))
+                {
+                    failures.Add(DiagnosticDescriptors.TestBadRecord, record[link.Name]!.Location, $"{prefix}: related list '{link.Name}' must be a list of records of source '{link.Source}'");
+                    continue;
+                }
+
+                if (!related.TryGetValue(target.Name, out var list))
+                {
+                    related[target.Name] = list = [];
+                }
+
+                foreach (var (item, n) in items.Items.Cast<YamlMapping>().Select((item, n) => (item, n)))
+                {
+                    var itemPrefix = $"{prefix}, {link.Name} {(n + 1).ToString(CultureInfo.InvariantCulture)}";
+                    foreach (var entry in item.Entries.Where(e => !target.Fields.Any(f => f.Name == e.Key.Value)))
+                    {
+                        failures.Add(DiagnosticDescriptors.TestBadRecord, entry.Key.Location,
+                            $"{itemPrefix}: '{entry.Key.Value}' is not a field of source '{target.Name}' (fields: {string.Join(", ", target.Fields.Select(f => f.Name))})");
+                    }
+
+                    list.Add(new SourceRow(Typed(item, target, itemPrefix, (link.Key, key), failures), list.Count + 1, item.Location.Line));
+                }
+            }
         }
 
-        return rows;
+        return (rows, related);
+    }
+
+    /// <summary>One test record's fields typed as <paramref name="source"/> declares them; <paramref name="join"/> fills a missing join field.</summary>
+    private static object?[] Typed(YamlMapping record, SourceDefinition source, string prefix, (string Field, string Key)? join, DiagnosticBag failures)
+    {
+        var values = new object?[source.Fields.Count];
+        for (var i = 0; i < source.Fields.Count; i++)
+        {
+            var field = source.Fields[i];
+            var node = record[field.Name];
+            object? value = null;
+            var problem = "";
+            var ok = node switch
+            {
+                null when join is { } j && j.Field == field.Name => FieldParser.TryParse(j.Key, field.Type, source.TimeZone, out value, out problem),
+                null or YamlScalar { IsNull: true } => field.Type.IsNullable || Fail("is missing", out problem),
+                YamlSequence list when field.Type.Kind == FieldKind.StringArray && list.Items.All(n => n is YamlScalar) =>
+                    Set([.. list.Items.Cast<YamlScalar>().Select(s => s.Value)], out value, out problem),
+                YamlScalar scalar => FieldParser.TryParse(scalar.Value, field.Type, source.TimeZone, out value, out problem),
+                _ => Fail($"is {node.Describe()}", out problem),
+            };
+            if (!ok)
+            {
+                failures.Add(DiagnosticDescriptors.TestBadRecord, node?.Location ?? record.Location,
+                    $"{prefix}: field '{field.Name}' ({field.Type}) {problem}");
+            }
+
+            values[i] = value;
+        }
+
+        return values;
     }
 
     /// <summary>A value on one line of a diagnostic: quoted, with line breaks escaped, long text shortened.</summary>
