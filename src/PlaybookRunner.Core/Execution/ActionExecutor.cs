@@ -196,6 +196,7 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
     {
         string? url = payload.Field("url");
         var headers = new List<(string, string)>();
+        byte[]? signingKey = null;
         if (payload.Field("channel") is { } name)
         {
             if (!workspace.Channels.TryGetValue(name, out var channel) || channel.Kind != ActionKind.Webhook.ChannelKind)
@@ -217,6 +218,21 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
 
                 headers.Add((header, resolved));
             }
+
+            if (channel.Settings.GetValueOrDefault("signing_secret") is { } secretText)
+            {
+                if (!Resolve(secretText, out var secret, out missing))
+                {
+                    return AttemptOutcome.Permanent($"environment variable '{missing}' is not set");
+                }
+
+                if (SigningKey(secret) is not { } key)
+                {
+                    return AttemptOutcome.Permanent($"the signing_secret of webhook channel '{name}' is not a whsec_ secret (base64 after the prefix); nothing was sent");
+                }
+
+                signingKey = key;
+            }
         }
 
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
@@ -224,9 +240,10 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
             return AttemptOutcome.Permanent($"'{url}' is not an absolute http or https URL");
         }
 
+        var body = payload.Field("body") ?? "{}";
         using var request = new HttpRequestMessage(HttpMethod.Post, uri)
         {
-            Content = new StringContent(payload.Field("body") ?? "{}", Encoding.UTF8, "application/json"),
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
         };
         foreach (var (header, value) in headers.Concat(payload.Headers.Select(h => (h.Key, h.Value))))
         {
@@ -252,7 +269,14 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
             request.Headers.TryAddWithoutValidation("X-Playbook-Fencing-Token", record.Fence.ToString(CultureInfo.InvariantCulture));
         }
 
-        request.Headers.TryAddWithoutValidation("webhook-timestamp", record.FiredAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+        // The attempt's time, as Standard Webhooks define it: receivers refuse a signature whose timestamp is far from now.
+        var timestamp = time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        request.Headers.TryAddWithoutValidation("webhook-timestamp", timestamp);
+        if (signingKey is not null)
+        {
+            request.Headers.TryAddWithoutValidation("webhook-signature", "v1," + Convert.ToBase64String(HMACSHA256.HashData(signingKey, Encoding.UTF8.GetBytes($"{id}.{timestamp}.{body}"))));
+        }
+
         HttpResponseMessage response;
         try
         {
@@ -474,6 +498,14 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
     }
 
     private bool Resolve(string text, out string resolved, out string? missing) => secrets.TryResolve(text, out resolved, out missing);
+
+    /// <summary>A Standard Webhooks secret's key: the base64 after <c>whsec_</c>; null when it is not one.</summary>
+    private static byte[]? SigningKey(string secret)
+    {
+        var text = secret.StartsWith("whsec_", StringComparison.Ordinal) ? secret["whsec_".Length..] : null;
+        var buffer = new byte[text?.Length ?? 0];
+        return text is { Length: > 0 } && Convert.TryFromBase64String(text, buffer, out var written) && written >= 16 ? buffer[..written] : null;
+    }
 
     /// <summary>Header values must be ASCII: non-ASCII characters of a key are percent-encoded.</summary>
     internal static string HeaderSafe(string value) =>

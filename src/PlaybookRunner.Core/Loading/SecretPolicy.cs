@@ -19,7 +19,7 @@ internal sealed partial class SecretPolicy
     /// <summary>The settings a secret may be written in: credentials, and the headers of a channel.</summary>
     public static readonly IReadOnlySet<string> CredentialKeys = new HashSet<string>(StringComparer.Ordinal)
     {
-        "connection", "token", "password", "user", "username",
+        "connection", "token", "password", "user", "username", "signing_secret",
     };
 
     private readonly List<(string Name, bool Prefix, string[] Hosts)> _entries = [];

@@ -10,7 +10,7 @@ internal static class ActionRules
     public static readonly IReadOnlySet<string> ReservedHeaders = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
     {
         "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "TE", "Trailer", "Keep-Alive", "Expect",
-        "Proxy-Authorization", "Proxy-Connection", "Idempotency-Key", "webhook-id", "webhook-timestamp", "X-Playbook-Fencing-Token",
+        "Proxy-Authorization", "Proxy-Connection", "Idempotency-Key", "webhook-id", "webhook-timestamp", "webhook-signature", "X-Playbook-Fencing-Token",
     };
 
     /// <summary>True when <paramref name="url"/> starts with <c>scheme://authority</c> ended by '/', '?' or '#'.</summary>
