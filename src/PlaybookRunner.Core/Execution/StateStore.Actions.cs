@@ -417,19 +417,6 @@ internal abstract partial class StateStore
         return (requeued, superseded);
     }
 
-    /// <summary>
-    /// Records that an attempt at an action starts, before its side effect: every delivery attempt is in the
-    /// attempts table, and one a crash interrupted stays <c>started</c>. Returns the attempt's number.
-    /// </summary>
-    public int BeginAttempt(string idempotencyKey, DateTimeOffset at)
-    {
-        using var command = Command(StartAttemptSql);
-        Writable();
-        Add(command, "@id", idempotencyKey);
-        Add(command, "@at", DateFormats.FormatStored(at));
-        return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
-    }
-
     /// <summary>Records how an attempt ended: succeeded, transient or permanent, with the message.</summary>
     public void EndAttempt(string idempotencyKey, int attempt, string outcome, string message)
     {

@@ -45,13 +45,15 @@ internal static class Explainer
             : new ExplainedPart(node.Text, node.Depth, false, null))];
     }
 
+    /// <summary>A segment's or computed value's value as the instrumented evaluation recorded it (as rule <paramref name="rule"/>); null when it was not evaluated.</summary>
+    private static string? Recorded(ExplainSink sink, string playbook, int rule, string key) =>
+        sink.Values.TryGetValue((playbook, rule, key), out var values) && values.TryGetValue(0, out var value) ? ExplainSink.Format(value) : null;
+
     public static Explanation Explain(CompiledWorkspace compiled, ExplainSink sink, Plan plan, PlaybookDefinition playbook, int ruleIndex, string key, IFiringHistory history, WorkspaceDefinition workspace)
     {
         var rule = playbook.Rules[ruleIndex];
-        var segments = playbook.Segments.Select((s, i) => new ExplainedValue(s.Name, s.Expression.Value,
-            sink.Values.TryGetValue((playbook.Id, -1 - i, key), out var values) && values.TryGetValue(0, out var value) ? ExplainSink.Format(value) : null)).ToList();
-        var computed = playbook.Values.Select((v, i) => new ExplainedValue(v.Name, v.Expression.Value,
-            sink.Values.TryGetValue((playbook.Id, CSharpSourceBuilder.ValueExplainBase - i, key), out var values) && values.TryGetValue(0, out var value) ? ExplainSink.Format(value) : null)).ToList();
+        var segments = playbook.Segments.Select((s, i) => new ExplainedValue(s.Name, s.Expression.Value, Recorded(sink, playbook.Id, -1 - i, key))).ToList();
+        var computed = playbook.Values.Select((v, i) => new ExplainedValue(v.Name, v.Expression.Value, Recorded(sink, playbook.Id, CSharpSourceBuilder.ValueExplainBase - i, key))).ToList();
         var lets = playbook.Lets.Select((l, i) => new ExplainedValue(l.Name, l.Expression.Value,
             sink.Lets.TryGetValue((playbook.Id, i), out var value) ? ExplainSink.Format(value) : null)).ToList();
 

@@ -210,7 +210,7 @@ internal static class Planner
             {
                 // The template globals (every field, related list, let and segment) only when something is rendered.
                 helpers.CurrentKey = key;
-                var past = (history.LastFired(playbook.Id, rule.Id, key), history.LastDelivered(playbook.Id, rule.Id, key));
+                var past = new FindingHistory(history, playbook.Id, rule.Id, key);
                 var globals = templates.Message is null && templates.Actions.Count == 0 ? null
                     : new TemplateScope(() => Globals(playbook, relatedSources, raw, lets, past), new FindingValues(names, raw, lets, past, playbook.TimeZone), shared[raw.RuleIndex] ??= Shared(playbook, rule, severity, asOf, helpers)) { Helpers = helpers };
                 var message = templates.Message is null ? rule.Title ?? rule.Id : TemplateRenderer.Render(templates.Message, globals!, TemplateSink.Text);
@@ -321,7 +321,7 @@ internal static class Planner
     }
 
     /// <summary>One finding's values as its templates see them: the record's fields, its related lists, the lets and the segments.</summary>
-    private static ScriptObject Globals(PlaybookDefinition playbook, IReadOnlyList<SourceDefinition> relatedSources, RawFinding raw, object?[] lets, (DateTimeOffset? Fired, DateTimeOffset? Delivered) past)
+    private static ScriptObject Globals(PlaybookDefinition playbook, IReadOnlyList<SourceDefinition> relatedSources, RawFinding raw, object?[] lets, FindingHistory past)
     {
         var zone = playbook.TimeZone;
         var fields = playbook.Source.Fields;
@@ -360,8 +360,8 @@ internal static class Planner
             globals.SetValue(playbook.Values[i].Name, ForTemplate(raw.Values[i], zone), false);
         }
 
-        globals.SetValue("last_fired", ForTemplate(past.Fired, zone), false);
-        globals.SetValue("last_delivered", ForTemplate(past.Delivered, zone), false);
+        globals.SetValue("last_fired", ForTemplate(past.Fired(), zone), false);
+        globals.SetValue("last_delivered", ForTemplate(past.Delivered(), zone), false);
 
         for (var i = 0; i < playbook.Segments.Count; i++)
         {
@@ -387,11 +387,19 @@ internal static class Planner
         return shared;
     }
 
+    /// <summary>A finding's own rule history for its customer, read from the store only when a template asks for it.</summary>
+    private readonly record struct FindingHistory(IFiringHistory History, string Playbook, string Rule, string Key)
+    {
+        public DateTimeOffset? Fired() => History.LastFired(Playbook, Rule, Key);
+
+        public DateTimeOffset? Delivered() => History.LastDelivered(Playbook, Rule, Key);
+    }
+
     /// <summary>
     /// A finding's values read straight from its record, as <see cref="Globals"/> would hold them: templates that the
     /// interpreter need not render (most) never make the values object.
     /// </summary>
-    private sealed class FindingValues(IReadOnlyDictionary<string, (int Kind, int Index)> names, RawFinding raw, object?[] lets, (DateTimeOffset? Fired, DateTimeOffset? Delivered) past, TimeZoneInfo zone) : IFindingValues
+    private sealed class FindingValues(IReadOnlyDictionary<string, (int Kind, int Index)> names, RawFinding raw, object?[] lets, FindingHistory past, TimeZoneInfo zone) : IFindingValues
     {
         private const int Field = 0, Related = 1, Let = 2, Segment = 3, Value = 4, History = 5;
 
@@ -454,7 +462,7 @@ internal static class Planner
                     value = ForTemplate(raw.Values[at.Index], zone);
                     return true;
                 case History:
-                    value = ForTemplate(at.Index == 0 ? past.Fired : past.Delivered, zone);
+                    value = ForTemplate(at.Index == 0 ? past.Fired() : past.Delivered(), zone);
                     return true;
                 default:
                     return false;
