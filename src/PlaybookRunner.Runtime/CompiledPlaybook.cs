@@ -249,7 +249,11 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
     /// <summary>As above, for a rule another rule may inhibit: <paramref name="inhibitedBy"/> is the one holding for the record, or -1.</summary>
     protected void __Fire(int rule, TRecord record, bool[] segments, object?[] values, int inhibitedBy)
     {
-        var finding = new RawFinding(rule, record, segments) { Values = values, InhibitedBy = inhibitedBy };
+        Hand(new RawFinding(rule, record, segments) { Values = values, InhibitedBy = inhibitedBy });
+    }
+
+    private void Hand(RawFinding finding)
+    {
         if (_sink.OnFinding is { } onFinding)
         {
             // The budget is the conditions': the time the planner spends rendering the finding is added to the
@@ -275,6 +279,18 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
         else
         {
             _sink.Findings.Add(finding);
+        }
+    }
+
+    /// <summary>
+    /// A rule with <c>on_resolve:</c> does not hold for <paramref name="record"/>: when it held at the latest recorded
+    /// evaluation and fired during that hold, the resolution goes to the planner like a finding.
+    /// </summary>
+    protected void __Resolve(int rule, TRecord record, bool[] segments, object?[] values)
+    {
+        if (_history.Holding(_playbookId, _ruleIds[rule], record.Key) is { FiredAt: { } firedAt } hold)
+        {
+            Hand(new RawFinding(rule, record, segments) { Values = values, Resolves = true, FiredAt = firedAt, Since = hold.Since });
         }
     }
 

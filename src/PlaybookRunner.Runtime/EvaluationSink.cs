@@ -8,6 +8,18 @@ internal sealed record RawFinding(int RuleIndex, GeneratedRecord Record, bool[] 
 
     /// <summary>The index of a rule that holds for the record and inhibits this one (<c>inhibits:</c>); -1 when none.</summary>
     public int InhibitedBy { get; init; } = -1;
+
+    /// <summary>
+    /// True for a resolution: the rule's condition is false for the record, and the rule fired for it during a hold
+    /// the state store follows (<c>on_resolve:</c>); <see cref="FiredAt"/> and <see cref="Since"/> say when.
+    /// </summary>
+    public bool Resolves { get; init; }
+
+    /// <summary>For a resolution: when the rule fired during the hold that ended.</summary>
+    public DateTimeOffset FiredAt { get; init; }
+
+    /// <summary>For a resolution: since when the condition had held.</summary>
+    public DateTimeOffset Since { get; init; }
 }
 
 /// <summary>An expression that threw for one record (or a let value that threw for the population).</summary>

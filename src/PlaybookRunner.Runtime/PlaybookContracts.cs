@@ -27,6 +27,13 @@ internal interface IFiringHistory
 
     /// <summary>When an action of the rule's firings for the customer was last delivered (succeeded); null when none was.</summary>
     DateTimeOffset? LastDelivered(string playbook, string rule, string key) => null;
+
+    /// <summary>
+    /// For a rule the store follows (<c>for:</c>, <c>on_resolve:</c>): since when its condition has held for the customer at
+    /// every evaluation up to the latest one, and when the rule fired during that hold (null: not yet). Null when the
+    /// condition did not hold at the latest evaluation (or none was recorded).
+    /// </summary>
+    (DateTimeOffset Since, DateTimeOffset? FiredAt)? Holding(string playbook, string rule, string key) => null;
 }
 
 /// <summary>A history with no firings.</summary>

@@ -55,6 +55,11 @@ internal static class ExplainCommand
         Named(text, "segments", e.Segments);
         Named(text, "let", e.Lets);
         text.Append("cooldown: ").Append(L(e.Cooldown)).Append('\n');
+        if (e.Lifecycle is { } lifecycle)
+        {
+            text.Append("hold: ").Append(L(lifecycle)).Append('\n');
+        }
+
         text.Append("suppression: ").Append(L(e.Suppression)).Append('\n');
         text.Append("result: ").Append(L(e.Outcome)).Append('\n');
         return text.ToString();

@@ -250,6 +250,7 @@ internal sealed class CSharpSourceBuilder
             var rule = playbook.Rules[i];
             var n = i.ToString(CultureInfo.InvariantCulture);
             // The condition alone is guarded: what a finding's handling throws (the planner renders it as it fires) is not the rule's error.
+            _code.Append(rule.OnResolve is null ? "" : $"            bool __failed{n} = false;\n");
             _code.Append("            bool __fire").Append(n).Append(";\n            try\n            {\n                __fire").Append(n).Append(" = (\n");
             string? instrumented = null;
             if (_explain && parsed[rule.When] is not null)
@@ -260,7 +261,10 @@ internal sealed class CSharpSourceBuilder
             }
 
             AppendExpression(playbook, ExpressionKind.When, rule.Id, rule.When, parsed[rule.When], Guarded(instrumented ?? rule.When.Value));
-            _code.Append("                );\n            }\n            catch (global::System.Exception __e)\n            {\n                __RuleFailed(").Append(n).Append(", __r, __e);\n                __fire").Append(n).Append(" = false;\n            }\n");
+            // A rule with on_resolve: tells a false condition (its hold may end) from one that threw (nothing is known).
+            var resolves = rule.OnResolve is not null;
+            _code.Append("                );\n            }\n            catch (global::System.Exception __e)\n            {\n                __RuleFailed(").Append(n).Append(", __r, __e);\n                __fire").Append(n).Append(" = false;\n")
+                .Append(resolves ? $"                __failed{n} = true;\n" : "").Append("            }\n");
         }
 
         // Every condition first, then the findings: a rule inhibited by a later one knows whether that one holds.
@@ -274,6 +278,11 @@ internal sealed class CSharpSourceBuilder
                     + string.Concat(inhibitors.Select(j => $"__fire{j.ToString(CultureInfo.InvariantCulture)} ? {j.ToString(CultureInfo.InvariantCulture)} : ")) + "-1";
             _code.Append("            if (__fire").Append(n).Append(")\n            {\n                __Fire(").Append(n).Append(", __r, ").Append(segmentArray)
                 .Append(inhibitors.Count == 0 ? valueArray : inhibitedBy).Append(");\n            }\n");
+            if (playbook.Rules[i].OnResolve is not null)
+            {
+                _code.Append("            else if (!__failed").Append(n).Append(")\n            {\n                __Resolve(").Append(n).Append(", __r, ").Append(segmentArray)
+                    .Append(", ").Append(playbook.Values.Count == 0 ? "global::System.Array.Empty<object?>()" : valueArray[2..]).Append(");\n            }\n");
+            }
         }
 
         if (playbook.Values.Count > 0)

@@ -173,6 +173,11 @@ internal sealed class CompileCache
                     Add("inhibits");
                     Add(inhibited);
                 }
+
+                if (rule.OnResolve is not null)
+                {
+                    Add("on_resolve"); // the generated code looks for resolutions of this rule
+                }
             }
         }
 

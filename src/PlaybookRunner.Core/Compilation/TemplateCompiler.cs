@@ -23,7 +23,11 @@ internal sealed record CompiledAction(ActionDefinition Definition, IReadOnlyList
 }
 
 /// <summary>The parsed message and action templates of one rule.</summary>
-internal sealed record RuleTemplates(CompiledTemplate? Message, IReadOnlyList<CompiledAction> Actions);
+internal sealed record RuleTemplates(CompiledTemplate? Message, IReadOnlyList<CompiledAction> Actions)
+{
+    /// <summary>The templates of its <c>on_resolve:</c>, when it has one.</summary>
+    public RuleTemplates? Resolve { get; init; }
+}
 
 /// <summary>
 /// Parses every template of a playbook at validate time and checks every name it uses, so that an
@@ -81,8 +85,15 @@ internal static class TemplateCompiler
         [
             .. playbook.Rules.Select(rule => new RuleTemplates(
                 rule.Message is null ? null : Parse(rule.Message, known, scalars, diagnostics),
-                [.. rule.Actions.Select(a => new CompiledAction(a, [.. a.Fields.Select(f => CompileField(f, known, scalars, diagnostics))]))])),
+                Actions(rule.Actions))
+            {
+                Resolve = rule.OnResolve is not { } resolve ? null
+                    : new RuleTemplates(resolve.Message is null ? null : Parse(resolve.Message, known, scalars, diagnostics), Actions(resolve.Actions)),
+            }),
         ];
+
+        List<CompiledAction> Actions(IEnumerable<ActionDefinition> actions) =>
+            [.. actions.Select(a => new CompiledAction(a, [.. a.Fields.Select(f => CompileField(f, known, scalars, diagnostics))]))];
     }
 
     private static CompiledActionField CompileField(ActionField field, HashSet<string> known, HashSet<string> scalars, DiagnosticBag diagnostics) => new(

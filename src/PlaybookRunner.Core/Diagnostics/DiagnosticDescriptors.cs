@@ -235,6 +235,8 @@ public static class DiagnosticDescriptors
         "playbook test runs the *.test.yaml files beside the playbooks (docs/authoring.md).");
     public static readonly DiagnosticDescriptor BadInstant = Error("PB6005", "Not an instant", "'{0}' is not an ISO 8601 date or date-time", Tests,
         "Write as_of and history times as 2026-03-02 or 2026-03-02T09:00:00Z.");
+    public static readonly DiagnosticDescriptor TestBadEntry = Error("PB6006", "Incomplete test entry", "{0}", Tests,
+        "An expectation says fires: (the rule fires) or resolves: (its on_resolve runs), not both; a history entry says at: (a firing), held_since: (a hold that has not fired), or both.");
 
     /// <summary>Every descriptor, in ID order.</summary>
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } =

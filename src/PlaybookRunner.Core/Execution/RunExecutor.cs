@@ -95,30 +95,55 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     /// <summary>Records every pending finding's firing and actions; returns the idempotency keys recorded, in order, with their lanes.</summary>
     public IReadOnlyList<(string Key, string Lane)> Record(Plan plan) => Record(store, time, plan);
 
-    /// <summary>Records every pending finding's firing and actions in <paramref name="store"/>; needs no executor (the daemon's scheduler records, its worker executes).</summary>
+    /// <summary>
+    /// Records every pending finding's firing and actions in <paramref name="store"/>, and every resolution's; then the
+    /// holds of the rules the store follows (<c>for:</c>, <c>on_resolve:</c>). Needs no executor (the daemon's scheduler
+    /// records, its worker executes).
+    /// </summary>
     public static IReadOnlyList<(string Key, string Lane)> Record(StateStore store, TimeProvider time, Plan plan)
     {
         var keys = new List<(string Key, string Lane)>();
         var firings = new List<Firing>();
-        foreach (var finding in plan.Findings.Where(f => f.IsPending))
+        var held = new List<HeldCondition>();
+        foreach (var finding in plan.Findings)
         {
+            if (!finding.IsResolution && finding.PendingSince is { } since)
+            {
+                held.Add(new HeldCondition(finding.Playbook, finding.Rule, finding.Key, since, finding.IsPending));
+            }
+
+            if (!finding.IsPending)
+            {
+                continue;
+            }
+
             var actions = finding.Actions.Select((a, i) =>
             {
                 var payload = ToPayload(a, finding, finding.BaseDirectory);
                 return (
-                    IdempotencyKey: IdempotencyKey(finding.Playbook, finding.Rule, finding.Key, i, plan.AsOf),
+                    IdempotencyKey: finding.IsResolution ? ResolutionKey(finding.Playbook, finding.Rule, finding.Key, i, plan.AsOf) : IdempotencyKey(finding.Playbook, finding.Rule, finding.Key, i, plan.AsOf),
                     Index: i,
                     a.Type,
                     Lane: Lane(payload),
                     Payload: payload.ToJson());
             }).ToList();
-            firings.Add(new Firing(finding.Playbook, finding.Rule, finding.Key, plan.AsOf, actions));
+            firings.Add(new Firing(finding.Playbook, finding.Rule, finding.Key, plan.AsOf, actions) { Kind = finding.IsResolution ? "resolved" : "fired" });
             keys.AddRange(actions.Select(a => (a.IdempotencyKey, a.Lane)));
         }
 
         store.RecordFirings(firings, time.GetUtcNow());
+        if (held.Count > 0 || plan.Tracked.Count > 0)
+        {
+            // After the firings: a crash between the two loses a hold (the rule waits again), never sends twice.
+            store.RecordHolds(plan.AsOf, held, [.. plan.Tracked.Select(t => (t[..t.IndexOf('/', StringComparison.Ordinal)], t[(t.IndexOf('/', StringComparison.Ordinal) + 1)..]))]);
+        }
+
         return keys;
     }
+
+    /// <summary>The idempotency key of a resolution's action: its own, never one of a firing's.</summary>
+    public static string ResolutionKey(string playbook, string rule, string key, int index, DateTimeOffset at) =>
+        $"{playbook}/{rule}/{key}/resolve-{index.ToString(CultureInfo.InvariantCulture)}/{at.UtcDateTime.ToString(DateFormats.KeyInstant, CultureInfo.InvariantCulture)}";
 
     /// <summary>
     /// The lane an action is delivered in, whose concurrency the daemon bounds: its SMTP channel, its webhook channel

@@ -5,7 +5,11 @@ using PlaybookRunner.Core.Evaluation;
 namespace PlaybookRunner.Core.Execution;
 
 /// <summary>A firing to record: the rule, the customer, the instant, and its actions as they will be executed.</summary>
-internal sealed record Firing(string Playbook, string Rule, string Key, DateTimeOffset FiredAt, IReadOnlyList<(string IdempotencyKey, int Index, string Type, string Lane, string Payload)> Actions);
+internal sealed record Firing(string Playbook, string Rule, string Key, DateTimeOffset FiredAt, IReadOnlyList<(string IdempotencyKey, int Index, string Type, string Lane, string Payload)> Actions)
+{
+    /// <summary><c>fired</c>, or <c>resolved</c> for a resolution (<c>on_resolve:</c>), which starts no cooldown and is not the rule's last firing.</summary>
+    public string Kind { get; init; } = "fired";
+}
 
 /// <summary>How an attempt ended, recorded in the same transaction as the next write about its action.</summary>
 internal readonly record struct EndedAttempt(int Attempt, string Outcome, string Message);
@@ -30,8 +34,9 @@ internal abstract partial class StateStore
             using var transaction = connection.BeginTransaction();
             foreach (var firing in batch)
             {
-                using (var command = Command("INSERT INTO firings (playbook, rule, key, fired_at) VALUES (@p, @r, @k, @at) ON CONFLICT DO NOTHING", transaction))
+                using (var command = Command("INSERT INTO firings (playbook, rule, key, fired_at, kind) VALUES (@p, @r, @k, @at, @kind) ON CONFLICT DO NOTHING", transaction))
                 {
+                    Add(command, "@kind", firing.Kind);
                     Add(command, "@p", firing.Playbook);
                     Add(command, "@r", firing.Rule);
                     Add(command, "@k", firing.Key);
@@ -43,8 +48,8 @@ internal abstract partial class StateStore
                 {
                     using var command = Command(
                         """
-                        INSERT INTO actions (idempotency_key, playbook, rule, key, action_index, fired_at, type, lane, payload, state, attempts, updated_at)
-                        VALUES (@id, @p, @r, @k, @i, @at, @t, @lane, @payload, 'pending', 0, @now) ON CONFLICT DO NOTHING
+                        INSERT INTO actions (idempotency_key, playbook, rule, key, action_index, fired_at, type, lane, payload, state, attempts, updated_at, kind)
+                        VALUES (@id, @p, @r, @k, @i, @at, @t, @lane, @payload, 'pending', 0, @now, @kind) ON CONFLICT DO NOTHING
                         """,
                         transaction);
                     Add(command, "@id", action.IdempotencyKey);
@@ -57,12 +62,13 @@ internal abstract partial class StateStore
                     Add(command, "@lane", action.Lane);
                     Add(command, "@payload", action.Payload);
                     Add(command, "@now", DateFormats.FormatStored(now));
+                    Add(command, "@kind", firing.Kind);
                     command.ExecuteNonQuery();
                 }
             }
 
             transaction.Commit();
-            foreach (var firing in batch)
+            foreach (var firing in batch.Where(f => f.Kind == "fired"))
             {
                 _lastFired[(firing.Playbook, firing.Rule, firing.Key)] = firing.FiredAt;
             }

@@ -131,6 +131,25 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
             value TEXT NOT NULL
         );
         """,
+        """
+        CREATE TABLE holds (
+            playbook TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            key TEXT NOT NULL,
+            since TEXT NOT NULL,
+            seen TEXT NOT NULL,
+            fired_at TEXT,
+            PRIMARY KEY (playbook, rule, key)
+        );
+        CREATE TABLE evaluations (
+            playbook TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (playbook, rule)
+        );
+        ALTER TABLE firings ADD COLUMN kind TEXT NOT NULL DEFAULT 'fired';
+        ALTER TABLE actions ADD COLUMN kind TEXT NOT NULL DEFAULT 'fired';
+        """,
     ];
 
     private const string ActionColumns = "idempotency_key, playbook, rule, key, action_index, fired_at, type, payload, state, attempts, last_error, updated_at, fence, failing_since, retry_at, COALESCE(lane, type)";
@@ -141,6 +160,8 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
     private readonly Dictionary<(string, string, string), DateTimeOffset> _lastFired = [];
     private readonly Dictionary<(string, string, string), (DateTimeOffset FiredAt, string Error)> _deadLetters = [];
     private readonly Dictionary<(string, string, string), DateTimeOffset> _lastDelivered = [];
+    private readonly Dictionary<(string, string, string), Hold> _holds = [];
+    private readonly Dictionary<(string, string), DateTimeOffset> _evaluated = [];
 
     protected StateStore(DbConnection? connection, TimeProvider time, TimeSpan lease)
     {
@@ -154,8 +175,9 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
             using (var command = Command(
                 """
                 SELECT f.playbook, f.rule, f.key, MAX(f.fired_at) FROM firings f
-                WHERE NOT EXISTS (SELECT 1 FROM actions a WHERE a.playbook = f.playbook AND a.rule = f.rule AND a.key = f.key AND a.fired_at = f.fired_at)
-                   OR EXISTS (SELECT 1 FROM actions a WHERE a.playbook = f.playbook AND a.rule = f.rule AND a.key = f.key AND a.fired_at = f.fired_at AND a.state <> 'dead')
+                WHERE f.kind = 'fired'
+                  AND (NOT EXISTS (SELECT 1 FROM actions a WHERE a.playbook = f.playbook AND a.rule = f.rule AND a.key = f.key AND a.fired_at = f.fired_at)
+                    OR EXISTS (SELECT 1 FROM actions a WHERE a.playbook = f.playbook AND a.rule = f.rule AND a.key = f.key AND a.fired_at = f.fired_at AND a.state <> 'dead'))
                 GROUP BY f.playbook, f.rule, f.key
                 """))
             using (var reader = command.ExecuteReader())
@@ -166,7 +188,7 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
                 }
             }
 
-            using (var command = Command("SELECT playbook, rule, key, MAX(updated_at) FROM actions WHERE state = 'succeeded' GROUP BY playbook, rule, key"))
+            using (var command = Command("SELECT playbook, rule, key, MAX(updated_at) FROM actions WHERE state = 'succeeded' AND kind = 'fired' GROUP BY playbook, rule, key"))
             using (var reader = command.ExecuteReader())
             {
                 while (reader.Read())
@@ -175,7 +197,7 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
                 }
             }
 
-            using (var command = Command("SELECT playbook, rule, key, fired_at, COALESCE(last_error, '') FROM actions WHERE state = 'dead' ORDER BY fired_at, action_index"))
+            using (var command = Command("SELECT playbook, rule, key, fired_at, COALESCE(last_error, '') FROM actions WHERE state = 'dead' AND kind = 'fired' ORDER BY fired_at, action_index"))
             using (var reader = command.ExecuteReader())
             {
                 while (reader.Read())
@@ -183,6 +205,8 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
                     _deadLetters[(reader.GetString(0), reader.GetString(1), reader.GetString(2))] = (ParseInstant(reader.GetString(3)), reader.GetString(4));
                 }
             }
+
+            LoadHolds();
         }
     }
 
@@ -218,6 +242,12 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
     /// <inheritdoc />
     public DateTimeOffset? LastDelivered(string playbook, string rule, string key) =>
         _lastDelivered.TryGetValue((playbook, rule, key), out var at) ? at : null;
+
+    /// <inheritdoc />
+    public (DateTimeOffset Since, DateTimeOffset? FiredAt)? Holding(string playbook, string rule, string key) =>
+        _holds.TryGetValue((playbook, rule, key), out var hold) && hold.Seen >= _evaluated.GetValueOrDefault((playbook, rule), DateTimeOffset.MinValue)
+            ? (hold.Since, hold.FiredAt)
+            : null;
 
     /// <inheritdoc />
     public (DateTimeOffset FiredAt, string Error)? LastDeadLetter(string playbook, string rule, string key) =>

@@ -190,18 +190,8 @@ public static partial class WorkspaceLoader
 
     private static RuleDefinition ReadRule(YamlMapping map, WorkspaceDefinition workspace, DiagnosticBag diagnostics)
     {
-        Duration? cooldown = null;
-        if (map["cooldown"] is YamlScalar cooldownText)
-        {
-            if (Duration.TryParse(cooldownText.Value, out var parsed))
-            {
-                cooldown = parsed;
-            }
-            else
-            {
-                diagnostics.Add(DiagnosticDescriptors.BadDuration, cooldownText.Location, cooldownText.Value);
-            }
-        }
+        var cooldown = ReadDuration(map, "cooldown", diagnostics);
+        var waitFor = ReadDuration(map, "for", diagnostics);
 
         var severity = map.Text("severity") switch
         {
@@ -225,7 +215,32 @@ public static partial class WorkspaceLoader
             map.Location)
         {
             Inhibits = map["inhibits"] is YamlSequence inhibits ? [.. inhibits.Items.OfType<YamlScalar>().Select(i => (i.Value, i.Location))] : [],
+            For = waitFor,
+            ForLocation = map["for"]?.Location ?? map.Location,
+            OnResolve = map["on_resolve"] is YamlMapping resolve
+                ? new ResolveDefinition(
+                    resolve["message"] is YamlScalar resolveMessage ? Spanned(resolveMessage) : null,
+                    resolve["actions"] is YamlSequence resolveActions ? [.. resolveActions.Items.Cast<YamlMapping>().Select(a => ReadAction(a, workspace, diagnostics))] : [],
+                    map["on_resolve"]!.Location)
+                : null,
         };
+    }
+
+    /// <summary>A duration option of a rule (<c>cooldown</c>, <c>for</c>); PB1011 at its place when it is not one.</summary>
+    private static Duration? ReadDuration(YamlMapping map, string name, DiagnosticBag diagnostics)
+    {
+        if (map[name] is not YamlScalar text)
+        {
+            return null;
+        }
+
+        if (Duration.TryParse(text.Value, out var parsed))
+        {
+            return parsed;
+        }
+
+        diagnostics.Add(DiagnosticDescriptors.BadDuration, text.Location, text.Value);
+        return null;
     }
 
     private static ActionDefinition ReadAction(YamlMapping map, WorkspaceDefinition workspace, DiagnosticBag diagnostics)

@@ -174,7 +174,7 @@ public static partial class WorkspaceLoader
 
         foreach (var playbook in workspace.Playbooks)
         {
-            foreach (var field in playbook.Rules.SelectMany(r => r.Actions).SelectMany(a => a.Fields.Where(f => f.Name == ActionKind.Of(a.Type).OutputPathField)))
+            foreach (var field in playbook.Rules.SelectMany(r => r.AllActions).SelectMany(a => a.Fields.Where(f => f.Name == ActionKind.Of(a.Type).OutputPathField)))
             {
                 // The template's own text up to its first value: values add no segments, so its folder is where the file lands.
                 if (field.Template is { } template && LiteralPrefix(template.Value) is var fixedPart
@@ -184,13 +184,13 @@ public static partial class WorkspaceLoader
                 }
             }
 
-            foreach (var header in playbook.Rules.SelectMany(r => r.Actions).SelectMany(a => a.Fields.Where(f => f.Name == ActionKind.Of(a.Type).HeadersField))
+            foreach (var header in playbook.Rules.SelectMany(r => r.AllActions).SelectMany(a => a.Fields.Where(f => f.Name == ActionKind.Of(a.Type).HeadersField))
                 .SelectMany(f => f.Children ?? []).Where(h => ActionRules.ReservedHeaders.Contains(h.Name)))
             {
                 diagnostics.Add(DiagnosticDescriptors.ActionFieldInvalid, header.Location, $"Header '{header.Name}' is set by the HTTP client or the engine, not by a playbook");
             }
 
-            foreach (var (action, field) in playbook.Rules.SelectMany(r => r.Actions).SelectMany(a => a.Fields.Select(f => (a, f))))
+            foreach (var (action, field) in playbook.Rules.SelectMany(r => r.AllActions).SelectMany(a => a.Fields.Select(f => (a, f))))
             {
                 if (field.Template is { } literal && !literal.Value.Contains("{{", StringComparison.Ordinal) && ActionKind.Of(action.Type).LiteralProblem(field.Name, literal.Value) is { } problem)
                 {
@@ -198,7 +198,7 @@ public static partial class WorkspaceLoader
                 }
             }
 
-            foreach (var field in playbook.Rules.SelectMany(r => r.Actions).SelectMany(a => a.Fields.Where(f => f.Name == ActionKind.Of(a.Type).UrlField)))
+            foreach (var field in playbook.Rules.SelectMany(r => r.AllActions).SelectMany(a => a.Fields.Where(f => f.Name == ActionKind.Of(a.Type).UrlField)))
             {
                 if (field.Template is { } template && LiteralPrefix(template.Value) is var fixedPart && fixedPart.Length < template.Value.Length
                     && !ActionRules.HasFixedAuthority(fixedPart))

@@ -85,7 +85,31 @@ public sealed record RuleDefinition(
     /// (<c>inhibits:</c>): the escalation silences the reminder. Each with where it is written.
     /// </summary>
     public IReadOnlyList<(string Rule, SourceLocation Location)> Inhibits { get; init; } = [];
+
+    /// <summary>
+    /// <c>for:</c>: how long the condition must have held, at every evaluation, before the rule fires for a customer;
+    /// until then the finding is waiting. Null: it fires at the first evaluation that finds it.
+    /// </summary>
+    public Duration? For { get; init; }
+
+    /// <summary>Where <c>for:</c> is written.</summary>
+    public SourceLocation ForLocation { get; init; } = Location;
+
+    /// <summary><c>on_resolve:</c>: what runs once when the condition stops holding for a customer the rule fired for.</summary>
+    public ResolveDefinition? OnResolve { get; init; }
+
+    /// <summary>
+    /// True when the state store follows the rule's condition per customer from one evaluation to the next
+    /// (<c>for:</c> or <c>on_resolve:</c>).
+    /// </summary>
+    public bool IsTracked => For is not null || OnResolve is not null;
+
+    /// <summary>The rule's actions and its <c>on_resolve:</c> actions: every action template it has.</summary>
+    public IEnumerable<ActionDefinition> AllActions => OnResolve is { } resolve ? Actions.Concat(resolve.Actions) : Actions;
 }
+
+/// <summary>A rule's <c>on_resolve:</c>: the message and actions of its resolution.</summary>
+public sealed record ResolveDefinition(SpannedText? Message, IReadOnlyList<ActionDefinition> Actions, SourceLocation Location);
 
 /// <summary>One playbook file.</summary>
 public sealed record PlaybookDefinition(

@@ -31,6 +31,9 @@ public sealed record Explanation(
 
     /// <summary>The playbook's computed values (<c>values:</c>) for this customer, with their expressions.</summary>
     public IReadOnlyList<ExplainedValue> Values { get; init; } = [];
+
+    /// <summary>For a rule the store follows (<c>for:</c>, <c>on_resolve:</c>): the hold of its condition for this customer; null otherwise.</summary>
+    public string? Lifecycle { get; init; }
 }
 
 /// <summary>Builds explanations from what an instrumented evaluation recorded.</summary>
@@ -48,6 +51,31 @@ internal static class Explainer
     /// <summary>A segment's or computed value's value as the instrumented evaluation recorded it (as rule <paramref name="rule"/>); null when it was not evaluated.</summary>
     private static string? Recorded(ExplainSink sink, string playbook, int rule, string key) =>
         sink.Values.TryGetValue((playbook, rule, key), out var values) && values.TryGetValue(0, out var value) ? ExplainSink.Format(value) : null;
+
+    /// <summary>The hold of a followed rule's condition for one customer, as explain shows it.</summary>
+    private static string Lifecycle(RuleDefinition rule, PlannedFinding? finding, (DateTimeOffset Since, DateTimeOffset? FiredAt)? hold)
+    {
+        var parts = new List<string>();
+        if (rule.For is { } wait)
+        {
+            parts.Add($"for: {wait}");
+        }
+
+        parts.Add(finding switch
+        {
+            { IsResolution: true } => $"held since {DateFormats.FormatInstant(finding.PendingSince!.Value)}, fired {DateFormats.FormatInstant(finding.Resolves!.Value)}, no longer holds",
+            { WaitingUntil: { } fires } => $"pending since {DateFormats.FormatInstant(finding.PendingSince!.Value)}, fires {DateFormats.FormatInstant(fires)}",
+            { PendingSince: { } since } => $"held since {DateFormats.FormatInstant(since)}" + (hold?.FiredAt is { } fired ? $", fired {DateFormats.FormatInstant(fired)}" : ""),
+            _ when hold is not null => $"held at the last evaluation (since {DateFormats.FormatInstant(hold.Value.Since)}), not now",
+            _ => "not holding",
+        });
+        if (rule.OnResolve is { } resolve)
+        {
+            parts.Add($"on_resolve: {resolve.Actions.Count} action(s) when the condition stops holding after the rule fired");
+        }
+
+        return string.Join("; ", parts);
+    }
 
     public static Explanation Explain(CompiledWorkspace compiled, ExplainSink sink, Plan plan, PlaybookDefinition playbook, int ruleIndex, string key, IFiringHistory history, WorkspaceDefinition workspace)
     {
@@ -78,7 +106,10 @@ internal static class Explainer
         var error = plan.Errors.FirstOrDefault(e => e.Playbook == playbook.Id && e.Rule == rule.Id && e.Key == key);
         var outcome = finding switch
         {
+            { IsResolution: true, IsPending: true } => $"resolves: the condition no longer holds, {finding.Actions.Count} on_resolve action(s) would run",
+            { IsResolution: true } => "resolves, but the resolution is suppressed: no action runs",
             { IsPending: true } => $"fires: {finding.Actions.Count} action(s) would run",
+            { WaitingUntil: { } fires } => $"the condition holds, but not yet for {rule.For}: it fires {DateFormats.FormatInstant(fires)} if it still holds then; no action runs yet",
             { Suppressed: true } => "the condition holds, but the finding is suppressed: no action runs",
             { InhibitedBy: { } inhibitor } => $"the condition holds, but rule '{inhibitor}' holds for this customer too and inhibits it: no action runs",
             { HeldBackUntil: { } heldUntil } => $"the condition holds, but the cooldown holds it back until {DateFormats.FormatInstant(heldUntil)}: no action runs",
@@ -91,6 +122,7 @@ internal static class Explainer
         {
             Failed = finding is null && error is not null,
             Values = computed,
+            Lifecycle = rule.IsTracked ? Lifecycle(rule, finding, history.Holding(playbook.Id, rule.Id, key)) : null,
         };
     }
 }

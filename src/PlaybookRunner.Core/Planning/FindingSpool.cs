@@ -26,8 +26,14 @@ internal sealed class FindingSpool(int inMemory, string folder)
     /// <summary>The default of <see cref="Model.HostContext.FindingsInMemory"/>: findings held before spilling.</summary>
     public const int HostLimit = 50_000;
 
-    /// <summary>Findings added.</summary>
+    /// <summary>Findings added, resolutions included.</summary>
     public int Count { get; private set; }
+
+    /// <summary>Resolutions added (<c>on_resolve:</c>).</summary>
+    public int Resolved { get; private set; }
+
+    /// <summary>Findings whose rule's <c>for:</c> has not run out.</summary>
+    public int Waiting { get; private set; }
 
     /// <summary>Actions of pending findings.</summary>
     public int ActionsPending { get; private set; }
@@ -57,8 +63,16 @@ internal sealed class FindingSpool(int inMemory, string folder)
             case FindingState.Pending:
                 ActionsPending += finding.Actions.Count;
                 break;
+            case FindingState.Resolved:
+                ActionsPending += finding.Actions.Count;
+                Resolved++;
+                break;
             case FindingState.Suppressed:
+                Resolved += finding.IsResolution ? 1 : 0;
                 Suppressed++;
+                break;
+            case FindingState.Waiting:
+                Waiting++;
                 break;
             case FindingState.Inhibited:
                 Inhibited++;

@@ -50,11 +50,32 @@ public sealed record PlannedFinding(
     /// <summary>The rule of the same playbook that holds for this customer and inhibits this one (<c>inhibits:</c>), if any.</summary>
     public string? InhibitedBy { get; init; }
 
-    /// <summary>True when <c>run</c> would execute this finding's actions.</summary>
-    public bool IsPending => State == FindingState.Pending;
+    /// <summary>For a rule with <c>for:</c>: since when its condition has held for this customer at every evaluation.</summary>
+    public DateTimeOffset? PendingSince { get; init; }
 
-    /// <summary>What <c>run</c> does with this finding: executes its actions, or holds it back (suppressed, inhibited, cooldown).</summary>
-    public FindingState State => Suppressed ? FindingState.Suppressed : InhibitedBy is not null ? FindingState.Inhibited : HeldBackUntil is not null ? FindingState.HeldBack : FindingState.Pending;
+    /// <summary>For a rule with <c>for:</c> whose condition has not held long enough yet: when it fires if it keeps holding.</summary>
+    public DateTimeOffset? WaitingUntil { get; init; }
+
+    /// <summary>
+    /// Set for a resolution, not a finding: the rule's condition no longer holds for this customer, and the rule fired
+    /// for them (at this instant) during the hold that ended; the message and actions are its <c>on_resolve:</c>.
+    /// </summary>
+    public DateTimeOffset? Resolves { get; init; }
+
+    /// <summary>True for a resolution (<see cref="Resolves"/>).</summary>
+    public bool IsResolution => Resolves is not null;
+
+    /// <summary>True when <c>run</c> would execute this finding's actions (a finding that fires, or a resolution).</summary>
+    public bool IsPending => State is FindingState.Pending or FindingState.Resolved;
+
+    /// <summary>What <c>run</c> does with this finding: executes its actions, or holds it back (suppressed, inhibited, waiting, cooldown).</summary>
+    public FindingState State =>
+        Suppressed ? FindingState.Suppressed
+        : Resolves is not null ? FindingState.Resolved
+        : InhibitedBy is not null ? FindingState.Inhibited
+        : WaitingUntil is not null ? FindingState.Waiting
+        : HeldBackUntil is not null ? FindingState.HeldBack
+        : FindingState.Pending;
 }
 
 /// <summary>What <c>run</c> does with a finding.</summary>
@@ -71,6 +92,12 @@ public enum FindingState
 
     /// <summary>Another rule that holds for this customer silences this one (<c>inhibits:</c>): nothing runs.</summary>
     Inhibited,
+
+    /// <summary>The condition holds, but not yet for the rule's <c>for:</c> duration: nothing runs yet.</summary>
+    Waiting,
+
+    /// <summary>A resolution: the condition stopped holding after the rule fired; its <c>on_resolve:</c> actions run.</summary>
+    Resolved,
 }
 
 /// <summary>The per-key errors that share a template and a problem, reported once with the keys counted (preflight).</summary>
@@ -102,6 +129,12 @@ public sealed record PlanSummary(int Records, int Findings, int Actions, int Sup
 
     /// <summary>Findings another rule inhibits.</summary>
     public int Inhibited { get; init; }
+
+    /// <summary>Findings whose condition has not held for their rule's <c>for:</c> duration yet.</summary>
+    public int Waiting { get; init; }
+
+    /// <summary>Resolutions (<c>on_resolve:</c>); they are not counted in <see cref="Findings"/>, their actions are in <see cref="Actions"/>.</summary>
+    public int Resolved { get; init; }
 }
 
 /// <summary>What <c>plan</c> computed: the contract of <c>plan --format json</c> (spec section 10).</summary>
@@ -120,6 +153,13 @@ public sealed record Plan(
     /// (then <see cref="PendingActions.Of(Plan)"/> counts them from the findings).
     /// </summary>
     public PendingActions? Pending { get; init; }
+
+    /// <summary>
+    /// The rules the state store follows (<c>for:</c>, <c>on_resolve:</c>) that this plan evaluated for every customer,
+    /// as <c>playbook/rule</c>: recording the plan (<c>run</c>) marks their latest evaluation, so that a customer
+    /// whose condition did not hold in it starts a new hold next time. Empty when the plan was narrowed to keys.
+    /// </summary>
+    public IReadOnlyList<string> Tracked { get; init; } = [];
 }
 
 /// <summary>The actions <c>run</c> would execute, counted per playbook and per channel: what the blast-radius guard and preflight check.</summary>

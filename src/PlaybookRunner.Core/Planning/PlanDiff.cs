@@ -71,6 +71,9 @@ public static class PlanDiff
                 {
                     FindingState.Suppressed => "suppressed",
                     FindingState.HeldBack => $"held back until {DateFormats.FormatInstant(finding.HeldBackUntil!.Value)}",
+                    FindingState.Inhibited => $"inhibited by {finding.InhibitedBy}",
+                    FindingState.Waiting => $"waiting until {DateFormats.FormatInstant(finding.WaitingUntil!.Value)}",
+                    FindingState.Resolved => "resolved",
                     _ => "pending",
                 },
                 ["severity"] = Planner.SeverityName(finding.Severity),

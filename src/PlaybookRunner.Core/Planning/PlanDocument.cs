@@ -86,8 +86,20 @@ public static class PlanDocument
         json.WriteNumber("suppressed", plan.Summary.Suppressed);
         json.WriteNumber("heldBack", plan.Summary.HeldBack);
         json.WriteNumber("inhibited", plan.Summary.Inhibited);
+        json.WriteNumber("waiting", plan.Summary.Waiting);
+        json.WriteNumber("resolved", plan.Summary.Resolved);
         json.WriteNumber("errors", plan.Summary.Errors);
         json.WriteEndObject();
+        if (plan.Tracked.Count > 0)
+        {
+            json.WriteStartArray("tracked");
+            foreach (var rule in plan.Tracked)
+            {
+                json.WriteStringValue(rule);
+            }
+
+            json.WriteEndArray();
+        }
         if (changes is not null)
         {
             WriteChanges(json, changes);
@@ -160,12 +172,15 @@ public static class PlanDocument
             var errors = reports ? Array(root, "errors").Select(e => ReadDiagnostic(e, DiagnosticSeverity.Error)).ToList() : [];
             var diagnostics = reports ? Array(root, "diagnostics").Select(d => ReadDiagnostic(d, null)).ToList() : [];
             var summary = root.TryGetProperty("summary", out var s) && s.ValueKind == JsonValueKind.Object
-                ? new PlanSummary(Number(s, "records"), Number(s, "findings"), Number(s, "actions"), Number(s, "suppressed"), Number(s, "errors")) { HeldBack = Number(s, "heldBack"), Inhibited = Number(s, "inhibited") }
+                ? new PlanSummary(Number(s, "records"), Number(s, "findings"), Number(s, "actions"), Number(s, "suppressed"), Number(s, "errors")) { HeldBack = Number(s, "heldBack"), Inhibited = Number(s, "inhibited"), Waiting = Number(s, "waiting"), Resolved = Number(s, "resolved") }
                 : new PlanSummary(0, findings.Count, 0, 0, errors.Count);
             TryInstant(Text(root, "asOf")!, out var asOf);
             return new Plan(asOf, findings, errors, diagnostics, summary)
             {
                 Provenance = root.TryGetProperty("provenance", out var provenance) ? ReadProvenance(provenance) : null,
+                Tracked = root.TryGetProperty("tracked", out var tracked) && tracked.ValueKind == JsonValueKind.Array
+                    ? [.. tracked.EnumerateArray().Where(t => t.ValueKind == JsonValueKind.String).Select(t => t.GetString()!)]
+                    : [],
             };
         }
         catch (Exception ex) when (ex is InvalidOperationException or KeyNotFoundException or FormatException)
@@ -197,6 +212,27 @@ public static class PlanDocument
         if (f.InhibitedBy is not null)
         {
             json.WriteString("inhibitedBy", f.InhibitedBy);
+        }
+
+        if (f.Resolves is { } firedAt)
+        {
+            json.WriteStartObject("resolves");
+            json.WriteString("firedAt", DateFormats.FormatInstant(firedAt));
+            if (f.PendingSince is { } held)
+            {
+                json.WriteString("heldSince", DateFormats.FormatInstant(held));
+            }
+
+            json.WriteEndObject();
+        }
+        else if (f.PendingSince is { } since)
+        {
+            json.WriteString("pendingSince", DateFormats.FormatInstant(since));
+        }
+
+        if (f.WaitingUntil is { } waiting)
+        {
+            json.WriteString("waitingUntil", DateFormats.FormatInstant(waiting));
         }
 
         if (f.DeadLetter is { } dead)
@@ -412,6 +448,9 @@ public static class PlanDocument
         {
             Justification = Text(finding, "justification"),
             InhibitedBy = Text(finding, "inhibitedBy"),
+            Resolves = finding.TryGetProperty("resolves", out var resolves) && Text(resolves, "firedAt") is { } resolvedFiring && TryInstant(resolvedFiring, out var resolvedAt) ? resolvedAt : null,
+            PendingSince = (finding.TryGetProperty("resolves", out var resolution) ? Text(resolution, "heldSince") : Text(finding, "pendingSince")) is { } held && TryInstant(held, out var heldAt) ? heldAt : null,
+            WaitingUntil = Text(finding, "waitingUntil") is { } waiting && TryInstant(waiting, out var waitingAt) ? waitingAt : null,
             HeldBackUntil = Text(finding, "heldBackUntil") is { } until && TryInstant(until, out var instant) ? instant : null,
             DeadLetter = finding.TryGetProperty("deadLetter", out var dead) && Text(dead, "firedAt") is { } firedAt && TryInstant(firedAt, out var fired)
                 ? (fired, Text(dead, "error") ?? "") : null,

@@ -33,6 +33,8 @@ public sealed class PlanView
         Suppressed = [.. plan.Findings.Where(f => f.State == FindingState.Suppressed)];
         HeldBack = [.. plan.Findings.Where(f => f.State == FindingState.HeldBack)];
         Inhibited = [.. plan.Findings.Where(f => f.State == FindingState.Inhibited)];
+        Waiting = [.. plan.Findings.Where(f => f.State == FindingState.Waiting)];
+        Resolved = [.. plan.Findings.Where(f => f.IsResolution)];
         Problems = [.. PlanWriter.ErrorLines(plan.Errors, baseDirectory, ""), .. plan.Diagnostics.Select(d => DiagnosticFormatter.FormatText(d, baseDirectory))];
     }
 
@@ -66,18 +68,26 @@ public sealed class PlanView
     /// <summary>The findings another rule inhibits.</summary>
     public IReadOnlyList<PlannedFinding> Inhibited { get; }
 
+    /// <summary>The findings whose rule's <c>for:</c> has not run out.</summary>
+    public IReadOnlyList<PlannedFinding> Waiting { get; }
+
+    /// <summary>The resolutions (<c>on_resolve:</c>), suppressed ones included.</summary>
+    public IReadOnlyList<PlannedFinding> Resolved { get; }
+
     /// <summary>
     /// The plan's errors and diagnostics as lines, as every report prints them: an error run would certainly fail on
     /// once per template and problem with the keys counted, every other error and each diagnostic on a line of its own.
     /// </summary>
     public IReadOnlyList<string> Problems { get; }
 
-    /// <summary>A finding's state as reports and filters name it: <c>pending</c>, <c>suppressed</c>, <c>held-back</c> or <c>inhibited</c>.</summary>
+    /// <summary>A finding's state as reports and filters name it: <c>pending</c>, <c>suppressed</c>, <c>held-back</c>, <c>inhibited</c>, <c>waiting</c> or <c>resolved</c>.</summary>
     public static string StateName(FindingState state) => state switch
     {
         FindingState.Suppressed => "suppressed",
         FindingState.HeldBack => "held-back",
         FindingState.Inhibited => "inhibited",
+        FindingState.Waiting => "waiting",
+        FindingState.Resolved => "resolved",
         _ => "pending",
     };
 }

@@ -69,7 +69,8 @@ public static partial class PlanWriter
             .Append(CultureInfo.InvariantCulture, $"<body data-ready=\"false\" data-total=\"{view.Findings.Count}\">\n<header><h1>Playbook plan</h1><p>As of {E(DateFormats.FormatInstant(view.AsOf))}: what <code>playbook run</code> would do.</p></header>\n<main>\n");
         html.Append("<section id=\"summary\"><h2>Summary</h2><div class=\"cards\">")
             .Append(Card("records", s.Records)).Append(Card("findings", s.Findings)).Append(Card("actions pending", s.Actions))
-            .Append(Card("suppressed", s.Suppressed)).Append(Card("held back", s.HeldBack)).Append(Card("errors", s.Errors)).Append("</div>\n")
+            .Append(Card("suppressed", s.Suppressed)).Append(Card("held back", s.HeldBack))
+            .Append(s.Waiting > 0 ? Card("waiting", s.Waiting) : "").Append(s.Resolved > 0 ? Card("resolved", s.Resolved) : "").Append(Card("errors", s.Errors)).Append("</div>\n")
             .Append("<table><tr><th>Playbook</th><th>Rule</th><th>Severity</th><th>Findings</th><th>Actions pending</th><th>Suppressed</th><th>Held back</th></tr>\n");
         foreach (var rule in view.Rules)
         {
@@ -144,7 +145,7 @@ public static partial class PlanWriter
             .Append("<label>Playbook<select id=\"f-playbook\">").Append(Options(view.Findings.Select(f => f.Playbook))).Append("</select></label>")
             .Append("<label>Rule<select id=\"f-rule\">").Append(Options(view.Findings.Select(f => $"{f.Playbook}/{f.Rule}"))).Append("</select></label>")
             .Append("<label>Severity<select id=\"f-severity\">").Append(Options(["critical", "warning", "info"])).Append("</select></label>")
-            .Append("<label>State<select id=\"f-state\">").Append(Options(["pending", "suppressed", "held-back", "inhibited"])).Append("</select></label>")
+            .Append("<label>State<select id=\"f-state\">").Append(Options(["pending", "suppressed", "held-back", "inhibited", "waiting", "resolved"])).Append("</select></label>")
             .Append("<label>Search<input id=\"f-search\" type=\"search\" placeholder=\"key, name, text\"></label>")
             .Append(CultureInfo.InvariantCulture, $"<p><span id=\"shown\">{view.Findings.Count}</span> of {view.Findings.Count} findings shown</p></section>\n");
     }
@@ -159,6 +160,15 @@ public static partial class PlanWriter
         if (finding.Values.Count > 0)
         {
             html.Append(CultureInfo.InvariantCulture, $"<p class=\"values\">{E(finding.ValuesLine)}</p>\n");
+        }
+
+        if (finding.Resolves is { } firedAt)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"note\">Resolved: the condition no longer holds; the rule fired {E(DateFormats.FormatInstant(firedAt))}.</p>\n");
+        }
+        else if (finding.WaitingUntil is { } fires)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"note\">Waiting: pending since {E(DateFormats.FormatInstant(finding.PendingSince ?? fires))}; fires {E(DateFormats.FormatInstant(fires))} if it still holds. No action runs yet.</p>\n");
         }
 
         if (finding.Suppressed)

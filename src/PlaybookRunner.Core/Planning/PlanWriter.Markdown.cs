@@ -20,7 +20,7 @@ public static partial class PlanWriter
         var s = view.Summary;
         md.Append(CultureInfo.InvariantCulture, $"## Playbook plan as of {DateFormats.FormatInstant(view.AsOf)}\n\n");
         md.Append(CultureInfo.InvariantCulture,
-            $"**{s.Actions} actions pending** from {s.Findings} findings over {s.Records} records; {s.Suppressed} suppressed, {s.HeldBack} held back by a cooldown, {s.Errors} errors.\n\n");
+            $"**{s.Actions} actions pending** from {s.Findings} findings over {s.Records} records; {s.Suppressed} suppressed, {s.HeldBack} held back by a cooldown, {s.Errors} errors{(s.Waiting > 0 ? $", {s.Waiting} waiting for for:" : "")}{(s.Resolved > 0 ? $", {s.Resolved} resolved" : "")}.\n\n");
         md.Append("| Playbook | Rule | Severity | Findings | Actions pending | Suppressed | Held back |\n|---|---|---|---:|---:|---:|---:|\n");
         foreach (var rule in view.Rules)
         {
@@ -87,41 +87,13 @@ public static partial class PlanWriter
             md.Append(CultureInfo.InvariantCulture, $"… and {pending.Count - MarkdownFindingLimit} more: see the full plan (`plan --format html` or `json`).\n\n");
         }
 
-        var suppressed = view.Suppressed;
-        if (suppressed.Count > 0)
-        {
-            md.Append(CultureInfo.InvariantCulture, $"### Suppressed ({suppressed.Count})\n\n| Finding | Justification |\n|---|---|\n");
-            foreach (var finding in suppressed)
-            {
-                md.Append(CultureInfo.InvariantCulture, $"| {CodeCell($"{finding.Playbook}/{finding.Rule} {finding.Key}")} | {Cell(finding.Justification ?? "")} |\n");
-            }
-
-            md.Append('\n');
-        }
-
-        var heldBack = view.HeldBack;
-        if (heldBack.Count > 0)
-        {
-            md.Append(CultureInfo.InvariantCulture, $"### Held back by a cooldown ({heldBack.Count})\n\n| Finding | Until |\n|---|---|\n");
-            foreach (var finding in heldBack)
-            {
-                md.Append(CultureInfo.InvariantCulture, $"| {CodeCell($"{finding.Playbook}/{finding.Rule} {finding.Key}")} | {DateFormats.FormatInstant(finding.HeldBackUntil!.Value)} |\n");
-            }
-
-            md.Append('\n');
-        }
-
-        var inhibited = view.Inhibited;
-        if (inhibited.Count > 0)
-        {
-            md.Append(CultureInfo.InvariantCulture, $"### Inhibited by another rule ({inhibited.Count})\n\n| Finding | Inhibited by |\n|---|---|\n");
-            foreach (var finding in inhibited)
-            {
-                md.Append(CultureInfo.InvariantCulture, $"| {CodeCell($"{finding.Playbook}/{finding.Rule} {finding.Key}")} | {CodeCell($"{finding.Playbook}/{finding.InhibitedBy}")} |\n");
-            }
-
-            md.Append('\n');
-        }
+        Section(md, "Suppressed", view.Suppressed, ["Justification"], f => [Cell(f.Justification ?? "")]);
+        Section(md, "Held back by a cooldown", view.HeldBack, ["Until"], f => [DateFormats.FormatInstant(f.HeldBackUntil!.Value)]);
+        Section(md, "Inhibited by another rule", view.Inhibited, ["Inhibited by"], f => [CodeCell($"{f.Playbook}/{f.InhibitedBy}")]);
+        Section(md, "Waiting for their rule's `for:`", view.Waiting, ["Pending since", "Fires"],
+            f => [DateFormats.FormatInstant(f.PendingSince ?? view.AsOf), DateFormats.FormatInstant(f.WaitingUntil!.Value)]);
+        Section(md, "Resolved: the condition no longer holds", view.Resolved, ["Fired", "Actions"],
+            f => [DateFormats.FormatInstant(f.Resolves!.Value), f.IsPending ? f.Actions.Count.ToString(CultureInfo.InvariantCulture) : "suppressed"]);
 
         if (view.Problems is { Count: > 0 } problems)
         {
@@ -175,6 +147,23 @@ public static partial class PlanWriter
 
     /// <summary>A <see cref="Code"/> span inside a table row, where '|' would end the cell even in code.</summary>
     private static string CodeCell(string? text) => Code(text).Replace("|", "\\|", StringComparison.Ordinal);
+
+    /// <summary>A table of findings not run, one per line: the finding, then <paramref name="columns"/> with <paramref name="cells"/>; nothing when there are none.</summary>
+    private static void Section(StringBuilder md, string title, IReadOnlyList<PlannedFinding> findings, string[] columns, Func<PlannedFinding, string[]> cells)
+    {
+        if (findings.Count == 0)
+        {
+            return;
+        }
+
+        md.Append(CultureInfo.InvariantCulture, $"### {title} ({findings.Count})\n\n| Finding | {string.Join(" | ", columns)} |\n|---|{string.Concat(columns.Select(_ => "---|"))}\n");
+        foreach (var finding in findings)
+        {
+            md.Append(CultureInfo.InvariantCulture, $"| {CodeCell($"{finding.Playbook}/{finding.Rule} {finding.Key}")} | {string.Join(" | ", cells(finding))} |\n");
+        }
+
+        md.Append('\n');
+    }
 
     /// <summary>A code fence longer than any run of backticks in <paramref name="lines"/>, so none of them closes it.</summary>
     private static string Fence(IEnumerable<string> lines) => new('`', Math.Max(3, lines.Select(l => LongestRun(l, '`')).DefaultIfEmpty(0).Max() + 1));

@@ -24,11 +24,30 @@ public static partial class PlanWriter
                 .Append(rule.Findings.Count).Append(rule.Findings.Count == 1 ? " finding\n" : " findings\n");
             foreach (var finding in rule.Findings)
             {
-                var mark = finding.State switch { FindingState.Suppressed => "~ ", FindingState.HeldBack => "= ", FindingState.Inhibited => "^ ", _ => "+ " };
+                var mark = finding.State switch
+                {
+                    FindingState.Suppressed => "~ ",
+                    FindingState.HeldBack => "= ",
+                    FindingState.Inhibited => "^ ",
+                    FindingState.Waiting => ". ",
+                    FindingState.Resolved => "- ",
+                    _ => "+ ",
+                };
                 text.Append("  ").Append(mark).Append(OneLine(finding.Key)).Append("  ").Append(OneLine(finding.Message)).Append('\n');
                 if (finding.Values.Count > 0)
                 {
                     text.Append("      values: ").Append(OneLine(finding.ValuesLine)).Append('\n');
+                }
+
+                if (finding.Resolves is { } firedAt)
+                {
+                    text.Append("      resolved: the condition no longer holds (it held since ").Append(DateFormats.FormatInstant(finding.PendingSince ?? firedAt))
+                        .Append(", the rule fired ").Append(DateFormats.FormatInstant(firedAt)).Append(")\n");
+                }
+                else if (finding.WaitingUntil is { } fires)
+                {
+                    text.Append("      waiting: pending since ").Append(DateFormats.FormatInstant(finding.PendingSince ?? view.AsOf))
+                        .Append(", fires ").Append(DateFormats.FormatInstant(fires)).Append(" if it still holds\n");
                 }
 
                 if (finding.Suppressed)
@@ -73,7 +92,8 @@ public static partial class PlanWriter
         var s = view.Summary;
         text.Append("Summary: ").Append(s.Records).Append(" records, ").Append(s.Findings).Append(" findings, ")
             .Append(s.Actions).Append(" actions pending, ").Append(s.Suppressed).Append(" suppressed, ").Append(s.HeldBack).Append(" held back, ")
-            .Append(s.Errors).Append(" errors").Append(s.Inhibited > 0 ? $", {s.Inhibited} inhibited\n" : "\n");
+            .Append(s.Errors).Append(" errors").Append(s.Inhibited > 0 ? $", {s.Inhibited} inhibited" : "")
+            .Append(s.Waiting > 0 ? $", {s.Waiting} waiting" : "").Append(s.Resolved > 0 ? $", {s.Resolved} resolved" : "").Append('\n');
         return text.ToString();
     }
 

@@ -154,8 +154,15 @@ internal static class Planner
             c = c != 0 ? c : string.CompareOrdinal(a.Key, b.Key);
             return c != 0 ? c : string.CompareOrdinal(a.Message, b.Message);
         });
-        var summary = new PlanSummary(recordCount, spool.Count, spool.ActionsPending, spool.Suppressed, errors.Count) { HeldBack = spool.HeldBack, Inhibited = spool.Inhibited };
-        return new Plan(asOf, findings, errors, DiagnosticBag.Sort(planDiagnostics), summary) { Pending = spool.Pending };
+        var summary = new PlanSummary(recordCount, spool.Count - spool.Resolved, spool.ActionsPending, spool.Suppressed, errors.Count)
+        {
+            HeldBack = spool.HeldBack,
+            Inhibited = spool.Inhibited,
+            Waiting = spool.Waiting,
+            Resolved = spool.Resolved,
+        };
+        var tracked = units.SelectMany(u => u.Definition.Rules.Where(r => r.IsTracked && (scope is null || scope.Rules.Contains(r.Id))).Select(r => $"{u.Definition.Id}/{r.Id}")).ToList();
+        return new Plan(asOf, findings, errors, DiagnosticBag.Sort(planDiagnostics), summary) { Pending = spool.Pending, Tracked = tracked };
     }
 
     /// <summary>
@@ -197,14 +204,26 @@ internal static class Planner
 
             var key = raw.Record.Key;
             DateTimeOffset? heldBackUntil = null;
-            if (rule.Cooldown is { } cooldown && history.LastFired(playbook.Id, rule.Id, key) is { } last
+            if (!raw.Resolves && rule.Cooldown is { } cooldown && history.LastFired(playbook.Id, rule.Id, key) is { } last
                 && cooldown.AddTo(last, playbook.TimeZone) is var until && until > asOf)
             {
                 heldBackUntil = until;
             }
 
+            // for: the hold the store followed up to the latest evaluation goes on; otherwise it starts now.
+            DateTimeOffset? pendingSince = raw.Resolves ? raw.Since : null;
+            DateTimeOffset? waitingUntil = null;
+            if (!raw.Resolves && rule.IsTracked)
+            {
+                pendingSince = history.Holding(playbook.Id, rule.Id, key)?.Since ?? asOf;
+                if (rule.For is { } wait && wait.AddTo(pendingSince.Value, playbook.TimeZone) is var fires && fires > asOf)
+                {
+                    waitingUntil = fires;
+                }
+            }
+
             var suppression = workspace.Definition.Suppressions.FirstOrDefault(s => s.Covers(playbook.Id, rule.Id, key, today));
-            var templates = unit.Templates[raw.RuleIndex];
+            var templates = raw.Resolves ? unit.Templates[raw.RuleIndex].Resolve! : unit.Templates[raw.RuleIndex];
             PlannedFinding finding;
             try
             {
@@ -213,16 +232,20 @@ internal static class Planner
                 var past = new FindingHistory(history, playbook.Id, rule.Id, key);
                 var globals = templates.Message is null && templates.Actions.Count == 0 ? null
                     : new TemplateScope(() => Globals(playbook, relatedSources, raw, lets, past), new FindingValues(names, raw, lets, past, playbook.TimeZone), shared[raw.RuleIndex] ??= Shared(playbook, rule, severity, asOf, helpers)) { Helpers = helpers };
-                var message = templates.Message is null ? rule.Title ?? rule.Id : TemplateRenderer.Render(templates.Message, globals!, TemplateSink.Text);
+                var message = templates.Message is not null ? TemplateRenderer.Render(templates.Message, globals!, TemplateSink.Text)
+                    : raw.Resolves ? $"resolved: {rule.Title ?? rule.Id}" : rule.Title ?? rule.Id;
                 var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!, outputPaths, playbook)).ToList();
                 finding = new PlannedFinding(playbook.Id, rule.Id, raw.RuleIndex, key, severity, message, suppression is not null, actions)
                 {
                     Justification = suppression?.Justification,
                     BaseDirectory = baseDirectory,
                     HeldBackUntil = heldBackUntil,
-                    DeadLetter = history.LastDeadLetter(playbook.Id, rule.Id, key),
+                    DeadLetter = raw.Resolves ? null : history.LastDeadLetter(playbook.Id, rule.Id, key),
                     // A rule turned off by severity_overrides (none) silences nothing.
                     InhibitedBy = raw.InhibitedBy >= 0 && severities[raw.InhibitedBy] is not null ? playbook.Rules[raw.InhibitedBy].Id : null,
+                    PendingSince = pendingSince,
+                    WaitingUntil = waitingUntil,
+                    Resolves = raw.Resolves ? raw.FiredAt : null,
                     Values = playbook.Values.Count == 0 ? [] : [.. playbook.Values.Select((v, i) => (v.Name, PlanDocument.ValueLiteral(raw.Values[i])))],
                 };
             }

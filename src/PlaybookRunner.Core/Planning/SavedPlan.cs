@@ -16,7 +16,11 @@ public sealed record RunScope(IReadOnlyList<string> Rules, IReadOnlyList<string>
         && (Keys.Count == 0 || Keys.Contains(finding.Key, StringComparer.Ordinal));
 
     /// <summary>The plan with only the findings in scope, its summary counted again.</summary>
-    public Plan Apply(Plan plan) => IsAll ? plan : SavedPlan.WithFindings(plan, [.. plan.Findings.Where(Covers)]);
+    public Plan Apply(Plan plan) => IsAll ? plan : SavedPlan.WithFindings(plan, [.. plan.Findings.Where(Covers)]) with
+    {
+        // A run narrowed to keys did not see the other customers: it marks no evaluation (their holds go on).
+        Tracked = Keys.Count > 0 ? [] : [.. plan.Tracked.Where(t => Rules.Any(r => r == t || t.EndsWith("/" + r, StringComparison.Ordinal)))],
+    };
 }
 
 /// <summary>
@@ -47,7 +51,7 @@ internal static class SavedPlan
         }
 
         // What runs is the reviewed findings; the errors and counts of the run that wrote the file are not carried over.
-        return (WithFindings(new Plan(plan.AsOf, [], [], [], new PlanSummary(0, 0, 0, 0, 0)), plan.Findings), origin);
+        return (WithFindings(new Plan(plan.AsOf, [], [], [], new PlanSummary(0, 0, 0, 0, 0)) { Tracked = plan.Tracked }, plan.Findings), origin);
     }
 
     /// <summary>
@@ -128,9 +132,10 @@ internal static class SavedPlan
                 continue; // dropped by Recheck: a rule the workspace does not have runs nothing
             }
 
+            var templates = finding.IsResolution ? rule.OnResolve?.Actions ?? [] : rule.Actions;
             for (var i = 0; i < finding.Actions.Count; i++)
             {
-                if (Misfit(finding.Actions[i], i < rule.Actions.Count ? rule.Actions[i] : null) is { } why)
+                if (Misfit(finding.Actions[i], i < templates.Count ? templates[i] : null) is { } why)
                 {
                     diagnostics.Add(DiagnosticDescriptors.StalePlan, SourceLocation.At(planFile, 1, 1),
                         $"action {i + 1} of {finding.Playbook}/{finding.Rule} {SafeText.OneLine(finding.Key)} does not fit its template ({why}); it was changed after plan wrote it");
@@ -252,7 +257,11 @@ internal static class SavedPlan
             });
         }
 
-        return WithFindings(plan, findings);
+        // Only rules the workspace follows are marked evaluated, whatever the file says.
+        return WithFindings(plan, findings) with
+        {
+            Tracked = [.. plan.Tracked.Where(t => workspace.Playbooks.Any(p => p.Rules.Any(r => r.IsTracked && $"{p.Id}/{r.Id}" == t)))],
+        };
     }
 
     /// <summary>
@@ -280,10 +289,20 @@ internal static class SavedPlan
     {
         Findings = findings,
         Pending = null,
-        Summary = new PlanSummary(plan.Summary.Records, findings.Count, findings.Where(f => f.IsPending).Sum(f => f.Actions.Count), findings.Count(f => f.Suppressed), plan.Errors.Count)
+        Summary = Count(plan.Summary.Records, findings, plan.Errors.Count),
+        Tracked = plan.Tracked,
+    };
+
+    /// <summary>The summary of <paramref name="findings"/>: resolutions are counted apart from findings, their actions with the others.</summary>
+    public static PlanSummary Count(int records, IReadOnlyList<PlannedFinding> findings, int errors)
+    {
+        var resolved = findings.Count(f => f.IsResolution);
+        return new PlanSummary(records, findings.Count - resolved, findings.Where(f => f.IsPending).Sum(f => f.Actions.Count), findings.Count(f => f.Suppressed), errors)
         {
             HeldBack = findings.Count(f => f.State == FindingState.HeldBack),
             Inhibited = findings.Count(f => f.State == FindingState.Inhibited),
-        },
-    };
+            Waiting = findings.Count(f => f.State == FindingState.Waiting),
+            Resolved = resolved,
+        };
+    }
 }

@@ -60,7 +60,7 @@ internal static class SourceBinder
     /// <summary>Actions of types other than email, webhook and file must come from a plugin, with the fields it declares.</summary>
     private static void CheckPluginActions(WorkspaceDefinition workspace, PluginCatalog catalog, DiagnosticBag diagnostics)
     {
-        foreach (var action in workspace.Playbooks.SelectMany(p => p.Rules).SelectMany(r => r.Actions).Where(a => !ActionKind.Of(a.Type).IsBuiltIn))
+        foreach (var action in workspace.Playbooks.SelectMany(p => p.Rules).SelectMany(r => r.AllActions).Where(a => !ActionKind.Of(a.Type).IsBuiltIn))
         {
             var at = action.Location with { EndLine = action.Location.Line, EndColumn = action.Location.Column + 1 };
             if (!catalog.Actions.TryGetValue(action.Type, out var provider))

@@ -15,11 +15,19 @@ internal sealed record PlaybookTest(
     IReadOnlyList<HistoryExpectation> History,
     IReadOnlyList<Expectation> Expect);
 
-/// <summary>An earlier firing the test assumes.</summary>
-internal sealed record HistoryExpectation(string Rule, string Key, DateTimeOffset At, SourceLocation Location);
+/// <summary>An earlier firing the test assumes (<c>at</c>), or since when the rule's condition has held (<c>held_since</c>), or both.</summary>
+internal sealed record HistoryExpectation(string Rule, string Key, DateTimeOffset? At, SourceLocation Location)
+{
+    /// <summary><c>held_since</c>: the rule's condition has held for the customer at every evaluation since then.</summary>
+    public DateTimeOffset? HeldSince { get; init; }
+}
 
-/// <summary>Whether a rule fires for a key, and what its actions must hold.</summary>
-internal sealed record Expectation(string Rule, string Key, bool Fires, string? MessageContains, IReadOnlyList<ActionExpectation>? Actions, SourceLocation Location, SourceLocation RuleLocation);
+/// <summary>Whether a rule fires for a key (or, with <see cref="Resolves"/>, whether it resolves), and what its actions must hold.</summary>
+internal sealed record Expectation(string Rule, string Key, bool Fires, string? MessageContains, IReadOnlyList<ActionExpectation>? Actions, SourceLocation Location, SourceLocation RuleLocation)
+{
+    /// <summary><c>resolves:</c> instead of <c>fires:</c>: whether the rule's resolution (<c>on_resolve:</c>) runs for the key.</summary>
+    public bool? Resolves { get; init; }
+}
 
 /// <summary>One expected action: its type and field checks (equals, or contains with the _contains suffix).</summary>
 internal sealed record ActionExpectation(string Type, IReadOnlyList<FieldExpectation> Fields, SourceLocation Location);

@@ -48,13 +48,32 @@ internal static class PlaybookTestLoader
             var history = new List<HistoryExpectation>();
             foreach (var entry in (item["history"] as YamlSequence)?.Items.Cast<YamlMapping>() ?? [])
             {
-                if (Instant((YamlScalar)entry["at"]!, diagnostics) is { } at)
+                if (entry["at"] is null && entry["held_since"] is null)
                 {
-                    history.Add(new HistoryExpectation(entry.Text("rule")!, entry.Text("key")!, at, entry["rule"]!.Location));
+                    diagnostics.Add(DiagnosticDescriptors.TestBadEntry, entry.Location, "a history entry needs at (when the rule fired), held_since (since when its condition has held), or both");
+                    continue;
+                }
+
+                var at = entry["at"] is YamlScalar atText ? Instant(atText, diagnostics) : null;
+                var since = entry["held_since"] is YamlScalar sinceText ? Instant(sinceText, diagnostics) : null;
+                if ((entry["at"] is null || at is not null) && (entry["held_since"] is null || since is not null))
+                {
+                    history.Add(new HistoryExpectation(entry.Text("rule")!, entry.Text("key")!, at, entry["rule"]!.Location) { HeldSince = since });
                 }
             }
 
-            var expectations = ((YamlSequence)item["expect"]!).Items.Cast<YamlMapping>().Select(Expectation).ToList();
+            var expectations = new List<Expectation>();
+            foreach (var expectation in ((YamlSequence)item["expect"]!).Items.Cast<YamlMapping>())
+            {
+                if ((expectation["fires"] is null) == (expectation["resolves"] is null))
+                {
+                    diagnostics.Add(DiagnosticDescriptors.TestBadEntry, expectation.Location, "an expectation gives exactly one of fires (the rule fires) and resolves (its on_resolve runs)");
+                    continue;
+                }
+
+                expectations.Add(Expectation(expectation));
+            }
+
             tests.Add(new PlaybookTest(item.Text("name")!, file, item.Location, item.Text("playbook")!, item["playbook"]!.Location, asOf,
                 [.. ((YamlSequence)item["records"]!).Items.Cast<YamlMapping>()], history, expectations));
         }
@@ -80,7 +99,10 @@ internal static class PlaybookTestLoader
             }
         }
 
-        return new Expectation(map.Text("rule")!, map.Text("key")!, ((YamlScalar)map["fires"]!).AsBool, map.Text("message_contains"), actions, map.Location, map["rule"]!.Location);
+        return new Expectation(map.Text("rule")!, map.Text("key")!, map["fires"] is YamlScalar fires && fires.AsBool, map.Text("message_contains"), actions, map.Location, map["rule"]!.Location)
+        {
+            Resolves = map["resolves"] is YamlScalar resolves ? resolves.AsBool : null,
+        };
     }
 
     private static DateTimeOffset? Instant(YamlScalar scalar, DiagnosticBag diagnostics)

@@ -43,7 +43,7 @@ internal static class PlaybookTestRunner
                 continue;
             }
 
-            history.Add(playbookId, ruleId, entry.Key, entry.At);
+            history.Add(playbookId, ruleId, entry.Key, entry.At, entry.HeldSince);
         }
 
         foreach (var expectation in test.Expect.Where(e => !playbook.Rules.Any(r => r.Id == e.Rule)))
@@ -84,7 +84,13 @@ internal static class PlaybookTestRunner
 
     private static void Check(PlaybookTest test, Expectation expectation, Plan plan, DiagnosticBag failures, WorkspaceDefinition workspace, PlaybookDefinition playbook)
     {
-        var finding = plan.Findings.FirstOrDefault(f => f.Rule == expectation.Rule && f.Key == expectation.Key);
+        if (expectation.Resolves is { } expected)
+        {
+            CheckResolution(test, expectation, expected, plan, failures, playbook);
+            return;
+        }
+
+        var finding = plan.Findings.FirstOrDefault(f => f.Rule == expectation.Rule && f.Key == expectation.Key && !f.IsResolution);
         var fires = finding?.IsPending ?? false;
         var subject = $"rule {expectation.Rule} for key {expectation.Key}";
         if (fires != expectation.Fires)
@@ -93,6 +99,7 @@ internal static class PlaybookTestRunner
             {
                 { IsPending: true } => $"it fires (message: {finding.Message})",
                 { Suppressed: true } => $"it is suppressed ({finding.Justification})",
+                { WaitingUntil: { } firesAt } => $"it is waiting: its condition holds since {DateFormats.FormatInstant(finding.PendingSince!.Value)}, and fires {DateFormats.FormatInstant(firesAt)} if it still holds (for:)",
                 { InhibitedBy: { } inhibitor } => $"it is inhibited by rule '{inhibitor}', which fires too",
                 { HeldBackUntil: { } until } => $"it is held back by its cooldown until {DateFormats.FormatInstant(until)}",
                 _ when playbook.Rules.FirstOrDefault(r => r.Id == expectation.Rule) is { } rule && Planner.EffectiveSeverity(workspace, playbook, rule) is null
@@ -111,6 +118,42 @@ internal static class PlaybookTestRunner
             return;
         }
 
+        CheckRendered(test, expectation, finding, subject, failures);
+    }
+
+    /// <summary>A <c>resolves:</c> expectation: whether the rule's resolution runs for the key, and what it renders.</summary>
+    private static void CheckResolution(PlaybookTest test, Expectation expectation, bool expected, Plan plan, DiagnosticBag failures, PlaybookDefinition playbook)
+    {
+        var subject = $"rule {expectation.Rule} for key {expectation.Key}";
+        var resolution = plan.Findings.FirstOrDefault(f => f.Rule == expectation.Rule && f.Key == expectation.Key && f.IsResolution);
+        var resolves = resolution?.IsPending ?? false;
+        if (resolves != expected)
+        {
+            var holds = plan.Findings.FirstOrDefault(f => f.Rule == expectation.Rule && f.Key == expectation.Key && !f.IsResolution);
+            var actual = resolution switch
+            {
+                { IsPending: true } => $"it resolves (message: {resolution.Message})",
+                { Suppressed: true } => $"its resolution is suppressed ({resolution.Justification})",
+                _ when playbook.Rules.FirstOrDefault(r => r.Id == expectation.Rule) is { OnResolve: null } => "it does not: the rule has no on_resolve",
+                _ when holds is not null => "it does not: the condition still holds",
+                _ => plan.Errors.FirstOrDefault(e => e.Rule == expectation.Rule && e.Key == expectation.Key) is { } error
+                    ? $"it does not: {error.Message}"
+                    : "it does not: the rule did not fire during a hold of its condition (give the firing in history: with at:)",
+            };
+            failures.Add(DiagnosticDescriptors.TestFailed, expectation.Location, test.Name,
+                $"{subject}: expected resolves: {(expected ? "true" : "false")}, but {actual}");
+            return;
+        }
+
+        if (resolution is { IsPending: true })
+        {
+            CheckRendered(test, expectation, resolution, subject, failures);
+        }
+    }
+
+    /// <summary>The message and actions of a finding or resolution that runs, against the expectation's checks.</summary>
+    private static void CheckRendered(PlaybookTest test, Expectation expectation, PlannedFinding finding, string subject, DiagnosticBag failures)
+    {
         if (expectation.MessageContains is { } text && !(finding.Message ?? "").Contains(text, StringComparison.Ordinal))
         {
             failures.Add(DiagnosticDescriptors.TestFailed, expectation.Location, test.Name, $"{subject}: expected the message to contain {Quote(text)}, but it is {Quote(finding.Message ?? "")}");
@@ -265,13 +308,29 @@ internal static class PlaybookTestRunner
     private sealed class TestHistory : IFiringHistory
     {
         private readonly Dictionary<(string, string, string), DateTimeOffset> _last = [];
+        private readonly Dictionary<(string, string, string), DateTimeOffset> _since = [];
 
-        public void Add(string playbook, string rule, string key, DateTimeOffset at) =>
-            _last[(playbook, rule, key)] = _last.TryGetValue((playbook, rule, key), out var earlier) && earlier > at ? earlier : at;
+        public void Add(string playbook, string rule, string key, DateTimeOffset? at, DateTimeOffset? heldSince)
+        {
+            if (at is { } fired)
+            {
+                _last[(playbook, rule, key)] = _last.TryGetValue((playbook, rule, key), out var earlier) && earlier > fired ? earlier : fired;
+            }
+
+            // A hold starts at held_since, or else at the earliest firing given: the condition held then.
+            if ((heldSince ?? at) is { } start)
+            {
+                _since[(playbook, rule, key)] = _since.TryGetValue((playbook, rule, key), out var before) && before < start ? before : start;
+            }
+        }
 
         public DateTimeOffset? LastFired(string playbook, string rule, string key) => _last.TryGetValue((playbook, rule, key), out var at) ? at : null;
 
         /// <summary>A test's history entry is a firing that was delivered.</summary>
         public DateTimeOffset? LastDelivered(string playbook, string rule, string key) => LastFired(playbook, rule, key);
+
+        /// <summary>A test's history entries for a rule are one hold that lasts up to the test's evaluation.</summary>
+        public (DateTimeOffset Since, DateTimeOffset? FiredAt)? Holding(string playbook, string rule, string key) =>
+            _since.TryGetValue((playbook, rule, key), out var since) ? (since, LastFired(playbook, rule, key)) : null;
     }
 }

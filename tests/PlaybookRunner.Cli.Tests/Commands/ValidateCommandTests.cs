@@ -98,6 +98,6 @@ public sealed class SourcesCommandTests
     {
         var (code, stdout, stderr) = CliRunner.Run("sources", "describe", "nope", CliRunner.Playbooks);
         Assert.Equal((1, ""), (code, stdout));
-        Assert.Contains("error PB4001: Source 'nope' is not defined in runner.yaml (known: crm)", stderr, StringComparison.Ordinal);
+        Assert.Contains("error PB4001: Source 'nope' is not defined in runner.yaml (known: crm, tickets)", stderr, StringComparison.Ordinal);
     }
 }

@@ -13,7 +13,7 @@ public sealed class PlaybookCompilerTests
         Assert.Empty(diagnostics.Items);
         Assert.Equal(3, compiled.Playbooks.Count);
         var types = compiled.Assembly!.GetTypes().Select(t => t.Name).Where(n => n.StartsWith("Playbook", StringComparison.Ordinal) || n.StartsWith("Record", StringComparison.Ordinal)).Order(StringComparer.Ordinal);
-        Assert.Equal(["Playbook0", "Playbook1", "Playbook2", "Record0"], types);
+        Assert.Equal(["Playbook0", "Playbook1", "Playbook2", "Record0", "Record1"], types);
         Assert.True(System.Runtime.Loader.AssemblyLoadContext.GetLoadContext(compiled.Assembly)!.IsCollectible);
     }
 

@@ -363,7 +363,7 @@ public sealed class StateStoreTests
         command.CommandText = "SELECT group_concat(version) FROM schema_version; PRAGMA journal_mode;";
         using var reader = command.ExecuteReader();
         reader.Read();
-        Assert.Equal("1,2,3,4,5,6", reader.GetString(0));
+        Assert.Equal("1,2,3,4,5,6,7", reader.GetString(0));
         reader.NextResult();
         reader.Read();
         Assert.Equal("wal", reader.GetString(0));
@@ -387,6 +387,6 @@ public sealed class StateStoreTests
         }
 
         var error = Assert.Throws<InvalidOperationException>(() => Core.Execution.SqliteStateStore.OpenForWrite(path, TimeProvider.System, TimeSpan.FromSeconds(60)));
-        Assert.Contains("has schema version 99, newer than this PlaybookRunner understands (6)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("has schema version 99, newer than this PlaybookRunner understands (7)", error.Message, StringComparison.Ordinal);
     }
 }

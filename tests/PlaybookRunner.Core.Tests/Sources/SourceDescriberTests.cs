@@ -29,7 +29,7 @@ public sealed class SourceDescriberTests
         var (text, diagnostics) = TestEngine.DescribeSource([TestPaths.Playbooks], "crn");
         Assert.Null(text);
         var error = Assert.Single(diagnostics);
-        Assert.Equal(("PB4001", "Source 'crn' is not defined in runner.yaml (known: crm)"), (error.Id, error.Message));
+        Assert.Equal(("PB4001", "Source 'crn' is not defined in runner.yaml (known: crm, tickets)"), (error.Id, error.Message));
     }
 
     [Theory]
