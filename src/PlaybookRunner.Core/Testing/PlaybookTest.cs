@@ -13,7 +13,11 @@ internal sealed record PlaybookTest(
     DateTimeOffset AsOf,
     IReadOnlyList<YamlMapping> Records,
     IReadOnlyList<HistoryExpectation> History,
-    IReadOnlyList<Expectation> Expect);
+    IReadOnlyList<Expectation> Expect)
+{
+    /// <summary>Related sources given once for the test (<c>sources:</c>): each name with its list of records.</summary>
+    public IReadOnlyList<KeyValuePair<YamlScalar, YamlNode>> Sources { get; init; } = [];
+}
 
 /// <summary>An earlier firing the test assumes (<c>at</c>), or since when the rule's condition has held (<c>held_since</c>), or both.</summary>
 internal sealed record HistoryExpectation(string Rule, string Key, DateTimeOffset? At, SourceLocation Location)

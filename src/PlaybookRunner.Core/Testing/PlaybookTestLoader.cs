@@ -75,7 +75,10 @@ internal static class PlaybookTestLoader
             }
 
             tests.Add(new PlaybookTest(item.Text("name")!, file, item.Location, item.Text("playbook")!, item["playbook"]!.Location, asOf,
-                [.. ((YamlSequence)item["records"]!).Items.Cast<YamlMapping>()], history, expectations));
+                [.. ((YamlSequence)item["records"]!).Items.Cast<YamlMapping>()], history, expectations)
+            {
+                Sources = item["sources"] is YamlMapping sources ? sources.Entries : [],
+            });
         }
 
         return tests;

@@ -230,26 +230,50 @@ internal static class PlaybookTestRunner
                     continue;
                 }
 
-                if (!related.TryGetValue(target.Name, out var list))
-                {
-                    related[target.Name] = list = [];
-                }
-
-                foreach (var (item, n) in items.Items.Cast<YamlMapping>().Select((item, n) => (item, n)))
-                {
-                    var itemPrefix = $"{prefix}, {link.Name} {(n + 1).ToString(CultureInfo.InvariantCulture)}";
-                    foreach (var entry in item.Entries.Where(e => !target.Fields.Any(f => f.Name == e.Key.Value)))
-                    {
-                        failures.Add(DiagnosticDescriptors.TestBadRecord, entry.Key.Location,
-                            $"{itemPrefix}: '{entry.Key.Value}' is not a field of source '{target.Name}' (fields: {string.Join(", ", target.Fields.Select(f => f.Name))})");
-                    }
-
-                    list.Add(new SourceRow(Typed(item, target, itemPrefix, (link.Key, key), failures), list.Count + 1, item.Location.Line));
-                }
+                AddRelated(items, target, $"{prefix}, {link.Name}", (link.Key, key), related, failures);
             }
         }
 
+        // Related sources given once for the test: their records are joined to the test's records by their join field.
+        foreach (var (name, node) in test.Sources)
+        {
+            var link = source.Related.FirstOrDefault(x => x.Source == name.Value);
+            if (link is null || !workspace.Sources.TryGetValue(name.Value, out var target))
+            {
+                var known = source.Related.Count == 0 ? "it has none" : $"its related sources: {string.Join(", ", source.Related.Select(x => x.Source))}";
+                failures.Add(DiagnosticDescriptors.TestBadRecord, name.Location, $"Test '{test.Name}': '{name.Value}' is not a related source of source '{source.Name}' ({known})");
+                continue;
+            }
+
+            // tests.schema.json makes it a list of records (mappings).
+            AddRelated((YamlSequence)node, target, $"Test '{test.Name}', source '{name.Value}' record", null, related, failures);
+        }
+
         return (rows, related);
+    }
+
+    /// <summary>
+    /// Related records as rows of <paramref name="target"/>, each checked like a record (an unknown field, a wrong value: PB6003
+    /// at its position); <paramref name="join"/> fills a join field left out with the record's key.
+    /// </summary>
+    private static void AddRelated(YamlSequence items, SourceDefinition target, string prefix, (string Field, string Key)? join, Dictionary<string, List<SourceRow>> related, DiagnosticBag failures)
+    {
+        if (!related.TryGetValue(target.Name, out var list))
+        {
+            related[target.Name] = list = [];
+        }
+
+        foreach (var (item, n) in items.Items.Cast<YamlMapping>().Select((item, n) => (item, n)))
+        {
+            var itemPrefix = $"{prefix} {(n + 1).ToString(CultureInfo.InvariantCulture)}";
+            foreach (var entry in item.Entries.Where(e => !target.Fields.Any(f => f.Name == e.Key.Value)))
+            {
+                failures.Add(DiagnosticDescriptors.TestBadRecord, entry.Key.Location,
+                    $"{itemPrefix}: '{entry.Key.Value}' is not a field of source '{target.Name}' (fields: {string.Join(", ", target.Fields.Select(f => f.Name))})");
+            }
+
+            list.Add(new SourceRow(Typed(item, target, itemPrefix, join, failures), list.Count + 1, item.Location.Line));
+        }
     }
 
     /// <summary>One test record's fields typed as <paramref name="source"/> declares them; <paramref name="join"/> fills a missing join field.</summary>

@@ -87,6 +87,77 @@ public sealed class RelatedDataTestTests
             failures.Select(f => (f.Location.Line, f.Location.Column, f.Message)));
     }
 
+    [Fact]
+    public async Task Related_sources_given_once_per_test_are_joined_to_the_records_by_their_key()
+    {
+        using var workspace = Workspace("""
+            tests:
+              - name: Tickets given as one table
+                playbook: p
+                as_of: 2026-03-02T09:00:00Z
+                sources:
+                  tickets:
+                    - { ticket_id: T1, customer_id: A, open: true, opened_at: 2026-02-20 }
+                    - { ticket_id: T2, customer_id: A, open: true, opened_at: 2026-02-10 }
+                    - { ticket_id: T3, customer_id: B, open: true, opened_at: 2026-02-25 }
+                records:
+                  - id: A
+                    name: Acme
+                  - id: B
+                    name: Beta
+                    tickets:
+                      - { ticket_id: T4, open: true, opened_at: 2026-02-26 }
+                expect:
+                  - { rule: pileup, key: A, fires: true, message_contains: "Acme: 2 open, oldest 2026-02-10" }
+                  - { rule: pileup, key: B, fires: true, message_contains: "Beta: 2 open, oldest 2026-02-25" }
+            """);
+        var result = await TestEngine.TestAsync([workspace.Root]);
+        Assert.True(result.Success, string.Join("\n", result.Tests.SelectMany(t => t.Failures).Concat(result.Diagnostics).Select(d => d.Message)));
+    }
+
+    [Fact]
+    public async Task A_test_source_that_is_not_related_or_without_its_join_field_fails_at_its_position()
+    {
+        using var workspace = Workspace("""
+            tests:
+              - name: Broken sources
+                playbook: p
+                as_of: 2026-03-02T09:00:00Z
+                sources:
+                  crm: []
+                  tickets:
+                    - { ticket_id: T1, open: true, opened_at: 2026-02-20 }
+                records:
+                  - { id: A, name: Acme }
+                expect:
+                  - { rule: pileup, key: A, fires: false }
+            """);
+        var result = await TestEngine.TestAsync([workspace.Root]);
+        Assert.Equal(
+            [(6, 7, "Test 'Broken sources': 'crm' is not a related source of source 'crm' (its related sources: tickets)"),
+             (8, 11, "Test 'Broken sources', source 'tickets' record 1: field 'customer_id' (string) is missing")],
+            result.Tests.Single().Failures.Select(f => (f.Location.Line, f.Location.Column, f.Message)));
+    }
+
+    [Fact]
+    public async Task A_test_source_that_is_not_a_list_of_records_is_refused_by_the_schema_at_its_position()
+    {
+        using var workspace = Workspace("""
+            tests:
+              - name: Not a list
+                playbook: p
+                as_of: 2026-03-02T09:00:00Z
+                sources: { tickets: none }
+                records:
+                  - { id: A, name: Acme }
+                expect:
+                  - { rule: pileup, key: A, fires: false }
+            """);
+        var result = await TestEngine.TestAsync([workspace.Root]);
+        var error = Assert.Single(result.Diagnostics, d => d.IsError);
+        Assert.Equal((5, 25, "Expected a list for tests[0].sources.tickets but found text"), (error.Location.Line, error.Location.Column, error.Message));
+    }
+
     private static TempWorkspace Workspace(string tests)
     {
         var workspace = new TempWorkspace();
