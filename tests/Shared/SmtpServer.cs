@@ -36,6 +36,12 @@ internal sealed class SmtpServer : IDisposable
             ? [.. System.IO.Directory.EnumerateFiles(Directory, "*.eml").Order(StringComparer.Ordinal).Select(File.ReadAllText)]
             : [];
 
+    /// <summary>The envelopes of the messages received so far, in order: "MAIL FROM: a" and one "RCPT TO: b" line per recipient.</summary>
+    public IReadOnlyList<string> Envelopes() =>
+        System.IO.Directory.Exists(Directory)
+            ? [.. System.IO.Directory.EnumerateFiles(Directory, "*.eml").Order(StringComparer.Ordinal).Select(f => File.ReadAllText(Path.ChangeExtension(f, ".env")))]
+            : [];
+
     public void Dispose()
     {
         try

@@ -1,7 +1,7 @@
 """A real SMTP server for the tests (Debian's python3-aiosmtpd) on 127.0.0.1.
 
 Usage: smtp-server.py OUTDIR PORT
-Each accepted message is written to OUTDIR/NNNNN.eml. Recipients starting with 'reject' get
+Each accepted message is written to OUTDIR/NNNNN.eml, its envelope to OUTDIR/NNNNN.env. Recipients starting with 'reject' get
 550 (permanent), those starting with 'busy' get 451 (transient). Prints 'ready' when listening;
 stops when its standard input closes.
 """
@@ -27,6 +27,11 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         self.count += 1
         path = os.path.join(self.out, "%05d.eml" % self.count)
+        # The envelope (who the message is from and to, Bcc recipients included) beside it, written first.
+        with open(path[:-4] + ".env", "w") as f:
+            f.write("MAIL FROM: %s\n" % envelope.mail_from)
+            for rcpt in envelope.rcpt_tos:
+                f.write("RCPT TO: %s\n" % rcpt)
         with open(path + ".tmp", "wb") as f:
             f.write(envelope.original_content or envelope.content)
         os.rename(path + ".tmp", path)

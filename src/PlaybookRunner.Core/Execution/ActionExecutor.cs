@@ -355,17 +355,45 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
             return AttemptOutcome.Permanent(subjectProblem);
         }
 
+        // Checked again here, not only in plan's preflight: a saved plan is a file, and whom the channel sends as is the operator's.
+        var channelFrom = settings.GetValueOrDefault("from") ?? "";
+        if (payload.Field("from") is { } ownFrom && EmailSender.Problem(ownFrom, channelFrom, settings.GetValueOrDefault("allow_from")) is { } senderProblem)
+        {
+            return AttemptOutcome.Permanent(senderProblem);
+        }
+
+        var unsubscribe = payload.Field("list_unsubscribe");
+        if (unsubscribe is not null && (unsubscribe.Any(c => char.IsControl(c) || c is ' ' or '<' or '>' or ',')
+            || !Uri.TryCreate(unsubscribe, UriKind.Absolute, out var unsubscribeUri) || unsubscribeUri.Scheme is not ("https" or "mailto")))
+        {
+            return AttemptOutcome.Permanent("list_unsubscribe is not one https: URL or mailto: address");
+        }
+
         MimeMessage message;
         try
         {
             message = new MimeMessage();
-            message.From.Add(MailboxAddress.Parse(settings.GetValueOrDefault("from") ?? ""));
+            message.From.Add(MailboxAddress.Parse(payload.Field("from") ?? channelFrom));
             message.To.AddRange(Addresses(payload.Field("to")));
             message.Cc.AddRange(Addresses(payload.Field("cc")));
+            message.Bcc.AddRange(Addresses(payload.Field("bcc")));
+            message.ReplyTo.AddRange(Addresses(payload.Field("reply_to")));
             message.Subject = payload.Field("subject") ?? "";
             message.MessageId = $"{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(record.IdempotencyKey)))[..32]}@playbookrunner";
             message.Headers.Add("X-Playbook-Idempotency-Key", HeaderSafe(record.IdempotencyKey));
-            message.Body = new TextPart(payload.Html ? "html" : "plain") { Text = payload.Field("body") ?? "" };
+            if (unsubscribe is not null)
+            {
+                // RFC 2369; with an https target, RFC 8058 one-click (mail clients POST "List-Unsubscribe=One-Click" to it).
+                message.Headers.Add("List-Unsubscribe", $"<{unsubscribe}>");
+                if (unsubscribe.StartsWith("https:", StringComparison.OrdinalIgnoreCase))
+                {
+                    message.Headers.Add("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+                }
+            }
+
+            message.Body = payload.Field("html_body") is { } htmlBody
+                ? new MultipartAlternative { new TextPart("plain") { Text = payload.Field("body") ?? "" }, new TextPart("html") { Text = htmlBody } }
+                : new TextPart(payload.Html ? "html" : "plain") { Text = payload.Field("body") ?? "" };
         }
         catch (ParseException ex)
         {

@@ -266,6 +266,11 @@ public static partial class WorkspaceLoader
 
         var action = new ActionDefinition(type, fields, map.Location) { TypeLocation = map["type"]!.Location };
         var kind = ActionKind.Of(type);
+        if (kind == ActionKind.Email && action.Field("html")?.Flag == true && action.Field("html_body") is { } htmlBody)
+        {
+            diagnostics.Add(DiagnosticDescriptors.EmailBodyConflict, htmlBody.Location);
+        }
+
         if (kind.ChannelKind is { } channelKind)
         {
             // A plugin action type is checked against the loaded plugins by SourceBinder.

@@ -184,6 +184,11 @@ public static partial class WorkspaceLoader
             {
                 settings[key.Value] = scalar.Value;
             }
+            else if (value is YamlSequence list)
+            {
+                // A list of names (allow_from): the schema has checked that none holds a comma.
+                settings[key.Value] = string.Join(',', list.Items.OfType<YamlScalar>().Select(i => i.Value));
+            }
             else if (value is YamlMapping nested)
             {
                 foreach (var (innerKey, innerValue) in nested.Entries.Where(e => e.Value is YamlScalar))

@@ -138,30 +138,69 @@ internal class ActionKind
 
         public override string? DefaultChannel => "default";
 
-        public override TemplateSink Sink(string field, bool html) => field == "body" && html ? TemplateSink.Html : TemplateSink.Text;
+        public override TemplateSink Sink(string field, bool html) => (field == "body" && html) || field == "html_body" ? TemplateSink.Html : TemplateSink.Text;
 
         public override string? LiteralProblem(string field, string text)
         {
-            if (field is not ("to" or "cc"))
+            if (field == "list_unsubscribe")
+            {
+                return UnsubscribeTarget(text) is null ? null : $"'{field}': '{text}' is not an https: URL or a mailto: address";
+            }
+
+            if (field is not ("to" or "cc" or "bcc" or "reply_to" or "from"))
             {
                 return null;
             }
 
-            var bad = text.Split([',', ';']).Select(p => p.Trim())
-                .FirstOrDefault(p => !MimeKit.MailboxAddress.TryParse(p, out var address) || !address.Address.Contains('@', StringComparison.Ordinal));
+            var parts = text.Split([',', ';']).Select(p => p.Trim()).ToList();
+            if (field == "from" && parts.Count != 1)
+            {
+                return "'from': one address";
+            }
+
+            var bad = parts.FirstOrDefault(p => !MimeKit.MailboxAddress.TryParse(p, out var address) || !address.Address.Contains('@', StringComparison.Ordinal));
             return bad is null ? null : $"'{field}': '{bad}' is not one email address";
         }
 
         public override (string Problem, string Message)? RenderedProblem(string field, string text, string template) => field switch
         {
-            "to" or "cc" => Recipients(template, text),
+            "to" or "cc" or "bcc" or "reply_to" or "from" => Recipients(template, text),
             "subject" when HasControl(text) => ("contains a control character (a line break from the data); nothing would be sent", "contains a control character; nothing would be sent"),
+            "list_unsubscribe" => Unsubscribe(template, text),
             _ => null,
         };
 
+        /// <summary>
+        /// A List-Unsubscribe target: the template's own text fixes <c>https://host/</c> or <c>mailto:address</c> before any value,
+        /// and the rendered text is one absolute https: URL or mailto: URI with no space, control character, '&lt;', '&gt;' or ','.
+        /// </summary>
+        private static (string, string)? Unsubscribe(string template, string rendered)
+        {
+            var value = template.IndexOf("{{", StringComparison.Ordinal);
+            var literal = value >= 0 ? template[..value] : template;
+            var fixedTarget = literal.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? ActionRules.HasFixedAuthority(literal)
+                : literal.StartsWith("mailto:", StringComparison.OrdinalIgnoreCase) && literal.Contains('@', StringComparison.Ordinal) && (value < 0 || literal.Contains('?', StringComparison.Ordinal));
+            if (!fixedTarget)
+            {
+                return ("does not fix its target before any value: write 'https://host/...' or 'mailto:address?...' before any {{ }}",
+                    "a value from the data cannot choose where unsubscribing goes: write 'https://host/...' or 'mailto:address?...' before any {{ }}");
+            }
+
+            return UnsubscribeTarget(rendered) is { } problem ? (problem, problem) : null;
+        }
+
+        /// <summary>Why <paramref name="text"/> is not a List-Unsubscribe target (an https: URL or a mailto: URI); null when it is one.</summary>
+        private static string? UnsubscribeTarget(string text) =>
+            text.Any(c => char.IsControl(c) || c is ' ' or '<' or '>' or ',')
+                ? "renders a space, control character, '<', '>' or ',' (percent-encode values: | html.url_encode); nothing would be sent"
+                : Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeMailto)
+                    ? null
+                    : "is not an https: URL or a mailto: address; nothing would be sent";
+
         public override string Lane(IReadOnlyDictionary<string, string> fields) => "email:" + fields.GetValueOrDefault("channel", "default");
 
-        public override string Summary(Func<string, string?> field) => $"email to {OneLine(field("to"))}: \"{OneLine(field("subject"))}\"";
+        public override string Summary(Func<string, string?> field) =>
+            $"email to {OneLine(field("to"))}{(field("from") is { } from ? $" from {OneLine(from)}" : "")}: \"{OneLine(field("subject"))}\"";
 
         /// <summary>
         /// A recipient field yields exactly the addresses its template writes: the template's own ',' and ';'

@@ -197,7 +197,7 @@ public static partial class PlanWriter
         string? Field(string name) => action.Fields.FirstOrDefault(f => f.Name == name)?.Text;
         html.Append(CultureInfo.InvariantCulture, $"<div class=\"action {E(action.Type)}\"><table>");
         html.Append(CultureInfo.InvariantCulture, $"<tr><th>Action</th><td>{E(action.Type)}</td></tr>");
-        foreach (var field in action.Fields.Where(f => f.Name != "body"))
+        foreach (var field in action.Fields.Where(f => f.Name is not ("body" or "html_body")))
         {
             var value = field.Children is { } children ? string.Join("; ", children.Select(c => $"{c.Name}: {c.Text}")) : field.Text ?? (field.Flag is true ? "true" : "false");
             html.Append(CultureInfo.InvariantCulture, $"<tr><th>{E(field.Name)}</th><td>{E(value)}</td></tr>");
@@ -215,6 +215,12 @@ public static partial class PlanWriter
             {
                 html.Append("<pre>").Append(E(ActionKind.Of(action.Type).BodyFormat == "json" ? PrettyJson(body) : body)).Append("</pre>\n");
             }
+        }
+
+        if (Field("html_body") is { } htmlBody)
+        {
+            // The HTML part of a multipart email, shown as a mail client would, in a sandbox (no scripts, no requests).
+            html.Append(CultureInfo.InvariantCulture, $"<iframe sandbox=\"\" title=\"email HTML part\" srcdoc=\"{E(htmlBody)}\"></iframe>\n");
         }
 
         html.Append("</div>\n");

@@ -234,7 +234,7 @@ internal static class Planner
                     : new TemplateScope(() => Globals(playbook, relatedSources, raw, lets, past), new FindingValues(names, raw, lets, past, playbook.TimeZone), shared[raw.RuleIndex] ??= Shared(playbook, rule, severity, asOf, helpers)) { Helpers = helpers };
                 var message = templates.Message is not null ? TemplateRenderer.Render(templates.Message, globals!, TemplateSink.Text)
                     : raw.Resolves ? $"resolved: {rule.Title ?? rule.Id}" : rule.Title ?? rule.Id;
-                var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!, outputPaths, playbook)).ToList();
+                var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!, outputPaths, playbook, workspace.Definition)).ToList();
                 finding = new PlannedFinding(playbook.Id, rule.Id, raw.RuleIndex, key, severity, message, suppression is not null, actions)
                 {
                     Justification = suppression?.Justification,
@@ -510,7 +510,7 @@ internal static class Planner
         _ => "warning",
     };
 
-    private static PlannedAction RenderAction(CompiledAction action, TemplateScope globals, Loading.OutputPathCheck outputPaths, PlaybookDefinition playbook)
+    private static PlannedAction RenderAction(CompiledAction action, TemplateScope globals, Loading.OutputPathCheck outputPaths, PlaybookDefinition playbook, WorkspaceDefinition workspace)
     {
         var fields = new List<PlannedActionField>(action.Fields.Count);
         foreach (var field in action.Fields)
@@ -530,6 +530,17 @@ internal static class Planner
                 var message = ex is Scriban.Syntax.ScriptRuntimeException script ? script.OriginalMessage.TrimEnd('.') : ex.Message;
                 throw new ActionFieldException(FieldLabel(action, field), field.Template?.Source.Location ?? action.Definition.Location, message, message, ex);
             }
+        }
+
+        if (action.Kind == ActionKind.Email && fields.FirstOrDefault(f => f.Name == "from")?.Text is { } from
+            && workspace.Channels.TryGetValue(fields.FirstOrDefault(f => f.Name == "channel")?.Text ?? "default", out var channel)
+            && channel.Settings.GetValueOrDefault("from") is { } channelFrom && !channelFrom.Contains("${", StringComparison.Ordinal)
+            && EmailSender.Problem(from, channelFrom, channel.Settings.GetValueOrDefault("allow_from")) is { } senderProblem)
+        {
+            // Whom the channel may send as is the operator's: a value from the data cannot send as someone else.
+            var field = action.Fields.First(f => f.Name == "from");
+            throw new ActionFieldException(FieldLabel(action, field), field.Template?.Source.Location ?? action.Definition.Location,
+                "renders a sender its channel may not send as (not its from domain nor one of its allow_from); nothing would be sent", senderProblem);
         }
 
         return new PlannedAction(action.Definition.Type, fields);
