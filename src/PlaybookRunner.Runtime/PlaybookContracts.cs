@@ -34,6 +34,12 @@ internal interface IFiringHistory
     /// condition did not hold at the latest evaluation (or none was recorded).
     /// </summary>
     (DateTimeOffset Since, DateTimeOffset? FiredAt)? Holding(string playbook, string rule, string key) => null;
+
+    /// <summary>How many times the rule fired (for any customer) at or after <paramref name="since"/> and before <paramref name="until"/>: what a throttle's per_day counts.</summary>
+    int FiredBetween(string playbook, string rule, DateTimeOffset since, DateTimeOffset until) => 0;
+
+    /// <summary>How many actions were recorded in <paramref name="lane"/> (a channel's) for firings at or after <paramref name="since"/> and before <paramref name="until"/>.</summary>
+    int RecordedBetween(string lane, DateTimeOffset since, DateTimeOffset until) => 0;
 }
 
 /// <summary>A history with no firings.</summary>

@@ -14,6 +14,32 @@ internal readonly record struct HeldCondition(string Playbook, string Rule, stri
 /// </summary>
 internal abstract partial class StateStore
 {
+    /// <inheritdoc />
+    public int FiredBetween(string playbook, string rule, DateTimeOffset since, DateTimeOffset until) =>
+        Count("SELECT COUNT(*) FROM firings WHERE playbook = @p AND rule = @r AND kind = 'fired' AND fired_at >= @since AND fired_at < @until",
+            ("@p", playbook), ("@r", rule), ("@since", DateFormats.FormatStored(since)), ("@until", DateFormats.FormatStored(until)));
+
+    /// <inheritdoc />
+    public int RecordedBetween(string lane, DateTimeOffset since, DateTimeOffset until) =>
+        Count("SELECT COUNT(*) FROM actions WHERE lane = @lane AND fired_at >= @since AND fired_at < @until",
+            ("@lane", lane), ("@since", DateFormats.FormatStored(since)), ("@until", DateFormats.FormatStored(until)));
+
+    private int Count(string sql, params (string Name, object Value)[] parameters)
+    {
+        if (Connection is null)
+        {
+            return 0; // no store yet: nothing ran
+        }
+
+        using var command = Command(sql);
+        foreach (var (name, value) in parameters)
+        {
+            Add(command, name, value);
+        }
+
+        return Convert.ToInt32(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     private void LoadHolds()
     {
         using (var command = Command("SELECT playbook, rule, key, since, seen, fired_at FROM holds"))

@@ -108,6 +108,16 @@ public static partial class WorkspaceLoader
             }
         }
 
+        foreach (var rule in rules.Where(r => r.Throttle?.OrderBy is not null && source is not null))
+        {
+            var order = rule.Throttle!.OrderBy!;
+            if (!source!.Fields.Any(f => f.Name == order) && !values.Any(v => v.Name == order))
+            {
+                diagnostics.Add(DiagnosticDescriptors.BadOrderBy, rule.Throttle.OrderByLocation, order, rule.Id, source.Name,
+                    Yaml.YamlSchemaValidator.Suggest(order, source.Fields.Select(f => f.Name).Concat(values.Select(v => v.Name))));
+            }
+        }
+
         // A bad schedule, time zone, channel or duplicate rule is reported and does not stop the conditions and
         // templates from being checked; a name clash would make them report the clash again, so it does.
         if (source is null || diagnostics.Items.Skip(before).Any(d => d.IsError && !IndependentErrors.Contains(d.Descriptor)))
@@ -215,6 +225,7 @@ public static partial class WorkspaceLoader
             map.Location)
         {
             Inhibits = map["inhibits"] is YamlSequence inhibits ? [.. inhibits.Items.OfType<YamlScalar>().Select(i => (i.Value, i.Location))] : [],
+            Throttle = map["throttle"] is YamlMapping throttle ? ReadThrottle(throttle) : null,
             For = waitFor,
             ForLocation = map["for"]?.Location ?? map.Location,
             OnResolve = map["on_resolve"] is YamlMapping resolve
@@ -223,6 +234,18 @@ public static partial class WorkspaceLoader
                     resolve["actions"] is YamlSequence resolveActions ? [.. resolveActions.Items.Cast<YamlMapping>().Select(a => ReadAction(a, workspace, diagnostics))] : [],
                     map["on_resolve"]!.Location)
                 : null,
+        };
+    }
+
+    /// <summary>A rule's <c>throttle:</c> (the schema has checked its numbers and the form of <c>order_by</c>).</summary>
+    internal static Throttle ReadThrottle(YamlMapping map)
+    {
+        static int? Number(YamlMapping map, string name) =>
+            map[name] is YamlScalar n && int.TryParse(n.Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
+        var order = map.Text("order_by")?.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return new Throttle(Number(map, "per_run"), Number(map, "per_day"), order?[0], order is [_, "desc"], map.Location)
+        {
+            OrderByLocation = map["order_by"]?.Location ?? map.Location,
         };
     }
 

@@ -51,7 +51,8 @@ public static partial class WorkspaceLoader
     private static readonly HashSet<DiagnosticDescriptor> IndependentErrors =
     [
         DiagnosticDescriptors.BadCron, DiagnosticDescriptors.BadTimeZone, DiagnosticDescriptors.UnknownChannel, DiagnosticDescriptors.ChannelKind,
-        DiagnosticDescriptors.DuplicateRule, DiagnosticDescriptors.WebhookTarget, DiagnosticDescriptors.BadDuration,
+        DiagnosticDescriptors.DuplicateRule, DiagnosticDescriptors.WebhookTarget, DiagnosticDescriptors.BadDuration, DiagnosticDescriptors.BadOrderBy,
+        DiagnosticDescriptors.EmailBodyConflict,
     ];
 
     private static readonly string[] ReservedFileNames = [RunnerFileName, "runner.yml", "suppressions.yaml", "suppressions.yml"];

@@ -104,8 +104,25 @@ public sealed record RuleDefinition(
     /// </summary>
     public bool IsTracked => For is not null || OnResolve is not null;
 
+    /// <summary><c>throttle:</c>: how many of its findings run per run and per day, highest in <c>order_by</c> first; the rest are deferred.</summary>
+    public Throttle? Throttle { get; init; }
+
     /// <summary>The rule's actions and its <c>on_resolve:</c> actions: every action template it has.</summary>
     public IEnumerable<ActionDefinition> AllActions => OnResolve is { } resolve ? Actions.Concat(resolve.Actions) : Actions;
+}
+
+/// <summary>
+/// A rollout throttle (a rule's or a channel's <c>throttle:</c>): at most <see cref="PerRun"/> findings (a channel: actions)
+/// run in one evaluation and <see cref="PerDay"/> in a day; a rule's queue is ordered by <see cref="OrderBy"/> (a field or
+/// computed value, <see cref="Descending"/> for <c>desc</c>), then by key.
+/// </summary>
+public sealed record Throttle(int? PerRun, int? PerDay, string? OrderBy, bool Descending, SourceLocation Location)
+{
+    /// <summary>Where <c>order_by</c> is written.</summary>
+    public SourceLocation OrderByLocation { get; init; } = Location;
+
+    /// <summary>How many may still run now, given <paramref name="today"/> already ran today.</summary>
+    public int Allowance(int today) => Math.Max(0, Math.Min(PerRun ?? int.MaxValue, PerDay is { } day ? day - today : int.MaxValue));
 }
 
 /// <summary>A rule's <c>on_resolve:</c>: the message and actions of its resolution.</summary>

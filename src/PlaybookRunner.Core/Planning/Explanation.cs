@@ -113,6 +113,7 @@ internal static class Explainer
             { Suppressed: true } => "the condition holds, but the finding is suppressed: no action runs",
             { InhibitedBy: { } inhibitor } => $"the condition holds, but rule '{inhibitor}' holds for this customer too and inhibits it: no action runs",
             { HeldBackUntil: { } heldUntil } => $"the condition holds, but the cooldown holds it back until {DateFormats.FormatInstant(heldUntil)}: no action runs",
+            { Deferred: { } deferred } => $"the condition holds, but the {deferred.By} throttle defers it: number {deferred.Place} in its queue, it goes out on a later run",
             _ when error is not null => $"does not fire: {error.Message}",
             _ when Planner.EffectiveSeverity(workspace, playbook, rule) is null => "does not fire: the rule is turned off by severity_overrides (none)",
             _ => "does not fire: the condition is false",

@@ -17,6 +17,7 @@ namespace PlaybookRunner.Core.Planning;
 internal sealed class FindingSpool(int inMemory, string folder)
 {
     private readonly List<PlannedFinding> _held = [];
+    private readonly List<(PlannedFinding Finding, object? Order)> _queued = [];
     private readonly Dictionary<(string Playbook, int Rule), SpillSegment> _segments = [];
     private readonly ArrayBufferWriter<byte> _buffer = new(4096);
     private readonly PendingTally _pending = new();
@@ -47,16 +48,34 @@ internal sealed class FindingSpool(int inMemory, string folder)
     /// <summary>Findings another rule inhibits.</summary>
     public int Inhibited { get; private set; }
 
+    /// <summary>Findings a rollout throttle defers.</summary>
+    public int Deferred { get; private set; }
+
     /// <summary>The pending actions per playbook and channel, counted as findings were added.</summary>
     public PendingActions Pending => _pending.Result();
 
     /// <summary>True once findings are written to spill files.</summary>
     public bool Spilled => _spilling;
 
+    /// <summary>
+    /// Takes one rendered finding of a rule whose findings wait for the rollout throttles' decision (<see cref="Throttles"/>),
+    /// with the value its rule orders by: held in memory until <see cref="Complete"/>.
+    /// </summary>
+    public void Queue(PlannedFinding finding, object? order)
+    {
+        Count++;
+        _queued.Add((finding, order));
+    }
+
     /// <summary>Takes one rendered finding (its <see cref="PlannedFinding.RuleIndex"/> and folder set). Throws <see cref="IOException"/> when spilling fails.</summary>
     public void Add(PlannedFinding finding)
     {
         Count++;
+        Place(finding);
+    }
+
+    private void Place(PlannedFinding finding)
+    {
         _pending.Add(finding);
         switch (finding.State)
         {
@@ -73,6 +92,9 @@ internal sealed class FindingSpool(int inMemory, string folder)
                 break;
             case FindingState.Waiting:
                 Waiting++;
+                break;
+            case FindingState.Deferred:
+                Deferred++;
                 break;
             case FindingState.Inhibited:
                 Inhibited++;
@@ -103,9 +125,22 @@ internal sealed class FindingSpool(int inMemory, string folder)
         Spill(finding);
     }
 
-    /// <summary>The findings in the plan's order: a list when they were held, else a reader of the spill files.</summary>
-    public IReadOnlyList<PlannedFinding> Complete()
+    /// <summary>
+    /// The findings in the plan's order: a list when they were held, else a reader of the spill files. Queued findings are
+    /// decided by <paramref name="throttles"/> first and then placed like the others (in key order, so a spilled rule reads back as written).
+    /// </summary>
+    public IReadOnlyList<PlannedFinding> Complete(Throttles? throttles = null)
     {
+        if (_queued.Count > 0)
+        {
+            var decided = throttles?.Decide(_queued) ?? [.. _queued.Select(q => q.Finding)];
+            _queued.Clear();
+            foreach (var finding in decided.OrderBy(f => f.Playbook, StringComparer.Ordinal).ThenBy(f => f.RuleIndex).ThenBy(f => f.Key, StringComparer.Ordinal))
+            {
+                Place(finding);
+            }
+        }
+
         if (!_spilling)
         {
             _held.Sort(static (a, b) =>

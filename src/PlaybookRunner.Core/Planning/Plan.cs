@@ -62,6 +62,12 @@ public sealed record PlannedFinding(
     /// </summary>
     public DateTimeOffset? Resolves { get; init; }
 
+    /// <summary>
+    /// Set when a rollout throttle holds this finding for a later run: its place in the queue (1 goes out first) and the
+    /// throttle (<c>rule</c>, or <c>channel NAME</c>).
+    /// </summary>
+    public (int Place, string By)? Deferred { get; init; }
+
     /// <summary>True for a resolution (<see cref="Resolves"/>).</summary>
     public bool IsResolution => Resolves is not null;
 
@@ -75,6 +81,7 @@ public sealed record PlannedFinding(
         : InhibitedBy is not null ? FindingState.Inhibited
         : WaitingUntil is not null ? FindingState.Waiting
         : HeldBackUntil is not null ? FindingState.HeldBack
+        : Deferred is not null ? FindingState.Deferred
         : FindingState.Pending;
 }
 
@@ -98,6 +105,9 @@ public enum FindingState
 
     /// <summary>A resolution: the condition stopped holding after the rule fired; its <c>on_resolve:</c> actions run.</summary>
     Resolved,
+
+    /// <summary>A rollout throttle (<c>throttle:</c> of its rule or channel) holds it for a later run: nothing runs now.</summary>
+    Deferred,
 }
 
 /// <summary>The per-key errors that share a template and a problem, reported once with the keys counted (preflight).</summary>
@@ -135,6 +145,9 @@ public sealed record PlanSummary(int Records, int Findings, int Actions, int Sup
 
     /// <summary>Resolutions (<c>on_resolve:</c>); they are not counted in <see cref="Findings"/>, their actions are in <see cref="Actions"/>.</summary>
     public int Resolved { get; init; }
+
+    /// <summary>Findings a rollout throttle defers to a later run.</summary>
+    public int Deferred { get; init; }
 }
 
 /// <summary>What <c>plan</c> computed: the contract of <c>plan --format json</c> (spec section 10).</summary>

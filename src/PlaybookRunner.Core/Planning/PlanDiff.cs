@@ -74,6 +74,7 @@ public static class PlanDiff
                     FindingState.Inhibited => $"inhibited by {finding.InhibitedBy}",
                     FindingState.Waiting => $"waiting until {DateFormats.FormatInstant(finding.WaitingUntil!.Value)}",
                     FindingState.Resolved => "resolved",
+                    FindingState.Deferred => "deferred",
                     _ => "pending",
                 },
                 ["severity"] = Planner.SeverityName(finding.Severity),

@@ -88,6 +88,7 @@ public static class PlanDocument
         json.WriteNumber("inhibited", plan.Summary.Inhibited);
         json.WriteNumber("waiting", plan.Summary.Waiting);
         json.WriteNumber("resolved", plan.Summary.Resolved);
+        json.WriteNumber("deferred", plan.Summary.Deferred);
         json.WriteNumber("errors", plan.Summary.Errors);
         json.WriteEndObject();
         if (plan.Tracked.Count > 0)
@@ -172,7 +173,7 @@ public static class PlanDocument
             var errors = reports ? Array(root, "errors").Select(e => ReadDiagnostic(e, DiagnosticSeverity.Error)).ToList() : [];
             var diagnostics = reports ? Array(root, "diagnostics").Select(d => ReadDiagnostic(d, null)).ToList() : [];
             var summary = root.TryGetProperty("summary", out var s) && s.ValueKind == JsonValueKind.Object
-                ? new PlanSummary(Number(s, "records"), Number(s, "findings"), Number(s, "actions"), Number(s, "suppressed"), Number(s, "errors")) { HeldBack = Number(s, "heldBack"), Inhibited = Number(s, "inhibited"), Waiting = Number(s, "waiting"), Resolved = Number(s, "resolved") }
+                ? new PlanSummary(Number(s, "records"), Number(s, "findings"), Number(s, "actions"), Number(s, "suppressed"), Number(s, "errors")) { HeldBack = Number(s, "heldBack"), Inhibited = Number(s, "inhibited"), Waiting = Number(s, "waiting"), Resolved = Number(s, "resolved"), Deferred = Number(s, "deferred") }
                 : new PlanSummary(0, findings.Count, 0, 0, errors.Count);
             TryInstant(Text(root, "asOf")!, out var asOf);
             return new Plan(asOf, findings, errors, diagnostics, summary)
@@ -233,6 +234,14 @@ public static class PlanDocument
         if (f.WaitingUntil is { } waiting)
         {
             json.WriteString("waitingUntil", DateFormats.FormatInstant(waiting));
+        }
+
+        if (f.Deferred is { } deferred)
+        {
+            json.WriteStartObject("deferred");
+            json.WriteNumber("place", deferred.Place);
+            json.WriteString("by", deferred.By);
+            json.WriteEndObject();
         }
 
         if (f.DeadLetter is { } dead)
@@ -451,6 +460,7 @@ public static class PlanDocument
             Resolves = finding.TryGetProperty("resolves", out var resolves) && Text(resolves, "firedAt") is { } resolvedFiring && TryInstant(resolvedFiring, out var resolvedAt) ? resolvedAt : null,
             PendingSince = (finding.TryGetProperty("resolves", out var resolution) ? Text(resolution, "heldSince") : Text(finding, "pendingSince")) is { } held && TryInstant(held, out var heldAt) ? heldAt : null,
             WaitingUntil = Text(finding, "waitingUntil") is { } waiting && TryInstant(waiting, out var waitingAt) ? waitingAt : null,
+            Deferred = finding.TryGetProperty("deferred", out var deferred) && deferred.ValueKind == JsonValueKind.Object ? (Number(deferred, "place"), Text(deferred, "by") ?? "rule") : null,
             HeldBackUntil = Text(finding, "heldBackUntil") is { } until && TryInstant(until, out var instant) ? instant : null,
             DeadLetter = finding.TryGetProperty("deadLetter", out var dead) && Text(dead, "firedAt") is { } firedAt && TryInstant(firedAt, out var fired)
                 ? (fired, Text(dead, "error") ?? "") : null,

@@ -35,6 +35,7 @@ public sealed class PlanView
         Inhibited = [.. plan.Findings.Where(f => f.State == FindingState.Inhibited)];
         Waiting = [.. plan.Findings.Where(f => f.State == FindingState.Waiting)];
         Resolved = [.. plan.Findings.Where(f => f.IsResolution)];
+        Deferred = [.. plan.Findings.Where(f => f.State == FindingState.Deferred)];
         Problems = [.. PlanWriter.ErrorLines(plan.Errors, baseDirectory, ""), .. plan.Diagnostics.Select(d => DiagnosticFormatter.FormatText(d, baseDirectory))];
     }
 
@@ -74,6 +75,9 @@ public sealed class PlanView
     /// <summary>The resolutions (<c>on_resolve:</c>), suppressed ones included.</summary>
     public IReadOnlyList<PlannedFinding> Resolved { get; }
 
+    /// <summary>The findings a rollout throttle defers, in the plan's order.</summary>
+    public IReadOnlyList<PlannedFinding> Deferred { get; }
+
     /// <summary>
     /// The plan's errors and diagnostics as lines, as every report prints them: an error run would certainly fail on
     /// once per template and problem with the keys counted, every other error and each diagnostic on a line of its own.
@@ -88,6 +92,7 @@ public sealed class PlanView
         FindingState.Inhibited => "inhibited",
         FindingState.Waiting => "waiting",
         FindingState.Resolved => "resolved",
+        FindingState.Deferred => "deferred",
         _ => "pending",
     };
 }

@@ -70,7 +70,7 @@ public static partial class PlanWriter
         html.Append("<section id=\"summary\"><h2>Summary</h2><div class=\"cards\">")
             .Append(Card("records", s.Records)).Append(Card("findings", s.Findings)).Append(Card("actions pending", s.Actions))
             .Append(Card("suppressed", s.Suppressed)).Append(Card("held back", s.HeldBack))
-            .Append(s.Waiting > 0 ? Card("waiting", s.Waiting) : "").Append(s.Resolved > 0 ? Card("resolved", s.Resolved) : "").Append(Card("errors", s.Errors)).Append("</div>\n")
+            .Append(s.Waiting > 0 ? Card("waiting", s.Waiting) : "").Append(s.Resolved > 0 ? Card("resolved", s.Resolved) : "").Append(s.Deferred > 0 ? Card("deferred", s.Deferred) : "").Append(Card("errors", s.Errors)).Append("</div>\n")
             .Append("<table><tr><th>Playbook</th><th>Rule</th><th>Severity</th><th>Findings</th><th>Actions pending</th><th>Suppressed</th><th>Held back</th></tr>\n");
         foreach (var rule in view.Rules)
         {
@@ -145,7 +145,7 @@ public static partial class PlanWriter
             .Append("<label>Playbook<select id=\"f-playbook\">").Append(Options(view.Findings.Select(f => f.Playbook))).Append("</select></label>")
             .Append("<label>Rule<select id=\"f-rule\">").Append(Options(view.Findings.Select(f => $"{f.Playbook}/{f.Rule}"))).Append("</select></label>")
             .Append("<label>Severity<select id=\"f-severity\">").Append(Options(["critical", "warning", "info"])).Append("</select></label>")
-            .Append("<label>State<select id=\"f-state\">").Append(Options(["pending", "suppressed", "held-back", "inhibited", "waiting", "resolved"])).Append("</select></label>")
+            .Append("<label>State<select id=\"f-state\">").Append(Options(["pending", "suppressed", "held-back", "inhibited", "waiting", "resolved", "deferred"])).Append("</select></label>")
             .Append("<label>Search<input id=\"f-search\" type=\"search\" placeholder=\"key, name, text\"></label>")
             .Append(CultureInfo.InvariantCulture, $"<p><span id=\"shown\">{view.Findings.Count}</span> of {view.Findings.Count} findings shown</p></section>\n");
     }
@@ -182,6 +182,10 @@ public static partial class PlanWriter
         else if (finding.HeldBackUntil is { } until)
         {
             html.Append(CultureInfo.InvariantCulture, $"<p class=\"note\">Held back by its cooldown until {E(DateFormats.FormatInstant(until))}. No action runs.</p>\n");
+        }
+        else if (finding.Deferred is { } deferred)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"note\">Deferred by the {E(deferred.By)} throttle: number {deferred.Place} in its queue. No action runs now; it goes out on a later run.</p>\n");
         }
 
         foreach (var action in finding.Actions)

@@ -20,7 +20,7 @@ public static partial class PlanWriter
         var s = view.Summary;
         md.Append(CultureInfo.InvariantCulture, $"## Playbook plan as of {DateFormats.FormatInstant(view.AsOf)}\n\n");
         md.Append(CultureInfo.InvariantCulture,
-            $"**{s.Actions} actions pending** from {s.Findings} findings over {s.Records} records; {s.Suppressed} suppressed, {s.HeldBack} held back by a cooldown, {s.Errors} errors{(s.Waiting > 0 ? $", {s.Waiting} waiting for for:" : "")}{(s.Resolved > 0 ? $", {s.Resolved} resolved" : "")}.\n\n");
+            $"**{s.Actions} actions pending** from {s.Findings} findings over {s.Records} records; {s.Suppressed} suppressed, {s.HeldBack} held back by a cooldown, {s.Errors} errors{(s.Waiting > 0 ? $", {s.Waiting} waiting for for:" : "")}{(s.Resolved > 0 ? $", {s.Resolved} resolved" : "")}{(s.Deferred > 0 ? $", {s.Deferred} deferred by a throttle" : "")}.\n\n");
         md.Append("| Playbook | Rule | Severity | Findings | Actions pending | Suppressed | Held back |\n|---|---|---|---:|---:|---:|---:|\n");
         foreach (var rule in view.Rules)
         {
@@ -92,6 +92,7 @@ public static partial class PlanWriter
         Section(md, "Inhibited by another rule", view.Inhibited, ["Inhibited by"], f => [CodeCell($"{f.Playbook}/{f.InhibitedBy}")]);
         Section(md, "Waiting for their rule's `for:`", view.Waiting, ["Pending since", "Fires"],
             f => [DateFormats.FormatInstant(f.PendingSince ?? view.AsOf), DateFormats.FormatInstant(f.WaitingUntil!.Value)]);
+        Section(md, "Deferred by a rollout throttle", view.Deferred, ["Place", "Throttle"], f => [f.Deferred!.Value.Place.ToString(CultureInfo.InvariantCulture), Cell(f.Deferred.Value.By)]);
         Section(md, "Resolved: the condition no longer holds", view.Resolved, ["Fired", "Actions"],
             f => [DateFormats.FormatInstant(f.Resolves!.Value), f.IsPending ? f.Actions.Count.ToString(CultureInfo.InvariantCulture) : "suppressed"]);
 

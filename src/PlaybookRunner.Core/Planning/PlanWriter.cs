@@ -31,6 +31,7 @@ public static partial class PlanWriter
                     FindingState.Inhibited => "^ ",
                     FindingState.Waiting => ". ",
                     FindingState.Resolved => "- ",
+                    FindingState.Deferred => "> ",
                     _ => "+ ",
                 };
                 text.Append("  ").Append(mark).Append(OneLine(finding.Key)).Append("  ").Append(OneLine(finding.Message)).Append('\n');
@@ -61,6 +62,10 @@ public static partial class PlanWriter
                 else if (finding.HeldBackUntil is { } until)
                 {
                     text.Append("      held back by cooldown until ").Append(DateFormats.FormatInstant(until)).Append('\n');
+                }
+                else if (finding.Deferred is { } deferred)
+                {
+                    text.Append("      deferred by the ").Append(OneLine(deferred.By)).Append(" throttle: number ").Append(deferred.Place).Append(" in its queue, for a later run\n");
                 }
 
                 if (finding.DeadLetter is { } dead)
@@ -93,7 +98,8 @@ public static partial class PlanWriter
         text.Append("Summary: ").Append(s.Records).Append(" records, ").Append(s.Findings).Append(" findings, ")
             .Append(s.Actions).Append(" actions pending, ").Append(s.Suppressed).Append(" suppressed, ").Append(s.HeldBack).Append(" held back, ")
             .Append(s.Errors).Append(" errors").Append(s.Inhibited > 0 ? $", {s.Inhibited} inhibited" : "")
-            .Append(s.Waiting > 0 ? $", {s.Waiting} waiting" : "").Append(s.Resolved > 0 ? $", {s.Resolved} resolved" : "").Append('\n');
+            .Append(s.Waiting > 0 ? $", {s.Waiting} waiting" : "").Append(s.Resolved > 0 ? $", {s.Resolved} resolved" : "")
+            .Append(s.Deferred > 0 ? $", {s.Deferred} deferred" : "").Append('\n');
         return text.ToString();
     }
 

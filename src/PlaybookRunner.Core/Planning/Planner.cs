@@ -67,6 +67,7 @@ internal static class Planner
         AttachRelated(workspace, records);
         var host = workspace.Definition.Host;
         var spool = new FindingSpool(host.FindingsInMemory, host.SpillFolder);
+        var throttles = new Throttles(workspace.Definition, history, asOf);
         var errors = new List<Diagnostic>();
         var streamed = new HashSet<SourceDefinition>();
         foreach (var unit in units)
@@ -76,7 +77,7 @@ internal static class Planner
             var budget = workspace.Definition.ExecutionOptions.EvaluationBudget;
             // Each finding is rendered as it fires (the record is let go after it) and handed to the spool;
             // rendering has its loop, recursion and output limits, and shares the evaluation's time budget.
-            var render = FindingRenderer(workspace, unit, asOf, history, scope, spool, errors);
+            var render = FindingRenderer(workspace, unit, asOf, history, scope, spool, errors, throttles);
             EvaluationSink sink;
             try
             {
@@ -139,7 +140,7 @@ internal static class Planner
         IReadOnlyList<PlannedFinding> findings;
         try
         {
-            findings = spool.Complete();
+            findings = spool.Complete(throttles);
         }
         catch (IOException ex)
         {
@@ -160,6 +161,7 @@ internal static class Planner
             Inhibited = spool.Inhibited,
             Waiting = spool.Waiting,
             Resolved = spool.Resolved,
+            Deferred = spool.Deferred,
         };
         var tracked = units.SelectMany(u => u.Definition.Rules.Where(r => r.IsTracked && (scope is null || scope.Rules.Contains(r.Id))).Select(r => $"{u.Definition.Id}/{r.Id}")).ToList();
         return new Plan(asOf, findings, errors, DiagnosticBag.Sort(planDiagnostics), summary) { Pending = spool.Pending, Tracked = tracked };
@@ -177,7 +179,8 @@ internal static class Planner
         IFiringHistory history,
         PlanScope? scope,
         FindingSpool spool,
-        List<Diagnostic> errors)
+        List<Diagnostic> errors,
+        Throttles? throttles = null)
     {
         var playbook = unit.Definition;
         var helpers = new TemplateHelpers(asOf, playbook.TimeZone)
@@ -194,6 +197,10 @@ internal static class Planner
         var relatedSources = playbook.Source.Related.Select(r => workspace.Definition.Sources[r.Source]).ToList();
         var baseDirectory = Path.GetDirectoryName(playbook.Path)!;
         var outputPaths = new Loading.OutputPathCheck(workspace.Definition);
+        // A throttled rule's findings wait for the decision, each with the value its queue is ordered by (a field or a computed value).
+        var queues = playbook.Rules.Select(r => throttles?.Queues(r) == true).ToArray();
+        var orderBy = playbook.Rules.Select(r => r.Throttle?.OrderBy is not { } name ? (Field: -1, Value: -1)
+            : (Field: playbook.Source.Fields.ToList().FindIndex(f => f.Name == name), Value: playbook.Values.ToList().FindIndex(v => v.Name == name))).ToArray();
         return (raw, lets) =>
         {
             var rule = playbook.Rules[raw.RuleIndex];
@@ -267,7 +274,15 @@ internal static class Planner
 
             try
             {
-                spool.Add(finding);
+                if (queues[raw.RuleIndex] && !raw.Resolves)
+                {
+                    var (field, value) = orderBy[raw.RuleIndex];
+                    spool.Queue(finding, field >= 0 ? raw.Record.GetField(field) : value >= 0 ? raw.Values[value] : null);
+                }
+                else
+                {
+                    spool.Add(finding);
+                }
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {

@@ -303,6 +303,7 @@ internal static class SavedPlan
             Inhibited = findings.Count(f => f.State == FindingState.Inhibited),
             Waiting = findings.Count(f => f.State == FindingState.Waiting),
             Resolved = resolved,
+            Deferred = findings.Count(f => f.State == FindingState.Deferred),
         };
     }
 }

@@ -102,6 +102,7 @@ internal static class PlaybookTestRunner
                 { WaitingUntil: { } firesAt } => $"it is waiting: its condition holds since {DateFormats.FormatInstant(finding.PendingSince!.Value)}, and fires {DateFormats.FormatInstant(firesAt)} if it still holds (for:)",
                 { InhibitedBy: { } inhibitor } => $"it is inhibited by rule '{inhibitor}', which fires too",
                 { HeldBackUntil: { } until } => $"it is held back by its cooldown until {DateFormats.FormatInstant(until)}",
+                { Deferred: { } deferred } => $"it is deferred by the {deferred.By} throttle (number {deferred.Place} in its queue)",
                 _ when playbook.Rules.FirstOrDefault(r => r.Id == expectation.Rule) is { } rule && Planner.EffectiveSeverity(workspace, playbook, rule) is null
                     => "it does not: the rule is turned off by severity_overrides (none) in runner.yaml",
                 _ => plan.Errors.FirstOrDefault(e => e.Rule == expectation.Rule && e.Key == expectation.Key) is { } error
@@ -333,11 +334,13 @@ internal static class PlaybookTestRunner
     {
         private readonly Dictionary<(string, string, string), DateTimeOffset> _last = [];
         private readonly Dictionary<(string, string, string), DateTimeOffset> _since = [];
+        private readonly List<(string Playbook, string Rule, DateTimeOffset At)> _all = [];
 
         public void Add(string playbook, string rule, string key, DateTimeOffset? at, DateTimeOffset? heldSince)
         {
             if (at is { } fired)
             {
+                _all.Add((playbook, rule, fired));
                 _last[(playbook, rule, key)] = _last.TryGetValue((playbook, rule, key), out var earlier) && earlier > fired ? earlier : fired;
             }
 
@@ -349,6 +352,10 @@ internal static class PlaybookTestRunner
         }
 
         public DateTimeOffset? LastFired(string playbook, string rule, string key) => _last.TryGetValue((playbook, rule, key), out var at) ? at : null;
+
+        /// <summary>A throttle's per_day counts the test's firings of the rule that day.</summary>
+        public int FiredBetween(string playbook, string rule, DateTimeOffset since, DateTimeOffset until) =>
+            _all.Count(f => f.Playbook == playbook && f.Rule == rule && f.At >= since && f.At < until);
 
         /// <summary>A test's history entry is a firing that was delivered.</summary>
         public DateTimeOffset? LastDelivered(string playbook, string rule, string key) => LastFired(playbook, rule, key);

@@ -51,8 +51,8 @@ public sealed class TestCommandTests
         var (code, stdout, stderr) = CliRunner.Run("test", CliRunner.Playbooks, "--coverage");
         Assert.Equal((0, ""), (code, stderr));
         var lines = stdout.ReplaceLineEndings("\n").Split('\n');
-        Assert.Equal(14, lines.Count(l => l.StartsWith("ok   ", StringComparison.Ordinal)));
-        Assert.Contains("Tests: 14 passed, 0 failed", lines);
+        Assert.Equal(15, lines.Count(l => l.StartsWith("ok   ", StringComparison.Ordinal)));
+        Assert.Contains("Tests: 15 passed, 0 failed", lines);
         Assert.Contains("Coverage: 8 of 8 rules have a test", lines);
     }
 
