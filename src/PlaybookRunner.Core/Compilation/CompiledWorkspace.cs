@@ -27,6 +27,9 @@ internal sealed record CompiledWorkspace(
     IReadOnlyList<CompiledPlaybookUnit> Playbooks,
     System.Reflection.Assembly? Assembly = null)
 {
+    /// <summary>runner.yaml's digests' action templates, by digest name.</summary>
+    public IReadOnlyDictionary<string, CompiledAction> Digests { get; init; } = new Dictionary<string, CompiledAction>();
+
     /// <summary>When compiled for explain: per playbook and rule, the condition's recorded parts.</summary>
     public IReadOnlyDictionary<(string Playbook, string Rule), IReadOnlyList<ExplainNode>> ExplainNodes { get; init; } =
         new Dictionary<(string Playbook, string Rule), IReadOnlyList<ExplainNode>>();

@@ -47,16 +47,17 @@ internal static class PlaybookCompiler
     public static CompiledWorkspace? Compile(WorkspaceDefinition workspace, DiagnosticBag diagnostics, bool load, bool explain = false)
     {
         var sources = workspace.SourcesToRead();
-        var templates = workspace.Playbooks.ToDictionary(p => p, p => TemplateCompiler.Compile(p, diagnostics));
+        var templates = workspace.Playbooks.ToDictionary(p => p, p => TemplateCompiler.Compile(p, diagnostics, workspace.Digests));
+        var digests = TemplateCompiler.CompileDigests(workspace, diagnostics);
         var image = CompileCached(workspace, sources, diagnostics, explain);
         if (image is null || diagnostics.HasErrors)
         {
             return null;
         }
 
-        return load
+        return (load
             ? Load(workspace, sources, image, templates)
-            : new CompiledWorkspace(workspace, sources, new Dictionary<SourceDefinition, RecordFactory>(), []);
+            : new CompiledWorkspace(workspace, sources, new Dictionary<SourceDefinition, RecordFactory>(), [])) with { Digests = digests };
     }
 
     /// <summary>

@@ -27,6 +27,9 @@ internal sealed record RuleTemplates(CompiledTemplate? Message, IReadOnlyList<Co
 {
     /// <summary>The templates of its <c>on_resolve:</c>, when it has one.</summary>
     public RuleTemplates? Resolve { get; init; }
+
+    /// <summary>The digests its findings join, each with its <c>group_by</c> template parsed for this playbook.</summary>
+    public IReadOnlyList<(string Name, CompiledTemplate GroupBy)> Digests { get; init; } = [];
 }
 
 /// <summary>
@@ -63,7 +66,26 @@ internal static class TemplateCompiler
         ["date.utc_now"] = ": use now, the evaluation instant (plan --as-of)",
     };
 
-    public static RuleTemplates[] Compile(PlaybookDefinition playbook, DiagnosticBag diagnostics)
+    /// <summary>What a digest's action templates see: the group's key and its findings.</summary>
+    public static readonly IReadOnlyList<string> DigestNames = ["group", "findings"];
+
+    /// <summary>The members of each finding a digest's templates list.</summary>
+    public static readonly IReadOnlyList<string> DigestFindingMembers = ["playbook", "rule", "title", "key", "severity", "message", "fields", "values"];
+
+    /// <summary>Parses runner.yaml's digests' action templates: they see <c>group</c>, <c>findings</c>, <c>now</c> and the helpers.</summary>
+    public static IReadOnlyDictionary<string, CompiledAction> CompileDigests(WorkspaceDefinition workspace, DiagnosticBag diagnostics)
+    {
+        var known = new HashSet<string>(DigestNames, StringComparer.Ordinal) { "now" };
+        known.UnionWith(Helpers);
+        known.UnionWith(BuiltIns);
+        var scalars = new HashSet<string>(StringComparer.Ordinal) { "now", "group" };
+        return workspace.Digests.Values.ToDictionary(
+            d => d.Name,
+            d => new CompiledAction(d.Action, [.. d.Action.Fields.Select(f => CompileField(f, known, scalars, diagnostics))]),
+            StringComparer.Ordinal);
+    }
+
+    public static RuleTemplates[] Compile(PlaybookDefinition playbook, DiagnosticBag diagnostics, IReadOnlyDictionary<string, DigestDefinition>? digests = null)
     {
         var known = new HashSet<string>(StringComparer.Ordinal) { "rule", "playbook", "now" };
         known.UnionWith(HistoryNames);
@@ -81,6 +103,8 @@ internal static class TemplateCompiler
         scalars.UnionWith(playbook.Values.Select(v => v.Name));
         scalars.UnionWith(playbook.Segments.Select(s => s.Name));
 
+        // A digest's group_by is checked once per playbook that joins it: it renders with that playbook's names.
+        var groupBy = new Dictionary<string, CompiledTemplate>(StringComparer.Ordinal);
         return
         [
             .. playbook.Rules.Select(rule => new RuleTemplates(
@@ -89,8 +113,11 @@ internal static class TemplateCompiler
             {
                 Resolve = rule.OnResolve is not { } resolve ? null
                     : new RuleTemplates(resolve.Message is null ? null : Parse(resolve.Message, known, scalars, diagnostics), Actions(resolve.Actions)),
+                Digests = [.. rule.Digests.Where(d => digests?.ContainsKey(d.Digest) == true).Select(d => (d.Digest, GroupBy(d.Digest)))],
             }),
         ];
+
+        CompiledTemplate GroupBy(string name) => groupBy.TryGetValue(name, out var parsed) ? parsed : groupBy[name] = Parse(digests![name].GroupBy, known, scalars, diagnostics);
 
         List<CompiledAction> Actions(IEnumerable<ActionDefinition> actions) =>
             [.. actions.Select(a => new CompiledAction(a, [.. a.Fields.Select(f => CompileField(f, known, scalars, diagnostics))]))];

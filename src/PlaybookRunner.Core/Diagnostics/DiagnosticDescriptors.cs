@@ -113,6 +113,8 @@ public static class DiagnosticDescriptors
         "inhibits: lists rules of the same playbook that this rule silences for a customer while it fires for them (the escalation silences the reminder); see docs/language.md.");
     public static readonly DiagnosticDescriptor BadOrderBy = Error("PB1044", "Unknown order_by", "order_by '{0}' of rule '{1}' is not a field of source '{2}' nor a computed value{3}", Yaml,
         "A throttle's order_by names a field of the playbook's source or a computed value (values:), then optionally asc or desc: order_by: revenue desc. Compute anything else as a value first.");
+    public static readonly DiagnosticDescriptor UnknownDigest = Error("PB1045", "Unknown digest", "Rule '{0}' joins digest '{1}', which runner.yaml does not define{2}", Yaml,
+        "A rule's digests: names digests defined in runner.yaml under digests:, each with a group_by and an action.");
     public static readonly DiagnosticDescriptor EmailBodyConflict = Error("PB1043", "Two HTML bodies", "An email action with html_body has an HTML part already: its body is the plain-text part, so html: true contradicts it", Yaml,
         "For a multipart email, write the plain text in body and the HTML in html_body, without html: true; for an HTML-only email, write it in body with html: true.");
 

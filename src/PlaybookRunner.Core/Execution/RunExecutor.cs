@@ -131,6 +131,15 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             keys.AddRange(actions.Select(a => (a.IdempotencyKey, a.Lane)));
         }
 
+        foreach (var digest in plan.Digests)
+        {
+            // One action per digest and group, recorded with the findings it lists (their firings count for their cooldowns).
+            var payload = ToPayload(digest.Action, Planner.SeverityName(digest.Severity), DigestDirectory(plan, digest));
+            var action = (IdempotencyKey: IdempotencyKey("digest", digest.Name, digest.Group, 0, plan.AsOf), Index: 0, digest.Action.Type, Lane: Lane(payload), Payload: payload.ToJson());
+            firings.Add(new Firing("digest", digest.Name, digest.Group, plan.AsOf, [action]) { Kind = "digest" });
+            keys.Add((action.IdempotencyKey, action.Lane));
+        }
+
         store.RecordFirings(firings, time.GetUtcNow());
         if (held.Count > 0 || plan.Tracked.Count > 0)
         {
@@ -511,7 +520,13 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         }
     }
 
-    private static ActionPayload ToPayload(PlannedAction action, PlannedFinding finding, string baseDirectory)
+    /// <summary>The folder a digest's file action path is relative to: runner.yaml's, which the plan's findings share the root of.</summary>
+    private static string DigestDirectory(Plan plan, PlannedDigest digest) => plan.DigestDirectory ?? "";
+
+    private static ActionPayload ToPayload(PlannedAction action, PlannedFinding finding, string baseDirectory) =>
+        ToPayload(action, Planner.SeverityName(finding.Severity), baseDirectory);
+
+    private static ActionPayload ToPayload(PlannedAction action, string severity, string baseDirectory)
     {
         var fields = new Dictionary<string, string>(StringComparer.Ordinal);
         var headers = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -535,7 +550,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             }
         }
 
-        return new ActionPayload(action.Type, Planner.SeverityName(finding.Severity), baseDirectory, fields, headers, html);
+        return new ActionPayload(action.Type, severity, baseDirectory, fields, headers, html);
     }
 
     /// <summary>

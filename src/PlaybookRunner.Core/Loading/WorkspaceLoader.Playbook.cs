@@ -108,6 +108,12 @@ public static partial class WorkspaceLoader
             }
         }
 
+        foreach (var (rule, (digest, location)) in rules.SelectMany(r => r.Digests.Select(d => (r, d))).Where(x => !workspace.Digests.ContainsKey(x.Item2.Digest)))
+        {
+            diagnostics.Add(DiagnosticDescriptors.UnknownDigest, location, rule.Id, digest,
+                workspace.Digests.Count == 0 ? " (runner.yaml has no digests:)" : $" (digests: {string.Join(", ", workspace.Digests.Keys.Order(StringComparer.Ordinal))}){Yaml.YamlSchemaValidator.Suggest(digest, workspace.Digests.Keys)}");
+        }
+
         foreach (var rule in rules.Where(r => r.Throttle?.OrderBy is not null && source is not null))
         {
             var order = rule.Throttle!.OrderBy!;
@@ -226,6 +232,7 @@ public static partial class WorkspaceLoader
         {
             Inhibits = map["inhibits"] is YamlSequence inhibits ? [.. inhibits.Items.OfType<YamlScalar>().Select(i => (i.Value, i.Location))] : [],
             Throttle = map["throttle"] is YamlMapping throttle ? ReadThrottle(throttle) : null,
+            Digests = map["digests"] is YamlSequence digests ? [.. digests.Items.OfType<YamlScalar>().Select(d => (d.Value, d.Location))] : [],
             For = waitFor,
             ForLocation = map["for"]?.Location ?? map.Location,
             OnResolve = map["on_resolve"] is YamlMapping resolve

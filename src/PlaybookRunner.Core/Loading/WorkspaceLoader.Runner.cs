@@ -132,7 +132,7 @@ public static partial class WorkspaceLoader
             ? overrideMap.Entries.ToDictionary(e => e.Key.Value, e => ((YamlScalar)e.Value).Value, StringComparer.Ordinal)
             : new Dictionary<string, string>(StringComparer.Ordinal);
         var execution = map["execution"] is YamlMapping executionMap ? Settings(executionMap) : new Dictionary<string, string>(StringComparer.Ordinal);
-        return new WorkspaceDefinition(root, path, sources, channels, state, plugins, overrides, [])
+        var workspace = new WorkspaceDefinition(root, path, sources, channels, state, plugins, overrides, [])
         {
             Calendar = map["calendar"] is YamlMapping calendar ? ReadCalendar(calendar, diagnostics) : CalendarDefinition.Default,
             Execution = execution,
@@ -142,6 +142,16 @@ public static partial class WorkspaceLoader
             BrokenSources = written.Sources.Where(n => !sources.ContainsKey(n)).ToHashSet(StringComparer.Ordinal),
             BrokenChannels = written.Channels.Where(n => !channels.ContainsKey(n)).ToHashSet(StringComparer.Ordinal),
         };
+
+        // Digests last: their actions' channels are checked against the channels above.
+        var digests = new Dictionary<string, DigestDefinition>(StringComparer.Ordinal);
+        foreach (var (key, value) in (map["digests"] as YamlMapping)?.Entries ?? [])
+        {
+            var digest = (YamlMapping)value;
+            digests[key.Value] = new DigestDefinition(key.Value, Spanned((YamlScalar)digest["group_by"]!), ReadAction((YamlMapping)digest["action"]!, workspace, diagnostics), key.Location);
+        }
+
+        return workspace with { Digests = digests };
     }
 
     /// <summary>

@@ -52,7 +52,7 @@ public static partial class WorkspaceLoader
     [
         DiagnosticDescriptors.BadCron, DiagnosticDescriptors.BadTimeZone, DiagnosticDescriptors.UnknownChannel, DiagnosticDescriptors.ChannelKind,
         DiagnosticDescriptors.DuplicateRule, DiagnosticDescriptors.WebhookTarget, DiagnosticDescriptors.BadDuration, DiagnosticDescriptors.BadOrderBy,
-        DiagnosticDescriptors.EmailBodyConflict,
+        DiagnosticDescriptors.EmailBodyConflict, DiagnosticDescriptors.UnknownDigest,
     ];
 
     private static readonly string[] ReservedFileNames = [RunnerFileName, "runner.yml", "suppressions.yaml", "suppressions.yml"];

@@ -107,6 +107,9 @@ public sealed record RuleDefinition(
     /// <summary><c>throttle:</c>: how many of its findings run per run and per day, highest in <c>order_by</c> first; the rest are deferred.</summary>
     public Throttle? Throttle { get; init; }
 
+    /// <summary><c>digests:</c>: the digests of runner.yaml its findings are listed in, one action per group, each with where it is written.</summary>
+    public IReadOnlyList<(string Digest, SourceLocation Location)> Digests { get; init; } = [];
+
     /// <summary>The rule's actions and its <c>on_resolve:</c> actions: every action template it has.</summary>
     public IEnumerable<ActionDefinition> AllActions => OnResolve is { } resolve ? Actions.Concat(resolve.Actions) : Actions;
 }
@@ -124,6 +127,13 @@ public sealed record Throttle(int? PerRun, int? PerDay, string? OrderBy, bool De
     /// <summary>How many may still run now, given <paramref name="today"/> already ran today.</summary>
     public int Allowance(int today) => Math.Max(0, Math.Min(PerRun ?? int.MaxValue, PerDay is { } day ? day - today : int.MaxValue));
 }
+
+/// <summary>
+/// A digest of runner.yaml (<c>digests:</c>): the findings of every rule that joins it are grouped by <see cref="GroupBy"/>
+/// (a template rendered per finding: the owner's address), and <see cref="Action"/> runs once per group, its templates
+/// seeing <c>group</c> and the group's <c>findings</c>.
+/// </summary>
+public sealed record DigestDefinition(string Name, SpannedText GroupBy, ActionDefinition Action, SourceLocation Location);
 
 /// <summary>A rule's <c>on_resolve:</c>: the message and actions of its resolution.</summary>
 public sealed record ResolveDefinition(SpannedText? Message, IReadOnlyList<ActionDefinition> Actions, SourceLocation Location);
@@ -253,6 +263,12 @@ public sealed record WorkspaceDefinition(
 
     /// <summary>Channels runner.yaml writes that did not load (their errors are reported): actions naming one are not reported again.</summary>
     public IReadOnlySet<string> BrokenChannels { get; init; } = new HashSet<string>();
+
+    /// <summary>runner.yaml's folder (the workspace root without one): digests' file action paths are relative to it.</summary>
+    public string RunnerDirectory => RunnerPath is { } runner ? System.IO.Path.GetDirectoryName(runner)! : Root;
+
+    /// <summary>runner.yaml's <c>digests:</c>, by name.</summary>
+    public IReadOnlyDictionary<string, DigestDefinition> Digests { get; init; } = new Dictionary<string, DigestDefinition>();
 
     /// <summary>The suppressions of suppressions.yaml beside runner.yaml.</summary>
     public IReadOnlyList<SuppressionDefinition> Suppressions { get; init; } = [];

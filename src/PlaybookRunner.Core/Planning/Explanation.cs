@@ -108,6 +108,7 @@ internal static class Explainer
         {
             { IsResolution: true, IsPending: true } => $"resolves: the condition no longer holds, {finding.Actions.Count} on_resolve action(s) would run",
             { IsResolution: true } => "resolves, but the resolution is suppressed: no action runs",
+            { IsPending: true, Digests.Count: > 0 } => $"fires: {finding.Actions.Count} action(s) would run, and it is listed in {string.Join(", ", finding.Digests.Select(d => $"digest {d.Digest} for {d.Group}"))}",
             { IsPending: true } => $"fires: {finding.Actions.Count} action(s) would run",
             { WaitingUntil: { } fires } => $"the condition holds, but not yet for {rule.For}: it fires {DateFormats.FormatInstant(fires)} if it still holds then; no action runs yet",
             { Suppressed: true } => "the condition holds, but the finding is suppressed: no action runs",

@@ -68,6 +68,9 @@ public sealed record PlannedFinding(
     /// </summary>
     public (int Place, string By)? Deferred { get; init; }
 
+    /// <summary>The digests (runner.yaml <c>digests:</c>) this finding is listed in, each with its group.</summary>
+    public IReadOnlyList<(string Digest, string Group)> Digests { get; init; } = [];
+
     /// <summary>True for a resolution (<see cref="Resolves"/>).</summary>
     public bool IsResolution => Resolves is not null;
 
@@ -148,6 +151,9 @@ public sealed record PlanSummary(int Records, int Findings, int Actions, int Sup
 
     /// <summary>Findings a rollout throttle defers to a later run.</summary>
     public int Deferred { get; init; }
+
+    /// <summary>Digest actions (one per digest and group); their actions are counted in <see cref="Actions"/>.</summary>
+    public int Digests { get; init; }
 }
 
 /// <summary>What <c>plan</c> computed: the contract of <c>plan --format json</c> (spec section 10).</summary>
@@ -173,6 +179,12 @@ public sealed record Plan(
     /// whose condition did not hold in it starts a new hold next time. Empty when the plan was narrowed to keys.
     /// </summary>
     public IReadOnlyList<string> Tracked { get; init; } = [];
+
+    /// <summary>The digests' actions (runner.yaml <c>digests:</c>), one per digest and group, in name and group order.</summary>
+    public IReadOnlyList<PlannedDigest> Digests { get; init; } = [];
+
+    /// <summary>The folder digests' file action paths are relative to (runner.yaml's); set when the plan is made or bound to a workspace.</summary>
+    public string? DigestDirectory { get; init; }
 }
 
 /// <summary>The actions <c>run</c> would execute, counted per playbook and per channel: what the blast-radius guard and preflight check.</summary>
@@ -190,6 +202,11 @@ public sealed record PendingActions(IReadOnlyDictionary<string, int> ByPlaybook,
         foreach (var finding in plan.Findings)
         {
             tally.Add(finding);
+        }
+
+        foreach (var digest in plan.Digests)
+        {
+            tally.Add("digests", digest.Action);
         }
 
         return tally.Result();
@@ -212,10 +229,22 @@ internal sealed class PendingTally
         _playbooks[finding.Playbook] = _playbooks.GetValueOrDefault(finding.Playbook) + finding.Actions.Count;
         foreach (var action in finding.Actions)
         {
-            if (ActionKind.Of(action.Type).ChannelOf(action.Fields.FirstOrDefault(f => f.Name == "channel")?.Text) is { } channel)
-            {
-                _channels[channel] = _channels.GetValueOrDefault(channel) + 1;
-            }
+            AddChannel(action);
+        }
+    }
+
+    /// <summary>One action counted under <paramref name="owner"/> (a digest's: <c>digests</c>) and its channel.</summary>
+    public void Add(string owner, PlannedAction action)
+    {
+        _playbooks[owner] = _playbooks.GetValueOrDefault(owner) + 1;
+        AddChannel(action);
+    }
+
+    private void AddChannel(PlannedAction action)
+    {
+        if (ActionKind.Of(action.Type).ChannelOf(action.Fields.FirstOrDefault(f => f.Name == "channel")?.Text) is { } channel)
+        {
+            _channels[channel] = _channels.GetValueOrDefault(channel) + 1;
         }
     }
 

@@ -91,6 +91,34 @@ public static class PlanDocument
         json.WriteNumber("deferred", plan.Summary.Deferred);
         json.WriteNumber("errors", plan.Summary.Errors);
         json.WriteEndObject();
+        if (plan.Digests.Count > 0)
+        {
+            json.WriteStartArray("digests");
+            foreach (var digest in plan.Digests)
+            {
+                json.WriteStartObject();
+                json.WriteString("name", digest.Name);
+                json.WriteString("group", digest.Group);
+                json.WriteString("severity", Planner.SeverityName(digest.Severity));
+                json.WriteStartArray("findings");
+                foreach (var member in digest.Findings)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("playbook", member.Playbook);
+                    json.WriteString("rule", member.Rule);
+                    json.WriteString("key", member.Key);
+                    json.WriteEndObject();
+                }
+
+                json.WriteEndArray();
+                json.WritePropertyName("action");
+                WriteAction(json, digest.Action);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        }
+
         if (plan.Tracked.Count > 0)
         {
             json.WriteStartArray("tracked");
@@ -173,12 +201,13 @@ public static class PlanDocument
             var errors = reports ? Array(root, "errors").Select(e => ReadDiagnostic(e, DiagnosticSeverity.Error)).ToList() : [];
             var diagnostics = reports ? Array(root, "diagnostics").Select(d => ReadDiagnostic(d, null)).ToList() : [];
             var summary = root.TryGetProperty("summary", out var s) && s.ValueKind == JsonValueKind.Object
-                ? new PlanSummary(Number(s, "records"), Number(s, "findings"), Number(s, "actions"), Number(s, "suppressed"), Number(s, "errors")) { HeldBack = Number(s, "heldBack"), Inhibited = Number(s, "inhibited"), Waiting = Number(s, "waiting"), Resolved = Number(s, "resolved"), Deferred = Number(s, "deferred") }
+                ? new PlanSummary(Number(s, "records"), Number(s, "findings"), Number(s, "actions"), Number(s, "suppressed"), Number(s, "errors")) { HeldBack = Number(s, "heldBack"), Inhibited = Number(s, "inhibited"), Waiting = Number(s, "waiting"), Resolved = Number(s, "resolved"), Deferred = Number(s, "deferred"), Digests = Number(s, "digests") }
                 : new PlanSummary(0, findings.Count, 0, 0, errors.Count);
             TryInstant(Text(root, "asOf")!, out var asOf);
             return new Plan(asOf, findings, errors, diagnostics, summary)
             {
                 Provenance = root.TryGetProperty("provenance", out var provenance) ? ReadProvenance(provenance) : null,
+                Digests = root.TryGetProperty("digests", out var digests) && digests.ValueKind == JsonValueKind.Array ? [.. digests.EnumerateArray().Select(ReadDigest)] : [],
                 Tracked = root.TryGetProperty("tracked", out var tracked) && tracked.ValueKind == JsonValueKind.Array
                     ? [.. tracked.EnumerateArray().Where(t => t.ValueKind == JsonValueKind.String).Select(t => t.GetString()!)]
                     : [],
@@ -236,6 +265,20 @@ public static class PlanDocument
             json.WriteString("waitingUntil", DateFormats.FormatInstant(waiting));
         }
 
+        if (f.Digests.Count > 0)
+        {
+            json.WriteStartArray("digests");
+            foreach (var (digest, group) in f.Digests)
+            {
+                json.WriteStartObject();
+                json.WriteString("name", digest);
+                json.WriteString("group", group);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        }
+
         if (f.Deferred is { } deferred)
         {
             json.WriteStartObject("deferred");
@@ -283,14 +326,7 @@ public static class PlanDocument
         json.WriteStartArray("actions");
         foreach (var action in f.Actions)
         {
-            json.WriteStartObject();
-            json.WriteString("type", action.Type);
-            foreach (var field in action.Fields)
-            {
-                WriteField(json, field);
-            }
-
-            json.WriteEndObject();
+            WriteAction(json, action);
         }
 
         json.WriteEndArray();
@@ -318,6 +354,36 @@ public static class PlanDocument
 
         json.WriteEndObject();
     }
+
+    private static void WriteAction(Utf8JsonWriter json, PlannedAction action)
+    {
+        json.WriteStartObject();
+        json.WriteString("type", action.Type);
+        foreach (var field in action.Fields)
+        {
+            WriteField(json, field);
+        }
+
+        json.WriteEndObject();
+    }
+
+    private static PlannedAction ReadAction(JsonElement action) =>
+        new(Text(action, "type") ?? throw new FormatException("an action has no type"), [.. action.EnumerateObject().Where(p => p.Name != "type").Select(ReadField)]);
+
+    private static PlannedDigest ReadDigest(JsonElement digest) => new(
+        Text(digest, "name") ?? throw new FormatException("a digest has no name"),
+        Text(digest, "group") ?? throw new FormatException("a digest has no group"),
+        SeverityOf(Text(digest, "severity")),
+        [.. (digest.TryGetProperty("findings", out var members) && members.ValueKind == JsonValueKind.Array ? members.EnumerateArray() : Enumerable.Empty<JsonElement>())
+            .Select(m => new FindingRef(Text(m, "playbook") ?? "", Text(m, "rule") ?? "", Text(m, "key") ?? ""))],
+        digest.TryGetProperty("action", out var action) && action.ValueKind == JsonValueKind.Object ? ReadAction(action) : throw new FormatException("a digest has no action"));
+
+    private static Severity SeverityOf(string? text) => text switch
+    {
+        "info" => Severity.Info,
+        "critical" => Severity.Critical,
+        _ => Severity.Warning,
+    };
 
     private static void WriteField(Utf8JsonWriter json, PlannedActionField field)
     {
@@ -439,12 +505,7 @@ public static class PlanDocument
                 [.. action.EnumerateObject().Where(p => p.Name != "type").Select(ReadField)]));
         }
 
-        var severity = Text(finding, "severity") switch
-        {
-            "info" => Severity.Info,
-            "critical" => Severity.Critical,
-            _ => Severity.Warning,
-        };
+        var severity = SeverityOf(Text(finding, "severity"));
         return new PlannedFinding(
             Text(finding, "playbook") ?? throw new FormatException("a finding has no playbook"),
             Text(finding, "rule") ?? throw new FormatException("a finding has no rule"),
@@ -460,6 +521,9 @@ public static class PlanDocument
             Resolves = finding.TryGetProperty("resolves", out var resolves) && Text(resolves, "firedAt") is { } resolvedFiring && TryInstant(resolvedFiring, out var resolvedAt) ? resolvedAt : null,
             PendingSince = (finding.TryGetProperty("resolves", out var resolution) ? Text(resolution, "heldSince") : Text(finding, "pendingSince")) is { } held && TryInstant(held, out var heldAt) ? heldAt : null,
             WaitingUntil = Text(finding, "waitingUntil") is { } waiting && TryInstant(waiting, out var waitingAt) ? waitingAt : null,
+            Digests = finding.TryGetProperty("digests", out var joined) && joined.ValueKind == JsonValueKind.Array
+                ? [.. joined.EnumerateArray().Select(d => (Text(d, "name") ?? "", Text(d, "group") ?? ""))]
+                : [],
             Deferred = finding.TryGetProperty("deferred", out var deferred) && deferred.ValueKind == JsonValueKind.Object ? (Number(deferred, "place"), Text(deferred, "by") ?? "rule") : null,
             HeldBackUntil = Text(finding, "heldBackUntil") is { } until && TryInstant(until, out var instant) ? instant : null,
             DeadLetter = finding.TryGetProperty("deadLetter", out var dead) && Text(dead, "firedAt") is { } firedAt && TryInstant(firedAt, out var fired)

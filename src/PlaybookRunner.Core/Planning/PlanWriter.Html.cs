@@ -70,7 +70,7 @@ public static partial class PlanWriter
         html.Append("<section id=\"summary\"><h2>Summary</h2><div class=\"cards\">")
             .Append(Card("records", s.Records)).Append(Card("findings", s.Findings)).Append(Card("actions pending", s.Actions))
             .Append(Card("suppressed", s.Suppressed)).Append(Card("held back", s.HeldBack))
-            .Append(s.Waiting > 0 ? Card("waiting", s.Waiting) : "").Append(s.Resolved > 0 ? Card("resolved", s.Resolved) : "").Append(s.Deferred > 0 ? Card("deferred", s.Deferred) : "").Append(Card("errors", s.Errors)).Append("</div>\n")
+            .Append(s.Waiting > 0 ? Card("waiting", s.Waiting) : "").Append(s.Resolved > 0 ? Card("resolved", s.Resolved) : "").Append(s.Deferred > 0 ? Card("deferred", s.Deferred) : "").Append(s.Digests > 0 ? Card("digests", s.Digests) : "").Append(Card("errors", s.Errors)).Append("</div>\n")
             .Append("<table><tr><th>Playbook</th><th>Rule</th><th>Severity</th><th>Findings</th><th>Actions pending</th><th>Suppressed</th><th>Held back</th></tr>\n");
         foreach (var rule in view.Rules)
         {
@@ -92,6 +92,20 @@ public static partial class PlanWriter
         }
 
         html.Append("</section>\n");
+        if (view.Plan.Digests.Count > 0)
+        {
+            html.Append("<section id=\"digests\"><h2>Digests</h2>\n");
+            foreach (var digest in view.Plan.Digests)
+            {
+                html.Append(CultureInfo.InvariantCulture, $"<article class=\"digest\" data-digest=\"{E(digest.Name)}\" data-group=\"{E(digest.Group)}\">\n<h3>{E(digest.Name)} &middot; {E(digest.Group)}</h3>\n<p class=\"message\">{digest.Findings.Count} findings: ")
+                    .Append(E(string.Join(", ", digest.Findings.Select(f => $"{f.Playbook}/{f.Rule} {f.Key}")))).Append("</p>\n");
+                AppendAction(html, digest.Action);
+                html.Append("</article>\n");
+            }
+
+            html.Append("</section>\n");
+        }
+
         if (view.Problems.Count > 0)
         {
             html.Append("<section id=\"errors\"><h2>Errors and warnings</h2><pre>");
@@ -191,6 +205,11 @@ public static partial class PlanWriter
         foreach (var action in finding.Actions)
         {
             AppendAction(html, action);
+        }
+
+        foreach (var (digest, group) in finding.Digests)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<p class=\"note\">Listed in digest {E(digest)} for {E(group)}.</p>\n");
         }
 
         html.Append("</article>\n");

@@ -96,6 +96,17 @@ public static partial class PlanWriter
         Section(md, "Resolved: the condition no longer holds", view.Resolved, ["Fired", "Actions"],
             f => [DateFormats.FormatInstant(f.Resolves!.Value), f.IsPending ? f.Actions.Count.ToString(CultureInfo.InvariantCulture) : "suppressed"]);
 
+        if (view.Plan.Digests is { Count: > 0 } digests)
+        {
+            md.Append(CultureInfo.InvariantCulture, $"### Digests ({digests.Count})\n\n| Digest | Group | Findings | Action |\n|---|---|---:|---|\n");
+            foreach (var digest in digests)
+            {
+                md.Append(CultureInfo.InvariantCulture, $"| {CodeCell(digest.Name)} | {CodeCell(digest.Group)} | {digest.Findings.Count} | {Cell(Summarise(digest.Action))} |\n");
+            }
+
+            md.Append('\n');
+        }
+
         if (view.Problems is { Count: > 0 } problems)
         {
             var fence = Fence(problems);

@@ -79,9 +79,23 @@ public static partial class PlanWriter
                 {
                     text.Append("      ").Append(finding.IsPending ? "" : "(not run) ").Append(Summarise(action)).Append('\n');
                 }
+
+                foreach (var (digest, group) in finding.Digests)
+                {
+                    text.Append("      in digest ").Append(OneLine(digest)).Append(" for ").Append(OneLine(group)).Append('\n');
+                }
             }
 
             text.Append('\n');
+        }
+
+        foreach (var digest in view.Plan.Digests)
+        {
+            text.Append("digest ").Append(OneLine(digest.Name)).Append(" for ").Append(OneLine(digest.Group)).Append(": ")
+                .Append(digest.Findings.Count).Append(digest.Findings.Count == 1 ? " finding\n" : " findings\n")
+                .Append("  * ").Append(string.Join(", ", digest.Findings.Take(10).Select(f => OneLine($"{f.Playbook}/{f.Rule} {f.Key}"))))
+                .Append(digest.Findings.Count > 10 ? $" and {digest.Findings.Count - 10} more" : "").Append('\n')
+                .Append("      ").Append(Summarise(digest.Action)).Append("\n\n");
         }
 
         foreach (var line in view.Problems)
@@ -99,7 +113,7 @@ public static partial class PlanWriter
             .Append(s.Actions).Append(" actions pending, ").Append(s.Suppressed).Append(" suppressed, ").Append(s.HeldBack).Append(" held back, ")
             .Append(s.Errors).Append(" errors").Append(s.Inhibited > 0 ? $", {s.Inhibited} inhibited" : "")
             .Append(s.Waiting > 0 ? $", {s.Waiting} waiting" : "").Append(s.Resolved > 0 ? $", {s.Resolved} resolved" : "")
-            .Append(s.Deferred > 0 ? $", {s.Deferred} deferred" : "").Append('\n');
+            .Append(s.Deferred > 0 ? $", {s.Deferred} deferred" : "").Append(s.Digests > 0 ? $", {s.Digests} digests" : "").Append('\n');
         return text.ToString();
     }
 

@@ -68,6 +68,7 @@ internal static class Planner
         var host = workspace.Definition.Host;
         var spool = new FindingSpool(host.FindingsInMemory, host.SpillFolder);
         var throttles = new Throttles(workspace.Definition, history, asOf);
+        var digests = new DigestCollector(workspace, asOf);
         var errors = new List<Diagnostic>();
         var streamed = new HashSet<SourceDefinition>();
         foreach (var unit in units)
@@ -77,7 +78,7 @@ internal static class Planner
             var budget = workspace.Definition.ExecutionOptions.EvaluationBudget;
             // Each finding is rendered as it fires (the record is let go after it) and handed to the spool;
             // rendering has its loop, recursion and output limits, and shares the evaluation's time budget.
-            var render = FindingRenderer(workspace, unit, asOf, history, scope, spool, errors, throttles);
+            var render = FindingRenderer(workspace, unit, asOf, history, scope, spool, errors, throttles, digests);
             EvaluationSink sink;
             try
             {
@@ -148,6 +149,7 @@ internal static class Planner
             return null;
         }
 
+        var digestActions = digests.IsEmpty ? [] : digests.Render(throttles.DeferredFindings, errors);
         errors.Sort((a, b) =>
         {
             var c = string.CompareOrdinal(a.Playbook, b.Playbook);
@@ -155,16 +157,23 @@ internal static class Planner
             c = c != 0 ? c : string.CompareOrdinal(a.Key, b.Key);
             return c != 0 ? c : string.CompareOrdinal(a.Message, b.Message);
         });
-        var summary = new PlanSummary(recordCount, spool.Count - spool.Resolved, spool.ActionsPending, spool.Suppressed, errors.Count)
+        var summary = new PlanSummary(recordCount, spool.Count - spool.Resolved, spool.ActionsPending + digestActions.Count, spool.Suppressed, errors.Count)
         {
             HeldBack = spool.HeldBack,
             Inhibited = spool.Inhibited,
             Waiting = spool.Waiting,
             Resolved = spool.Resolved,
             Deferred = spool.Deferred,
+            Digests = digestActions.Count,
         };
         var tracked = units.SelectMany(u => u.Definition.Rules.Where(r => r.IsTracked && (scope is null || scope.Rules.Contains(r.Id))).Select(r => $"{u.Definition.Id}/{r.Id}")).ToList();
-        return new Plan(asOf, findings, errors, DiagnosticBag.Sort(planDiagnostics), summary) { Pending = spool.Pending, Tracked = tracked };
+        return new Plan(asOf, findings, errors, DiagnosticBag.Sort(planDiagnostics), summary)
+        {
+            Pending = digestActions.Count == 0 ? spool.Pending : null,
+            Tracked = tracked,
+            Digests = digestActions,
+            DigestDirectory = workspace.Definition.RunnerDirectory,
+        };
     }
 
     /// <summary>
@@ -180,7 +189,8 @@ internal static class Planner
         PlanScope? scope,
         FindingSpool spool,
         List<Diagnostic> errors,
-        Throttles? throttles = null)
+        Throttles? throttles = null,
+        DigestCollector? digests = null)
     {
         var playbook = unit.Definition;
         var helpers = new TemplateHelpers(asOf, playbook.TimeZone)
@@ -237,11 +247,11 @@ internal static class Planner
                 // The template globals (every field, related list, let and segment) only when something is rendered.
                 helpers.CurrentKey = key;
                 var past = new FindingHistory(history, playbook.Id, rule.Id, key);
-                var globals = templates.Message is null && templates.Actions.Count == 0 ? null
+                var globals = templates.Message is null && templates.Actions.Count == 0 && templates.Digests.Count == 0 ? null
                     : new TemplateScope(() => Globals(playbook, relatedSources, raw, lets, past), new FindingValues(names, raw, lets, past, playbook.TimeZone), shared[raw.RuleIndex] ??= Shared(playbook, rule, severity, asOf, helpers)) { Helpers = helpers };
                 var message = templates.Message is not null ? TemplateRenderer.Render(templates.Message, globals!, TemplateSink.Text)
                     : raw.Resolves ? $"resolved: {rule.Title ?? rule.Id}" : rule.Title ?? rule.Id;
-                var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!, outputPaths, playbook, workspace.Definition)).ToList();
+                var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!, outputPaths, baseDirectory, workspace.Definition)).ToList();
                 finding = new PlannedFinding(playbook.Id, rule.Id, raw.RuleIndex, key, severity, message, suppression is not null, actions)
                 {
                     Justification = suppression?.Justification,
@@ -255,6 +265,29 @@ internal static class Planner
                     Resolves = raw.Resolves ? raw.FiredAt : null,
                     Values = playbook.Values.Count == 0 ? [] : [.. playbook.Values.Select((v, i) => (v.Name, PlanDocument.ValueLiteral(raw.Values[i])))],
                 };
+                if (!raw.Resolves && templates.Digests.Count > 0 && finding.State == FindingState.Pending && digests is not null)
+                {
+                    // Joins each digest's group; a group_by that renders nothing is this finding's error.
+                    var groups = new List<(string, string)>(templates.Digests.Count);
+                    foreach (var (name, groupBy) in templates.Digests)
+                    {
+                        var group = TemplateRenderer.Render(groupBy, globals!, TemplateSink.Text).Trim();
+                        if (group.Length == 0)
+                        {
+                            throw new ActionFieldException($"digest '{name}' group_by", groupBy.Source.Location, "renders nothing: the finding belongs to no group", "renders nothing: the finding belongs to no group");
+                        }
+
+                        groups.Add((name, group));
+                    }
+
+                    finding = finding with { Digests = groups };
+                    var fields = playbook.Source.Fields.Select((f, i) => (f.Name, ForTemplate(raw.Record.GetField(i), playbook.TimeZone)));
+                    var values = playbook.Values.Select((v, i) => (v.Name, ForTemplate(raw.Values[i], playbook.TimeZone)));
+                    foreach (var (name, group) in groups)
+                    {
+                        digests.Add(name, group, finding, rule.Title, fields, values);
+                    }
+                }
             }
             catch (ActionFieldException ex)
             {
@@ -525,7 +558,7 @@ internal static class Planner
         _ => "warning",
     };
 
-    private static PlannedAction RenderAction(CompiledAction action, TemplateScope globals, Loading.OutputPathCheck outputPaths, PlaybookDefinition playbook, WorkspaceDefinition workspace)
+    internal static PlannedAction RenderAction(CompiledAction action, TemplateScope globals, Loading.OutputPathCheck outputPaths, string baseDirectory, WorkspaceDefinition workspace)
     {
         var fields = new List<PlannedActionField>(action.Fields.Count);
         foreach (var field in action.Fields)
@@ -533,7 +566,7 @@ internal static class Planner
             try
             {
                 var rendered = RenderField(field, globals, SinkOf(action, field.Name));
-                Preflight(action, field, rendered, outputPaths, playbook);
+                Preflight(action, field, rendered, outputPaths, baseDirectory);
                 fields.Add(rendered);
             }
             catch (ActionFieldException)
@@ -570,7 +603,7 @@ internal static class Planner
     /// that is not exactly the addresses the template writes, a subject with a control character), a header with a
     /// control character, a file path a file action may not write.
     /// </summary>
-    private static void Preflight(CompiledAction action, CompiledActionField field, PlannedActionField rendered, Loading.OutputPathCheck outputPaths, PlaybookDefinition playbook)
+    private static void Preflight(CompiledAction action, CompiledActionField field, PlannedActionField rendered, Loading.OutputPathCheck outputPaths, string baseDirectory)
     {
         var location = field.Template?.Source.Location ?? action.Definition.Location;
         var label = FieldLabel(action, field);
@@ -590,7 +623,7 @@ internal static class Planner
         if (field.Name == kind.OutputPathField)
         {
             var written = rendered.Text ?? kind.DefaultOutputPath;
-            if (outputPaths.Problem(Path.Combine(Path.GetDirectoryName(playbook.Path)!, written), written) is { } pathProblem)
+            if (outputPaths.Problem(Path.Combine(baseDirectory, written), written) is { } pathProblem)
             {
                 throw new ActionFieldException(label, location, "renders a path a file action may not write (outside the workspace root, in .git, a YAML file or a file the workspace reads)", pathProblem);
             }

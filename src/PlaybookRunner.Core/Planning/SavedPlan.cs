@@ -16,8 +16,9 @@ public sealed record RunScope(IReadOnlyList<string> Rules, IReadOnlyList<string>
         && (Keys.Count == 0 || Keys.Contains(finding.Key, StringComparer.Ordinal));
 
     /// <summary>The plan with only the findings in scope, its summary counted again.</summary>
-    public Plan Apply(Plan plan) => IsAll ? plan : SavedPlan.WithFindings(plan, [.. plan.Findings.Where(Covers)]) with
+    public Plan Apply(Plan plan) => IsAll ? plan : SavedPlan.WithFindings(plan with { Digests = [] }, [.. plan.Findings.Where(Covers)]) with
     {
+        // A narrowed run sends no digest: a digest lists findings the run was not asked for.
         // A run narrowed to keys did not see the other customers: it marks no evaluation (their holds go on).
         Tracked = Keys.Count > 0 ? [] : [.. plan.Tracked.Where(t => Rules.Any(r => r == t || t.EndsWith("/" + r, StringComparison.Ordinal)))],
     };
@@ -51,7 +52,7 @@ internal static class SavedPlan
         }
 
         // What runs is the reviewed findings; the errors and counts of the run that wrote the file are not carried over.
-        return (WithFindings(new Plan(plan.AsOf, [], [], [], new PlanSummary(0, 0, 0, 0, 0)) { Tracked = plan.Tracked }, plan.Findings), origin);
+        return (WithFindings(new Plan(plan.AsOf, [], [], [], new PlanSummary(0, 0, 0, 0, 0)) { Tracked = plan.Tracked, Digests = plan.Digests }, plan.Findings), origin);
     }
 
     /// <summary>
@@ -107,6 +108,9 @@ internal static class SavedPlan
         var rendered = fresh.Findings.ToDictionary(f => (f.Playbook, f.Rule, f.Key), f => Canonical(f));
         var differ = saved.Findings.Where(f => !rendered.TryGetValue((f.Playbook, f.Rule, f.Key), out var now) || now != Canonical(f))
             .Select(f => $"{f.Playbook}/{f.Rule} {SafeText.OneLine(f.Key)}").ToList();
+        var digests = fresh.Digests.ToDictionary(d => (d.Name, d.Group), Canonical);
+        differ.AddRange(saved.Digests.Where(d => !digests.TryGetValue((d.Name, d.Group), out var now) || now != Canonical(d))
+            .Select(d => $"digest {d.Name} {SafeText.OneLine(d.Group)}"));
         if (differ.Count == 0)
         {
             return true;
@@ -124,6 +128,16 @@ internal static class SavedPlan
     /// </summary>
     public static bool FitsTemplates(Plan saved, WorkspaceDefinition workspace, string planFile, DiagnosticBag diagnostics)
     {
+        foreach (var digest in saved.Digests)
+        {
+            if (Misfit(digest.Action, workspace.Digests.TryGetValue(digest.Name, out var definition) ? definition.Action : null) is { } why)
+            {
+                diagnostics.Add(DiagnosticDescriptors.StalePlan, SourceLocation.At(planFile, 1, 1),
+                    $"the action of digest {digest.Name} {SafeText.OneLine(digest.Group)} does not fit its template ({why}); it was changed after plan wrote it");
+                return false;
+            }
+        }
+
         foreach (var finding in saved.Findings)
         {
             var rule = workspace.Playbooks.FirstOrDefault(p => p.Id == finding.Playbook)?.Rules.FirstOrDefault(r => r.Id == finding.Rule);
@@ -201,6 +215,11 @@ internal static class SavedPlan
         return end < 0 ? literal : literal[..(end + 1)];
     }
 
+    /// <summary>A digest's findings and rendered action as one comparable text.</summary>
+    private static string Canonical(PlannedDigest digest) =>
+        string.Join('\u0002', digest.Findings.Select(f => $"{f.Playbook}\0{f.Rule}\0{f.Key}")) + '\u0003'
+        + Canonical(new PlannedFinding("", "", -1, "", digest.Severity, null, false, [digest.Action]));
+
     /// <summary>A finding's message and rendered actions as one comparable text.</summary>
     private static string Canonical(PlannedFinding finding)
     {
@@ -260,6 +279,7 @@ internal static class SavedPlan
         // Only rules the workspace follows are marked evaluated, whatever the file says.
         return WithFindings(plan, findings) with
         {
+            DigestDirectory = workspace.RunnerDirectory,
             Tracked = [.. plan.Tracked.Where(t => workspace.Playbooks.Any(p => p.Rules.Any(r => r.IsTracked && $"{p.Id}/{r.Id}" == t)))],
         };
     }
@@ -269,7 +289,8 @@ internal static class SavedPlan
     /// finding with its rule index and its playbook's folder (file actions' paths are relative to it); findings of a
     /// playbook or rule the workspace does not have are dropped.
     /// </summary>
-    public static Plan Bind(Plan plan, WorkspaceDefinition workspace) => WithFindings(plan, [.. Bound(plan, workspace).Select(b => b.Finding)]);
+    public static Plan Bind(Plan plan, WorkspaceDefinition workspace) =>
+        WithFindings(plan, [.. Bound(plan, workspace).Select(b => b.Finding)]) with { DigestDirectory = workspace.RunnerDirectory };
 
     private static IEnumerable<(PlannedFinding Finding, PlaybookDefinition Playbook, RuleDefinition Rule)> Bound(Plan plan, WorkspaceDefinition workspace)
     {
@@ -289,16 +310,17 @@ internal static class SavedPlan
     {
         Findings = findings,
         Pending = null,
-        Summary = Count(plan.Summary.Records, findings, plan.Errors.Count),
+        Summary = Count(plan.Summary.Records, findings, plan.Errors.Count, plan.Digests.Count),
         Tracked = plan.Tracked,
     };
 
     /// <summary>The summary of <paramref name="findings"/>: resolutions are counted apart from findings, their actions with the others.</summary>
-    public static PlanSummary Count(int records, IReadOnlyList<PlannedFinding> findings, int errors)
+    public static PlanSummary Count(int records, IReadOnlyList<PlannedFinding> findings, int errors, int digests = 0)
     {
         var resolved = findings.Count(f => f.IsResolution);
-        return new PlanSummary(records, findings.Count - resolved, findings.Where(f => f.IsPending).Sum(f => f.Actions.Count), findings.Count(f => f.Suppressed), errors)
+        return new PlanSummary(records, findings.Count - resolved, findings.Where(f => f.IsPending).Sum(f => f.Actions.Count) + digests, findings.Count(f => f.Suppressed), errors)
         {
+            Digests = digests,
             HeldBack = findings.Count(f => f.State == FindingState.HeldBack),
             Inhibited = findings.Count(f => f.State == FindingState.Inhibited),
             Waiting = findings.Count(f => f.State == FindingState.Waiting),

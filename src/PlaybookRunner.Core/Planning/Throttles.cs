@@ -12,6 +12,11 @@ namespace PlaybookRunner.Core.Planning;
 /// </summary>
 internal sealed class Throttles(WorkspaceDefinition workspace, IFiringHistory history, DateTimeOffset asOf)
 {
+    private readonly HashSet<FindingRef> _deferred = [];
+
+    /// <summary>The findings <see cref="Decide"/> deferred: they join no digest.</summary>
+    public IReadOnlySet<FindingRef> DeferredFindings => _deferred;
+
     /// <summary>True when <paramref name="rule"/>'s findings wait for the decision: it has a throttle, or an action through a throttled channel.</summary>
     public bool Queues(RuleDefinition rule) =>
         rule.Throttle is not null || rule.Actions.Any(a => ChannelThrottle(ChannelOf(a)) is not null);
@@ -41,7 +46,7 @@ internal sealed class Throttles(WorkspaceDefinition workspace, IFiringHistory hi
                 }
                 else
                 {
-                    result.Add(candidates[i].Finding with { Deferred = (i - allowance + 1, "rule") });
+                    result.Add(Defer(candidates[i].Finding, i - allowance + 1, "rule"));
                 }
             }
         }
@@ -69,7 +74,7 @@ internal sealed class Throttles(WorkspaceDefinition workspace, IFiringHistory hi
             if (over is not null)
             {
                 deferredPerChannel[over] = deferredPerChannel.GetValueOrDefault(over) + 1;
-                result.Add(finding with { Deferred = (deferredPerChannel[over], $"channel {over}") });
+                result.Add(Defer(finding, deferredPerChannel[over], $"channel {over}"));
                 continue;
             }
 
@@ -82,6 +87,12 @@ internal sealed class Throttles(WorkspaceDefinition workspace, IFiringHistory hi
         }
 
         return result;
+    }
+
+    private PlannedFinding Defer(PlannedFinding finding, int place, string by)
+    {
+        _deferred.Add(new FindingRef(finding.Playbook, finding.Rule, finding.Key));
+        return finding with { Deferred = (place, by), Digests = [] };
     }
 
     /// <summary>Queue order: the rule's <c>order_by</c> value (missing values last, whichever the direction), then the key.</summary>

@@ -15,6 +15,9 @@ internal sealed record PlaybookTest(
     IReadOnlyList<HistoryExpectation> History,
     IReadOnlyList<Expectation> Expect)
 {
+    /// <summary>What the test expects of digests (<c>digests:</c>).</summary>
+    public IReadOnlyList<DigestExpectation> Digests { get; init; } = [];
+
     /// <summary>Related sources given once for the test (<c>sources:</c>): each name with its list of records.</summary>
     public IReadOnlyList<KeyValuePair<YamlScalar, YamlNode>> Sources { get; init; } = [];
 }
@@ -32,6 +35,9 @@ internal sealed record Expectation(string Rule, string Key, bool Fires, string? 
     /// <summary><c>resolves:</c> instead of <c>fires:</c>: whether the rule's resolution (<c>on_resolve:</c>) runs for the key.</summary>
     public bool? Resolves { get; init; }
 }
+
+/// <summary>A digest's action for one group: the keys it lists (when given) and its rendered action's fields.</summary>
+internal sealed record DigestExpectation(string Digest, string Group, IReadOnlyList<string>? Keys, IReadOnlyList<ActionExpectation>? Actions, SourceLocation Location);
 
 /// <summary>One expected action: its type and field checks (equals, or contains with the _contains suffix).</summary>
 internal sealed record ActionExpectation(string Type, IReadOnlyList<FieldExpectation> Fields, SourceLocation Location);

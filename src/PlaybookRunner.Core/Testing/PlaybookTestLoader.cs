@@ -78,6 +78,10 @@ internal static class PlaybookTestLoader
                 [.. ((YamlSequence)item["records"]!).Items.Cast<YamlMapping>()], history, expectations)
             {
                 Sources = item["sources"] is YamlMapping sources ? sources.Entries : [],
+                Digests = [.. ((item["digests"] as YamlSequence)?.Items.Cast<YamlMapping>() ?? []).Select(d => new DigestExpectation(
+                    d.Text("digest")!, d.Text("group")!,
+                    d["keys"] is YamlSequence keys ? [.. keys.Items.OfType<YamlScalar>().Select(k => k.Value)] : null,
+                    ActionExpectations(d["actions"]), d.Location))],
             });
         }
 
@@ -86,8 +90,18 @@ internal static class PlaybookTestLoader
 
     private static Expectation Expectation(YamlMapping map)
     {
+        var actions = ActionExpectations(map["actions"]);
+        return new Expectation(map.Text("rule")!, map.Text("key")!, map["fires"] is YamlScalar fires && fires.AsBool, map.Text("message_contains"), actions, map.Location, map["rule"]!.Location)
+        {
+            Resolves = map["resolves"] is YamlScalar resolves ? resolves.AsBool : null,
+        };
+    }
+
+    /// <summary>Expected actions: each its type and field checks (equals, or contains with the _contains suffix).</summary>
+    private static List<ActionExpectation>? ActionExpectations(YamlNode? node)
+    {
         List<ActionExpectation>? actions = null;
-        if (map["actions"] is YamlSequence list)
+        if (node is YamlSequence list)
         {
             actions = [];
             foreach (var action in list.Items.Cast<YamlMapping>())
@@ -102,10 +116,7 @@ internal static class PlaybookTestLoader
             }
         }
 
-        return new Expectation(map.Text("rule")!, map.Text("key")!, map["fires"] is YamlScalar fires && fires.AsBool, map.Text("message_contains"), actions, map.Location, map["rule"]!.Location)
-        {
-            Resolves = map["resolves"] is YamlScalar resolves ? resolves.AsBool : null,
-        };
+        return actions;
     }
 
     private static DateTimeOffset? Instant(YamlScalar scalar, DiagnosticBag diagnostics)

@@ -76,6 +76,11 @@ internal static class PlaybookTestRunner
             Check(test, expectation, plan, failures, prepared.Workspace, playbook);
         }
 
+        foreach (var expected in test.Digests)
+        {
+            CheckDigest(test, expected, plan, failures);
+        }
+
         return Result(test, failures, started);
     }
 
@@ -150,6 +155,28 @@ internal static class PlaybookTestRunner
         {
             CheckRendered(test, expectation, resolution, subject, failures);
         }
+    }
+
+    /// <summary>A <c>digests:</c> expectation: the digest's action for the group exists, lists the keys given, and renders as expected.</summary>
+    private static void CheckDigest(PlaybookTest test, DigestExpectation expected, Plan plan, DiagnosticBag failures)
+    {
+        var subject = $"digest {expected.Digest} for {expected.Group}";
+        if (plan.Digests.FirstOrDefault(d => d.Name == expected.Digest && d.Group == expected.Group) is not { } digest)
+        {
+            var groups = plan.Digests.Where(d => d.Name == expected.Digest).Select(d => d.Group).ToList();
+            failures.Add(DiagnosticDescriptors.TestFailed, expected.Location, test.Name,
+                $"{subject}: expected its action, but there is none ({(groups.Count == 0 ? "no finding joined the digest" : $"its groups: {string.Join(", ", groups)}")})");
+            return;
+        }
+
+        var keys = digest.Findings.Select(f => f.Key).ToList();
+        if (expected.Keys is { } wanted && !wanted.SequenceEqual(keys, StringComparer.Ordinal))
+        {
+            failures.Add(DiagnosticDescriptors.TestFailed, expected.Location, test.Name, $"{subject}: expected it to list {string.Join(", ", wanted)}, but it lists {string.Join(", ", keys)}");
+        }
+
+        var asFinding = new PlannedFinding(expected.Digest, expected.Digest, -1, expected.Group, digest.Severity, null, false, [digest.Action]);
+        CheckRendered(test, new Expectation(expected.Digest, expected.Group, true, null, expected.Actions, expected.Location, expected.Location), asFinding, subject, failures);
     }
 
     /// <summary>The message and actions of a finding or resolution that runs, against the expectation's checks.</summary>

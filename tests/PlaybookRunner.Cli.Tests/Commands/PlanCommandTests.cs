@@ -48,7 +48,7 @@ public sealed class PlanCommandTests
         Assert.Equal(0, code);
         var text = stdout.ReplaceLineEndings("\n");
         Assert.StartsWith("Plan as of 2026-03-02T09:00:00+00:00\n\nkey-client-care/no-contact-30d (warning): 4 findings\n  + C-1002  Brightwater Logistics plc: no contact for 46 days\n", text, StringComparison.Ordinal);
-        Assert.EndsWith("Summary: 40 records, 30 findings, 23 actions pending, 1 suppressed, 0 held back, 0 errors, 5 waiting, 1 deferred\n", text, StringComparison.Ordinal);
+        Assert.EndsWith("Summary: 40 records, 30 findings, 25 actions pending, 1 suppressed, 0 held back, 0 errors, 5 waiting, 1 deferred, 2 digests\n", text, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -116,7 +116,7 @@ public sealed class PlanReportTests
         var (code, stdout, _) = CliRunner.Run("plan", CliRunner.Playbooks, "--as-of", "2026-03-02T09:00:00Z", "--format", "markdown");
         Assert.Equal(0, code);
         var md = stdout.ReplaceLineEndings("\n");
-        Assert.StartsWith("## Playbook plan as of 2026-03-02T09:00:00+00:00\n\n**23 actions pending** from 30 findings over 40 records; 1 suppressed, 0 held back by a cooldown, 0 errors, 5 waiting for for:, 1 deferred by a throttle.\n", md, StringComparison.Ordinal);
+        Assert.StartsWith("## Playbook plan as of 2026-03-02T09:00:00+00:00\n\n**25 actions pending** from 30 findings over 40 records; 1 suppressed, 0 held back by a cooldown, 0 errors, 5 waiting for for:, 1 deferred by a throttle.\n", md, StringComparison.Ordinal);
         Assert.Contains("| key-client-care | no-contact-30d | warning | 4 | 3 | 1 | 0 |\n", md, StringComparison.Ordinal);
         Assert.Contains("| ticket-escalation | stale-ticket | critical | 5 | 5 | 0 | 0 |\n", md, StringComparison.Ordinal);
         Assert.Contains("### Pending findings (23)", md, StringComparison.Ordinal);
