@@ -14,7 +14,8 @@ public sealed class HtmlReportBrowserTests
         Assert.Equal(0, plan.ExitCode);
         var html = File.ReadAllText(report);
         Assert.DoesNotContain("http://", html.Replace("http://www.w3.org", "", StringComparison.Ordinal), StringComparison.Ordinal);
-        Assert.Equal(30, Regex.Count(html, "<article class=\"finding\""));
+        Assert.Equal(30, Regex.Count(html, "<details class=\"finding\""));
+        Assert.Equal(5, Regex.Count(html, "<section class=\"owner\""));
 
         var (all, allLog) = Chromium(report, "");
         Assert.Contains("<body data-ready=\"true\" data-total=\"30\" data-shown=\"30\">", all, StringComparison.Ordinal);
@@ -27,6 +28,34 @@ public sealed class HtmlReportBrowserTests
         Assert.Contains("data-shown=\"3\"", filtered, StringComparison.Ordinal);
         Assert.Contains("<span id=\"shown\">3</span> of 30 findings shown", filtered, StringComparison.Ordinal);
         Assert.DoesNotMatch("CONSOLE|Uncaught|Content Security Policy", filteredLog);
+
+        // One owner's worklist: the other owners' sections are hidden; critical first, then the biggest accounts.
+        var (owner, ownerLog) = Chromium(report, "#owner=ann.lee@example.com");
+        Assert.Contains("data-shown=\"7\"", owner, StringComparison.Ordinal);
+        Assert.Matches("<section class=\"owner\" data-owner=\"raj.patel@example.com\" hidden=\"\"", owner);
+        Assert.DoesNotMatch("<section class=\"owner\" data-owner=\"ann.lee@example.com\" hidden", owner);
+        var severities = Regex.Matches(html[html.IndexOf("data-owner=\"ann.lee@example.com\"><h3>", StringComparison.Ordinal)..].Split("</section>")[0], "<details class=\"finding\"[^>]* data-severity=\"(\\w+)\"")
+            .Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(severities.OrderBy(v => v switch { "critical" => 0, "warning" => 1, _ => 2 }), severities);
+        Assert.DoesNotMatch("CONSOLE|Uncaught|Content Security Policy", ownerLog);
+    }
+
+    [Fact]
+    public void With_a_baseline_the_html_report_marks_new_and_changed_findings_on_the_findings_in_headless_chromium()
+    {
+        using var dir = new TempDir();
+        var baseline = Path.Combine(dir.Root, "base.json");
+        Assert.Equal(0, CliRunner.Run("plan", CliRunner.Playbooks, "--as-of", "2026-02-20T09:00:00Z", "--format", "json", "--out", baseline).ExitCode);
+        var report = Path.Combine(dir.Root, "plan.html");
+        Assert.Equal(0, CliRunner.Run("plan", CliRunner.Playbooks, "--as-of", "2026-03-02T09:00:00Z", "--baseline", baseline, "--format", "html", "--out", report).ExitCode);
+
+        var (dom, log) = Chromium(report, "");
+        Assert.Contains("data-ready=\"true\"", dom, StringComparison.Ordinal);
+        Assert.Matches("<details class=\"finding\"[^>]* data-change=\"new\">", dom);
+        Assert.Matches("<details class=\"finding\"[^>]* data-change=\"changed\">[^<]*<summary>.*<span class=\"mark changed\">changed</span>", dom);
+        Assert.Contains("<p id=\"changes\">Against the baseline as of 2026-02-20T09:00:00+00:00:", dom, StringComparison.Ordinal);
+        Assert.DoesNotContain("<section id=\"changes\">", dom, StringComparison.Ordinal);
+        Assert.DoesNotMatch("CONSOLE|Uncaught|Content Security Policy", log);
     }
 
     [Fact]

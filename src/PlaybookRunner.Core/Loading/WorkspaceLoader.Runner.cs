@@ -135,6 +135,9 @@ public static partial class WorkspaceLoader
         var workspace = new WorkspaceDefinition(root, path, sources, channels, state, plugins, overrides, [])
         {
             Calendar = map["calendar"] is YamlMapping calendar ? ReadCalendar(calendar, diagnostics) : CalendarDefinition.Default,
+            Report = map["report"] is YamlMapping report
+                ? new ReportDefinition(report.Text("owner"), report.Text("sort_by")?.Split(' ')[0], report.Text("sort_by")?.EndsWith(" desc", StringComparison.Ordinal) == true)
+                : ReportDefinition.Default,
             Execution = execution,
             ExecutionOptions = ExecutionOptions.From(execution),
             DefaultTimeZone = defaultZone,

@@ -135,6 +135,16 @@ public sealed record Throttle(int? PerRun, int? PerDay, string? OrderBy, bool De
 /// </summary>
 public sealed record DigestDefinition(string Name, SpannedText GroupBy, ActionDefinition Action, SourceLocation Location);
 
+/// <summary>
+/// runner.yaml's <c>report:</c>: the field or computed value naming who owns a finding's customer (<see cref="Owner"/>; the
+/// worklist's groups), and the one that orders findings after severity (<see cref="SortBy"/>, <see cref="Descending"/>).
+/// A playbook without the name leaves its findings unowned, or unordered by it.
+/// </summary>
+public sealed record ReportDefinition(string? Owner, string? SortBy, bool Descending)
+{
+    public static ReportDefinition Default { get; } = new(null, null, false);
+}
+
 /// <summary>A rule's <c>on_resolve:</c>: the message and actions of its resolution.</summary>
 public sealed record ResolveDefinition(SpannedText? Message, IReadOnlyList<ActionDefinition> Actions, SourceLocation Location);
 
@@ -266,6 +276,9 @@ public sealed record WorkspaceDefinition(
 
     /// <summary>runner.yaml's folder (the workspace root without one): digests' file action paths are relative to it.</summary>
     public string RunnerDirectory => RunnerPath is { } runner ? System.IO.Path.GetDirectoryName(runner)! : Root;
+
+    /// <summary>runner.yaml's <c>report:</c>: how the Markdown and HTML plans order and group findings as a worklist.</summary>
+    public ReportDefinition Report { get; init; } = ReportDefinition.Default;
 
     /// <summary>runner.yaml's <c>digests:</c>, by name.</summary>
     public IReadOnlyDictionary<string, DigestDefinition> Digests { get; init; } = new Dictionary<string, DigestDefinition>();

@@ -68,6 +68,12 @@ public sealed record PlannedFinding(
     /// </summary>
     public (int Place, string By)? Deferred { get; init; }
 
+    /// <summary>Who owns the customer (runner.yaml <c>report: owner</c>): the worklist group; null when the playbook has no such name or it is empty.</summary>
+    public string? Owner { get; init; }
+
+    /// <summary>The value the worklist orders by after severity (runner.yaml <c>report: sort_by</c>), as a JSON literal; null without one.</summary>
+    public string? SortValue { get; init; }
+
     /// <summary>The digests (runner.yaml <c>digests:</c>) this finding is listed in, each with its group.</summary>
     public IReadOnlyList<(string Digest, string Group)> Digests { get; init; } = [];
 
@@ -182,6 +188,9 @@ public sealed record Plan(
 
     /// <summary>The digests' actions (runner.yaml <c>digests:</c>), one per digest and group, in name and group order.</summary>
     public IReadOnlyList<PlannedDigest> Digests { get; init; } = [];
+
+    /// <summary>How reports present the findings as a worklist (runner.yaml <c>report:</c>).</summary>
+    public ReportDefinition Report { get; init; } = ReportDefinition.Default;
 
     /// <summary>The folder digests' file action paths are relative to (runner.yaml's); set when the plan is made or bound to a workspace.</summary>
     public string? DigestDirectory { get; init; }

@@ -119,6 +119,23 @@ public static class PlanDocument
             json.WriteEndArray();
         }
 
+        if (plan.Report.Owner is not null || plan.Report.SortBy is not null)
+        {
+            json.WriteStartObject("report");
+            if (plan.Report.Owner is { } owner)
+            {
+                json.WriteString("owner", owner);
+            }
+
+            if (plan.Report.SortBy is { } sortBy)
+            {
+                json.WriteString("sortBy", sortBy);
+                json.WriteBoolean("descending", plan.Report.Descending);
+            }
+
+            json.WriteEndObject();
+        }
+
         if (plan.Tracked.Count > 0)
         {
             json.WriteStartArray("tracked");
@@ -207,6 +224,9 @@ public static class PlanDocument
             return new Plan(asOf, findings, errors, diagnostics, summary)
             {
                 Provenance = root.TryGetProperty("provenance", out var provenance) ? ReadProvenance(provenance) : null,
+                Report = root.TryGetProperty("report", out var report) && report.ValueKind == JsonValueKind.Object
+                    ? new ReportDefinition(Text(report, "owner"), Text(report, "sortBy"), report.TryGetProperty("descending", out var descending) && descending.ValueKind == JsonValueKind.True)
+                    : ReportDefinition.Default,
                 Digests = root.TryGetProperty("digests", out var digests) && digests.ValueKind == JsonValueKind.Array ? [.. digests.EnumerateArray().Select(ReadDigest)] : [],
                 Tracked = root.TryGetProperty("tracked", out var tracked) && tracked.ValueKind == JsonValueKind.Array
                     ? [.. tracked.EnumerateArray().Where(t => t.ValueKind == JsonValueKind.String).Select(t => t.GetString()!)]
@@ -263,6 +283,17 @@ public static class PlanDocument
         if (f.WaitingUntil is { } waiting)
         {
             json.WriteString("waitingUntil", DateFormats.FormatInstant(waiting));
+        }
+
+        if (f.Owner is not null)
+        {
+            json.WriteString("owner", f.Owner);
+        }
+
+        if (f.SortValue is not null)
+        {
+            json.WritePropertyName("sortValue");
+            json.WriteRawValue(f.SortValue);
         }
 
         if (f.Digests.Count > 0)
@@ -521,6 +552,8 @@ public static class PlanDocument
             Resolves = finding.TryGetProperty("resolves", out var resolves) && Text(resolves, "firedAt") is { } resolvedFiring && TryInstant(resolvedFiring, out var resolvedAt) ? resolvedAt : null,
             PendingSince = (finding.TryGetProperty("resolves", out var resolution) ? Text(resolution, "heldSince") : Text(finding, "pendingSince")) is { } held && TryInstant(held, out var heldAt) ? heldAt : null,
             WaitingUntil = Text(finding, "waitingUntil") is { } waiting && TryInstant(waiting, out var waitingAt) ? waitingAt : null,
+            Owner = Text(finding, "owner"),
+            SortValue = finding.TryGetProperty("sortValue", out var sortValue) ? sortValue.GetRawText() : null,
             Digests = finding.TryGetProperty("digests", out var joined) && joined.ValueKind == JsonValueKind.Array
                 ? [.. joined.EnumerateArray().Select(d => (Text(d, "name") ?? "", Text(d, "group") ?? ""))]
                 : [],

@@ -16,6 +16,16 @@ public sealed record RuleFindings(string Playbook, string Rule, Severity Severit
     public int HeldBack { get; } = Findings.Count(f => f.State == FindingState.HeldBack);
 }
 
+/// <summary>One owner's findings in the worklist, with the counts of its summary row.</summary>
+public sealed record OwnerFindings(string? Owner, IReadOnlyList<PlannedFinding> Findings)
+{
+    /// <summary>The actions <c>run</c> would execute for this owner's findings.</summary>
+    public int ActionsPending { get; } = Findings.Where(f => f.IsPending).Sum(f => f.Actions.Count);
+
+    /// <summary>Findings per severity.</summary>
+    public int Count(Severity severity) => Findings.Count(f => f.Severity == severity && !f.IsResolution);
+}
+
 /// <summary>
 /// What the reports for people show, computed once from a plan: the text, Markdown and HTML writers
 /// (<see cref="PlanWriter"/>) render this view and compute nothing of their own, so they cannot disagree on a
@@ -37,6 +47,55 @@ public sealed class PlanView
         Resolved = [.. plan.Findings.Where(f => f.IsResolution)];
         Deferred = [.. plan.Findings.Where(f => f.State == FindingState.Deferred)];
         Problems = [.. PlanWriter.ErrorLines(plan.Errors, baseDirectory, ""), .. plan.Diagnostics.Select(d => DiagnosticFormatter.FormatText(d, baseDirectory))];
+        var descending = plan.Report.Descending;
+        Worklist = [.. plan.Findings.GroupBy(f => f.Owner ?? "")
+            .OrderBy(g => g.Key.Length == 0).ThenBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new OwnerFindings(g.Key.Length == 0 ? null : g.Key, [.. g.OrderByDescending(f => f.Severity).ThenBy(f => f.SortValue, new LiteralOrder(descending))
+                .ThenBy(f => f.Playbook, StringComparer.Ordinal).ThenBy(f => f.RuleIndex).ThenBy(f => f.Key, StringComparer.Ordinal)]))];
+        if (changes is not null)
+        {
+            foreach (var id in changes.Added)
+            {
+                Marks[id] = "new";
+            }
+
+            foreach (var changed in changes.Changed)
+            {
+                Marks[new FindingId(changed.Playbook, changed.Rule, changed.Key)] = "changed";
+            }
+        }
+    }
+
+    /// <summary>
+    /// The findings as a worklist: grouped by owner (runner.yaml <c>report: owner</c>; unowned last), each group ordered by
+    /// severity (critical first), then <c>report: sort_by</c>, then the plan's order.
+    /// </summary>
+    public IReadOnlyList<OwnerFindings> Worklist { get; }
+
+    /// <summary>With a baseline: <c>new</c> or <c>changed</c> for the findings that are, by identity.</summary>
+    public Dictionary<FindingId, string> Marks { get; } = [];
+
+    /// <summary>The baseline change of a finding (<c>new</c>, <c>changed</c>), or null.</summary>
+    public string? MarkOf(PlannedFinding finding) => Marks.GetValueOrDefault(new FindingId(finding.Playbook, finding.Rule, finding.Key));
+
+    /// <summary>Orders JSON literals of one value: numbers by value, text by ordinal, booleans false first; null last either way.</summary>
+    private sealed class LiteralOrder(bool descending) : IComparer<string?>
+    {
+        public int Compare(string? x, string? y)
+        {
+            var a = x is null or "null" ? null : x;
+            var b = y is null or "null" ? null : y;
+            if (a is null || b is null)
+            {
+                return a is null ? (b is null ? 0 : 1) : -1;
+            }
+
+            var c = double.TryParse(a, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var p)
+                && double.TryParse(b, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var q)
+                ? p.CompareTo(q)
+                : string.CompareOrdinal(a, b);
+            return descending ? -c : c;
+        }
     }
 
     /// <summary>The plan shown.</summary>

@@ -15,7 +15,10 @@ public static partial class PlanWriter
         th,td{border:1px solid #d8dde3;padding:.35rem .6rem;text-align:left;vertical-align:top}th{background:#eef1f5}
         .cards{display:flex;gap:1rem;flex-wrap:wrap}.card{background:#fff;border:1px solid #d8dde3;border-radius:6px;padding:.6rem 1rem;min-width:8rem}
         .card b{display:block;font-size:1.6rem}#filters{display:flex;gap:1rem;flex-wrap:wrap;align-items:end;background:#fff;padding:.8rem;border:1px solid #d8dde3;border-radius:6px}
-        label{display:flex;flex-direction:column;font-size:.85rem;gap:.2rem}.finding{background:#fff;border:1px solid #d8dde3;border-left:5px solid #888;border-radius:6px;margin:.8rem 0;padding:.6rem 1rem}
+        label{display:flex;flex-direction:column;font-size:.85rem;gap:.2rem}.finding{background:#fff;border:1px solid #d8dde3;border-left:5px solid #888;border-radius:4px;margin:.25rem 0;padding:.3rem .8rem}
+        .finding summary{cursor:pointer;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}.finding[open] summary{white-space:normal}.rule{color:#555;font-size:.85em;margin:0 .4rem}
+        .state{font-size:.75rem;background:#eef1f5;padding:.05rem .35rem;border-radius:3px}.mark{font-size:.75rem;font-weight:bold;padding:.05rem .35rem;border-radius:3px}.mark.new{background:#dafbe1;color:#1a7f37}.mark.changed{background:#fff7e0;color:#6c4f00}
+        .owner h3 small{font-weight:normal;color:#555}
         .finding[data-severity=critical]{border-left-color:#c1121f}.finding[data-severity=warning]{border-left-color:#e09f3e}.finding[data-severity=info]{border-left-color:#457b9d}
         .finding h3{margin:.2rem 0;font-size:1rem}.sev{font-size:.75rem;text-transform:uppercase;padding:.1rem .4rem;border-radius:3px;background:#eee;margin-right:.4rem}
         .note{color:#6c4f00;background:#fff7e0;padding:.2rem .5rem;border-radius:3px}.action{border-top:1px dashed #d8dde3;margin-top:.5rem;padding-top:.5rem}
@@ -25,13 +28,14 @@ public static partial class PlanWriter
 
     private const string Script = """
         (function () {
-          var ids = { playbook: 'f-playbook', rule: 'f-rule', severity: 'f-severity', state: 'f-state', q: 'f-search' };
-          var items = Array.prototype.slice.call(document.querySelectorAll('article.finding'));
-          function value(name) { return document.getElementById(ids[name]).value; }
+          var ids = { owner: 'f-owner', playbook: 'f-playbook', rule: 'f-rule', severity: 'f-severity', state: 'f-state', q: 'f-search' };
+          var items = Array.prototype.slice.call(document.querySelectorAll('details.finding'));
+          function value(name) { var input = document.getElementById(ids[name]); return input ? input.value : ''; }
           function apply() {
             var shown = 0, q = value('q').toLowerCase();
             items.forEach(function (a) {
-              var ok = (!value('playbook') || a.dataset.playbook === value('playbook'))
+              var ok = (!value('owner') || a.dataset.owner === value('owner'))
+                && (!value('playbook') || a.dataset.playbook === value('playbook'))
                 && (!value('rule') || a.dataset.rule === value('rule'))
                 && (!value('severity') || a.dataset.severity === value('severity'))
                 && (!value('state') || a.dataset.state === value('state'))
@@ -39,12 +43,16 @@ public static partial class PlanWriter
               a.hidden = !ok;
               if (ok) { shown++; }
             });
+            Array.prototype.slice.call(document.querySelectorAll('section.owner')).forEach(function (s) {
+              s.hidden = !s.querySelector('details.finding:not([hidden])');
+            });
             document.getElementById('shown').textContent = String(shown);
             document.body.dataset.shown = String(shown);
           }
           var initial = new URLSearchParams(location.hash.slice(1));
           Object.keys(ids).forEach(function (name) {
             var input = document.getElementById(ids[name]);
+            if (!input) { return; }
             if (initial.has(name)) { input.value = initial.get(name); }
             input.addEventListener('input', apply);
           });
@@ -78,20 +86,50 @@ public static partial class PlanWriter
                 $"<tr><td>{E(rule.Playbook)}</td><td>{E(rule.Rule)}</td><td>{Planner.SeverityName(rule.Severity)}</td><td>{rule.Findings.Count}</td><td>{rule.ActionsPending}</td><td>{rule.Suppressed}</td><td>{rule.HeldBack}</td></tr>\n");
         }
 
-        html.Append("</table></section>\n");
+        html.Append("</table>\n");
+        if (view.Plan.Report.Owner is not null)
+        {
+            html.Append("<h3>Per owner</h3><table><tr><th>Owner</th><th>Findings</th><th>Critical</th><th>Warning</th><th>Info</th><th>Actions pending</th></tr>\n");
+            foreach (var owner in view.Worklist)
+            {
+                html.Append(CultureInfo.InvariantCulture,
+                    $"<tr><td>{E(owner.Owner ?? "(no owner)")}</td><td>{owner.Findings.Count}</td><td>{owner.Count(Severity.Critical)}</td><td>{owner.Count(Severity.Warning)}</td><td>{owner.Count(Severity.Info)}</td><td>{owner.ActionsPending}</td></tr>\n");
+            }
+
+            html.Append("</table>\n");
+        }
+
+        html.Append("</section>\n");
         if (view.Changes is { } changes)
         {
-            AppendChanges(html, changes);
+            html.Append(CultureInfo.InvariantCulture,
+                $"<p id=\"changes\">Against the baseline as of {E(changes.BaselineAsOf)}: {changes.Added.Count} new and {changes.Changed.Count} changed, marked on the findings below; {changes.Removed.Count} gone, listed after them.</p>\n");
         }
 
         AppendFilters(html, view);
         html.Append("<section id=\"findings\">\n");
-        foreach (var finding in view.Findings)
+        foreach (var owner in view.Worklist)
         {
-            AppendFinding(html, finding);
+            html.Append(CultureInfo.InvariantCulture, $"<section class=\"owner\" data-owner=\"{E(owner.Owner ?? "")}\"><h3>{E(owner.Owner ?? (view.Plan.Report.Owner is null ? "Findings" : "(no owner)"))} <small>{owner.Findings.Count}</small></h3>\n");
+            foreach (var finding in owner.Findings)
+            {
+                AppendFinding(html, finding, view.MarkOf(finding), view.Changes?.Changed.FirstOrDefault(c => c.Playbook == finding.Playbook && c.Rule == finding.Rule && c.Key == finding.Key));
+            }
+
+            html.Append("</section>\n");
         }
 
         html.Append("</section>\n");
+        if (view.Changes is { Removed.Count: > 0 } gone)
+        {
+            html.Append("<section id=\"gone\"><h2>Gone since the baseline</h2><ul>\n");
+            foreach (var id in gone.Removed)
+            {
+                html.Append(CultureInfo.InvariantCulture, $"<li class=\"removed\">&minus; <code>{E(id.ToString())}</code></li>\n");
+            }
+
+            html.Append("</ul></section>\n");
+        }
         if (view.Plan.Digests.Count > 0)
         {
             html.Append("<section id=\"digests\"><h2>Digests</h2>\n");
@@ -123,39 +161,12 @@ public static partial class PlanWriter
 
     private static string Card(string label, int value) => $"<div class=\"card\"><b>{value.ToString(CultureInfo.InvariantCulture)}</b>{label}</div>";
 
-    private static void AppendChanges(StringBuilder html, PlanChanges changes)
-    {
-        html.Append(CultureInfo.InvariantCulture,
-            $"<section id=\"changes\"><h2>Changes against the baseline</h2><p>Baseline as of {E(changes.BaselineAsOf)}: {changes.Added.Count} added, {changes.Removed.Count} removed, {changes.Changed.Count} changed.</p><ul>\n");
-        foreach (var id in changes.Added)
-        {
-            html.Append(CultureInfo.InvariantCulture, $"<li class=\"added\">+ <code>{E(id.ToString())}</code></li>\n");
-        }
-
-        foreach (var id in changes.Removed)
-        {
-            html.Append(CultureInfo.InvariantCulture, $"<li class=\"removed\">&minus; <code>{E(id.ToString())}</code></li>\n");
-        }
-
-        foreach (var finding in changes.Changed)
-        {
-            html.Append(CultureInfo.InvariantCulture, $"<li class=\"changed\">~ <code>{E($"{finding.Playbook}/{finding.Rule} {finding.Key}")}</code><ul>");
-            foreach (var change in finding.Changes)
-            {
-                html.Append(CultureInfo.InvariantCulture, $"<li><code>{E(change.Path)}</code>: {E(PlanDiff.Show(change.Before))} &rarr; {E(PlanDiff.Show(change.After))}</li>");
-            }
-
-            html.Append("</ul></li>\n");
-        }
-
-        html.Append("</ul></section>\n");
-    }
-
     private static void AppendFilters(StringBuilder html, PlanView view)
     {
         static string Options(IEnumerable<string> values) =>
             "<option value=\"\">All</option>" + string.Concat(values.Distinct().Select(v => $"<option value=\"{E(v)}\">{E(v)}</option>"));
         html.Append("<h2>Findings</h2><section id=\"filters\">")
+            .Append(view.Plan.Report.Owner is null ? "" : "<label>Owner<select id=\"f-owner\">" + Options(view.Worklist.Select(o => o.Owner).OfType<string>()) + "</select></label>")
             .Append("<label>Playbook<select id=\"f-playbook\">").Append(Options(view.Findings.Select(f => f.Playbook))).Append("</select></label>")
             .Append("<label>Rule<select id=\"f-rule\">").Append(Options(view.Findings.Select(f => $"{f.Playbook}/{f.Rule}"))).Append("</select></label>")
             .Append("<label>Severity<select id=\"f-severity\">").Append(Options(["critical", "warning", "info"])).Append("</select></label>")
@@ -164,13 +175,26 @@ public static partial class PlanWriter
             .Append(CultureInfo.InvariantCulture, $"<p><span id=\"shown\">{view.Findings.Count}</span> of {view.Findings.Count} findings shown</p></section>\n");
     }
 
-    private static void AppendFinding(StringBuilder html, PlannedFinding finding)
+    /// <summary>One finding as a compact row (severity, key, rule, message, state, baseline mark) that expands to its detail and actions.</summary>
+    private static void AppendFinding(StringBuilder html, PlannedFinding finding, string? mark, ChangedFinding? changed)
     {
         var severity = Planner.SeverityName(finding.Severity);
         var state = PlanView.StateName(finding.State);
         html.Append(CultureInfo.InvariantCulture,
-            $"<article class=\"finding\" data-playbook=\"{E(finding.Playbook)}\" data-rule=\"{E($"{finding.Playbook}/{finding.Rule}")}\" data-severity=\"{severity}\" data-state=\"{state}\" data-key=\"{E(finding.Key)}\">\n")
-            .Append(CultureInfo.InvariantCulture, $"<h3><span class=\"sev\">{severity}</span>{E(finding.Playbook)}/{E(finding.Rule)} &middot; {E(finding.Key)}</h3>\n<p class=\"message\">{E(finding.Message ?? "")}</p>\n");
+            $"<details class=\"finding\" data-owner=\"{E(finding.Owner ?? "")}\" data-playbook=\"{E(finding.Playbook)}\" data-rule=\"{E($"{finding.Playbook}/{finding.Rule}")}\" data-severity=\"{severity}\" data-state=\"{state}\" data-key=\"{E(finding.Key)}\"{(mark is null ? "" : $" data-change=\"{mark}\"")}>\n")
+            .Append(CultureInfo.InvariantCulture, $"<summary><span class=\"sev\">{severity}</span><b>{E(finding.Key)}</b> <span class=\"rule\">{E(finding.Playbook)}/{E(finding.Rule)}</span> <span class=\"message\">{E(finding.Message ?? "")}</span>")
+            .Append(state == "pending" ? "" : $" <span class=\"state\">{state}</span>")
+            .Append(mark is null ? "" : $" <span class=\"mark {mark}\">{mark}</span>").Append("</summary>\n");
+        if (changed is not null)
+        {
+            html.Append("<ul class=\"changed\">");
+            foreach (var change in changed.Changes)
+            {
+                html.Append(CultureInfo.InvariantCulture, $"<li><code>{E(change.Path)}</code>: {E(PlanDiff.Show(change.Before))} &rarr; {E(PlanDiff.Show(change.After))}</li>");
+            }
+
+            html.Append("</ul>\n");
+        }
         if (finding.Values.Count > 0)
         {
             html.Append(CultureInfo.InvariantCulture, $"<p class=\"values\">{E(finding.ValuesLine)}</p>\n");
@@ -212,7 +236,7 @@ public static partial class PlanWriter
             html.Append(CultureInfo.InvariantCulture, $"<p class=\"note\">Listed in digest {E(digest)} for {E(group)}.</p>\n");
         }
 
-        html.Append("</article>\n");
+        html.Append("</details>\n");
     }
 
     private static void AppendAction(StringBuilder html, PlannedAction action)

@@ -28,35 +28,46 @@ public static partial class PlanWriter
                 $"| {rule.Playbook} | {rule.Rule} | {Planner.SeverityName(rule.Severity)} | {rule.Findings.Count} | {rule.ActionsPending} | {rule.Suppressed} | {rule.HeldBack} |\n");
         }
 
-        if (view.Changes is { } changes)
+        if (view.Plan.Report.Owner is not null)
         {
-            md.Append(CultureInfo.InvariantCulture,
-                $"\n### Changes against the baseline ({changes.BaselineAsOf})\n\n{changes.Added.Count} added, {changes.Removed.Count} removed, {changes.Changed.Count} changed.\n\n");
-            foreach (var id in changes.Added)
+            md.Append("\n| Owner | Findings | Critical | Warning | Info | Actions pending |\n|---|---:|---:|---:|---:|---:|\n");
+            foreach (var owner in view.Worklist)
             {
-                md.Append(CultureInfo.InvariantCulture, $"- :heavy_plus_sign: {Code(id.ToString())}\n");
-            }
-
-            foreach (var id in changes.Removed)
-            {
-                md.Append(CultureInfo.InvariantCulture, $"- :heavy_minus_sign: {Code(id.ToString())}\n");
-            }
-
-            foreach (var finding in changes.Changed)
-            {
-                md.Append(CultureInfo.InvariantCulture, $"- :pencil2: {Code($"{finding.Playbook}/{finding.Rule} {finding.Key}")}\n");
-                foreach (var change in finding.Changes)
-                {
-                    md.Append(CultureInfo.InvariantCulture, $"  - {Code(change.Path)}: {Code(PlanDiff.Show(change.Before))} → {Code(PlanDiff.Show(change.After))}\n");
-                }
+                md.Append(CultureInfo.InvariantCulture,
+                    $"| {Cell(owner.Owner ?? "(no owner)")} | {owner.Findings.Count} | {owner.Count(Severity.Critical)} | {owner.Count(Severity.Warning)} | {owner.Count(Severity.Info)} | {owner.ActionsPending} |\n");
             }
         }
 
-        var pending = view.Pending;
-        md.Append(CultureInfo.InvariantCulture, $"\n### Pending findings ({pending.Count})\n\n");
-        foreach (var finding in pending.Take(MarkdownFindingLimit))
+        if (view.Changes is { } changes)
         {
-            md.Append(CultureInfo.InvariantCulture, $"<details><summary><b>{Inert(finding.Playbook)}/{Inert(finding.Rule)}</b> · <code>{Inert(finding.Key)}</code> · {Planner.SeverityName(finding.Severity)}: {Inert(finding.Message)}</summary>\n\n");
+            md.Append(CultureInfo.InvariantCulture,
+                $"\nAgainst the baseline as of {changes.BaselineAsOf}: {changes.Added.Count} new and {changes.Changed.Count} changed (marked on the findings), {changes.Removed.Count} gone (listed at the end).\n");
+        }
+
+        // The pending findings as a worklist: per owner, critical first, then report: sort_by.
+        var pending = view.Worklist.SelectMany(o => o.Findings.Where(f => f.State == FindingState.Pending).Select(f => (o.Owner, Finding: f))).ToList();
+        md.Append(CultureInfo.InvariantCulture, $"\n### Pending findings ({pending.Count})\n\n");
+        string? heading = null;
+        foreach (var (owner, finding) in pending.Take(MarkdownFindingLimit))
+        {
+            if (view.Plan.Report.Owner is not null && (owner ?? "(no owner)") != heading)
+            {
+                heading = owner ?? "(no owner)";
+                md.Append("#### ").Append(Inert(heading)).Append("\n\n");
+            }
+
+            var mark = view.MarkOf(finding) is { } m ? $"**{m}** · " : "";
+            md.Append(CultureInfo.InvariantCulture, $"<details><summary>{mark}<b>{Inert(finding.Playbook)}/{Inert(finding.Rule)}</b> · <code>{Inert(finding.Key)}</code> · {Planner.SeverityName(finding.Severity)}: {Inert(finding.Message)}</summary>\n\n");
+            if (view.Changes?.Changed.FirstOrDefault(c => c.Playbook == finding.Playbook && c.Rule == finding.Rule && c.Key == finding.Key) is { } changed)
+            {
+                foreach (var change in changed.Changes)
+                {
+                    md.Append(CultureInfo.InvariantCulture, $"- changed {Code(change.Path)}: {Code(PlanDiff.Show(change.Before))} → {Code(PlanDiff.Show(change.After))}\n");
+                }
+
+                md.Append('\n');
+            }
+
             if (finding.Values.Count > 0)
             {
                 md.Append("Values: ").Append(Cell(finding.ValuesLine)).Append("\n\n");
@@ -95,6 +106,17 @@ public static partial class PlanWriter
         Section(md, "Deferred by a rollout throttle", view.Deferred, ["Place", "Throttle"], f => [f.Deferred!.Value.Place.ToString(CultureInfo.InvariantCulture), Cell(f.Deferred.Value.By)]);
         Section(md, "Resolved: the condition no longer holds", view.Resolved, ["Fired", "Actions"],
             f => [DateFormats.FormatInstant(f.Resolves!.Value), f.IsPending ? f.Actions.Count.ToString(CultureInfo.InvariantCulture) : "suppressed"]);
+
+        if (view.Changes is { Removed.Count: > 0 } gone)
+        {
+            md.Append(CultureInfo.InvariantCulture, $"### Gone since the baseline ({gone.Removed.Count})\n\n");
+            foreach (var id in gone.Removed)
+            {
+                md.Append(CultureInfo.InvariantCulture, $"- :heavy_minus_sign: {Code(id.ToString())}\n");
+            }
+
+            md.Append('\n');
+        }
 
         if (view.Plan.Digests is { Count: > 0 } digests)
         {

@@ -173,6 +173,7 @@ internal static class Planner
             Tracked = tracked,
             Digests = digestActions,
             DigestDirectory = workspace.Definition.RunnerDirectory,
+            Report = workspace.Definition.Report,
         };
     }
 
@@ -207,6 +208,12 @@ internal static class Planner
         var relatedSources = playbook.Source.Related.Select(r => workspace.Definition.Sources[r.Source]).ToList();
         var baseDirectory = Path.GetDirectoryName(playbook.Path)!;
         var outputPaths = new Loading.OutputPathCheck(workspace.Definition);
+        // The worklist's owner and order (runner.yaml report:), from a field or a computed value of this playbook's.
+        (int Field, int Value) Named(string? name) => name is null ? (-1, -1)
+            : (playbook.Source.Fields.ToList().FindIndex(f => f.Name == name), playbook.Values.ToList().FindIndex(v => v.Name == name));
+        var owner = Named(workspace.Definition.Report.Owner);
+        var sortBy = Named(workspace.Definition.Report.SortBy);
+        object? Read((int Field, int Value) at, RawFinding raw) => at.Field >= 0 ? raw.Record.GetField(at.Field) : at.Value >= 0 ? raw.Values[at.Value] : null;
         // A throttled rule's findings wait for the decision, each with the value its queue is ordered by (a field or a computed value).
         var queues = playbook.Rules.Select(r => throttles?.Queues(r) == true).ToArray();
         var orderBy = playbook.Rules.Select(r => r.Throttle?.OrderBy is not { } name ? (Field: -1, Value: -1)
@@ -263,6 +270,8 @@ internal static class Planner
                     PendingSince = pendingSince,
                     WaitingUntil = waitingUntil,
                     Resolves = raw.Resolves ? raw.FiredAt : null,
+                    Owner = Read(owner, raw) is { } who && Convert.ToString(who, CultureInfo.InvariantCulture) is { Length: > 0 } ownerName ? ownerName : null,
+                    SortValue = sortBy.Field >= 0 || sortBy.Value >= 0 ? PlanDocument.ValueLiteral(Read(sortBy, raw)) : null,
                     Values = playbook.Values.Count == 0 ? [] : [.. playbook.Values.Select((v, i) => (v.Name, PlanDocument.ValueLiteral(raw.Values[i])))],
                 };
                 if (!raw.Resolves && templates.Digests.Count > 0 && finding.State == FindingState.Pending && digests is not null)

@@ -43,7 +43,7 @@ public sealed class PlanReportTests
         }
         else
         {
-            Assert.Contains("1 added", stdout, StringComparison.Ordinal);
+            Assert.Contains(format == "text" ? "1 added" : "1 new and 0 changed", stdout, StringComparison.Ordinal);
         }
     }
 
@@ -90,8 +90,11 @@ public sealed class PlanReportTests
             changed.GetProperty("fields")[1].GetProperty("after").GetString()));
 
         var markdown = CliRunner.Run("plan", dir.Root, "--as-of", "2026-03-02T09:00:00Z", "--baseline", baseline, "--format", "markdown");
-        Assert.Contains("### Changes against the baseline (2026-03-02T09:00:00+00:00)\n\n1 added, 1 removed, 1 changed.", markdown.Out, StringComparison.Ordinal);
-        Assert.Contains("  - `message`: `\"B has 6 tickets\"` → `\"B has 7 open tickets\"`", markdown.Out, StringComparison.Ordinal);
+        Assert.Contains("Against the baseline as of 2026-03-02T09:00:00+00:00: 1 new and 1 changed (marked on the findings), 1 gone (listed at the end).", markdown.Out, StringComparison.Ordinal);
+        Assert.Contains("<details><summary>**changed** · <b>p/busy</b> · <code>B</code>", markdown.Out, StringComparison.Ordinal);
+        Assert.Contains("- changed `message`: `\"B has 6 tickets\"` → `\"B has 7 open tickets\"`", markdown.Out, StringComparison.Ordinal);
+        Assert.Contains("<details><summary>**new** · <b>p/busy</b> · <code>C</code>", markdown.Out, StringComparison.Ordinal);
+        Assert.Contains("### Gone since the baseline (1)\n\n- :heavy_minus_sign: `p/busy A`", markdown.Out, StringComparison.Ordinal);
     }
 
     [Fact]
