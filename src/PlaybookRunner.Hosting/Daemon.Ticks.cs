@@ -147,21 +147,28 @@ internal sealed partial class Daemon
             _logger.LogError("{Playbook}: {Id}: {Message}", error.Playbook, error.Id, error.Message);
         }
 
-        var findings = plan?.Findings.Where(f => f.IsPending).ToList() ?? [];
-        foreach (var finding in findings)
+        // Counted as they stream by (a large plan's findings are in spill files, never all held), then the files are closed.
+        var pending = 0;
+        foreach (var finding in plan?.Findings ?? [])
         {
-            Metrics.Found(finding.Playbook, finding.Rule);
+            if (finding.IsPending)
+            {
+                pending++;
+                Metrics.Found(finding.Playbook, finding.Rule);
+            }
         }
+
+        plan?.ReleaseFindings();
 
         Metrics.Evaluated(unit.Playbook, duration, plan is not null && errors == 0, now);
         var result = plan is null ? TickResult.Failed : errors > 0 ? TickResult.Errors : TickResult.Ok;
         lock (_statusLock)
         {
-            _lastTicks[unit.Identity] = new TickOutcome(dueAt, now, result, findings.Count, recorded, errors, duration, sourceErrors);
+            _lastTicks[unit.Identity] = new TickOutcome(dueAt, now, result, pending, recorded, errors, duration, sourceErrors);
         }
 
         _logger.LogInformation("Evaluated {Playbook} ({Schedule}) as of {DueAt:o}: {Findings} findings, {Recorded} actions recorded, {Errors} errors, {Milliseconds} ms",
-            unit.Playbook, unit.Schedule.Text, dueAt, findings.Count, recorded, errors, (long)duration.TotalMilliseconds);
+            unit.Playbook, unit.Schedule.Text, dueAt, pending, recorded, errors, (long)duration.TotalMilliseconds);
         if (sourceErrors > 0)
         {
             Metrics.SourceError(unit.Playbook);

@@ -57,6 +57,15 @@ internal sealed class FindingSpool(int inMemory, string folder)
     /// <summary>True once findings are written to spill files.</summary>
     public bool Spilled => _spilling;
 
+    /// <summary>Closes the spill files of a plan that will not be completed (it failed part-way).</summary>
+    public void Abandon()
+    {
+        foreach (var segment in _segments.Values)
+        {
+            segment.Dispose();
+        }
+    }
+
     /// <summary>
     /// Takes one rendered finding of a rule whose findings wait for the rollout throttles' decision (<see cref="Throttles"/>),
     /// with the value its rule orders by: held in memory until <see cref="Complete"/>.
@@ -188,7 +197,7 @@ internal sealed class FindingSpool(int inMemory, string folder)
 }
 
 /// <summary>One rule's spilled findings: length-prefixed JSON in an unlinked file, in arrival order.</summary>
-internal sealed class SpillSegment
+internal sealed class SpillSegment : IDisposable
 {
     private const int ChunkSize = 1 << 20;
     private readonly FileStream _file;
@@ -222,6 +231,8 @@ internal sealed class SpillSegment
     public string Playbook { get; }
 
     public int RuleIndex { get; }
+
+    public void Dispose() => _file.Dispose();
 
     public string BaseDirectory { get; }
 
@@ -364,8 +375,17 @@ internal sealed class SpillSegment
 /// A plan's findings read back from its spill files, in the plan's order. Enumerating reads them again each
 /// time (nothing is held); the indexer walks to the position, so read them in order.
 /// </summary>
-internal sealed class SpooledFindings(IReadOnlyList<SpillSegment> segments, int count) : IReadOnlyList<PlannedFinding>
+internal sealed class SpooledFindings(IReadOnlyList<SpillSegment> segments, int count) : IReadOnlyList<PlannedFinding>, IDisposable
 {
+    /// <summary>Closes the spill files: the findings cannot be read afterwards.</summary>
+    public void Dispose()
+    {
+        foreach (var segment in segments)
+        {
+            segment.Dispose();
+        }
+    }
+
     public int Count => count;
 
     public PlannedFinding this[int index] => index >= 0 && index < count ? this.Skip(index).First() : throw new ArgumentOutOfRangeException(nameof(index));

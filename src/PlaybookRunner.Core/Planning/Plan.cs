@@ -189,6 +189,12 @@ public sealed record Plan(
     /// <summary>The digests' actions (runner.yaml <c>digests:</c>), one per digest and group, in name and group order.</summary>
     public IReadOnlyList<PlannedDigest> Digests { get; init; } = [];
 
+    /// <summary>
+    /// Closes the spill files of a large plan's findings (<see cref="FindingSpool"/>) once nothing reads them any more; they
+    /// are unlinked already, so this frees their space at once rather than when the finalizer runs. A no-op otherwise.
+    /// </summary>
+    public void ReleaseFindings() => (Findings as IDisposable)?.Dispose();
+
     /// <summary>How reports present the findings as a worklist (runner.yaml <c>report:</c>).</summary>
     public ReportDefinition Report { get; init; } = ReportDefinition.Default;
 

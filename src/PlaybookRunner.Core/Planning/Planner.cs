@@ -111,6 +111,7 @@ internal static class Planner
             }
             catch (SpillFailedException ex)
             {
+                spool.Abandon();
                 diagnostics.Add(DiagnosticDescriptors.SpillFailed, SourceLocation.None, host.FindingsInMemory, host.SpillFolder, ex.Message);
                 return null;
             }
@@ -135,6 +136,7 @@ internal static class Planner
         if (diagnostics.HasErrors)
         {
             // A streamed source failed part-way: what was evaluated is incomplete, so there is no plan.
+            spool.Abandon();
             return null;
         }
 
@@ -145,6 +147,7 @@ internal static class Planner
         }
         catch (IOException ex)
         {
+            spool.Abandon();
             diagnostics.Add(DiagnosticDescriptors.SpillFailed, SourceLocation.None, host.FindingsInMemory, host.SpillFolder, ex.Message.TrimEnd('.'));
             return null;
         }

@@ -33,6 +33,25 @@ public sealed class FindingSpoolTests
         Assert.Empty(Directory.EnumerateFileSystemEntries(spill.Root));
     }
 
+    [Fact]
+    public async Task Releasing_a_spilled_plans_findings_closes_its_spill_files()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // open files are counted through /proc
+        }
+
+        using var spill = new TempWorkspace();
+        var (result, _) = await PlanWith([TestPaths.Playbooks], 1, spill.Root);
+        int Open() => Directory.EnumerateFileSystemEntries("/proc/self/fd")
+            .Count(fd => new FileInfo(fd).LinkTarget is { } target && target.StartsWith(Path.Combine(spill.Root, "playbook-spill-"), StringComparison.Ordinal));
+        Assert.True(Open() > 0);
+
+        result.Plan!.ReleaseFindings();
+
+        Assert.Equal(0, Open());
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
