@@ -130,6 +130,46 @@ public sealed class EcosystemTests
             Assert.True(hook.Requests.Count == 3, log.ToString());
             Assert.Contains("ticks are evaluated in a worker process", log.ToString(), StringComparison.Ordinal);
         }
+
+        // This round's delivery, through the installed tool: the owner as sender with a blind copy, one digest per owner,
+        // and a resolution once a customer is back in touch.
+        using var lifecycle = new TempDir();
+        lifecycle.Write("d.csv", "id,name,owner,silent\nA,Acme,ann@example.com,true\nC,Castor,ann@example.com,true\n");
+        lifecycle.Write("runner.yaml", $$$"""
+            sources:
+              crm: { kind: csv, path: d.csv, key: id, fields: { id: string, name: string, owner: string, silent: bool } }
+            channels:
+              default: { kind: smtp, host: 127.0.0.1, port: {{{smtp.Port}}}, from: cs@example.com, tls: none }
+            digests:
+              roundup:
+                group_by: "{{ owner }}"
+                action: { type: email, to: "{{ group }}", subject: "{{ findings.size }} silent accounts", body: "{{ for f in findings }}{{ f.key }} {{ end }}" }
+            """);
+        lifecycle.Write("p.yaml", """
+            playbook: p
+            source: crm
+            rules:
+              - id: silent
+                when: silent
+                digests: [roundup]
+                actions:
+                  - { type: email, from: "{{ owner }}", to: "{{ owner }}", bcc: log@example.com, subject: "Call {{ name }}", body: "Call {{ name }}" }
+                on_resolve:
+                  actions: [ { type: email, to: "{{ owner }}", subject: "Resolved: {{ name }}", body: "{{ name }} is back in touch" } ]
+            """);
+        var before = smtp.Messages().Count;
+        var first = Exec(playbook, ["run", "--create-store", lifecycle.Root, "--as-of", "2026-03-02T09:00:00Z"]);
+        Assert.True(first.Code == 0, first.Out + first.Err);
+        Assert.Contains("3 actions succeeded, 0 failed", first.Out, StringComparison.Ordinal);
+        var sent = smtp.Messages().Skip(before).ToList();
+        Assert.Single(sent, m => m.Contains("Subject: 2 silent accounts", StringComparison.Ordinal) && m.Contains("A C", StringComparison.Ordinal));
+        Assert.Equal(2, smtp.Envelopes().Skip(before).Count(e => e.StartsWith("MAIL FROM: ann@example.com\n", StringComparison.Ordinal) && e.Contains("RCPT TO: log@example.com", StringComparison.Ordinal)));
+
+        lifecycle.Write("d.csv", "id,name,owner,silent\nA,Acme,ann@example.com,false\nC,Castor,ann@example.com,true\n");
+        var second = Exec(playbook, ["run", lifecycle.Root, "--as-of", "2026-03-03T09:00:00Z"]);
+        Assert.True(second.Code == 0, second.Out + second.Err);
+        Assert.Contains("3 actions succeeded, 0 failed", second.Out, StringComparison.Ordinal);
+        Assert.Single(smtp.Messages().Skip(before + 3), m => m.Contains("Subject: Resolved: Acme", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -164,6 +164,25 @@ public sealed class DigestTests
         Assert.Contains(errors, e => e.Id == "PB3002" && e.Location.Path.EndsWith("runner.yaml", StringComparison.Ordinal) && e.Message.Contains("'ownr'", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("ann@example.com, evil@example.com")]
+    [InlineData("ann@example.com; evil@example.com")]
+    [InlineData("\"Ann, Lee\" <ann@example.com>")]
+    [InlineData("ann@example.com\r\nBcc: evil@example.com")]
+    [InlineData("not an address")]
+    public async Task A_group_from_the_data_cannot_add_recipients_to_its_digest(string owner)
+    {
+        using var smtp = new SmtpServer();
+        using var workspace = new TempWorkspace();
+        Workspace(workspace, smtp.Port);
+        workspace.Write("d.csv", $"id,name,owner,revenue\nA,Acme,\"{owner.Replace("\"", "\"\"", StringComparison.Ordinal)}\",900\nB,Beta,bob@example.com,50\n");
+        var run = await TestEngine.RunAsync([workspace.Root], Day1, new FixedTimeProvider(Day1));
+
+        // The hostile group's digest is a plan error, nothing of it is sent; the clean group's goes out alone.
+        Assert.Contains(run.Plan!.Errors, e => e.Id == "PB5002" && e.Rule == "owner-weekly");
+        Assert.Equal(["MAIL FROM: cs@example.com", "RCPT TO: bob@example.com"], Assert.Single(smtp.Envelopes()).TrimEnd().Split('\n'));
+    }
+
     [Fact]
     public async Task A_group_by_that_renders_nothing_is_that_findings_plan_error()
     {

@@ -56,6 +56,36 @@ public sealed class WorklistTests
         Assert.True(md.IndexOf("<code>C</code> · critical", StringComparison.Ordinal) < md.IndexOf("<code>B</code> · info", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("<img src=x onerror=alert(1)>")]
+    [InlineData("\"><script>alert(1)</script>")]
+    [InlineData("@everyone https://evil.example #1")]
+    [InlineData("| a | b |")]
+    public async Task An_owner_from_the_data_is_text_in_both_reports(string owner)
+    {
+        using var workspace = new TempWorkspace();
+        var file = Workspace(workspace, $"id,owner,revenue,risky\nA,\"{owner.Replace("\"", "\"\"", StringComparison.Ordinal)}\",100,true\n");
+        var view = new PlanView((await TestEngine.PlanAsync([file], Day1)).Plan!, workspace.Root);
+        Assert.Equal(owner, view.Worklist.Single().Owner);
+
+        var html = PlanWriter.WriteHtml(view);
+        Assert.DoesNotContain("<img src=x", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<script>alert", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"><script", html, StringComparison.Ordinal);
+        Assert.Contains($"data-owner=\"{System.Net.WebUtility.HtmlEncode(owner)}\"", html, StringComparison.Ordinal);
+
+        // Markdown: no mention, link, issue reference or extra table cell: the owner row keeps its six cells.
+        var md = PlanWriter.WriteMarkdown(view);
+        foreach (var live in new[] { "<img", "<script", "@everyone", "https://evil", "#1" })
+        {
+            Assert.DoesNotContain(live, md, StringComparison.Ordinal);
+        }
+
+        var lines = md.Split('\n').ToList();
+        var row = lines[lines.FindIndex(l => l.StartsWith("| Owner |", StringComparison.Ordinal)) + 2];
+        Assert.Equal(7, System.Text.RegularExpressions.Regex.Count(row, @"(?<!\\)\|"));
+    }
+
     [Fact]
     public async Task With_a_baseline_new_and_changed_findings_are_marked_where_they_are_and_gone_ones_listed_after()
     {
