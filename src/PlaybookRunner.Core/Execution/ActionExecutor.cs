@@ -363,8 +363,7 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
         }
 
         var unsubscribe = payload.Field("list_unsubscribe");
-        if (unsubscribe is not null && (unsubscribe.Any(c => char.IsControl(c) || c is ' ' or '<' or '>' or ',')
-            || !Uri.TryCreate(unsubscribe, UriKind.Absolute, out var unsubscribeUri) || unsubscribeUri.Scheme is not ("https" or "mailto")))
+        if (unsubscribe is not null && ActionRules.UnsubscribeProblem(unsubscribe) is not null)
         {
             return AttemptOutcome.Permanent("list_unsubscribe is not one https: URL or mailto: address");
         }

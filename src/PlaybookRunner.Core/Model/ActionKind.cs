@@ -144,7 +144,7 @@ internal class ActionKind
         {
             if (field == "list_unsubscribe")
             {
-                return UnsubscribeTarget(text) is null ? null : $"'{field}': '{text}' is not an https: URL or a mailto: address";
+                return ActionRules.UnsubscribeProblem(text) is null ? null : $"'{field}': '{text}' is not an https: URL or a mailto: address";
             }
 
             if (field is not ("to" or "cc" or "bcc" or "reply_to" or "from"))
@@ -186,16 +186,8 @@ internal class ActionKind
                     "a value from the data cannot choose where unsubscribing goes: write 'https://host/...' or 'mailto:address?...' before any {{ }}");
             }
 
-            return UnsubscribeTarget(rendered) is { } problem ? (problem, problem) : null;
+            return ActionRules.UnsubscribeProblem(rendered) is { } problem ? (problem, problem) : null;
         }
-
-        /// <summary>Why <paramref name="text"/> is not a List-Unsubscribe target (an https: URL or a mailto: URI); null when it is one.</summary>
-        private static string? UnsubscribeTarget(string text) =>
-            text.Any(c => char.IsControl(c) || c is ' ' or '<' or '>' or ',')
-                ? "renders a space, control character, '<', '>' or ',' (percent-encode values: | html.url_encode); nothing would be sent"
-                : Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeMailto)
-                    ? null
-                    : "is not an https: URL or a mailto: address; nothing would be sent";
 
         public override string Lane(IReadOnlyDictionary<string, string> fields) => "email:" + fields.GetValueOrDefault("channel", "default");
 

@@ -13,6 +13,14 @@ internal static class ActionRules
         "Proxy-Authorization", "Proxy-Connection", "Idempotency-Key", "webhook-id", "webhook-timestamp", "webhook-signature", "X-Playbook-Fencing-Token",
     };
 
+    /// <summary>Why <paramref name="text"/> is not a List-Unsubscribe target (one https: URL or mailto: URI); null when it is one.</summary>
+    public static string? UnsubscribeProblem(string text) =>
+        text.Any(c => char.IsControl(c) || c is ' ' or '<' or '>' or ',')
+            ? "renders a space, control character, '<', '>' or ',' (percent-encode values: | html.url_encode); nothing would be sent"
+            : Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeMailto)
+                ? null
+                : "is not an https: URL or a mailto: address; nothing would be sent";
+
     /// <summary>True when <paramref name="url"/> starts with <c>scheme://authority</c> ended by '/', '?' or '#'.</summary>
     public static bool HasFixedAuthority(string url)
     {

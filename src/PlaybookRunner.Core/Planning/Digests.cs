@@ -6,14 +6,11 @@ using Scriban.Runtime;
 
 namespace PlaybookRunner.Core.Planning;
 
-/// <summary>A finding by its identity: playbook, rule and customer key.</summary>
-public sealed record FindingRef(string Playbook, string Rule, string Key);
-
 /// <summary>
 /// One action of a digest (runner.yaml <c>digests:</c>): the group (what its <c>group_by</c> rendered, an owner's address),
 /// the findings listed in it, in the plan's order, and its action rendered over them. Its severity is the highest of theirs.
 /// </summary>
-public sealed record PlannedDigest(string Name, string Group, Severity Severity, IReadOnlyList<FindingRef> Findings, PlannedAction Action);
+public sealed record PlannedDigest(string Name, string Group, Severity Severity, IReadOnlyList<FindingId> Findings, PlannedAction Action);
 
 /// <summary>
 /// Collects the findings that join digests as the planner renders them (each as the object a digest's templates list), and
@@ -21,7 +18,7 @@ public sealed record PlannedDigest(string Name, string Group, Severity Severity,
 /// </summary>
 internal sealed class DigestCollector(CompiledWorkspace workspace, DateTimeOffset asOf)
 {
-    private readonly SortedDictionary<(string Name, string Group), List<(FindingRef Id, int RuleIndex, Severity Severity, ScriptObject Entry)>> _groups =
+    private readonly SortedDictionary<(string Name, string Group), List<(FindingId Id, int RuleIndex, Severity Severity, ScriptObject Entry)>> _groups =
         new(Comparer<(string Name, string Group)>.Create((a, b) => string.CompareOrdinal(a.Name, b.Name) is var c and not 0 ? c : string.CompareOrdinal(a.Group, b.Group)));
 
     public bool IsEmpty => _groups.Count == 0;
@@ -58,7 +55,7 @@ internal sealed class DigestCollector(CompiledWorkspace workspace, DateTimeOffse
             _groups[(digest, group)] = list = [];
         }
 
-        list.Add((new FindingRef(finding.Playbook, finding.Rule, finding.Key), finding.RuleIndex, finding.Severity, entry));
+        list.Add((new FindingId(finding.Playbook, finding.Rule, finding.Key), finding.RuleIndex, finding.Severity, entry));
     }
 
     /// <summary>
@@ -66,7 +63,7 @@ internal sealed class DigestCollector(CompiledWorkspace workspace, DateTimeOffse
     /// (<paramref name="deferred"/>); a group none of whose findings is left renders nothing. A template that fails for a group
     /// is an error of the plan (PB5002, the group as its key), and that group's digest is left out.
     /// </summary>
-    public IReadOnlyList<PlannedDigest> Render(IReadOnlySet<FindingRef> deferred, List<Diagnostic> errors)
+    public IReadOnlyList<PlannedDigest> Render(IReadOnlySet<FindingId> deferred, List<Diagnostic> errors)
     {
         var result = new List<PlannedDigest>();
         var zone = TimeZoneInfo.FindSystemTimeZoneById(workspace.Definition.DefaultTimeZone);

@@ -103,11 +103,7 @@ public static class PlanDocument
                 json.WriteStartArray("findings");
                 foreach (var member in digest.Findings)
                 {
-                    json.WriteStartObject();
-                    json.WriteString("playbook", member.Playbook);
-                    json.WriteString("rule", member.Rule);
-                    json.WriteString("key", member.Key);
-                    json.WriteEndObject();
+                    WriteId(json, member);
                 }
 
                 json.WriteEndArray();
@@ -386,6 +382,16 @@ public static class PlanDocument
         json.WriteEndObject();
     }
 
+    /// <summary>A finding's identity as an object: <c>playbook</c>, <c>rule</c>, <c>key</c>.</summary>
+    private static void WriteId(Utf8JsonWriter json, FindingId id)
+    {
+        json.WriteStartObject();
+        json.WriteString("playbook", id.Playbook);
+        json.WriteString("rule", id.Rule);
+        json.WriteString("key", id.Key);
+        json.WriteEndObject();
+    }
+
     private static void WriteAction(Utf8JsonWriter json, PlannedAction action)
     {
         json.WriteStartObject();
@@ -406,7 +412,7 @@ public static class PlanDocument
         Text(digest, "group") ?? throw new FormatException("a digest has no group"),
         SeverityOf(Text(digest, "severity")),
         [.. (digest.TryGetProperty("findings", out var members) && members.ValueKind == JsonValueKind.Array ? members.EnumerateArray() : Enumerable.Empty<JsonElement>())
-            .Select(m => new FindingRef(Text(m, "playbook") ?? "", Text(m, "rule") ?? "", Text(m, "key") ?? ""))],
+            .Select(m => new FindingId(Text(m, "playbook") ?? "", Text(m, "rule") ?? "", Text(m, "key") ?? ""))],
         digest.TryGetProperty("action", out var action) && action.ValueKind == JsonValueKind.Object ? ReadAction(action) : throw new FormatException("a digest has no action"));
 
     private static Severity SeverityOf(string? text) => text switch
@@ -477,11 +483,7 @@ public static class PlanDocument
             json.WriteStartArray(name);
             foreach (var id in ids)
             {
-                json.WriteStartObject();
-                json.WriteString("playbook", id.Playbook);
-                json.WriteString("rule", id.Rule);
-                json.WriteString("key", id.Key);
-                json.WriteEndObject();
+                WriteId(json, id);
             }
 
             json.WriteEndArray();

@@ -219,8 +219,7 @@ internal static class Planner
         object? Read((int Field, int Value) at, RawFinding raw) => at.Field >= 0 ? raw.Record.GetField(at.Field) : at.Value >= 0 ? raw.Values[at.Value] : null;
         // A throttled rule's findings wait for the decision, each with the value its queue is ordered by (a field or a computed value).
         var queues = playbook.Rules.Select(r => throttles?.Queues(r) == true).ToArray();
-        var orderBy = playbook.Rules.Select(r => r.Throttle?.OrderBy is not { } name ? (Field: -1, Value: -1)
-            : (Field: playbook.Source.Fields.ToList().FindIndex(f => f.Name == name), Value: playbook.Values.ToList().FindIndex(v => v.Name == name))).ToArray();
+        var orderBy = playbook.Rules.Select(r => Named(r.Throttle?.OrderBy)).ToArray();
         return (raw, lets) =>
         {
             var rule = playbook.Rules[raw.RuleIndex];
@@ -321,8 +320,7 @@ internal static class Planner
             {
                 if (queues[raw.RuleIndex] && !raw.Resolves)
                 {
-                    var (field, value) = orderBy[raw.RuleIndex];
-                    spool.Queue(finding, field >= 0 ? raw.Record.GetField(field) : value >= 0 ? raw.Values[value] : null);
+                    spool.Queue(finding, Read(orderBy[raw.RuleIndex], raw));
                 }
                 else
                 {

@@ -12,10 +12,10 @@ namespace PlaybookRunner.Core.Planning;
 /// </summary>
 internal sealed class Throttles(WorkspaceDefinition workspace, IFiringHistory history, DateTimeOffset asOf)
 {
-    private readonly HashSet<FindingRef> _deferred = [];
+    private readonly HashSet<FindingId> _deferred = [];
 
     /// <summary>The findings <see cref="Decide"/> deferred: they join no digest.</summary>
-    public IReadOnlySet<FindingRef> DeferredFindings => _deferred;
+    public IReadOnlySet<FindingId> DeferredFindings => _deferred;
 
     /// <summary>True when <paramref name="rule"/>'s findings wait for the decision: it has a throttle, or an action through a throttled channel.</summary>
     public bool Queues(RuleDefinition rule) =>
@@ -91,7 +91,7 @@ internal sealed class Throttles(WorkspaceDefinition workspace, IFiringHistory hi
 
     private PlannedFinding Defer(PlannedFinding finding, int place, string by)
     {
-        _deferred.Add(new FindingRef(finding.Playbook, finding.Rule, finding.Key));
+        _deferred.Add(new FindingId(finding.Playbook, finding.Rule, finding.Key));
         return finding with { Deferred = (place, by), Digests = [] };
     }
 
