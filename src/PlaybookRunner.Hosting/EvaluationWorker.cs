@@ -48,20 +48,73 @@ internal sealed record WorkerResponse(Plan? Plan, IReadOnlyList<Diagnostic> Diag
         json.WriteEndObject();
     }
 
-    /// <summary>Reads an answer written by <see cref="Write"/>; its plan bound to <paramref name="workspace"/>. Throws <see cref="JsonException"/> or <see cref="FormatException"/> when it is not one.</summary>
-    public static WorkerResponse Read(string text, WorkspaceDefinition workspace)
+    /// <summary>
+    /// Reads an answer written by <see cref="Write"/> from <paramref name="answer"/> a finding at a time, each bound to
+    /// <paramref name="workspace"/> as it is read: past the host's limit (<see cref="HostContext.FindingsInMemory"/>) the findings
+    /// go to spill files, so the daemon never holds a large answer whole. Throws <see cref="JsonException"/> or
+    /// <see cref="FormatException"/> when it is not one, <see cref="IOException"/> when spilling fails.
+    /// </summary>
+    public static WorkerResponse Read(Stream answer, WorkspaceDefinition workspace)
     {
-        using var document = JsonDocument.Parse(text);
-        var root = document.RootElement;
-        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("plan", out var plan) || !root.TryGetProperty("diagnostics", out var diagnostics)
-            || diagnostics.ValueKind != JsonValueKind.Array)
+        var reader = new JsonValueReader(answer);
+        if (reader.Next() != JsonTokenType.StartObject)
         {
             throw new FormatException("no plan and diagnostics[]");
         }
 
-        return new WorkerResponse(
-            plan.ValueKind == JsonValueKind.Null ? null : SavedPlan.Bind(PlanDocument.Read(plan), workspace),
-            [.. diagnostics.EnumerateArray().Select(d => PlanDocument.ReadDiagnostic(d))]);
+        Plan? plan = null;
+        List<Diagnostic>? diagnostics = null;
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var spool = new FindingSpool(workspace.Host.FindingsInMemory, workspace.Host.SpillFolder);
+        try
+        {
+            while (reader.Next() == JsonTokenType.PropertyName)
+            {
+                if (!names.Add(reader.Name!))
+                {
+                    throw new FormatException($"'{reader.Name}' appears twice");
+                }
+
+                switch (reader.Name)
+                {
+                    case "plan":
+                        plan = reader.Next() switch
+                        {
+                            JsonTokenType.Null => null,
+                            JsonTokenType.StartObject => PlanDocument.Read(reader, SavedPlan.Binder(workspace), spool) with { DigestDirectory = workspace.RunnerDirectory },
+                            _ => throw new FormatException("it is not a plan (no asOf and findings[])"),
+                        };
+                        break;
+                    case "diagnostics":
+                        using (var list = reader.NextValue())
+                        {
+                            diagnostics = list?.RootElement is { ValueKind: JsonValueKind.Array } array
+                                ? [.. array.EnumerateArray().Select(d => PlanDocument.ReadDiagnostic(d))]
+                                : throw new FormatException("no plan and diagnostics[]");
+                        }
+
+                        break;
+                    default:
+                        reader.NextValue()?.Dispose();
+                        break;
+                }
+            }
+
+            reader.ExpectEnd();
+        }
+        catch
+        {
+            spool.Abandon();
+            throw;
+        }
+
+        if (!names.Contains("plan") || diagnostics is null)
+        {
+            plan?.ReleaseFindings();
+            throw new FormatException("no plan and diagnostics[]");
+        }
+
+        return new WorkerResponse(plan, diagnostics);
     }
 }
 
@@ -159,6 +212,20 @@ public static class EvaluationWorker
         info.Environment["DOTNET_GCHeapHardLimit"] = ((long)memoryMb * 1024 * 1024).ToString("X", CultureInfo.InvariantCulture);
         info.Environment["DOTNET_gcServer"] = "0";
 
+        // The answer goes to an unlinked file as it arrives (a plan of millions of findings is larger than the daemon
+        // should hold), and is read from there a finding at a time once the worker has exited.
+        FileStream answer;
+        try
+        {
+            answer = SpillSegment.CreateFile(workspace.Host.SpillFolder);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            fail($"could not be given a file for its answer in {workspace.Host.SpillFolder} ({ex.Message.TrimEnd('.')})");
+            return null;
+        }
+
+        await using var answerFile = answer;
         Process process;
         try
         {
@@ -172,7 +239,7 @@ public static class EvaluationWorker
 
         using (process)
         {
-            var output = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+            var output = process.StandardOutput.BaseStream.CopyToAsync(answer, CancellationToken.None);
             // Only the end of the error output is kept: a plugin writing a lot cannot grow the daemon.
             var error = TailAsync(process.StandardError, MaxErrorChars * 4);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -207,14 +274,24 @@ public static class EvaluationWorker
                 return null;
             }
 
-            var text = await output;
+            try
+            {
+                await output;
+            }
+            catch (IOException ex)
+            {
+                fail($"answered, but its answer could not be stored in {workspace.Host.SpillFolder} ({ex.Message.TrimEnd('.')})");
+                return null;
+            }
+
             if (process.ExitCode != 0)
             {
                 fail($"exited with code {process.ExitCode}{LastLine(await error, secrets)}");
                 return null;
             }
 
-            if (string.IsNullOrWhiteSpace(text))
+            await answer.FlushAsync(CancellationToken.None);
+            if (!HasContent(answer))
             {
                 fail("answered with nothing");
                 return null;
@@ -222,11 +299,17 @@ public static class EvaluationWorker
 
             try
             {
-                return WorkerResponse.Read(text, workspace);
+                answer.Position = 0;
+                return WorkerResponse.Read(answer, workspace);
             }
             catch (Exception ex) when (ex is JsonException or FormatException)
             {
                 fail($"answered with something that is not a plan ({ex.Message.Split(" LineNumber:", StringSplitOptions.None)[0].TrimEnd('.')})");
+                return null;
+            }
+            catch (IOException ex)
+            {
+                fail($"answered, but its findings could not be spilled to {workspace.Host.SpillFolder} ({ex.Message.TrimEnd('.')})");
                 return null;
             }
         }
@@ -314,11 +397,28 @@ public static class EvaluationWorker
         }
     }
 
-    /// <summary>True when both outputs reached their end within <see cref="Drain"/>.</summary>
-    private static async Task<bool> Drained(Task<string> output, Task<string> error)
+    /// <summary>True when both outputs reached their end within <see cref="Drain"/> (or failed: a failure is reported by whoever awaits it).</summary>
+    private static async Task<bool> Drained(Task output, Task<string> error)
     {
         var both = Task.WhenAll(output, error);
         return await Task.WhenAny(both, Task.Delay(Drain)) == both;
+    }
+
+    /// <summary>True when the answer has anything but white space (a worker that printed nothing, or only line breaks, answered with nothing).</summary>
+    private static bool HasContent(FileStream answer)
+    {
+        answer.Position = 0;
+        var buffer = new byte[4096];
+        int read;
+        while ((read = answer.Read(buffer)) > 0)
+        {
+            if (buffer.AsSpan(0, read).IndexOfAnyExcept(" \t\r\n"u8) >= 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Reads a stream to its end and keeps its last <paramref name="keep"/> characters.</summary>

@@ -75,6 +75,55 @@ public sealed class EvaluationWorkerTests
     }
 
     [Fact]
+    public async Task A_large_answer_is_read_a_finding_at_a_time_spilled_past_the_limit_and_every_finding_is_recorded()
+    {
+        using var dir = new TempDir();
+        using var spill = new TempDir();
+        Workspace(dir);
+        dir.Write("customers.csv", "id,tickets\n" + string.Concat(Enumerable.Range(0, 400).Select(i => $"C{i:D4},{i % 10}\n")));
+        var logger = new ListLogger();
+        var engine = TestEngine.Options(new FixedTimeProvider(DueAt)) with { FindingsInMemory = 10, SpillFolder = spill.Root };
+        using var daemon = new SchedulingDaemon([dir.Root], engine, logger, DaemonOptions.Default with { Worker = Worker });
+        Assert.True(daemon.Start(), Log(logger));
+
+        await Tick(daemon, DueAt);
+
+        // tickets 4..9 of every ten customers: 240 findings, far past the 10 the daemon holds.
+        Assert.Equal(240, Fired(dir).Count);
+        Assert.Contains(logger.Lines, l => l.Message.Contains("240 findings, 240 actions recorded, 0 errors", StringComparison.Ordinal));
+        Assert.DoesNotContain(logger.Lines, l => l.Level >= LogLevel.Warning);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(spill.Root));
+    }
+
+    [Theory]
+    [InlineData(0, "could not be given a file for its answer in ")]
+    [InlineData(10, "answered, but its findings could not be spilled to ")]
+    public async Task A_spill_folder_the_daemon_cannot_write_is_a_diagnostic_and_nothing_is_recorded(int inMemory, string expected)
+    {
+        using var dir = new TempDir();
+        Workspace(dir);
+        dir.Write("customers.csv", "id,tickets\n" + string.Concat(Enumerable.Range(0, 40).Select(i => $"C{i:D4},9\n")));
+        var missing = Path.Combine(dir.Root, "no-such-folder");
+        var logger = new ListLogger();
+        // With 0 the answer file itself cannot be made; with 10 the answer is stored in a folder removed before it is read.
+        var engine = TestEngine.Options(new FixedTimeProvider(DueAt)) with { FindingsInMemory = inMemory, SpillFolder = inMemory == 0 ? missing : dir.Root };
+        var worker = inMemory == 0 ? Worker : new WorkerCommand("sh", ["-c", "rm -rf \"$0\"; exec dotnet \"$1\" __evaluate", Path.Combine(dir.Root, "gone"), Path.Combine(AppContext.BaseDirectory, "playbook.dll")]);
+        if (inMemory != 0)
+        {
+            Directory.CreateDirectory(Path.Combine(dir.Root, "gone"));
+            engine = engine with { SpillFolder = Path.Combine(dir.Root, "gone") };
+        }
+
+        using var daemon = new SchedulingDaemon([dir.Root], engine, logger, DaemonOptions.Default with { Worker = worker });
+        Assert.True(daemon.Start(), Log(logger));
+
+        await Tick(daemon, DueAt);
+
+        Assert.Empty(Fired(dir));
+        Assert.Contains(logger.Lines, l => l.Level == LogLevel.Error && l.Message.Contains($"error PB5008: Evaluation worker of playbook 'p' {expected}", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_broken_edit_keeps_the_last_good_version_running_in_the_worker()
     {
         using var dir = new TempDir();

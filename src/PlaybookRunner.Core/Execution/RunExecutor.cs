@@ -103,7 +103,19 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     public static IReadOnlyList<(string Key, string Lane)> Record(StateStore store, TimeProvider time, Plan plan)
     {
         var keys = new List<(string Key, string Lane)>();
-        var firings = new List<Firing>();
+        // Recorded a store batch at a time as the findings stream by, so a large plan's payloads are never all held.
+        var now = time.GetUtcNow();
+        var firings = new List<Firing>(StateStore.FiringsPerTransaction);
+        void Add(Firing firing)
+        {
+            firings.Add(firing);
+            if (firings.Count == StateStore.FiringsPerTransaction)
+            {
+                store.RecordFirings(firings, now);
+                firings.Clear();
+            }
+        }
+
         var held = new List<HeldCondition>();
         foreach (var finding in plan.Findings)
         {
@@ -127,7 +139,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
                     Lane: Lane(payload),
                     Payload: payload.ToJson());
             }).ToList();
-            firings.Add(new Firing(finding.Playbook, finding.Rule, finding.Key, plan.AsOf, actions) { Kind = finding.IsResolution ? "resolved" : "fired" });
+            Add(new Firing(finding.Playbook, finding.Rule, finding.Key, plan.AsOf, actions) { Kind = finding.IsResolution ? "resolved" : "fired" });
             keys.AddRange(actions.Select(a => (a.IdempotencyKey, a.Lane)));
         }
 
@@ -136,11 +148,11 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             // One action per digest and group, recorded with the findings it lists (their firings count for their cooldowns).
             var payload = ToPayload(digest.Action, Planner.SeverityName(digest.Severity), DigestDirectory(plan, digest));
             var action = (IdempotencyKey: IdempotencyKey("digest", digest.Name, digest.Group, 0, plan.AsOf), Index: 0, digest.Action.Type, Lane: Lane(payload), Payload: payload.ToJson());
-            firings.Add(new Firing("digest", digest.Name, digest.Group, plan.AsOf, [action]) { Kind = "digest" });
+            Add(new Firing("digest", digest.Name, digest.Group, plan.AsOf, [action]) { Kind = "digest" });
             keys.Add((action.IdempotencyKey, action.Lane));
         }
 
-        store.RecordFirings(firings, time.GetUtcNow());
+        store.RecordFirings(firings, now);
         if (held.Count > 0 || plan.Tracked.Count > 0)
         {
             // After the firings: a crash between the two loses a hold (the rule waits again), never sends twice.

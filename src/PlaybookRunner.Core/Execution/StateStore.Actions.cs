@@ -21,6 +21,9 @@ internal abstract partial class StateStore
     public void RecordFiring(string playbook, string rule, string key, DateTimeOffset firedAt, IReadOnlyList<(string IdempotencyKey, int Index, string Type, string Lane, string Payload)> actions, DateTimeOffset now) =>
         RecordFirings([new Firing(playbook, rule, key, firedAt, actions)], now);
 
+    /// <summary>How many firings <see cref="RecordFirings"/> writes in one transaction.</summary>
+    public const int FiringsPerTransaction = 500;
+
     /// <summary>
     /// Records firings and their actions as pending before anything is executed, a batch of up to 500 firings per
     /// transaction (one disk sync per batch, not per customer); each firing is in its batch whole. Recording the same
@@ -29,7 +32,7 @@ internal abstract partial class StateStore
     public void RecordFirings(IReadOnlyList<Firing> firings, DateTimeOffset now)
     {
         var connection = Writable();
-        foreach (var batch in firings.Chunk(500))
+        foreach (var batch in firings.Chunk(FiringsPerTransaction))
         {
             using var transaction = connection.BeginTransaction();
             foreach (var firing in batch)

@@ -54,6 +54,18 @@ internal sealed class FindingSpool(int inMemory, string folder)
     /// <summary>The pending actions per playbook and channel, counted as findings were added.</summary>
     public PendingActions Pending => _pending.Result();
 
+    /// <summary>The plan's summary of the findings added: resolutions apart from findings, their actions with the others, and the digests' actions.</summary>
+    public PlanSummary Summary(int records, int errors, int digests) =>
+        new(records, Count - Resolved, ActionsPending + digests, Suppressed, errors)
+        {
+            HeldBack = HeldBack,
+            Inhibited = Inhibited,
+            Waiting = Waiting,
+            Resolved = Resolved,
+            Deferred = Deferred,
+            Digests = digests,
+        };
+
     /// <summary>True once findings are written to spill files.</summary>
     public bool Spilled => _spilling;
 
@@ -209,6 +221,16 @@ internal sealed class SpillSegment : IDisposable
         Playbook = playbook;
         RuleIndex = ruleIndex;
         BaseDirectory = baseDirectory;
+        _file = CreateFile(folder);
+    }
+
+    /// <summary>
+    /// A new file in <paramref name="folder"/> only this process can read (mode 0600), unlinked at once: its data lives while
+    /// the stream is open, and nothing is left behind however the process ends. Throws <see cref="IOException"/> or
+    /// <see cref="UnauthorizedAccessException"/> when the folder cannot be written.
+    /// </summary>
+    public static FileStream CreateFile(string folder)
+    {
         var path = Path.Combine(folder, $"playbook-spill-{Guid.NewGuid():N}");
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 1 << 16 };
         if (OperatingSystem.IsWindows())
@@ -220,12 +242,13 @@ internal sealed class SpillSegment : IDisposable
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
 
-        _file = new FileStream(path, options);
+        var file = new FileStream(path, options);
         if (!OperatingSystem.IsWindows())
         {
-            // Unlinked at once: the data lives while this process holds the file, and nothing is left behind.
             File.Delete(path);
         }
+
+        return file;
     }
 
     public string Playbook { get; }

@@ -197,7 +197,7 @@ public static class PlanDocument
 
     /// <summary>
     /// The plan a document holds: findings, errors, diagnostics, summary and provenance. Findings are not yet bound to
-    /// a workspace (<see cref="PlannedFinding.RuleIndex"/> is -1; see <see cref="SavedPlan.Bind"/>). Throws
+    /// a workspace (<see cref="PlannedFinding.RuleIndex"/> is -1; see <see cref="SavedPlan.Binder"/>). Throws
     /// <see cref="FormatException"/> naming what is not in the plan's format. Without <paramref name="reports"/>, the
     /// errors and diagnostics are not read (left empty).
     /// </summary>
@@ -228,6 +228,82 @@ public static class PlanDocument
                     ? [.. tracked.EnumerateArray().Where(t => t.ValueKind == JsonValueKind.String).Select(t => t.GetString()!)]
                     : [],
             };
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            throw new FormatException($"a finding or an error is not in the plan's format ({ex.Message.TrimEnd('.')})", ex);
+        }
+    }
+
+    /// <summary>
+    /// Reads the plan object <paramref name="reader"/> has just entered (its <c>{</c> read) one finding at a time: each
+    /// finding is bound by <paramref name="bind"/> (null drops it) and handed to <paramref name="spool"/>, which spills past
+    /// its limit, so the findings are never all held. The rest of the plan is small and read as <see cref="Read(JsonElement, bool)"/>
+    /// does; the summary is counted from the findings kept. Throws what <see cref="Read(JsonElement, bool)"/> throws, and
+    /// <see cref="JsonException"/> or <see cref="IOException"/> (spilling).
+    /// </summary>
+    internal static Plan Read(JsonValueReader reader, Func<PlannedFinding, PlannedFinding?> bind, FindingSpool spool)
+    {
+        // Everything but the findings, rewritten as a plan with an empty findings array and read the usual way.
+        var rest = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(rest))
+        {
+            json.WriteStartObject();
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            while (reader.Next() == JsonTokenType.PropertyName)
+            {
+                var name = reader.Name!;
+                if (!names.Add(name))
+                {
+                    throw new FormatException($"'{name}' appears twice in the plan");
+                }
+
+                if (name == "findings")
+                {
+                    if (reader.Next() != JsonTokenType.StartArray)
+                    {
+                        throw new FormatException("it is not a plan (no asOf and findings[])");
+                    }
+
+                    while (reader.NextValue() is { } finding)
+                    {
+                        using (finding)
+                        {
+                            if (bind(ReadFindingChecked(finding.RootElement)) is { } bound)
+                            {
+                                spool.Add(bound);
+                            }
+                        }
+                    }
+
+                    json.WriteStartArray(name);
+                    json.WriteEndArray();
+                    continue;
+                }
+
+                using var value = reader.NextValue() ?? throw new JsonException($"'{name}' has no value");
+                json.WritePropertyName(name);
+                value.RootElement.WriteTo(json);
+            }
+
+            json.WriteEndObject();
+        }
+
+        using var document = JsonDocument.Parse(rest.WrittenMemory);
+        var plan = Read(document.RootElement);
+        return plan with
+        {
+            Findings = spool.Complete(),
+            Summary = spool.Summary(plan.Summary.Records, plan.Errors.Count, plan.Digests.Count),
+            Pending = plan.Digests.Count == 0 ? spool.Pending : null,
+        };
+    }
+
+    private static PlannedFinding ReadFindingChecked(JsonElement finding)
+    {
+        try
+        {
+            return ReadFinding(finding);
         }
         catch (Exception ex) when (ex is InvalidOperationException or KeyNotFoundException or FormatException)
         {

@@ -160,15 +160,7 @@ internal static class Planner
             c = c != 0 ? c : string.CompareOrdinal(a.Key, b.Key);
             return c != 0 ? c : string.CompareOrdinal(a.Message, b.Message);
         });
-        var summary = new PlanSummary(recordCount, spool.Count - spool.Resolved, spool.ActionsPending + digestActions.Count, spool.Suppressed, errors.Count)
-        {
-            HeldBack = spool.HeldBack,
-            Inhibited = spool.Inhibited,
-            Waiting = spool.Waiting,
-            Resolved = spool.Resolved,
-            Deferred = spool.Deferred,
-            Digests = digestActions.Count,
-        };
+        var summary = spool.Summary(recordCount, errors.Count, digestActions.Count);
         var tracked = units.SelectMany(u => u.Definition.Rules.Where(r => r.IsTracked && (scope is null || scope.Rules.Contains(r.Id))).Select(r => $"{u.Definition.Id}/{r.Id}")).ToList();
         return new Plan(asOf, findings, errors, DiagnosticBag.Sort(planDiagnostics), summary)
         {

@@ -285,22 +285,39 @@ internal static class SavedPlan
     }
 
     /// <summary>
-    /// A plan read from its document (<see cref="PlanDocument.Read"/>) bound to <paramref name="workspace"/>: each
-    /// finding with its rule index and its playbook's folder (file actions' paths are relative to it); findings of a
-    /// playbook or rule the workspace does not have are dropped.
+    /// Binds one finding read from a plan document to <paramref name="workspace"/>: its rule index and its playbook's folder;
+    /// null for a playbook or rule the workspace does not have. For a plan read a finding at a time (the daemon's worker's answer).
     /// </summary>
-    public static Plan Bind(Plan plan, WorkspaceDefinition workspace) =>
-        WithFindings(plan, [.. Bound(plan, workspace).Select(b => b.Finding)]) with { DigestDirectory = workspace.RunnerDirectory };
+    public static Func<PlannedFinding, PlannedFinding?> Binder(WorkspaceDefinition workspace)
+    {
+        var rules = Rules(workspace);
+        return finding => rules.TryGetValue((finding.Playbook, finding.Rule), out var rule)
+            ? finding with { RuleIndex = rule.Index, BaseDirectory = rule.Folder }
+            : null;
+    }
+
+    private static Dictionary<(string Playbook, string Rule), (int Index, string Folder, PlaybookDefinition Playbook)> Rules(WorkspaceDefinition workspace)
+    {
+        var rules = new Dictionary<(string, string), (int, string, PlaybookDefinition)>();
+        foreach (var playbook in workspace.Playbooks)
+        {
+            for (var index = 0; index < playbook.Rules.Count; index++)
+            {
+                rules.TryAdd((playbook.Id, playbook.Rules[index].Id), (index, Path.GetDirectoryName(playbook.Path)!, playbook));
+            }
+        }
+
+        return rules;
+    }
 
     private static IEnumerable<(PlannedFinding Finding, PlaybookDefinition Playbook, RuleDefinition Rule)> Bound(Plan plan, WorkspaceDefinition workspace)
     {
+        var rules = Rules(workspace);
         foreach (var finding in plan.Findings)
         {
-            var playbook = workspace.Playbooks.FirstOrDefault(p => p.Id == finding.Playbook);
-            var index = playbook?.Rules.ToList().FindIndex(r => r.Id == finding.Rule) ?? -1;
-            if (playbook is not null && index >= 0)
+            if (rules.TryGetValue((finding.Playbook, finding.Rule), out var rule))
             {
-                yield return (finding with { RuleIndex = index, BaseDirectory = Path.GetDirectoryName(playbook.Path)! }, playbook, playbook.Rules[index]);
+                yield return (finding with { RuleIndex = rule.Index, BaseDirectory = rule.Folder }, rule.Playbook, rule.Playbook.Rules[rule.Index]);
             }
         }
     }
