@@ -202,6 +202,30 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     private volatile bool _stopped;
 
     /// <summary>
+    /// How many outcomes per concurrent slot are recorded in one transaction (4 for <c>run</c>). The daemon records one per
+    /// slot: a daemon paused or killed mid-batch then leaves about as many actions sent but unrecorded (to be sent again with
+    /// their keys) as its lane's concurrency, as when it executed one action at a time.
+    /// </summary>
+    public int OutcomesPerSlot { get; set; } = 4;
+
+    /// <summary>
+    /// Asked before each action of a batch is sent (the daemon: is the store still the one it opened?); false stops every
+    /// lane as a store failure does: nothing more is sent, and the claims not sent are given back.
+    /// </summary>
+    public Func<bool>? StoreCheck { get; set; }
+
+    /// <summary>False once stopped, or when <see cref="StoreCheck"/> says the store is no longer the one claimed in (which stops).</summary>
+    private bool Proceed()
+    {
+        if (!_stopped && StoreCheck is { } check && !check())
+        {
+            _stopped = true;
+        }
+
+        return !_stopped;
+    }
+
+    /// <summary>
     /// How many actions of a lane are claimed and started in one transaction: <see cref="FileBatch"/> for the file lane,
     /// else 16 per concurrent slot (16 to 256). Their outcomes are recorded 4 per slot at a time (a file batch's per part).
     /// </summary>
@@ -236,7 +260,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     {
         var positions = items.ToDictionary(i => i.Key, i => i.Index, StringComparer.Ordinal);
         var size = BatchSize(lane, limit);
-        for (var next = 0; next < items.Count && !_stopped && !cancellationToken.IsCancellationRequested && !how.Stopping.IsCancellationRequested; next += size)
+        for (var next = 0; next < items.Count && Proceed() && !cancellationToken.IsCancellationRequested && !how.Stopping.IsCancellationRequested; next += size)
         {
             var keys = items.Skip(next).Take(size).Select(i => i.Key).ToList();
             IReadOnlyList<(ActionRecord Claim, int Attempt)> batch;
@@ -291,7 +315,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             {
                 foreach (var part in Parts(batch))
                 {
-                    if (_stopped)
+                    if (!Proceed())
                     {
                         break;
                     }
@@ -309,11 +333,14 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             {
                 await Parallel.ForEachAsync(Enumerable.Range(0, batch.Count), new ParallelOptions { MaxDegreeOfParallelism = limit, CancellationToken = cancellationToken }, async (i, _) =>
                 {
-                    if (_stopped)
+                    if (!Proceed())
                     {
                         return;
                     }
 
+                    // Before the claim is checked: a runner paused here (a stopped process, a long collection) finds the claims it
+                    // held past their lease taken over when it goes on, and does not send them.
+                    Observer?.Claimed(batch[i].Claim.IdempotencyKey);
                     List<(int, AttemptOutcome?)>? full = null;
                     lock (gate)
                     {
@@ -342,12 +369,11 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
                         return;
                     }
 
-                    Observer?.Claimed(batch[i].Claim.IdempotencyKey);
                     var outcome = await executor.ExecuteAsync(batch[i].Claim, cancellationToken);
                     lock (gate)
                     {
                         done.Add((i, outcome));
-                        if (done.Count >= limit * 4)
+                        if (done.Count >= limit * OutcomesPerSlot)
                         {
                             full = [.. done];
                             done.Clear();
@@ -356,16 +382,39 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
 
                     if (full is not null)
                     {
-                        Record(batch, full, positions, results, retries, recovered);
+                        try
+                        {
+                            Record(batch, full, positions, results, retries, recovered);
+                        }
+                        catch (StoreFailureException ex)
+                        {
+                            // The other sends in flight finish and try to record theirs; nothing new is sent.
+                            Stop(ex);
+                        }
                     }
                 });
 
-                Record(batch, done, positions, results, retries, recovered);
+                List<(int, AttemptOutcome?)> rest;
+                lock (gate)
+                {
+                    rest = [.. done];
+                    done.Clear();
+                }
+
+                Record(batch, rest, positions, results, retries, recovered);
             }
         }
         catch (StoreFailureException ex)
         {
-            Stop(ex);
+            // What finished sending but was not passed to the store yet is kept to be recorded later, like the failure's own.
+            List<(int, AttemptOutcome?)> leftover;
+            lock (gate)
+            {
+                leftover = [.. done];
+                done.Clear();
+            }
+
+            Stop(ex, Attempted(batch, leftover));
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -386,9 +435,10 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
                     TryRelease(batch[i].Claim);
                 }
             }
-            catch (StoreFailureException)
+            catch (StoreFailureException ex)
             {
-                // The leases run out on their own.
+                // The leases run out on their own; what was sent is recorded once the store answers (the daemon).
+                Stop(ex);
             }
         }
 
@@ -451,13 +501,14 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         }
         catch (StoreFailureException ex)
         {
-            var keys = outcomes.Where(o => o.Outcome is not null).Select(o => batch[o.Index].Claim.IdempotencyKey).ToList();
+            var attempted = Attempted(batch, outcomes);
+            var keys = attempted.Select(a => a.Claim.IdempotencyKey).ToList();
             throw new StoreFailureException(ex.Store, keys.Count switch
             {
                 0 => ex.Message,
                 1 => $"{ex.Message}; {keys[0]} may have been delivered: it stays pending and is sent again with the same idempotency key once the store works",
                 _ => $"{ex.Message}; {keys.Count} actions may have been delivered ({keys[0]} to {keys[^1]}): they stay pending and are sent again with the same idempotency keys once the store works",
-            }, ex.InnerException);
+            }, ex.InnerException) { Unrecorded = attempted };
         }
 
         foreach (var ((index, outcome), ok) in outcomes.Zip(recorded))
@@ -485,14 +536,37 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         }
     }
 
+    /// <summary>The batch's actions that were attempted (not lost) among <paramref name="outcomes"/>, as outcomes to record later.</summary>
+    private static List<UnrecordedOutcome> Attempted(IReadOnlyList<(ActionRecord Claim, int Attempt)> batch, IEnumerable<(int Index, AttemptOutcome? Outcome)> outcomes) =>
+        [.. outcomes.Where(o => o.Outcome is not null).Select(o => new UnrecordedOutcome(batch[o.Index].Claim, batch[o.Index].Attempt, o.Outcome!, 1))];
+
     private const string LostMessage = "the claim was lost to another runner before this attempt; not executed";
 
-    /// <summary>Stops claiming in every lane after a store failure; the first failure is the one reported.</summary>
-    private void Stop(StoreFailureException failure)
+    private readonly List<UnrecordedOutcome> _unrecorded = [];
+
+    /// <summary>
+    /// The attempts whose outcomes the store could not record once it failed (their actions may have been delivered): the
+    /// daemon records them when the store answers again, so they are not sent twice; a <c>run</c> leaves them pending.
+    /// </summary>
+    public IReadOnlyList<UnrecordedOutcome> Unrecorded
+    {
+        get
+        {
+            lock (_store)
+            {
+                return [.. _unrecorded];
+            }
+        }
+    }
+
+    /// <summary>Stops claiming in every lane after a store failure; the first failure is the one reported, and every failure's unrecorded outcomes are kept.</summary>
+    private void Stop(StoreFailureException failure, IEnumerable<UnrecordedOutcome>? alsoUnrecorded = null)
     {
         lock (_store)
         {
             Failure ??= failure;
+            _unrecorded.AddRange(failure.Unrecorded);
+            _unrecorded.AddRange(alsoUnrecorded ?? []);
         }
 
         _stopped = true;
@@ -651,7 +725,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
                         }
                         catch (StoreFailureException ex)
                         {
-                            throw new StoreFailureException(ex.Store, ex.Message, ex.InnerException) { Unrecorded = new UnrecordedOutcome(claim, attempt, result, attempts) };
+                            throw new StoreFailureException(ex.Store, ex.Message, ex.InnerException) { Unrecorded = [new UnrecordedOutcome(claim, attempt, result, attempts)] };
                         }
                     }
                     lastAttempt = attempt;
@@ -726,7 +800,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         {
             throw new StoreFailureException(ex.Store, $"{ex.Message}; {claim.IdempotencyKey} may have been delivered: it stays pending and is sent again with the same idempotency key once the store works", ex.InnerException)
             {
-                Unrecorded = new UnrecordedOutcome(claim, attempt, outcome, attempts),
+                Unrecorded = [new UnrecordedOutcome(claim, attempt, outcome, attempts)],
             };
         }
     }
@@ -765,8 +839,9 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
         }
     }
 
-    /// <summary>Claims the oldest due action outside <paramref name="fullLanes"/> (the daemon's lanes at their concurrency); null when none.</summary>
-    public ActionRecord? Claim(IReadOnlyCollection<string> fullLanes) => OnStore(() => store.Claim(owner, fullLanes: fullLanes), "claiming a pending action");
+    /// <summary>The oldest due actions no runner holds, outside <paramref name="busyLanes"/>, at most <paramref name="limit"/>: the daemon's next batches.</summary>
+    public IReadOnlyList<(string Key, string Lane)> Claimable(IReadOnlyCollection<string> busyLanes, int limit) =>
+        OnStore(() => store.DueKeys(claimable: true, busyLanes, limit), "listing the pending actions");
 
     /// <summary>Gives a claim up (recording how its last attempt ended, if that is not yet) if the store answers; otherwise its lease runs out on its own.</summary>
     public void TryRelease(ActionRecord claim, EndedAttempt? ended = null)

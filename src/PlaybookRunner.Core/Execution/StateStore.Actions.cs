@@ -81,16 +81,13 @@ internal abstract partial class StateStore
     /// <summary>
     /// Claims one pending action for <paramref name="owner"/>: the one named, or else the oldest. Only an
     /// unclaimed action or one whose lease ran out is taken, unless <paramref name="steal"/>; never one waiting
-    /// for its retry time, nor one in a lane of <paramref name="fullLanes"/> (the runner is at its concurrency
-    /// there). Null when none.
+    /// for its retry time. Null when none.
     /// </summary>
-    public ActionRecord? Claim(string owner, string? idempotencyKey = null, bool steal = false, IReadOnlyCollection<string>? fullLanes = null)
+    public ActionRecord? Claim(string owner, string? idempotencyKey = null, bool steal = false)
     {
-        var lanes = fullLanes?.ToList() ?? [];
         var filter = (idempotencyKey is null ? "" : " AND idempotency_key = @id")
             + (steal ? "" : $" AND (lease_until IS NULL OR lease_until < {NowSql})")
-            + Due
-            + (lanes.Count == 0 ? "" : $" AND COALESCE(lane, type) NOT IN ({string.Join(", ", lanes.Select((_, i) => $"@lane{i.ToString(CultureInfo.InvariantCulture)}"))})");
+            + Due;
         using var command = Command(
             $"""
             UPDATE actions SET lease_owner = @owner, lease_until = {LeaseUntilSql}, fence = fence + 1
@@ -107,22 +104,37 @@ internal abstract partial class StateStore
             Add(command, "@id", idempotencyKey);
         }
 
+        BindClock(command);
+        return Read(command).SingleOrDefault();
+    }
+
+    /// <summary>
+    /// The pending actions that are due (not waiting for a retry time), oldest first, with their lanes. With
+    /// <paramref name="claimable"/> only those no runner holds a live claim on, outside <paramref name="exceptLanes"/>, at most
+    /// <paramref name="limit"/>: what the daemon's next batches take.
+    /// </summary>
+    public IReadOnlyList<(string Key, string Lane)> DueKeys(bool claimable = false, IReadOnlyCollection<string>? exceptLanes = null, int? limit = null)
+    {
+        var lanes = exceptLanes?.ToList() ?? [];
+        var keys = new List<(string, string)>();
+        using var command = Command(
+            $"SELECT idempotency_key, COALESCE(lane, type) FROM actions WHERE state = 'pending'{Due}"
+            + (claimable ? $" AND (lease_until IS NULL OR lease_until < {NowSql})" : "")
+            + (lanes.Count == 0 ? "" : $" AND COALESCE(lane, type) NOT IN ({string.Join(", ", lanes.Select((_, i) => $"@lane{i.ToString(CultureInfo.InvariantCulture)}"))})")
+            + " ORDER BY fired_at, playbook, rule, key, action_index"
+            + (limit is { } most ? $" LIMIT {most.ToString(CultureInfo.InvariantCulture)}" : ""));
+        Writable();
+        Add(command, "@due_now", DateFormats.FormatStored(Time.GetUtcNow()));
         for (var i = 0; i < lanes.Count; i++)
         {
             Add(command, $"@lane{i.ToString(CultureInfo.InvariantCulture)}", lanes[i]);
         }
 
-        BindClock(command);
-        return Read(command).SingleOrDefault();
-    }
+        if (claimable)
+        {
+            BindClock(command);
+        }
 
-    /// <summary>The pending actions that are due (not waiting for a retry time), oldest first, with their lanes.</summary>
-    public IReadOnlyList<(string Key, string Lane)> DueKeys()
-    {
-        var keys = new List<(string, string)>();
-        using var command = Command($"SELECT idempotency_key, COALESCE(lane, type) FROM actions WHERE state = 'pending'{Due} ORDER BY fired_at, playbook, rule, key, action_index");
-        Writable();
-        Add(command, "@due_now", DateFormats.FormatStored(Time.GetUtcNow()));
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {

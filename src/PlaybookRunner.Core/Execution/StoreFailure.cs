@@ -12,8 +12,8 @@ internal sealed class StoreFailureException(string store, string message, Except
     /// <summary>The store, as a user names it: the SQLite file or the PostgreSQL database.</summary>
     public string Store { get; } = store;
 
-    /// <summary>Set when the action was attempted and only its outcome could not be recorded: the daemon records it once the store answers.</summary>
-    public UnrecordedOutcome? Unrecorded { get; init; }
+    /// <summary>The actions attempted whose outcomes only could not be recorded: the daemon records them once the store answers.</summary>
+    public IReadOnlyList<UnrecordedOutcome> Unrecorded { get; init; } = [];
 }
 
 /// <summary>An attempt whose outcome the store could not record: the claim it ran under, its attempt row, how it ended.</summary>

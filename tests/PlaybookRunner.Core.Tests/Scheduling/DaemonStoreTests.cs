@@ -60,6 +60,15 @@ public sealed class DaemonStoreTests
         command.ExecuteNonQuery();
     }
 
+    private static object? Scalar(string db, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={db};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar();
+    }
+
     private static void DeleteStore(string db)
     {
         foreach (var suffix in new[] { "", "-wal", "-shm" })
@@ -221,6 +230,85 @@ public sealed class DaemonStoreTests
         Assert.Equal(4, File.ReadAllLines(Path.Combine(workspace.Root, "out.jsonl")).Length);
         Assert.Equal(["20260303T080000.000Z", "20260303T080000.000Z", "20260302T080000.000Z", "20260302T080000.000Z"],
             TestEngine.History([workspace.Root], null, null, failedOnly: false).Entries.Select(e => e.IdempotencyKey.Split('/')[^1]));
+    }
+
+    [Fact]
+    public async Task A_pass_executes_its_lanes_in_batches_and_delivers_every_action_once()
+    {
+        var received = new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal);
+        using var hook = new JsonApiServer(request =>
+        {
+            received.AddOrUpdate(request.Headers["Idempotency-Key"] ?? "", 1, (_, n) => n + 1);
+            return (200, "{}", null);
+        });
+        using var workspace = new TempWorkspace();
+        var customers = "id,tickets\n" + string.Concat(Enumerable.Range(0, 300).Select(i => $"C{i:D4},5\n"));
+        Workspace(
+            workspace,
+            actions: """
+                - { type: webhook, channel: hook, body: '{"id": "{{ id }}"}' }
+                      - { type: file, path: out.jsonl, body: "{{ id }}" }
+                """,
+            runner: $$"""
+                channels:
+                  hook: { kind: webhook, url: "{{hook.Url("/hook")}}" }
+                """,
+            customers: customers);
+        var time = new FakeTimeProvider(Start);
+        using var daemon = Started(workspace, time, new ListLogger());
+        await daemon.CatchUpAsync(CancellationToken.None);
+        await TickAt(daemon, time, "2026-03-02T08:00:00Z");
+
+        Assert.Equal(600, await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None));
+
+        // 300 webhooks in batches of 64 and 300 lines in one file batch: each once, every action succeeded at its first attempt.
+        Assert.Equal(300, received.Count);
+        Assert.All(received.Values, n => Assert.Equal(1, n));
+        Assert.Equal(300, File.ReadAllLines(Path.Combine(workspace.Root, "out.jsonl")).Distinct().Count());
+        Assert.Equal("succeeded:1:600", Scalar(Db(workspace), "SELECT state || ':' || attempts || ':' || COUNT(*) FROM actions GROUP BY state, attempts"));
+    }
+
+    [Fact]
+    public async Task Outcomes_a_failing_store_could_not_record_are_recorded_when_it_answers_and_nothing_is_sent_twice()
+    {
+        using var workspace = new TempWorkspace();
+        var db = Db(workspace);
+        var broken = 0;
+        var received = new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal);
+        using var hook = new JsonApiServer(request =>
+        {
+            received.AddOrUpdate(request.Headers["Idempotency-Key"] ?? "", 1, (_, n) => n + 1);
+            if (Interlocked.Exchange(ref broken, 1) == 0)
+            {
+                // After the batch was claimed and started: recording how its actions ended fails from here on.
+                Sql(db, "CREATE TRIGGER fail BEFORE UPDATE OF state ON actions WHEN NEW.state <> 'pending' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
+            }
+
+            return (200, "{}", null);
+        });
+        Workspace(workspace, actions: "- { type: webhook, channel: hook, body: \"{}\" }", runner: $$"""
+            channels:
+              hook: { kind: webhook, url: "{{hook.Url("/hook")}}", concurrency: 2 }
+            """, customers: "id,tickets\n" + string.Concat(Enumerable.Range(0, 20).Select(i => $"C{i:D4},5\n")));
+        var time = new FakeTimeProvider(Start);
+        var logger = new ListLogger();
+        using var daemon = Started(workspace, time, logger);
+        await daemon.CatchUpAsync(CancellationToken.None);
+        await TickAt(daemon, time, "2026-03-02T08:00:00Z");
+
+        await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None);
+        var sent = hook.Requests.Count;
+        Assert.InRange(sent, 1, 4);
+        Assert.Contains(logger.Lines, l => l.Message.Contains("disk on fire", StringComparison.Ordinal));
+
+        Sql(db, "DROP TRIGGER fail");
+        time.Advance(TimeSpan.FromSeconds(10));
+        await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None);
+
+        // The actions sent before the failure were recorded late, not sent again; the rest went out once each.
+        Assert.Equal(20, received.Count);
+        Assert.All(received.Values, n => Assert.Equal(1, n));
+        Assert.Equal("succeeded:20", Scalar(db, "SELECT state || ':' || COUNT(*) FROM actions GROUP BY state"));
     }
 
     [Fact]
