@@ -608,17 +608,16 @@ internal static class Planner
     private static void Preflight(CompiledAction action, CompiledActionField field, PlannedActionField rendered, Loading.OutputPathCheck outputPaths, string baseDirectory)
     {
         var location = field.Template?.Source.Location ?? action.Definition.Location;
-        var label = FieldLabel(action, field);
         var kind = action.Kind;
         if (rendered.Text is { } text && field.Template is { } template && kind.RenderedProblem(field.Name, text, template.Source.Value) is { } problem)
         {
-            throw new ActionFieldException(label, location, problem.Problem, problem.Message);
+            throw new ActionFieldException(FieldLabel(action, field), location, problem.Problem, problem.Message);
         }
 
         if (field.Name == kind.HeadersField && rendered.Children is { } headers
             && headers.FirstOrDefault(h => h.Text?.Any(c => char.IsControl(c) && c != '\t') == true) is { } bad)
         {
-            throw new ActionFieldException(label, field.Children?.FirstOrDefault(c => c.Name == bad.Name)?.Template?.Source.Location ?? location, "has a header value with a control character (a line break from the data); nothing would be sent",
+            throw new ActionFieldException(FieldLabel(action, field), field.Children?.FirstOrDefault(c => c.Name == bad.Name)?.Template?.Source.Location ?? location, "has a header value with a control character (a line break from the data); nothing would be sent",
                 $"header '{bad.Name}' contains a control character; nothing would be sent");
         }
 
@@ -627,7 +626,7 @@ internal static class Planner
             var written = rendered.Text ?? kind.DefaultOutputPath;
             if (outputPaths.Problem(Path.Combine(baseDirectory, written), written) is { } pathProblem)
             {
-                throw new ActionFieldException(label, location, "renders a path a file action may not write (outside the workspace root, in .git, a YAML file or a file the workspace reads)", pathProblem);
+                throw new ActionFieldException(FieldLabel(action, field), location, "renders a path a file action may not write (outside the workspace root, in .git, a YAML file or a file the workspace reads)", pathProblem);
             }
         }
     }
