@@ -8,8 +8,9 @@ using PlaybookRunner.Core.Execution;
 namespace PlaybookRunner.Benchmarks;
 
 /// <summary>
-/// <c>throughput [--actions N] [--kind file|webhook] [--delay-ms 2] [--concurrency 4] [--repeat N] [--dir DIR]</c>:
-/// how many actions a second <c>run</c> executes (issue 21, goal 4), with the durability it has in production: a real
+/// <c>throughput [--actions N] [--kind file|webhook] [--delay-ms 2] [--concurrency 4] [--repeat N] [--daemon] [--dir DIR]</c>:
+/// how many actions a second <c>run</c> executes (issue 21, goal 4), or with <c>--daemon</c> a daemon's pass of claims
+/// after one tick (in process, nothing logged), with the durability it has in production: a real
 /// SQLite store (WAL, synchronous=FULL), file lines written through to disk, webhooks to a loopback receiver that
 /// answers each request after <c>--delay-ms</c>. One rule fires for every customer with one action. Each repetition
 /// starts from an empty store. Prints the whole run (plan, recording, execution) and the execution alone: from the
@@ -26,6 +27,7 @@ internal static class ThroughputBench
         var delay = Program.Option(args, "--delay-ms") is { } d ? int.Parse(d, CultureInfo.InvariantCulture) : 2;
         var concurrency = Program.Option(args, "--concurrency") is { } c ? int.Parse(c, CultureInfo.InvariantCulture) : 4;
         var repeat = Program.Option(args, "--repeat") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : 3;
+        var daemon = args.Contains("--daemon");
         var dir = Program.Option(args, "--dir") ?? Path.Combine(Path.GetTempPath(), $"playbook-throughput-{kind}-{actions}");
         if (kind is not ("file" or "webhook"))
         {
@@ -35,7 +37,7 @@ internal static class ThroughputBench
 
         using var receiver = kind == "webhook" ? new Receiver(delay) : null;
         Write(dir, actions, kind, receiver?.Url, concurrency);
-        Console.WriteLine($"{actions:N0} {kind} actions, one rule, a SQLite store (WAL, synchronous=FULL) in {dir}"
+        Console.WriteLine($"{actions:N0} {kind} actions, one rule, {(daemon ? "a daemon's tick and pass of claims" : "run")}, a SQLite store (WAL, synchronous=FULL) in {dir}"
             + (receiver is null ? "; lines written through to disk" : $"; a loopback receiver answering after {delay} ms, concurrency {concurrency}"));
         Console.WriteLine($"{"run",4} {"whole run s",12} {"actions/s",10} {"execution s",12} {"actions/s",10}");
         var best = double.MaxValue;
@@ -51,15 +53,14 @@ internal static class ThroughputBench
             var observer = new FirstClaim();
             var engine = new PlaybookEngine(new EngineOptions { Time = TimeProvider.System, Environment = Environment.GetEnvironmentVariable, Observer = observer });
             var clock = Stopwatch.StartNew();
-            var result = await engine.RunAsync([dir], AsOf);
+            var (executed, succeeded, problems) = daemon ? await DaemonAsync(dir, observer) : await RunAsync(engine, dir);
             var whole = clock.Elapsed.TotalSeconds;
             var execution = observer.Since(clock);
             var output = Path.Combine(dir, "out.jsonl");
             var delivered = receiver?.Distinct ?? (File.Exists(output) ? File.ReadLines(output).Count() : 0);
-            if (!result.Success || result.Actions.Count != actions || delivered != actions || receiver is { Duplicates: > 0 })
+            if (!succeeded || executed != actions || delivered != actions || receiver is { Duplicates: > 0 })
             {
-                Console.Error.WriteLine($"run {run}: {result.Actions.Count(x => x.Succeeded)} of {actions} succeeded, {delivered} delivered, {receiver?.Duplicates ?? 0} twice; "
-                    + string.Join("; ", result.Diagnostics.Take(5).Select(x => x.Message)));
+                Console.Error.WriteLine($"run {run}: {executed} of {actions} executed, {delivered} delivered, {receiver?.Duplicates ?? 0} twice; {problems}");
                 return 1;
             }
 
@@ -73,6 +74,32 @@ internal static class ThroughputBench
 
         Console.WriteLine($"best execution: {actions / best:N0} {kind} actions a second");
         return 0;
+    }
+
+    /// <summary><c>run</c>: how many actions it executed, whether all succeeded, and its first diagnostics.</summary>
+    private static async Task<(int Executed, bool Succeeded, string Problems)> RunAsync(PlaybookEngine engine, string dir)
+    {
+        var result = await engine.RunAsync([dir], AsOf);
+        return (result.Actions.Count, result.Success && result.Actions.All(x => x.Succeeded), string.Join("; ", result.Diagnostics.Take(5).Select(x => x.Message)));
+    }
+
+    /// <summary>A daemon in process (as <c>playbook daemon --isolation none</c> runs): one tick recorded, then one pass of claims.</summary>
+    private static async Task<(int Executed, bool Succeeded, string Problems)> DaemonAsync(string dir, IExecutionObserver observer)
+    {
+        var engine = new EngineOptions { Time = TimeProvider.System, Environment = Environment.GetEnvironmentVariable, Observer = observer };
+        using var daemon = new Hosting.Daemon([dir], engine, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, Hosting.DaemonOptions.Default with { CreateStore = true });
+        if (!daemon.Start())
+        {
+            return (0, false, "the daemon did not start");
+        }
+
+        foreach (var unit in daemon.Current!.Units)
+        {
+            await daemon.RunTickAsync(unit, AsOf, CancellationToken.None);
+        }
+
+        var executed = await daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None);
+        return (executed, daemon.StoreLost is null, daemon.StoreLost ?? "");
     }
 
     private static void Write(string dir, int actions, string kind, string? url, int concurrency)
@@ -95,6 +122,7 @@ internal static class ThroughputBench
         File.WriteAllText(Path.Combine(dir, "p.yaml"), $"""
             playbook: p
             source: crm
+            schedule: "0 9 * * *"
             rules:
               - id: all
                 when: "true"

@@ -124,15 +124,17 @@ public sealed class PerformanceTests
     }
 
     [Theory]
-    [InlineData("file")]
-    [InlineData("webhook")]
-    public void The_throughput_benchmark_runs_and_every_action_arrives_exactly_once(string kind)
+    [InlineData("file", false)]
+    [InlineData("webhook", false)]
+    [InlineData("file", true)]
+    [InlineData("webhook", true)]
+    public void The_throughput_benchmark_runs_and_every_action_arrives_exactly_once(string kind, bool daemon)
     {
-        // It fails itself unless every action succeeded and arrived once (a line each, or a request per key).
+        // It fails itself unless every action succeeded and arrived once (a line each, or a request per key), for run and for a daemon's pass.
         var folder = Path.Combine(Path.GetTempPath(), "pb-throughput-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var (code, stdout, stderr) = ProcessRunner.Run("dotnet", [Bench, "throughput", "--kind", kind, "--actions", "1500", "--repeat", "1", "--dir", folder], timeoutSeconds: 300);
+            var (code, stdout, stderr) = ProcessRunner.Run("dotnet", [Bench, "throughput", "--kind", kind, "--actions", "1500", "--repeat", "1", "--dir", folder, .. daemon ? new[] { "--daemon" } : []], timeoutSeconds: 300);
             Assert.True(code == 0, stdout + stderr);
             Assert.Matches($@"best execution: [0-9,]+ {kind} actions a second", stdout);
         }
