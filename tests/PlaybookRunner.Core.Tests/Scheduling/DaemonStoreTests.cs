@@ -314,9 +314,12 @@ public sealed class DaemonStoreTests
     [Fact]
     public async Task A_hung_receiver_holds_up_only_its_own_lane()
     {
+        // The slow receiver holds every request until the test lets it go: however loaded the machine, the slow lane's
+        // first action is still hanging while the quick lane delivers.
+        using var release = new ManualResetEventSlim();
         using var hung = new JsonApiServer(_ =>
         {
-            Thread.Sleep(3000);
+            release.Wait(TimeSpan.FromSeconds(60));
             return (200, "{}", null);
         });
         using var fast = new JsonApiServer(_ => (200, "{}", null));
@@ -338,7 +341,7 @@ public sealed class DaemonStoreTests
         await daemon.CatchUpAsync(CancellationToken.None);
         await TickAt(daemon, time, "2026-03-02T08:00:00Z");
 
-        // Serially, the quick receiver's four actions would wait behind the slow ones (12 s); in lanes they go at once.
+        // Serially, the quick receiver's four actions would wait behind the hanging one; in lanes they go at once.
         var clock = Stopwatch.StartNew();
         var executing = daemon.ExecutePendingAsync(CancellationToken.None, CancellationToken.None);
         while (fast.Requests.Count < 4 && clock.Elapsed < TimeSpan.FromSeconds(20))
@@ -348,6 +351,7 @@ public sealed class DaemonStoreTests
 
         Assert.Equal(4, fast.Requests.Count);
         Assert.True(hung.Requests.Count <= 1, $"the slow lane ran {hung.Requests.Count} at a time; its concurrency is 1");
+        release.Set();
         time.Advance(TimeSpan.FromSeconds(5));
         Assert.Equal(8, await executing);
         Assert.Equal(4, hung.Requests.Count);
