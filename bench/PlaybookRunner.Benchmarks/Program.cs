@@ -13,7 +13,7 @@ namespace PlaybookRunner.Benchmarks;
 /// and of 100 rules, with the compile cache warm and with it off (a cold compile every time).
 /// <c>throughput [--actions N] [--kind file|webhook] ...</c>: actions a second <c>run</c> executes (<see cref="ThroughputBench"/>).
 /// <c>micro [BenchmarkDotNet options]</c>: evaluation only, in memory, with allocations.
-/// <c>shape [--rows N] [--rates 1,25,100] [--repeat N] [--smoke] [--dir DIR]</c>: the shape real playbooks have (<see cref="ShapeBench"/>),
+/// <c>shape [--rows N] [--rates 1,25,100] [--repeat N] [--render-cost] [--smoke] [--dir DIR]</c>: the shape real playbooks have (<see cref="ShapeBench"/>),
 /// planned to a JSON file by PlaybookRunner and by the hand-written floor at each firing rate; checks the two wrote
 /// the same findings byte for byte and prints time and memory with the ratio.
 /// </summary>
@@ -37,7 +37,7 @@ internal static class Program
             case "throughput":
                 return await ThroughputBench.RunAsync(args[1..]);
             default:
-                Console.Error.WriteLine("usage: e2e [--rows N] [--smoke] [--dir DIR] | shape [--rows N] [--rates 1,25,100] [--repeat N] [--smoke] [--dir DIR] | throughput [--actions N] [--kind file|webhook] [--delay-ms 2] [--concurrency 4] [--repeat N] | startup --playbook PATH [--runs N] [--dir DIR] | micro [BenchmarkDotNet options]");
+                Console.Error.WriteLine("usage: e2e [--rows N] [--smoke] [--dir DIR] | shape [--rows N] [--rates 1,25,100] [--repeat N] [--render-cost] [--smoke] [--dir DIR] | throughput [--actions N] [--kind file|webhook] [--delay-ms 2] [--concurrency 4] [--repeat N] [--daemon] | startup --playbook PATH [--runs N] [--dir DIR] | micro [BenchmarkDotNet options]");
                 return 2;
         }
     }
@@ -144,6 +144,21 @@ internal static class Program
             {
                 Console.WriteLine($"MISMATCH at {rate}%: {difference} (findings per rule: floor {string.Join(",", floor.Counts)}, playbook {string.Join(",", results["shape-playbook"].Counts)})");
                 agree = false;
+            }
+
+            if (args.Contains("--render-cost") && results["shape-playbook"].Counts.Sum() is > 0 and var findings)
+            {
+                // The same findings without templates: what rendering, checking and writing a finding's six templates costs.
+                ShapeBench.WritePlaybook(dir, rate, templates: false);
+                var bare = Enumerable.Range(0, repeat).Select(_ => Child($"shape-playbook:{rate}", dir)).ToList();
+                if (bare.Any(x => x is null))
+                {
+                    return 1;
+                }
+
+                var full = results["shape-playbook"].Seconds;
+                var without = bare.Min(x => x!.Seconds);
+                Console.WriteLine($"{rate + "%",5} rendering: {(full - without) * 1e6 / findings,6:F1} µs a finding (message, email and webhook: six templates, preflight and JSON); the same plan without templates {without:F2} s");
             }
         }
 
