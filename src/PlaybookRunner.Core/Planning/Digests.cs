@@ -72,7 +72,7 @@ internal sealed class DigestCollector(CompiledWorkspace workspace, DateTimeOffse
         shared.SetValue("now", TimeZoneInfo.ConvertTime(asOf, zone).DateTime, true);
         helpers.AddTo(shared);
         shared.IsReadOnly = true;
-        var outputPaths = new Loading.OutputPathCheck(workspace.Definition);
+        var checks = new PreflightChecks(workspace.Definition);
         var baseDirectory = workspace.Definition.RunnerDirectory;
         foreach (var ((name, group), members) in _groups)
         {
@@ -94,7 +94,7 @@ internal sealed class DigestCollector(CompiledWorkspace workspace, DateTimeOffse
             globals.SetValue("findings", findings, true);
             try
             {
-                var action = Planner.RenderAction(workspace.Digests[name], new TemplateScope(globals, shared) { Helpers = helpers }, outputPaths, baseDirectory, workspace.Definition);
+                var action = Planner.RenderAction(workspace.Digests[name], new TemplateScope(globals, shared) { Helpers = helpers }, checks, baseDirectory, workspace.Definition);
                 result.Add(new PlannedDigest(name, group, listed.Max(m => m.Severity), [.. listed.Select(m => m.Id)], action));
             }
             catch (ActionFieldException ex)

@@ -202,7 +202,7 @@ internal static class Planner
         var today = DateOnly.FromDateTime(TimeZoneInfo.ConvertTime(asOf, playbook.TimeZone).DateTime);
         var relatedSources = playbook.Source.Related.Select(r => workspace.Definition.Sources[r.Source]).ToList();
         var baseDirectory = Path.GetDirectoryName(playbook.Path)!;
-        var outputPaths = new Loading.OutputPathCheck(workspace.Definition);
+        var checks = new PreflightChecks(workspace.Definition);
         // The worklist's owner and order (runner.yaml report:), from a field or a computed value of this playbook's.
         (int Field, int Value) Named(string? name) => name is null ? (-1, -1)
             : (playbook.Source.Fields.ToList().FindIndex(f => f.Name == name), playbook.Values.ToList().FindIndex(v => v.Name == name));
@@ -252,7 +252,7 @@ internal static class Planner
                     : new TemplateScope(() => Globals(playbook, relatedSources, raw, lets, past), new FindingValues(names, raw, lets, past, playbook.TimeZone), shared[raw.RuleIndex] ??= Shared(playbook, rule, severity, asOf, helpers)) { Helpers = helpers };
                 var message = templates.Message is not null ? TemplateRenderer.Render(templates.Message, globals!, TemplateSink.Text)
                     : raw.Resolves ? $"resolved: {rule.Title ?? rule.Id}" : rule.Title ?? rule.Id;
-                var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!, outputPaths, baseDirectory, workspace.Definition)).ToList();
+                var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!, checks, baseDirectory, workspace.Definition)).ToList();
                 finding = new PlannedFinding(playbook.Id, rule.Id, raw.RuleIndex, key, severity, message, suppression is not null, actions)
                 {
                     Justification = suppression?.Justification,
@@ -560,7 +560,7 @@ internal static class Planner
         _ => "warning",
     };
 
-    internal static PlannedAction RenderAction(CompiledAction action, TemplateScope globals, Loading.OutputPathCheck outputPaths, string baseDirectory, WorkspaceDefinition workspace)
+    internal static PlannedAction RenderAction(CompiledAction action, TemplateScope globals, PreflightChecks checks, string baseDirectory, WorkspaceDefinition workspace)
     {
         var fields = new List<PlannedActionField>(action.Fields.Count);
         foreach (var field in action.Fields)
@@ -568,7 +568,7 @@ internal static class Planner
             try
             {
                 var rendered = RenderField(field, globals, SinkOf(action, field.Name));
-                Preflight(action, field, rendered, outputPaths, baseDirectory);
+                Preflight(action, field, rendered, checks, baseDirectory);
                 fields.Add(rendered);
             }
             catch (ActionFieldException)
@@ -605,11 +605,11 @@ internal static class Planner
     /// that is not exactly the addresses the template writes, a subject with a control character), a header with a
     /// control character, a file path a file action may not write.
     /// </summary>
-    private static void Preflight(CompiledAction action, CompiledActionField field, PlannedActionField rendered, Loading.OutputPathCheck outputPaths, string baseDirectory)
+    private static void Preflight(CompiledAction action, CompiledActionField field, PlannedActionField rendered, PreflightChecks checks, string baseDirectory)
     {
         var location = field.Template?.Source.Location ?? action.Definition.Location;
         var kind = action.Kind;
-        if (rendered.Text is { } text && field.Template is { } template && kind.RenderedProblem(field.Name, text, template.Source.Value) is { } problem)
+        if (rendered.Text is { } text && field.Template is { } template && checks.RenderedProblem(kind, field, text, template.Source.Value) is { } problem)
         {
             throw new ActionFieldException(FieldLabel(action, field), location, problem.Problem, problem.Message);
         }
@@ -624,7 +624,7 @@ internal static class Planner
         if (field.Name == kind.OutputPathField)
         {
             var written = rendered.Text ?? kind.DefaultOutputPath;
-            if (outputPaths.Problem(Path.Combine(baseDirectory, written), written) is { } pathProblem)
+            if (checks.Paths.Problem(Path.Combine(baseDirectory, written), written) is { } pathProblem)
             {
                 throw new ActionFieldException(FieldLabel(action, field), location, "renders a path a file action may not write (outside the workspace root, in .git, a YAML file or a file the workspace reads)", pathProblem);
             }

@@ -11,6 +11,51 @@ public sealed class PreflightTests
     private static readonly DateTimeOffset AsOf = DateTimeOffset.UnixEpoch;
 
     [Fact]
+    public void Each_finding_gets_its_own_verdict_whether_its_text_repeats_or_is_new_past_the_thousand_remembered()
+    {
+        // Preflight remembers the verdict on each distinct text of a field (PreflightChecks): repeated texts (a team's
+        // address, a subject; good or bad) and 1,500 distinct ones (a customer's own, past the 1,024 remembered) are judged alike.
+        using var workspace = new TempWorkspace();
+        var csv = new System.Text.StringBuilder("id,team,own,note\n");
+        for (var i = 0; i < 1500; i++)
+        {
+            var team = i % 3 == 0 ? "bad team" : "cs";
+            var own = i % 10 == 0 ? $"c{i}@x.com, evil@y.com" : $"c{i}@x.com";
+            var note = i % 7 == 0 ? "call\nnow" : "call now";
+            csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"C{i:D4},{team},\"{own}\",\"{note}\"\n");
+        }
+
+        workspace.Write("d.csv", csv.ToString());
+        workspace.Write("runner.yaml", "channels:\n  default: { kind: smtp, host: 127.0.0.1, from: cs@example.com }\n");
+        var file = workspace.Write("p.yaml", """
+            playbook: p
+            source: { kind: csv, path: d.csv, key: id, fields: { id: string, team: string, own: string, note: string } }
+            rules:
+              - id: team
+                when: "true"
+                actions:
+                  - { type: email, to: "{{ team }}@example.com", subject: s, body: b }
+              - id: own
+                when: "true"
+                actions:
+                  - { type: email, to: "{{ own }}", subject: s, body: b }
+              - id: note
+                when: "true"
+                actions:
+                  - { type: email, to: cs@example.com, subject: "{{ note }}", body: b }
+            """);
+
+        var result = TestEngine.Plan([file], AsOf);
+
+        Assert.True(result.Plan is not null, string.Join("\n", result.Diagnostics.Select(d => d.Message)));
+        int Refused(string rule) => result.Plan!.Errors.Count(e => e.Id == "PB5002" && e.Rule == rule);
+        Assert.Equal(500, Refused("team"));
+        Assert.Equal(150, Refused("own"));
+        Assert.Equal(215, Refused("note"));
+        Assert.Equal(1000 + 1350 + 1285, result.Plan!.Findings.Count);
+    }
+
+    [Fact]
     public void An_unset_secret_of_a_channel_that_pending_actions_need_is_one_plan_error_with_the_actions_counted()
     {
         using var workspace = new TempWorkspace();
