@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Text;
+using PlaybookRunner.Core.Model;
 using Scriban;
 using Scriban.Runtime;
 using Scriban.Syntax;
@@ -98,6 +100,19 @@ internal sealed class TemplateParts
             return false;
         }
 
+        return Finish(part, found, scope, HelperShared(part, scope.Shared), out value);
+    }
+
+    /// <summary>Whether the helper a part applies is one of <paramref name="shared"/>'s names (true for a part without one).</summary>
+    private static bool HelperShared(Part part, ScriptObject shared) => part.Helper is not { } helper || shared.ContainsKey(helper);
+
+    /// <summary>
+    /// The value a part writes, from the value its name has: its member, or its helper applied. False when the full
+    /// render must do it: a member or helper this path does not read, or a value it does not write the same way.
+    /// </summary>
+    private static bool Finish(Part part, object? found, TemplateScope scope, bool helperShared, out object? value)
+    {
+        value = null;
         if (part.Member is { } member)
         {
             if (found is not ScriptObject target || !target.TryGetValue(member, out found))
@@ -107,7 +122,7 @@ internal sealed class TemplateParts
         }
         else if (part.Helper is { } helper)
         {
-            if (scope.Helpers is not { } helpers || !scope.Shared.ContainsKey(helper))
+            if (scope.Helpers is not { } helpers || !helperShared)
             {
                 return false;
             }
@@ -131,5 +146,158 @@ internal sealed class TemplateParts
 
         value = found;
         return true;
+    }
+
+    /// <summary>
+    /// Renders the template for <paramref name="sink"/> without the interpreter, each value escaped as a full render
+    /// escapes it there (<see cref="TemplateRenderer"/>'s own functions). Null when the full render must do it: a
+    /// value this path does not write, escaping that refuses a value, the output limit reached, or a template whose
+    /// text alone decides that a full render fails (a webhook URL whose host is not fixed before its first value,
+    /// a <c>\</c> right before a value in a JSON string).
+    /// </summary>
+    public string? TryRender(TemplateScope scope, TemplateSink sink, ScriptObject? overrides)
+    {
+        if (Plan(sink, overrides) is not { } plan)
+        {
+            return null;
+        }
+
+        var sources = scope.Values is { } values ? Resolve(values, scope.Shared) : null;
+        var builder = _builder ??= new StringBuilder();
+        builder.Clear();
+        try
+        {
+            for (var i = 0; i < Parts.Count; i++)
+            {
+                var part = Parts[i];
+                if (part.Text is { } text)
+                {
+                    builder.Append(text);
+                    continue;
+                }
+
+                object? value;
+                if (sources is not null)
+                {
+                    var source = sources[i];
+                    if (source.Kind == SourceKind.Unknown || !Finish(part, source.Kind == SourceKind.Shared ? source.Constant : scope.Values!.At(source.Slot), scope, source.HelperShared, out value))
+                    {
+                        return null;
+                    }
+                }
+                else if (!TryValue(part, scope, overrides, out value))
+                {
+                    return null;
+                }
+
+                if (!TemplateRenderer.TryWriteValue(builder, value!, sink, plan.InString[i], plan.AfterQuery[i]) || builder.Length >= TemplateRenderer.OutputLimit)
+                {
+                    // At the limit the interpreter's own accounting decides (a value of exactly the limit already fails there).
+                    return null;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A helper failed on a value (a date the zone cannot hold): the interpreter reports it as it always has.
+            return null;
+        }
+
+        return TemplateRenderer.WellFormed(builder.ToString());
+    }
+
+    /// <summary>The output of a template rendered without the interpreter (one per thread; renders never nest).</summary>
+    [ThreadStatic]
+    private static StringBuilder? _builder;
+
+    /// <summary>What the template's own text decides about its values in one sink; null when a full render must do it.</summary>
+    private sealed record SinkPlan(bool[] InString, bool[] AfterQuery);
+
+    private readonly SinkPlan?[] _plans = new SinkPlan?[Enum.GetValues<TemplateSink>().Length];
+    private readonly bool[] _planned = new bool[Enum.GetValues<TemplateSink>().Length];
+
+    private SinkPlan? Plan(TemplateSink sink, ScriptObject? overrides)
+    {
+        var at = (int)sink;
+        if (Volatile.Read(ref _planned[at]))
+        {
+            return _plans[at];
+        }
+
+        var plan = MakePlan(sink, overrides);
+        _plans[at] = plan;
+        Volatile.Write(ref _planned[at], true);
+        return plan;
+    }
+
+    /// <summary>
+    /// Reads the template's text as the sink's context reads what is written before each value. A value never
+    /// changes that reading: escaped, it opens or closes no JSON string, and a URL's value is percent-encoded (no
+    /// '?' or '#'); so the text alone decides it. A URL whose text fixes no host before the first value, a JSON
+    /// string whose text puts a '\' right before a value, or a name the sink's own helpers shadow: the full render.
+    /// </summary>
+    private SinkPlan? MakePlan(TemplateSink sink, ScriptObject? overrides)
+    {
+        var inString = new bool[Parts.Count];
+        var afterQuery = new bool[Parts.Count];
+        var written = new StringBuilder();
+        bool open = false, escaped = false, first = true;
+        for (var i = 0; i < Parts.Count; i++)
+        {
+            if (Parts[i].Text is { } text)
+            {
+                foreach (var c in text)
+                {
+                    (open, escaped) = !open ? (c == '"', false) : escaped ? (true, false) : c == '\\' ? (true, true) : (c != '"', false);
+                }
+
+                written.Append(text);
+                continue;
+            }
+
+            if (overrides?.ContainsKey(Parts[i].Name!) == true || (sink == TemplateSink.Json && open && escaped)
+                || (sink == TemplateSink.Url && first && !Model.ActionRules.HasFixedAuthority(written.ToString())))
+            {
+                return null;
+            }
+
+            first = false;
+            inString[i] = open;
+            afterQuery[i] = written.ToString().IndexOfAny(['?', '#']) >= 0;
+        }
+
+        return new SinkPlan(inString, afterQuery);
+    }
+
+    private enum SourceKind : byte
+    {
+        Unknown,
+        Shared,
+        Finding,
+    }
+
+    /// <summary>Where a value part's name is found: a name of the shared object (its value, read-only), or a slot of the finding's values.</summary>
+    private readonly record struct Source(SourceKind Kind, object? Constant, int Slot, bool HelperShared);
+
+    /// <summary>The sources of each part for one layout of values and one shared object: a rule's templates see one of each.</summary>
+    private sealed record Resolution(object Layout, ScriptObject Shared, Source[] Sources);
+
+    private Resolution? _resolution;
+
+    private Source[] Resolve(IFindingValues values, ScriptObject shared)
+    {
+        var known = Volatile.Read(ref _resolution);
+        if (known is not null && ReferenceEquals(known.Layout, values.Layout) && ReferenceEquals(known.Shared, shared))
+        {
+            return known.Sources;
+        }
+
+        // The shared object is read-only and its names shadow the finding's: a name found there is that value for every finding.
+        var sources = Parts.Select(p => p.Name is not { } name ? default
+            : shared.TryGetValue(name, out var constant) ? new Source(SourceKind.Shared, constant, -1, HelperShared(p, shared))
+            : values.Slot(name) is var slot and >= 0 ? new Source(SourceKind.Finding, null, slot, HelperShared(p, shared))
+            : default).ToArray();
+        Volatile.Write(ref _resolution, new Resolution(values.Layout, shared, sources));
+        return sources;
     }
 }

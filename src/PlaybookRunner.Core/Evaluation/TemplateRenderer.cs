@@ -131,17 +131,16 @@ internal static class TemplateRenderer
     /// </summary>
     internal static string Render(CompiledTemplate template, TemplateScope scope, TemplateSink sink, bool interpreted)
     {
+        var overrides = Overrides.GetValueOrDefault(sink);
+        if (!interpreted && TemplateParts.Of(template.Template) is { } parts && parts.TryRender(scope, sink, overrides) is { } fast)
+        {
+            return fast;
+        }
+
         var contexts = _contexts ??= [];
         if (!contexts.Remove(sink, out var context))
         {
             context = NewContext(sink);
-        }
-
-        var overrides = Overrides.GetValueOrDefault(sink);
-        if (!interpreted && TemplateParts.Of(template.Template) is { } parts && TryRenderParts(parts, scope, context, overrides) is { } fast)
-        {
-            contexts[sink] = context;
-            return fast;
         }
 
         context.PushGlobal(scope.Finding);
@@ -174,66 +173,77 @@ internal static class TemplateRenderer
     }
 
     /// <summary>
-    /// Renders a template that is text and plain values (<see cref="TemplateParts"/>) without the interpreter: the
-    /// text appended, each value written through the context's own escaping, as a full render writes it. Null when
-    /// a value is not one this path writes, the output passes the limit, or escaping refuses a value: then the
-    /// full render does it all again, and reports what it reports.
+    /// Writes a plain value (text on one line, a truth value, a number: <see cref="TemplateParts"/>) as a full render
+    /// writes it in <paramref name="sink"/>, through the same escaping as the sink's context: <paramref name="inString"/>
+    /// says a JSON body's text has a string open there, <paramref name="afterQuery"/> that a URL's text has reached its
+    /// query or fragment. False, with nothing written, when the escaping refuses the value (the full render reports it).
     /// </summary>
-    private static string? TryRenderParts(TemplateParts parts, TemplateScope scope, TemplateContext context, ScriptObject? overrides)
+    internal static bool TryWriteValue(StringBuilder builder, object value, TemplateSink sink, bool inString, bool afterQuery)
     {
-        var escaping = context as EscapingContext;
-        StringBuilder builder;
-        if (escaping is not null)
+        if (value is not string text)
         {
-            escaping.BeginRender();
-            builder = escaping.Main;
-        }
-        else
-        {
-            builder = _plain ??= new StringBuilder();
-            builder.Clear();
-        }
-
-        try
-        {
-            foreach (var part in parts.Parts)
+            // Truth values and numbers: nothing in them is escaped anywhere (digits, '.', '-', letters), and in a JSON
+            // body they are JSON values as they are.
+            if (value is bool b)
             {
-                if (part.Text is { } text)
-                {
-                    builder.Append(text);
-                }
-                else if (TemplateParts.TryValue(part, scope, overrides, out var value))
-                {
-                    builder.Append(escaping is not null ? escaping.EscapeValue(builder, value) : context.ObjectToString(value));
-                }
-                else
-                {
-                    return null;
-                }
-
-                if (builder.Length >= OutputLimit)
-                {
-                    // At the limit the interpreter's own accounting decides (a value of exactly the limit already fails there).
-                    return null;
-                }
+                builder.Append(b ? "true" : "false");
+                return true;
             }
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // Escaping refused a value, or a helper failed on it (a date the zone cannot hold): the interpreter reports it
-            // as it always has, at the field's template.
-            return null;
+
+            Span<char> digits = stackalloc char[48];
+            var formatted = ((ISpanFormattable)value).TryFormat(digits, out var length, default, CultureInfo.InvariantCulture);
+            builder.Append(formatted ? digits[..length] : Convert.ToString(value, CultureInfo.InvariantCulture));
+            return true;
         }
 
-        return WellFormed(builder.ToString());
+        switch (sink)
+        {
+            case TemplateSink.Html:
+                builder.Append(WebUtility.HtmlEncode(text));
+                return true;
+            case TemplateSink.Json when inString:
+                builder.Append(TemplateHelpers.JsonEscape(text));
+                return true;
+            case TemplateSink.Json:
+                builder.Append('"').Append(TemplateHelpers.JsonEscape(text)).Append('"');
+                return true;
+            case TemplateSink.Url:
+                if (UrlValueProblem(text, afterQuery) is not null)
+                {
+                    return false;
+                }
+
+                builder.Append(Uri.EscapeDataString(text));
+                return true;
+            case TemplateSink.PathSegment:
+                if (PathValueProblem(text) is not null)
+                {
+                    return false;
+                }
+
+                builder.Append(text);
+                return true;
+            default:
+                builder.Append(text);
+                return true;
+        }
     }
 
-    /// <summary>The output of a template rendered without the interpreter in a sink that escapes nothing.</summary>
-    [ThreadStatic]
-    private static StringBuilder? _plain;
+    /// <summary>Why a value from the data cannot be written into a webhook URL's path or query, or null when it can.</summary>
+    private static string? UrlValueProblem(string text, bool afterQuery) =>
+        text is "." or ".." && !afterQuery
+            // Percent-encoded or not, a '..' segment is taken away by URL normalisation: the path would leave the author's.
+            ? "a value from the data cannot be a '.' or '..' segment of a webhook URL's path"
+            : null;
+
+    /// <summary>Why a value from the data cannot be written into a file action's path, or null when it stays inside one segment.</summary>
+    private static string? PathValueProblem(string text) =>
+        text.IndexOfAny(['/', '\\']) >= 0 || text is "." or ".." || text.Any(char.IsControl)
+            ? $"a value from the data cannot add path segments to a file action's path ('{Diagnostics.SafeText.OneLine(text)}' has '/', '\\', '..' or a control character)"
+            : null;
 
     /// <summary>Replaces lone surrogates (say, half an emoji cut by string.slice) so the text is valid UTF-16.</summary>
-    private static string WellFormed(string text)
+    internal static string WellFormed(string text)
     {
         if (!text.AsSpan().ContainsAnyInRange('\uD800', '\uDFFF'))
         {
@@ -422,10 +432,9 @@ internal static class TemplateRenderer
             }
 
             var text = ObjectToString(value) ?? "";
-            if (text is "." or ".." && written.ToString().IndexOfAny(['?', '#']) < 0)
+            if (UrlValueProblem(text, written.ToString().IndexOfAny(['?', '#']) >= 0) is { } problem)
             {
-                // Percent-encoded or not, a '..' segment is taken away by URL normalisation: the path would leave the author's.
-                throw new InvalidOperationException("a value from the data cannot be a '.' or '..' segment of a webhook URL's path");
+                throw new InvalidOperationException(problem);
             }
 
             return Uri.EscapeDataString(text);
@@ -438,10 +447,9 @@ internal static class TemplateRenderer
         protected override string Escape(StringBuilder written, object? value)
         {
             var text = value is RawText raw ? raw.Text : ObjectToString(value) ?? "";
-            if (value is not RawText && (text.IndexOfAny(['/', '\\']) >= 0 || text is "." or ".." || text.Any(char.IsControl)))
+            if (value is not RawText && PathValueProblem(text) is { } problem)
             {
-                throw new InvalidOperationException(
-                    $"a value from the data cannot add path segments to a file action's path ('{Diagnostics.SafeText.OneLine(text)}' has '/', '\\', '..' or a control character)");
+                throw new InvalidOperationException(problem);
             }
 
             return text;
@@ -483,6 +491,9 @@ internal sealed class TemplateScope
     /// <summary>The helpers behind the shared <c>days_since</c> and <c>months_since</c>, for templates rendered without the interpreter (<see cref="TemplateParts"/>).</summary>
     public TemplateHelpers? Helpers { get; init; }
 
+    /// <summary>The finding's values read straight from its record, when the scope was made with them.</summary>
+    public IFindingValues? Values => _values;
+
     /// <summary>One of the finding's values by name, as <see cref="Finding"/> holds it, without building it when it is not built yet.</summary>
     public bool TryFindingValue(string name, out object? value) =>
         _finding is null && _values is not null ? _values.TryGet(name, out value) : Finding.TryGetValue(name, out value);
@@ -493,6 +504,15 @@ internal interface IFindingValues
 {
     /// <summary>False when the name is not one of the values, or is one this reading does not give (a related list).</summary>
     bool TryGet(string name, out object? value);
+
+    /// <summary>What decides the slots: the same object for every finding whose names have the same slots (one playbook's).</summary>
+    object Layout { get; }
+
+    /// <summary>The slot of a name, the same for every finding of <see cref="Layout"/>; -1 when <see cref="TryGet"/> would give nothing.</summary>
+    int Slot(string name);
+
+    /// <summary>The value in a slot (<see cref="Slot"/>), as <see cref="TryGet"/> gives it by name.</summary>
+    object? At(int slot);
 }
 
 /// <summary>The helper functions templates see (spec section 6), bound to one evaluation instant and zone.</summary>

@@ -512,34 +512,29 @@ internal static class Planner
             return names;
         }
 
+        public object Layout => names;
+
         public bool TryGet(string name, out object? value)
         {
-            value = null;
-            if (!names.TryGetValue(name, out var at))
-            {
-                return false;
-            }
+            var slot = Slot(name);
+            value = slot >= 0 ? At(slot) : null;
+            return slot >= 0;
+        }
 
-            switch (at.Kind)
+        /// <summary>The kind in the high byte, the index below it; -1 for a name that is not a value, or a related list (not read here).</summary>
+        public int Slot(string name) => names.TryGetValue(name, out var at) && at.Kind != Related ? (at.Kind << 24) | at.Index : -1;
+
+        public object? At(int slot)
+        {
+            var index = slot & 0xFFFFFF;
+            return (slot >> 24) switch
             {
-                case Field:
-                    value = ForTemplate(raw.Record.GetField(at.Index), zone);
-                    return true;
-                case Let:
-                    value = ForTemplate(lets[at.Index], zone);
-                    return true;
-                case Segment:
-                    value = raw.Segments[at.Index];
-                    return true;
-                case Value:
-                    value = ForTemplate(raw.Values[at.Index], zone);
-                    return true;
-                case History:
-                    value = ForTemplate(at.Index == 0 ? past.Fired() : past.Delivered(), zone);
-                    return true;
-                default:
-                    return false;
-            }
+                Field => ForTemplate(raw.Record.GetField(index), zone),
+                Let => ForTemplate(lets[index], zone),
+                Segment => raw.Segments[index],
+                Value => ForTemplate(raw.Values[index], zone),
+                _ => ForTemplate(index == 0 ? past.Fired() : past.Delivered(), zone),
+            };
         }
     }
 

@@ -29,7 +29,13 @@ public sealed class TemplatePartsTests
 
     private static readonly string[] Names = ["Acme", "O\"Brien", "<b>&amp;", "..", ".", "a/b", "é ü 😀", "", "x\ny", "  spaced  ", "\\", "}}", "a\u2028b"];
 
-    private static TemplateScope Scope(string name)
+    private static TemplateScope Scope(string name) => Scope(name, slots: false);
+
+    /// <summary>
+    /// The scope of one finding whose value is <paramref name="name"/>; with <paramref name="slots"/>, its values are read
+    /// by slot as the planner reads a record's (<see cref="IFindingValues"/>), else from the values object.
+    /// </summary>
+    private static TemplateScope Scope(string name, bool slots, string rule = "no-contact")
     {
         var helpers = new TemplateHelpers(Now, TimeZoneInfo.Utc);
         var finding = new ScriptObject();
@@ -43,15 +49,29 @@ public sealed class TemplatePartsTests
         finding.SetValue("missing_date", null, false);
         finding.SetValue("last", new DateTime(2026, 1, 15), false);
         finding.SetValue("tags", new ScriptArray(new[] { "a", "b" }), false);
-        var rule = new ScriptObject { ["id"] = "no-contact", ["title"] = "No contact", ["severity"] = "warning" };
-        rule.IsReadOnly = true;
+        var ruleObject = new ScriptObject { ["id"] = rule, ["title"] = "No contact", ["severity"] = "warning" };
+        ruleObject.IsReadOnly = true;
         var shared = new ScriptObject();
-        shared.SetValue("rule", rule, true);
+        shared.SetValue("rule", ruleObject, true);
         shared.SetValue("playbook", new ScriptObject { ["id"] = "care", ["title"] = "Care" }, true);
         shared.SetValue("now", Now.DateTime, true);
         helpers.AddTo(shared);
         shared.IsReadOnly = true;
-        return new TemplateScope(finding, shared) { Helpers = helpers };
+        return slots ? new TemplateScope(() => finding, new SlotValues(finding), shared) { Helpers = helpers } : new TemplateScope(finding, shared) { Helpers = helpers };
+    }
+
+    /// <summary>A finding's values by slot: the slots of every name a scope has, one layout for all.</summary>
+    private sealed class SlotValues(ScriptObject finding) : IFindingValues
+    {
+        private static readonly string[] Slots = ["name", "n", "big", "d", "b", "ratio", "nothing", "missing_date", "last", "tags", "json_escape", "rule"];
+
+        public object Layout => Slots;
+
+        public bool TryGet(string name, out object? value) => finding.TryGetValue(name, out value);
+
+        public int Slot(string name) => finding.ContainsKey(name) ? Array.IndexOf(Slots, name) : -1;
+
+        public object? At(int slot) => finding[Slots[slot]];
     }
 
     private static string Outcome(Func<string> render)
@@ -77,16 +97,30 @@ public sealed class TemplatePartsTests
             {
                 foreach (var name in Names)
                 {
-                    var scope = Scope(name);
-                    var fast = Outcome(() => TemplateRenderer.Render(template, scope, sink));
-                    var interpreted = Outcome(() => TemplateRenderer.Render(template, scope, sink, interpreted: true));
-                    Assert.True(fast == interpreted, $"template {text} in {sink} with name {name}:\n  without the interpreter: {fast}\n  interpreted:             {interpreted}");
-                    compared++;
+                    foreach (var slots in new[] { false, true })
+                    {
+                        var scope = Scope(name, slots);
+                        var fast = Outcome(() => TemplateRenderer.Render(template, scope, sink));
+                        var interpreted = Outcome(() => TemplateRenderer.Render(template, scope, sink, interpreted: true));
+                        Assert.True(fast == interpreted, $"template {text} in {sink} with name {name} (slots: {slots}):\n  without the interpreter: {fast}\n  interpreted:             {interpreted}");
+                        compared++;
+                    }
                 }
             }
         }
 
-        Assert.Equal(Templates.Length * Enum.GetValues<TemplateSink>().Length * Names.Length, compared);
+        Assert.Equal(Templates.Length * Enum.GetValues<TemplateSink>().Length * Names.Length * 2, compared);
+    }
+
+    [Fact]
+    public void A_template_rendered_for_two_rules_in_turn_writes_each_rule_its_own_names()
+    {
+        // What a template reads from the shared names is remembered for one shared object: another rule's is read anew.
+        var template = new CompiledTemplate(Template.Parse("{{ rule.id }}: {{ name }} {{ n }}"), new SpannedText("", Core.Diagnostics.SourceLocation.None, []));
+        var first = Scope("Acme", slots: true, rule: "first");
+        var second = Scope("Initech", slots: true, rule: "second");
+        var rendered = new[] { first, second, first, second }.Select(s => TemplateRenderer.Render(template, s, TemplateSink.Text)).ToList();
+        Assert.Equal(["first: Acme 42", "second: Initech 42", "first: Acme 42", "second: Initech 42"], rendered);
     }
 
     [Theory]
