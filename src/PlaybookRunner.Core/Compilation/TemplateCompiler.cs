@@ -16,7 +16,7 @@ internal sealed record CompiledActionField(string Name, CompiledTemplate? Templa
 /// <summary>The parsed templates of one action.</summary>
 internal sealed record CompiledAction(ActionDefinition Definition, IReadOnlyList<CompiledActionField> Fields)
 {
-    public bool IsHtml => Fields.Any(f => f.Name == "html" && f.Flag == true);
+    public bool IsHtml { get; } = Fields.Any(f => f.Name == "html" && f.Flag == true);
 
     /// <summary>What the engine knows about the action's type.</summary>
     public ActionKind Kind { get; } = ActionKind.Of(Definition.Type);

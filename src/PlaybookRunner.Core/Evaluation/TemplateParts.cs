@@ -155,11 +155,17 @@ internal sealed class TemplateParts
     /// text alone decides that a full render fails (a webhook URL whose host is not fixed before its first value,
     /// a <c>\</c> right before a value in a JSON string).
     /// </summary>
-    public string? TryRender(TemplateScope scope, TemplateSink sink, ScriptObject? overrides)
+    public string? TryRender(TemplateScope scope, TemplateSink sink)
     {
-        if (Plan(sink, overrides) is not { } plan)
+        var overrides = TemplateRenderer.OverridesOf(sink);
+        if (Plan(sink) is not { } plan)
         {
             return null;
+        }
+
+        if (plan.Constant is { } constant)
+        {
+            return constant;
         }
 
         var sources = scope.Values is { } values ? Resolve(values, scope.Shared) : null;
@@ -172,7 +178,11 @@ internal sealed class TemplateParts
                 var part = Parts[i];
                 if (part.Text is { } text)
                 {
-                    builder.Append(text);
+                    if (builder.Append(text).Length >= TemplateRenderer.OutputLimit)
+                    {
+                        return null;
+                    }
+
                     continue;
                 }
 
@@ -210,13 +220,16 @@ internal sealed class TemplateParts
     [ThreadStatic]
     private static StringBuilder? _builder;
 
-    /// <summary>What the template's own text decides about its values in one sink; null when a full render must do it.</summary>
-    private sealed record SinkPlan(bool[] InString, bool[] AfterQuery);
+    /// <summary>
+    /// What the template's own text decides about its values in one sink; null when a full render must do it.
+    /// <see cref="Constant"/> is the output of a template with no values (a fixed URL, a fixed subject), the same every time.
+    /// </summary>
+    private sealed record SinkPlan(bool[] InString, bool[] AfterQuery, string? Constant);
 
     private readonly SinkPlan?[] _plans = new SinkPlan?[Enum.GetValues<TemplateSink>().Length];
     private readonly bool[] _planned = new bool[Enum.GetValues<TemplateSink>().Length];
 
-    private SinkPlan? Plan(TemplateSink sink, ScriptObject? overrides)
+    private SinkPlan? Plan(TemplateSink sink)
     {
         var at = (int)sink;
         if (Volatile.Read(ref _planned[at]))
@@ -224,7 +237,7 @@ internal sealed class TemplateParts
             return _plans[at];
         }
 
-        var plan = MakePlan(sink, overrides);
+        var plan = MakePlan(sink, TemplateRenderer.OverridesOf(sink));
         _plans[at] = plan;
         Volatile.Write(ref _planned[at], true);
         return plan;
@@ -266,7 +279,52 @@ internal sealed class TemplateParts
             afterQuery[i] = written.ToString().IndexOfAny(['?', '#']) >= 0;
         }
 
-        return new SinkPlan(inString, afterQuery);
+        var constant = Parts.All(p => p.Text is not null) && written.Length < TemplateRenderer.OutputLimit ? TemplateRenderer.WellFormed(written.ToString()) : null;
+        return new SinkPlan(inString, afterQuery, constant);
+    }
+
+    /// <summary>
+    /// True when this template, written from its parts into a JSON body, is always one JSON value whatever the values:
+    /// each value outside a string stands as a token of its own (after '[', '{', ':', ',' or a space, before ']', '}',
+    /// ',' or a space, or at either end), where this path writes one JSON value (a string, a number, true or false),
+    /// and inside a string it writes escaped text; so the text with each such value as 0, and none inside strings, says.
+    /// </summary>
+    public bool WritesJson => _writesJson ??= ReadWritesJson();
+
+    private bool? _writesJson;
+
+    private bool ReadWritesJson()
+    {
+        if (Plan(TemplateSink.Json) is not { } plan)
+        {
+            return false;
+        }
+
+        var skeleton = new StringBuilder();
+        for (var i = 0; i < Parts.Count; i++)
+        {
+            if (Parts[i].Text is { } text)
+            {
+                skeleton.Append(text);
+                continue;
+            }
+
+            if (plan.InString[i])
+            {
+                continue;
+            }
+
+            var before = i > 0 && Parts[i - 1].Text is { Length: > 0 } previous ? previous[^1] : i == 0 ? ' ' : '\0';
+            var after = i + 1 < Parts.Count && Parts[i + 1].Text is { Length: > 0 } next ? next[0] : i + 1 == Parts.Count ? ' ' : '\0';
+            if (!"[{:, \t\r\n".Contains(before, StringComparison.Ordinal) || !"]}, \t\r\n".Contains(after, StringComparison.Ordinal))
+            {
+                return false;
+            }
+
+            skeleton.Append('0');
+        }
+
+        return ActionKind.IsJson(skeleton.ToString());
     }
 
     private enum SourceKind : byte

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Text.Encodings.Web;
@@ -72,6 +73,9 @@ internal static class TemplateRenderer
         [TemplateSink.PathSegment] = OverridesFor(TemplateSink.PathSegment),
     };
 
+    /// <summary>The sink's own helpers, above every other name in a render; null for a sink that has none.</summary>
+    internal static ScriptObject? OverridesOf(TemplateSink sink) => Overrides.GetValueOrDefault(sink);
+
     /// <summary>One context per sink and thread, reused: building a context (its built-in functions) costs far more than a render.</summary>
     [ThreadStatic]
     private static Dictionary<TemplateSink, TemplateContext>? _contexts;
@@ -125,6 +129,22 @@ internal static class TemplateRenderer
     public static string Render(CompiledTemplate template, TemplateScope scope, TemplateSink sink) => Render(template, scope, sink, interpreted: false);
 
     /// <summary>
+    /// Renders one template as <see cref="Render(CompiledTemplate, TemplateScope, TemplateSink)"/>; <paramref name="byParts"/> says it was
+    /// written from its parts (<see cref="TemplateParts"/>), so what its text alone decides holds (<see cref="TemplateParts.WritesJson"/>).
+    /// </summary>
+    public static string Render(CompiledTemplate template, TemplateScope scope, TemplateSink sink, out bool byParts)
+    {
+        if (TemplateParts.Of(template.Template) is { } parts && parts.TryRender(scope, sink) is { } fast)
+        {
+            byParts = true;
+            return fast;
+        }
+
+        byParts = false;
+        return Render(template, scope, sink, interpreted: true);
+    }
+
+    /// <summary>
     /// Renders one template; a template that is text and plain values is written without the interpreter
     /// (<see cref="TemplateParts"/>) unless <paramref name="interpreted"/> asks for Scriban's own render (which the
     /// tests compare it with).
@@ -132,7 +152,7 @@ internal static class TemplateRenderer
     internal static string Render(CompiledTemplate template, TemplateScope scope, TemplateSink sink, bool interpreted)
     {
         var overrides = Overrides.GetValueOrDefault(sink);
-        if (!interpreted && TemplateParts.Of(template.Template) is { } parts && parts.TryRender(scope, sink, overrides) is { } fast)
+        if (!interpreted && TemplateParts.Of(template.Template) is { } parts && parts.TryRender(scope, sink) is { } fast)
         {
             return fast;
         }
@@ -607,8 +627,15 @@ internal sealed class TemplateHelpers(DateTimeOffset now, TimeZoneInfo zone)
 
     /// <summary>Text escaped for use inside a JSON string literal (without the quotes).</summary>
     /// <remarks>The same escaping as the serializer's, without starting the serializer (tens of milliseconds at start-up).</remarks>
-    public static string JsonEscape(object? value) =>
-        JsonEncodedText.Encode(Convert.ToString(value, CultureInfo.InvariantCulture) ?? "", JavaScriptEncoder.UnsafeRelaxedJsonEscaping).Value;
+    public static string JsonEscape(object? value)
+    {
+        var text = Convert.ToString(value, CultureInfo.InvariantCulture) ?? "";
+        return !text.AsSpan().ContainsAnyExcept(JsonUnescaped) ? text : JsonEncodedText.Encode(text, JavaScriptEncoder.UnsafeRelaxedJsonEscaping).Value;
+    }
+
+    /// <summary>The printable ASCII characters the escaping writes as they are, asked of the encoder itself: text of only these is its own escape.</summary>
+    private static readonly SearchValues<char> JsonUnescaped = SearchValues.Create(
+        [.. Enumerable.Range(0x20, 0x7F - 0x20).Select(c => (char)c).Where(c => JsonEncodedText.Encode(c.ToString(), JavaScriptEncoder.UnsafeRelaxedJsonEscaping).Value == c.ToString())]);
 
     /// <summary>Text escaped for HTML.</summary>
     public static string HtmlEscape(object? value) => WebUtility.HtmlEncode(Convert.ToString(value, CultureInfo.InvariantCulture) ?? "");

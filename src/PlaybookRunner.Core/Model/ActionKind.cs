@@ -46,7 +46,13 @@ internal class ActionKind
     public bool IsBuiltIn => BuiltIn.Contains(this);
 
     /// <summary>The built-in kind of <paramref name="type"/>, or the plugin kind: a plugin's action type.</summary>
-    public static ActionKind Of(string type) => BuiltIn.FirstOrDefault(k => k.Type == type) ?? new ActionKind(type);
+    public static ActionKind Of(string type) => type switch
+    {
+        "email" => Email,
+        "webhook" => Webhook,
+        "file" => File,
+        _ => new ActionKind(type),
+    };
 
     /// <summary>The kind of channel (in runner.yaml) its <c>channel:</c> names; null when it takes no channel.</summary>
     public virtual string? ChannelKind => null;
@@ -86,9 +92,10 @@ internal class ActionKind
 
     /// <summary>
     /// What run would certainly fail on in a rendered field (the plan's preflight): a short problem (the same for every key, so
-    /// the reports count keys) and the message; null when nothing. <paramref name="template"/> is the field's template text.
+    /// the reports count keys) and the message; null when nothing. <paramref name="template"/> is the field's template text;
+    /// <paramref name="knownJson"/> says the text is known to be one JSON value (how it was rendered makes it so), so it is not read again to tell.
     /// </summary>
-    public virtual (string Problem, string Message)? RenderedProblem(string field, string text, string template) => null;
+    public virtual (string Problem, string Message)? RenderedProblem(string field, string text, string template, bool knownJson = false) => null;
 
     /// <summary>The lane its actions are delivered in, whose concurrency is bounded: a channel, a host, or its type.</summary>
     public virtual string Lane(IReadOnlyDictionary<string, string> fields) => Type;
@@ -162,7 +169,7 @@ internal class ActionKind
             return bad is null ? null : $"'{field}': '{bad}' is not one email address";
         }
 
-        public override (string Problem, string Message)? RenderedProblem(string field, string text, string template) => field switch
+        public override (string Problem, string Message)? RenderedProblem(string field, string text, string template, bool knownJson = false) => field switch
         {
             "to" or "cc" or "bcc" or "reply_to" or "from" => Recipients(template, text),
             "subject" when HasControl(text) => ("contains a control character (a line break from the data); nothing would be sent", "contains a control character; nothing would be sent"),
@@ -283,11 +290,11 @@ internal class ActionKind
             }
         }
 
-        public override (string Problem, string Message)? RenderedProblem(string field, string text, string template)
+        public override (string Problem, string Message)? RenderedProblem(string field, string text, string template, bool knownJson = false)
         {
             switch (field)
             {
-                case "body" when !IsJson(text):
+                case "body" when !knownJson && !IsJson(text):
                     try
                     {
                         // Parsed again only to say why, in the parser's own words.

@@ -25,7 +25,7 @@ internal sealed class FindingSpool(int inMemory, string folder)
     private bool _spilling;
 
     /// <summary>The default of <see cref="Model.HostContext.FindingsInMemory"/>: findings held before spilling.</summary>
-    public const int HostLimit = 50_000;
+    public const int HostLimit = 10_000;
 
     /// <summary>Findings added, resolutions included.</summary>
     public int Count { get; private set; }

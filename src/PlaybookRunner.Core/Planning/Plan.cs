@@ -257,7 +257,17 @@ internal sealed class PendingTally
 
     private void AddChannel(PlannedAction action)
     {
-        if (ActionKind.Of(action.Type).ChannelOf(action.Fields.FirstOrDefault(f => f.Name == "channel")?.Text) is { } channel)
+        string? named = null;
+        foreach (var field in action.Fields)
+        {
+            if (field.Name == "channel")
+            {
+                named = field.Text;
+                break;
+            }
+        }
+
+        if (ActionKind.Of(action.Type).ChannelOf(named) is { } channel)
         {
             _channels[channel] = _channels.GetValueOrDefault(channel) + 1;
         }

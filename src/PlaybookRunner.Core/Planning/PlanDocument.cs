@@ -319,7 +319,7 @@ public static class PlanDocument
         json.WriteString("rule", f.Rule);
         json.WriteString("key", f.Key);
         json.WriteString("severity", Planner.SeverityName(f.Severity));
-        json.WriteString("message", f.Message);
+        JsonText.Write(json, "message", f.Message);
         json.WriteBoolean("suppressed", f.Suppressed);
         if (f.Justification is not null)
         {
@@ -516,7 +516,7 @@ public static class PlanDocument
         }
         else
         {
-            json.WriteString(field.Name, field.Text);
+            JsonText.Write(json, field.Name, field.Text);
         }
     }
 

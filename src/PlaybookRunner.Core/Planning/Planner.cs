@@ -240,7 +240,16 @@ internal static class Planner
                 }
             }
 
-            var suppression = workspace.Definition.Suppressions.FirstOrDefault(s => s.Covers(playbook.Id, rule.Id, key, today));
+            SuppressionDefinition? suppression = null;
+            foreach (var candidate in workspace.Definition.Suppressions)
+            {
+                if (candidate.Covers(playbook.Id, rule.Id, key, today))
+                {
+                    suppression = candidate;
+                    break;
+                }
+            }
+
             var templates = raw.Resolves ? unit.Templates[raw.RuleIndex].Resolve! : unit.Templates[raw.RuleIndex];
             PlannedFinding finding;
             try
@@ -252,7 +261,12 @@ internal static class Planner
                     : new TemplateScope(() => Globals(playbook, relatedSources, raw, lets, past), new FindingValues(names, raw, lets, past, playbook.TimeZone), shared[raw.RuleIndex] ??= Shared(playbook, rule, severity, asOf, helpers)) { Helpers = helpers };
                 var message = templates.Message is not null ? TemplateRenderer.Render(templates.Message, globals!, TemplateSink.Text)
                     : raw.Resolves ? $"resolved: {rule.Title ?? rule.Id}" : rule.Title ?? rule.Id;
-                var actions = templates.Actions.Count == 0 ? [] : templates.Actions.Select(a => RenderAction(a, globals!, checks, baseDirectory, workspace.Definition)).ToList();
+                var actions = templates.Actions.Count == 0 ? [] : new PlannedAction[templates.Actions.Count];
+                for (var a = 0; a < actions.Length; a++)
+                {
+                    actions[a] = RenderAction(templates.Actions[a], globals!, checks, baseDirectory, workspace.Definition);
+                }
+
                 finding = new PlannedFinding(playbook.Id, rule.Id, raw.RuleIndex, key, severity, message, suppression is not null, actions)
                 {
                     Justification = suppression?.Justification,
@@ -562,8 +576,11 @@ internal static class Planner
         {
             try
             {
-                var rendered = RenderField(field, globals, SinkOf(action, field.Name));
-                Preflight(action, field, rendered, checks, baseDirectory);
+                var sink = SinkOf(action, field.Name);
+                var rendered = RenderField(field, globals, sink, out var byParts);
+                // A JSON body written from parts whose text makes any value JSON is not read again to tell.
+                var knownJson = byParts && sink == TemplateSink.Json && TemplateParts.Of(field.Template!.Template)!.WritesJson;
+                Preflight(action, field, rendered, checks, baseDirectory, knownJson);
                 fields.Add(rendered);
             }
             catch (ActionFieldException)
@@ -577,8 +594,8 @@ internal static class Planner
             }
         }
 
-        if (action.Kind == ActionKind.Email && fields.FirstOrDefault(f => f.Name == "from")?.Text is { } from
-            && workspace.Channels.TryGetValue(fields.FirstOrDefault(f => f.Name == "channel")?.Text ?? "default", out var channel)
+        if (action.Kind == ActionKind.Email && Text(fields, "from") is { } from
+            && workspace.Channels.TryGetValue(Text(fields, "channel") ?? "default", out var channel)
             && channel.Settings.GetValueOrDefault("from") is { } channelFrom && !channelFrom.Contains("${", StringComparison.Ordinal)
             && EmailSender.Problem(from, channelFrom, channel.Settings.GetValueOrDefault("allow_from")) is { } senderProblem)
         {
@@ -591,6 +608,20 @@ internal static class Planner
         return new PlannedAction(action.Definition.Type, fields);
     }
 
+    /// <summary>The rendered text of the field named <paramref name="name"/>; null when there is none.</summary>
+    private static string? Text(List<PlannedActionField> fields, string name)
+    {
+        foreach (var field in fields)
+        {
+            if (field.Name == name)
+            {
+                return field.Text;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>How a field is named in a preflight error: <c>action 2 (webhook) 'body'</c>.</summary>
     private static string FieldLabel(CompiledAction action, CompiledActionField field) => $"{action.Definition.Type} action '{field.Name}'";
 
@@ -600,11 +631,11 @@ internal static class Planner
     /// that is not exactly the addresses the template writes, a subject with a control character), a header with a
     /// control character, a file path a file action may not write.
     /// </summary>
-    private static void Preflight(CompiledAction action, CompiledActionField field, PlannedActionField rendered, PreflightChecks checks, string baseDirectory)
+    private static void Preflight(CompiledAction action, CompiledActionField field, PlannedActionField rendered, PreflightChecks checks, string baseDirectory, bool knownJson)
     {
         var location = field.Template?.Source.Location ?? action.Definition.Location;
         var kind = action.Kind;
-        if (rendered.Text is { } text && field.Template is { } template && checks.RenderedProblem(kind, field, text, template.Source.Value) is { } problem)
+        if (rendered.Text is { } text && field.Template is { } template && checks.RenderedProblem(kind, field, text, template.Source.Value, knownJson) is { } problem)
         {
             throw new ActionFieldException(FieldLabel(action, field), location, problem.Problem, problem.Message);
         }
@@ -629,16 +660,18 @@ internal static class Planner
     /// <summary>Where an action field's text lands, which decides how values are escaped in it (docs/security.md).</summary>
     internal static TemplateSink SinkOf(CompiledAction action, string field) => action.Kind.Sink(field, action.IsHtml);
 
-    private static PlannedActionField RenderField(CompiledActionField field, TemplateScope globals, TemplateSink sink)
+    /// <summary>Renders one action field; <paramref name="byParts"/> as <see cref="TemplateRenderer.Render(CompiledTemplate, TemplateScope, TemplateSink, out bool)"/> says of its template.</summary>
+    private static PlannedActionField RenderField(CompiledActionField field, TemplateScope globals, TemplateSink sink, out bool byParts)
     {
+        byParts = false;
         if (field.Children is { } children)
         {
-            return new PlannedActionField(field.Name, null, null, [.. children.Select(c => RenderField(c, globals, TemplateSink.Text))]);
+            return new PlannedActionField(field.Name, null, null, [.. children.Select(c => RenderField(c, globals, TemplateSink.Text, out _))]);
         }
 
         if (field.Template is { } template)
         {
-            return new PlannedActionField(field.Name, TemplateRenderer.Render(template, globals, sink), null, null);
+            return new PlannedActionField(field.Name, TemplateRenderer.Render(template, globals, sink, out byParts), null, null);
         }
 
         return new PlannedActionField(field.Name, null, field.Flag, null);

@@ -23,12 +23,15 @@ internal sealed class PreflightChecks(WorkspaceDefinition workspace)
     /// <summary>File paths a file action may write, answered once per path.</summary>
     public Loading.OutputPathCheck Paths { get; } = new(workspace);
 
-    /// <summary><see cref="ActionKind.RenderedProblem"/> of <paramref name="field"/>'s <paramref name="text"/>, remembered per distinct text.</summary>
-    public (string Problem, string Message)? RenderedProblem(ActionKind kind, CompiledActionField field, string text, string template)
+    /// <summary>
+    /// <see cref="ActionKind.RenderedProblem"/> of <paramref name="field"/>'s <paramref name="text"/>, remembered per distinct text;
+    /// <paramref name="knownJson"/> as there (a text known to be JSON is not remembered: what is left to check costs less).
+    /// </summary>
+    public (string Problem, string Message)? RenderedProblem(ActionKind kind, CompiledActionField field, string text, string template, bool knownJson = false)
     {
-        if (text.Length > MaxLength)
+        if (text.Length > MaxLength || knownJson)
         {
-            return kind.RenderedProblem(field.Name, text, template);
+            return kind.RenderedProblem(field.Name, text, template, knownJson);
         }
 
         Dictionary<string, (string, string)?>? known;

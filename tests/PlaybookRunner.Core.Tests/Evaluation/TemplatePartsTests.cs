@@ -124,6 +124,55 @@ public sealed class TemplatePartsTests
     }
 
     [Theory]
+    [InlineData("{\"customer\": \"{{ name }}\", \"monthly\": {{ d }}, \"key\": {{ b }}, \"rule\": \"{{ rule.id }}\"}", true)]
+    [InlineData("{\"a\": [{{ n }}, {{ name }},{{ big }}]}", true)]
+    [InlineData("{{ name }}", true)]
+    [InlineData("  {{ d }}\n", true)]
+    [InlineData("{\"a\": \"{{ name }} and {{ n }}\"}", true)]
+    [InlineData("{\"a\": 1{{ n }}}", false)]
+    [InlineData("{\"a\": {{ n }}{{ n }}}", false)]
+    [InlineData("{\"a\": {{ n }} {{ n }}}", false)]
+    [InlineData("{\"a\": -{{ n }}}", false)]
+    [InlineData("{\"a\": {{ n }}0}", false)]
+    [InlineData("{\"a\": \"{{ name }}\"", false)]
+    [InlineData("{\"a\": \"x\\{{ name }}\"}", false)]
+    [InlineData("{\"a\": {{ json_escape }}}", false)]
+    [InlineData("{\"{{ name }}\": 1, {{ name }}: 2}", false)]
+    public void A_json_body_is_known_to_be_json_from_its_text_only_when_every_value_stands_alone(string text, bool writesJson) =>
+        Assert.Equal(writesJson, TemplateParts.Of(Template.Parse(text))!.WritesJson);
+
+    [Fact]
+    public void A_body_known_to_be_json_is_json_whatever_the_values()
+    {
+        // Whatever the data, a JSON body whose text makes any value JSON renders as one JSON value when written from its
+        // parts: preflight does not read it again (a body rendered by the interpreter always is).
+        string[] bodies =
+        [
+            "{\"customer\": \"{{ name }}\", \"monthly\": {{ d }}, \"key\": {{ b }}, \"n\": {{ n }}, \"big\": {{ big }}}",
+            "[{{ name }}, {{ d | money }}, \"{{ money d \"€\" }}\", {{ days_since last }}]", "{{ name }}", "{\"a\": {\"b\": [ {{ name }} ]}}",
+        ];
+        var written = 0;
+        foreach (var body in bodies)
+        {
+            var parts = TemplateParts.Of(Template.Parse(body))!;
+            Assert.True(parts.WritesJson, body);
+            foreach (var name in Names.Concat(["\"", "\\\"", "\u0000", "\t", "\ud800", "-1", "1e5", "null", "}]"]))
+            {
+                foreach (var slots in new[] { false, true })
+                {
+                    if (parts.TryRender(Scope(name, slots), TemplateSink.Json) is { } rendered)
+                    {
+                        Assert.True(ActionKind.IsJson(rendered), $"{body} with {name}: {rendered}");
+                        written++;
+                    }
+                }
+            }
+        }
+
+        Assert.True(written >= 60, $"only {written} bodies were written from their parts");
+    }
+
+    [Theory]
     [InlineData(65_535)]
     [InlineData(65_536)]
     [InlineData(65_537)]
@@ -132,14 +181,14 @@ public sealed class TemplatePartsTests
     {
         // 16,384 '<' are 65,536 characters once HTML-encoded: the limit is reached by escaping, not by the data.
         var value = length == 16_384 ? new string('<', length) : new string('a', length);
-        foreach (var text in new[] { "{{ name }}", "x{{ name }}", "{\"a\": {{ name }}}" })
+        foreach (var text in new[] { "{{ name }}", "x{{ name }}", "{\"a\": {{ name }}}", new string('t', length), new string('t', length) + "{{ n }}" })
         {
             var template = new CompiledTemplate(Template.Parse(text), new SpannedText(text, Core.Diagnostics.SourceLocation.None, []));
-            foreach (var sink in Enum.GetValues<TemplateSink>())
+            foreach (var (sink, slots) in Enum.GetValues<TemplateSink>().SelectMany(s => new[] { (s, false), (s, true) }))
             {
-                var fast = Outcome(() => TemplateRenderer.Render(template, Scope(value), sink));
-                var interpreted = Outcome(() => TemplateRenderer.Render(template, Scope(value), sink, interpreted: true));
-                Assert.True(fast == interpreted, $"{text} in {sink} with {length} characters:\n  {fast[..Math.Min(200, fast.Length)]}\n  {interpreted[..Math.Min(200, interpreted.Length)]}");
+                var fast = Outcome(() => TemplateRenderer.Render(template, Scope(value, slots), sink));
+                var interpreted = Outcome(() => TemplateRenderer.Render(template, Scope(value, slots), sink, interpreted: true));
+                Assert.True(fast == interpreted, $"{text[..Math.Min(40, text.Length)]} in {sink} with {length} characters:\n  {fast[..Math.Min(200, fast.Length)]}\n  {interpreted[..Math.Min(200, interpreted.Length)]}");
             }
         }
     }

@@ -1,0 +1,98 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace PlaybookRunner.Core.Planning;
+
+/// <summary>
+/// Writes a plan's text values (messages, bodies, recipients) exactly as <see cref="Utf8JsonWriter.WriteString(string, string)"/>
+/// writes them with <see cref="JavaScriptEncoder.UnsafeRelaxedJsonEscaping"/>, the plan's encoder, but faster for the text
+/// plans are made of. The writer escapes every character after the first one it must escape through its encoder one at a
+/// time: a body with a line break near its start, or a JSON body with its quotes, costs it several times the text. Here
+/// text that is all ASCII is escaped in runs: what lies between two characters to escape is copied as it is, and each such
+/// character gets the very escape the writer gives it (asked of a writer once, at start). Other text, and writers with
+/// another encoder, are left to the writer.
+/// </summary>
+internal static class JsonText
+{
+    /// <summary>The ASCII characters the plan's writer writes as they are.</summary>
+    private static readonly SearchValues<char> Unescaped;
+
+    /// <summary>For each ASCII character, what the plan's writer writes for it inside a string.</summary>
+    private static readonly string[] Escapes = new string[128];
+
+    static JsonText()
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        var unescaped = new List<char>();
+        for (var c = (char)0; c < 128; c++)
+        {
+            buffer.ResetWrittenCount();
+            using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            {
+                json.WriteStringValue(c.ToString());
+            }
+
+            // Between the quotes the writer put around it.
+            Escapes[c] = System.Text.Encoding.ASCII.GetString(buffer.WrittenSpan[1..^1]);
+            if (Escapes[c].Length == 1 && Escapes[c][0] == c)
+            {
+                unescaped.Add(c);
+            }
+        }
+
+        Unescaped = SearchValues.Create([.. unescaped]);
+    }
+
+    /// <summary>The longest text escaped here; longer text is the writer's (a body is at most 64 KiB, as every render).</summary>
+    private const int MaxLength = 64 * 1024;
+
+    /// <summary>Writes <c>"name": "value"</c> (or <c>null</c>) as <paramref name="json"/>'s own <c>WriteString</c> would.</summary>
+    public static void Write(Utf8JsonWriter json, string name, string? value)
+    {
+        if (value is null || !ReferenceEquals(json.Options.Encoder, JavaScriptEncoder.UnsafeRelaxedJsonEscaping) || value.Length > MaxLength)
+        {
+            json.WriteString(name, value);
+            return;
+        }
+
+        var text = value.AsSpan();
+        var first = text.IndexOfAnyExcept(Unescaped);
+        if (first < 0 || text[first..].ContainsAnyInRange('\u0080', '\uFFFF'))
+        {
+            // Nothing to escape (the writer copies it at once), or text beyond ASCII (the encoder decides each character).
+            json.WriteString(name, value);
+            return;
+        }
+
+        // Every escape is at most 6 characters ("\u001F"), and the quotes.
+        var rented = ArrayPool<char>.Shared.Rent((text.Length * 6) + 2);
+        try
+        {
+            var written = 0;
+            rented[written++] = '"';
+            var rest = text;
+            var at = first;
+            while (at >= 0)
+            {
+                rest[..at].CopyTo(rented.AsSpan(written));
+                written += at;
+                var escape = Escapes[rest[at]];
+                escape.CopyTo(rented.AsSpan(written));
+                written += escape.Length;
+                rest = rest[(at + 1)..];
+                at = rest.IndexOfAnyExcept(Unescaped);
+            }
+
+            rest.CopyTo(rented.AsSpan(written));
+            written += rest.Length;
+            rented[written++] = '"';
+            json.WritePropertyName(name);
+            json.WriteRawValue(rented.AsSpan(0, written), skipInputValidation: true);
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(rented);
+        }
+    }
+}
