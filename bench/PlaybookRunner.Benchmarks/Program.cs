@@ -121,23 +121,34 @@ internal static class Program
                 return 1;
             }
 
-            var results = new Dictionary<string, ChildResult>();
-            foreach (var engine in new[] { "shape-floor", "shape-playbook" })
+            // The engines take turns, so that a slow minute of a shared machine falls on both; each round's ratio is kept too.
+            string[] engines = ["shape-floor", "shape-playbook"];
+            var rounds = Enumerable.Range(0, repeat).Select(_ => engines.Select(e => Child($"{e}:{rate}", dir)).ToList()).ToList();
+            if (rounds.Any(round => round.Any(x => x is null)))
             {
-                var runs = Enumerable.Range(0, repeat).Select(_ => Child($"{engine}:{rate}", dir)).ToList();
-                if (runs.Any(x => x is null) || Child($"{engine}:{rate}", dir, memory: true) is not { } held)
+                return 1;
+            }
+
+            var results = new Dictionary<string, ChildResult>();
+            for (var e = 0; e < engines.Length; e++)
+            {
+                if (Child($"{engines[e]}:{rate}", dir, memory: true) is not { } held)
                 {
                     return 1;
                 }
 
-                results[engine] = runs.MinBy(x => x!.Seconds)! with { PeakLiveMb = held.PeakLiveMb, Spread = runs.Max(x => x!.Seconds) - runs.Min(x => x!.Seconds) };
+                var runs = rounds.Select(round => round[e]!).ToList();
+                results[engines[e]] = runs.MinBy(x => x.Seconds)! with { PeakLiveMb = held.PeakLiveMb, Spread = runs.Max(x => x.Seconds) - runs.Min(x => x.Seconds) };
             }
 
             var floor = results["shape-floor"];
+            var ratios = rounds.Select(round => round[1]!.Seconds / round[0]!.Seconds).Order().ToList();
             foreach (var (engine, result) in results)
             {
                 Console.WriteLine($"{rate + "%",5} {engine[6..],-9} {result.Counts.Sum(),9:N0} {result.Seconds,8:F2} {result.Seconds / floor.Seconds,8:F2} {result.PeakHeapMb,13:F0} {result.PeakLiveMb,8:F0} {result.PeakRssMb,12:F0}   (spread {result.Spread:F2} s)");
             }
+
+            Console.WriteLine($"{rate + "%",5} per round: playbook/floor {string.Join(", ", ratios.Select(x => x.ToString("F2", CultureInfo.InvariantCulture)))} (median {ratios[ratios.Count / 2]:F2})");
 
             var same = ShapeBench.SameFindings(ShapeOutput(dir, "shape-floor"), ShapeOutput(dir, "shape-playbook"), out var difference);
             if (!same || !floor.Counts.SequenceEqual(results["shape-playbook"].Counts))

@@ -258,7 +258,7 @@ internal static class TemplateRenderer
 
     /// <summary>Why a value from the data cannot be written into a file action's path, or null when it stays inside one segment.</summary>
     private static string? PathValueProblem(string text) =>
-        text.IndexOfAny(['/', '\\']) >= 0 || text is "." or ".." || text.Any(char.IsControl)
+        text.IndexOfAny(['/', '\\']) >= 0 || text is "." or ".." || text.AsSpan().IndexOfAnyInRange('\0', '\u001F') >= 0 || text.AsSpan().IndexOfAnyInRange('\u007F', '\u009F') >= 0
             ? $"a value from the data cannot add path segments to a file action's path ('{Diagnostics.SafeText.OneLine(text)}' has '/', '\\', '..' or a control character)"
             : null;
 

@@ -132,7 +132,8 @@ internal class ActionKind
     }
 
     /// <summary>True when the text holds a control character other than a tab (a line break from the data).</summary>
-    protected static bool HasControl(string text) => text.Any(c => char.IsControl(c) && c != '\t');
+    protected static bool HasControl(string text) =>
+        text.AsSpan().IndexOfAnyInRange('\0', '\b') >= 0 || text.AsSpan().IndexOfAnyInRange('\n', '\u001F') >= 0 || text.AsSpan().IndexOfAnyInRange('\u007F', '\u009F') >= 0;
 
     /// <summary>Data on one line of a report.</summary>
     protected static string OneLine(string? text) => Diagnostics.SafeText.ReportLine(text);

@@ -18,8 +18,8 @@ internal static class JsonText
     /// <summary>The ASCII characters the plan's writer writes as they are.</summary>
     private static readonly SearchValues<char> Unescaped;
 
-    /// <summary>For each ASCII character, what the plan's writer writes for it inside a string.</summary>
-    private static readonly string[] Escapes = new string[128];
+    /// <summary>For each ASCII character, the bytes the plan's writer writes for it inside a string.</summary>
+    private static readonly byte[][] Escapes = new byte[128][];
 
     static JsonText()
     {
@@ -34,8 +34,8 @@ internal static class JsonText
             }
 
             // Between the quotes the writer put around it.
-            Escapes[c] = System.Text.Encoding.ASCII.GetString(buffer.WrittenSpan[1..^1]);
-            if (Escapes[c].Length == 1 && Escapes[c][0] == c)
+            Escapes[c] = buffer.WrittenSpan[1..^1].ToArray();
+            if (Escapes[c] is [var only] && only == c)
             {
                 unescaped.Add(c);
             }
@@ -65,34 +65,35 @@ internal static class JsonText
             return;
         }
 
-        // Every escape is at most 6 characters ("\u001F"), and the quotes.
-        var rented = ArrayPool<char>.Shared.Rent((text.Length * 6) + 2);
+        // Written as the UTF-8 bytes the writer would write (all ASCII here); every escape is at most 6 ("\u001F"), and the quotes.
+        var rented = ArrayPool<byte>.Shared.Rent((text.Length * 6) + 2);
         try
         {
+            var output = rented.AsSpan();
             var written = 0;
-            rented[written++] = '"';
+            output[written++] = (byte)'"';
             var rest = text;
             var at = first;
             while (at >= 0)
             {
-                rest[..at].CopyTo(rented.AsSpan(written));
-                written += at;
+                System.Text.Ascii.FromUtf16(rest[..at], output[written..], out var copied);
+                written += copied;
                 var escape = Escapes[rest[at]];
-                escape.CopyTo(rented.AsSpan(written));
+                escape.CopyTo(output[written..]);
                 written += escape.Length;
                 rest = rest[(at + 1)..];
                 at = rest.IndexOfAnyExcept(Unescaped);
             }
 
-            rest.CopyTo(rented.AsSpan(written));
-            written += rest.Length;
-            rented[written++] = '"';
+            System.Text.Ascii.FromUtf16(rest, output[written..], out var last);
+            written += last;
+            output[written++] = (byte)'"';
             json.WritePropertyName(name);
-            json.WriteRawValue(rented.AsSpan(0, written), skipInputValidation: true);
+            json.WriteRawValue(output[..written], skipInputValidation: true);
         }
         finally
         {
-            ArrayPool<char>.Shared.Return(rented);
+            ArrayPool<byte>.Shared.Return(rented);
         }
     }
 }
