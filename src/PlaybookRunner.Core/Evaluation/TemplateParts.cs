@@ -20,10 +20,12 @@ internal sealed class TemplateParts
 {
     private static readonly ConditionalWeakTable<Template, TemplateParts?[]> Cache = [];
 
-    private TemplateParts(IReadOnlyList<Part> parts) => Parts = parts;
+    private readonly Part[] _parts;
+
+    private TemplateParts(Part[] parts) => _parts = parts;
 
     /// <summary>The parts in order.</summary>
-    public IReadOnlyList<Part> Parts { get; }
+    public IReadOnlyList<Part> Parts => _parts;
 
     /// <summary>One part: literal text, or a value (a name, a member of a name, or a helper applied to a name).</summary>
     /// <param name="Text">Literal text (when <paramref name="Name"/> is null).</param>
@@ -61,7 +63,7 @@ internal sealed class TemplateParts
             }
         }
 
-        return new TemplateParts(parts);
+        return new TemplateParts([.. parts]);
     }
 
     private static Part? Value(ScriptExpression? expression) => expression switch
@@ -157,7 +159,6 @@ internal sealed class TemplateParts
     /// </summary>
     public string? TryRender(TemplateScope scope, TemplateSink sink)
     {
-        var overrides = TemplateRenderer.OverridesOf(sink);
         if (Plan(sink) is not { } plan)
         {
             return null;
@@ -173,9 +174,10 @@ internal sealed class TemplateParts
         builder.Clear();
         try
         {
-            for (var i = 0; i < Parts.Count; i++)
+            var parts = _parts;
+            for (var i = 0; i < parts.Length; i++)
             {
-                var part = Parts[i];
+                var part = parts[i];
                 if (part.Text is { } text)
                 {
                     if (builder.Append(text).Length >= TemplateRenderer.OutputLimit)
@@ -195,7 +197,7 @@ internal sealed class TemplateParts
                         return null;
                     }
                 }
-                else if (!TryValue(part, scope, overrides, out value))
+                else if (!TryValue(part, scope, TemplateRenderer.OverridesOf(sink), out value))
                 {
                     return null;
                 }

@@ -484,7 +484,6 @@ internal static class TemplateRenderer
 /// </summary>
 internal sealed class TemplateScope
 {
-    private readonly Func<ScriptObject>? _build;
     private readonly IFindingValues? _values;
     private ScriptObject? _finding;
 
@@ -494,16 +493,15 @@ internal sealed class TemplateScope
         Shared = shared;
     }
 
-    /// <summary>A scope whose values object is built only when a template needs the interpreter; <paramref name="values"/> answers the others.</summary>
-    public TemplateScope(Func<ScriptObject> build, IFindingValues values, ScriptObject shared)
+    /// <summary>A scope whose values object is built (<see cref="IFindingValues.Build"/>) only when a template needs the interpreter; <paramref name="values"/> answers the others.</summary>
+    public TemplateScope(IFindingValues values, ScriptObject shared)
     {
-        _build = build;
         _values = values;
         Shared = shared;
     }
 
     /// <summary>The finding's values as the interpreter sees them (built on first use).</summary>
-    public ScriptObject Finding => _finding ??= _build!();
+    public ScriptObject Finding => _finding ??= _values!.Build();
 
     /// <summary>The rule's shared, read-only names and the helpers.</summary>
     public ScriptObject Shared { get; init; }
@@ -533,6 +531,9 @@ internal interface IFindingValues
 
     /// <summary>The value in a slot (<see cref="Slot"/>), as <see cref="TryGet"/> gives it by name.</summary>
     object? At(int slot);
+
+    /// <summary>The values object the interpreter reads: every value by name.</summary>
+    ScriptObject Build();
 }
 
 /// <summary>The helper functions templates see (spec section 6), bound to one evaluation instant and zone.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using PlaybookRunner.Core.Diagnostics;
 using PlaybookRunner.Core.Model;
 
@@ -241,7 +242,7 @@ internal sealed class PendingTally
             return;
         }
 
-        _playbooks[finding.Playbook] = _playbooks.GetValueOrDefault(finding.Playbook) + finding.Actions.Count;
+        CollectionsMarshal.GetValueRefOrAddDefault(_playbooks, finding.Playbook, out _) += finding.Actions.Count;
         foreach (var action in finding.Actions)
         {
             AddChannel(action);
@@ -269,7 +270,7 @@ internal sealed class PendingTally
 
         if (ActionKind.Of(action.Type).ChannelOf(named) is { } channel)
         {
-            _channels[channel] = _channels.GetValueOrDefault(channel) + 1;
+            CollectionsMarshal.GetValueRefOrAddDefault(_channels, channel, out _)++;
         }
     }
 

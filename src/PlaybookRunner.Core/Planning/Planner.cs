@@ -258,7 +258,7 @@ internal static class Planner
                 helpers.CurrentKey = key;
                 var past = new FindingHistory(history, playbook.Id, rule.Id, key);
                 var globals = templates.Message is null && templates.Actions.Count == 0 && templates.Digests.Count == 0 ? null
-                    : new TemplateScope(() => Globals(playbook, relatedSources, raw, lets, past), new FindingValues(names, raw, lets, past, playbook.TimeZone), shared[raw.RuleIndex] ??= Shared(playbook, rule, severity, asOf, helpers)) { Helpers = helpers };
+                    : new TemplateScope(new FindingValues(names, playbook, relatedSources, raw, lets, past), shared[raw.RuleIndex] ??= Shared(playbook, rule, severity, asOf, helpers)) { Helpers = helpers };
                 var message = templates.Message is not null ? TemplateRenderer.Render(templates.Message, globals!, TemplateSink.Text)
                     : raw.Resolves ? $"resolved: {rule.Title ?? rule.Id}" : rule.Title ?? rule.Id;
                 var actions = templates.Actions.Count == 0 ? [] : new PlannedAction[templates.Actions.Count];
@@ -486,7 +486,8 @@ internal static class Planner
     /// A finding's values read straight from its record, as <see cref="Globals"/> would hold them: templates that the
     /// interpreter need not render (most) never make the values object.
     /// </summary>
-    private sealed class FindingValues(IReadOnlyDictionary<string, (int Kind, int Index)> names, RawFinding raw, object?[] lets, FindingHistory past, TimeZoneInfo zone) : IFindingValues
+    private sealed class FindingValues(IReadOnlyDictionary<string, (int Kind, int Index)> names, PlaybookDefinition playbook, IReadOnlyList<SourceDefinition> relatedSources, RawFinding raw, object?[] lets, FindingHistory past)
+        : IFindingValues
     {
         private const int Field = 0, Related = 1, Let = 2, Segment = 3, Value = 4, History = 5;
 
@@ -526,7 +527,11 @@ internal static class Planner
             return names;
         }
 
+        private readonly TimeZoneInfo _zone = playbook.TimeZone;
+
         public object Layout => names;
+
+        public ScriptObject Build() => Globals(playbook, relatedSources, raw, lets, past);
 
         public bool TryGet(string name, out object? value)
         {
@@ -543,11 +548,11 @@ internal static class Planner
             var index = slot & 0xFFFFFF;
             return (slot >> 24) switch
             {
-                Field => ForTemplate(raw.Record.GetField(index), zone),
-                Let => ForTemplate(lets[index], zone),
+                Field => ForTemplate(raw.Record.GetField(index), _zone),
+                Let => ForTemplate(lets[index], _zone),
                 Segment => raw.Segments[index],
-                Value => ForTemplate(raw.Values[index], zone),
-                _ => ForTemplate(index == 0 ? past.Fired() : past.Delivered(), zone),
+                Value => ForTemplate(raw.Values[index], _zone),
+                _ => ForTemplate(index == 0 ? past.Fired() : past.Delivered(), _zone),
             };
         }
     }
@@ -571,9 +576,10 @@ internal static class Planner
 
     internal static PlannedAction RenderAction(CompiledAction action, TemplateScope globals, PreflightChecks checks, string baseDirectory, WorkspaceDefinition workspace)
     {
-        var fields = new List<PlannedActionField>(action.Fields.Count);
-        foreach (var field in action.Fields)
+        var fields = new PlannedActionField[action.Fields.Count];
+        for (var f = 0; f < fields.Length; f++)
         {
+            var field = action.Fields[f];
             try
             {
                 var sink = SinkOf(action, field.Name);
@@ -581,7 +587,7 @@ internal static class Planner
                 // A JSON body written from parts whose text makes any value JSON is not read again to tell.
                 var knownJson = byParts && sink == TemplateSink.Json && TemplateParts.Of(field.Template!.Template)!.WritesJson;
                 Preflight(action, field, rendered, checks, baseDirectory, knownJson);
-                fields.Add(rendered);
+                fields[f] = rendered;
             }
             catch (ActionFieldException)
             {
@@ -609,7 +615,7 @@ internal static class Planner
     }
 
     /// <summary>The rendered text of the field named <paramref name="name"/>; null when there is none.</summary>
-    private static string? Text(List<PlannedActionField> fields, string name)
+    private static string? Text(PlannedActionField[] fields, string name)
     {
         foreach (var field in fields)
         {

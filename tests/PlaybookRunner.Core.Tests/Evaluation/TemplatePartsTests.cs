@@ -57,7 +57,7 @@ public sealed class TemplatePartsTests
         shared.SetValue("now", Now.DateTime, true);
         helpers.AddTo(shared);
         shared.IsReadOnly = true;
-        return slots ? new TemplateScope(() => finding, new SlotValues(finding), shared) { Helpers = helpers } : new TemplateScope(finding, shared) { Helpers = helpers };
+        return slots ? new TemplateScope(new SlotValues(finding), shared) { Helpers = helpers } : new TemplateScope(finding, shared) { Helpers = helpers };
     }
 
     /// <summary>A finding's values by slot: the slots of every name a scope has, one layout for all.</summary>
@@ -72,6 +72,8 @@ public sealed class TemplatePartsTests
         public int Slot(string name) => finding.ContainsKey(name) ? Array.IndexOf(Slots, name) : -1;
 
         public object? At(int slot) => finding[Slots[slot]];
+
+        public ScriptObject Build() => finding;
     }
 
     private static string Outcome(Func<string> render)
