@@ -84,19 +84,14 @@ internal sealed class TemplateParts
     };
 
     /// <summary>
-    /// The value of a part as the full render would find it: the names above the finding's values first (a name
-    /// there that this path does not write, such as a sink's own helper, gives up), then the finding's values.
+    /// The value of a part as the full render would find it, by name: the rule's shared names first, then the finding's
+    /// values (a sink's own helpers, above both, are refused by the sink's plan before any value is read).
     /// False when the full render must do it.
     /// </summary>
-    public static bool TryValue(Part part, TemplateScope scope, ScriptObject? overrides, out object? value)
+    private static bool TryValue(Part part, TemplateScope scope, out object? value)
     {
         value = null;
         var name = part.Name!;
-        if (overrides?.ContainsKey(name) == true)
-        {
-            return false;
-        }
-
         if (!scope.Shared.TryGetValue(name, out var found) && !scope.TryFindingValue(name, out found))
         {
             return false;
@@ -197,7 +192,7 @@ internal sealed class TemplateParts
                         return null;
                     }
                 }
-                else if (!TryValue(part, scope, TemplateRenderer.OverridesOf(sink), out value))
+                else if (!TryValue(part, scope, out value))
                 {
                     return null;
                 }
@@ -228,8 +223,9 @@ internal sealed class TemplateParts
     /// </summary>
     private sealed record SinkPlan(bool[] InString, bool[] AfterQuery, string? Constant);
 
-    private readonly SinkPlan?[] _plans = new SinkPlan?[Enum.GetValues<TemplateSink>().Length];
-    private readonly bool[] _planned = new bool[Enum.GetValues<TemplateSink>().Length];
+    private static readonly int Sinks = Enum.GetValues<TemplateSink>().Length;
+    private readonly SinkPlan?[] _plans = new SinkPlan?[Sinks];
+    private readonly bool[] _planned = new bool[Sinks];
 
     private SinkPlan? Plan(TemplateSink sink)
     {
@@ -263,7 +259,7 @@ internal sealed class TemplateParts
             {
                 foreach (var c in text)
                 {
-                    (open, escaped) = !open ? (c == '"', false) : escaped ? (true, false) : c == '\\' ? (true, true) : (c != '"', false);
+                    (open, escaped) = TemplateRenderer.JsonScan(open, escaped, c);
                 }
 
                 written.Append(text);

@@ -126,7 +126,7 @@ internal static class TemplateRenderer
     }
 
     /// <summary>Renders one template against a finding's values, every value escaped for where the output lands.</summary>
-    public static string Render(CompiledTemplate template, TemplateScope scope, TemplateSink sink) => Render(template, scope, sink, interpreted: false);
+    public static string Render(CompiledTemplate template, TemplateScope scope, TemplateSink sink) => Render(template, scope, sink, out _);
 
     /// <summary>
     /// Renders one template as <see cref="Render(CompiledTemplate, TemplateScope, TemplateSink)"/>; <paramref name="byParts"/> says it was
@@ -141,7 +141,7 @@ internal static class TemplateRenderer
         }
 
         byParts = false;
-        return Render(template, scope, sink, interpreted: true);
+        return Interpret(template, scope, sink);
     }
 
     /// <summary>
@@ -149,14 +149,13 @@ internal static class TemplateRenderer
     /// (<see cref="TemplateParts"/>) unless <paramref name="interpreted"/> asks for Scriban's own render (which the
     /// tests compare it with).
     /// </summary>
-    internal static string Render(CompiledTemplate template, TemplateScope scope, TemplateSink sink, bool interpreted)
+    internal static string Render(CompiledTemplate template, TemplateScope scope, TemplateSink sink, bool interpreted) =>
+        interpreted ? Interpret(template, scope, sink) : Render(template, scope, sink, out _);
+
+    /// <summary>Renders one template with Scriban's interpreter, in the sink's escaping context.</summary>
+    private static string Interpret(CompiledTemplate template, TemplateScope scope, TemplateSink sink)
     {
         var overrides = Overrides.GetValueOrDefault(sink);
-        if (!interpreted && TemplateParts.Of(template.Template) is { } parts && parts.TryRender(scope, sink) is { } fast)
-        {
-            return fast;
-        }
-
         var contexts = _contexts ??= [];
         if (!contexts.Remove(sink, out var context))
         {
@@ -248,6 +247,10 @@ internal static class TemplateRenderer
                 return true;
         }
     }
+
+    /// <summary>Where a JSON body's text stands after <paramref name="c"/>: inside a string, and right after a '\' there.</summary>
+    internal static (bool InString, bool Escaped) JsonScan(bool inString, bool escaped, char c) =>
+        !inString ? (c == '"', false) : escaped ? (true, false) : c == '\\' ? (true, true) : (c != '"', false);
 
     /// <summary>Why a value from the data cannot be written into a webhook URL's path or query, or null when it can.</summary>
     private static string? UrlValueProblem(string text, bool afterQuery) =>
@@ -355,23 +358,7 @@ internal static class TemplateRenderer
         {
             for (; _scanned < written.Length; _scanned++)
             {
-                var c = written[_scanned];
-                if (!_inString)
-                {
-                    _inString = c == '"';
-                }
-                else if (_escaped)
-                {
-                    _escaped = false;
-                }
-                else if (c == '\\')
-                {
-                    _escaped = true;
-                }
-                else if (c == '"')
-                {
-                    _inString = false;
-                }
+                (_inString, _escaped) = JsonScan(_inString, _escaped, written[_scanned]);
             }
 
             if (_inString && _escaped && value is not RawText)
@@ -635,7 +622,7 @@ internal sealed class TemplateHelpers(DateTimeOffset now, TimeZoneInfo zone)
     }
 
     /// <summary>The printable ASCII characters the escaping writes as they are, asked of the encoder itself: text of only these is its own escape.</summary>
-    private static readonly SearchValues<char> JsonUnescaped = SearchValues.Create(
+    internal static readonly SearchValues<char> JsonUnescaped = SearchValues.Create(
         [.. Enumerable.Range(0x20, 0x7F - 0x20).Select(c => (char)c).Where(c => JsonEncodedText.Encode(c.ToString(), JavaScriptEncoder.UnsafeRelaxedJsonEscaping).Value == c.ToString())]);
 
     /// <summary>Text escaped for HTML.</summary>

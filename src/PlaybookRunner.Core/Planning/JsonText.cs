@@ -15,8 +15,8 @@ namespace PlaybookRunner.Core.Planning;
 /// </summary>
 internal static class JsonText
 {
-    /// <summary>The ASCII characters the plan's writer writes as they are.</summary>
-    private static readonly SearchValues<char> Unescaped;
+    /// <summary>The ASCII characters the plan's writer writes as they are (the encoder's, as templates' JSON escaping reads it).</summary>
+    private static readonly SearchValues<char> Unescaped = Evaluation.TemplateHelpers.JsonUnescaped;
 
     /// <summary>For each ASCII character, the bytes the plan's writer writes for it inside a string.</summary>
     private static readonly byte[][] Escapes = new byte[128][];
@@ -24,7 +24,6 @@ internal static class JsonText
     static JsonText()
     {
         var buffer = new ArrayBufferWriter<byte>();
-        var unescaped = new List<char>();
         for (var c = (char)0; c < 128; c++)
         {
             buffer.ResetWrittenCount();
@@ -35,13 +34,7 @@ internal static class JsonText
 
             // Between the quotes the writer put around it.
             Escapes[c] = buffer.WrittenSpan[1..^1].ToArray();
-            if (Escapes[c] is [var only] && only == c)
-            {
-                unescaped.Add(c);
-            }
         }
-
-        Unescaped = SearchValues.Create([.. unescaped]);
     }
 
     /// <summary>The longest text escaped here; longer text is the writer's (a body is at most 64 KiB, as every render).</summary>
