@@ -12,7 +12,7 @@ namespace PlaybookRunner.Benchmarks;
 /// <c>startup --playbook PATH [--runs N] [--dir DIR]</c>: wall time of <c>--version</c> and of <c>validate</c> of the examples
 /// and of 100 rules, with the compile cache warm and with it off (a cold compile every time).
 /// <c>throughput [--actions N] [--kind file|webhook] ...</c>: actions a second <c>run</c> executes (<see cref="ThroughputBench"/>).
-/// <c>tick --worker PATH/playbook.dll [--rows N] [--rate R]</c>: one daemon tick through its evaluation worker (<see cref="TickBench"/>).
+/// <c>tick --worker PATH/playbook.dll [--rows N] [--rate R] [--ticks N]</c>: daemon ticks through the evaluation worker (<see cref="TickBench"/>).
 /// <c>micro [BenchmarkDotNet options]</c>: evaluation only, in memory, with allocations.
 /// <c>shape [--rows N] [--rates 1,25,100] [--repeat N] [--render-cost] [--smoke] [--dir DIR]</c>: the shape real playbooks have (<see cref="ShapeBench"/>),
 /// planned to a JSON file by PlaybookRunner and by the hand-written floor at each firing rate; checks the two wrote
@@ -40,7 +40,7 @@ internal static class Program
             case "tick":
                 return await TickBench.RunAsync(args[1..]);
             default:
-                Console.Error.WriteLine("usage: e2e [--rows N] [--smoke] [--dir DIR] | shape [--rows N] [--rates 1,25,100] [--repeat N] [--render-cost] [--smoke] [--dir DIR] | throughput [--actions N] [--kind file|webhook] [--delay-ms 2] [--concurrency 4] [--repeat N] [--daemon] | tick --worker PATH/playbook.dll [--rows N] [--rate R] [--dir DIR] | startup --playbook PATH [--runs N] [--dir DIR] | micro [BenchmarkDotNet options]");
+                Console.Error.WriteLine("usage: e2e [--rows N] [--smoke] [--dir DIR] | shape [--rows N] [--rates 1,25,100] [--repeat N] [--render-cost] [--smoke] [--dir DIR] | throughput [--actions N] [--kind file|webhook] [--delay-ms 2] [--concurrency 4] [--repeat N] [--daemon] | tick --worker PATH/playbook.dll [--rows N] [--rate R] [--ticks N] [--dir DIR] | startup --playbook PATH [--runs N] [--dir DIR] | micro [BenchmarkDotNet options]");
                 return 2;
         }
     }

@@ -6,12 +6,13 @@ using PlaybookRunner.Hosting;
 namespace PlaybookRunner.Benchmarks;
 
 /// <summary>
-/// <c>tick --worker PATH/playbook.dll [--rows N] [--rate R] [--dir DIR]</c>: one daemon tick of the shape playbook
+/// <c>tick --worker PATH/playbook.dll [--rows N] [--rate R] [--ticks N] [--dir DIR]</c>: daemon ticks of the shape playbook
 /// (<see cref="ShapeBench"/>) end to end, as <c>playbook daemon</c> runs it: the tick is evaluated by the evaluation
 /// worker (<c>dotnet playbook.dll __evaluate</c>, a separate process under the heap limit <c>worker_memory_mb</c>
 /// gives it), the daemon reads the worker's answer a finding at a time and records every firing in the SQLite store.
-/// Prints the findings recorded, the tick's time, the worker's peak resident memory and the daemon's.
-/// Actions are recorded as pending, not executed.
+/// Prints the findings recorded, the tick's time, the worker's peak resident memory and the daemon's. With
+/// <c>--ticks N</c>, N ticks a day apart: the later ones read the history the earlier ones recorded. Actions are
+/// recorded as pending, not executed.
 /// </summary>
 internal static class TickBench
 {
@@ -30,6 +31,9 @@ internal static class TickBench
         ShapeBench.Write(dir, rows, rate);
         var playbook = Path.Combine(dir, "shape.yaml");
         File.WriteAllText(playbook, File.ReadAllText(playbook).Replace("source: customers\n", "source: customers\nschedule: \"0 9 * * *\"\n", StringComparison.Ordinal));
+        // The bench records actions and never executes them: without a bound this large the backlog of the first
+        // tick would hold the second back (backpressure), which is what a real daemon's pending actions do.
+        File.AppendAllText(Path.Combine(dir, "runner.yaml"), "execution:\n  max_backlog: 1000000000\n");
         foreach (var store in Directory.EnumerateFiles(dir, "bench-state.db*"))
         {
             File.Delete(store);
@@ -44,20 +48,25 @@ internal static class TickBench
             return 1;
         }
 
-        var clock = Stopwatch.StartNew();
+        var ticks = Program.Option(args, "--ticks") is { } t ? int.Parse(t, CultureInfo.InvariantCulture) : 1;
         var unit = daemon.Current!.Units.Single();
-        var peak = new ChildPeak();
-        var ran = await daemon.RunTickAsync(unit, BenchWorkspace.AsOf, CancellationToken.None);
-        clock.Stop();
-        peak.Dispose();
-        var workerPeak = peak.Peak;
-
-        var last = daemon.Schedules().Single().Last;
-        var self = HighWater("/proc/self/status");
         var limit = daemon.Current.Prepared.Workspace.ExecutionOptions.WorkerMemoryMb;
-        Console.WriteLine($"tick ran: {ran}; result {last?.Result}; {last?.Findings:N0} findings, {last?.Recorded:N0} recorded, {last?.Errors ?? 0} errors, {clock.Elapsed.TotalSeconds:F1} s");
-        Console.WriteLine($"worker: peak resident {workerPeak / 1e6:F0} MB under a heap limit of {limit:N0} MB (worker_memory_mb); daemon: peak resident {self / 1e6:F0} MB");
-        return ran && last is { Result: TickResult.Ok, Errors: 0 } ? 0 : 1;
+        var ok = true;
+        for (var day = 0; day < ticks; day++)
+        {
+            // Each tick a day after the one before: from the second on, the worker and the daemon read the history the earlier ticks recorded.
+            var clock = Stopwatch.StartNew();
+            var peak = new ChildPeak();
+            var ran = await daemon.RunTickAsync(unit, BenchWorkspace.AsOf.AddDays(day), CancellationToken.None);
+            clock.Stop();
+            peak.Dispose();
+            var last = daemon.Schedules().Single().Last;
+            Console.WriteLine($"tick {day + 1} ran: {ran}; result {last?.Result}; {last?.Findings:N0} findings, {last?.Recorded:N0} actions recorded, {last?.Errors ?? 0} errors, {clock.Elapsed.TotalSeconds:F1} s");
+            Console.WriteLine($"  worker: peak resident {peak.Peak / 1e6:F0} MB under a heap limit of {limit:N0} MB (worker_memory_mb); daemon so far: peak resident {HighWater("/proc/self/status") / 1e6:F0} MB");
+            ok &= ran && last is { Result: TickResult.Ok, Errors: 0 };
+        }
+
+        return ok ? 0 : 1;
     }
 
     /// <summary>Samples the peak resident memory (VmHWM) of this process's children (the worker) until stopped.</summary>

@@ -109,7 +109,7 @@ internal sealed partial class Daemon
             }
             else if (plan is not null)
             {
-                recorded = RunExecutor.Record(store, _time, plan).Count;
+                recorded = RunExecutor.Record(store, _time, plan);
             }
         }
         catch (Exception ex) when (ex is not (OperationCanceledException or OutOfMemoryException) && !StoreErrors.IsStoreError(ex))

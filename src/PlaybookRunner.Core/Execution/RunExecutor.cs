@@ -93,16 +93,23 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
     }
 
     /// <summary>Records every pending finding's firing and actions; returns the idempotency keys recorded, in order, with their lanes.</summary>
-    public IReadOnlyList<(string Key, string Lane)> Record(Plan plan) => Record(store, time, plan);
+    public IReadOnlyList<(string Key, string Lane)> Record(Plan plan)
+    {
+        var keys = new List<(string Key, string Lane)>();
+        Record(store, time, plan, keys);
+        return keys;
+    }
 
     /// <summary>
     /// Records every pending finding's firing and actions in <paramref name="store"/>, and every resolution's; then the
     /// holds of the rules the store follows (<c>for:</c>, <c>on_resolve:</c>). Needs no executor (the daemon's scheduler
-    /// records, its worker executes).
+    /// records, its worker executes). Returns the number of actions recorded; their idempotency keys and lanes are added
+    /// to <paramref name="keys"/> when given (the daemon's tick gives none: its plan may have millions of actions, and it
+    /// executes them from the store, not from a list).
     /// </summary>
-    public static IReadOnlyList<(string Key, string Lane)> Record(StateStore store, TimeProvider time, Plan plan)
+    public static int Record(StateStore store, TimeProvider time, Plan plan, List<(string Key, string Lane)>? keys = null)
     {
-        var keys = new List<(string Key, string Lane)>();
+        var recorded = 0;
         // Recorded a store batch at a time as the findings stream by, so a large plan's payloads are never all held.
         var now = time.GetUtcNow();
         var firings = new List<Firing>(StateStore.FiringsPerTransaction);
@@ -140,7 +147,8 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
                     Payload: payload.ToJson());
             }).ToList();
             Add(new Firing(finding.Playbook, finding.Rule, finding.Key, plan.AsOf, actions) { Kind = finding.IsResolution ? "resolved" : "fired" });
-            keys.AddRange(actions.Select(a => (a.IdempotencyKey, a.Lane)));
+            recorded += actions.Count;
+            keys?.AddRange(actions.Select(a => (a.IdempotencyKey, a.Lane)));
         }
 
         foreach (var digest in plan.Digests)
@@ -149,7 +157,8 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             var payload = ToPayload(digest.Action, Planner.SeverityName(digest.Severity), DigestDirectory(plan, digest));
             var action = (IdempotencyKey: IdempotencyKey("digest", digest.Name, digest.Group, 0, plan.AsOf), Index: 0, digest.Action.Type, Lane: Lane(payload), Payload: payload.ToJson());
             Add(new Firing("digest", digest.Name, digest.Group, plan.AsOf, [action]) { Kind = "digest" });
-            keys.Add((action.IdempotencyKey, action.Lane));
+            recorded++;
+            keys?.Add((action.IdempotencyKey, action.Lane));
         }
 
         store.RecordFirings(firings, now);
@@ -159,7 +168,7 @@ internal sealed class RunExecutor(StateStore store, ActionExecutor executor, Tim
             store.RecordHolds(plan.AsOf, held, [.. plan.Tracked.Select(t => (t[..t.IndexOf('/', StringComparison.Ordinal)], t[(t.IndexOf('/', StringComparison.Ordinal) + 1)..]))]);
         }
 
-        return keys;
+        return recorded;
     }
 
     /// <summary>The idempotency key of a resolution's action: its own, never one of a firing's.</summary>

@@ -47,7 +47,7 @@ internal abstract partial class StateStore
         {
             while (reader.Read())
             {
-                _holds[(reader.GetString(0), reader.GetString(1), reader.GetString(2))] =
+                _holds[(Shared(reader.GetString(0)), Shared(reader.GetString(1)), reader.GetString(2))] =
                     new Hold(ParseInstant(reader.GetString(3)), ParseInstant(reader.GetString(4)), reader.IsDBNull(5) ? null : ParseInstant(reader.GetString(5)));
             }
         }
@@ -57,7 +57,7 @@ internal abstract partial class StateStore
         {
             while (reader.Read())
             {
-                _evaluated[(reader.GetString(0), reader.GetString(1))] = ParseInstant(reader.GetString(2));
+                _evaluated[(Shared(reader.GetString(0)), Shared(reader.GetString(1)))] = ParseInstant(reader.GetString(2));
             }
         }
     }
@@ -130,7 +130,7 @@ internal abstract partial class StateStore
             foreach (var hold in batches[b])
             {
                 var firedAt = hold.Fired ? at : _holds.TryGetValue((hold.Playbook, hold.Rule, hold.Key), out var before) && before.Since == hold.Since ? before.FiredAt : null;
-                _holds[(hold.Playbook, hold.Rule, hold.Key)] = new Hold(hold.Since, at, firedAt);
+                _holds[(Shared(hold.Playbook), Shared(hold.Rule), hold.Key)] = new Hold(hold.Since, at, firedAt);
             }
         }
 

@@ -163,6 +163,9 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
     private readonly Dictionary<(string, string, string), Hold> _holds = [];
     private readonly Dictionary<(string, string), DateTimeOffset> _evaluated = [];
 
+    /// <summary>Playbook and rule names, one string each: the history above has an entry per customer that fired, and names them all.</summary>
+    private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
+
     protected StateStore(DbConnection? connection, TimeProvider time, TimeSpan lease)
     {
         Connection = connection;
@@ -184,7 +187,7 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
             {
                 while (reader.Read())
                 {
-                    _lastFired[(reader.GetString(0), reader.GetString(1), reader.GetString(2))] = ParseInstant(reader.GetString(3));
+                    _lastFired[(Shared(reader.GetString(0)), Shared(reader.GetString(1)), reader.GetString(2))] = ParseInstant(reader.GetString(3));
                 }
             }
 
@@ -193,7 +196,7 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
             {
                 while (reader.Read())
                 {
-                    _lastDelivered[(reader.GetString(0), reader.GetString(1), reader.GetString(2))] = ParseInstant(reader.GetString(3));
+                    _lastDelivered[(Shared(reader.GetString(0)), Shared(reader.GetString(1)), reader.GetString(2))] = ParseInstant(reader.GetString(3));
                 }
             }
 
@@ -202,7 +205,7 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
             {
                 while (reader.Read())
                 {
-                    _deadLetters[(reader.GetString(0), reader.GetString(1), reader.GetString(2))] = (ParseInstant(reader.GetString(3)), reader.GetString(4));
+                    _deadLetters[(Shared(reader.GetString(0)), Shared(reader.GetString(1)), reader.GetString(2))] = (ParseInstant(reader.GetString(3)), reader.GetString(4));
                 }
             }
 
@@ -234,6 +237,17 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
 
     /// <summary>Binds the parameters <see cref="NowSql"/> and <see cref="LeaseUntilSql"/> use.</summary>
     protected abstract void BindClock(DbCommand command);
+
+    /// <summary>The one string of a playbook or rule name the history holds (<paramref name="name"/> itself, the first time).</summary>
+    protected string Shared(string name)
+    {
+        if (!_names.TryGetValue(name, out var shared))
+        {
+            _names[name] = shared = name;
+        }
+
+        return shared;
+    }
 
     /// <inheritdoc />
     public DateTimeOffset? LastFired(string playbook, string rule, string key) =>
@@ -269,6 +283,19 @@ internal abstract partial class StateStore : IFiringHistory, IDisposable
         parameter.ParameterName = name;
         parameter.Value = value ?? DBNull.Value;
         command.Parameters.Add(parameter);
+    }
+
+    /// <summary>Sets a parameter of a command executed once per row: added the first time, its value replaced after.</summary>
+    protected static void Bind(DbCommand command, string name, object? value)
+    {
+        if (command.Parameters.Contains(name))
+        {
+            command.Parameters[name].Value = value ?? DBNull.Value;
+        }
+        else
+        {
+            Add(command, name, value);
+        }
     }
 
     /// <summary>Applies the migrations not yet applied, in one transaction; refuses a store newer than this version.</summary>

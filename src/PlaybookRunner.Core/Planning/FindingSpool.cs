@@ -188,23 +188,31 @@ internal sealed class FindingSpool(int inMemory, string folder)
 
         // The finding as the JSON plan writes it inside its findings array (depth 2, indented, from the line
         // break before it): copied out as a raw value, it makes the same bytes as writing the finding there.
-        _buffer.ResetWrittenCount();
-        if (_writer is null)
+        // One writer stays inside one findings array for many findings (started again once its buffer holds
+        // a megabyte), so a finding costs no new writer state and no array opened for it.
+        if (_writer is null || _buffer.WrittenCount > 1 << 20)
         {
-            _writer = new Utf8JsonWriter(_buffer, PlanDocument.Indented);
-        }
-        else
-        {
-            _writer.Reset(_buffer);
+            _buffer.ResetWrittenCount();
+            if (_writer is null)
+            {
+                _writer = new Utf8JsonWriter(_buffer, PlanDocument.Indented);
+            }
+            else
+            {
+                _writer.Reset(_buffer);
+            }
+
+            _writer.WriteStartObject();
+            _writer.WriteStartArray("findings");
+            _writer.Flush();
         }
 
-        _writer.WriteStartObject();
-        _writer.WriteStartArray("findings");
-        _writer.Flush();
-        var start = (int)_writer.BytesCommitted;
+        var start = _buffer.WrittenCount;
         PlanDocument.WriteFinding(_writer, finding);
         _writer.Flush();
-        segment.Append(finding.Key, _buffer.WrittenSpan[start..]);
+        var bytes = _buffer.WrittenSpan[start..];
+        // After the array's first element the writer puts the separating comma first; the copy-out writes its own.
+        segment.Append(finding.Key, bytes[0] == (byte)',' ? bytes[1..] : bytes);
     }
 }
 

@@ -43,9 +43,23 @@ internal static class JsonText
     /// <summary>Writes <c>"name": "value"</c> (or <c>null</c>) as <paramref name="json"/>'s own <c>WriteString</c> would.</summary>
     public static void Write(Utf8JsonWriter json, string name, string? value)
     {
+        json.WritePropertyName(name);
+        WriteValue(json, value);
+    }
+
+    /// <summary>Writes <c>"name": "value"</c> (or <c>null</c>) with a name encoded once, as <paramref name="json"/>'s own <c>WriteString</c> would.</summary>
+    public static void Write(Utf8JsonWriter json, JsonEncodedText name, string? value)
+    {
+        json.WritePropertyName(name);
+        WriteValue(json, value);
+    }
+
+    /// <summary>Writes the value of the property just named.</summary>
+    private static void WriteValue(Utf8JsonWriter json, string? value)
+    {
         if (value is null || !ReferenceEquals(json.Options.Encoder, JavaScriptEncoder.UnsafeRelaxedJsonEscaping) || value.Length > MaxLength)
         {
-            json.WriteString(name, value);
+            json.WriteStringValue(value);
             return;
         }
 
@@ -54,7 +68,7 @@ internal static class JsonText
         if (first < 0 || text[first..].ContainsAnyInRange('\u0080', '\uFFFF'))
         {
             // Nothing to escape (the writer copies it at once), or text beyond ASCII (the encoder decides each character).
-            json.WriteString(name, value);
+            json.WriteStringValue(value);
             return;
         }
 
@@ -81,7 +95,6 @@ internal static class JsonText
             System.Text.Ascii.FromUtf16(rest, output[written..], out var last);
             written += last;
             output[written++] = (byte)'"';
-            json.WritePropertyName(name);
             json.WriteRawValue(output[..written], skipInputValidation: true);
         }
         finally

@@ -17,6 +17,16 @@ public static class PlanDocument
     /// <summary>How the document is written: indented, with only what JSON requires escaped.</summary>
     internal static readonly JsonWriterOptions Indented = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    // The names every finding and action writes, encoded once (a spilled plan writes them millions of times).
+    private static readonly JsonEncodedText PlaybookName = JsonEncodedText.Encode("playbook");
+    private static readonly JsonEncodedText RuleName = JsonEncodedText.Encode("rule");
+    private static readonly JsonEncodedText KeyName = JsonEncodedText.Encode("key");
+    private static readonly JsonEncodedText SeverityName = JsonEncodedText.Encode("severity");
+    private static readonly JsonEncodedText MessageName = JsonEncodedText.Encode("message");
+    private static readonly JsonEncodedText SuppressedName = JsonEncodedText.Encode("suppressed");
+    private static readonly JsonEncodedText ActionsName = JsonEncodedText.Encode("actions");
+    private static readonly JsonEncodedText TypeName = JsonEncodedText.Encode("type");
+
     /// <summary>The document as text. Byte-identical for identical inputs.</summary>
     public static string Write(Plan plan, string baseDirectory, PlanChanges? changes = null)
     {
@@ -315,12 +325,12 @@ public static class PlanDocument
     internal static void WriteFinding(Utf8JsonWriter json, PlannedFinding f)
     {
         json.WriteStartObject();
-        json.WriteString("playbook", f.Playbook);
-        json.WriteString("rule", f.Rule);
-        json.WriteString("key", f.Key);
-        json.WriteString("severity", Planner.SeverityName(f.Severity));
-        JsonText.Write(json, "message", f.Message);
-        json.WriteBoolean("suppressed", f.Suppressed);
+        json.WriteString(PlaybookName, f.Playbook);
+        json.WriteString(RuleName, f.Rule);
+        json.WriteString(KeyName, f.Key);
+        json.WriteString(SeverityName, Planner.SeverityName(f.Severity));
+        JsonText.Write(json, MessageName, f.Message);
+        json.WriteBoolean(SuppressedName, f.Suppressed);
         if (f.Justification is not null)
         {
             json.WriteString("justification", f.Justification);
@@ -426,7 +436,7 @@ public static class PlanDocument
             json.WriteEndArray();
         }
 
-        json.WriteStartArray("actions");
+        json.WriteStartArray(ActionsName);
         foreach (var action in f.Actions)
         {
             WriteAction(json, action);
@@ -471,7 +481,7 @@ public static class PlanDocument
     private static void WriteAction(Utf8JsonWriter json, PlannedAction action)
     {
         json.WriteStartObject();
-        json.WriteString("type", action.Type);
+        json.WriteString(TypeName, action.Type);
         foreach (var field in action.Fields)
         {
             WriteField(json, field);

@@ -118,6 +118,41 @@ public sealed class FindingSpoolTests
     }
 
     [Fact]
+    public async Task Megabytes_of_spilled_findings_equal_the_held_plan_byte_for_byte()
+    {
+        // The spill's writer stays inside one findings array and starts again past a megabyte of findings: 2,500 findings
+        // of about 1.6 KiB each cross that point several times, with the separating commas of every one in between.
+        using var workspace = new TempWorkspace();
+        var csv = new StringBuilder("id,note\n");
+        for (var i = 0; i < 2500; i++)
+        {
+            csv.Append(CultureInfo.InvariantCulture, $"C{i:D5},{new string((char)('a' + (i % 26)), 700 + (i % 50))}\n");
+        }
+
+        workspace.Write("d.csv", csv.ToString());
+        workspace.Write("runner.yaml", "channels:\n  hook: { kind: webhook, url: \"http://127.0.0.1:9/x\" }\n");
+        workspace.Write("p.yaml", """
+            playbook: p
+            source: { kind: csv, path: d.csv, key: id, fields: { id: string, note: string } }
+            rules:
+              - id: all
+                when: "true"
+                message: "{{ id }}: {{ note }}"
+                actions:
+                  - { type: webhook, channel: hook, body: '{"id": "{{ id }}", "note": "{{ note }}"}' }
+            """);
+
+        using var spill = new TempWorkspace();
+        var (held, heldJson) = await PlanWith([workspace.Root], 1_000_000, spill.Root);
+        var (spilled, spilledJson) = await PlanWith([workspace.Root], 1, spill.Root);
+
+        Assert.IsType<SpooledFindings>(spilled.Plan!.Findings);
+        Assert.Equal(2500, spilled.Plan.Findings.Count);
+        Assert.True(heldJson.Length > 3 << 20, $"the plan is {heldJson.Length} characters");
+        Assert.Equal(heldJson, spilledJson);
+    }
+
+    [Fact]
     public async Task A_spill_folder_that_cannot_be_written_is_a_diagnostic_and_no_plan()
     {
         using var spill = new TempWorkspace();
