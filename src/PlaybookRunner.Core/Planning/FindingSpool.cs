@@ -189,8 +189,9 @@ internal sealed class FindingSpool(int inMemory, string folder)
         // The finding as the JSON plan writes it inside its findings array (depth 2, indented, from the line
         // break before it): copied out as a raw value, it makes the same bytes as writing the finding there.
         // One writer stays inside one findings array for many findings (started again once its buffer holds
-        // a megabyte), so a finding costs no new writer state and no array opened for it.
-        if (_writer is null || _buffer.WrittenCount > 1 << 20)
+        // a megabyte, or when a finding before did not end where it should have), so a finding costs no new
+        // writer state and no array opened for it.
+        if (_writer is null || _writer.CurrentDepth != 2 || _buffer.WrittenCount > 1 << 20)
         {
             _buffer.ResetWrittenCount();
             if (_writer is null)
