@@ -67,6 +67,7 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        RepairTail(path);
         if (File.Exists(path) && (await TailAsync(path, cancellationToken)).Contains(Marker(record), StringComparison.Ordinal))
         {
             return AttemptOutcome.Ok($"already in {Path.GetFileName(path)}");
@@ -135,6 +136,7 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
             try
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                RepairTail(path);
                 var tail = lines.Any(l => batch[l.Index].Attempt > 1) && File.Exists(path) ? await TailAsync(path, cancellationToken) : "";
                 var text = new StringBuilder();
                 foreach (var (i, payload) in lines)
@@ -165,6 +167,53 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
         }
 
         return outcomes;
+    }
+
+    /// <summary>How every line a file action writes starts.</summary>
+    private static readonly byte[] LineStart = Encoding.UTF8.GetBytes("{\"playbook\":");
+
+    /// <summary>
+    /// Makes <paramref name="path"/> end with a line break before lines are appended or looked for. A process killed while
+    /// it wrote can leave the last line cut short (a write is cut at a page when the process is killed): that part of one
+    /// of our lines is removed, since its action is attempted again and writes it whole (looked for only after this, so a
+    /// cut line is never taken for a written one). Any other text without a final line break (the file's own) is kept and
+    /// given one, so that appended lines stay lines of their own.
+    /// </summary>
+    private static void RepairTail(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+        if (stream.Length == 0)
+        {
+            return;
+        }
+
+        var size = (int)Math.Min(stream.Length, TailBytes);
+        var tail = new byte[size];
+        stream.Position = stream.Length - size;
+        stream.ReadExactly(tail);
+        if (tail[^1] == (byte)'\n')
+        {
+            return;
+        }
+
+        var lastBreak = Array.LastIndexOf(tail, (byte)'\n');
+        var fragment = tail.AsSpan(lastBreak + 1);
+        if (fragment.Length <= LineStart.Length ? LineStart.AsSpan().StartsWith(fragment) : fragment.StartsWith(LineStart))
+        {
+            stream.SetLength(stream.Length - fragment.Length);
+        }
+        else
+        {
+            stream.Position = stream.Length;
+            stream.WriteByte((byte)'\n');
+        }
+
+        stream.Flush(flushToDisk: true);
     }
 
     private static string Marker(ActionRecord record) => $"\"id\":{JsonSerializer.Serialize(record.IdempotencyKey)}";

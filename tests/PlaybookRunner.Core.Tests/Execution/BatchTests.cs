@@ -113,6 +113,43 @@ public sealed class BatchTests
 
     private static string Key(int customer) => $"p/r/C{customer.ToString("D4", CultureInfo.InvariantCulture)}/0/20260302T090000.000Z";
 
+    [Theory]
+    [InlineData("{")]
+    [InlineData("{\"playbook\":\"p\",\"rule\":\"r\",\"key\":\"C0001\",\"severity\":\"warn")]
+    [InlineData("{\"playbook\":\"p\",\"rule\":\"r\",\"key\":\"C0001\",\"severity\":\"warning\",\"body\":\"C0001\",\"at\":\"20260302T090000.000Z\",\"id\":\"p/r/C0001/0/20260302T090000.000Z\"}")]
+    public async Task A_line_a_killed_write_cut_short_is_removed_and_written_whole_once(string cut)
+    {
+        // A process killed inside a write leaves the last line cut (at a page): the next write must not glue its lines to
+        // it, and a cut line holding the action's id, its final line break missing, is not taken for the written line.
+        using var workspace = new TempWorkspace();
+        var file = Workspace(workspace, 3, "", "{ type: file, path: out.jsonl, body: \"{{ id }}\" }");
+        var earlier = "{\"playbook\":\"old\",\"rule\":\"r\",\"key\":\"X\",\"severity\":\"info\",\"body\":\"x\",\"at\":\"20260301T090000.000Z\",\"id\":\"old\"}\n";
+        workspace.Write("out.jsonl", earlier + cut);
+
+        var run = await TestEngine.RunAsync([file], Day1, new FixedTimeProvider(Day1));
+
+        Assert.True(run.Success, string.Join("\n", run.Diagnostics.Select(d => d.Message)));
+        var lines = File.ReadAllText(Path.Combine(workspace.Root, "out.jsonl"));
+        Assert.EndsWith("\n", lines, StringComparison.Ordinal);
+        var ids = lines.TrimEnd('\n').Split('\n').Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("id").GetString()).ToList();
+        Assert.Equal(["old", Key(0), Key(1), Key(2)], ids);
+    }
+
+    [Fact]
+    public async Task A_file_of_other_text_without_a_final_line_break_keeps_it_and_gets_the_lines_on_lines_of_their_own()
+    {
+        using var workspace = new TempWorkspace();
+        var file = Workspace(workspace, 2, "", "{ type: file, path: out.jsonl, body: \"{{ id }}\" }");
+        workspace.Write("out.jsonl", "# customers to call, kept by hand");
+
+        var run = await TestEngine.RunAsync([file], Day1, new FixedTimeProvider(Day1));
+
+        Assert.True(run.Success, string.Join("\n", run.Diagnostics.Select(d => d.Message)));
+        var lines = File.ReadAllLines(Path.Combine(workspace.Root, "out.jsonl"));
+        Assert.Equal("# customers to call, kept by hand", lines[0]);
+        Assert.Equal([Key(0), Key(1)], lines[1..].Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("id").GetString()));
+    }
+
     private static string Workspace(TempWorkspace workspace, int customers, string runner, string action, Func<int, string>? team = null)
     {
         team ??= _ => "all";
