@@ -192,14 +192,17 @@ internal sealed class ActionExecutor(WorkspaceDefinition workspace, PluginCatalo
             return;
         }
 
+        // The usual case, a file ending with a line break, costs one byte read.
+        stream.Position = stream.Length - 1;
+        if (stream.ReadByte() == '\n')
+        {
+            return;
+        }
+
         var size = (int)Math.Min(stream.Length, TailBytes);
         var tail = new byte[size];
         stream.Position = stream.Length - size;
         stream.ReadExactly(tail);
-        if (tail[^1] == (byte)'\n')
-        {
-            return;
-        }
 
         var lastBreak = Array.LastIndexOf(tail, (byte)'\n');
         var fragment = tail.AsSpan(lastBreak + 1);
