@@ -10,7 +10,7 @@ namespace PlaybookRunner.Runtime;
 /// </summary>
 [SuppressMessage("Naming", "CA1707", Justification = "__ marks members hidden from playbook expressions.")]
 [SuppressMessage("Style", "IDE1006", Justification = "__ marks members hidden from playbook expressions.")]
-public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
+public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry, IRecordWaits
     where TRecord : GeneratedRecord
 {
     private IReadOnlyList<TRecord> _population = [];
@@ -27,7 +27,7 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
     private long _deadline;
     private EvaluationWatchdog.Handle? _watch;
     private long _recordBaseline = -1;
-    private long _renderTicks;
+    private long _excludedTicks;
     private long _guardCalls;
     private string _where = "between records";
 
@@ -124,6 +124,12 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
     /// <summary>The untyped entry point the engine calls.</summary>
     EvaluationSink IPlaybookEntry.__RunAny(IReadOnlyList<GeneratedRecord> population, IEnumerable<GeneratedRecord> records, DateTimeOffset now, PlaybookShape playbook, IFiringHistory history, TimeSpan budget, Action<RawFinding, object?[]>? onFinding)
     {
+        if (records is IFedRecords fed)
+        {
+            // Waiting for a streamed source is not the conditions' time: the budget and the watchdog leave it out.
+            fed.Listener = this;
+        }
+
         var typed = new TypedList(population);
         return __Run(typed, ReferenceEquals(records, population) ? typed : records.Cast<TRecord>(), now, playbook, history, budget, onFinding);
     }
@@ -252,6 +258,28 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
         Hand(new RawFinding(rule, record, segments) { Values = values, InhibitedBy = inhibitedBy });
     }
 
+    /// <summary>Moves the deadline (and the watchdog's) later by time the budget does not count: rendering, waiting for the source.</summary>
+    private void NotCounted(long stopwatchTicks)
+    {
+        _excludedTicks += stopwatchTicks;
+        var milliseconds = _excludedTicks * 1000 / Stopwatch.Frequency;
+        if (milliseconds > 0)
+        {
+            _excludedTicks -= milliseconds * Stopwatch.Frequency / 1000;
+            _deadline += milliseconds;
+            _watch?.Extend(milliseconds);
+        }
+    }
+
+    void IRecordWaits.Waiting() => _watch?.Pause();
+
+    void IRecordWaits.Waited(long stopwatchTicks)
+    {
+        // Extended before resumed, so that the watchdog never sees the wait counted.
+        NotCounted(stopwatchTicks);
+        _watch?.Resume();
+    }
+
     private void Hand(RawFinding finding)
     {
         if (_sink.OnFinding is { } onFinding)
@@ -259,21 +287,14 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry
             // The budget is the conditions': the time the planner spends rendering the finding is added to the
             // deadline (and the watchdog's), so a large rollout's messages do not use it up. One render is bounded
             // by the template limits, and one that runs past the watchdog's grace still stops the process.
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var started = Stopwatch.GetTimestamp();
             try
             {
                 onFinding(finding, _sink.Lets);
             }
             finally
             {
-                _renderTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
-                var milliseconds = _renderTicks * 1000 / System.Diagnostics.Stopwatch.Frequency;
-                if (milliseconds > 0)
-                {
-                    _renderTicks -= milliseconds * System.Diagnostics.Stopwatch.Frequency / 1000;
-                    _deadline += milliseconds;
-                    _watch?.Extend(milliseconds);
-                }
+                NotCounted(Stopwatch.GetTimestamp() - started);
             }
         }
         else

@@ -15,7 +15,7 @@ internal static class EvaluationWatchdog
     /// <summary>How long past its budget an evaluation may run before the process is stopped.</summary>
     public static readonly TimeSpan Grace = TimeSpan.FromSeconds(10);
 
-    private static readonly ConcurrentDictionary<long, (string Playbook, long Budget, long HardDeadline)> Running = new();
+    private static readonly ConcurrentDictionary<long, (string Playbook, long Budget, long HardDeadline, bool Paused)> Running = new();
     private static Action<string>? _stop;
     private static Timer? _timer;
     private static long _next;
@@ -36,16 +36,16 @@ internal static class EvaluationWatchdog
         }
 
         var id = Interlocked.Increment(ref _next);
-        Running[id] = (playbook, (long)budget.TotalMilliseconds, Environment.TickCount64 + (long)(budget + Grace).TotalMilliseconds);
+        Running[id] = (playbook, (long)budget.TotalMilliseconds, Environment.TickCount64 + (long)(budget + Grace).TotalMilliseconds, false);
         return new Handle(id);
     }
 
     private static void Check()
     {
         var now = Environment.TickCount64;
-        foreach (var (_, (playbook, budget, hardDeadline)) in Running)
+        foreach (var (_, (playbook, budget, hardDeadline, paused)) in Running)
         {
-            if (now > hardDeadline)
+            if (!paused && now > hardDeadline)
             {
                 _stop?.Invoke(string.Create(CultureInfo.InvariantCulture,
                     $"playbook: error PB5003: Evaluation of playbook '{playbook}' exceeded its time budget of {budget} ms and was still running {Grace.TotalSeconds:0} s later (one long call no check can interrupt); the process was stopped"));
@@ -63,6 +63,20 @@ internal static class EvaluationWatchdog
             if (milliseconds > 0 && Running.TryGetValue(id, out var entry))
             {
                 Running[id] = entry with { HardDeadline = entry.HardDeadline + milliseconds };
+            }
+        }
+
+        /// <summary>The evaluation waits for its source: not stopped until <see cref="Resume"/> (which the wait is then added by <see cref="Extend"/>).</summary>
+        public void Pause() => SetPaused(true);
+
+        /// <summary>The wait for the source is over.</summary>
+        public void Resume() => SetPaused(false);
+
+        private void SetPaused(bool paused)
+        {
+            if (Running.TryGetValue(id, out var entry))
+            {
+                Running[id] = entry with { Paused = paused };
             }
         }
 

@@ -10,6 +10,23 @@ internal interface IPlaybookEntry
     EvaluationSink __RunAny(IReadOnlyList<GeneratedRecord> population, IEnumerable<GeneratedRecord> records, DateTimeOffset now, PlaybookShape playbook, IFiringHistory history, TimeSpan budget, Action<RawFinding, object?[]>? onFinding);
 }
 
+/// <summary>
+/// Records fed by a reader on another thread (a streamed source). The time budget counts the conditions, not
+/// the source: the sequence tells its listener when it starts waiting for the reader and how long it waited.
+/// </summary>
+internal interface IFedRecords
+{
+    IRecordWaits? Listener { get; set; }
+}
+
+/// <summary>Told by <see cref="IFedRecords"/> about each wait for records, on the evaluating thread.</summary>
+internal interface IRecordWaits
+{
+    void Waiting();
+
+    void Waited(long stopwatchTicks);
+}
+
 /// <summary>A population held in memory that can be let go once the last <c>let</c> has been computed (a column store).</summary>
 internal interface IReleasablePopulation
 {

@@ -101,4 +101,44 @@ public sealed class BudgetWatchdogProcessTests
         Assert.Contains("error PB5003: Evaluation of playbook 'p' exceeded its time budget of 500 ms and was still running 10 s later", stderr, StringComparison.Ordinal);
         Assert.InRange(clock.Elapsed.TotalSeconds, 10, 40);
     }
+
+    [Fact]
+    public async Task Waiting_for_a_data_file_past_the_budget_and_its_grace_does_not_stop_the_command()
+    {
+        // The data file is a named pipe whose second row comes 11 s after its first, past the 500 ms budget and the
+        // watchdog's 10 s grace: the watchdog, like the budget, leaves out the time spent waiting for the source.
+        using var dir = new TempDir();
+        dir.Write("runner.yaml", "execution: { evaluation_budget_ms: 500 }\n");
+        dir.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: customers.csv, key: id, fields: { id: string, tickets: int } }\nrules:\n  - { id: busy, when: tickets > 1 }\n");
+        var csv = Path.Combine(dir.Root, "customers.csv");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [csv]))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        var writer = Task.Run(async () =>
+        {
+            try
+            {
+                await using var pipe = new StreamWriter(new FileStream(csv, FileMode.Open, FileAccess.Write));
+                await pipe.WriteAsync("id,tickets\nA,5\n");
+                await pipe.FlushAsync();
+                await Task.Delay(TimeSpan.FromSeconds(11));
+                await pipe.WriteAsync("B,7\n");
+            }
+            catch (IOException)
+            {
+                // The command ended before reading the second row (stopped by the watchdog): the assertions say so.
+            }
+        });
+
+        var (code, stdout, stderr) = ProcessRunner.Run("dotnet", [Path.Combine(AppContext.BaseDirectory, "playbook.dll"), "plan", dir.Root, "--as-of", "2026-03-02T09:00:00Z"], timeoutSeconds: 120);
+        await writer.WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(code == 0, $"exit {code}: {stdout}{stderr}");
+        Assert.DoesNotContain("PB5003", stdout + stderr, StringComparison.Ordinal);
+        Assert.Contains("p/busy", stdout, StringComparison.Ordinal);
+        Assert.Contains("2 findings", stdout, StringComparison.Ordinal);
+    }
 }

@@ -1,4 +1,6 @@
+using System.Collections;
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using PlaybookRunner.Core.Compilation;
 using PlaybookRunner.Core.Diagnostics;
 using PlaybookRunner.Core.Evaluation;
@@ -118,7 +120,7 @@ internal static class RecordStream
             // the evaluation can drop it once the lets are computed.
             var lets = population;
             population = [];
-            sink = unit.Run(lets, Flatten(buffer, stop.Token), asOf, history, budget, onFinding);
+            sink = unit.Run(lets, new FedRecords(buffer, stop.Token), asOf, history, budget, onFinding);
         }
         finally
         {
@@ -138,13 +140,36 @@ internal static class RecordStream
         }
     }
 
-    private static IEnumerable<GeneratedRecord> Flatten(BlockingCollection<GeneratedRecord[]> buffer, CancellationToken cancellationToken)
+    /// <summary>The buffer's records in order; each wait for the reader is told to the evaluation, whose budget leaves it out.</summary>
+    private sealed class FedRecords(BlockingCollection<GeneratedRecord[]> buffer, CancellationToken cancellationToken) : IEnumerable<GeneratedRecord>, IFedRecords
     {
-        foreach (var batch in buffer.GetConsumingEnumerable(cancellationToken))
+        public IRecordWaits? Listener { get; set; }
+
+        public IEnumerator<GeneratedRecord> GetEnumerator()
         {
-            foreach (var record in batch)
+            while (buffer.TryTake(out var batch) || (batch = Wait()) is not null)
             {
-                yield return record;
+                foreach (var record in batch)
+                {
+                    yield return record;
+                }
+            }
+        }
+
+        IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+        /// <summary>The next batch once the reader has one; null when it has finished.</summary>
+        private GeneratedRecord[]? Wait()
+        {
+            Listener?.Waiting();
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                return buffer.TryTake(out var batch, Timeout.Infinite, cancellationToken) ? batch : null;
+            }
+            finally
+            {
+                Listener?.Waited(Stopwatch.GetTimestamp() - started);
             }
         }
     }

@@ -27,14 +27,56 @@ public sealed class RunawayTests
     public void A_huge_nested_iteration_is_stopped_within_the_budget_and_names_the_rule_and_key()
     {
         using var workspace = new TempWorkspace();
-        // 3 s, not 1: playbook q, evaluated after the runaway, has the same budget, and on a loaded CI machine (every test
-        // project side by side) a pause of over a second before its first record made it a second, spurious PB5003.
+        // 3 s, not 1: playbook q, evaluated after the runaway, has the same budget. On a loaded CI machine (every test
+        // project side by side) its reading thread could start seconds late, which made a second, spurious PB5003 "at
+        // key 'A', in between records"; waiting for the source is no longer counted (the test below), and 3 s leaves
+        // room for the evaluating thread itself being descheduled.
         var (plan, elapsed) = Plan(workspace, "Enumerable.Range(0, 100000).SelectMany(i => Enumerable.Range(0, 100000)).Count(j => j < 0) > 0", budgetMs: 3000);
         var error = Assert.Single(plan.Errors);
         Assert.Equal(("PB5003", "p", "runaway", "A"), (error.Id, error.Playbook, error.Rule, error.Key));
         Assert.Equal("Evaluation of playbook 'p' exceeded its time budget of 3000 ms at key 'A', in rule 'runaway'; stopped", error.Message);
         Assert.True(elapsed < TimeSpan.FromSeconds(30), $"took {elapsed}");
         Assert.Equal(["q/other A", "q/other B"], plan.Findings.Select(f => $"{f.Playbook}/{f.Rule} {f.Key}"));
+    }
+
+    [Fact]
+    public async Task Waiting_for_a_slow_data_file_does_not_use_up_the_conditions_time_budget()
+    {
+        // The data file is a named pipe whose rows come 0.8 s apart, the budget is 300 ms and the conditions take
+        // microseconds: the budget counts the conditions, not the time the evaluation waits for its source (on a
+        // loaded machine, a reader thread that starts late). One reading pass only: a let's first pass and a second
+        // writer could race on the pipe (the second writer connects to the first reader before it has closed).
+        using var workspace = new TempWorkspace();
+        workspace.Write("runner.yaml", "execution: { evaluation_budget_ms: 300 }\n");
+        workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int } }\nrules:\n  - { id: r, when: n > 0 }\n");
+        var csv = Path.Combine(workspace.Root, "d.csv");
+        using (var mkfifo = Process.Start("mkfifo", [csv]))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        async Task Write()
+        {
+            // Opening a pipe for writing waits for its reader.
+            await using var pipe = new StreamWriter(new FileStream(csv, FileMode.Open, FileAccess.Write));
+            await pipe.WriteAsync("id,n\n");
+            foreach (var row in new[] { "A,1", "B,2", "C,3" })
+            {
+                await pipe.WriteAsync(row + "\n");
+                await pipe.FlushAsync();
+                await Task.Delay(800);
+            }
+        }
+
+        var writer = Task.Run(Write);
+        var result = await TestEngine.PlanAsync([workspace.Root], AsOf);
+        await writer.WaitAsync(TimeSpan.FromSeconds(60));
+
+        var plan = result.Plan ?? throw new InvalidOperationException(string.Join("\n", result.Diagnostics.Select(d => d.Message)));
+
+        Assert.Empty(plan.Errors);
+        Assert.Equal(["A", "B", "C"], plan.Findings.Select(f => f.Key));
     }
 
     [Fact]
