@@ -10,7 +10,7 @@ namespace PlaybookRunner.Runtime;
 /// </summary>
 [SuppressMessage("Naming", "CA1707", Justification = "__ marks members hidden from playbook expressions.")]
 [SuppressMessage("Style", "IDE1006", Justification = "__ marks members hidden from playbook expressions.")]
-public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry, IRecordWaits
+public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry, IRecordWaits, IEvaluationClock
     where TRecord : GeneratedRecord
 {
     private IReadOnlyList<TRecord> _population = [];
@@ -64,7 +64,7 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry, IRecor
         PlaybookShape playbook,
         IFiringHistory history,
         TimeSpan budget,
-        Action<RawFinding, object?[]>? onFinding = null)
+        IFindingHandler? onFinding = null)
     {
         _population = population;
         _sink = new EvaluationSink { OnFinding = onFinding };
@@ -90,7 +90,17 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry, IRecor
             // Expressions see one culture everywhere, so string comparison and formatting never depend on the machine.
             System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
             System.Globalization.CultureInfo.CurrentUICulture = System.Globalization.CultureInfo.InvariantCulture;
+            if (onFinding is not null)
+            {
+                onFinding.Clock = this;
+            }
+
             __Evaluate(records);
+            if (onFinding is not null)
+            {
+                // The findings still being rendered are finished within the evaluation: a render that fails is reported as if it had failed as its finding fired.
+                onFinding.Finish();
+            }
         }
         catch (LetFailedException ex)
         {
@@ -122,7 +132,7 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry, IRecor
     }
 
     /// <summary>The untyped entry point the engine calls.</summary>
-    EvaluationSink IPlaybookEntry.__RunAny(IReadOnlyList<GeneratedRecord> population, IEnumerable<GeneratedRecord> records, DateTimeOffset now, PlaybookShape playbook, IFiringHistory history, TimeSpan budget, Action<RawFinding, object?[]>? onFinding)
+    EvaluationSink IPlaybookEntry.__RunAny(IReadOnlyList<GeneratedRecord> population, IEnumerable<GeneratedRecord> records, DateTimeOffset now, PlaybookShape playbook, IFiringHistory history, TimeSpan budget, IFindingHandler? onFinding)
     {
         if (records is IFedRecords fed)
         {
@@ -259,7 +269,21 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry, IRecor
     }
 
     /// <summary>Moves the deadline (and the watchdog's) later by time the budget does not count: rendering, waiting for the source.</summary>
+    void IEvaluationClock.NotCounted(long stopwatchTicks) => NotCounted(stopwatchTicks);
+
     private void NotCounted(long stopwatchTicks)
+    {
+        if (NotCountedMilliseconds(stopwatchTicks) is > 0 and var milliseconds)
+        {
+            _watch?.Extend(milliseconds);
+        }
+    }
+
+    void IEvaluationClock.BudgetNotCounted(long stopwatchTicks) => NotCountedMilliseconds(stopwatchTicks);
+
+    void IEvaluationClock.WatchdogNotCounted(long milliseconds) => _watch?.Extend(milliseconds);
+
+    private long NotCountedMilliseconds(long stopwatchTicks)
     {
         _excludedTicks += stopwatchTicks;
         var milliseconds = _excludedTicks * 1000 / Stopwatch.Frequency;
@@ -267,8 +291,9 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry, IRecor
         {
             _excludedTicks -= milliseconds * Stopwatch.Frequency / 1000;
             _deadline += milliseconds;
-            _watch?.Extend(milliseconds);
         }
+
+        return milliseconds;
     }
 
     void IRecordWaits.Waiting() => _watch?.Pause();
@@ -284,18 +309,10 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry, IRecor
     {
         if (_sink.OnFinding is { } onFinding)
         {
-            // The budget is the conditions': the time the planner spends rendering the finding is added to the
-            // deadline (and the watchdog's), so a large rollout's messages do not use it up. One render is bounded
-            // by the template limits, and one that runs past the watchdog's grace still stops the process.
-            var started = Stopwatch.GetTimestamp();
-            try
-            {
-                onFinding(finding, _sink.Lets);
-            }
-            finally
-            {
-                NotCounted(Stopwatch.GetTimestamp() - started);
-            }
+            // The budget is the conditions': the handler tells the clock the time it spends on the finding (rendering it,
+            // here or on another thread), so a large rollout's messages do not use it up. One render is bounded by the
+            // template limits, and one that runs past the watchdog's grace still stops the process.
+            onFinding.Found(finding, _sink.Lets);
         }
         else
         {

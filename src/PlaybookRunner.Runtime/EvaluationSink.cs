@@ -34,7 +34,7 @@ internal sealed class EvaluationSink
     /// When set, each finding is handed here as it fires, with the let values, instead of being kept in
     /// <see cref="Findings"/>: the planner renders it and lets the record go (findings never all held).
     /// </summary>
-    public Action<RawFinding, object?[]>? OnFinding { get; init; }
+    public IFindingHandler? OnFinding { get; init; }
 
     public List<RawError> Errors { get; } = [];
 

@@ -57,26 +57,32 @@ internal static class EvaluationWatchdog
     /// <summary>One watched evaluation.</summary>
     public sealed class Handle(long id) : IDisposable
     {
-        /// <summary>Moves the hard deadline <paramref name="milliseconds"/> later (time the evaluation spent on what its budget does not count).</summary>
+        // The evaluating thread and a rendering thread may both move the deadline.
+        private readonly Lock _lock = new();
+
+        /// <summary>Moves the hard deadline <paramref name="milliseconds"/> later (time the evaluation spent on what its budget does not count); from any thread.</summary>
         public void Extend(long milliseconds)
         {
-            if (milliseconds > 0 && Running.TryGetValue(id, out var entry))
+            if (milliseconds > 0)
             {
-                Running[id] = entry with { HardDeadline = entry.HardDeadline + milliseconds };
+                Update(entry => entry with { HardDeadline = entry.HardDeadline + milliseconds });
             }
         }
 
         /// <summary>The evaluation waits for its source: not stopped until <see cref="Resume"/> (which the wait is then added by <see cref="Extend"/>).</summary>
-        public void Pause() => SetPaused(true);
+        public void Pause() => Update(entry => entry with { Paused = true });
 
         /// <summary>The wait for the source is over.</summary>
-        public void Resume() => SetPaused(false);
+        public void Resume() => Update(entry => entry with { Paused = false });
 
-        private void SetPaused(bool paused)
+        private void Update(Func<(string Playbook, long Budget, long HardDeadline, bool Paused), (string, long, long, bool)> change)
         {
-            if (Running.TryGetValue(id, out var entry))
+            lock (_lock)
             {
-                Running[id] = entry with { Paused = paused };
+                if (Running.TryGetValue(id, out var entry))
+                {
+                    Running[id] = change(entry);
+                }
             }
         }
 

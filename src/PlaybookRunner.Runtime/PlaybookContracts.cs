@@ -7,7 +7,7 @@ internal sealed class PopulationAggregateAttribute : Attribute;
 /// <summary>How the engine runs a generated playbook without knowing its record type.</summary>
 internal interface IPlaybookEntry
 {
-    EvaluationSink __RunAny(IReadOnlyList<GeneratedRecord> population, IEnumerable<GeneratedRecord> records, DateTimeOffset now, PlaybookShape playbook, IFiringHistory history, TimeSpan budget, Action<RawFinding, object?[]>? onFinding);
+    EvaluationSink __RunAny(IReadOnlyList<GeneratedRecord> population, IEnumerable<GeneratedRecord> records, DateTimeOffset now, PlaybookShape playbook, IFiringHistory history, TimeSpan budget, IFindingHandler? onFinding);
 }
 
 /// <summary>
@@ -25,6 +25,35 @@ internal interface IRecordWaits
     void Waiting();
 
     void Waited(long stopwatchTicks);
+}
+
+/// <summary>
+/// What the engine does with each finding as it fires (renders it and lets the record go). The time it takes is not the
+/// conditions' and is left out of the time budget: the handler reports it to the <see cref="IEvaluationClock"/> it is given.
+/// </summary>
+internal interface IFindingHandler
+{
+    /// <summary>Set by the evaluation before the first finding.</summary>
+    IEvaluationClock? Clock { get; set; }
+
+    /// <summary>One finding, in the order the findings fire; the let values are the same array for every finding.</summary>
+    void Found(RawFinding finding, object?[] lets);
+
+    /// <summary>The records have ended: every finding handed over is dealt with before this returns.</summary>
+    void Finish();
+}
+
+/// <summary>The evaluation's time budget and watchdog, told about time that is not the conditions'.</summary>
+internal interface IEvaluationClock
+{
+    /// <summary>On the evaluating thread: <paramref name="stopwatchTicks"/> of it were not the conditions' (the budget and the watchdog leave them out).</summary>
+    void NotCounted(long stopwatchTicks);
+
+    /// <summary>On the evaluating thread: time spent waiting for work done on another thread, which reports it through <see cref="WatchdogNotCounted"/>; only the budget leaves it out.</summary>
+    void BudgetNotCounted(long stopwatchTicks);
+
+    /// <summary>From any thread: <paramref name="milliseconds"/> of work done for the evaluation on another thread, which the watchdog leaves out.</summary>
+    void WatchdogNotCounted(long milliseconds);
 }
 
 /// <summary>A population held in memory that can be let go once the last <c>let</c> has been computed (a column store).</summary>

@@ -6,7 +6,7 @@ namespace PlaybookRunner.Core.Compilation;
 /// <summary>A playbook ready to evaluate: its definition, its compiled code and its parsed templates.</summary>
 internal sealed record CompiledPlaybookUnit(
     PlaybookDefinition Definition,
-    Func<IReadOnlyList<GeneratedRecord>, IEnumerable<GeneratedRecord>, DateTimeOffset, IFiringHistory, TimeSpan, Action<RawFinding, object?[]>?, EvaluationSink> Run,
+    Func<IReadOnlyList<GeneratedRecord>, IEnumerable<GeneratedRecord>, DateTimeOffset, IFiringHistory, TimeSpan, IFindingHandler?, EvaluationSink> Run,
     RuleTemplates[] Templates);
 
 /// <summary>

@@ -24,6 +24,9 @@ internal sealed class FindingSpool(int inMemory, string folder)
     private Utf8JsonWriter? _writer;
     private bool _spilling;
 
+    // Past the held findings, each finding is written to its spill file on a thread of its own, in the order added.
+    private OrderedWorker<PlannedFinding>? _spiller;
+
     /// <summary>The default of <see cref="Model.HostContext.FindingsInMemory"/>: findings held before spilling.</summary>
     public const int HostLimit = 10_000;
 
@@ -72,6 +75,7 @@ internal sealed class FindingSpool(int inMemory, string folder)
     /// <summary>Closes the spill files of a plan that will not be completed (it failed part-way).</summary>
     public void Abandon()
     {
+        _spiller?.Dispose();
         foreach (var segment in _segments.Values)
         {
             segment.Dispose();
@@ -134,16 +138,18 @@ internal sealed class FindingSpool(int inMemory, string folder)
         if (!_spilling)
         {
             _spilling = true;
+            _spiller = new OrderedWorker<PlannedFinding>(Spill, "plan spill");
             foreach (var held in _held)
             {
-                Spill(held);
+                _spiller.Post(held);
             }
 
             _held.Clear();
             _held.TrimExcess();
         }
 
-        Spill(finding);
+        // A spill that failed is thrown here, at the next finding, or by Complete.
+        _spiller!.Post(finding);
     }
 
     /// <summary>
@@ -173,6 +179,7 @@ internal sealed class FindingSpool(int inMemory, string folder)
             return _held;
         }
 
+        _spiller!.Drain();
         var segments = _segments.Values.OrderBy(s => s.Playbook, StringComparer.Ordinal).ThenBy(s => s.RuleIndex).ToList();
         segments.ForEach(s => s.Finish());
         return new SpooledFindings(segments, Count);

@@ -71,66 +71,79 @@ internal static class Planner
         var digests = new DigestCollector(workspace, asOf);
         var errors = new List<Diagnostic>();
         var streamed = new HashSet<SourceDefinition>();
-        foreach (var unit in units)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var playbook = unit.Definition;
-            var budget = workspace.Definition.ExecutionOptions.EvaluationBudget;
-            // Each finding is rendered as it fires (the record is let go after it) and handed to the spool;
-            // rendering has its loop, recursion and output limits, and shares the evaluation's time budget.
-            var render = FindingRenderer(workspace, unit, asOf, history, scope, spool, errors, throttles, digests);
-            EvaluationSink sink;
-            try
+            foreach (var unit in units)
             {
-                if (records.TryGetValue(playbook.Source, out var held))
+                cancellationToken.ThrowIfCancellationRequested();
+                var playbook = unit.Definition;
+                var budget = workspace.Definition.ExecutionOptions.EvaluationBudget;
+                // Each finding is rendered soon after it fires, on a thread of its own while the conditions go on (the record
+                // is let go after it), and handed to the spool; rendering has its loop, recursion and output limits, and the
+                // evaluation's time budget leaves it out.
+                using var render = new RenderPipeline(FindingRenderer(workspace, unit, asOf, history, scope, spool, errors, throttles, digests));
+                EvaluationSink sink;
+                try
                 {
-                    sink = unit.Run(held, held, asOf, history, budget, render);
-                }
-                else
-                {
-                    var stream = await RecordStream.EvaluateAsync(workspace, unit, records, catalog, secrets, asOf, history, budget, progress, render, cancellationToken);
-                    // Every playbook on a file reads it again; its diagnostics and count are reported once.
-                    if (streamed.Add(playbook.Source))
+                    if (records.TryGetValue(playbook.Source, out var held))
                     {
-                        diagnostics.AddRange(stream.Diagnostics);
-                        planDiagnostics.AddRange(stream.Diagnostics.Where(d => !d.IsError));
-                        recordCount += stream.Count;
+                        sink = unit.Run(held, held, asOf, history, budget, render);
+                        // An evaluation stopped early (budget, let) still renders what fired before it stopped.
+                        render.Finish();
                     }
                     else
                     {
-                        diagnostics.AddRange(stream.Diagnostics.Where(d => d.IsError));
-                    }
+                        var stream = await RecordStream.EvaluateAsync(workspace, unit, records, catalog, secrets, asOf, history, budget, progress, render, cancellationToken);
+                        render.Finish();
+                        // Every playbook on a file reads it again; its diagnostics and count are reported once.
+                        if (streamed.Add(playbook.Source))
+                        {
+                            diagnostics.AddRange(stream.Diagnostics);
+                            planDiagnostics.AddRange(stream.Diagnostics.Where(d => !d.IsError));
+                            recordCount += stream.Count;
+                        }
+                        else
+                        {
+                            diagnostics.AddRange(stream.Diagnostics.Where(d => d.IsError));
+                        }
 
-                    if (stream.Sink is not { } streamedSink)
-                    {
-                        continue;
-                    }
+                        if (stream.Sink is not { } streamedSink)
+                        {
+                            continue;
+                        }
 
-                    sink = streamedSink;
+                        sink = streamedSink;
+                    }
+                }
+                catch (SpillFailedException ex)
+                {
+                    spool.Abandon();
+                    diagnostics.Add(DiagnosticDescriptors.SpillFailed, SourceLocation.None, host.FindingsInMemory, host.SpillFolder, ex.Message);
+                    return null;
+                }
+
+                foreach (var error in sink.Errors)
+                {
+                    errors.Add(Diagnostic.About(DiagnosticDescriptors.ConditionThrew, playbook.Id, RuleOf(error.Where), error.Key.Length == 0 ? null : error.Key,
+                        error.Where, error.Key, Describe(error.Exception)));
+                }
+
+                if (sink.BudgetExceeded)
+                {
+                    var descriptor = sink.BudgetMemory ? DiagnosticDescriptors.MemoryExceeded : DiagnosticDescriptors.BudgetExceeded;
+                    var limit = !sink.BudgetMemory ? (long)budget.TotalMilliseconds
+                        : sink.OutOfMemory ? HeapLimit.Megabytes ?? 0
+                        : sink.MemoryAllowance / (1024 * 1024);
+                    errors.Add(Diagnostic.About(descriptor, playbook.Id, RuleOf(sink.BudgetWhere), sink.BudgetKey,
+                        playbook.Id, limit, sink.BudgetKey, sink.BudgetWhere));
                 }
             }
-            catch (SpillFailedException ex)
-            {
-                spool.Abandon();
-                diagnostics.Add(DiagnosticDescriptors.SpillFailed, SourceLocation.None, host.FindingsInMemory, host.SpillFolder, ex.Message);
-                return null;
-            }
-
-            foreach (var error in sink.Errors)
-            {
-                errors.Add(Diagnostic.About(DiagnosticDescriptors.ConditionThrew, playbook.Id, RuleOf(error.Where), error.Key.Length == 0 ? null : error.Key,
-                    error.Where, error.Key, Describe(error.Exception)));
-            }
-
-            if (sink.BudgetExceeded)
-            {
-                var descriptor = sink.BudgetMemory ? DiagnosticDescriptors.MemoryExceeded : DiagnosticDescriptors.BudgetExceeded;
-                var limit = !sink.BudgetMemory ? (long)budget.TotalMilliseconds
-                    : sink.OutOfMemory ? HeapLimit.Megabytes ?? 0
-                    : sink.MemoryAllowance / (1024 * 1024);
-                errors.Add(Diagnostic.About(descriptor, playbook.Id, RuleOf(sink.BudgetWhere), sink.BudgetKey,
-                    playbook.Id, limit, sink.BudgetKey, sink.BudgetWhere));
-            }
+        }
+        catch
+        {
+            // Cancelled, or failed in a way not reported as a diagnostic: the spill's thread and files are let go.
+            spool.Abandon();
+            throw;
         }
 
         if (diagnostics.HasErrors)

@@ -37,7 +37,7 @@ internal static class RecordStream
         IFiringHistory history,
         TimeSpan budget,
         IProgress<long>? progress,
-        Action<RawFinding, object?[]>? onFinding,
+        IFindingHandler? onFinding,
         CancellationToken cancellationToken)
     {
         var playbook = unit.Definition;

@@ -168,6 +168,27 @@ public sealed class FindingSpoolTests
         Assert.DoesNotContain("   at ", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_spill_that_fails_on_its_own_thread_is_the_same_diagnostic_and_no_plan()
+    {
+        // 3,000 findings: rendered on the rendering thread and spilled on the spill thread, where creating the first spill
+        // file fails; the failure comes back through both threads to the evaluation, which stops.
+        using var workspace = new TempWorkspace();
+        workspace.Write("d.csv", "id,n\n" + string.Concat(Enumerable.Range(0, 3000).Select(i => $"C{i:D5},{i}\n")));
+        workspace.Write("p.yaml", "playbook: p\nsource: { kind: csv, path: d.csv, key: id, fields: { id: string, n: int } }\nrules:\n  - { id: all, when: \"true\", message: \"{{ id }} {{ n }}\" }\n");
+        using var spill = new TempWorkspace();
+        var missing = Path.Combine(spill.Root, "no", "such", "folder");
+        var engine = new PlaybookEngine(TestEngine.Options(new FixedTimeProvider(AsOf)) with { FindingsInMemory = 2, SpillFolder = missing });
+
+        var result = await engine.PlanAsync([workspace.Root], AsOf);
+
+        Assert.Null(result.Plan);
+        var error = Assert.Single(result.Diagnostics, d => d.IsError);
+        Assert.Equal("PB5017", error.Id);
+        Assert.StartsWith($"A plan of more than 2 findings writes them to temporary files in '{missing}', which failed: ", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("abcd")]
     [InlineData("dacb")]

@@ -1,0 +1,170 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.ExceptionServices;
+
+namespace PlaybookRunner.Core.Planning;
+
+/// <summary>
+/// Does work on items on a thread of its own, one item at a time in the order they were posted, while the posting thread
+/// goes on. Items are handed over in batches of <see cref="BatchSize"/>, at most <see cref="BatchesAhead"/> batches ahead
+/// (the poster waits beyond that, so what is in flight is bounded). The thread starts with the first full batch: a few
+/// items are done on the posting thread by <see cref="Drain"/>. Work that throws stops the thread's work (later batches are
+/// taken and dropped, so the poster never waits on a full queue) and is thrown once to the poster, at its next post or drain.
+/// The thread sees the invariant culture, as expressions and templates do.
+/// </summary>
+internal sealed class OrderedWorker<T>(Action<T> work, string name) : IDisposable
+{
+    /// <summary>Items handed over at a time.</summary>
+    public const int BatchSize = 256;
+
+    /// <summary>Batches the poster may be ahead of the work before it waits.</summary>
+    public const int BatchesAhead = 4;
+
+    private T[] _batch = new T[BatchSize];
+    private int _used;
+    private BlockingCollection<(T[] Items, int Count)>? _queue;
+    private Thread? _thread;
+    private ExceptionDispatchInfo? _failure;
+    private volatile bool _broken;
+    private volatile bool _stopping;
+    private bool _disposed;
+
+    /// <summary>Told, on the worker's thread, the stopwatch ticks each batch took.</summary>
+    public Action<long>? Worked { get; init; }
+
+    /// <summary>True once the work runs on its own thread.</summary>
+    public bool Started => _thread is not null;
+
+    /// <summary>Hands <paramref name="item"/> over; returns the stopwatch ticks spent waiting for the work to catch up (usually none).</summary>
+    public long Post(T item)
+    {
+        ThrowFailure();
+        _batch[_used++] = item;
+        return _used == BatchSize ? Hand() : 0;
+    }
+
+    /// <summary>
+    /// Every item posted is done when this returns (on this thread when the worker never started); throws what the work threw.
+    /// Returns the stopwatch ticks spent waiting for the worker's thread.
+    /// </summary>
+    public long Drain()
+    {
+        if (_thread is null)
+        {
+            var (batch, used) = (_batch, _used);
+            _used = 0;
+            var (culture, uiCulture) = (CultureInfo.CurrentCulture, CultureInfo.CurrentUICulture);
+            try
+            {
+                CultureInfo.CurrentCulture = CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
+                DoAll(batch, used);
+            }
+            finally
+            {
+                (CultureInfo.CurrentCulture, CultureInfo.CurrentUICulture) = (culture, uiCulture);
+            }
+
+            return 0;
+        }
+
+        var waited = 0L;
+        if (!_queue!.IsAddingCompleted)
+        {
+            waited = _used > 0 ? Hand() : 0;
+            _queue.CompleteAdding();
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        _thread.Join();
+        waited += Stopwatch.GetTimestamp() - started;
+        ThrowFailure();
+        return waited;
+    }
+
+    /// <summary>Stops the worker's thread without doing what is left (the poster ended with an exception, or gave up).</summary>
+    public void Dispose()
+    {
+        if (_thread is null || _disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _stopping = true;
+        if (!_queue!.IsAddingCompleted)
+        {
+            _queue.CompleteAdding();
+        }
+
+        _thread.Join();
+        _queue.Dispose();
+    }
+
+    private long Hand()
+    {
+        if (_thread is null)
+        {
+            _queue = new(BatchesAhead);
+            _thread = new Thread(Work) { IsBackground = true, Name = name };
+            _thread.Start();
+        }
+
+        var waited = 0L;
+        if (!_queue!.TryAdd((_batch, _used)))
+        {
+            var started = Stopwatch.GetTimestamp();
+            _queue.Add((_batch, _used));
+            waited = Stopwatch.GetTimestamp() - started;
+        }
+
+        _batch = new T[BatchSize];
+        _used = 0;
+        return waited;
+    }
+
+    private void Work()
+    {
+        CultureInfo.CurrentCulture = CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
+        foreach (var (items, count) in _queue!.GetConsumingEnumerable())
+        {
+            if (_broken || _stopping)
+            {
+                continue;
+            }
+
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                DoAll(items, count);
+            }
+            catch (Exception ex)
+            {
+                _failure = ExceptionDispatchInfo.Capture(ex);
+                _broken = true;
+            }
+            finally
+            {
+                Worked?.Invoke(Stopwatch.GetTimestamp() - started);
+            }
+        }
+    }
+
+    private void DoAll(T[] items, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var item = items[i];
+            items[i] = default!;
+            work(item);
+        }
+    }
+
+    private void ThrowFailure()
+    {
+        if (_broken && Interlocked.Exchange(ref _failure, null) is { } failure)
+        {
+            failure.Throw();
+        }
+    }
+}
