@@ -114,7 +114,7 @@ internal static class Program
         var agree = true;
         Console.WriteLine($"{rows:N0} customers in {dir}; 3 rules, a Pareto and a percentile let, per rule a message, an email (multi-line body) and a webhook (JSON body); plan --format json --out");
         Console.WriteLine();
-        Console.WriteLine($"{"rate",5} {"engine",-9} {"findings",9} {"seconds",8} {"x floor",8} {"peak heap MB",13} {"held MB",8} {"peak RSS MB",12}");
+        Console.WriteLine($"{"rate",5} {"engine",-9} {"findings",9} {"seconds",8} {"x floor",8} {"cpu s",7} {"peak heap MB",13} {"held MB",8} {"peak RSS MB",12}");
         foreach (var rate in rates)
         {
             ShapeBench.Write(dir, rows, rate);
@@ -148,7 +148,7 @@ internal static class Program
             var ratios = rounds.Select(round => round[1]!.Seconds / round[0]!.Seconds).Order().ToList();
             foreach (var (engine, result) in results)
             {
-                Console.WriteLine($"{rate + "%",5} {engine[6..],-9} {result.Counts.Sum(),9:N0} {result.Seconds,8:F2} {result.Seconds / floor.Seconds,8:F2} {result.PeakHeapMb,13:F0} {result.PeakLiveMb,8:F0} {result.PeakRssMb,12:F0}   (spread {result.Spread:F2} s)");
+                Console.WriteLine($"{rate + "%",5} {engine[6..],-9} {result.Counts.Sum(),9:N0} {result.Seconds,8:F2} {result.Seconds / floor.Seconds,8:F2} {result.CpuSeconds,7:F2} {result.PeakHeapMb,13:F0} {result.PeakLiveMb,8:F0} {result.PeakRssMb,12:F0}   (spread {result.Spread:F2} s)");
             }
 
             Console.WriteLine($"{rate + "%",5} per round: playbook/floor {string.Join(", ", ratios.Select(x => x.ToString("F2", CultureInfo.InvariantCulture)))} (median {ratios[ratios.Count / 2]:F2})");
@@ -272,6 +272,9 @@ internal static class Program
     {
         /// <summary>Slowest minus fastest of the timed runs.</summary>
         public double Spread { get; init; }
+
+        /// <summary>Processor time of the whole process (every thread) over the timed part.</summary>
+        public double CpuSeconds { get; init; }
     }
 
     /// <summary>Runs one engine in a fresh process, so that its time and memory are its own.</summary>
@@ -308,6 +311,8 @@ internal static class Program
     {
         var csv = Path.Combine(dir, "customers.csv");
         using var sampler = new PeakSampler(memory);
+        var cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
+        TimeSpan? cpu = null;
         var clock = Stopwatch.StartNew();
         int[] counts;
         switch (engine.Split(':')[0])
@@ -334,6 +339,7 @@ internal static class Program
                 // Counted after the clock stops: a large plan's findings are read back from its spill files to count them,
                 // work `plan --format json --out` does not do (the JSON is compared byte for byte anyway).
                 clock.Stop();
+                cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuAtStart;
                 counts = [.. ShapeBench.Rules.Select(r => planned.Plan.Findings.Count(f => f.Rule == r.Id))];
                 break;
             case "floor":
@@ -355,13 +361,14 @@ internal static class Program
         }
 
         var seconds = clock.Elapsed.TotalSeconds;
+        cpu ??= Process.GetCurrentProcess().TotalProcessorTime - cpuAtStart;
         var (heap, live, rss) = sampler.Stop();
         if (!memory)
         {
             live = 0;
         }
 
-        Console.WriteLine("RESULT " + JsonSerializer.Serialize(new ChildResult(seconds, heap / 1e6, live / 1e6, rss / 1e6, counts)));
+        Console.WriteLine("RESULT " + JsonSerializer.Serialize(new ChildResult(seconds, heap / 1e6, live / 1e6, rss / 1e6, counts) { CpuSeconds = cpu.Value.TotalSeconds }));
         return 0;
     }
 

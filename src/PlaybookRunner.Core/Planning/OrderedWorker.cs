@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.ExceptionServices;
@@ -23,7 +22,10 @@ internal sealed class OrderedWorker<T>(Action<T> work, string name) : IDisposabl
 
     private T[] _batch = new T[BatchSize];
     private int _used;
-    private BlockingCollection<(T[] Items, int Count)>? _queue;
+    // Batches handed over, guarded by their own lock: waits block at once (Monitor.Wait), with no spinning that
+    // would take a core from the threads doing the work.
+    private readonly Queue<(T[] Items, int Count)> _queue = new();
+    private bool _completed;
     private Thread? _thread;
     private ExceptionDispatchInfo? _failure;
     private volatile bool _broken;
@@ -69,10 +71,10 @@ internal sealed class OrderedWorker<T>(Action<T> work, string name) : IDisposabl
         }
 
         var waited = 0L;
-        if (!_queue!.IsAddingCompleted)
+        if (!Completed)
         {
             waited = _used > 0 ? Hand() : 0;
-            _queue.CompleteAdding();
+            Complete();
         }
 
         var started = Stopwatch.GetTimestamp();
@@ -92,30 +94,57 @@ internal sealed class OrderedWorker<T>(Action<T> work, string name) : IDisposabl
 
         _disposed = true;
         _stopping = true;
-        if (!_queue!.IsAddingCompleted)
-        {
-            _queue.CompleteAdding();
-        }
-
+        Complete();
         _thread.Join();
-        _queue.Dispose();
+    }
+
+    private bool Completed
+    {
+        get
+        {
+            lock (_queue)
+            {
+                return _completed;
+            }
+        }
+    }
+
+    private void Complete()
+    {
+        lock (_queue)
+        {
+            _completed = true;
+            Monitor.PulseAll(_queue);
+        }
     }
 
     private long Hand()
     {
         if (_thread is null)
         {
-            _queue = new(BatchesAhead);
             _thread = new Thread(Work) { IsBackground = true, Name = name };
             _thread.Start();
         }
 
         var waited = 0L;
-        if (!_queue!.TryAdd((_batch, _used)))
+        lock (_queue)
         {
-            var started = Stopwatch.GetTimestamp();
-            _queue.Add((_batch, _used));
-            waited = Stopwatch.GetTimestamp() - started;
+            if (_queue.Count >= BatchesAhead)
+            {
+                var started = Stopwatch.GetTimestamp();
+                while (_queue.Count >= BatchesAhead)
+                {
+                    Monitor.Wait(_queue);
+                }
+
+                waited = Stopwatch.GetTimestamp() - started;
+            }
+
+            _queue.Enqueue((_batch, _used));
+            if (_queue.Count == 1)
+            {
+                Monitor.PulseAll(_queue);
+            }
         }
 
         _batch = new T[BatchSize];
@@ -126,7 +155,7 @@ internal sealed class OrderedWorker<T>(Action<T> work, string name) : IDisposabl
     private void Work()
     {
         CultureInfo.CurrentCulture = CultureInfo.CurrentUICulture = CultureInfo.InvariantCulture;
-        foreach (var (items, count) in _queue!.GetConsumingEnumerable())
+        while (Take() is var (items, count) && items is not null)
         {
             if (_broken || _stopping)
             {
@@ -147,6 +176,32 @@ internal sealed class OrderedWorker<T>(Action<T> work, string name) : IDisposabl
             {
                 Worked?.Invoke(Stopwatch.GetTimestamp() - started);
             }
+        }
+    }
+
+    /// <summary>The next batch, waiting for one; (null, 0) once the poster has completed and every batch is taken.</summary>
+    private (T[]? Items, int Count) Take()
+    {
+        lock (_queue)
+        {
+            while (_queue.Count == 0 && !_completed)
+            {
+                Monitor.Wait(_queue);
+            }
+
+            if (_queue.Count == 0)
+            {
+                return (null, 0);
+            }
+
+            var batch = _queue.Dequeue();
+            if (_queue.Count == BatchesAhead - 1)
+            {
+                // The poster may be waiting for room.
+                Monitor.PulseAll(_queue);
+            }
+
+            return batch;
         }
     }
 
