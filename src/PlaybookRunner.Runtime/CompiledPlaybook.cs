@@ -10,7 +10,7 @@ namespace PlaybookRunner.Runtime;
 /// </summary>
 [SuppressMessage("Naming", "CA1707", Justification = "__ marks members hidden from playbook expressions.")]
 [SuppressMessage("Style", "IDE1006", Justification = "__ marks members hidden from playbook expressions.")]
-public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry, IRecordWaits, IEvaluationClock
+public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry, IEvaluationClock
     where TRecord : GeneratedRecord
 {
     private IReadOnlyList<TRecord> _population = [];
@@ -137,7 +137,7 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry, IRecor
         if (records is IFedRecords fed)
         {
             // Waiting for a streamed source is not the conditions' time: the budget and the watchdog leave it out.
-            fed.Listener = this;
+            fed.Clock = this;
         }
 
         var typed = new TypedList(population);
@@ -296,9 +296,9 @@ public abstract partial class CompiledPlaybook<TRecord> : IPlaybookEntry, IRecor
         return milliseconds;
     }
 
-    void IRecordWaits.Waiting() => _watch?.Pause();
+    void IEvaluationClock.Waiting() => _watch?.Pause();
 
-    void IRecordWaits.Waited(long stopwatchTicks)
+    void IEvaluationClock.Waited(long stopwatchTicks)
     {
         // Extended before resumed, so that the watchdog never sees the wait counted.
         NotCounted(stopwatchTicks);

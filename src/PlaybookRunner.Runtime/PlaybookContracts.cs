@@ -12,19 +12,11 @@ internal interface IPlaybookEntry
 
 /// <summary>
 /// Records fed by a reader on another thread (a streamed source). The time budget counts the conditions, not
-/// the source: the sequence tells its listener when it starts waiting for the reader and how long it waited.
+/// the source: the sequence tells the evaluation's clock when it starts waiting for the reader and how long it waited.
 /// </summary>
 internal interface IFedRecords
 {
-    IRecordWaits? Listener { get; set; }
-}
-
-/// <summary>Told by <see cref="IFedRecords"/> about each wait for records, on the evaluating thread.</summary>
-internal interface IRecordWaits
-{
-    void Waiting();
-
-    void Waited(long stopwatchTicks);
+    IEvaluationClock? Clock { get; set; }
 }
 
 /// <summary>
@@ -54,6 +46,12 @@ internal interface IEvaluationClock
 
     /// <summary>From any thread: <paramref name="milliseconds"/> of work done for the evaluation on another thread, which the watchdog leaves out.</summary>
     void WatchdogNotCounted(long milliseconds);
+
+    /// <summary>On the evaluating thread: it starts waiting for its streamed source (the watchdog is paused).</summary>
+    void Waiting();
+
+    /// <summary>On the evaluating thread: the wait that <see cref="Waiting"/> began is over after <paramref name="stopwatchTicks"/>, which are not counted.</summary>
+    void Waited(long stopwatchTicks);
 }
 
 /// <summary>A population held in memory that can be let go once the last <c>let</c> has been computed (a column store).</summary>

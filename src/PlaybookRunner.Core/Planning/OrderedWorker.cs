@@ -46,11 +46,8 @@ internal sealed class OrderedWorker<T>(Action<T> work, string name) : IDisposabl
         return _used == BatchSize ? Hand() : 0;
     }
 
-    /// <summary>
-    /// Every item posted is done when this returns (on this thread when the worker never started); throws what the work threw.
-    /// Returns the stopwatch ticks spent waiting for the worker's thread.
-    /// </summary>
-    public long Drain()
+    /// <summary>Every item posted is done when this returns (on this thread when the worker never started); throws what the work threw.</summary>
+    public void Drain()
     {
         if (_thread is null)
         {
@@ -67,21 +64,21 @@ internal sealed class OrderedWorker<T>(Action<T> work, string name) : IDisposabl
                 (CultureInfo.CurrentCulture, CultureInfo.CurrentUICulture) = (culture, uiCulture);
             }
 
-            return 0;
+            return;
         }
 
-        var waited = 0L;
         if (!Completed)
         {
-            waited = _used > 0 ? Hand() : 0;
+            if (_used > 0)
+            {
+                Hand();
+            }
+
             Complete();
         }
 
-        var started = Stopwatch.GetTimestamp();
         _thread.Join();
-        waited += Stopwatch.GetTimestamp() - started;
         ThrowFailure();
-        return waited;
     }
 
     /// <summary>Stops the worker's thread without doing what is left (the poster ended with an exception, or gave up).</summary>

@@ -143,7 +143,7 @@ internal static class RecordStream
     /// <summary>The buffer's records in order; each wait for the reader is told to the evaluation, whose budget leaves it out.</summary>
     private sealed class FedRecords(BlockingCollection<GeneratedRecord[]> buffer, CancellationToken cancellationToken) : IEnumerable<GeneratedRecord>, IFedRecords
     {
-        public IRecordWaits? Listener { get; set; }
+        public IEvaluationClock? Clock { get; set; }
 
         public IEnumerator<GeneratedRecord> GetEnumerator()
         {
@@ -161,7 +161,7 @@ internal static class RecordStream
         /// <summary>The next batch once the reader has one; null when it has finished.</summary>
         private GeneratedRecord[]? Wait()
         {
-            Listener?.Waiting();
+            Clock?.Waiting();
             var started = Stopwatch.GetTimestamp();
             try
             {
@@ -169,7 +169,7 @@ internal static class RecordStream
             }
             finally
             {
-                Listener?.Waited(Stopwatch.GetTimestamp() - started);
+                Clock?.Waited(Stopwatch.GetTimestamp() - started);
             }
         }
     }
