@@ -330,6 +330,7 @@ internal static class Program
                     return 1;
                 }
 
+                var planSeconds = clock.Elapsed.TotalSeconds;
                 // What `plan --format json --out FILE` does: the plan streamed into the file.
                 using (var output = new FileStream(ShapeOutput(dir, "shape-playbook"), FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
                 {
@@ -339,6 +340,7 @@ internal static class Program
                 // Counted after the clock stops: a large plan's findings are read back from its spill files to count them,
                 // work `plan --format json --out` does not do (the JSON is compared byte for byte anyway).
                 clock.Stop();
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"phases: planned in {planSeconds:F2} s, written in {clock.Elapsed.TotalSeconds - planSeconds:F2} s"));
                 cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuAtStart;
                 counts = [.. ShapeBench.Rules.Select(r => planned.Plan.Findings.Count(f => f.Rule == r.Id))];
                 break;

@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections;
+using System.IO.Compression;
 using System.Text.Json;
+using Microsoft.Win32.SafeHandles;
 
 namespace PlaybookRunner.Core.Planning;
 
@@ -224,11 +226,19 @@ internal sealed class FindingSpool(int inMemory, string folder)
     }
 }
 
-/// <summary>One rule's spilled findings: length-prefixed JSON in an unlinked file, in arrival order.</summary>
+/// <summary>
+/// One rule's spilled findings, as length-prefixed JSON in an unlinked file. While they arrive in key order (a source
+/// sorted by key) the file is compressed (zlib, its fastest level: the findings of one rule differ in a few values, so
+/// they take about a twelfth of the bytes) and read back as written. The first finding out of key order unpacks the
+/// file into a plain one, read back through an index of keys and offsets sorted at the end.
+/// </summary>
 internal sealed class SpillSegment : IDisposable
 {
     private const int ChunkSize = 1 << 20;
-    private readonly FileStream _file;
+    private readonly string _folder;
+    private FileStream _file;
+    private ZLibStream? _zlib;
+    private BufferedStream? _packer;
     private string? _lastKey;
     private List<(string Key, long Offset, int Length)>? _index;
 
@@ -237,7 +247,10 @@ internal sealed class SpillSegment : IDisposable
         Playbook = playbook;
         RuleIndex = ruleIndex;
         BaseDirectory = baseDirectory;
+        _folder = folder;
         _file = CreateFile(folder);
+        _zlib = new ZLibStream(_file, CompressionLevel.Fastest, leaveOpen: true);
+        _packer = new BufferedStream(_zlib, 1 << 16);
     }
 
     /// <summary>
@@ -271,30 +284,62 @@ internal sealed class SpillSegment : IDisposable
 
     public int RuleIndex { get; }
 
-    public void Dispose() => _file.Dispose();
-
     public string BaseDirectory { get; }
+
+    /// <summary>True while the findings are in key order and their file compressed.</summary>
+    public bool Packed => _index is null;
+
+    /// <summary>The bytes the segment's file holds so far (compressed while <see cref="Packed"/>).</summary>
+    public long FileBytes => _file.Length;
+
+    public void Dispose()
+    {
+        try
+        {
+            // A segment disposed before it was finished belongs to a plan that failed: what is left to compress is dropped.
+            _packer?.Dispose();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            // The file below is closed either way.
+        }
+        finally
+        {
+            _packer = null;
+            _zlib = null;
+            _file.Dispose();
+        }
+    }
 
     public void Append(string key, ReadOnlySpan<byte> finding)
     {
         if (_index is null && _lastKey is not null && string.CompareOrdinal(key, _lastKey) < 0)
         {
-            // Out of key order: from here on the segment is read back through a sorted index.
-            _index = [.. Keys()];
+            // Out of key order: from here on the segment is a plain file read back through a sorted index.
+            Unpack();
         }
 
-        var offset = _file.Position;
         Span<byte> header = stackalloc byte[4];
         BinaryPrimitives.WriteInt32LittleEndian(header, finding.Length);
-        _file.Write(header);
-        _file.Write(finding);
-        _index?.Add((key, offset, finding.Length));
+        if (_index is null)
+        {
+            _packer!.Write(header);
+            _packer.Write(finding);
+        }
+        else
+        {
+            _index.Add((key, _file.Position, finding.Length));
+            _file.Write(header);
+            _file.Write(finding);
+        }
+
         _lastKey = key;
     }
 
-    /// <summary>Writes out what is buffered and puts the index (if any) in key order.</summary>
+    /// <summary>Writes out what is buffered (ending the compressed stream) and puts the index (if any) in key order.</summary>
     public void Finish()
     {
+        EndPacking();
         _file.Flush();
         _index?.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
     }
@@ -305,26 +350,26 @@ internal sealed class SpillSegment : IDisposable
     /// </summary>
     public IEnumerable<ReadOnlyMemory<byte>> Records()
     {
-        if (_index is { } index)
+        if (_index is not { } index)
         {
-            var buffer = new byte[4096];
-            foreach (var (_, offset, length) in index)
+            foreach (var record in Sequential())
             {
-                if (buffer.Length < length)
-                {
-                    buffer = new byte[Math.Max(length, buffer.Length * 2)];
-                }
-
-                ReadExactly(offset + 4, buffer.AsSpan(0, length));
-                yield return buffer.AsMemory(0, length);
+                yield return record;
             }
 
             yield break;
         }
 
-        foreach (var record in Sequential())
+        var buffer = new byte[4096];
+        foreach (var (_, offset, length) in index)
         {
-            yield return record.Bytes;
+            if (buffer.Length < length)
+            {
+                buffer = new byte[Math.Max(length, buffer.Length * 2)];
+            }
+
+            ReadExactly(offset + 4, buffer.AsSpan(0, length));
+            yield return buffer.AsMemory(0, length);
         }
     }
 
@@ -335,64 +380,76 @@ internal sealed class SpillSegment : IDisposable
         return PlanDocument.ReadFinding(document.RootElement) with { RuleIndex = RuleIndex, BaseDirectory = BaseDirectory };
     }
 
-    private IEnumerable<(string Key, long Offset, int Length)> Keys()
+    private void EndPacking()
     {
-        _file.Flush();
-        foreach (var (offset, bytes) in Sequential())
+        if (_packer is { } packer)
         {
-            using var document = JsonDocument.Parse(bytes);
-            yield return (document.RootElement.GetProperty("key").GetString()!, offset, bytes.Length);
+            _packer = null;
+            _zlib = null;
+            packer.Dispose(); // flushes and ends the compressed stream (leaving the file open)
         }
     }
 
-    /// <summary>The records in file order, read a chunk at a time; each valid until the next.</summary>
-    private IEnumerable<(long Offset, ReadOnlyMemory<byte> Bytes)> Sequential()
+    /// <summary>Rewrites the compressed findings so far into a plain file, indexing each by its key.</summary>
+    private void Unpack()
     {
-        var end = _file.Length;
-        var chunk = new byte[ChunkSize];
-        long chunkStart = 0, position = 0;
-        var filled = 0;
-        while (position < end)
+        EndPacking();
+        _file.Flush();
+        var packed = _file;
+        var plain = CreateFile(_folder);
+        _index = [];
+        Span<byte> header = stackalloc byte[4];
+        foreach (var record in Sequential())
         {
-            var at = (int)(position - chunkStart);
-            if (at + 4 > filled || at + 4 + Length(chunk, at) > filled)
-            {
-                // The next record is not all in the chunk: read on from it (into a bigger chunk if it is larger).
-                chunkStart = position;
-                at = 0;
-                filled = Fill(chunk, chunkStart);
-                if (filled >= 4 && 4 + Length(chunk, 0) > chunk.Length)
-                {
-                    chunk = new byte[4 + Length(chunk, 0)];
-                    filled = Fill(chunk, chunkStart);
-                }
+            using var document = JsonDocument.Parse(record);
+            _index.Add((document.RootElement.GetProperty("key").GetString()!, plain.Position, record.Length));
+            BinaryPrimitives.WriteInt32LittleEndian(header, record.Length);
+            plain.Write(header);
+            plain.Write(record.Span);
+        }
 
-                if (filled < 4 || 4 + Length(chunk, 0) > filled)
-                {
-                    throw new IOException("a spill file of the plan ended early");
-                }
+        _file = plain;
+        packed.Dispose();
+    }
+
+    /// <summary>The records of the compressed file in file order, decompressed a chunk at a time; each valid until the next.</summary>
+    private IEnumerable<ReadOnlyMemory<byte>> Sequential()
+    {
+        using var stream = new ZLibStream(new FileView(_file.SafeFileHandle, _file.Length), CompressionMode.Decompress);
+        var chunk = new byte[ChunkSize];
+        int at = 0, filled = 0;
+        while (true)
+        {
+            if (filled - at < 4 && !Fill(4))
+            {
+                yield break;
             }
 
             var size = Length(chunk, at);
-            yield return (position, chunk.AsMemory(at + 4, size));
-            position += 4 + size;
+            if (filled - at < 4 + size && !Fill(4 + size))
+            {
+                throw new IOException("a spill file of the plan ended early");
+            }
+
+            yield return chunk.AsMemory(at + 4, size);
+            at += 4 + size;
+        }
+
+        // Moves the rest of the chunk to its front (into a bigger chunk if a record is larger) and reads on until it holds
+        // <paramref name="needed"/> bytes. False at the end of the file with nothing left; throws when a record is cut short.
+        bool Fill(int needed)
+        {
+            var rest = filled - at;
+            var into = needed > chunk.Length ? new byte[Math.Max(needed, chunk.Length * 2)] : chunk;
+            chunk.AsSpan(at, rest).CopyTo(into);
+            chunk = into;
+            at = 0;
+            filled = rest + stream.ReadAtLeast(chunk.AsSpan(rest), needed - rest, throwOnEndOfStream: false);
+            return filled == 0 ? false : filled >= needed ? true : throw new IOException("a spill file of the plan ended early");
         }
     }
 
     private static int Length(byte[] chunk, int at) => BinaryPrimitives.ReadInt32LittleEndian(chunk.AsSpan(at, 4));
-
-    /// <summary>Reads from <paramref name="offset"/> until <paramref name="chunk"/> is full or the file ends; the bytes read.</summary>
-    private int Fill(byte[] chunk, long offset)
-    {
-        var done = 0;
-        int read;
-        while (done < chunk.Length && (read = RandomAccess.Read(_file.SafeFileHandle, chunk.AsSpan(done), offset + done)) > 0)
-        {
-            done += read;
-        }
-
-        return done;
-    }
 
     private void ReadExactly(long offset, Span<byte> into)
     {
@@ -407,6 +464,39 @@ internal sealed class SpillSegment : IDisposable
 
             done += read;
         }
+    }
+
+    /// <summary>A read-only view of a file of <paramref name="length"/> bytes with a position of its own (positional reads).</summary>
+    private sealed class FileView(SafeFileHandle handle, long length) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => length;
+
+        public override long Position { get; set; }
+
+        public override int Read(Span<byte> buffer)
+        {
+            var read = RandomAccess.Read(handle, buffer[..(int)Math.Min(buffer.Length, length - Position)], Position);
+            Position += read;
+            return read;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
 

@@ -212,4 +212,52 @@ public sealed class FindingSpoolTests
         Assert.Equal(new[] { "a", "b", "c", "d" }.Select(Record), segment.Records().Select(r => Encoding.UTF8.GetString(r.Span)));
         Assert.Empty(Directory.EnumerateFileSystemEntries(spill.Root));
     }
+
+    [Fact]
+    public void A_segment_in_key_order_is_kept_compressed_and_one_out_of_order_key_unpacks_it_losing_nothing()
+    {
+        using var spill = new TempWorkspace();
+        using var segment = new SpillSegment("p", 0, spill.Root, spill.Root);
+        var raw = 0L;
+        for (var n = 0; n < 5_000; n += 2)
+        {
+            var bytes = Encoding.UTF8.GetBytes(SimilarFinding(n));
+            raw += 4 + bytes.Length;
+            segment.Append($"K{n:D6}", bytes);
+        }
+
+        Assert.True(segment.Packed);
+        segment.Append("K000001", Encoding.UTF8.GetBytes(SimilarFinding(1)));
+        Assert.False(segment.Packed);
+        Assert.True(segment.FileBytes > raw, "unpacked, every finding is written plain");
+        segment.Append("K000003", Encoding.UTF8.GetBytes(SimilarFinding(3)));
+        segment.Finish();
+
+        var expected = Enumerable.Range(0, 5_000).Where(n => n % 2 == 0 || n is 1 or 3).Select(SimilarFinding);
+        Assert.Equal(expected, segment.Records().Select(r => Encoding.UTF8.GetString(r.Span)));
+    }
+
+    [Fact]
+    public void A_segment_in_key_order_takes_a_fraction_of_its_findings_bytes_on_disk()
+    {
+        using var spill = new TempWorkspace();
+        using var segment = new SpillSegment("p", 0, spill.Root, spill.Root);
+        var raw = 0L;
+        for (var n = 0; n < 20_000; n++)
+        {
+            var bytes = Encoding.UTF8.GetBytes(SimilarFinding(n));
+            raw += 4 + bytes.Length;
+            segment.Append($"K{n:D6}", bytes);
+        }
+
+        segment.Finish();
+
+        Assert.True(segment.Packed);
+        Assert.True(segment.FileBytes * 5 < raw, $"{segment.FileBytes} bytes on disk for {raw} bytes of findings");
+        Assert.Equal(Enumerable.Range(0, 20_000).Select(SimilarFinding), segment.Records().Select(r => Encoding.UTF8.GetString(r.Span)));
+    }
+
+    /// <summary>A finding of one rule: the same shape with a few values changed, as a rule's rendered findings are.</summary>
+    private static string SimilarFinding(int n) =>
+        $"{{\"key\": \"K{n:D6}\", \"message\": \"K{n:D6} (Fiber, north): {n % 7} open tickets, {n % 90} days since contact\"}}";
 }
