@@ -8,7 +8,7 @@ namespace PlaybookRunner.Core.Execution;
 /// The shared state store: PostgreSQL, for several daemons on one database. Leases are measured by the
 /// database's clock (<c>clock_timestamp()</c>), so daemons with skewed clocks still agree on who holds
 /// what; claims skip rows another daemon has locked. Migrations run under an advisory lock so that
-/// daemons starting together do not race.
+/// daemons starting together do not race; a store already at this version is opened without it.
 /// </summary>
 internal sealed class PostgresStateStore : StateStore
 {
@@ -66,6 +66,14 @@ internal sealed class PostgresStateStore : StateStore
                 }
             }
 
+            if (Current(connection))
+            {
+                // The daemon opens the store for every unit of work, several times a second: a store already at this
+                // version with its identity takes no lock, so a peer stopped while holding or waiting for the migration
+                // lock (a paused process, a frozen VM) cannot stall everyone else's every statement.
+                return new PostgresStateStore(connection, time, lease);
+            }
+
             Execute(connection, $"SELECT pg_advisory_lock({MigrationLock.ToString(CultureInfo.InvariantCulture)})");
             try
             {
@@ -84,6 +92,22 @@ internal sealed class PostgresStateStore : StateStore
             connection.Dispose();
             throw;
         }
+    }
+
+    /// <summary>True when the store's schema is this version's and it has its identity: nothing for <see cref="StateStore.Migrate"/> to do.</summary>
+    private static bool Current(NpgsqlConnection connection)
+    {
+        using var tables = connection.CreateCommand();
+        tables.CommandText = "SELECT to_regclass('schema_version') IS NOT NULL AND to_regclass('meta') IS NOT NULL";
+        if (tables.ExecuteScalar() is not true)
+        {
+            return false;
+        }
+
+        using var current = connection.CreateCommand();
+        current.CommandText = "SELECT (SELECT COALESCE(MAX(version), 0) FROM schema_version) = @version AND EXISTS (SELECT 1 FROM meta WHERE name = 'store_id')";
+        Add(current, "@version", SchemaVersion);
+        return current.ExecuteScalar() is true;
     }
 
     private static void Execute(NpgsqlConnection connection, string sql)

@@ -286,6 +286,9 @@ internal sealed class SpillSegment : IDisposable
 
     public string BaseDirectory { get; }
 
+    /// <summary>The findings appended.</summary>
+    public int Count { get; private set; }
+
     /// <summary>True while the findings are in key order and their file compressed.</summary>
     public bool Packed => _index is null;
 
@@ -334,6 +337,7 @@ internal sealed class SpillSegment : IDisposable
         }
 
         _lastKey = key;
+        Count++;
     }
 
     /// <summary>Writes out what is buffered (ending the compressed stream) and puts the index (if any) in key order.</summary>
@@ -516,6 +520,9 @@ internal sealed class SpooledFindings(IReadOnlyList<SpillSegment> segments, int 
     }
 
     public int Count => count;
+
+    /// <summary>The findings per playbook and rule (its index in the playbook), counted as they were spilled: nothing is read back.</summary>
+    public IEnumerable<(string Playbook, int RuleIndex, int Count)> PerRule() => segments.Select(s => (s.Playbook, s.RuleIndex, s.Count));
 
     public PlannedFinding this[int index] => index >= 0 && index < count ? this.Skip(index).First() : throw new ArgumentOutOfRangeException(nameof(index));
 

@@ -84,6 +84,38 @@ public sealed class ClaimTests(PostgresServer postgres)
         Assert.Equal("1,2,3,4,5,6,7", command.ExecuteScalar());
     }
 
+    [Theory]
+    [InlineData("SELECT pg_advisory_lock(1346523726)")]
+    [InlineData("BEGIN; SELECT pg_advisory_xact_lock(1346523726)")]
+    [InlineData("BEGIN; SELECT * FROM meta FOR UPDATE; SELECT * FROM schema_version FOR UPDATE")]
+    public async Task Postgres_a_stopped_peer_holding_the_migration_lock_or_its_rows_does_not_stall_opening_a_current_store(string held)
+    {
+        // A daemon stopped (SIGSTOP, a frozen VM) while it held the migration lock, or in the middle of a transaction
+        // on the store's schema tables: the others open the store several times a second and must not wait for it.
+        var connection = postgres.CreateDatabase("pbstall");
+        using (PostgresStateStore.Open(connection, write: true, TimeProvider.System, TimeSpan.FromSeconds(30)))
+        {
+        }
+
+        using var peer = new Npgsql.NpgsqlConnection(connection);
+        peer.Open();
+        using (var command = peer.CreateCommand())
+        {
+            command.CommandText = held;
+            command.ExecuteNonQuery();
+        }
+
+        var opening = Task.Run(() =>
+        {
+            using var store = PostgresStateStore.Open(connection, write: true, TimeProvider.System, TimeSpan.FromSeconds(30));
+            Record(store);
+            return store.Claim("t1")?.IdempotencyKey;
+        });
+
+        // Before, the open waited on the lock until the 30 s command timeout and then failed.
+        Assert.Equal(Key, await opening.WaitAsync(TimeSpan.FromSeconds(15)));
+    }
+
     [Fact]
     public void A_missing_connection_variable_and_a_refused_login_are_diagnostics_without_the_secret()
     {

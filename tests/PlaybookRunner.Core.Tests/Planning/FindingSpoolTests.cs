@@ -233,6 +233,8 @@ public sealed class FindingSpoolTests
         segment.Append("K000003", Encoding.UTF8.GetBytes(SimilarFinding(3)));
         segment.Finish();
 
+        Assert.Equal(2_502, segment.Count);
+
         var expected = Enumerable.Range(0, 5_000).Where(n => n % 2 == 0 || n is 1 or 3).Select(SimilarFinding);
         Assert.Equal(expected, segment.Records().Select(r => Encoding.UTF8.GetString(r.Span)));
     }
