@@ -122,26 +122,7 @@ public sealed class FindingSpoolTests
     {
         // The spill's writer stays inside one findings array and starts again past a megabyte of findings: 2,500 findings
         // of about 1.6 KiB each cross that point several times, with the separating commas of every one in between.
-        using var workspace = new TempWorkspace();
-        var csv = new StringBuilder("id,note\n");
-        for (var i = 0; i < 2500; i++)
-        {
-            csv.Append(CultureInfo.InvariantCulture, $"C{i:D5},{new string((char)('a' + (i % 26)), 700 + (i % 50))}\n");
-        }
-
-        workspace.Write("d.csv", csv.ToString());
-        workspace.Write("runner.yaml", "channels:\n  hook: { kind: webhook, url: \"http://127.0.0.1:9/x\" }\n");
-        workspace.Write("p.yaml", """
-            playbook: p
-            source: { kind: csv, path: d.csv, key: id, fields: { id: string, note: string } }
-            rules:
-              - id: all
-                when: "true"
-                message: "{{ id }}: {{ note }}"
-                actions:
-                  - { type: webhook, channel: hook, body: '{"id": "{{ id }}", "note": "{{ note }}"}' }
-            """);
-
+        using var workspace = MegabytesOfFindings();
         using var spill = new TempWorkspace();
         var (held, heldJson) = await PlanWith([workspace.Root], 1_000_000, spill.Root);
         var (spilled, spilledJson) = await PlanWith([workspace.Root], 1, spill.Root);
@@ -257,6 +238,70 @@ public sealed class FindingSpoolTests
         Assert.True(segment.Packed);
         Assert.True(segment.FileBytes * 5 < raw, $"{segment.FileBytes} bytes on disk for {raw} bytes of findings");
         Assert.Equal(Enumerable.Range(0, 20_000).Select(SimilarFinding), segment.Records().Select(r => Encoding.UTF8.GetString(r.Span)));
+    }
+
+    /// <summary>A workspace of 2,500 findings of about 1.6 KiB each (a message and a webhook body with a 700-character note).</summary>
+    private static TempWorkspace MegabytesOfFindings()
+    {
+        var workspace = new TempWorkspace();
+        var csv = new StringBuilder("id,note\n");
+        for (var i = 0; i < 2500; i++)
+        {
+            csv.Append(CultureInfo.InvariantCulture, $"C{i:D5},{new string((char)('a' + (i % 26)), 700 + (i % 50))}\n");
+        }
+
+        workspace.Write("d.csv", csv.ToString());
+        workspace.Write("runner.yaml", "channels:\n  hook: { kind: webhook, url: \"http://127.0.0.1:9/x\" }\n");
+        workspace.Write("p.yaml", """
+            playbook: p
+            source: { kind: csv, path: d.csv, key: id, fields: { id: string, note: string } }
+            rules:
+              - id: all
+                when: "true"
+                message: "{{ id }}: {{ note }}"
+                actions:
+                  - { type: webhook, channel: hook, body: '{"id": "{{ id }}", "note": "{{ note }}"}' }
+            """);
+        return workspace;
+    }
+
+    [Fact]
+    public async Task A_plan_file_that_fails_while_the_spill_is_copied_into_it_is_the_writes_own_error()
+    {
+        // A write that fails part-way through the spilled findings (a full disk) comes back to the caller as the write's
+        // own error, and the spill is left as it was.
+        using var workspace = MegabytesOfFindings();
+        using var spill = new TempWorkspace();
+        var (spilled, _) = await PlanWith([workspace.Root], 1, spill.Root);
+        using var full = new FailingStream(1 << 20);
+
+        var error = Assert.Throws<IOException>(() => PlanDocument.Write(full, spilled.Plan!, workspace.Root));
+
+        Assert.Equal("No space left on device", error.Message);
+        Assert.True(full.Failures > 0);
+        // The plan can still be written whole afterwards: the spill files are untouched.
+        using var written = new MemoryStream();
+        PlanDocument.Write(written, spilled.Plan!, workspace.Root);
+        Assert.True(written.Length > 3 << 20);
+    }
+
+    /// <summary>A stream that takes <paramref name="room"/> bytes and then fails every write, as a full disk does.</summary>
+    private sealed class FailingStream(long room) : MemoryStream
+    {
+        public int Failures { get; private set; }
+
+        public override void Write(ReadOnlySpan<byte> buffer) => Write(buffer.ToArray(), 0, buffer.Length);
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            if (Length + count > room)
+            {
+                Failures++;
+                throw new IOException("No space left on device");
+            }
+
+            base.Write(buffer, offset, count);
+        }
     }
 
     /// <summary>A finding of one rule: the same shape with a few values changed, as a rule's rendered findings are.</summary>
