@@ -237,7 +237,7 @@ internal sealed class SpillSegment : IDisposable
     private const int ChunkSize = 1 << 20;
     private readonly string _folder;
     private FileStream _file;
-    private ZLibStream? _zlib;
+    // While packed: the findings are buffered and compressed into _file (the zlib stream leaves it open).
     private BufferedStream? _packer;
     private string? _lastKey;
     private List<(string Key, long Offset, int Length)>? _index;
@@ -249,8 +249,7 @@ internal sealed class SpillSegment : IDisposable
         BaseDirectory = baseDirectory;
         _folder = folder;
         _file = CreateFile(folder);
-        _zlib = new ZLibStream(_file, CompressionLevel.Fastest, leaveOpen: true);
-        _packer = new BufferedStream(_zlib, 1 << 16);
+        _packer = new BufferedStream(new ZLibStream(_file, CompressionLevel.Fastest, leaveOpen: true), 1 << 16);
     }
 
     /// <summary>
@@ -299,7 +298,8 @@ internal sealed class SpillSegment : IDisposable
     {
         try
         {
-            // A segment disposed before it was finished belongs to a plan that failed: what is left to compress is dropped.
+            // A segment disposed before it was finished belongs to a plan that failed: ending its compressed stream may fail
+            // as the file did, and nothing will read it.
             _packer?.Dispose();
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)
@@ -309,7 +309,6 @@ internal sealed class SpillSegment : IDisposable
         finally
         {
             _packer = null;
-            _zlib = null;
             _file.Dispose();
         }
     }
@@ -389,7 +388,6 @@ internal sealed class SpillSegment : IDisposable
         if (_packer is { } packer)
         {
             _packer = null;
-            _zlib = null;
             packer.Dispose(); // flushes and ends the compressed stream (leaving the file open)
         }
     }
