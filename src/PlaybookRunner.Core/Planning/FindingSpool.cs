@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections;
 using System.IO.Compression;
+using System.Text;
 using System.Text.Json;
 using Microsoft.Win32.SafeHandles;
 
@@ -227,29 +228,38 @@ internal sealed class FindingSpool(int inMemory, string folder)
 }
 
 /// <summary>
-/// One rule's spilled findings, as length-prefixed JSON in an unlinked file. While they arrive in key order (a source
-/// sorted by key) the file is compressed (zlib, its fastest level: the findings of one rule differ in a few values, so
-/// they take about a twelfth of the bytes) and read back as written. The first finding out of key order unpacks the
-/// file into a plain one, read back through an index of keys and offsets sorted at the end.
+/// One rule's spilled findings in an unlinked file, compressed (zlib at its fastest level: the findings of one rule differ
+/// in a few values, so they take about a twelfth of their bytes), each with its key. The file holds sorted runs, each a
+/// compressed stream of its own. While the findings arrive in key order (a source sorted by key) they make one run, read
+/// back as written. From the first finding out of key order, findings are held up to a bounded size
+/// (<c>runBytes</c>), sorted and written as a further run; at the end the runs are merged by key (more than
+/// <c>fanIn</c> runs are first merged into fewer, in the same file), so memory does not grow with the findings.
 /// </summary>
 internal sealed class SpillSegment : IDisposable
 {
     private const int ChunkSize = 1 << 20;
-    private readonly string _folder;
-    private FileStream _file;
-    // While packed: the findings are buffered and compressed into _file (the zlib stream leaves it open).
+    private const int MergeChunkSize = 1 << 16;
+    private readonly FileStream _file;
+    private readonly int _runBytes;
+    private readonly int _fanIn;
+    private readonly List<(long Start, long End)> _runs = [];
+    // The run being written: findings buffered and compressed into _file (the zlib stream leaves it open).
     private BufferedStream? _packer;
+    private long _runStart;
+    private byte[] _keyBytes = new byte[256];
     private string? _lastKey;
-    private List<(string Key, long Offset, int Length)>? _index;
+    // Findings out of key order, held until they fill a run.
+    private List<(string Key, byte[] Finding)>? _unsorted;
+    private long _unsortedBytes;
 
-    public SpillSegment(string playbook, int ruleIndex, string baseDirectory, string folder)
+    public SpillSegment(string playbook, int ruleIndex, string baseDirectory, string folder, int runBytes = 16 << 20, int fanIn = 64)
     {
         Playbook = playbook;
         RuleIndex = ruleIndex;
         BaseDirectory = baseDirectory;
-        _folder = folder;
+        _runBytes = runBytes;
+        _fanIn = Math.Max(2, fanIn);
         _file = CreateFile(folder);
-        _packer = new BufferedStream(new ZLibStream(_file, CompressionLevel.Fastest, leaveOpen: true), 1 << 16);
     }
 
     /// <summary>
@@ -288,10 +298,13 @@ internal sealed class SpillSegment : IDisposable
     /// <summary>The findings appended.</summary>
     public int Count { get; private set; }
 
-    /// <summary>True while the findings are in key order and their file compressed.</summary>
-    public bool Packed => _index is null;
+    /// <summary>True while every finding so far came in key order (one run).</summary>
+    public bool InKeyOrder => _unsorted is null;
 
-    /// <summary>The bytes the segment's file holds so far (compressed while <see cref="Packed"/>).</summary>
+    /// <summary>The sorted runs written so far.</summary>
+    public int Runs => _runs.Count + (_packer is null ? 0 : 1);
+
+    /// <summary>The bytes the segment's file holds so far.</summary>
     public long FileBytes => _file.Length;
 
     public void Dispose()
@@ -315,64 +328,67 @@ internal sealed class SpillSegment : IDisposable
 
     public void Append(string key, ReadOnlySpan<byte> finding)
     {
-        if (_index is null && _lastKey is not null && string.CompareOrdinal(key, _lastKey) < 0)
+        if (_unsorted is null && _lastKey is not null && string.CompareOrdinal(key, _lastKey) < 0)
         {
-            // Out of key order: from here on the segment is a plain file read back through a sorted index.
-            Unpack();
+            // Out of key order: the run so far is sorted; from here on findings are sorted a run at a time.
+            EndRun();
+            _unsorted = [];
         }
 
-        Span<byte> header = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32LittleEndian(header, finding.Length);
-        if (_index is null)
-        {
-            _packer!.Write(header);
-            _packer.Write(finding);
-        }
-        else
-        {
-            _index.Add((key, _file.Position, finding.Length));
-            _file.Write(header);
-            _file.Write(finding);
-        }
-
-        _lastKey = key;
         Count++;
+        if (_unsorted is null)
+        {
+            Write(key, finding);
+            _lastKey = key;
+            return;
+        }
+
+        _unsorted.Add((key, finding.ToArray()));
+        _unsortedBytes += finding.Length + (2L * key.Length) + 80;
+        if (_unsortedBytes >= _runBytes)
+        {
+            WriteUnsorted();
+        }
     }
 
-    /// <summary>Writes out what is buffered (ending the compressed stream) and puts the index (if any) in key order.</summary>
+    /// <summary>Writes out what is held and buffered, and merges the runs down to at most <c>fanIn</c>.</summary>
     public void Finish()
     {
-        EndPacking();
-        _file.Flush();
-        _index?.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        WriteUnsorted();
+        EndRun();
+        while (_runs.Count > _fanIn)
+        {
+            var merged = _runs.GetRange(0, _fanIn);
+            StartRun();
+            foreach (var (key, finding) in Merge(merged))
+            {
+                WriteRaw(key.Span, finding.Span);
+            }
+
+            EndRun();
+            _runs.RemoveRange(0, _fanIn);
+        }
     }
 
     /// <summary>
-    /// The findings' bytes in key order. Each is valid until the next one is read: the buffer is reused.
+    /// The findings' bytes in key order. Each is valid until the next one is read: the buffers are reused.
     /// Enumerations are independent (positional reads), so several may run at once.
     /// </summary>
     public IEnumerable<ReadOnlyMemory<byte>> Records()
     {
-        if (_index is not { } index)
+        if (_runs.Count == 1)
         {
-            foreach (var record in Sequential())
+            foreach (var (_, finding) in Read(_runs[0], ChunkSize))
             {
-                yield return record;
+                yield return finding;
             }
 
             yield break;
         }
 
-        var buffer = new byte[4096];
-        foreach (var (_, offset, length) in index)
+        foreach (var (_, finding) in Merge(_runs))
         {
-            if (buffer.Length < length)
-            {
-                buffer = new byte[Math.Max(length, buffer.Length * 2)];
-            }
-
-            ReadExactly(offset + 4, buffer.AsSpan(0, length));
-            yield return buffer.AsMemory(0, length);
+            yield return finding;
         }
     }
 
@@ -383,42 +399,105 @@ internal sealed class SpillSegment : IDisposable
         return PlanDocument.ReadFinding(document.RootElement) with { RuleIndex = RuleIndex, BaseDirectory = BaseDirectory };
     }
 
-    private void EndPacking()
+    private void WriteUnsorted()
+    {
+        if (_unsorted is not { Count: > 0 } unsorted)
+        {
+            return;
+        }
+
+        unsorted.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+        foreach (var (key, finding) in unsorted)
+        {
+            Write(key, finding);
+        }
+
+        EndRun();
+        unsorted.Clear();
+        _unsortedBytes = 0;
+    }
+
+    private void Write(string key, ReadOnlySpan<byte> finding)
+    {
+        var length = Encoding.UTF8.GetMaxByteCount(key.Length);
+        if (_keyBytes.Length < length)
+        {
+            _keyBytes = new byte[Math.Max(length, _keyBytes.Length * 2)];
+        }
+
+        WriteRaw(_keyBytes.AsSpan(0, Encoding.UTF8.GetBytes(key, _keyBytes)), finding);
+    }
+
+    /// <summary>One record of the run being written (started if none is): the key's length and UTF-8 bytes, the finding's length and bytes.</summary>
+    private void WriteRaw(ReadOnlySpan<byte> key, ReadOnlySpan<byte> finding)
+    {
+        if (_packer is null)
+        {
+            StartRun();
+        }
+
+        Span<byte> header = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(header, key.Length);
+        _packer!.Write(header);
+        _packer.Write(key);
+        BinaryPrimitives.WriteInt32LittleEndian(header, finding.Length);
+        _packer.Write(header);
+        _packer.Write(finding);
+    }
+
+    private void StartRun()
+    {
+        _runStart = _file.Position;
+        _packer = new BufferedStream(new ZLibStream(_file, CompressionLevel.Fastest, leaveOpen: true), 1 << 16);
+    }
+
+    private void EndRun()
     {
         if (_packer is { } packer)
         {
             _packer = null;
-            packer.Dispose(); // flushes and ends the compressed stream (leaving the file open)
+            packer.Dispose(); // flushes and ends the run's compressed stream (leaving the file open)
+            _file.Flush();
+            _runs.Add((_runStart, _file.Position));
         }
     }
 
-    /// <summary>Rewrites the compressed findings so far into a plain file, indexing each by its key.</summary>
-    private void Unpack()
+    /// <summary>The runs' records merged in key order (ties in run order); each valid until the next.</summary>
+    private IEnumerable<(ReadOnlyMemory<byte> Key, ReadOnlyMemory<byte> Finding)> Merge(List<(long Start, long End)> runs)
     {
-        EndPacking();
-        _file.Flush();
-        var packed = _file;
-        var plain = CreateFile(_folder);
-        _index = [];
-        Span<byte> header = stackalloc byte[4];
-        foreach (var record in Sequential())
+        var readers = runs.Select(r => Read(r, MergeChunkSize).GetEnumerator()).ToList();
+        try
         {
-            using var document = JsonDocument.Parse(record);
-            _index.Add((document.RootElement.GetProperty("key").GetString()!, plain.Position, record.Length));
-            BinaryPrimitives.WriteInt32LittleEndian(header, record.Length);
-            plain.Write(header);
-            plain.Write(record.Span);
-        }
+            var queue = new PriorityQueue<int, (string Key, int Run)>(Comparer<(string Key, int Run)>.Create(static (a, b) =>
+                string.CompareOrdinal(a.Key, b.Key) is var c && c != 0 ? c : a.Run.CompareTo(b.Run)));
+            for (var run = 0; run < readers.Count; run++)
+            {
+                if (readers[run].MoveNext())
+                {
+                    queue.Enqueue(run, (Encoding.UTF8.GetString(readers[run].Current.Key.Span), run));
+                }
+            }
 
-        _file = plain;
-        packed.Dispose();
+            while (queue.TryDequeue(out var run, out _))
+            {
+                yield return readers[run].Current;
+                if (readers[run].MoveNext())
+                {
+                    queue.Enqueue(run, (Encoding.UTF8.GetString(readers[run].Current.Key.Span), run));
+                }
+            }
+        }
+        finally
+        {
+            readers.ForEach(r => r.Dispose());
+        }
     }
 
-    /// <summary>The records of the compressed file in file order, decompressed a chunk at a time; each valid until the next.</summary>
-    private IEnumerable<ReadOnlyMemory<byte>> Sequential()
+    /// <summary>The records of one run in file order, decompressed a chunk at a time; each valid until the next.</summary>
+    private IEnumerable<(ReadOnlyMemory<byte> Key, ReadOnlyMemory<byte> Finding)> Read((long Start, long End) run, int chunkSize)
     {
-        using var stream = new ZLibStream(new FileView(_file.SafeFileHandle, _file.Length), CompressionMode.Decompress);
-        var chunk = new byte[ChunkSize];
+        using var stream = new ZLibStream(new FileView(_file.SafeFileHandle, run.Start, run.End), CompressionMode.Decompress);
+        var chunk = new byte[chunkSize];
         int at = 0, filled = 0;
         while (true)
         {
@@ -427,18 +506,24 @@ internal sealed class SpillSegment : IDisposable
                 yield break;
             }
 
-            var size = Length(chunk, at);
-            if (filled - at < 4 + size && !Fill(4 + size))
+            var keyLength = Length(chunk, at);
+            if (filled - at < 8 + keyLength && !Fill(8 + keyLength))
             {
                 throw new IOException("a spill file of the plan ended early");
             }
 
-            yield return chunk.AsMemory(at + 4, size);
-            at += 4 + size;
+            var size = Length(chunk, at + 4 + keyLength);
+            if (filled - at < 8 + keyLength + size && !Fill(8 + keyLength + size))
+            {
+                throw new IOException("a spill file of the plan ended early");
+            }
+
+            yield return (chunk.AsMemory(at + 4, keyLength), chunk.AsMemory(at + 8 + keyLength, size));
+            at += 8 + keyLength + size;
         }
 
         // Moves the rest of the chunk to its front (into a bigger chunk if a record is larger) and reads on until it holds
-        // <paramref name="needed"/> bytes. False at the end of the file with nothing left; throws when a record is cut short.
+        // <paramref name="needed"/> bytes. False at the end of the run with nothing left; throws when a record is cut short.
         bool Fill(int needed)
         {
             var rest = filled - at;
@@ -451,40 +536,32 @@ internal sealed class SpillSegment : IDisposable
         }
     }
 
-    private static int Length(byte[] chunk, int at) => BinaryPrimitives.ReadInt32LittleEndian(chunk.AsSpan(at, 4));
+    private static int Length(byte[] chunk, int at) => BinaryPrimitives.ReadInt32LittleEndian(chunk.AsSpan(at, 4)) is var n and >= 0
+        ? n : throw new IOException("a spill file of the plan is damaged");
 
-    private void ReadExactly(long offset, Span<byte> into)
+    /// <summary>A read-only view of the bytes from <paramref name="start"/> to <paramref name="end"/> of a file, with a position of its own (positional reads).</summary>
+    private sealed class FileView(SafeFileHandle handle, long start, long end) : Stream
     {
-        var done = 0;
-        while (done < into.Length)
-        {
-            var read = RandomAccess.Read(_file.SafeFileHandle, into[done..], offset + done);
-            if (read == 0)
-            {
-                throw new IOException("a spill file of the plan ended early");
-            }
+        private long _read;
 
-            done += read;
-        }
-    }
-
-    /// <summary>A read-only view of a file of <paramref name="length"/> bytes with a position of its own (positional reads).</summary>
-    private sealed class FileView(SafeFileHandle handle, long length) : Stream
-    {
         public override bool CanRead => true;
 
         public override bool CanSeek => false;
 
         public override bool CanWrite => false;
 
-        public override long Length => length;
+        public override long Length => end - start;
 
-        public override long Position { get; set; }
+        public override long Position
+        {
+            get => _read;
+            set => throw new NotSupportedException();
+        }
 
         public override int Read(Span<byte> buffer)
         {
-            var read = RandomAccess.Read(handle, buffer[..(int)Math.Min(buffer.Length, length - Position)], Position);
-            Position += read;
+            var read = RandomAccess.Read(handle, buffer[..(int)Math.Min(buffer.Length, end - start - _read)], start + _read);
+            _read += read;
             return read;
         }
 

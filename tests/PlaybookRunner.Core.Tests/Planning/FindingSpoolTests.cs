@@ -195,29 +195,51 @@ public sealed class FindingSpoolTests
     }
 
     [Fact]
-    public void A_segment_in_key_order_is_kept_compressed_and_one_out_of_order_key_unpacks_it_losing_nothing()
+    public void A_segment_in_key_order_is_one_run_and_findings_out_of_order_are_sorted_in_runs_and_merged_losing_nothing()
     {
         using var spill = new TempWorkspace();
         using var segment = new SpillSegment("p", 0, spill.Root, spill.Root);
-        var raw = 0L;
         for (var n = 0; n < 5_000; n += 2)
         {
-            var bytes = Encoding.UTF8.GetBytes(SimilarFinding(n));
-            raw += 4 + bytes.Length;
-            segment.Append($"K{n:D6}", bytes);
+            segment.Append($"K{n:D6}", Encoding.UTF8.GetBytes(SimilarFinding(n)));
         }
 
-        Assert.True(segment.Packed);
+        Assert.True(segment.InKeyOrder);
+        Assert.Equal(1, segment.Runs);
         segment.Append("K000001", Encoding.UTF8.GetBytes(SimilarFinding(1)));
-        Assert.False(segment.Packed);
-        Assert.True(segment.FileBytes > raw, "unpacked, every finding is written plain");
+        Assert.False(segment.InKeyOrder);
         segment.Append("K000003", Encoding.UTF8.GetBytes(SimilarFinding(3)));
         segment.Finish();
 
         Assert.Equal(2_502, segment.Count);
-
+        Assert.Equal(2, segment.Runs);
         var expected = Enumerable.Range(0, 5_000).Where(n => n % 2 == 0 || n is 1 or 3).Select(SimilarFinding);
         Assert.Equal(expected, segment.Records().Select(r => Encoding.UTF8.GetString(r.Span)));
+    }
+
+    [Theory]
+    [InlineData(1, 2)]
+    [InlineData(4_096, 3)]
+    [InlineData(65_536, 64)]
+    public void Findings_in_any_order_come_back_in_key_order_however_many_runs_they_fill_and_merges_they_take(int runBytes, int fanIn)
+    {
+        // Memory does not grow with the findings of a source out of key order: they are held a run at a time (runBytes),
+        // and more runs than fanIn are merged into fewer before the last merge. Keys of several lengths, a few non-ASCII.
+        var keys = Enumerable.Range(0, 3_000).Select(n => n % 7 == 0 ? $"é{n}" : n % 11 == 0 ? $"K{n}" : $"K{n:D5}").ToList();
+        var shuffled = keys.OrderBy(k => (k.GetHashCode(StringComparison.Ordinal) * 31) ^ k.Length).ToList();
+        using var spill = new TempWorkspace();
+        using var segment = new SpillSegment("p", 0, spill.Root, spill.Root, runBytes, fanIn);
+        foreach (var key in shuffled)
+        {
+            segment.Append(key, Encoding.UTF8.GetBytes($"{{\"key\": \"{key}\"}}"));
+        }
+
+        segment.Finish();
+
+        Assert.InRange(segment.Runs, 1, fanIn);
+        var ordered = keys.Order(StringComparer.Ordinal).Select(k => $"{{\"key\": \"{k}\"}}");
+        Assert.Equal(ordered, segment.Records().Select(r => Encoding.UTF8.GetString(r.Span)));
+        Assert.Equal(ordered, segment.Records().Select(r => Encoding.UTF8.GetString(r.Span)));
     }
 
     [Fact]
@@ -235,7 +257,7 @@ public sealed class FindingSpoolTests
 
         segment.Finish();
 
-        Assert.True(segment.Packed);
+        Assert.True(segment.InKeyOrder);
         Assert.True(segment.FileBytes * 5 < raw, $"{segment.FileBytes} bytes on disk for {raw} bytes of findings");
         Assert.Equal(Enumerable.Range(0, 20_000).Select(SimilarFinding), segment.Records().Select(r => Encoding.UTF8.GetString(r.Span)));
     }
