@@ -24,6 +24,7 @@ internal sealed class FindingSpool(int inMemory, string folder)
     private readonly Dictionary<(string Playbook, int Rule), SpillSegment> _segments = [];
     private readonly ArrayBufferWriter<byte> _buffer = new(4096);
     private readonly PendingTally _pending = new();
+    private readonly SpillBudget _budget = new(SpillBudget.Default);
     private Utf8JsonWriter? _writer;
     private bool _spilling;
 
@@ -192,7 +193,7 @@ internal sealed class FindingSpool(int inMemory, string folder)
     {
         if (!_segments.TryGetValue((finding.Playbook, finding.RuleIndex), out var segment))
         {
-            segment = new SpillSegment(finding.Playbook, finding.RuleIndex, finding.BaseDirectory, folder);
+            segment = new SpillSegment(finding.Playbook, finding.RuleIndex, finding.BaseDirectory, folder, budget: _budget);
             _segments[(finding.Playbook, finding.RuleIndex)] = segment;
         }
 
@@ -252,8 +253,11 @@ internal sealed class SpillSegment : IDisposable
     private List<(string Key, byte[] Finding)>? _unsorted;
     private long _unsortedBytes;
 
-    public SpillSegment(string playbook, int ruleIndex, string baseDirectory, string folder, int runBytes = 16 << 20, int fanIn = 64)
+    private readonly SpillBudget? _budget;
+
+    public SpillSegment(string playbook, int ruleIndex, string baseDirectory, string folder, int runBytes = 16 << 20, int fanIn = 64, SpillBudget? budget = null)
     {
+        _budget = budget;
         Playbook = playbook;
         RuleIndex = ruleIndex;
         BaseDirectory = baseDirectory;
@@ -344,8 +348,15 @@ internal sealed class SpillSegment : IDisposable
         }
 
         _unsorted.Add((key, finding.ToArray()));
-        _unsortedBytes += finding.Length + (2L * key.Length) + 80;
-        if (_unsortedBytes >= _runBytes)
+        var held = finding.Length + (2L * key.Length) + 80;
+        _unsortedBytes += held;
+        if (_budget is { } budget)
+        {
+            budget.Held += held;
+        }
+
+        // A run is written when this rule holds its share, or when all rules together hold the spool's limit.
+        if (_unsortedBytes >= _runBytes || _budget?.Held >= _budget?.Limit)
         {
             WriteUnsorted();
         }
@@ -414,6 +425,11 @@ internal sealed class SpillSegment : IDisposable
 
         EndRun();
         unsorted.Clear();
+        if (_budget is { } budget)
+        {
+            budget.Held -= _unsortedBytes;
+        }
+
         _unsortedBytes = 0;
     }
 
@@ -577,6 +593,20 @@ internal sealed class SpillSegment : IDisposable
 
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
+}
+
+/// <summary>
+/// What a plan's spill segments together hold of findings out of key order (touched by the one spill thread), against one
+/// limit: many rules out of order hold no more than a few.
+/// </summary>
+internal sealed class SpillBudget(long limit)
+{
+    /// <summary>The default limit: 64 MB of findings held to be sorted, whatever the number of rules.</summary>
+    public const long Default = 64 << 20;
+
+    public long Limit => limit;
+
+    public long Held { get; set; }
 }
 
 /// <summary>

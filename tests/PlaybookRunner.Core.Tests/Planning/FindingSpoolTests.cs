@@ -243,6 +243,34 @@ public sealed class FindingSpoolTests
     }
 
     [Fact]
+    public void Rules_out_of_key_order_together_hold_no_more_than_the_spools_limit()
+    {
+        // Each rule may hold a megabyte, but the two share a budget of 10 KB: they write runs as the budget fills.
+        var budget = new SpillBudget(10_000);
+        using var spill = new TempWorkspace();
+        using var a = new SpillSegment("p", 0, spill.Root, spill.Root, 1 << 20, 64, budget);
+        using var b = new SpillSegment("p", 1, spill.Root, spill.Root, 1 << 20, 64, budget);
+        var keys = Enumerable.Range(0, 2_000).Select(n => $"K{(n * 7_919) % 2_000:D5}").ToList();
+        var most = 0L;
+        foreach (var key in keys)
+        {
+            a.Append(key, Encoding.UTF8.GetBytes(SimilarFinding(int.Parse(key[1..], CultureInfo.InvariantCulture))));
+            b.Append(key, Encoding.UTF8.GetBytes(SimilarFinding(int.Parse(key[1..], CultureInfo.InvariantCulture))));
+            most = Math.Max(most, budget.Held);
+        }
+
+        a.Finish();
+        b.Finish();
+
+        Assert.InRange(most, 1, 10_000);
+        Assert.Equal(0, budget.Held);
+        Assert.True(a.Runs > 1 && b.Runs > 1, $"runs: {a.Runs}, {b.Runs}");
+        var expected = Enumerable.Range(0, 2_000).Select(SimilarFinding).ToList();
+        Assert.Equal(expected, a.Records().Select(r => Encoding.UTF8.GetString(r.Span)));
+        Assert.Equal(expected, b.Records().Select(r => Encoding.UTF8.GetString(r.Span)));
+    }
+
+    [Fact]
     public void A_segment_in_key_order_takes_a_fraction_of_its_findings_bytes_on_disk()
     {
         using var spill = new TempWorkspace();
