@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections;
 using System.IO.Compression;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Win32.SafeHandles;
@@ -247,7 +248,6 @@ internal sealed class SpillSegment : IDisposable
     // The run being written: findings buffered and compressed into _file (the zlib stream leaves it open).
     private BufferedStream? _packer;
     private long _runStart;
-    private byte[] _keyBytes = new byte[256];
     private string? _lastKey;
     // Findings out of key order, held until they fill a run.
     private List<(string Key, byte[] Finding)>? _unsorted;
@@ -433,18 +433,13 @@ internal sealed class SpillSegment : IDisposable
         _unsortedBytes = 0;
     }
 
-    private void Write(string key, ReadOnlySpan<byte> finding)
-    {
-        var length = Encoding.UTF8.GetMaxByteCount(key.Length);
-        if (_keyBytes.Length < length)
-        {
-            _keyBytes = new byte[Math.Max(length, _keyBytes.Length * 2)];
-        }
+    // The key is kept as its UTF-16 code units, exactly: it reads back as the same string (a lone surrogate included),
+    // so runs merge in the same ordinal order as a held plan sorts.
+    private void Write(string key, ReadOnlySpan<byte> finding) => WriteRaw(MemoryMarshal.AsBytes(key.AsSpan()), finding);
 
-        WriteRaw(_keyBytes.AsSpan(0, Encoding.UTF8.GetBytes(key, _keyBytes)), finding);
-    }
+    private static string KeyOf(ReadOnlyMemory<byte> key) => new(MemoryMarshal.Cast<byte, char>(key.Span));
 
-    /// <summary>One record of the run being written (started if none is): the key's length and UTF-8 bytes, the finding's length and bytes.</summary>
+    /// <summary>One record of the run being written (started if none is): the key's length and UTF-16 bytes, the finding's length and bytes.</summary>
     private void WriteRaw(ReadOnlySpan<byte> key, ReadOnlySpan<byte> finding)
     {
         if (_packer is null)
@@ -490,7 +485,7 @@ internal sealed class SpillSegment : IDisposable
             {
                 if (readers[run].MoveNext())
                 {
-                    queue.Enqueue(run, (Encoding.UTF8.GetString(readers[run].Current.Key.Span), run));
+                    queue.Enqueue(run, (KeyOf(readers[run].Current.Key), run));
                 }
             }
 
@@ -499,7 +494,7 @@ internal sealed class SpillSegment : IDisposable
                 yield return readers[run].Current;
                 if (readers[run].MoveNext())
                 {
-                    queue.Enqueue(run, (Encoding.UTF8.GetString(readers[run].Current.Key.Span), run));
+                    queue.Enqueue(run, (KeyOf(readers[run].Current.Key), run));
                 }
             }
         }
