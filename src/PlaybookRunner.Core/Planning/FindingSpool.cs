@@ -14,9 +14,9 @@ namespace PlaybookRunner.Core.Planning;
 /// rule in file order, key). Up to <see cref="HostLimit"/> findings are held in memory; past it every finding is
 /// written to a spill file of its rule (one per playbook and rule) as the exact bytes the JSON plan shows it with,
 /// so that memory does not grow with findings and <c>plan --format json</c> copies them out unchanged. A rule whose
-/// findings arrive in key order (a source sorted by key) is read back as written; otherwise an index of its keys
-/// and offsets is sorted. Spill files are unlinked as soon as they are created (readable by this process only, gone
-/// with it however it ends).
+/// findings arrive in key order (a source sorted by key) is read back as written; otherwise its findings are sorted
+/// in bounded runs and merged (<see cref="SpillSegment"/>). Spill files are unlinked as soon as they are created
+/// (readable by this process only, gone with it however it ends).
 /// </summary>
 internal sealed class FindingSpool(int inMemory, string folder)
 {
@@ -389,7 +389,7 @@ internal sealed class SpillSegment : IDisposable
     {
         if (_runs.Count == 1)
         {
-            foreach (var (_, finding) in Read(_runs[0], ChunkSize))
+            foreach (var (_, finding) in ReadRun(_runs[0], ChunkSize))
             {
                 yield return finding;
             }
@@ -476,7 +476,7 @@ internal sealed class SpillSegment : IDisposable
     /// <summary>The runs' records merged in key order (ties in run order); each valid until the next.</summary>
     private IEnumerable<(ReadOnlyMemory<byte> Key, ReadOnlyMemory<byte> Finding)> Merge(List<(long Start, long End)> runs)
     {
-        var readers = runs.Select(r => Read(r, MergeChunkSize).GetEnumerator()).ToList();
+        var readers = runs.Select(r => ReadRun(r, MergeChunkSize).GetEnumerator()).ToList();
         try
         {
             var queue = new PriorityQueue<int, (string Key, int Run)>(Comparer<(string Key, int Run)>.Create(static (a, b) =>
@@ -505,7 +505,7 @@ internal sealed class SpillSegment : IDisposable
     }
 
     /// <summary>The records of one run in file order, decompressed a chunk at a time; each valid until the next.</summary>
-    private IEnumerable<(ReadOnlyMemory<byte> Key, ReadOnlyMemory<byte> Finding)> Read((long Start, long End) run, int chunkSize)
+    private IEnumerable<(ReadOnlyMemory<byte> Key, ReadOnlyMemory<byte> Finding)> ReadRun((long Start, long End) run, int chunkSize)
     {
         using var stream = new ZLibStream(new FileView(_file.SafeFileHandle, run.Start, run.End), CompressionMode.Decompress);
         var chunk = new byte[chunkSize];
